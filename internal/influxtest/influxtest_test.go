@@ -1,0 +1,38 @@
+package influxtest_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/internal/influxtest"
+)
+
+func TestStartWriteQuery(t *testing.T) {
+	s := influxtest.Start(t)
+	body := "m,store=s1 v=2 1700000000000000000\nm,store=s1 v=3 1700000000000000001\n"
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/api/v2/write?bucket="+s.Bucket+"&precision=ns", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Token "+s.Token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := s.Query(ctx, `from(bucket:"`+s.Bucket+`") |> range(start: 2023-01-01T00:00:00Z) |> filter(fn:(r)=> r._measurement=="m") |> sum()`)
+	require.NoError(t, err)
+	require.Contains(t, out, ",5\r\n")
+
+	s.Stop()
+	require.False(t, s.Healthy())
+	require.NoError(t, s.Restart())
+	out, err = s.Query(ctx, `from(bucket:"`+s.Bucket+`") |> range(start: 2023-01-01T00:00:00Z) |> filter(fn:(r)=> r._measurement=="m") |> count()`)
+	require.NoError(t, err)
+	require.Contains(t, out, ",2\r\n")
+}

@@ -1,0 +1,167 @@
+// Package schema is the single definition of what StorePulse stores in InfluxDB:
+// measurement names, their tag keys and their fields. The ingest service writes
+// exactly this and the datasource reads exactly this; docs/schema.md describes it.
+package schema
+
+import "time"
+
+// Tag keys. Every tag is a bounded dimension; ids (user, order, session, event)
+// are never tags.
+const (
+	TagStore      = "store"
+	TagChannel    = "channel"
+	TagCategory   = "category"
+	TagCampaign   = "campaign"
+	TagCreative   = "creative"
+	TagReason     = "reason"
+	TagCompetitor = "competitor"
+	TagType       = "type"
+	// TagIngester names the ingest instance that wrote a rolled-up point, so two
+	// instances writing the same store never overwrite each other's points.
+	TagIngester = "ingester"
+	// TagKind and TagWindow qualify distinct-count sketches.
+	TagKind   = "kind"
+	TagWindow = "window"
+	// TagKPI and TagPeriod qualify targets.
+	TagKPI    = "kpi"
+	TagPeriod = "period"
+)
+
+// Rolled-up measurements. Every field is a float64 sum (a numerator or a
+// denominator), never a precomputed rate.
+const (
+	MeasIngest    = "sp_ingest"
+	MeasUsers     = "sp_users"
+	MeasTraffic   = "sp_traffic"
+	MeasOrders    = "sp_orders"
+	MeasPayments  = "sp_payments"
+	MeasRefunds   = "sp_refunds"
+	MeasService   = "sp_service"
+	MeasTickets   = "sp_tickets"
+	MeasMarketing = "sp_marketing"
+	MeasPrices    = "sp_prices"
+	// MeasDistinct holds HyperLogLog sketches: field FieldSketch (base64 of the
+	// sketch's binary form) and FieldEstimate (its cardinality estimate).
+	MeasDistinct = "sp_distinct"
+	// MeasCampaign holds the campaign calendar: one point per campaign at its
+	// first phase's start, field FieldDefinition (JSON) and FieldDeleted.
+	MeasCampaign = "sp_campaign"
+	// MeasTarget holds KPI targets: one point per (kpi, store, period) at the
+	// period's start, field FieldValue and FieldDeleted.
+	MeasTarget = "sp_target"
+)
+
+// Fields of the rolled-up measurements.
+const (
+	FieldEvents = "events" // sp_ingest: accepted events per store and type
+
+	FieldSignups = "signups"
+
+	FieldSessions         = "sessions"
+	FieldPageViews        = "page_views"
+	FieldSessionDurationS = "session_duration_s"
+	FieldCartSessions     = "cart_sessions"
+
+	FieldOrders          = "orders"
+	FieldGMV             = "gmv"
+	FieldItems           = "items"
+	FieldOrdersNew       = "orders_new"
+	FieldOrdersReturning = "orders_returning"
+	FieldGMVNew          = "gmv_new"
+	FieldGMVReturning    = "gmv_returning"
+
+	FieldPaidOrders = "paid_orders"
+	FieldPaidAmount = "paid_amount"
+
+	FieldRefunds      = "refunds"
+	FieldRefundAmount = "refund_amount"
+
+	FieldConsultations          = "consultations"
+	FieldConsultationsConverted = "consultations_converted"
+	FieldFirstResponseS         = "first_response_s"
+
+	FieldTicketsOpened   = "tickets_opened"
+	FieldTicketsResolved = "tickets_resolved"
+	FieldResolutionS     = "resolution_s"
+
+	FieldImpressions     = "impressions"
+	FieldClicks          = "clicks"
+	FieldConversions     = "conversions"
+	FieldConversionValue = "conversion_value"
+	FieldSpend           = "spend"
+
+	FieldPriceObservations = "price_observations"
+	FieldOwnPrice          = "own_price"
+	FieldCompetitorPrice   = "competitor_price"
+
+	FieldSketch     = "sketch"
+	FieldEstimate   = "estimate"
+	FieldDefinition = "definition"
+	FieldDeleted    = "deleted"
+	FieldValue      = "value"
+)
+
+// Distinct-count kinds (values of TagKind in MeasDistinct).
+const (
+	KindActive         = "active"          // users with any activity
+	KindVisitor        = "visitor"         // session visitors
+	KindBuyer          = "buyer"           // users who placed an order
+	KindBuyerNew       = "buyer_new"       // ... whose order was a new customer's
+	KindBuyerReturning = "buyer_returning" // ... whose order was a returning customer's
+	KindPayer          = "payer"           // users who paid
+)
+
+// Sketch windows (values of TagWindow in MeasDistinct). Hourly sketches serve
+// partial days and any whole-hour time zone; daily ones (in the configured store
+// time zone) serve long ranges cheaply.
+const (
+	WindowHour = "1h"
+	WindowDay  = "1d"
+)
+
+// RollupWindow is the time grain of the summed measurements. A point of window
+// w is written at w's start plus a small per-segment offset (see docs/schema.md).
+const RollupWindow = time.Minute
+
+// Limits on tag values.
+const MaxTagValueLen = 128
+
+// Measurement describes one rolled-up summed measurement.
+type Measurement struct {
+	Name   string
+	Tags   []string // allowed tag keys, besides TagIngester
+	Fields []string // float64 sum fields
+}
+
+var dims = []string{TagStore, TagChannel, TagCategory}
+
+// Summed lists every summed measurement with its tags and fields.
+func Summed() []Measurement {
+	return []Measurement{
+		{MeasIngest, []string{TagStore, TagType}, []string{FieldEvents}},
+		{MeasUsers, []string{TagStore, TagChannel}, []string{FieldSignups}},
+		{MeasTraffic, dims, []string{FieldSessions, FieldPageViews, FieldSessionDurationS, FieldCartSessions}},
+		{MeasOrders, append(dims[:3:3], TagCampaign), []string{FieldOrders, FieldGMV, FieldItems, FieldOrdersNew, FieldOrdersReturning, FieldGMVNew, FieldGMVReturning}},
+		{MeasPayments, append(dims[:3:3], TagCampaign), []string{FieldPaidOrders, FieldPaidAmount}},
+		{MeasRefunds, append(dims[:3:3], TagReason), []string{FieldRefunds, FieldRefundAmount}},
+		{MeasService, dims, []string{FieldConsultations, FieldConsultationsConverted, FieldFirstResponseS}},
+		{MeasTickets, append(dims[:3:3], TagReason), []string{FieldTicketsOpened, FieldTicketsResolved, FieldResolutionS}},
+		{MeasMarketing, []string{TagStore, TagChannel, TagCampaign, TagCreative}, []string{FieldImpressions, FieldClicks, FieldConversions, FieldConversionValue, FieldSpend}},
+		{MeasPrices, []string{TagStore, TagCategory, TagCompetitor}, []string{FieldPriceObservations, FieldOwnPrice, FieldCompetitorPrice}},
+	}
+}
+
+// Lookup returns the summed measurement called name.
+func Lookup(name string) (Measurement, bool) {
+	for _, m := range Summed() {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Measurement{}, false
+}
+
+// DistinctKinds lists the sketch kinds.
+func DistinctKinds() []string {
+	return []string{KindActive, KindVisitor, KindBuyer, KindBuyerNew, KindBuyerReturning, KindPayer}
+}
