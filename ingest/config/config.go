@@ -1,0 +1,305 @@
+// Package config loads and checks the ingest service's configuration once at
+// start-up: a YAML file, STOREPULSE_* environment variables and command-line
+// flags, in that order of increasing precedence (defaults lowest). Every
+// problem is reported with the option's name.
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is the ingest service's whole configuration.
+type Config struct {
+	Listen   string         `mapstructure:"listen"`
+	TLS      TLS            `mapstructure:"tls"`
+	DataDir  string         `mapstructure:"data_dir"`
+	Ingester string         `mapstructure:"ingester"`
+	TimeZone string         `mapstructure:"timezone"`
+	Influx   Influx         `mapstructure:"influx"`
+	Spool    Spool          `mapstructure:"spool"`
+	Dedup    Dedup          `mapstructure:"dedup"`
+	Limits   Limits         `mapstructure:"limits"`
+	Auth     Auth           `mapstructure:"auth"`
+	Log      Log            `mapstructure:"log"`
+	Location *time.Location `mapstructure:"-"`
+}
+
+// TLS enables HTTPS when both files are set.
+type TLS struct {
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+}
+
+// Influx is where rolled-up points go.
+type Influx struct {
+	URL        string        `mapstructure:"url"`
+	Token      string        `mapstructure:"token"`
+	Org        string        `mapstructure:"org"`
+	Bucket     string        `mapstructure:"bucket"`
+	Timeout    time.Duration `mapstructure:"timeout"`
+	BatchLines int           `mapstructure:"batch_lines"`
+	MinBackoff time.Duration `mapstructure:"min_backoff"`
+	MaxBackoff time.Duration `mapstructure:"max_backoff"`
+}
+
+// Spool is the on-disk write-ahead spool.
+type Spool struct {
+	MaxBytes        int64         `mapstructure:"max_bytes"`
+	SegmentMaxBytes int64         `mapstructure:"segment_max_bytes"`
+	SealInterval    time.Duration `mapstructure:"seal_interval"`
+	RetryAfter      time.Duration `mapstructure:"retry_after"`
+}
+
+// Dedup is the event-id de-duplication window.
+type Dedup struct {
+	Window time.Duration `mapstructure:"window"`
+}
+
+// Limits bound what one request may carry.
+type Limits struct {
+	MaxBodyBytes         int64         `mapstructure:"max_body_bytes"`
+	MaxDecompressedBytes int64         `mapstructure:"max_decompressed_bytes"`
+	MaxItems             int           `mapstructure:"max_items"`
+	MaxErrors            int           `mapstructure:"max_errors"`
+	LateHorizon          time.Duration `mapstructure:"late_horizon"`
+	FutureTolerance      time.Duration `mapstructure:"future_tolerance"`
+	RequestTimeout       time.Duration `mapstructure:"request_timeout"`
+}
+
+// Auth lists the accepted bearer tokens, stored as SHA-256 hashes.
+type Auth struct {
+	Tokens []Token `mapstructure:"tokens"`
+}
+
+// Token is one source's credential. Stores, when not empty, limits what the
+// token may write to those stores.
+type Token struct {
+	Name   string   `mapstructure:"name"`
+	SHA256 string   `mapstructure:"sha256"`
+	Stores []string `mapstructure:"stores"`
+}
+
+// Log configures the structured logger.
+type Log struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// EnvPrefix prefixes every environment variable: STOREPULSE_INFLUX_URL sets influx.url.
+const EnvPrefix = "STOREPULSE"
+
+// EnvTokens is a comma-separated list of name=sha256hex pairs, an
+// environment-friendly way to set auth.tokens (all stores allowed).
+const EnvTokens = "STOREPULSE_AUTH_TOKENS"
+
+func setDefaults(v *viper.Viper) {
+	v.SetDefault("listen", ":8080")
+	v.SetDefault("data_dir", "./data")
+	v.SetDefault("ingester", "")
+	v.SetDefault("timezone", "Asia/Shanghai")
+	v.SetDefault("influx.url", "http://localhost:8086")
+	v.SetDefault("influx.token", "")
+	v.SetDefault("influx.org", "storepulse")
+	v.SetDefault("influx.bucket", "storepulse")
+	v.SetDefault("influx.timeout", 10*time.Second)
+	v.SetDefault("influx.batch_lines", 5000)
+	v.SetDefault("influx.min_backoff", 100*time.Millisecond)
+	v.SetDefault("influx.max_backoff", 30*time.Second)
+	v.SetDefault("spool.max_bytes", int64(1)<<30)
+	v.SetDefault("spool.segment_max_bytes", int64(64)<<20)
+	v.SetDefault("spool.seal_interval", 5*time.Second)
+	v.SetDefault("spool.retry_after", 5*time.Second)
+	v.SetDefault("dedup.window", 48*time.Hour)
+	v.SetDefault("limits.max_body_bytes", int64(32)<<20)
+	v.SetDefault("limits.max_decompressed_bytes", int64(128)<<20)
+	v.SetDefault("limits.max_items", 10000)
+	v.SetDefault("limits.max_errors", 100)
+	v.SetDefault("limits.late_horizon", 168*time.Hour)
+	v.SetDefault("limits.future_tolerance", 5*time.Minute)
+	v.SetDefault("limits.request_timeout", 30*time.Second)
+	v.SetDefault("log.level", "info")
+	v.SetDefault("log.format", "json")
+}
+
+// Flags registers the command-line flags that override the file and the
+// environment. Each flag is named after its option with dots as dashes.
+func Flags(fs *pflag.FlagSet) {
+	fs.String("config", "", "path of the YAML configuration file")
+	fs.String("listen", "", "listen address (listen)")
+	fs.String("data-dir", "", "directory of the spool and de-duplication files (data_dir)")
+	fs.String("ingester", "", "stable id of this ingest instance (ingester)")
+	fs.String("influx-url", "", "InfluxDB URL (influx.url)")
+	fs.String("influx-org", "", "InfluxDB organisation (influx.org)")
+	fs.String("influx-bucket", "", "InfluxDB bucket (influx.bucket)")
+	fs.String("log-level", "", "debug, info, warn or error (log.level)")
+}
+
+var flagKeys = map[string]string{
+	"listen": "listen", "data-dir": "data_dir", "ingester": "ingester", "influx-url": "influx.url",
+	"influx-org": "influx.org", "influx-bucket": "influx.bucket", "log-level": "log.level",
+}
+
+// Load reads the configuration from the file named by the --config flag (if
+// any), the environment and the flags, then checks it.
+func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
+	v := viper.New()
+	setDefaults(v)
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if fs != nil {
+		for name, key := range flagKeys {
+			if f := fs.Lookup(name); f != nil {
+				if err := v.BindPFlag(key, f); err != nil {
+					return nil, fmt.Errorf("config: flag --%s: %w", name, err)
+				}
+			}
+		}
+		if f := fs.Lookup("config"); f != nil && f.Value.String() != "" {
+			v.SetConfigFile(f.Value.String())
+			if err := v.ReadInConfig(); err != nil {
+				return nil, fmt.Errorf("config: read %s: %w", f.Value.String(), err)
+			}
+		}
+	}
+	var c Config
+	if err := v.UnmarshalExact(&c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if env := getenv(EnvTokens); env != "" {
+		toks, err := parseEnvTokens(env)
+		if err != nil {
+			return nil, err
+		}
+		c.Auth.Tokens = append(c.Auth.Tokens, toks...)
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func parseEnvTokens(s string) ([]Token, error) {
+	var out []Token
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, hash, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("config: %s: entry %q must be name=sha256hex", EnvTokens, part)
+		}
+		out = append(out, Token{Name: name, SHA256: hash})
+	}
+	return out, nil
+}
+
+// check validates every option once and names the first wrong one.
+func (c *Config) check() error {
+	var errs []error
+	bad := func(opt, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", opt, fmt.Sprintf(format, args...)))
+	}
+	if c.Listen == "" {
+		bad("listen", "must be an address such as :8080")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls", "cert_file and key_file must be set together")
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must be a directory path")
+	}
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		bad("timezone", "unknown time zone %q", c.TimeZone)
+	}
+	c.Location = loc
+	if u, err := url.Parse(c.Influx.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("influx.url", "must be an http(s) URL, got %q", c.Influx.URL)
+	}
+	if c.Influx.Bucket == "" {
+		bad("influx.bucket", "must not be empty")
+	}
+	if c.Influx.Timeout <= 0 {
+		bad("influx.timeout", "must be positive")
+	}
+	if c.Influx.BatchLines < 1 || c.Influx.BatchLines > 100000 {
+		bad("influx.batch_lines", "must be between 1 and 100000, got %d", c.Influx.BatchLines)
+	}
+	if c.Influx.MinBackoff <= 0 || c.Influx.MaxBackoff < c.Influx.MinBackoff {
+		bad("influx.min_backoff", "must be positive and not above influx.max_backoff")
+	}
+	if c.Spool.SegmentMaxBytes < 1<<16 {
+		bad("spool.segment_max_bytes", "must be at least 64 KiB")
+	}
+	if c.Spool.MaxBytes < c.Spool.SegmentMaxBytes {
+		bad("spool.max_bytes", "must be at least spool.segment_max_bytes")
+	}
+	if c.Spool.SealInterval < 100*time.Millisecond {
+		bad("spool.seal_interval", "must be at least 100ms")
+	}
+	if c.Spool.RetryAfter < time.Second {
+		bad("spool.retry_after", "must be at least 1s")
+	}
+	if c.Dedup.Window < time.Minute {
+		bad("dedup.window", "must be at least 1m")
+	}
+	if c.Limits.MaxBodyBytes < 1024 {
+		bad("limits.max_body_bytes", "must be at least 1024")
+	}
+	if c.Limits.MaxDecompressedBytes < c.Limits.MaxBodyBytes {
+		bad("limits.max_decompressed_bytes", "must be at least limits.max_body_bytes")
+	}
+	if c.Limits.MaxItems < 1 {
+		bad("limits.max_items", "must be positive")
+	}
+	if c.Limits.MaxErrors < 1 {
+		bad("limits.max_errors", "must be positive")
+	}
+	if c.Limits.LateHorizon < time.Hour {
+		bad("limits.late_horizon", "must be at least 1h")
+	}
+	if c.Limits.FutureTolerance < 0 {
+		bad("limits.future_tolerance", "must not be negative")
+	}
+	if c.Limits.RequestTimeout < time.Second {
+		bad("limits.request_timeout", "must be at least 1s")
+	}
+	if len(c.Auth.Tokens) == 0 {
+		bad("auth.tokens", "at least one token is required (tokens are stored as SHA-256: `storepulse-ingest hash-token`)")
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Auth.Tokens {
+		opt := fmt.Sprintf("auth.tokens[%d]", i)
+		if t.Name == "" {
+			bad(opt+".name", "must not be empty")
+		}
+		if seen[t.Name] {
+			bad(opt+".name", "duplicate token name %q", t.Name)
+		}
+		seen[t.Name] = true
+		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 {
+			bad(opt+".sha256", "must be 64 hex digits (the SHA-256 of the token), not the token itself")
+		}
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		bad("log.format", "must be json or text, got %q", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}

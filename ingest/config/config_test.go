@@ -1,0 +1,73 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/ingest/config"
+)
+
+const hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" // sha256("test")
+
+func load(t *testing.T, yaml string, env map[string]string, args ...string) (*config.Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	config.Flags(fs)
+	if yaml != "" {
+		p := filepath.Join(t.TempDir(), "c.yaml")
+		require.NoError(t, os.WriteFile(p, []byte(yaml), 0o600))
+		args = append(args, "--config", p)
+	}
+	require.NoError(t, fs.Parse(args))
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	return config.Load(fs, func(k string) string { return env[k] })
+}
+
+func TestPrecedence(t *testing.T) {
+	yaml := "listen: ':9000'\ninflux:\n  url: http://file:8086\n  bucket: from-file\nauth:\n  tokens:\n    - name: a\n      sha256: " + hash + "\n"
+	c, err := load(t, yaml, map[string]string{"STOREPULSE_INFLUX_URL": "http://env:8086", "STOREPULSE_INFLUX_BUCKET": "from-env"}, "--influx-bucket", "from-flag")
+	require.NoError(t, err)
+	require.Equal(t, ":9000", c.Listen)                 // file over default
+	require.Equal(t, "http://env:8086", c.Influx.URL)  // env over file
+	require.Equal(t, "from-flag", c.Influx.Bucket)     // flag over env
+	require.Equal(t, 10*time.Second, c.Influx.Timeout) // default
+	require.Equal(t, "Asia/Shanghai", c.Location.String())
+}
+
+func TestEnvTokens(t *testing.T) {
+	c, err := load(t, "", map[string]string{config.EnvTokens: "demo=" + hash + ", sim=" + hash})
+	require.NoError(t, err)
+	require.Len(t, c.Auth.Tokens, 2)
+	require.Equal(t, "sim", c.Auth.Tokens[1].Name)
+}
+
+func TestInvalid(t *testing.T) {
+	tok := "auth:\n  tokens:\n    - name: a\n      sha256: " + hash + "\n"
+	cases := []struct{ yaml, want string }{
+		{"", "auth.tokens: at least one token is required"},
+		{"auth:\n  tokens:\n    - name: a\n      sha256: plaintext\n", "auth.tokens[0].sha256: must be 64 hex digits"},
+		{tok + "timezone: Mars/Olympus\n", "timezone: unknown time zone"},
+		{tok + "influx:\n  url: localhost:8086\n", "influx.url: must be an http(s) URL"},
+		{tok + "influx:\n  batch_lines: 0\n", "influx.batch_lines"},
+		{tok + "spool:\n  max_bytes: 10\n", "spool.max_bytes"},
+		{tok + "limits:\n  late_horizon: 1m\n", "limits.late_horizon"},
+		{tok + "log:\n  level: loud\n", "log.level"},
+		{tok + "tls:\n  cert_file: a.pem\n", "tls: cert_file and key_file"},
+		{tok + "unknown_option: 1\n", "unknown_option"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			_, err := load(t, tc.yaml, nil)
+			require.Error(t, err)
+			require.True(t, strings.Contains(err.Error(), tc.want), err.Error())
+		})
+	}
+}
