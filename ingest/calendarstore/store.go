@@ -1,0 +1,227 @@
+// Package calendarstore keeps the campaign calendar and KPI targets in
+// InfluxDB (see internal/calendar for the model). Writes go straight to
+// InfluxDB: an operator editing the calendar wants to see the result at once,
+// and an unreachable InfluxDB is reported rather than queued.
+package calendarstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/influxdata/influxdb-client-go/v2/api"
+
+	"github.com/storepulse/storepulse/internal/calendar"
+	"github.com/storepulse/storepulse/internal/schema"
+)
+
+// Influx is what the store needs of InfluxDB.
+type Influx interface {
+	Write(ctx context.Context, lines []string) error
+	Query(ctx context.Context, flux string) (*api.QueryTableResult, error)
+}
+
+// Store reads and writes the calendar in one bucket.
+type Store struct {
+	db     Influx
+	bucket string
+	loc    *time.Location
+}
+
+// New returns a Store over bucket; loc is the store time zone of targets.
+func New(db Influx, bucket string, loc *time.Location) *Store {
+	return &Store{db: db, bucket: bucket, loc: loc}
+}
+
+type storedCampaign struct {
+	campaign calendar.Campaign
+	at       time.Time
+}
+
+// Campaigns lists the live campaigns, ordered by start.
+func (s *Store) Campaigns(ctx context.Context) ([]calendar.Campaign, error) {
+	stored, err := s.campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]calendar.Campaign, 0, len(stored))
+	for _, c := range stored {
+		out = append(out, c.campaign)
+	}
+	return out, nil
+}
+
+func (s *Store) campaigns(ctx context.Context) ([]storedCampaign, error) {
+	flux := fmt.Sprintf(`from(bucket: %s)
+  |> range(start: 1970-01-01T00:00:00Z, stop: 2200-01-01T00:00:00Z)
+  |> filter(fn: (r) => r._measurement == %q)
+  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")`,
+		strconv.Quote(s.bucket), schema.MeasCampaign)
+	res, err := s.db.Query(ctx, flux)
+	if err != nil {
+		return nil, fmt.Errorf("list campaigns: %w", err)
+	}
+	defer res.Close()
+	var out []storedCampaign
+	for res.Next() {
+		v := res.Record().Values()
+		if deleted, _ := v[schema.FieldDeleted].(bool); deleted {
+			continue
+		}
+		def, _ := v[schema.FieldDefinition].(string)
+		var c calendar.Campaign
+		if err := json.Unmarshal([]byte(def), &c); err != nil {
+			return nil, fmt.Errorf("list campaigns: stored definition of %v is not valid JSON: %w", v[schema.TagCampaign], err)
+		}
+		out = append(out, storedCampaign{campaign: c, at: res.Record().Time()})
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("list campaigns: InfluxDB: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].at.Equal(out[j].at) {
+			return out[i].at.Before(out[j].at)
+		}
+		return out[i].campaign.ID < out[j].campaign.ID
+	})
+	return out, nil
+}
+
+// PutCampaigns creates or replaces campaigns (validated by the caller). A
+// campaign whose start moved leaves a tombstone at its old time, so readers
+// see exactly one live version.
+func (s *Store) PutCampaigns(ctx context.Context, cs []calendar.Campaign) error {
+	existing, err := s.campaigns(ctx)
+	if err != nil {
+		return err
+	}
+	var lines []string
+	for i := range cs {
+		for _, old := range existing {
+			if old.campaign.ID == cs[i].ID && !old.at.Equal(cs[i].Start()) {
+				l, err := calendar.CampaignLine(&old.campaign, true)
+				if err != nil {
+					return err
+				}
+				lines = append(lines, l)
+			}
+		}
+		l, err := calendar.CampaignLine(&cs[i], false)
+		if err != nil {
+			return err
+		}
+		lines = append(lines, l)
+	}
+	return s.db.Write(ctx, lines)
+}
+
+// DeleteCampaign removes a campaign; found is false when there was none.
+func (s *Store) DeleteCampaign(ctx context.Context, id string) (found bool, err error) {
+	existing, err := s.campaigns(ctx)
+	if err != nil {
+		return false, err
+	}
+	var lines []string
+	for _, old := range existing {
+		if old.campaign.ID == id {
+			l, err := calendar.CampaignLine(&old.campaign, true)
+			if err != nil {
+				return false, err
+			}
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		return false, nil
+	}
+	return true, s.db.Write(ctx, lines)
+}
+
+// TargetFilter narrows a target listing; empty fields match everything.
+type TargetFilter struct {
+	KPI, Store, Period string
+	From, To           time.Time // period starts in [From, To); zero: unbounded
+}
+
+// Targets lists the live targets matching f, ordered by start, kpi, store.
+func (s *Store) Targets(ctx context.Context, f TargetFilter) ([]calendar.Target, error) {
+	from, to := f.From, f.To
+	if from.IsZero() {
+		from = time.Unix(0, 0)
+	}
+	if to.IsZero() {
+		to = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	pred := fmt.Sprintf(`r._measurement == %q`, schema.MeasTarget)
+	for _, kv := range [][2]string{{schema.TagKPI, f.KPI}, {schema.TagStore, f.Store}, {schema.TagPeriod, f.Period}} {
+		if kv[1] != "" {
+			pred += fmt.Sprintf(` and r.%s == %s`, kv[0], strconv.Quote(kv[1]))
+		}
+	}
+	flux := fmt.Sprintf(`from(bucket: %s)
+  |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => %s)
+  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")`,
+		strconv.Quote(s.bucket), from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano), pred)
+	res, err := s.db.Query(ctx, flux)
+	if err != nil {
+		return nil, fmt.Errorf("list targets: %w", err)
+	}
+	defer res.Close()
+	var out []calendar.Target
+	for res.Next() {
+		v := res.Record().Values()
+		if deleted, _ := v[schema.FieldDeleted].(bool); deleted {
+			continue
+		}
+		val, _ := v[schema.FieldValue].(float64)
+		t := calendar.Target{Value: val, Start: res.Record().Time().In(s.loc).Format("2006-01-02")}
+		t.KPI, _ = v[schema.TagKPI].(string)
+		t.Store, _ = v[schema.TagStore].(string)
+		t.Period, _ = v[schema.TagPeriod].(string)
+		out = append(out, t)
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("list targets: InfluxDB: %w", err)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Start != b.Start {
+			return a.Start < b.Start
+		}
+		if a.KPI != b.KPI {
+			return a.KPI < b.KPI
+		}
+		if a.Store != b.Store {
+			return a.Store < b.Store
+		}
+		return a.Period < b.Period
+	})
+	return out, nil
+}
+
+// PutTargets creates or replaces targets (validated by the caller): a target
+// is identified by kpi, store, period and start.
+func (s *Store) PutTargets(ctx context.Context, ts []calendar.Target) error {
+	lines := make([]string, 0, len(ts))
+	for i := range ts {
+		l, err := calendar.TargetLine(&ts[i], s.loc, false)
+		if err != nil {
+			return err
+		}
+		lines = append(lines, l)
+	}
+	return s.db.Write(ctx, lines)
+}
+
+// DeleteTarget removes the target identified by t's kpi, store, period and start.
+func (s *Store) DeleteTarget(ctx context.Context, t calendar.Target) error {
+	l, err := calendar.TargetLine(&t, s.loc, true)
+	if err != nil {
+		return err
+	}
+	return s.db.Write(ctx, []string{l})
+}
