@@ -1,0 +1,320 @@
+package parse
+
+import (
+	"bytes"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/internal/schema"
+)
+
+// precisionNS maps a write precision to nanoseconds per unit. Both the v1
+// (n, u, ms, s, m, h) and v2 (ns, us, ms, s) spellings are accepted.
+func precisionNS(p string) (int64, bool) {
+	switch p {
+	case "", "n", "ns":
+		return 1, true
+	case "u", "us", "µs":
+		return int64(time.Microsecond), true
+	case "ms":
+		return int64(time.Millisecond), true
+	case "s":
+		return int64(time.Second), true
+	case "m":
+		return int64(time.Minute), true
+	case "h":
+		return int64(time.Hour), true
+	}
+	return 0, false
+}
+
+// LineProtocol parses POST /write and /api/v2/write bodies. StorePulse summed
+// measurements are validated like metrics and marked Rollup; reserved ones are
+// rejected; anything else passes through with its field kinds.
+func LineProtocol(r io.Reader, precision string, lim Limits) (event.Batch, error) {
+	lim = lim.withDefaults()
+	unit, ok := precisionNS(precision)
+	if !ok {
+		return event.Batch{}, newError(KindInvalidRequest, "line",
+			"invalid precision %s; want one of ns, us, ms, s, m, h", quote(precision))
+	}
+	data, err := readBody(r)
+	if err != nil {
+		return event.Batch{}, err
+	}
+	lp := &lpParser{
+		errs:  newCollector(lim.MaxErrors, "line"),
+		win:   newTimeWindow(lim),
+		now:   lim.Now().UnixNano(),
+		unit:  unit,
+		ms:    summedMeasurements(),
+		names: make(map[string]string),
+	}
+	var points []event.Point
+	n := 0
+	lineNo := 0
+	for len(data) > 0 {
+		// Entries are split into physical lines here because the decoder does
+		// not expose the line of a valid entry; a string field holding a raw
+		// newline makes us join the following line and retry.
+		entry, rest, lines := nextEntry(data)
+		data = rest
+		first := lineNo + 1
+		lineNo += lines
+		dec := lineprotocol.NewDecoderWithBytes(entry)
+		if !dec.Next() {
+			continue // blank or comment line
+		}
+		if n >= lim.MaxItems {
+			return event.Batch{}, newError(KindTooManyItems, "line",
+				"more than %d points in one request; split it into smaller requests", lim.MaxItems)
+		}
+		p, ok := lp.point(dec, n, first)
+		if ok && !lp.errs.failed() {
+			points = append(points, p)
+		}
+		n++
+		if dec.Next() {
+			// Only possible if nextEntry mis-split; never accept silently.
+			lp.errs.add(n, first, "", "unexpected second entry on one line")
+		}
+	}
+	if n == 0 {
+		return event.Batch{}, newError(KindEmpty, "line", "no line-protocol points in the request body")
+	}
+	if lp.errs.failed() {
+		return event.Batch{}, lp.errs.err(n)
+	}
+	return event.Batch{Points: points}, nil
+}
+
+// nextEntry cuts the next line (plus continuation lines while a string field
+// value is open) from data. It returns the entry, the rest and its line count.
+func nextEntry(data []byte) (entry, rest []byte, lines int) {
+	end := 0
+	for {
+		i := bytes.IndexByte(data[end:], '\n')
+		if i < 0 {
+			return data, nil, lines + 1
+		}
+		end += i + 1
+		lines++
+		if !openString(data[:end]) {
+			return data[:end], data[end:], lines
+		}
+	}
+}
+
+// openString reports whether entry ends inside a string field value. Quotes
+// only open strings after the first unescaped space (the field section).
+func openString(entry []byte) bool {
+	inFields, inString := false, false
+	for i := 0; i < len(entry); i++ {
+		c := entry[i]
+		switch {
+		case c == '\\':
+			i++
+		case inString:
+			if c == '"' {
+				inString = false
+			}
+		case c == ' ':
+			inFields = true
+		case c == '"' && inFields && i > 0 && entry[i-1] == '=':
+			inString = true
+		}
+	}
+	return inString
+}
+
+type lpParser struct {
+	errs  *collector
+	win   timeWindow
+	now   int64
+	unit  int64
+	ms    map[string]schema.Measurement
+	names map[string]string // interned measurement names, tag keys and values
+}
+
+func (lp *lpParser) str(b []byte) string {
+	if s, ok := lp.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	lp.names[s] = s
+	return s
+}
+
+func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Point, bool) {
+	bad := false
+	fail := func(field, reason string) {
+		bad = true
+		lp.errs.add(index, line, field, reason)
+	}
+	syntax := func(err error) (event.Point, bool) {
+		fail("", "invalid line protocol: "+err.Error())
+		return event.Point{}, false
+	}
+	var p event.Point
+	name, err := dec.Measurement()
+	if err != nil {
+		return syntax(err)
+	}
+	m, rollup := lp.ms[string(name)]
+	if reason := reservedMeasurement(string(name)); reason != "" {
+		fail("", reason)
+	} else if reason := checkText(string(name), schema.MaxTagValueLen); reason != "" {
+		fail("", "measurement name "+reason)
+	}
+	p.Measurement = lp.str(name)
+	p.Rollup = rollup
+
+	hasStore := false
+	for {
+		k, val, err := dec.NextTag()
+		if err != nil {
+			return syntax(err)
+		}
+		if k == nil {
+			break
+		}
+		field := "tags." + string(k)
+		key := lp.str(k)
+		switch {
+		case key == schema.TagIngester:
+			fail(field, `tag "ingester" is reserved: written only by StorePulse`)
+			continue
+		case rollup:
+			if _, ok := keyIn(m.Tags, k); !ok {
+				fail(field, "unknown tag for "+m.Name+"; want "+strings.Join(m.Tags, ", "))
+				continue
+			}
+		default:
+			if reason := checkText(key, schema.MaxTagValueLen); reason != "" {
+				fail(field, "tag key "+reason)
+				continue
+			}
+		}
+		for _, t := range p.Tags {
+			if t.Key == key {
+				fail(field, "duplicate tag")
+			}
+		}
+		v := lp.str(val)
+		if reason := checkTag(v); reason != "" {
+			fail(field, reason)
+			continue
+		}
+		hasStore = hasStore || key == schema.TagStore
+		p.Tags = append(p.Tags, event.Tag{Key: key, Value: v})
+	}
+	if rollup && !hasStore {
+		fail("tags.store", "missing required tag")
+	}
+
+	for {
+		k, val, err := dec.NextField()
+		if err != nil {
+			return syntax(err)
+		}
+		if k == nil {
+			break
+		}
+		field := "fields." + string(k)
+		key := lp.str(k)
+		for _, f := range p.Fields {
+			if f.Key == key {
+				fail(field, "duplicate field")
+			}
+		}
+		f, reason := lp.field(key, val, rollup, m)
+		if reason != "" {
+			fail(field, reason)
+			continue
+		}
+		p.Fields = append(p.Fields, f)
+	}
+	if len(p.Fields) == 0 && !bad {
+		fail("", "no fields")
+	}
+
+	ts, err := dec.TimeBytes()
+	if err != nil {
+		return syntax(err)
+	}
+	p.Time = lp.now
+	if ts != nil {
+		x, perr := strconv.ParseInt(string(ts), 10, 64)
+		ns := x * lp.unit
+		if perr != nil || (x != 0 && ns/x != lp.unit) {
+			fail("", "invalid timestamp "+quote(string(ts))+": not an integer in range for the precision")
+		} else if t, reason := lp.win.checkTime(time.Unix(0, ns)); reason != "" {
+			fail("", reason)
+		} else {
+			p.Time = t
+		}
+	}
+	if bad {
+		return event.Point{}, false
+	}
+	sortPoint(&p)
+	return p, true
+}
+
+func (lp *lpParser) field(key string, val lineprotocol.Value, rollup bool, m schema.Measurement) (event.Field, string) {
+	f := event.Field{Key: key}
+	if rollup {
+		if _, ok := keyIn(m.Fields, []byte(key)); !ok {
+			return f, "unknown field for " + m.Name + "; want " + strings.Join(m.Fields, ", ")
+		}
+		var x float64
+		switch val.Kind() {
+		case lineprotocol.Float:
+			x = val.FloatV()
+		case lineprotocol.Int:
+			x = float64(val.IntV())
+		case lineprotocol.Uint:
+			x = float64(val.UintV())
+		default:
+			return f, "must be a number, got " + val.Kind().String() + " " + val.String()
+		}
+		if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
+			return f, "must be a non-negative finite number, got " + val.String()
+		}
+		f.Kind, f.Float = event.FieldFloat, x+0
+		return f, ""
+	}
+	if reason := checkText(key, schema.MaxTagValueLen); reason != "" {
+		return f, "field key " + reason
+	}
+	switch val.Kind() {
+	case lineprotocol.Float:
+		x := val.FloatV()
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return f, "must be finite, got " + val.String()
+		}
+		f.Kind, f.Float = event.FieldFloat, x
+	case lineprotocol.Int:
+		f.Kind, f.Int = event.FieldInt, val.IntV()
+	case lineprotocol.Uint:
+		f.Kind, f.Uint = event.FieldUint, val.UintV()
+	case lineprotocol.Bool:
+		f.Kind, f.Bool = event.FieldBool, val.BoolV()
+	case lineprotocol.String:
+		b := val.BytesV()
+		if !utf8.Valid(b) {
+			return f, "string value must be valid UTF-8"
+		}
+		f.Kind, f.Str = event.FieldString, string(b)
+	default:
+		return f, "unsupported value kind " + val.Kind().String()
+	}
+	return f, ""
+}

@@ -1,0 +1,288 @@
+// Package parse turns request bodies (JSON events, pre-aggregated metrics,
+// InfluxDB line protocol and CSV platform exports) into validated
+// event.Batch values. A request is all-or-nothing: every function returns
+// either a fully valid batch or an *Error listing the invalid items.
+package parse
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/storepulse/storepulse/internal/schema"
+)
+
+// Defaults applied to zero Limits fields.
+const (
+	DefaultMaxItems        = 10000
+	DefaultMaxErrors       = 100
+	DefaultLateHorizon     = 168 * time.Hour
+	DefaultFutureTolerance = 5 * time.Minute
+	// MaxIDLen bounds event ids and identifier fields (user, visitor, order, sku).
+	MaxIDLen = 256
+)
+
+// Limits bounds one request. Zero fields take the defaults above.
+type Limits struct {
+	MaxItems        int           // items per request
+	MaxErrors       int           // item errors listed before Truncated counts the rest
+	LateHorizon     time.Duration // timestamps older than Now()-LateHorizon are rejected
+	FutureTolerance time.Duration // timestamps newer than Now()+FutureTolerance are rejected
+	Now             func() time.Time
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxItems <= 0 {
+		l.MaxItems = DefaultMaxItems
+	}
+	if l.MaxErrors <= 0 {
+		l.MaxErrors = DefaultMaxErrors
+	}
+	if l.LateHorizon <= 0 {
+		l.LateHorizon = DefaultLateHorizon
+	}
+	if l.FutureTolerance <= 0 {
+		l.FutureTolerance = DefaultFutureTolerance
+	}
+	if l.Now == nil {
+		l.Now = time.Now
+	}
+	return l
+}
+
+// Error kinds.
+const (
+	KindInvalidItems   = "invalid_items"   // some items failed validation; Items lists them
+	KindMalformed      = "malformed"       // the body is not well-formed JSON/CSV; Items holds the position
+	KindTooManyItems   = "too_many_items"  // more than Limits.MaxItems items
+	KindEmpty          = "empty"           // no items in the body
+	KindInvalidRequest = "invalid_request" // bad query parameters (precision, CSV mapping)
+	KindInvalidMapping = "invalid_mapping" // CSV mapping does not fit the file's header
+	maxQuotedValue     = 64                // longest value echoed back in a reason
+	timeFormatHint     = "RFC 3339 with offset (e.g. 2024-06-18T09:30:00+08:00) or unix milliseconds as an integer"
+)
+
+// ItemError is one problem with one item of a request.
+type ItemError struct {
+	Index  int    `json:"index"`           // 0-based item (or CSV data row) index
+	Line   int    `json:"line,omitempty"`  // 1-based line in the body where the item starts
+	Field  string `json:"field,omitempty"` // the field at fault, if any
+	Reason string `json:"reason"`
+}
+
+// Error rejects a whole request. The server maps it to 400 with the JSON
+// produced by MarshalJSON.
+type Error struct {
+	Kind      string
+	Items     []ItemError
+	Truncated int // item errors found but not listed in Items
+	msg       string
+	unit      string // what an item is called in messages: item, row, line
+}
+
+func (e *Error) noun() string {
+	if e.unit == "" {
+		return "item"
+	}
+	return e.unit
+}
+
+// Error renders the summary and every listed item error.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.msg)
+	if e.msg == "" {
+		b.WriteString(e.Kind)
+	}
+	for i, it := range e.Items {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(e.formatItem(it))
+	}
+	if e.Truncated > 0 {
+		fmt.Fprintf(&b, "; and %d more errors not listed", e.Truncated)
+	}
+	return b.String()
+}
+
+func (e *Error) formatItem(it ItemError) string {
+	var b strings.Builder
+	if e.unit == "parameter" {
+		fmt.Fprintf(&b, "parameter %q: %s", it.Field, it.Reason)
+		return b.String()
+	}
+	if e.unit == "line" {
+		fmt.Fprintf(&b, "line %d", it.Line)
+	} else {
+		fmt.Fprintf(&b, "%s %d", e.noun(), it.Index)
+		if it.Line > 0 {
+			fmt.Fprintf(&b, " (line %d)", it.Line)
+		}
+	}
+	if it.Field != "" {
+		fmt.Fprintf(&b, ": field %q", it.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(it.Reason)
+	return b.String()
+}
+
+// MarshalJSON renders the documented 400 response body:
+// {"error": "...", "kind": "...", "items": [...], "truncated": N}.
+func (e *Error) MarshalJSON() ([]byte, error) {
+	items := e.Items
+	if items == nil {
+		items = []ItemError{}
+	}
+	b, err := json.Marshal(struct {
+		Error     string      `json:"error"`
+		Kind      string      `json:"kind"`
+		Items     []ItemError `json:"items"`
+		Truncated int         `json:"truncated"`
+	}{e.Error(), e.Kind, items, e.Truncated})
+	if err != nil {
+		return nil, fmt.Errorf("marshal parse error: %w", err)
+	}
+	return b, nil
+}
+
+func newError(kind, unit, format string, args ...any) *Error {
+	return &Error{Kind: kind, unit: unit, msg: fmt.Sprintf(format, args...)}
+}
+
+// collector gathers item errors up to a cap.
+type collector struct {
+	items     []ItemError
+	max       int
+	truncated int
+	bad       map[int]struct{} // item indexes with at least one error
+	unit      string
+}
+
+func newCollector(max int, unit string) *collector {
+	return &collector{max: max, unit: unit}
+}
+
+func (c *collector) add(index, line int, field, reason string) {
+	if c.bad == nil {
+		c.bad = make(map[int]struct{})
+	}
+	c.bad[index] = struct{}{}
+	if len(c.items) >= c.max {
+		c.truncated++
+		return
+	}
+	c.items = append(c.items, ItemError{Index: index, Line: line, Field: field, Reason: reason})
+}
+
+func (c *collector) addf(index, line int, field, format string, args ...any) {
+	c.add(index, line, field, fmt.Sprintf(format, args...))
+}
+
+func (c *collector) failed() bool { return len(c.items)+c.truncated > 0 }
+
+func (c *collector) err(total int) *Error {
+	return &Error{
+		Kind:      KindInvalidItems,
+		Items:     c.items,
+		Truncated: c.truncated,
+		unit:      c.unit,
+		msg:       fmt.Sprintf("%d of %d %ss invalid, request rejected", len(c.bad), total, c.unit),
+	}
+}
+
+// readBody reads the whole (size-capped) body. Read errors are returned
+// wrapped, not as *Error, so the server can map e.g. *http.MaxBytesError to 413.
+func readBody(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read request body: %w", err)
+	}
+	return b, nil
+}
+
+// timeWindow checks timestamps against the accepted window.
+type timeWindow struct {
+	min, max       time.Time
+	minNS, maxNS   int64
+	horizon, ahead time.Duration
+}
+
+func newTimeWindow(lim Limits) timeWindow {
+	now := lim.Now()
+	w := timeWindow{
+		min:     now.Add(-lim.LateHorizon),
+		max:     now.Add(lim.FutureTolerance),
+		horizon: lim.LateHorizon,
+		ahead:   lim.FutureTolerance,
+	}
+	w.minNS, w.maxNS = w.min.UnixNano(), w.max.UnixNano()
+	return w
+}
+
+// checkTime returns t in unix ns when inside the window, else the reason.
+// Comparing time.Time values first keeps years outside int64 ns range safe.
+func (w timeWindow) checkTime(t time.Time) (int64, string) {
+	switch {
+	case t.Before(w.min):
+		return 0, fmt.Sprintf("time %s is older than the late-data horizon (%s before now)",
+			t.UTC().Format(time.RFC3339Nano), w.horizon)
+	case t.After(w.max):
+		return 0, fmt.Sprintf("time %s is in the future (more than %s after now)",
+			t.UTC().Format(time.RFC3339Nano), w.ahead)
+	}
+	return t.UnixNano(), ""
+}
+
+// checkText validates a tag value (maxLen schema.MaxTagValueLen) or an
+// identifier (maxLen MaxIDLen); it returns "" when s is acceptable.
+func checkText(s string, maxLen int) string {
+	if s == "" {
+		return "must not be empty"
+	}
+	if len(s) > maxLen {
+		return fmt.Sprintf("must be at most %d bytes, got %d", maxLen, len(s))
+	}
+	// Fast path: printable ASCII needs no rune decoding.
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f {
+			return checkRunes(s)
+		}
+	}
+	return ""
+}
+
+func checkRunes(s string) string {
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8"
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("must not contain control characters, got %s", quote(s))
+		}
+	}
+	return ""
+}
+
+func checkTag(s string) string { return checkText(s, schema.MaxTagValueLen) }
+
+// quote renders a value for an error message, shortened.
+func quote(s string) string {
+	if len(s) > maxQuotedValue {
+		cut := maxQuotedValue
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return strconv.Quote(s[:cut]) + "..."
+	}
+	return strconv.Quote(s)
+}
