@@ -1,0 +1,286 @@
+// Package app assembles the ingest service from its configuration: it owns
+// the wiring of the stages (spool, de-duplication, rollup, InfluxDB writer,
+// pipeline, HTTP server) and the start-up and shutdown order.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/storepulse/storepulse/ingest/auth"
+	"github.com/storepulse/storepulse/ingest/calendarstore"
+	"github.com/storepulse/storepulse/ingest/config"
+	"github.com/storepulse/storepulse/ingest/dedup"
+	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/ingest/influx"
+	"github.com/storepulse/storepulse/ingest/parse"
+	"github.com/storepulse/storepulse/ingest/pipeline"
+	"github.com/storepulse/storepulse/ingest/rollup"
+	"github.com/storepulse/storepulse/ingest/server"
+	"github.com/storepulse/storepulse/ingest/spool"
+)
+
+// App is a configured ingest service.
+type App struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	spool    *spool.Spool
+	db       *influx.Client
+	pipeline *pipeline.Pipeline
+	http     *http.Server
+	ln       net.Listener
+}
+
+// New opens the data directory, recovers the spool and prepares the server.
+// It does not serve yet.
+func New(cfg *config.Config, log *slog.Logger) (*App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
+	}
+	ingester, err := ingesterID(cfg.DataDir, cfg.Ingester)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	sp, err := spool.Open(spool.Options{
+		Dir: filepath.Join(cfg.DataDir, "spool"), SegmentMaxBytes: cfg.Spool.SegmentMaxBytes,
+		MaxBytes: cfg.Spool.MaxBytes, Logger: log.With("component", "spool"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open spool: %w", err)
+	}
+	dd, err := dedup.Open(filepath.Join(cfg.DataDir, "dedup"), cfg.Dedup.Window, time.Now, log.With("component", "dedup"))
+	if err != nil {
+		_ = sp.Close()
+		return nil, fmt.Errorf("open de-duplication index: %w", err)
+	}
+	db, err := influx.New(influx.Config{
+		URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
+		Timeout: cfg.Influx.Timeout, BatchLines: cfg.Influx.BatchLines,
+		MinBackoff: cfg.Influx.MinBackoff, MaxBackoff: cfg.Influx.MaxBackoff,
+		DeadLetterDir: filepath.Join(cfg.DataDir, "deadletter"),
+	}, log.With("component", "influx"), influx.NewMetrics(reg))
+	if err != nil {
+		_ = sp.Close()
+		return nil, fmt.Errorf("InfluxDB client: %w", err)
+	}
+	ru, err := rollup.New(rollup.Options{
+		Ingester: ingester, Location: cfg.Location,
+		Sketches: rollup.NewInfluxSketches(db.QueryAPI(), cfg.Influx.Bucket, ingester),
+		Logger:   log.With("component", "rollup"),
+	})
+	if err != nil {
+		_ = sp.Close()
+		return nil, fmt.Errorf("rollup: %w", err)
+	}
+	pl := pipeline.New(pipeline.Options{SealInterval: cfg.Spool.SealInterval, MaxSpoolBytes: cfg.Spool.MaxBytes},
+		spoolAdapter{sp}, dd, rollupAdapter{ru}, db, dedup.Key, log.With("component", "pipeline"), reg)
+	if err := pl.Recover(); err != nil {
+		_ = sp.Close()
+		return nil, err
+	}
+	authn, err := auth.New(cfg.Auth.Tokens)
+	if err != nil {
+		_ = sp.Close()
+		return nil, err
+	}
+	srv := server.New(server.Options{
+		MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxDecompressedBytes: cfg.Limits.MaxDecompressedBytes,
+		RequestTimeout: cfg.Limits.RequestTimeout, RetryAfter: cfg.Spool.RetryAfter, Location: cfg.Location,
+		Limits: parse.Limits{MaxItems: cfg.Limits.MaxItems, MaxErrors: cfg.Limits.MaxErrors,
+			LateHorizon: cfg.Limits.LateHorizon, FutureTolerance: cfg.Limits.FutureTolerance, Now: time.Now},
+	}, authn, pl, pl, calendarstore.New(db, cfg.Influx.Bucket, cfg.Location), server.NewMetrics(reg),
+		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log.With("component", "http"))
+
+	log.Info("ingest service ready", "ingester", ingester, "pending_segments", len(sp.Sealed()),
+		"spool_bytes", sp.Bytes(), "influx_url", cfg.Influx.URL, "bucket", cfg.Influx.Bucket)
+	return &App{cfg: cfg, log: log, spool: sp, db: db, pipeline: pl,
+		http: &http.Server{
+			Handler:           srv.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       cfg.Limits.RequestTimeout,
+			WriteTimeout:      cfg.Limits.RequestTimeout + 5*time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}}, nil
+}
+
+// Listen binds the configured address (so callers learn the port before Run).
+func (a *App) Listen() (net.Addr, error) {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", a.cfg.Listen, err)
+	}
+	a.ln = ln
+	return ln.Addr(), nil
+}
+
+// Run serves until ctx ends, then shuts down gracefully: stop taking
+// requests, finish those in flight, flush what InfluxDB accepts within the
+// grace period, fsync and close the spool.
+func (a *App) Run(ctx context.Context) error {
+	if a.ln == nil {
+		if _, err := a.Listen(); err != nil {
+			return err
+		}
+	}
+	runCtx, stopRun := context.WithCancel(context.Background())
+	defer stopRun()
+	flushed := make(chan error, 1)
+	go func() { flushed <- a.pipeline.Run(runCtx) }()
+
+	served := make(chan error, 1)
+	go func() {
+		var err error
+		if a.cfg.TLS.CertFile != "" {
+			err = a.http.ServeTLS(a.ln, a.cfg.TLS.CertFile, a.cfg.TLS.KeyFile)
+		} else {
+			err = a.http.Serve(a.ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		served <- err
+	}()
+	a.log.Info("listening", "addr", a.ln.Addr().String(), "tls", a.cfg.TLS.CertFile != "")
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+	a.log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := a.http.Shutdown(shutCtx); err != nil {
+		a.log.Warn("http shutdown", "err", err)
+	}
+	stopRun()
+	<-flushed
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelDrain()
+	if err := a.pipeline.Drain(drainCtx); err != nil {
+		a.log.Warn("not everything reached InfluxDB before shutdown; it stays in the spool for the next start", "err", err)
+	}
+	if err := a.spool.Close(); err != nil {
+		a.log.Error("close spool", "err", err)
+		serveErr = errors.Join(serveErr, err)
+	}
+	a.db.Close()
+	a.log.Info("stopped")
+	return serveErr
+}
+
+// ingesterID returns this instance's stable id. Rolled-up points carry it as a
+// tag, so it must not change while segments are pending: it is kept in the
+// data directory and a different configured id is refused.
+func ingesterID(dataDir, configured string) (string, error) {
+	path := filepath.Join(dataDir, "ingester-id")
+	b, err := os.ReadFile(path) // #nosec G304 -- path inside the configured data dir
+	switch {
+	case err == nil:
+		stored := strings.TrimSpace(string(b))
+		if configured != "" && configured != stored {
+			return "", fmt.Errorf("ingester: configured %q but data_dir %s belongs to ingester %q; "+
+				"an instance's id must not change (its points would be counted twice): use a new data_dir or the old id",
+				configured, dataDir, stored)
+		}
+		return stored, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("ingester: read %s: %w", path, err)
+	}
+	id := configured
+	if id == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "ingest"
+		}
+		id = host
+	}
+	if err := writeFileSync(path, []byte(id+"\n")); err != nil {
+		return "", fmt.Errorf("ingester: write %s: %w", path, err)
+	}
+	return id, nil
+}
+
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) // #nosec G304 -- inside data dir
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// spoolAdapter and rollupAdapter fit the stage packages to the pipeline's
+// small interfaces.
+type spoolAdapter struct{ s *spool.Spool }
+
+func (a spoolAdapter) Append(ctx context.Context, rec []byte) (uint64, error) {
+	id, err := a.s.Append(ctx, rec)
+	return uint64(id), err
+}
+
+func (a spoolAdapter) Seal() (uint64, bool, error) {
+	id, ok, err := a.s.Seal()
+	return uint64(id), ok, err
+}
+
+func (a spoolAdapter) Sealed() []uint64 {
+	ids := a.s.Sealed()
+	out := make([]uint64, len(ids))
+	for i, id := range ids {
+		out[i] = uint64(id)
+	}
+	return out
+}
+
+func (a spoolAdapter) Read(id uint64, fn func(rec []byte) error) error {
+	return a.s.Read(spool.SegmentID(id), fn)
+}
+func (a spoolAdapter) Remove(id uint64) error { return a.s.Remove(spool.SegmentID(id)) }
+func (a spoolAdapter) Bytes() int64          { return a.s.Bytes() }
+func (a spoolAdapter) IsFull(err error) bool { return errors.Is(err, spool.ErrFull) }
+
+type rollupAdapter struct{ r *rollup.Rollup }
+
+func (a rollupAdapter) Lines(ctx context.Context, segment uint64, batches []*event.Batch) ([]string, error) {
+	seg := a.r.NewSegment(segment)
+	for _, b := range batches {
+		seg.Add(b)
+	}
+	return a.r.Lines(ctx, seg)
+}

@@ -1,0 +1,79 @@
+// Command storepulse-ingest is the StorePulse ingest service. It only reads
+// the configuration and wires the app; see package ingest/app.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/storepulse/storepulse/ingest/app"
+	"github.com/storepulse/storepulse/ingest/auth"
+	"github.com/storepulse/storepulse/ingest/config"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "hash-token" {
+		return hashToken(stdin, stdout, stderr)
+	}
+	fs := pflag.NewFlagSet("storepulse-ingest", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config.Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(fs, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "storepulse-ingest: invalid configuration:\n%v\n", err)
+		return 2
+	}
+	log := newLogger(cfg.Log, stderr)
+	a, err := app.New(cfg, log)
+	if err != nil {
+		log.Error("start-up failed", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := a.Run(ctx); err != nil {
+		log.Error("stopped with error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// hashToken prints the SHA-256 of the token read from stdin: the form
+// auth.tokens[].sha256 takes, so the token itself is never in a config file.
+func hashToken(stdin io.Reader, stdout, stderr io.Writer) int {
+	b, err := io.ReadAll(io.LimitReader(stdin, 4096))
+	if err != nil {
+		fmt.Fprintf(stderr, "hash-token: %v\n", err)
+		return 1
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		fmt.Fprintln(stderr, "hash-token: pipe the token on stdin, e.g. `printf %s \"$TOKEN\" | storepulse-ingest hash-token`")
+		return 2
+	}
+	fmt.Fprintln(stdout, auth.Hash(tok))
+	return 0
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,373 @@
+// Package pipeline wires the ingest stages into one data path:
+//
+//	Accept: de-duplicate -> persist (spool, fsync) -> acknowledge
+//	Run:    seal segments -> roll up each sealed segment -> write to InfluxDB
+//	        -> keep its ids for de-duplication -> remove it from the spool
+//
+// A segment leaves the spool only after InfluxDB accepted every line rolled up
+// from it, so an InfluxDB outage or a crash at any point loses nothing; the
+// rollup's points are idempotent (see docs/design.md), so re-processing a
+// segment never counts anything twice.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/ingest/server"
+)
+
+// Spool is the durable segment store (ingest/spool).
+type Spool interface {
+	Append(ctx context.Context, rec []byte) (uint64, error)
+	Seal() (uint64, bool, error)
+	Sealed() []uint64
+	Read(id uint64, fn func(rec []byte) error) error
+	Remove(id uint64) error
+	Bytes() int64
+	IsFull(err error) bool
+}
+
+// Dedup is the event-id index (ingest/dedup).
+type Dedup interface {
+	Reserve(keys []uint64) []bool
+	Release(keys []uint64)
+	Persist(segment uint64, keys []uint64) error
+	Expire() error
+}
+
+// Rollup turns a segment's batches into line protocol (ingest/rollup).
+type Rollup interface {
+	Lines(ctx context.Context, segment uint64, batches []*event.Batch) ([]string, error)
+}
+
+// Writer writes lines to InfluxDB, retrying until ctx ends (ingest/influx).
+type Writer interface {
+	Write(ctx context.Context, lines []string) error
+	Ready(ctx context.Context) error
+}
+
+// KeyFunc is the de-duplication key of an item (dedup.Key).
+type KeyFunc func(t event.Type, store, id string) uint64
+
+// Options tune the pipeline.
+type Options struct {
+	SealInterval   time.Duration // how often the active segment is sealed
+	MaxSpoolBytes  int64         // readiness fails at or above this
+	FlushBackoff   time.Duration // first wait after a failed flush (doubles, capped at 30s)
+	ExpireInterval time.Duration // how often de-duplication ids are expired
+}
+
+// Pipeline is the ingest data path.
+type Pipeline struct {
+	opts   Options
+	spool  Spool
+	dedup  Dedup
+	rollup Rollup
+	db     Writer
+	key    KeyFunc
+	log    *slog.Logger
+	m      *metrics
+
+	wake    chan struct{}
+	bufPool sync.Pool
+
+	mu       sync.Mutex
+	sealedAt map[uint64]time.Time // when each pending segment was sealed, for the lag metric
+	started  time.Time
+}
+
+// New builds a pipeline; call Recover before serving and Run to flush.
+func New(opts Options, sp Spool, dd Dedup, ru Rollup, db Writer, key KeyFunc, log *slog.Logger, reg prometheus.Registerer) *Pipeline {
+	if opts.FlushBackoff <= 0 {
+		opts.FlushBackoff = 200 * time.Millisecond
+	}
+	if opts.ExpireInterval <= 0 {
+		opts.ExpireInterval = time.Minute
+	}
+	p := &Pipeline{opts: opts, spool: sp, dedup: dd, rollup: ru, db: db, key: key, log: log,
+		wake: make(chan struct{}, 1), sealedAt: map[uint64]time.Time{}, started: time.Now()}
+	p.bufPool.New = func() any { b := make([]byte, 0, 64<<10); return &b }
+	p.m = newMetrics(reg, p)
+	return p
+}
+
+// keys appends the de-duplication keys of b's items; items without an id
+// (line protocol points) get no key and are marked by -1 in idx.
+func (p *Pipeline) keys(b *event.Batch, dst []uint64, idx []int) ([]uint64, []int) {
+	for i := range b.Events {
+		e := &b.Events[i]
+		dst = append(dst, p.key(e.Type, e.Store, e.ID))
+		idx = append(idx, len(dst)-1)
+	}
+	for i := range b.Points {
+		pt := &b.Points[i]
+		if pt.ID == "" {
+			idx = append(idx, -1)
+			continue
+		}
+		dst = append(dst, p.key(event.TypeUnknown, pointStore(pt), pt.Measurement+"\x00"+pt.ID))
+		idx = append(idx, len(dst)-1)
+	}
+	return dst, idx
+}
+
+func pointStore(pt *event.Point) string {
+	for _, t := range pt.Tags {
+		if t.Key == "store" {
+			return t.Value
+		}
+	}
+	return ""
+}
+
+// Recover re-reserves the ids of every segment still in the spool, so a
+// request retried after a crash is recognised as a duplicate.
+func (p *Pipeline) Recover() error {
+	for _, id := range p.spool.Sealed() {
+		p.markSealed(id, time.Now())
+		var keys []uint64
+		err := p.spool.Read(id, func(rec []byte) error {
+			b, err := event.DecodeBatch(rec)
+			if err != nil {
+				return err
+			}
+			keys, _ = p.keys(&b, keys, nil)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("pipeline: recover segment %d: %w", id, err)
+		}
+		p.dedup.Reserve(keys)
+	}
+	return nil
+}
+
+// Accept de-duplicates b and makes what is new durable. It returns only once
+// the spool has fsynced the record: the caller may then acknowledge.
+func (p *Pipeline) Accept(ctx context.Context, b *event.Batch) (server.Result, error) {
+	n := b.Len()
+	keys, idx := p.keys(b, make([]uint64, 0, n), make([]int, 0, n))
+	fresh := p.dedup.Reserve(keys)
+	dups := 0
+	for _, f := range fresh {
+		if !f {
+			dups++
+		}
+	}
+	kept := b
+	var reserved []uint64
+	if dups > 0 {
+		kept = &event.Batch{}
+		for i := range b.Events {
+			if fresh[idx[i]] {
+				kept.Events = append(kept.Events, b.Events[i])
+				reserved = append(reserved, keys[idx[i]])
+			}
+		}
+		for i := range b.Points {
+			k := idx[len(b.Events)+i]
+			if k < 0 || fresh[k] {
+				kept.Points = append(kept.Points, b.Points[i])
+				if k >= 0 {
+					reserved = append(reserved, keys[k])
+				}
+			}
+		}
+	} else {
+		reserved = keys
+	}
+	if kept.Len() == 0 {
+		return server.Result{Duplicates: dups}, nil
+	}
+	bufp := p.bufPool.Get().(*[]byte)
+	rec := event.AppendBatch((*bufp)[:0], kept)
+	// Once the record is written it must be acknowledged or retried as a
+	// duplicate, never released: so the append ignores the client's cancel.
+	_, err := p.spool.Append(context.WithoutCancel(ctx), rec)
+	*bufp = rec
+	p.bufPool.Put(bufp)
+	if err != nil {
+		p.dedup.Release(reserved)
+		if p.spool.IsFull(err) {
+			return server.Result{}, fmt.Errorf("%w: %w", server.ErrSpoolFull, err)
+		}
+		return server.Result{}, fmt.Errorf("pipeline: persist: %w", err)
+	}
+	return server.Result{Accepted: kept.Len(), Duplicates: dups}, nil
+}
+
+// Run seals and flushes segments until ctx ends.
+func (p *Pipeline) Run(ctx context.Context) error {
+	seal := time.NewTicker(p.opts.SealInterval)
+	defer seal.Stop()
+	expire := time.NewTicker(p.opts.ExpireInterval)
+	defer expire.Stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.flushLoop(ctx)
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			<-done
+			return nil
+		case <-seal.C:
+			if err := p.Seal(); err != nil {
+				p.log.Error("seal segment", "err", err)
+			}
+		case <-expire.C:
+			if err := p.dedup.Expire(); err != nil {
+				p.log.Error("expire de-duplication ids", "err", err)
+			}
+		}
+	}
+}
+
+// Seal closes the active segment (if it has records) and wakes the flusher.
+func (p *Pipeline) Seal() error {
+	id, ok, err := p.spool.Seal()
+	if err != nil {
+		return fmt.Errorf("pipeline: seal: %w", err)
+	}
+	if ok {
+		p.markSealed(id, time.Now())
+	}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (p *Pipeline) markSealed(id uint64, t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.sealedAt[id]; !ok {
+		p.sealedAt[id] = t
+	}
+}
+
+func (p *Pipeline) flushLoop(ctx context.Context) {
+	backoff := p.opts.FlushBackoff
+	for ctx.Err() == nil {
+		err := p.FlushSealed(ctx)
+		switch {
+		case err == nil:
+			backoff = p.opts.FlushBackoff
+			select {
+			case <-ctx.Done():
+			case <-p.wake:
+			case <-time.After(p.opts.SealInterval):
+			}
+		case ctx.Err() != nil:
+			return
+		default:
+			p.log.Error("flush failed; the segment stays in the spool and is retried", "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 30*time.Second)
+		}
+	}
+}
+
+// FlushSealed processes every sealed segment, oldest first, and stops at the
+// first failure (the failed segment stays pending).
+func (p *Pipeline) FlushSealed(ctx context.Context) error {
+	for _, id := range p.spool.Sealed() {
+		if err := p.flushSegment(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) flushSegment(ctx context.Context, id uint64) error {
+	start := time.Now()
+	var batches []*event.Batch
+	var keys []uint64
+	err := p.spool.Read(id, func(rec []byte) error {
+		b, err := event.DecodeBatch(rec)
+		if err != nil {
+			return err
+		}
+		batches = append(batches, &b)
+		keys, _ = p.keys(&b, keys, nil)
+		return nil
+	})
+	if err != nil {
+		p.m.flushErrors.WithLabelValues("read").Inc()
+		return fmt.Errorf("pipeline: read segment %d: %w", id, err)
+	}
+	lines, err := p.rollup.Lines(ctx, id, batches)
+	if err != nil {
+		p.m.flushErrors.WithLabelValues("rollup").Inc()
+		return fmt.Errorf("pipeline: roll up segment %d: %w", id, err)
+	}
+	if err := p.db.Write(ctx, lines); err != nil {
+		p.m.flushErrors.WithLabelValues("write").Inc()
+		return fmt.Errorf("pipeline: write segment %d: %w", id, err)
+	}
+	if err := p.dedup.Persist(id, keys); err != nil {
+		p.m.flushErrors.WithLabelValues("dedup").Inc()
+		return fmt.Errorf("pipeline: keep ids of segment %d: %w", id, err)
+	}
+	if err := p.spool.Remove(id); err != nil {
+		p.m.flushErrors.WithLabelValues("remove").Inc()
+		return fmt.Errorf("pipeline: remove segment %d: %w", id, err)
+	}
+	p.mu.Lock()
+	delete(p.sealedAt, id)
+	p.mu.Unlock()
+	p.m.flushed.Inc()
+	p.m.lines.Add(float64(len(lines)))
+	p.m.flushSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// Drain seals the active segment and flushes everything pending, for a
+// graceful shutdown; it gives up when ctx ends (the spool keeps the rest).
+func (p *Pipeline) Drain(ctx context.Context) error {
+	if err := p.Seal(); err != nil {
+		return err
+	}
+	return p.FlushSealed(ctx)
+}
+
+// Ready fails when InfluxDB is unreachable or the spool is at its budget.
+func (p *Pipeline) Ready(ctx context.Context) error {
+	var errs []error
+	if b := p.spool.Bytes(); p.opts.MaxSpoolBytes > 0 && b >= p.opts.MaxSpoolBytes {
+		errs = append(errs, fmt.Errorf("spool at its budget (%d of %d bytes)", b, p.opts.MaxSpoolBytes))
+	}
+	if err := p.db.Ready(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("InfluxDB not ready: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// lag is how long the oldest pending segment has waited since it was sealed.
+func (p *Pipeline) lag() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var oldest time.Time
+	for _, t := range p.sealedAt {
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+	}
+	if oldest.IsZero() {
+		return 0
+	}
+	return time.Since(oldest).Seconds()
+}

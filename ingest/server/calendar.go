@@ -1,0 +1,198 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/storepulse/storepulse/ingest/auth"
+	"github.com/storepulse/storepulse/ingest/calendarstore"
+	"github.com/storepulse/storepulse/internal/calendar"
+)
+
+// maxCalendarBody caps calendar and target requests: they are small.
+const maxCalendarBody = 4 << 20
+
+// decodeOneOrMany decodes a JSON object or an array of them, strictly.
+func decodeOneOrMany[T any](w http.ResponseWriter, r *http.Request) ([]T, *apiError) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCalendarBody))
+	if err != nil {
+		return nil, readError(err, Options{MaxBodyBytes: maxCalendarBody})
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, &apiError{status: http.StatusBadRequest, kind: "empty", msg: "empty body: send a JSON object or an array of them"}
+	}
+	if raw[0] != '[' {
+		raw = append(append([]byte{'['}, raw...), ']')
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var out []T
+	if err := dec.Decode(&out); err != nil {
+		return nil, &apiError{status: http.StatusBadRequest, kind: "malformed", msg: "malformed JSON: " + err.Error()}
+	}
+	if len(out) == 0 {
+		return nil, &apiError{status: http.StatusBadRequest, kind: "empty", msg: "no items in the body"}
+	}
+	return out, nil
+}
+
+func requireAllStores(p *auth.Principal) *apiError {
+	if p.AllStores() {
+		return nil
+	}
+	return &apiError{status: http.StatusForbidden, kind: "forbidden",
+		msg: fmt.Sprintf("token %q is limited to some stores; the calendar and targets need a token for all stores", p.Name)}
+}
+
+func (s *Server) downstream(op string, err error) *apiError {
+	s.log.Error(op+" failed", "err", err)
+	return &apiError{status: http.StatusServiceUnavailable, kind: "influxdb_unavailable", retryAfter: 5,
+		msg: fmt.Sprintf("%s: InfluxDB (downstream) failed: %v", op, err)}
+}
+
+func (s *Server) getCampaigns(w http.ResponseWriter, r *http.Request, _ *auth.Principal) {
+	cs, err := s.calendar.Campaigns(r.Context())
+	if err != nil {
+		s.respond(w, "campaigns", Result{}, s.downstream("list campaigns", err))
+		return
+	}
+	if cs == nil {
+		cs = []calendar.Campaign{}
+	}
+	writeJSON(w, http.StatusOK, cs)
+}
+
+func (s *Server) putCampaigns(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	if aerr := requireAllStores(p); aerr != nil {
+		s.respond(w, "campaigns", Result{}, aerr)
+		return
+	}
+	cs, aerr := decodeOneOrMany[calendar.Campaign](w, r)
+	if aerr != nil {
+		s.respond(w, "campaigns", Result{}, aerr)
+		return
+	}
+	if aerr := validateAll(cs, func(c *calendar.Campaign) error { return c.Validate() }); aerr != nil {
+		s.respond(w, "campaigns", Result{}, aerr)
+		return
+	}
+	if err := s.calendar.PutCampaigns(r.Context(), cs); err != nil {
+		s.respond(w, "campaigns", Result{}, s.downstream("store campaigns", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"stored": len(cs)})
+}
+
+func (s *Server) deleteCampaign(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	if aerr := requireAllStores(p); aerr != nil {
+		s.respond(w, "campaigns", Result{}, aerr)
+		return
+	}
+	id := r.PathValue("id")
+	found, err := s.calendar.DeleteCampaign(r.Context(), id)
+	if err != nil {
+		s.respond(w, "campaigns", Result{}, s.downstream("delete campaign", err))
+		return
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no campaign with id %q", id), nil)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) getTargets(w http.ResponseWriter, r *http.Request, _ *auth.Principal) {
+	q := r.URL.Query()
+	f := calendarstore.TargetFilter{KPI: q.Get("kpi"), Store: q.Get("store"), Period: q.Get("period")}
+	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := q.Get(name); v != "" {
+			t, err := time.ParseInLocation("2006-01-02", v, s.opts.Location)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("query parameter %s: must be a date YYYY-MM-DD, got %q", name, v), nil)
+				return
+			}
+			*dst = t
+		}
+	}
+	ts, err := s.calendar.Targets(r.Context(), f)
+	if err != nil {
+		s.respond(w, "targets", Result{}, s.downstream("list targets", err))
+		return
+	}
+	if ts == nil {
+		ts = []calendar.Target{}
+	}
+	writeJSON(w, http.StatusOK, ts)
+}
+
+func (s *Server) putTargets(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	ts, aerr := decodeOneOrMany[calendar.Target](w, r)
+	if aerr != nil {
+		s.respond(w, "targets", Result{}, aerr)
+		return
+	}
+	if aerr := validateAll(ts, func(t *calendar.Target) error { return t.Validate(s.opts.Location) }); aerr != nil {
+		s.respond(w, "targets", Result{}, aerr)
+		return
+	}
+	for i := range ts {
+		if ts[i].Store == calendar.AllStores && !p.AllStores() || ts[i].Store != calendar.AllStores && !p.MayWrite(ts[i].Store) {
+			s.respond(w, "targets", Result{}, &apiError{status: http.StatusForbidden, kind: "forbidden",
+				msg: fmt.Sprintf("item %d: token %q may not set targets for store %q", i, p.Name, ts[i].Store)})
+			return
+		}
+	}
+	if err := s.calendar.PutTargets(r.Context(), ts); err != nil {
+		s.respond(w, "targets", Result{}, s.downstream("store targets", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"stored": len(ts)})
+}
+
+// deleteTarget removes the target named by the kpi, store, period and start
+// query parameters.
+func (s *Server) deleteTarget(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	q := r.URL.Query()
+	t := calendar.Target{KPI: q.Get("kpi"), Store: q.Get("store"), Period: q.Get("period"), Start: q.Get("start")}
+	if err := t.Validate(s.opts.Location); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", "query parameters: "+err.Error(), nil)
+		return
+	}
+	if t.Store == calendar.AllStores && !p.AllStores() || t.Store != calendar.AllStores && !p.MayWrite(t.Store) {
+		writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("token %q may not delete targets of store %q", p.Name, t.Store), nil)
+		return
+	}
+	if err := s.calendar.DeleteTarget(r.Context(), t); err != nil {
+		s.respond(w, "targets", Result{}, s.downstream("delete target", err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func validateAll[T any](items []T, check func(*T) error) *apiError {
+	var errs []parseItem
+	for i := range items {
+		if err := check(&items[i]); err != nil {
+			errs = append(errs, parseItem{i, err.Error()})
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	aerr := &apiError{status: http.StatusBadRequest, kind: "invalid_items", msg: fmt.Sprintf("%d invalid items, nothing stored", len(errs))}
+	for _, e := range errs {
+		aerr.items = append(aerr.items, itemError(e.index, e.reason))
+	}
+	aerr.msg += ": " + fmt.Sprintf("item %d: %s", errs[0].index, errs[0].reason)
+	return aerr
+}
+
+type parseItem struct {
+	index  int
+	reason string
+}

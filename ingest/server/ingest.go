@@ -1,0 +1,133 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/storepulse/storepulse/ingest/auth"
+	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/ingest/parse"
+	"github.com/storepulse/storepulse/internal/schema"
+)
+
+type parser func(r io.Reader) (event.Batch, error)
+
+// ingest is the receive half of the pipeline for every write endpoint:
+// cap+decompress the body, validate all of it, check the caller may write
+// every store in it, then make it durable. Nothing is stored unless all of it
+// is valid.
+func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p *auth.Principal, endpoint string, parse parser) (Result, *apiError) {
+	body, closeBody, aerr := s.body(w, r)
+	if aerr != nil {
+		return Result{}, aerr
+	}
+	defer closeBody()
+	batch, err := parse(body)
+	if err != nil {
+		return Result{}, s.parseFailure(err)
+	}
+	if aerr := authorizeStores(p, &batch); aerr != nil {
+		return Result{}, aerr
+	}
+	res, err := s.pipeline.Accept(r.Context(), &batch)
+	switch {
+	case errors.Is(err, ErrSpoolFull):
+		secs := int(s.opts.RetryAfter.Seconds())
+		return Result{}, &apiError{status: http.StatusServiceUnavailable, kind: "spool_full", retryAfter: secs,
+			msg: fmt.Sprintf("the on-disk spool is at its budget while InfluxDB catches up; nothing was stored, retry after %ds", secs)}
+	case err != nil:
+		s.log.Error("accept failed", "endpoint", endpoint, "principal", p.Name, "err", err)
+		return Result{}, &apiError{status: http.StatusServiceUnavailable, kind: "unavailable", retryAfter: 1,
+			msg: "StorePulse could not make the request durable; nothing was stored, retry: " + err.Error()}
+	}
+	s.metrics.accepted(endpoint, res)
+	return res, nil
+}
+
+// authorizeStores rejects a batch that touches a store the token may not
+// write (403), naming the first such item.
+func authorizeStores(p *auth.Principal, b *event.Batch) *apiError {
+	if p.AllStores() {
+		return nil
+	}
+	deny := func(i int, store string) *apiError {
+		return &apiError{status: http.StatusForbidden, kind: "forbidden",
+			msg:   fmt.Sprintf("token %q may not write store %q", p.Name, store),
+			items: []parse.ItemError{{Index: i, Field: "store", Reason: fmt.Sprintf("token may not write store %q", store)}}}
+	}
+	for i := range b.Events {
+		if !p.MayWrite(b.Events[i].Store) {
+			return deny(i, b.Events[i].Store)
+		}
+	}
+	for i := range b.Points {
+		store := ""
+		for _, t := range b.Points[i].Tags {
+			if t.Key == schema.TagStore {
+				store = t.Value
+			}
+		}
+		if !p.MayWrite(store) {
+			return deny(len(b.Events)+i, store)
+		}
+	}
+	return nil
+}
+
+func (s *Server) limits() parse.Limits { return s.opts.Limits }
+
+func (s *Server) respond(w http.ResponseWriter, endpoint string, res Result, aerr *apiError) {
+	if aerr != nil {
+		s.metrics.rejected(endpoint, aerr.kind, 1)
+		aerr.write(w)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, res)
+}
+
+func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	res, aerr := s.ingest(w, r, p, "events", func(b io.Reader) (event.Batch, error) { return parse.Events(b, s.limits()) })
+	s.respond(w, "events", res, aerr)
+}
+
+func (s *Server) postMetrics(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	res, aerr := s.ingest(w, r, p, "metrics", func(b io.Reader) (event.Batch, error) { return parse.Metrics(b, s.limits()) })
+	s.respond(w, "metrics", res, aerr)
+}
+
+func (s *Server) postCSV(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	m, err := parse.ParseCSVMapping(r.URL.Query())
+	if err != nil {
+		s.respond(w, "csv", Result{}, s.parseFailure(err))
+		return
+	}
+	res, aerr := s.ingest(w, r, p, "csv", func(b io.Reader) (event.Batch, error) { return parse.CSV(b, m, s.limits()) })
+	s.respond(w, "csv", res, aerr)
+}
+
+// postWriteV2 is InfluxDB's v2 write API: line protocol, 204 on success. The
+// org and bucket parameters are accepted and ignored: every point goes to the
+// bucket StorePulse is configured with.
+func (s *Server) postWriteV2(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	s.writeLineProtocol(w, r, p, "write_v2")
+}
+
+// postWriteV1 is InfluxDB's v1 write API (db, rp ignored like bucket above).
+func (s *Server) postWriteV1(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	s.writeLineProtocol(w, r, p, "write_v1")
+}
+
+func (s *Server) writeLineProtocol(w http.ResponseWriter, r *http.Request, p *auth.Principal, endpoint string) {
+	precision := r.URL.Query().Get("precision")
+	_, aerr := s.ingest(w, r, p, endpoint, func(b io.Reader) (event.Batch, error) {
+		return parse.LineProtocol(b, precision, s.limits())
+	})
+	if aerr != nil {
+		s.metrics.rejected(endpoint, aerr.kind, 1)
+		aerr.write(w)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,148 @@
+package systemtest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/internal/influxtest"
+)
+
+// sender posts batches until each is acknowledged, retrying the same batch
+// (same ids) through crashes, restarts and 503s, as a well-behaved client does.
+func sendUntilAcked(ctx context.Context, in func() *ingest, batch []ev, body []byte) error {
+	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		resp, err := in().do("POST", "/v1/events", "application/json", body, nil)
+		if err == nil && resp.Status == 202 {
+			return nil
+		}
+		if err == nil && resp.Status != 503 {
+			return fmt.Errorf("unexpected status %d: %s", resp.Status, resp.Body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestCrashUnderLoad SIGKILLs the ingest process again and again while
+// clients send concurrently; afterwards InfluxDB must hold exactly the
+// acknowledged events: none missing, none doubled.
+func TestCrashUnderLoad(t *testing.T) {
+	db := influxtest.Start(t)
+	in := startIngest(t, db, ingestOpts{sealInterval: 100 * time.Millisecond, segmentMaxBytes: 256 << 10})
+	var mu sync.RWMutex
+	current := func() *ingest { mu.RLock(); defer mu.RUnlock(); return in }
+
+	const clients, batches, perBatch = 4, 25, 200
+	var all [clients][]ev
+	for c := range clients {
+		all[c] = genEvents(uint64(100+c), fmt.Sprintf("crash%d", c), batches*perBatch, time.Now())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var acked atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				batch := all[c][b*perBatch : (b+1)*perBatch]
+				if err := sendUntilAcked(ctx, current, batch, mustJSON(t, batch)); err != nil {
+					errs <- err
+					return
+				}
+				acked.Add(int64(len(batch)))
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+
+	kills := 0
+	for loop := true; loop; {
+		select {
+		case <-done:
+			loop = false
+		case <-time.After(700 * time.Millisecond):
+			mu.Lock()
+			in.kill()
+			kills++
+			in.start()
+			mu.Unlock()
+		}
+	}
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.GreaterOrEqual(t, kills, 3, "the load should outlast several crashes")
+	require.EqualValues(t, clients*batches*perBatch, acked.Load())
+	t.Logf("%d events acknowledged across %d SIGKILLs", acked.Load(), kills)
+
+	var sent []ev
+	for c := range clients {
+		sent = append(sent, all[c]...)
+	}
+	in.waitDrained(2 * time.Minute)
+	requireSums(t, expectedSums(sent), storedSums(t, db))
+}
+
+// TestInfluxOutage stops InfluxDB under load: ingest keeps accepting into its
+// spool, answers 503 with Retry-After once the spool budget is reached, and
+// drains by itself when InfluxDB returns, with exact totals.
+func TestInfluxOutage(t *testing.T) {
+	db := influxtest.Start(t)
+	in := startIngest(t, db, ingestOpts{spoolMaxBytes: 1 << 20, segmentMaxBytes: 128 << 10, sealInterval: 100 * time.Millisecond})
+	events := genEvents(7, "outage", 12000, time.Now())
+	const perBatch = 300
+
+	// Some traffic while InfluxDB is healthy.
+	for i := 0; i < 3000; i += perBatch {
+		resp, err := in.do("POST", "/v1/events", "application/json", mustJSON(t, events[i:i+perBatch]), nil)
+		require.NoError(t, err)
+		require.Equal(t, 202, resp.Status, resp.Body)
+	}
+	db.Stop()
+
+	// Keep sending until the spool budget answers 503 + Retry-After.
+	sent := 3000
+	saw503 := false
+	for sent < len(events) && !saw503 {
+		resp, err := in.do("POST", "/v1/events", "application/json", mustJSON(t, events[sent:sent+perBatch]), nil)
+		require.NoError(t, err)
+		switch resp.Status {
+		case 202:
+			sent += perBatch
+		case 503:
+			saw503 = true
+			require.NotEmpty(t, resp.Header.Get("Retry-After"), "503 must say when to retry")
+			require.Contains(t, resp.Body, "spool")
+		default:
+			t.Fatalf("unexpected %d: %s", resp.Status, resp.Body)
+		}
+	}
+	require.True(t, saw503, "the 1 MiB spool budget must be reached during the outage")
+	ready, err := in.do("GET", "/readyz", "", nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, 503, ready.Status, "not ready while InfluxDB is down and the spool is full")
+
+	require.NoError(t, db.Restart())
+	// The rest goes through once the backlog drains; the rejected batch is retried.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for ; sent < len(events); sent += perBatch {
+		batch := events[sent : sent+perBatch]
+		require.NoError(t, sendUntilAcked(ctx, func() *ingest { return in }, batch, mustJSON(t, batch)))
+	}
+	in.waitDrained(2 * time.Minute)
+	requireSums(t, expectedSums(events), storedSums(t, db))
+}
