@@ -239,3 +239,11 @@ func truncateHour(t time.Time) time.Time {
 }
 
 func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
+
+// stream turns a non-negative index into a PCG stream number.
+func stream(i int) uint64 {
+	if i < 0 {
+		return 0
+	}
+	return uint64(i)
+}

@@ -145,7 +145,7 @@ func New(cfg Config) (*Generator, error) {
 }
 
 func (g *Generator) newStore(i int, sc StoreConfig) *storeState {
-	rng := newRNG(g.cfg.Seed, saltStoreInit, uint64(i))
+	rng := newRNG(g.cfg.Seed, saltStoreInit, stream(i))
 	st := &storeState{idx: i, cfg: sc, anonPool: max(1000, int(anonPerSize*sc.Size*g.cfg.Scale))}
 	st.mixCum = cumulative(nil, sc.ChannelMix[:])
 	st.mixSum = st.mixCum[len(st.mixCum)-1]
@@ -159,7 +159,7 @@ func (g *Generator) newStore(i int, sc StoreConfig) *storeState {
 	for u := range st.users {
 		st.users[u].churnDay = int32(-60 + rng.ExpFloat64()*meanChurnDays)
 		if rng.Float64() < 0.35 {
-			st.users[u].orders = uint16(1 + rng.IntN(5))
+			st.users[u].orders = uint16(1 + rng.Uint32N(5)) //nolint:gosec // at most 5
 			st.buyers = append(st.buyers, int32(u))
 		}
 	}
@@ -325,7 +325,7 @@ type orderCtx struct {
 func (g *Generator) storeHour(st *storeState, hc *hourCtx) {
 	// Streams are keyed by absolute hour, so runs starting on different days
 	// differ and overlapping runs share their randomness hour by hour.
-	rng := newRNG(g.cfg.Seed, saltHour, uint64(st.idx)<<32|uint64(hc.start.Unix()/3600))
+	rng := newRNG(g.cfg.Seed, saltHour, stream(st.idx)<<32|stream(int(hc.start.Unix()/3600)))
 	chans := Channels()
 	rate := g.sessionRate(st, hc)
 	priceErrCat := -1
@@ -423,7 +423,7 @@ func (g *Generator) pickUser(st *storeState, rng *rand.Rand, day int) (int, bool
 
 func (g *Generator) signup(st *storeState, rng *rand.Rand, day int, t time.Time, ch string) int {
 	u := len(st.users)
-	st.users = append(st.users, user{churnDay: int32(day + 1 + int(rng.ExpFloat64()*meanChurnDays))})
+	st.users = append(st.users, user{churnDay: int32(math.Min(float64(day+1)+rng.ExpFloat64()*meanChurnDays, math.MaxInt32))})
 	g.emit(Event{Type: TypeSignup, ID: st.id(TypeSignup, "-sig-"), Time: t, Store: st.cfg.ID, Channel: ch, User: st.userID(u)})
 	return u
 }
@@ -449,7 +449,7 @@ func (g *Generator) order(st *storeState, rng *rand.Rand, oc orderCtx) {
 		customer = CustomerReturning
 	}
 	if usr.orders == 0 {
-		st.buyers = append(st.buyers, int32(oc.user))
+		st.buyers = append(st.buyers, int32(min(oc.user, math.MaxInt32))) //nolint:gosec // bounded by min
 	}
 	if usr.orders < math.MaxUint16 {
 		usr.orders++

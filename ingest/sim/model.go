@@ -116,7 +116,7 @@ func newPriceBook(seed uint64, cats []Category) *priceBook {
 func (pb *priceBook) advance(seed uint64, d int) {
 	for pb.day < d {
 		pb.day++
-		rng := newRNG(seed, saltPrices, uint64(pb.day))
+		rng := newRNG(seed, saltPrices, stream(pb.day))
 		for i := range pb.comp {
 			low := math.Inf(1)
 			for k := range pb.comp[i] {
