@@ -236,8 +236,11 @@ func (c *Client) writeBatch(ctx context.Context, batch []string) error {
 			herr = http2.NewError(err)
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil && herr.StatusCode == 0 {
-			// The request died with the caller's context, not with InfluxDB.
-			return giveUp(ctxErr, last, attempt)
+			// The caller's context ended while InfluxDB had not answered yet:
+			// that is still InfluxDB not answering, so blame it.
+			c.m.WriteErrors.WithLabelValues(ClassTimeout).Inc()
+			last = &Error{Op: "write", Downstream: true, Err: errors.New("no answer from InfluxDB")}
+			return giveUp(ctxErr, last, attempt+1)
 		}
 		class, act := classify(herr)
 		c.m.WriteErrors.WithLabelValues(class).Inc()
@@ -391,6 +394,9 @@ func (c *Client) QueryAPI() api.QueryAPI { return c.client.QueryAPI(c.cfg.Org) }
 // bounded by Config.Timeout (the shared http.Client's timeout) as well as
 // ctx. The caller must Close the result and check its Err.
 func (c *Client) Query(ctx context.Context, flux string) (*api.QueryTableResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &Error{Op: "query", Err: err} // InfluxDB was never asked
+	}
 	res, err := c.QueryAPI().Query(ctx, flux)
 	if err != nil {
 		status := 0
@@ -398,11 +404,7 @@ func (c *Client) Query(ctx context.Context, flux string) (*api.QueryTableResult,
 		if errors.As(err, &herr) {
 			status = herr.StatusCode
 		}
-		down := queryDownstream(status)
-		if status == 0 && ctx.Err() != nil {
-			down = false // the caller gave up
-		}
-		return nil, &Error{Op: "query", StatusCode: status, Downstream: down, Err: scrub(err, c.cfg.Token)}
+		return nil, &Error{Op: "query", StatusCode: status, Downstream: queryDownstream(status), Err: scrub(err, c.cfg.Token)}
 	}
 	return res, nil
 }

@@ -456,6 +456,28 @@ func TestWriteCanceledBeforeAnyAttempt(t *testing.T) {
 	require.Empty(t, f.requests())
 }
 
+func TestWriteHungServerIsDownstream(t *testing.T) {
+	release := make(chan struct{})
+	f := newFake(t, func(_ int, _ request, w http.ResponseWriter) {
+		<-release
+		w.WriteHeader(http.StatusNoContent)
+	})
+	defer close(release)
+	h := newHarness(t, f.srv.URL, func(c *Config) { c.Timeout = 50 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+
+	err := h.c.Write(ctx, makeLines(2))
+
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	require.True(t, e.Downstream, "InfluxDB never answered")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.GreaterOrEqual(t, len(f.requests()), 2, "each request is cut by Config.Timeout and retried")
+	require.GreaterOrEqual(t, value(t, h.m.WriteErrors.WithLabelValues(ClassTimeout)), 2.0)
+	require.InDelta(t, 0, value(t, h.m.LinesWritten), 0)
+}
+
 func TestWriteSplitsOn413(t *testing.T) {
 	tests := []struct {
 		name         string
