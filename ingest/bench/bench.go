@@ -1,0 +1,482 @@
+// Package bench measures the ingest service side by side with the
+// alternatives a user has, in one run on one machine:
+//
+//	(a) events through POST /v1/events, acknowledged only once fsynced
+//	(b) the same events written straight into InfluxDB as raw points with the
+//	    official client (what a user would do without StorePulse)
+//	(c) the same points as line protocol through StorePulse's /api/v2/write
+//
+// It reports throughput, acknowledgement latency and the ingest process's
+// peak RSS. The machine is noisy: compare the ratios of one run.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"github.com/storepulse/storepulse/ingest/auth"
+	"github.com/storepulse/storepulse/ingest/sim"
+	"github.com/storepulse/storepulse/internal/influxtest"
+)
+
+// Options size the benchmark.
+type Options struct {
+	IngestBinary string
+	Events       int // at least this many simulated events
+	BatchEvents  int // events per /v1/events request
+	Clients      int // concurrent HTTP clients
+	Stores       int
+	Out          io.Writer
+}
+
+// Result of one measured way in.
+type Result struct {
+	Name       string
+	Events     int
+	Elapsed    time.Duration
+	P50, P99   time.Duration
+	DrainAfter time.Duration // until InfluxDB holds everything (StorePulse runs)
+}
+
+// EventsPerSec is the acknowledged throughput.
+func (r Result) EventsPerSec() float64 { return float64(r.Events) / r.Elapsed.Seconds() }
+
+const token = "bench-token"
+
+// Run executes the whole benchmark and prints a Markdown report.
+func Run(ctx context.Context, o Options) error {
+	tmp, err := os.MkdirTemp("", "storepulse-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	events, err := simulate(o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "generated %d simulated events (%d stores)\n", len(events), o.Stores)
+
+	db, err := influxtest.StartDir(filepath.Join(tmp, "influx"))
+	if err != nil {
+		return err
+	}
+	defer db.Stop()
+	ing, err := startIngest(ctx, o.IngestBinary, filepath.Join(tmp, "ingest"), db)
+	if err != nil {
+		return err
+	}
+	defer ing.stop()
+
+	// (a) durable events through /v1/events, as fast as they are acknowledged.
+	bodies := eventBodies(events, o.BatchEvents)
+	a, err := post(ctx, ing.url+"/v1/events", "application/x-ndjson", bodies, o.Clients, 0)
+	if err != nil {
+		return fmt.Errorf("(a): %w", err)
+	}
+	a.Name = "(a) /v1/events, durable (fsync before 202)"
+	a.Events = len(events)
+	if a.DrainAfter, err = ing.waitDrained(ctx); err != nil {
+		return err
+	}
+	// (a') the same path at half that rate, for the acknowledgement latency.
+	half, err := halfRate(ctx, ing, o, a.EventsPerSec()/2)
+	if err != nil {
+		return fmt.Errorf("(a half): %w", err)
+	}
+
+	// (c) raw points as line protocol through StorePulse.
+	lpBodies := lineProtocolBodies(events, "lp", 5000)
+	c, err := post(ctx, ing.url+"/api/v2/write?bucket=x&precision=ns", "text/plain", lpBodies, o.Clients, 0)
+	if err != nil {
+		return fmt.Errorf("(c): %w", err)
+	}
+	c.Name = "(c) line protocol via /api/v2/write (passthrough, durable)"
+	c.Events = len(events)
+	if c.DrainAfter, err = ing.waitDrained(ctx); err != nil {
+		return err
+	}
+	rss, err := peakRSS(ing.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+
+	// (b) the same raw points straight into InfluxDB with the official client.
+	b, err := direct(ctx, db, events, o.Clients)
+	if err != nil {
+		return fmt.Errorf("(b): %w", err)
+	}
+
+	report(o.Out, o, []Result{a, half, b, c}, rss)
+	return nil
+}
+
+func simulate(o Options) ([]sim.Event, error) {
+	start := time.Now().Add(-72 * time.Hour)
+	g, err := sim.New(sim.Config{Seed: 42, NumStores: o.Stores, Start: start, Days: 3})
+	if err != nil {
+		return nil, err
+	}
+	var out []sim.Event
+	for len(out) < o.Events {
+		evs, ok := g.Next()
+		if !ok {
+			break
+		}
+		for _, e := range evs {
+			if e.Time.Before(time.Now()) {
+				out = append(out, e)
+			}
+		}
+	}
+	if len(out) < o.Events {
+		return nil, fmt.Errorf("simulator produced only %d events for %d stores x 3 days; raise -stores", len(out), o.Stores)
+	}
+	return out[:o.Events], nil
+}
+
+func eventBodies(events []sim.Event, per int) [][]byte {
+	loc := time.FixedZone("CST", 8*3600)
+	var out [][]byte
+	for i := 0; i < len(events); i += per {
+		out = append(out, sim.AppendNDJSON(nil, events[i:min(i+per, len(events))], loc))
+	}
+	return out
+}
+
+// rawPoint encodes one event the way a user without StorePulse would store
+// it: one point per event, dimensions as tags, ids and numbers as fields.
+func rawPoint(enc *lineprotocol.Encoder, e *sim.Event, measurementPrefix string) {
+	enc.StartLine(measurementPrefix + "_" + e.Type.String())
+	for _, kv := range [][2]string{{"campaign", e.Campaign}, {"category", e.Category}, {"channel", e.Channel}, {"creative", e.Creative}, {"reason", e.Reason}, {"store", e.Store}} {
+		if kv[1] != "" {
+			enc.AddTag(kv[0], kv[1])
+		}
+	}
+	enc.AddField("id", lineprotocol.MustNewValue(e.ID))
+	for _, kv := range [][2]string{{"user", e.User}, {"visitor", e.Visitor}, {"order", e.Order}} {
+		if kv[1] != "" {
+			enc.AddField(kv[0], lineprotocol.MustNewValue(kv[1]))
+		}
+	}
+	for _, kv := range []struct {
+		k string
+		v float64
+	}{{"amount", e.Amount}, {"items", float64(e.Items)}, {"count", float64(e.Count)}, {"page_views", float64(e.PageViews)}, {"duration_s", e.DurationS}} {
+		if kv.v != 0 {
+			v, _ := lineprotocol.FloatValue(kv.v)
+			enc.AddField(kv.k, v)
+		}
+	}
+	enc.EndLine(e.Time)
+}
+
+func lineProtocolBodies(events []sim.Event, prefix string, per int) [][]byte {
+	var out [][]byte
+	var enc lineprotocol.Encoder
+	enc.SetPrecision(lineprotocol.Nanosecond)
+	for i := range events {
+		rawPoint(&enc, &events[i], prefix)
+		if (i+1)%per == 0 || i == len(events)-1 {
+			out = append(out, bytes.Clone(enc.Bytes()))
+			enc.Reset()
+		}
+	}
+	return out
+}
+
+// post sends every body with n concurrent clients. rate, when positive,
+// paces requests to that many events per second (bodies of equal size).
+func post(ctx context.Context, url, contentType string, bodies [][]byte, n int, perSecond float64) (Result, error) {
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	lat := make([]time.Duration, len(bodies))
+	var next atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	interval := time.Duration(0)
+	if perSecond > 0 {
+		interval = time.Duration(float64(time.Second) * float64(countLines(bodies[0])) / perSecond)
+	}
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(bodies) || ctx.Err() != nil {
+					return
+				}
+				if interval > 0 {
+					if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				t0 := time.Now()
+				if err := send(ctx, client, url, contentType, bodies[i]); err != nil {
+					errOnce.Do(func() { firstErr = err })
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return Result{}, firstErr
+	}
+	r := Result{Elapsed: time.Since(start)}
+	r.P50, r.P99 = percentiles(lat)
+	return r, nil
+}
+
+func countLines(b []byte) int { return bytes.Count(b, []byte{'\n'}) }
+
+func send(ctx context.Context, c *http.Client, url, contentType string, body []byte) error {
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		_ = resp.Body.Close()
+		switch {
+		case resp.StatusCode/100 == 2:
+			return nil
+		case resp.StatusCode == http.StatusServiceUnavailable && attempt < 100:
+			time.Sleep(200 * time.Millisecond)
+		default:
+			return fmt.Errorf("%s: %s", resp.Status, msg)
+		}
+	}
+}
+
+func percentiles(d []time.Duration) (p50, p99 time.Duration) {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s) == 0 {
+		return 0, 0
+	}
+	return s[len(s)*50/100], s[min(len(s)-1, len(s)*99/100)]
+}
+
+func halfRate(ctx context.Context, ing *ingestProc, o Options, perSecond float64) (Result, error) {
+	// Fresh ids: the first run's ids would all be duplicates.
+	start := time.Now().Add(-72 * time.Hour)
+	g, err := sim.New(sim.Config{Seed: 4242, NumStores: o.Stores, Start: start, Days: 3})
+	if err != nil {
+		return Result{}, err
+	}
+	target := int(perSecond * 10) // about ten seconds of traffic
+	var evs []sim.Event
+	for len(evs) < target {
+		hour, ok := g.Next()
+		if !ok {
+			break
+		}
+		for _, e := range hour {
+			if e.Time.Before(time.Now()) {
+				e.ID = "half-" + e.ID
+				evs = append(evs, e)
+			}
+		}
+	}
+	evs = evs[:min(len(evs), target)]
+	r, err := post(ctx, ing.url+"/v1/events", "application/x-ndjson", eventBodies(evs, o.BatchEvents), o.Clients, perSecond)
+	if err != nil {
+		return Result{}, err
+	}
+	r.Name = fmt.Sprintf("(a) at half rate (%.0f events/s offered)", perSecond)
+	r.Events = len(evs)
+	if r.DrainAfter, err = ing.waitDrained(ctx); err != nil {
+		return Result{}, err
+	}
+	return r, nil
+}
+
+func direct(ctx context.Context, db *influxtest.Server, events []sim.Event, n int) (Result, error) {
+	client := influxdb2.NewClientWithOptions(db.URL, db.Token, influxdb2.DefaultOptions().SetUseGZip(true).SetHTTPRequestTimeout(60))
+	defer client.Close()
+	bodies := lineProtocolBodies(events, "raw", 5000)
+	lat := make([]time.Duration, len(bodies))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr error
+	var once sync.Once
+	start := time.Now()
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := client.WriteAPIBlocking(db.Org, db.Bucket)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(bodies) {
+					return
+				}
+				t0 := time.Now()
+				lines := strings.Split(strings.TrimSuffix(string(bodies[i]), "\n"), "\n")
+				if err := w.WriteRecord(ctx, lines...); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return Result{}, firstErr
+	}
+	r := Result{Name: "(b) raw points straight into InfluxDB (official client, 5,000-line gzip batches)", Events: len(events), Elapsed: time.Since(start)}
+	r.P50, r.P99 = percentiles(lat)
+	return r, nil
+}
+
+func report(w io.Writer, o Options, rs []Result, rssBytes int64) {
+	fmt.Fprintf(w, "\n%d events, %d per /v1/events request, %d concurrent clients, %d stores; ingest peak RSS %.0f MB\n\n",
+		o.Events, o.BatchEvents, o.Clients, o.Stores, float64(rssBytes)/(1<<20))
+	fmt.Fprintln(w, "| way in | events | events/s | ratio to (b) | request p50 | request p99 | in InfluxDB after |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	var base float64
+	for _, r := range rs {
+		if strings.HasPrefix(r.Name, "(b)") {
+			base = r.EventsPerSec()
+		}
+	}
+	for _, r := range rs {
+		drain := "—"
+		if r.DrainAfter > 0 {
+			drain = "+" + r.DrainAfter.Round(10*time.Millisecond).String()
+		}
+		fmt.Fprintf(w, "| %s | %d | %.0f | %.2f | %s | %s | %s |\n", r.Name, r.Events, r.EventsPerSec(), r.EventsPerSec()/base,
+			r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), drain)
+	}
+}
+
+type ingestProc struct {
+	url string
+	cmd *exec.Cmd
+}
+
+func startIngest(ctx context.Context, binary, dir string, db *influxtest.Server) (*ingestProc, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
+data_dir: %s
+influx: {url: %s, token: %q, bucket: %q, org: %q}
+spool: {max_bytes: 8589934592, seal_interval: 1s}
+limits: {late_horizon: 240h, max_items: 10000}
+auth: {tokens: [{name: bench, sha256: %s}]}
+log: {level: warn}
+`, port, filepath.Join(dir, "data"), db.URL, db.Token, db.Bucket, db.Org, auth.Hash(token))
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, binary, "--config", path) // #nosec G204 -- benchmark of our own binary
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", binary, err)
+	}
+	p := &ingestProc{url: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(p.url + "/healthz"); err == nil {
+			_ = resp.Body.Close()
+			return p, nil
+		}
+	}
+	p.stop()
+	return nil, fmt.Errorf("ingest did not start")
+}
+
+func (p *ingestProc) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	_ = p.cmd.Wait()
+}
+
+func (p *ingestProc) metric(name string) (float64, error) {
+	resp, err := http.Get(p.url + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, name+" ") {
+			return strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(l, name)), 64)
+		}
+	}
+	return 0, fmt.Errorf("no metric %s", name)
+}
+
+// waitDrained returns how long it took until every accepted item was in InfluxDB.
+func (p *ingestProc) waitDrained(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	for ctx.Err() == nil {
+		pending, err1 := p.metric("storepulse_ingest_pending_segments")
+		bytes, err2 := p.metric("storepulse_ingest_spool_bytes")
+		if err1 == nil && err2 == nil && pending == 0 && bytes == 0 {
+			return time.Since(start), nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return 0, ctx.Err()
+}
+
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			f := strings.Fields(l)
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
+
+func freePort() (int, error) {
+	l, err := netListen()
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

@@ -1,0 +1,29 @@
+// Command storepulse-bench-ingest runs the ingest benchmark (package
+// ingest/bench) and prints a Markdown report for docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/storepulse/storepulse/ingest/bench"
+)
+
+func main() {
+	o := bench.Options{Out: os.Stdout}
+	flag.StringVar(&o.IngestBinary, "ingest", "bin/storepulse-ingest", "storepulse-ingest binary to measure")
+	flag.IntVar(&o.Events, "events", 1_000_000, "simulated events per run")
+	flag.IntVar(&o.BatchEvents, "batch", 1000, "events per /v1/events request")
+	flag.IntVar(&o.Clients, "clients", 8, "concurrent clients")
+	flag.IntVar(&o.Stores, "stores", 100, "simulated stores")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := bench.Run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
