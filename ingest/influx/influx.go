@@ -237,9 +237,12 @@ func (c *Client) writeBatch(ctx context.Context, batch []string) error {
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil && herr.StatusCode == 0 {
 			// The caller's context ended while InfluxDB had not answered yet:
-			// that is still InfluxDB not answering, so blame it.
+			// that is still InfluxDB not answering, so blame it (keeping an
+			// earlier failure, whose status says more).
 			c.m.WriteErrors.WithLabelValues(ClassTimeout).Inc()
-			last = &Error{Op: "write", Downstream: true, Err: errors.New("no answer from InfluxDB")}
+			if last == nil {
+				last = &Error{Op: "write", Downstream: true, Err: errors.New("no answer from InfluxDB")}
+			}
 			return giveUp(ctxErr, last, attempt+1)
 		}
 		class, act := classify(herr)

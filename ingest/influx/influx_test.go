@@ -432,7 +432,10 @@ func TestWriteOperatorErrorsRetryUntilCanceled(t *testing.T) {
 
 			require.GreaterOrEqual(t, len(f.requests()), 5, "kept retrying")
 			require.Empty(t, readDeadLetters(t, h.dir), "never dropped nor dead-lettered")
-			require.InDelta(t, len(f.requests()), value(t, h.m.WriteErrors.WithLabelValues(tt.class)), 0)
+			// The last request may be cut by ctx before its answer is read.
+			n := float64(len(f.requests()))
+			require.GreaterOrEqual(t, value(t, h.m.WriteErrors.WithLabelValues(tt.class)), n-1)
+			require.LessOrEqual(t, value(t, h.m.WriteErrors.WithLabelValues(tt.class)), n)
 			logs := h.logs.String()
 			require.Equal(t, 1, strings.Count(logs, "level=ERROR"), "logged once per streak:\n%s", logs)
 			require.Contains(t, logs, "check the token")
