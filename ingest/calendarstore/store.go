@@ -64,7 +64,7 @@ func (s *Store) campaigns(ctx context.Context) ([]storedCampaign, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list campaigns: %w", err)
 	}
-	defer res.Close()
+	defer func() { _ = res.Close() }()
 	var out []storedCampaign
 	for res.Next() {
 		v := res.Record().Values()
@@ -170,7 +170,7 @@ func (s *Store) Targets(ctx context.Context, f TargetFilter) ([]calendar.Target,
 	if err != nil {
 		return nil, fmt.Errorf("list targets: %w", err)
 	}
-	defer res.Close()
+	defer func() { _ = res.Close() }()
 	var out []calendar.Target
 	for res.Next() {
 		v := res.Record().Values()

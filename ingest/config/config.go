@@ -98,7 +98,7 @@ const EnvPrefix = "STOREPULSE"
 
 // EnvTokens is a comma-separated list of name=sha256hex pairs, an
 // environment-friendly way to set auth.tokens (all stores allowed).
-const EnvTokens = "STOREPULSE_AUTH_TOKENS"
+const EnvTokens = "STOREPULSE_AUTH_TOKENS" // #nosec G101 -- a variable name, not a credential
 
 func setDefaults(v *viper.Viper) {
 	v.SetDefault("listen", ":8080")

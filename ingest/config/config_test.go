@@ -35,7 +35,7 @@ func TestPrecedence(t *testing.T) {
 	yaml := "listen: ':9000'\ninflux:\n  url: http://file:8086\n  bucket: from-file\nauth:\n  tokens:\n    - name: a\n      sha256: " + hash + "\n"
 	c, err := load(t, yaml, map[string]string{"STOREPULSE_INFLUX_URL": "http://env:8086", "STOREPULSE_INFLUX_BUCKET": "from-env"}, "--influx-bucket", "from-flag")
 	require.NoError(t, err)
-	require.Equal(t, ":9000", c.Listen)                 // file over default
+	require.Equal(t, ":9000", c.Listen)                // file over default
 	require.Equal(t, "http://env:8086", c.Influx.URL)  // env over file
 	require.Equal(t, "from-flag", c.Influx.Bucket)     // flag over env
 	require.Equal(t, 10*time.Second, c.Influx.Timeout) // default

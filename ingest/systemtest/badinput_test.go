@@ -93,7 +93,7 @@ func badCases(t testing.TB) []badCase {
 		events("amount as a string", 400, evJSON(t, set("amount", "12")), `"amount"`),
 		events("amount overflows to infinity", 400, []byte(strings.Replace(string(evJSON(t, set("amount", 1))), `"amount":1`, `"amount":1e999`, 1)), "amount"),
 		events("fractional item count", 400, evJSON(t, set("items", 1.5)), `"items"`),
-		events("typo in a field name", 400, evJSON(t, set("ammount", 3)), "ammount"),
+		events("typo in a field name", 400, evJSON(t, set("ammount", 3)), "ammount"), //nolint:misspell // the typo is the test
 		events("field of another type", 400, evJSON(t, set("page_views", 3)), "page_views"),
 		events("customer not new or returning", 400, evJSON(t, set("customer", "vip")), `"customer"`),
 		events("control character in store", 400, evJSON(t, set("store", "s\u00011")), `"store"`),
@@ -150,10 +150,10 @@ func badCases(t testing.TB) []badCase {
 
 		// Calendar and targets
 		{name: "campaign: unknown phase", method: "PUT", path: "/v1/campaigns", contentType: "application/json",
-			body: []byte(`{"id":"d11","name":"Double 11","kind":"double11","phases":[{"name":"party","start":"2026-11-01T00:00:00+08:00","end":"2026-11-12T00:00:00+08:00"}]}`),
+			body:   []byte(`{"id":"d11","name":"Double 11","kind":"double11","phases":[{"name":"party","start":"2026-11-01T00:00:00+08:00","end":"2026-11-12T00:00:00+08:00"}]}`),
 			status: 400, want: []string{"party"}},
 		{name: "campaign: end before start", method: "PUT", path: "/v1/campaigns", contentType: "application/json",
-			body: []byte(`{"id":"d11","name":"Double 11","kind":"double11","phases":[{"name":"peak","start":"2026-11-12T00:00:00+08:00","end":"2026-11-11T00:00:00+08:00"}]}`),
+			body:   []byte(`{"id":"d11","name":"Double 11","kind":"double11","phases":[{"name":"peak","start":"2026-11-12T00:00:00+08:00","end":"2026-11-11T00:00:00+08:00"}]}`),
 			status: 400, want: []string{"end must be after start"}},
 		{name: "target: unknown period", method: "PUT", path: "/v1/targets", contentType: "application/json",
 			body: []byte(`{"kpi":"gmv","store":"all","period":"decade","start":"2026-11-01","value":1}`), status: 400, want: []string{"decade"}},

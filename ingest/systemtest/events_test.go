@@ -179,20 +179,6 @@ func requireSums(t testing.TB, want, got map[string]map[string]float64) {
 	}
 }
 
-func sumsEqual(want, got map[string]map[string]float64) bool {
-	if len(want) != len(got) {
-		return false
-	}
-	for store, fields := range want {
-		for k, w := range fields {
-			if math.Abs(got[store][k]-w) > 1e-6*math.Max(1, math.Abs(w)) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
