@@ -71,3 +71,15 @@ func TestInvalid(t *testing.T) {
 		})
 	}
 }
+
+// The documented example must stay a valid configuration.
+func TestExampleConfigLoads(t *testing.T) {
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	config.Flags(fs)
+	require.NoError(t, fs.Parse([]string{"--config", "../../docs/storepulse-ingest.example.yaml"}))
+	c, err := config.Load(fs, func(string) string { return "" })
+	require.NoError(t, err)
+	require.Len(t, c.Auth.Tokens, 2)
+	require.Equal(t, []string{"tmall-flagship"}, c.Auth.Tokens[1].Stores)
+	require.Equal(t, 48*time.Hour, c.Dedup.Window)
+}
