@@ -1,0 +1,282 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/ingest/pipeline"
+	"github.com/storepulse/storepulse/ingest/server"
+)
+
+// memSpool is an in-memory stand-in for the spool (unit tests only; the
+// real one is exercised by ingest/spool and the system tests).
+type memSpool struct {
+	mu      sync.Mutex
+	active  [][]byte
+	segs    map[uint64][][]byte
+	next    uint64
+	max     int64
+	appends int
+}
+
+var errFull = errors.New("full")
+
+func (s *memSpool) bytesLocked() int64 {
+	var n int64
+	for _, r := range s.active {
+		n += int64(len(r))
+	}
+	for _, seg := range s.segs {
+		for _, r := range seg {
+			n += int64(len(r))
+		}
+	}
+	return n
+}
+
+func (s *memSpool) Append(_ context.Context, rec []byte) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.max > 0 && s.bytesLocked()+int64(len(rec)) > s.max {
+		return 0, errFull
+	}
+	s.appends++
+	s.active = append(s.active, append([]byte(nil), rec...))
+	return s.next, nil
+}
+
+func (s *memSpool) Seal() (uint64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.active) == 0 {
+		return 0, false, nil
+	}
+	id := s.next
+	s.segs[id] = s.active
+	s.active = nil
+	s.next++
+	return id, true, nil
+}
+
+func (s *memSpool) Sealed() []uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []uint64
+	for id := range s.segs {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+func (s *memSpool) Read(id uint64, fn func([]byte) error) error {
+	s.mu.Lock()
+	recs := s.segs[id]
+	s.mu.Unlock()
+	for _, r := range recs {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *memSpool) Remove(id uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.segs, id)
+	return nil
+}
+
+func (s *memSpool) Bytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytesLocked()
+}
+
+func (s *memSpool) IsFull(err error) bool { return errors.Is(err, errFull) }
+
+type memDedup struct {
+	mu        sync.Mutex
+	seen      map[uint64]bool
+	persisted map[uint64][]uint64
+}
+
+func (d *memDedup) Reserve(keys []uint64) []bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]bool, len(keys))
+	for i, k := range keys {
+		out[i] = !d.seen[k]
+		d.seen[k] = true
+	}
+	return out
+}
+
+func (d *memDedup) Release(keys []uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, k := range keys {
+		delete(d.seen, k)
+	}
+}
+
+func (d *memDedup) Persist(seg uint64, keys []uint64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.persisted[seg] = keys
+	return nil
+}
+func (d *memDedup) Expire() error { return nil }
+
+// countRollup emits one line per event id, so tests can see what was written.
+type countRollup struct{}
+
+func (countRollup) Lines(_ context.Context, seg uint64, bs []*event.Batch) ([]string, error) {
+	var out []string
+	for _, b := range bs {
+		for _, e := range b.Events {
+			out = append(out, fmt.Sprintf("%d:%s", seg, e.ID))
+		}
+		for _, p := range b.Points {
+			out = append(out, fmt.Sprintf("%d:point:%s", seg, p.ID))
+		}
+	}
+	return out, nil
+}
+
+type memWriter struct {
+	mu       sync.Mutex
+	failures int // fail this many writes first
+	lines    []string
+}
+
+func (w *memWriter) Write(_ context.Context, lines []string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failures > 0 {
+		w.failures--
+		return errors.New("influxdb down")
+	}
+	w.lines = append(w.lines, lines...)
+	return nil
+}
+func (w *memWriter) Ready(context.Context) error { return nil }
+
+func key(t event.Type, store, id string) uint64 {
+	var h uint64 = 1469598103934665603
+	for _, b := range []byte(fmt.Sprintf("%d/%s/%s", t, store, id)) {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	return h
+}
+
+func newPipeline(t *testing.T, sp *memSpool, w *memWriter) (*pipeline.Pipeline, *memDedup) {
+	dd := &memDedup{seen: map[uint64]bool{}, persisted: map[uint64][]uint64{}}
+	p := pipeline.New(pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond}, sp, dd, countRollup{}, w, key,
+		slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	return p, dd
+}
+
+func events(ids ...string) *event.Batch {
+	b := &event.Batch{}
+	for _, id := range ids {
+		b.Events = append(b.Events, event.Event{Type: event.TypeOrder, ID: id, Store: "s1", Time: 1})
+	}
+	return b
+}
+
+func TestAcceptDeduplicatesAndPersists(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	w := &memWriter{}
+	p, dd := newPipeline(t, sp, w)
+	ctx := context.Background()
+
+	res, err := p.Accept(ctx, events("a", "b", "a"))
+	require.NoError(t, err)
+	require.Equal(t, server.Result{Accepted: 2, Duplicates: 1}, res, "a repeat inside one request counts once")
+
+	res, err = p.Accept(ctx, events("b", "c"))
+	require.NoError(t, err)
+	require.Equal(t, server.Result{Accepted: 1, Duplicates: 1}, res)
+
+	res, err = p.Accept(ctx, events("a", "c"))
+	require.NoError(t, err)
+	require.Equal(t, server.Result{Duplicates: 2}, res)
+	require.Equal(t, 2, sp.appends, "an all-duplicate request appends nothing")
+
+	// Line-protocol points have no id: never de-duplicated.
+	lp := &event.Batch{Points: []event.Point{{Measurement: "cpu"}, {Measurement: "cpu"}}}
+	res, err = p.Accept(ctx, lp)
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Accepted)
+
+	require.NoError(t, p.Drain(ctx))
+	require.ElementsMatch(t, []string{"0:a", "0:b", "0:c", "0:point:", "0:point:"}, w.lines)
+	require.Empty(t, sp.Sealed(), "a written segment leaves the spool")
+	require.Len(t, dd.persisted[0], 3, "its ids are kept for de-duplication")
+}
+
+func TestSpoolFullReleasesIDs(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}, max: 1}
+	p, _ := newPipeline(t, sp, &memWriter{})
+	_, err := p.Accept(context.Background(), events("x"))
+	require.ErrorIs(t, err, server.ErrSpoolFull)
+
+	sp.max = 0
+	res, err := p.Accept(context.Background(), events("x"))
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Accepted, "a rejected request's ids must not block its retry")
+}
+
+func TestFailedWriteKeepsSegmentUntilItSucceeds(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	w := &memWriter{failures: 3}
+	p, _ := newPipeline(t, sp, w)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := p.Accept(ctx, events("1", "2"))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
+	_, err = p.Accept(ctx, events("3"))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
+
+	require.Error(t, p.FlushSealed(ctx))
+	require.Len(t, sp.Sealed(), 2, "nothing leaves the spool while InfluxDB fails")
+
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	require.Eventually(t, func() bool { return len(sp.Sealed()) == 0 }, 5*time.Second, 5*time.Millisecond)
+	cancel()
+	<-done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	require.Equal(t, []string{"0:1", "0:2", "1:3"}, w.lines, "oldest segment first, each written once")
+}
+
+func TestRecoverReservesPendingIDs(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	p, _ := newPipeline(t, sp, &memWriter{failures: 1000})
+	_, err := p.Accept(context.Background(), events("k1", "k2"))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
+
+	// A restart: a new pipeline over the same spool, fresh de-duplication memory.
+	p2, _ := newPipeline(t, sp, &memWriter{})
+	require.NoError(t, p2.Recover())
+	res, err := p2.Accept(context.Background(), events("k1", "k3"))
+	require.NoError(t, err)
+	require.Equal(t, server.Result{Accepted: 1, Duplicates: 1}, res)
+}
