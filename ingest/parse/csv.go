@@ -54,6 +54,8 @@ func ParseCSVMapping(q url.Values) (CSVMapping, error) {
 		}
 		val := vals[0]
 		switch {
+		case k == "u" || k == "p":
+			// InfluxDB v1-style credentials; the server authenticates them.
 		case k == "type":
 			if _, ok := m.Set["type"]; ok {
 				bad(k, "type is given twice (type and set.type)")

@@ -69,7 +69,7 @@ func TestInvalidInputs(t *testing.T) {
 		{name: "item not object", parser: "events", body: "[" + ev(nil) + `, 5]`, kind: KindInvalidItems, msg: "item 1 (line 1): must be a JSON object, got 5"},
 		// events: fields
 		{name: "unknown type", parser: "events", body: ev(map[string]string{"type": `"purchase"`}), kind: KindInvalidItems, msg: `field "type": unknown type "purchase"; want one of signup, session`},
-		{name: "typo field", parser: "events", body: ev(map[string]string{"amount": "-", "ammount": "5"}), kind: KindInvalidItems, msg: `field "ammount": unknown field; did you mean "amount"?`},
+		{name: "typo field", parser: "events", body: ev(map[string]string{"amount": "-", "amont": "5"}), kind: KindInvalidItems, msg: `field "amont": unknown field; did you mean "amount"?`},
 		{name: "missing field", parser: "events", body: ev(map[string]string{"user": "-"}), kind: KindInvalidItems, msg: `field "user": missing required field`},
 		{name: "field of other type", parser: "events", body: ev(map[string]string{"reason": `"x"`}), kind: KindInvalidItems, msg: `field "reason": not used by type "order"`},
 		{name: "duplicate field", parser: "events", body: `{"type":"signup","id":"a","id":"b","time":"2026-11-24T10:00:00Z","store":"s","user":"u"}`, kind: KindInvalidItems, msg: `field "id": duplicate field`},
@@ -130,11 +130,11 @@ func TestInvalidInputs(t *testing.T) {
 		{name: "csv missing required cell", parser: "csv", body: orderCSV("o1,2026-11-24T10:00:00+08:00,,10,new"), mapping: orderMapping, kind: KindInvalidItems, msg: `field "user": column "buyer": missing required field`},
 		{name: "csv layout mismatch", parser: "csv", body: orderCSV("o1,24/11/2026,u1,10,new"),
 			mapping: url.Values{"type": {"order"}, "col.id": {"no"}, "col.time": {"at"}, "col.user": {"buyer"}, "col.amount": {"total"}, "col.customer": {"kind"}, "set.store": {"s1"}, "time_layout": {"2006-01-02 15:04:05"}, "tz": {"Asia/Shanghai"}},
-			kind: KindInvalidItems, msg: `field "time": column "at": must match time_layout "2006-01-02 15:04:05", got "24/11/2026"`},
+			kind:    KindInvalidItems, msg: `field "time": column "at": must match time_layout "2006-01-02 15:04:05", got "24/11/2026"`},
 		{name: "csv no rows", parser: "csv", body: orderCSVHeader, mapping: orderMapping, kind: KindEmpty, msg: "no data rows"},
 		{name: "csv too many", parser: "csv", body: orderCSV(strings.Repeat("o,2026-11-24T10:00:00Z,u,1,new\n", 4)), mapping: orderMapping, kind: KindTooManyItems, msg: "more than 3 rows"},
 		// csv mapping
-		{name: "mapping unknown field", parser: "mapping", mapping: url.Values{"type": {"order"}, "col.ammount": {"x"}}, kind: KindInvalidRequest, msg: `parameter "col.ammount": unknown event field "ammount"; did you mean "amount"?`},
+		{name: "mapping unknown field", parser: "mapping", mapping: url.Values{"type": {"order"}, "col.amont": {"x"}}, kind: KindInvalidRequest, msg: `parameter "col.amont": unknown event field "amont"; did you mean "amount"?`},
 		{name: "mapping unknown param", parser: "mapping", mapping: url.Values{"type": {"order"}, "time_layot": {"x"}}, kind: KindInvalidRequest, msg: `parameter "time_layot": unknown parameter`},
 		{name: "mapping needs tz", parser: "mapping", mapping: url.Values{"type": {"order"}, "col.id": {"a"}, "col.time": {"b"}, "col.store": {"c"}, "time_layout": {"2006-01-02 15:04"}}, kind: KindInvalidRequest, msg: `parameter "tz": required: time_layout "2006-01-02 15:04" has no UTC offset`},
 		{name: "mapping bad tz", parser: "mapping", mapping: url.Values{"type": {"order"}, "col.id": {"a"}, "col.time": {"b"}, "col.store": {"c"}, "tz": {"Mars/Olympus"}}, kind: KindInvalidRequest, msg: `unknown time zone "Mars/Olympus"`},

@@ -169,8 +169,17 @@ func TestLineProtocolLineNumbers(t *testing.T) {
 func TestCSVExampleFile(t *testing.T) {
 	data, err := os.ReadFile("../../docs/examples/orders.csv")
 	require.NoError(t, err)
-	q, err := url.ParseQuery(exampleCSVQuery)
+	doc, err := os.ReadFile("../../docs/import-csv.md")
 	require.NoError(t, err)
+	// The documented curl command must carry exactly the mapping tested here.
+	_, after, ok := strings.Cut(string(doc), "'http://localhost:8080/v1/import/csv?")
+	require.True(t, ok, "curl command not found in docs/import-csv.md")
+	docQuery, _, _ := strings.Cut(after, "'")
+	q, err := url.ParseQuery(docQuery)
+	require.NoError(t, err)
+	want, err := url.ParseQuery(exampleCSVQuery)
+	require.NoError(t, err)
+	require.Equal(t, want, q)
 	m, err := ParseCSVMapping(q)
 	require.NoError(t, err)
 	// The example's times are in November 2026; pin "now" near them.
@@ -217,7 +226,7 @@ func TestErrorJSONAndTruncation(t *testing.T) {
 		if i > 0 {
 			sb.WriteString(",")
 		}
-		sb.WriteString(`{"type":"signup","id":"x","time":"2026-11-24T10:00:00+08:00","store":"s","user":"u","ammount":1}`)
+		sb.WriteString(`{"type":"signup","id":"x","time":"2026-11-24T10:00:00+08:00","store":"s","user":"u","amont":1}`)
 	}
 	sb.WriteString("]")
 	lim := testLimits()
@@ -234,9 +243,9 @@ func TestErrorJSONAndTruncation(t *testing.T) {
 	require.Equal(t, "invalid_items", got["kind"])
 	require.InDelta(t, 3, got["truncated"], 0)
 	require.Contains(t, got["error"], `5 of 5 items invalid`)
-	require.Contains(t, got["error"], `item 0 (line 1): field "ammount": unknown field; did you mean "amount"?`)
+	require.Contains(t, got["error"], `item 0 (line 1): field "amont": unknown field; did you mean "amount"?`)
 	items := got["items"].([]any)
-	require.Equal(t, map[string]any{"index": 0.0, "line": 1.0, "field": "ammount", "reason": `unknown field; did you mean "amount"?`}, items[0])
+	require.Equal(t, map[string]any{"index": 0.0, "line": 1.0, "field": "amont", "reason": `unknown field; did you mean "amount"?`}, items[0])
 }
 
 type failingReader struct{ err error }
