@@ -49,8 +49,9 @@ func ticketReasons() []string {
 func ticketReasonWeights() []float64 { return []float64{0.40, 0.65, 0.80, 0.90, 1} }
 
 type user struct {
-	orders   uint16
-	churnDay int32 // first day (simulation day index) the user is gone
+	lastOrder int64 // unix seconds of the latest order, keeps a user's orders in time order
+	churnDay  int32 // first day (simulation day index) the user is gone
+	orders    uint16
 }
 
 type paidOrder struct {
@@ -70,6 +71,7 @@ type storeState struct {
 	priceFactor []float64
 	catCum      []float64 // today's category demand, cumulative
 	users       []user
+	usersBefore int // users signed up before the current hour: the only ones who can be active in it
 	buyers      []int32
 	anonPool    int
 	next        [numTypes]uint64
@@ -327,6 +329,7 @@ func (g *Generator) storeHour(st *storeState, hc *hourCtx) {
 	// differ and overlapping runs share their randomness hour by hour.
 	rng := newRNG(g.cfg.Seed, saltHour, stream(st.idx)<<32|stream(int(hc.start.Unix()/3600)))
 	chans := Channels()
+	st.usersBefore = len(st.users)
 	rate := g.sessionRate(st, hc)
 	priceErrCat := -1
 	if in := g.incident(IncidentPriceError, st.cfg.ID, hc.start); in != nil {
@@ -376,7 +379,7 @@ func (g *Generator) session(st *storeState, hc *hourCtx, rng *rand.Rand, ch stri
 	for pv < 40 && rng.Float64() < 0.78 {
 		pv++
 	}
-	dur := float64(pv) * lognormal(rng, 35, 0.5)
+	dur := math.Min(float64(pv)*lognormal(rng, 35, 0.5), 3600)
 	cartP, orderP := pCart*eff.Cart, pOrderFromCart*eff.Conv
 	if cat == priceErrCat {
 		// A price error is a bargain everyone shares: carts and orders jump.
@@ -412,9 +415,9 @@ func (g *Generator) pickUser(st *storeState, rng *rand.Rand, day int) (int, bool
 		if len(st.buyers) > 0 && rng.Float64() < pBuyerPick {
 			u = int(st.buyers[rng.IntN(len(st.buyers))])
 		} else {
-			u = rng.IntN(len(st.users))
+			u = rng.IntN(st.usersBefore)
 		}
-		if int(st.users[u].churnDay) > day {
+		if u < st.usersBefore && int(st.users[u].churnDay) > day {
 			return u, true
 		}
 	}
@@ -429,6 +432,13 @@ func (g *Generator) signup(st *storeState, rng *rand.Rand, day int, t time.Time,
 }
 
 func (g *Generator) order(st *storeState, rng *rand.Rand, oc orderCtx) {
+	usr := &st.users[oc.user]
+	if t := oc.t.Unix(); t <= usr.lastOrder {
+		// An order generated earlier in the run is already later in time:
+		// this one follows it, so new/returning matches the user's history.
+		oc.t = time.Unix(usr.lastOrder+60, 0)
+	}
+	usr.lastOrder = oc.t.Unix()
 	ph := g.phaseAt(oc.t)
 	campaign := ""
 	if ph.campaign != nil {
@@ -443,7 +453,6 @@ func (g *Generator) order(st *storeState, rng *rand.Rand, oc orderCtx) {
 		unit *= priceErrorRatio
 	}
 	amount := cents(float64(items) * unit * lognormal(rng, 1, 0.3) * oc.aov)
-	usr := &st.users[oc.user]
 	customer := CustomerNew
 	if usr.orders > 0 {
 		customer = CustomerReturning
