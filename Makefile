@@ -8,7 +8,7 @@ INFLUXD_VERSION := v1.8.10
 GOLANGCI_VERSION := v2.15.0
 export STOREPULSE_INFLUXD ?= $(TOOLS)/influxd
 
-.PHONY: all build tools test vet lint gotest bench-ingest clean
+.PHONY: all build tools test vet lint gotest bench-ingest env compose-check clean
 
 all: build
 
@@ -38,12 +38,30 @@ lint: $(TOOLS)/golangci-lint
 gotest: $(TOOLS)/influxd
 	$(GO) test -race -timeout 30m ./...
 
-test: tools vet lint gotest
+test: tools vet lint gotest compose-check
+
+## compose-check: Debian's docker-compose validates docker-compose.yml (no
+## Docker engine needed) with the example environment.
+compose-check:
+	@command -v docker-compose >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+	@tmp=$$(mktemp); cp .env.example $$tmp; echo STOREPULSE_TOKEN_SHA256=0000 >> $$tmp; \
+	docker-compose --env-file $$tmp config -q && echo "docker-compose.yml: valid"; rc=$$?; rm -f $$tmp; exit $$rc
 
 ## bench-ingest: events/s through /v1/events (durable) vs raw client writes vs
 ## line protocol through /api/v2/write; results go to docs/benchmarks.md.
 bench-ingest: tools build
 	$(GO) run ./ingest/cmd/storepulse-bench-ingest
+
+## env: a .env for docker compose with fresh random secrets and the ingest
+## token's SHA-256 (the service is only ever given the hash).
+env:
+	@test ! -e .env || { echo ".env exists; remove it to regenerate"; exit 1; }
+	@tok=$$(head -c 24 /dev/urandom | base64 | tr -d '/+='); \
+	sed -e "s#^INFLUXDB_ADMIN_PASSWORD=.*#INFLUXDB_ADMIN_PASSWORD=$$(head -c 18 /dev/urandom | base64 | tr -d '/+=')#" \
+	    -e "s#^INFLUXDB_ADMIN_TOKEN=.*#INFLUXDB_ADMIN_TOKEN=$$(head -c 32 /dev/urandom | base64 | tr -d '/+=')#" \
+	    -e "s#^STOREPULSE_TOKEN=.*#STOREPULSE_TOKEN=$$tok#" .env.example > .env; \
+	echo "STOREPULSE_TOKEN_SHA256=$$(printf %s "$$tok" | sha256sum | cut -d' ' -f1)" >> .env; \
+	chmod 600 .env; echo "wrote .env (keep it secret)"
 
 clean:
 	rm -rf bin dist

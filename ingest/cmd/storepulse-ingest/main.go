@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -22,8 +24,13 @@ import (
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "hash-token" {
-		return hashToken(stdin, stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "hash-token":
+			return hashToken(stdin, stdout, stderr)
+		case "healthcheck":
+			return healthcheck(stderr)
+		}
 	}
 	fs := pflag.NewFlagSet("storepulse-ingest", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -65,6 +72,30 @@ func hashToken(stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fmt.Fprintln(stdout, auth.Hash(tok))
+	return 0
+}
+
+// healthcheck asks the local service's /healthz, for container health checks
+// in images without curl.
+func healthcheck(stderr io.Writer) int {
+	addr := os.Getenv("STOREPULSE_LISTEN")
+	if addr == "" {
+		addr = ":8080"
+	}
+	if strings.HasPrefix(addr, ":") {
+		addr = "127.0.0.1" + addr
+	}
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get("http://" + addr + "/healthz")
+	if err != nil {
+		fmt.Fprintln(stderr, "healthcheck:", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "healthcheck:", resp.Status)
+		return 1
+	}
 	return 0
 }
 
