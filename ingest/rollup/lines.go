@@ -1,0 +1,292 @@
+package rollup
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/axiomhq/hyperloglog"
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/internal/schema"
+)
+
+// Line classes, in output order among lines of the same timestamp.
+const (
+	classSum = iota
+	classSketch
+	classPoint
+)
+
+// lineRef is one output line before encoding.
+type lineRef struct {
+	ts    int64
+	class int
+	i     int // index in the class's sorted slice
+}
+
+// mergedSketch is a sketch ready to be written.
+type mergedSketch struct {
+	key SketchKey
+	sk  *hyperloglog.Sketch
+}
+
+// Lines returns every line-protocol line (without trailing newline,
+// nanosecond precision) for the segment: summed points, merged sketches and
+// pass-through points, oldest timestamp first, deterministically ordered.
+// Sketches missing from the cache are loaded from the SketchSource in one
+// call; if that fails, Lines fails and the segment should be retried. A line
+// that cannot be encoded (e.g. a sum that overflowed to +Inf) is logged and
+// left out rather than blocking the segment forever.
+func (r *Rollup) Lines(ctx context.Context, s *Segment) ([]string, error) {
+	if s.id >= uint64(schema.RollupWindow) {
+		return nil, fmt.Errorf("rollup: segment id %d must be below %d (the window in ns)", s.id, int64(schema.RollupWindow))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	sketches, err := r.mergeSketches(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	sums := s.sortedSums()
+	points := slices.Clone(s.points)
+	slices.SortStableFunc(points, func(a, b event.Point) int { return cmp.Compare(a.Time, b.Time) })
+
+	refs := make([]lineRef, 0, len(sums)+len(sketches)+len(points))
+	for i, k := range sums {
+		refs = append(refs, lineRef{k.window + int64(s.id), classSum, i}) // #nosec G115 -- id < 60e9 checked above
+	}
+	for i, m := range sketches {
+		refs = append(refs, lineRef{m.key.Start, classSketch, i})
+	}
+	for i, p := range points {
+		refs = append(refs, lineRef{p.Time, classPoint, i})
+	}
+	slices.SortFunc(refs, func(a, b lineRef) int {
+		if c := cmp.Compare(a.ts, b.ts); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.class, b.class); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+
+	var enc lineprotocol.Encoder
+	enc.SetPrecision(lineprotocol.Nanosecond)
+	lines := make([]string, 0, len(refs))
+	skipped := 0
+	var firstErr error
+	for _, ref := range refs {
+		enc.Reset()
+		var err error
+		switch ref.class {
+		case classSum:
+			err = r.encodeSum(&enc, sums[ref.i], s.sums[sums[ref.i]], ref.ts)
+		case classSketch:
+			err = r.encodeSketch(&enc, sketches[ref.i])
+		case classPoint:
+			err = encodePoint(&enc, &points[ref.i])
+		}
+		if err = cmp.Or(err, enc.Err()); err != nil {
+			skipped++
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		lines = append(lines, strings.TrimSuffix(string(enc.Bytes()), "\n"))
+	}
+	if skipped > 0 {
+		r.log.Error("rollup: lines left out because they cannot be encoded",
+			"segment", s.id, "lines", skipped, "first_error", firstErr)
+	}
+	if s.droppedTags > 0 || s.droppedFields > 0 {
+		r.log.Warn("rollup: tags or fields of rolled-up points not in the schema were dropped",
+			"segment", s.id, "tags", s.droppedTags, "fields", s.droppedFields)
+	}
+	return lines, nil
+}
+
+// sortedSums orders the segment's non-empty summed points by window,
+// measurement and tag values.
+func (s *Segment) sortedSums() []sumKey {
+	keys := make([]sumKey, 0, len(s.sums))
+	for k, v := range s.sums {
+		if v.set != 0 { // e.g. a ticket event with neither status adds nothing
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b sumKey) int {
+		if c := cmp.Compare(a.window, b.window); c != 0 {
+			return c
+		}
+		if c := strings.Compare(s.r.meas[a.meas].name, s.r.meas[b.meas].name); c != 0 {
+			return c
+		}
+		for i := range a.tags {
+			if c := strings.Compare(a.tags[i], b.tags[i]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	return keys
+}
+
+func (r *Rollup) encodeSum(enc *lineprotocol.Encoder, k sumKey, v *sumVal, ts int64) error {
+	spec := &r.meas[k.meas]
+	enc.StartLine(spec.name)
+	for _, i := range spec.lpTags {
+		switch {
+		case i < 0:
+			enc.AddTag(schema.TagIngester, r.ingester)
+		case k.tags[i] != "":
+			enc.AddTag(spec.tagKeys[i], k.tags[i])
+		}
+	}
+	for _, i := range spec.lpFields {
+		if v.set&(1<<i) == 0 {
+			continue
+		}
+		fv, ok := lineprotocol.FloatValue(v.v[i])
+		if !ok {
+			return fmt.Errorf("%s field %s: sum %v is not a finite number", spec.name, spec.fields[i], v.v[i])
+		}
+		enc.AddField(spec.fields[i], fv)
+	}
+	enc.EndLine(time.Unix(0, ts))
+	return nil
+}
+
+func (r *Rollup) encodeSketch(enc *lineprotocol.Encoder, m mergedSketch) error {
+	// Estimate first: it compacts the sparse form, which makes the encoding
+	// of a given set of ids canonical (same segment, same bytes).
+	est := float64(m.sk.Estimate())
+	sketch, err := EncodeSketch(m.sk)
+	if err != nil {
+		return err
+	}
+	enc.StartLine(schema.MeasDistinct)
+	for _, t := range [...][2]string{ // sorted by key
+		{schema.TagCategory, m.key.Category},
+		{schema.TagChannel, m.key.Channel},
+		{schema.TagIngester, r.ingester},
+		{schema.TagKind, m.key.Kind},
+		{schema.TagStore, m.key.Store},
+		{schema.TagWindow, m.key.Window},
+	} {
+		if t[1] != "" {
+			enc.AddTag(t[0], t[1])
+		}
+	}
+	ev, _ := lineprotocol.FloatValue(est)
+	enc.AddField(schema.FieldEstimate, ev)
+	sv, ok := lineprotocol.StringValue(sketch)
+	if !ok {
+		return errors.New("sketch is not valid UTF-8") // base64 always is
+	}
+	enc.AddField(schema.FieldSketch, sv)
+	enc.EndLine(time.Unix(0, m.key.Start))
+	return nil
+}
+
+func encodePoint(enc *lineprotocol.Encoder, p *event.Point) error {
+	enc.StartLine(p.Measurement)
+	for _, t := range p.Tags {
+		enc.AddTag(t.Key, t.Value)
+	}
+	for _, f := range p.Fields {
+		v, ok := fieldValue(&f)
+		if !ok {
+			return fmt.Errorf("%s field %s: invalid value", p.Measurement, f.Key)
+		}
+		enc.AddField(f.Key, v)
+	}
+	enc.EndLine(time.Unix(0, p.Time))
+	return nil
+}
+
+func fieldValue(f *event.Field) (lineprotocol.Value, bool) {
+	switch f.Kind {
+	case event.FieldFloat:
+		return lineprotocol.FloatValue(f.Float)
+	case event.FieldInt:
+		return lineprotocol.IntValue(f.Int), true
+	case event.FieldUint:
+		return lineprotocol.UintValue(f.Uint), true
+	case event.FieldString:
+		return lineprotocol.StringValue(f.Str)
+	case event.FieldBool:
+		return lineprotocol.BoolValue(f.Bool), true
+	}
+	return lineprotocol.Value{}, false
+}
+
+// mergeSketches merges the segment's ids into the current stored sketches
+// (cache, else SketchSource) and returns them in key order. The cache is
+// updated: replaying a segment merges the same ids again, which changes
+// nothing.
+func (r *Rollup) mergeSketches(ctx context.Context, s *Segment) ([]mergedSketch, error) {
+	kinds := schema.DistinctKinds()
+	var merged []mergedSketch
+	for dk, ks := range s.sketches {
+		window := schema.WindowHour
+		if dk.window == winDay {
+			window = schema.WindowDay
+		}
+		for kind, sk := range ks {
+			if sk == nil {
+				continue
+			}
+			merged = append(merged, mergedSketch{SketchKey{
+				Kind: kinds[kind], Window: window, Store: dk.store, Channel: dk.channel,
+				Category: dk.category, Start: dk.start,
+			}, sk})
+		}
+	}
+	slices.SortFunc(merged, func(a, b mergedSketch) int { return compareKeys(a.key, b.key) })
+
+	var misses []SketchKey
+	for _, m := range merged {
+		if r.cache.get(m.key) == nil {
+			misses = append(misses, m.key)
+		}
+	}
+	var loaded map[SketchKey]*hyperloglog.Sketch
+	if len(misses) > 0 {
+		var err error
+		loaded, err = r.src.Load(ctx, misses)
+		var corrupt *CorruptSketchesError
+		switch {
+		case errors.As(err, &corrupt):
+			r.log.Warn("rollup: stored sketches cannot be decoded; they restart from this segment's ids",
+				"segment", s.id, "sketches", len(corrupt.Keys), "error", corrupt.Err)
+		case err != nil:
+			return nil, fmt.Errorf("rollup: segment %d: loading %d sketches: %w", s.id, len(misses), err)
+		}
+	}
+
+	for i := range merged {
+		m := &merged[i]
+		cur := r.cache.get(m.key)
+		if cur == nil {
+			cur = loaded[m.key]
+		}
+		if cur == nil {
+			cur = hyperloglog.New14()
+		}
+		if err := cur.Merge(m.sk); err != nil {
+			r.log.Warn("rollup: stored sketch cannot be merged; it restarts from this segment's ids",
+				"segment", s.id, "kind", m.key.Kind, "window", m.key.Window, "store", m.key.Store, "error", err)
+			cur = m.sk.Clone()
+		}
+		r.cache.put(m.key, cur)
+		m.sk = cur
+	}
+	return merged, nil
+}

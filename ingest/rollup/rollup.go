@@ -1,0 +1,426 @@
+// Package rollup turns the content of one sealed spool segment into the
+// InfluxDB line-protocol lines that represent it (docs/design.md, "Records,
+// segments and idempotency"; docs/schema.md):
+//
+//   - summed points: per (measurement, tag set, 1-minute window) the sum of
+//     every field, written at window start + segment id nanoseconds and tagged
+//     with the ingester, so that re-processing a segment rewrites the same
+//     points and a later segment adds to a window instead of overwriting it;
+//   - distinct-count sketches (HyperLogLog, read-merge-write, idempotent);
+//   - pass-through points (line protocol outside the StorePulse schema),
+//     unchanged.
+//
+// The event -> field mapping lives in rules.go.
+package rollup
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/axiomhq/hyperloglog"
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/internal/schema"
+)
+
+// DefaultLocation is the store time zone used when Options.Location is nil.
+const DefaultLocation = "Asia/Shanghai"
+
+// DefaultCacheSize is the sketch LRU size used when Options.CacheSize is 0.
+const DefaultCacheSize = 4096
+
+// Limits of the compact keys; New checks the schema fits.
+const (
+	maxTags   = 4
+	maxFields = 16
+)
+
+// Options configure a Rollup.
+type Options struct {
+	// Ingester is this instance's id, written as tag schema.TagIngester on
+	// every rolled-up point and sketch. Required.
+	Ingester string
+	// Location is the store time zone: it sets the day boundaries of daily
+	// sketches. Default DefaultLocation.
+	Location *time.Location
+	// Sketches loads the currently stored sketches on a cache miss. Required.
+	Sketches SketchSource
+	// CacheSize is the number of sketches kept in memory (LRU). Default
+	// DefaultCacheSize.
+	CacheSize int
+	// Logger receives warnings about dropped data. Default: discard.
+	Logger *slog.Logger
+}
+
+// Rollup holds the compiled mapping and the sketch cache. Lines calls are
+// serialised; Segments are built independently.
+type Rollup struct {
+	ingester string
+	loc      *time.Location
+	src      SketchSource
+	log      *slog.Logger
+
+	meas     []measSpec
+	measIx   map[string]int
+	ingestIx int
+	rules    []compiledRule   // by event.Type
+	distinct [][]compiledKind // by event.Type
+
+	mu    sync.Mutex // guards cache and serialises Lines
+	cache *lru
+}
+
+// measSpec is a summed measurement compiled for fast keys.
+type measSpec struct {
+	name    string
+	tagKeys []string // schema order; position = index in sumKey.tags
+	tagSrc  []tagSrc
+	fields  []string // schema order; position = bit in sumVal.set
+	// lpTags lists positions in tagKeys in line-protocol (sorted) order, with
+	// -1 standing for the ingester tag.
+	lpTags []int
+	// lpFields lists field positions in sorted order.
+	lpFields []int
+}
+
+type compiledRule struct {
+	ok     bool
+	meas   int
+	fields []compiledField
+}
+
+type compiledField struct {
+	ix    int
+	when  func(*event.Event) bool
+	value func(*event.Event) float64
+}
+
+type compiledKind struct {
+	kind int // index in schema.DistinctKinds()
+	when func(*event.Event) bool
+	id   func(*event.Event) string
+}
+
+// New compiles the mapping of rules.go against the schema and checks options.
+func New(opts Options) (*Rollup, error) {
+	if opts.Ingester == "" || len(opts.Ingester) > schema.MaxTagValueLen {
+		return nil, fmt.Errorf("rollup: ingester id must be 1 to %d bytes, got %q", schema.MaxTagValueLen, opts.Ingester)
+	}
+	if opts.Sketches == nil {
+		return nil, errors.New("rollup: a sketch source is required")
+	}
+	if opts.CacheSize < 0 {
+		return nil, fmt.Errorf("rollup: cache size must not be negative, got %d", opts.CacheSize)
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.Location == nil {
+		loc, err := time.LoadLocation(DefaultLocation)
+		if err != nil {
+			// No tz database on this host: Shanghai has had no DST since 1991.
+			loc = time.FixedZone("CST", 8*3600)
+		}
+		opts.Location = loc
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Rollup{
+		ingester: opts.Ingester,
+		loc:      opts.Location,
+		src:      opts.Sketches,
+		log:      opts.Logger,
+		measIx:   map[string]int{},
+		cache:    newLRU(opts.CacheSize),
+	}
+	for i, m := range schema.Summed() {
+		spec, err := compileMeas(m)
+		if err != nil {
+			return nil, err
+		}
+		r.meas = append(r.meas, spec)
+		r.measIx[m.Name] = i
+	}
+	r.ingestIx = r.measIx[schema.MeasIngest]
+	if err := r.compileRules(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func compileMeas(m schema.Measurement) (measSpec, error) {
+	if len(m.Tags) > maxTags || len(m.Fields) > maxFields {
+		return measSpec{}, fmt.Errorf("rollup: measurement %s has more than %d tags or %d fields", m.Name, maxTags, maxFields)
+	}
+	spec := measSpec{name: m.Name, tagKeys: m.Tags, fields: m.Fields}
+	for _, k := range m.Tags {
+		spec.tagSrc = append(spec.tagSrc, tagSource(k))
+	}
+	spec.lpTags = append(spec.lpTags, -1)
+	for i := range m.Tags {
+		spec.lpTags = append(spec.lpTags, i)
+	}
+	key := func(i int) string {
+		if i < 0 {
+			return schema.TagIngester
+		}
+		return m.Tags[i]
+	}
+	slices.SortFunc(spec.lpTags, func(a, b int) int { return strings.Compare(key(a), key(b)) })
+	for i := range m.Fields {
+		spec.lpFields = append(spec.lpFields, i)
+	}
+	slices.SortFunc(spec.lpFields, func(a, b int) int { return strings.Compare(m.Fields[a], m.Fields[b]) })
+	return spec, nil
+}
+
+func (r *Rollup) compileRules() error {
+	n := len(event.Types()) + 1
+	r.rules = make([]compiledRule, n)
+	r.distinct = make([][]compiledKind, n)
+	for t, rule := range sumRules() {
+		mi, ok := r.measIx[rule.meas]
+		if !ok {
+			return fmt.Errorf("rollup: rule for %s: unknown measurement %s", t, rule.meas)
+		}
+		cr := compiledRule{ok: true, meas: mi}
+		for _, f := range rule.fields {
+			ix := slices.Index(r.meas[mi].fields, f.field)
+			if ix < 0 {
+				return fmt.Errorf("rollup: rule for %s: %s has no field %s", t, rule.meas, f.field)
+			}
+			cr.fields = append(cr.fields, compiledField{ix, f.when, f.value})
+		}
+		r.rules[t] = cr
+	}
+	if f := r.meas[r.ingestIx].fields; len(f) != 1 || f[0] != schema.FieldEvents {
+		return fmt.Errorf("rollup: %s must have exactly the field %s", schema.MeasIngest, schema.FieldEvents)
+	}
+	kinds := schema.DistinctKinds()
+	if len(kinds) != len(kindSketches{}) {
+		return fmt.Errorf("rollup: %d sketch kinds, room for %d", len(kinds), len(kindSketches{}))
+	}
+	for t, rules := range distinctRules() {
+		for _, d := range rules {
+			k := slices.Index(kinds, d.kind)
+			if k < 0 {
+				return fmt.Errorf("rollup: rule for %s: unknown sketch kind %s", t, d.kind)
+			}
+			r.distinct[t] = append(r.distinct[t], compiledKind{k, d.when, d.id})
+		}
+	}
+	return nil
+}
+
+// Segment accumulates one spool segment's content. It is not safe for
+// concurrent use.
+type Segment struct {
+	r  *Rollup
+	id uint64
+
+	sums     map[sumKey]*sumVal
+	sketches map[dimKey]*kindSketches
+	points   []event.Point // pass-through
+
+	// The last day computed, so most events skip the time zone arithmetic.
+	dayStart, dayEnd int64
+
+	droppedTags, droppedFields int // of rolled-up points, not in the schema
+}
+
+// sumKey identifies one summed point of a segment: measurement, window start
+// (unix ns) and tag values in the measurement's schema order ("" = absent).
+type sumKey struct {
+	meas   int
+	window int64
+	tags   [maxTags]string
+}
+
+type sumVal struct {
+	set uint32 // bit i: field i was added to
+	v   [maxFields]float64
+}
+
+// Sketch windows, as indices.
+const (
+	winHour = iota
+	winDay
+)
+
+// dimKey identifies the sketches of one window and dimension combination.
+type dimKey struct {
+	window                   uint8
+	start                    int64
+	store, channel, category string
+}
+
+type kindSketches [6]*hyperloglog.Sketch // by index in schema.DistinctKinds()
+
+// NewSegment starts collecting segment seg. Segment ids must be below
+// schema.RollupWindow in nanoseconds (Lines fails otherwise).
+func (r *Rollup) NewSegment(seg uint64) *Segment {
+	return &Segment{
+		r:        r,
+		id:       seg,
+		sums:     map[sumKey]*sumVal{},
+		sketches: map[dimKey]*kindSketches{},
+	}
+}
+
+// ID is the segment id.
+func (s *Segment) ID() uint64 { return s.id }
+
+// Add folds a batch into the segment.
+func (s *Segment) Add(b *event.Batch) {
+	for i := range b.Events {
+		s.addEvent(&b.Events[i])
+	}
+	for i := range b.Points {
+		s.addPoint(&b.Points[i])
+	}
+}
+
+// floorDiv rounds t down to a multiple of d (also for negative t).
+func floorDiv(t, d int64) int64 {
+	m := t % d
+	if m < 0 {
+		m += d
+	}
+	return t - m
+}
+
+func (s *Segment) sum(k sumKey) *sumVal {
+	v := s.sums[k]
+	if v == nil {
+		v = &sumVal{}
+		s.sums[k] = v
+	}
+	return v
+}
+
+func (s *Segment) addEvent(e *event.Event) {
+	r := s.r
+	window := floorDiv(e.Time, int64(schema.RollupWindow))
+
+	ik := sumKey{meas: r.ingestIx, window: window}
+	for i, src := range r.meas[r.ingestIx].tagSrc {
+		ik.tags[i] = tagValue(e, src)
+	}
+	iv := s.sum(ik)
+	iv.v[0]++ // sp_ingest has the one field "events"
+	iv.set |= 1
+
+	if int(e.Type) >= len(r.rules) {
+		return
+	}
+	if rule := &r.rules[e.Type]; rule.ok {
+		k := sumKey{meas: rule.meas, window: window}
+		for i, src := range r.meas[rule.meas].tagSrc {
+			k.tags[i] = tagValue(e, src)
+		}
+		v := s.sum(k)
+		for _, f := range rule.fields {
+			if f.when == nil || f.when(e) {
+				v.v[f.ix] += f.value(e)
+				v.set |= 1 << f.ix
+			}
+		}
+	}
+
+	var hour, day *kindSketches
+	for _, d := range r.distinct[e.Type] {
+		if d.when != nil && !d.when(e) {
+			continue
+		}
+		id := d.id(e)
+		if id == "" {
+			continue
+		}
+		if hour == nil {
+			hour = s.dim(winHour, floorDiv(e.Time, int64(time.Hour)), e)
+			day = s.dim(winDay, s.day(e.Time), e)
+		}
+		// Ids are hashed once with xxhash64; every StorePulse sketch uses it.
+		h := xxhash.Sum64String(id)
+		hour.insert(d.kind, h)
+		day.insert(d.kind, h)
+	}
+}
+
+func (ks *kindSketches) insert(kind int, h uint64) {
+	if ks[kind] == nil {
+		ks[kind] = hyperloglog.New14()
+	}
+	ks[kind].InsertHash(h)
+}
+
+func (s *Segment) dim(window uint8, start int64, e *event.Event) *kindSketches {
+	k := dimKey{window: window, start: start, store: e.Store, channel: e.Channel, category: e.Category}
+	ks := s.sketches[k]
+	if ks == nil {
+		ks = &kindSketches{}
+		s.sketches[k] = ks
+	}
+	return ks
+}
+
+// day is the start (unix ns) of the day containing t in the store time zone.
+func (s *Segment) day(t int64) int64 {
+	if t >= s.dayStart && t < s.dayEnd {
+		return s.dayStart
+	}
+	lt := time.Unix(0, t).In(s.r.loc)
+	start := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, s.r.loc)
+	end := start.AddDate(0, 0, 1)
+	s.dayStart, s.dayEnd = start.UnixNano(), end.UnixNano()
+	return s.dayStart
+}
+
+func (s *Segment) addPoint(p *event.Point) {
+	mi, ok := s.r.measIx[p.Measurement]
+	if !p.Rollup || !ok || mi == s.r.ingestIx {
+		// Not (or not allowed to be) ours: written unchanged.
+		s.points = append(s.points, *p)
+		return
+	}
+	spec := &s.r.meas[mi]
+	k := sumKey{meas: mi, window: floorDiv(p.Time, int64(schema.RollupWindow))}
+	for _, t := range p.Tags {
+		if i := slices.Index(spec.tagKeys, t.Key); i >= 0 {
+			k.tags[i] = t.Value
+		} else {
+			s.droppedTags++
+		}
+	}
+	var v *sumVal // created at the first usable field: no empty points
+	for _, f := range p.Fields {
+		ix := slices.Index(spec.fields, f.Key)
+		var x float64
+		switch {
+		case ix < 0:
+			s.droppedFields++
+			continue
+		case f.Kind == event.FieldFloat:
+			x = f.Float
+		case f.Kind == event.FieldInt:
+			x = float64(f.Int)
+		case f.Kind == event.FieldUint:
+			x = float64(f.Uint)
+		default:
+			s.droppedFields++
+			continue
+		}
+		if v == nil {
+			v = s.sum(k)
+		}
+		v.v[ix] += x
+		v.set |= 1 << ix
+	}
+}
