@@ -86,7 +86,7 @@ type Stats struct {
 	Seals          uint64 // segments sealed since Open
 	Removes        uint64 // segments removed since Open
 	Full           uint64 // appends rejected with ErrFull
-	TruncatedBytes int64  // torn tail bytes cut by Open
+	TruncatedBytes int64  // torn-tail bytes cut (or empty last segment deleted) by Open
 }
 
 // batch is one group commit: the frames appended to one segment while the
