@@ -170,7 +170,9 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Warn("http shutdown", "err", err)
 	}
 	stopRun()
-	<-flushed
+	if err := <-flushed; err != nil {
+		a.log.Warn("flush loop", "err", err)
+	}
 	drainCtx, cancelDrain := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancelDrain()
 	if err := a.pipeline.Drain(drainCtx); err != nil {
@@ -272,8 +274,8 @@ func (a spoolAdapter) Read(id uint64, fn func(rec []byte) error) error {
 	return a.s.Read(spool.SegmentID(id), fn)
 }
 func (a spoolAdapter) Remove(id uint64) error { return a.s.Remove(spool.SegmentID(id)) }
-func (a spoolAdapter) Bytes() int64          { return a.s.Bytes() }
-func (a spoolAdapter) IsFull(err error) bool { return errors.Is(err, spool.ErrFull) }
+func (a spoolAdapter) Bytes() int64           { return a.s.Bytes() }
+func (a spoolAdapter) IsFull(err error) bool  { return errors.Is(err, spool.ErrFull) }
 
 type rollupAdapter struct{ r *rollup.Rollup }
 

@@ -102,6 +102,9 @@ const EnvTokens = "STOREPULSE_AUTH_TOKENS" // #nosec G101 -- a variable name, no
 
 func setDefaults(v *viper.Viper) {
 	v.SetDefault("listen", ":8080")
+	// Every key needs a default: viper only maps environment variables to keys it knows.
+	v.SetDefault("tls.cert_file", "")
+	v.SetDefault("tls.key_file", "")
 	v.SetDefault("data_dir", "./data")
 	v.SetDefault("ingester", "")
 	v.SetDefault("timezone", "Asia/Shanghai")

@@ -40,7 +40,7 @@ func TestCrashUnderLoad(t *testing.T) {
 	var mu sync.RWMutex
 	current := func() *ingest { mu.RLock(); defer mu.RUnlock(); return in }
 
-	const clients, batches, perBatch = 4, 25, 200
+	const clients, batches, perBatch = 4, 150, 200
 	var all [clients][]ev
 	for c := range clients {
 		all[c] = genEvents(uint64(100+c), fmt.Sprintf("crash%d", c), batches*perBatch, time.Now())
@@ -72,7 +72,7 @@ func TestCrashUnderLoad(t *testing.T) {
 		select {
 		case <-done:
 			loop = false
-		case <-time.After(700 * time.Millisecond):
+		case <-time.After(150 * time.Millisecond):
 			mu.Lock()
 			in.kill()
 			kills++
@@ -101,8 +101,8 @@ func TestCrashUnderLoad(t *testing.T) {
 // drains by itself when InfluxDB returns, with exact totals.
 func TestInfluxOutage(t *testing.T) {
 	db := influxtest.Start(t)
-	in := startIngest(t, db, ingestOpts{spoolMaxBytes: 1 << 20, segmentMaxBytes: 128 << 10, sealInterval: 100 * time.Millisecond})
-	events := genEvents(7, "outage", 12000, time.Now())
+	in := startIngest(t, db, ingestOpts{spoolMaxBytes: 256 << 10, segmentMaxBytes: 64 << 10, sealInterval: 100 * time.Millisecond})
+	events := genEvents(7, "outage", 30000, time.Now())
 	const perBatch = 300
 
 	// Some traffic while InfluxDB is healthy.
@@ -130,7 +130,7 @@ func TestInfluxOutage(t *testing.T) {
 			t.Fatalf("unexpected %d: %s", resp.Status, resp.Body)
 		}
 	}
-	require.True(t, saw503, "the 1 MiB spool budget must be reached during the outage")
+	require.True(t, saw503, "the 256 KiB spool budget must be reached during the outage")
 	ready, err := in.do("GET", "/readyz", "", nil, nil)
 	require.NoError(t, err)
 	require.Equal(t, 503, ready.Status, "not ready while InfluxDB is down and the spool is full")
