@@ -193,7 +193,7 @@ func TestSummedMapping(t *testing.T) {
 				"sp_tickets,channel=app,ingester=i1,reason=size,store=s1 resolution_s=3600,tickets_opened=2,tickets_resolved=1 " + w0},
 		},
 		{
-			name: "a ticket without status only counts as ingested",
+			name:   "a ticket without status only counts as ingested",
 			events: []event.Event{ev(event.TypeTicket, func(e *event.Event) { e.Reason = "size" })},
 			want:   []string{ingest("ticket", 1)},
 		},
@@ -214,8 +214,18 @@ func TestSummedMapping(t *testing.T) {
 		{
 			name: "prices per category and competitor",
 			events: []event.Event{
-				ev(event.TypePrice, func(e *event.Event) { e.Category = "tv"; e.Competitor = "jd"; e.OwnPrice = 1999; e.CompetitorPrice = 1899 }),
-				ev(event.TypePrice, func(e *event.Event) { e.Category = "tv"; e.Competitor = "jd"; e.OwnPrice = 1001; e.CompetitorPrice = 1101 }),
+				ev(event.TypePrice, func(e *event.Event) {
+					e.Category = "tv"
+					e.Competitor = "jd"
+					e.OwnPrice = 1999
+					e.CompetitorPrice = 1899
+				}),
+				ev(event.TypePrice, func(e *event.Event) {
+					e.Category = "tv"
+					e.Competitor = "jd"
+					e.OwnPrice = 1001
+					e.CompetitorPrice = 1101
+				}),
 			},
 			want: []string{ingest("price", 2),
 				"sp_prices,category=tv,competitor=jd,ingester=i1,store=s1 competitor_price=3000,own_price=3000,price_observations=2 " + w0},
