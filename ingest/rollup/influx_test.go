@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -338,6 +340,51 @@ func TestInfluxDBEndToEnd(t *testing.T) {
 		}
 	}
 	require.Greater(t, wantDistinct["active/s0"], 10000, "large enough to leave the exact sparse range")
+
+	t.Run("the example queries of docs/schema.md run", func(t *testing.T) {
+		doc, err := os.ReadFile("../../docs/schema.md")
+		require.NoError(t, err)
+		examples := regexp.MustCompile("(?s)```flux\n(.*?)```").FindAllSubmatch(doc, -1)
+		require.Len(t, examples, 2)
+		fix := func(q []byte) string {
+			s := strings.ReplaceAll(string(q), `"storepulse"`, strconv.Quote(srv.Bucket))
+			return regexp.MustCompile(`range\(start: [^)]*\)`).ReplaceAllString(s,
+				"range(start: "+fluxTime(start)+", stop: "+fluxTime(stop)+")")
+		}
+
+		gmv, orders := map[string]float64{}, map[string]float64{}
+		fluxRows(t, q, fix(examples[0][1]), func(r map[string]any) {
+			g, o, aov := r["gmv"].(float64), r["orders"].(float64), r["aov"].(float64)
+			require.InDelta(t, g/o, aov, 1e-9)
+			gmv[r["store"].(string)] += g
+			orders[r["store"].(string)] += o
+		})
+		require.Len(t, gmv, 3)
+		for store := range gmv {
+			var wg, wo float64
+			for k, v := range wantSums {
+				if strings.HasPrefix(k, "sp_orders/gmv/"+store+"/") {
+					wg += v
+				} else if strings.HasPrefix(k, "sp_orders/orders/"+store+"/") {
+					wo += v
+				}
+			}
+			require.InEpsilon(t, wg, gmv[store], 1e-9)
+			require.InEpsilon(t, wo, orders[store], 1e-9)
+		}
+
+		sketches := 0
+		q2 := strings.ReplaceAll(fix(examples[1][1]), `"tmall"`, `"s1"`)
+		merged := hyperloglog.New14()
+		fluxRows(t, q, q2, func(r map[string]any) {
+			sk, err := DecodeSketch(r["_value"].(string))
+			require.NoError(t, err)
+			require.NoError(t, merged.Merge(sk))
+			sketches++
+		})
+		require.Greater(t, sketches, 4, "two days x channels x categories x ingesters")
+		require.InEpsilon(t, float64(wantDistinct["buyer/s1"]), float64(merged.Estimate()), 0.02)
+	})
 
 	t.Run("replaying a segment changes nothing", func(t *testing.T) {
 		before := storedDistinct(t, q, schema.WindowDay, start, stop)
