@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
+	"github.com/cespare/xxhash/v2"
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/stretchr/testify/require"
@@ -28,12 +29,13 @@ import (
 // countingSource wraps a SketchSource and counts what it returned.
 type countingSource struct {
 	SketchSource
-	calls, found int
+	calls, requested, found int
 }
 
 func (c *countingSource) Load(ctx context.Context, keys []SketchKey) (map[SketchKey]*hyperloglog.Sketch, error) {
 	m, err := c.SketchSource.Load(ctx, keys)
 	c.calls++
+	c.requested += len(keys)
 	c.found += len(m)
 	return m, err
 }
@@ -391,9 +393,32 @@ func TestInfluxDBEndToEnd(t *testing.T) {
 		r, src := newRollup("i1") // after a crash: empty cache
 		process(r, 1000, events[:chunk])
 		require.Equal(t, 1, src.calls)
-		require.Positive(t, src.found)
+		require.Positive(t, src.requested)
+		require.Equal(t, src.requested, src.found, "every sketch of the segment is stored, with or without channel/category")
 		checkSums(storedSums(t, q, start, stop))
 		require.Equal(t, before, storedDistinct(t, q, schema.WindowDay, start, stop))
+	})
+
+	t.Run("an undecodable stored sketch is reported with the rest", func(t *testing.T) {
+		at := from + int64(5*time.Hour)
+		write(t, srv, []string{
+			fmt.Sprintf(`sp_distinct,ingester=i4,kind=active,store=x,window=1h estimate=1,sketch="not base64!" %d`, at),
+			fmt.Sprintf(`sp_distinct,ingester=i4,kind=active,store=y,window=1h estimate=1,sketch="%s" %d`, mustEncode(t, "u1"), at),
+		})
+		keys := []SketchKey{
+			{Kind: "active", Window: "1h", Store: "x", Start: at},
+			{Kind: "active", Window: "1h", Store: "y", Start: at},
+			{Kind: "active", Window: "1h", Store: "z", Start: at}, // nothing stored
+		}
+		got, err := NewInfluxSketches(q, srv.Bucket, "i4").Load(ctx, keys)
+		var corrupt *CorruptSketchesError
+		require.ErrorAs(t, err, &corrupt)
+		require.Equal(t, keys[:1], corrupt.Keys)
+		require.Len(t, got, 1)
+		require.Equal(t, uint64(1), got[keys[1]].Estimate())
+
+		_, err = NewInfluxSketches(client.QueryAPI("x"), "no-such-bucket", "i4").Load(ctx, keys)
+		require.ErrorContains(t, err, "InfluxDB")
 	})
 
 	t.Run("a fresh instance merges into the stored sketch", func(t *testing.T) {
@@ -423,4 +448,15 @@ func TestInfluxDBEndToEnd(t *testing.T) {
 		require.Len(t, estimates, 1, "one point per sketch key, overwritten in place")
 		require.InEpsilon(t, 7000, estimates[0], 0.02)
 	})
+}
+
+func mustEncode(t *testing.T, ids ...string) string {
+	t.Helper()
+	sk := hyperloglog.New14()
+	for _, id := range ids {
+		sk.InsertHash(xxhash.Sum64String(id))
+	}
+	s, err := EncodeSketch(sk)
+	require.NoError(t, err)
+	return s
 }
