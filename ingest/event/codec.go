@@ -334,9 +334,10 @@ func (d *decoder) event(e *Event) {
 	}
 	e.AddedToCart = flags&flagAddedToCart != 0
 	e.Converted = flags&flagConverted != 0
+	maskAt := d.off
 	present := d.uvarint("number mask")
 	if present>>numEventNumbers != 0 {
-		d.fail(fmt.Sprintf("unknown number mask %#x", present))
+		d.failAt(maskAt, fmt.Sprintf("unknown number mask %#x", present))
 	}
 	if present == 0 || d.err != nil {
 		return

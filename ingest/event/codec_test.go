@@ -131,6 +131,7 @@ func TestCodecCorruptInput(t *testing.T) {
 		{"mask drops a number", with(23, 0), "trailing bytes"},
 		{"bad field kind", with(len(valid)-2, 9), "point 0: corrupt batch record: unknown field kind 9"},
 		{"bad bool", with(len(valid)-1, 2), "bad bool 2"},
+		{"mask beyond the numbers", append(append(append([]byte(nil), valid[:23]...), 0x80, 0x04), valid[24:]...), "unknown number mask 0x200 at offset 23"},
 		{"trailing", append(append([]byte(nil), valid...), 0), "1 trailing bytes at offset"},
 		{"varint overflow", []byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, "varint overflows 64 bits"},
 		{"varint unterminated", []byte{1, 0x80}, "event count: unexpected end at offset 2"},

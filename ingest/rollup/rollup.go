@@ -385,9 +385,14 @@ func (s *Segment) day(t int64) int64 {
 
 func (s *Segment) addPoint(p *event.Point) {
 	mi, ok := s.r.measIx[p.Measurement]
-	if !p.Rollup || !ok || mi == s.r.ingestIx {
-		// Not (or not allowed to be) ours: written unchanged.
+	switch {
+	case !p.Rollup || !ok:
+		// Not ours: written unchanged.
 		s.points = append(s.points, *p)
+		return
+	case mi == s.r.ingestIx:
+		// Only StorePulse counts its events (parse rejects such points).
+		s.droppedFields += len(p.Fields)
 		return
 	}
 	spec := &s.r.meas[mi]

@@ -286,6 +286,14 @@ func TestPoints(t *testing.T) {
 			want: nil,
 		},
 		{
+			name: "rolled-up sp_ingest points are refused",
+			points: []event.Point{{
+				Measurement: schema.MeasIngest, Rollup: true, Time: t0,
+				Tags: []event.Tag{{Key: "store", Value: "s1"}}, Fields: []event.Field{{Key: "events", Float: 1e6}},
+			}},
+			want: nil,
+		},
+		{
 			name: "pass-through keeps time, tags and field kinds",
 			points: []event.Point{{
 				Measurement: "cpu", Time: t0 + 5,
