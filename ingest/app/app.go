@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,7 +86,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	})
 	if err != nil {
 		_ = sp.Close()
-		return nil, fmt.Errorf("rollup: %w", err)
+		return nil, err
 	}
 	pl := pipeline.New(pipeline.Options{SealInterval: cfg.Spool.SealInterval, MaxSpoolBytes: cfg.Spool.MaxBytes},
 		spoolAdapter{sp}, dd, rollupAdapter{ru}, db, dedup.Key, log.With("component", "pipeline"), reg)
@@ -157,6 +158,9 @@ func (a *App) Run(ctx context.Context) error {
 		served <- err
 	}()
 	a.log.Info("listening", "addr", a.ln.Addr().String(), "tls", a.cfg.TLS.CertFile != "")
+	if a.cfg.PprofListen != "" {
+		go a.servePprof()
+	}
 
 	var serveErr error
 	select {
@@ -185,6 +189,21 @@ func (a *App) Run(ctx context.Context) error {
 	a.db.Close()
 	a.log.Info("stopped")
 	return serveErr
+}
+
+// servePprof exposes the Go profiler on its own listener, for "where does the
+// time go" questions; off unless pprof_listen is set.
+func (a *App) servePprof() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: a.cfg.PprofListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.log.Info("pprof listening", "addr", a.cfg.PprofListen)
+	if err := srv.ListenAndServe(); err != nil {
+		a.log.Warn("pprof server stopped", "err", err)
+	}
 }
 
 // ingesterID returns this instance's stable id. Rolled-up points carry it as a
@@ -279,10 +298,14 @@ func (a spoolAdapter) IsFull(err error) bool  { return errors.Is(err, spool.ErrF
 
 type rollupAdapter struct{ r *rollup.Rollup }
 
-func (a rollupAdapter) Lines(ctx context.Context, segment uint64, batches []*event.Batch) ([]string, error) {
-	seg := a.r.NewSegment(segment)
-	for _, b := range batches {
-		seg.Add(b)
-	}
-	return a.r.Lines(ctx, seg)
+func (a rollupAdapter) Begin(segment uint64) pipeline.RollupSegment {
+	return rollupSegment{r: a.r, s: a.r.NewSegment(segment)}
 }
+
+type rollupSegment struct {
+	r *rollup.Rollup
+	s *rollup.Segment
+}
+
+func (s rollupSegment) Add(b *event.Batch)                          { s.s.Add(b) }
+func (s rollupSegment) Lines(ctx context.Context) ([]string, error) { return s.r.Lines(ctx, s.s) }

@@ -397,7 +397,8 @@ spool: {max_bytes: 8589934592, seal_interval: 1s}
 limits: {late_horizon: 240h, max_items: 10000}
 auth: {tokens: [{name: bench, sha256: %s}]}
 log: {level: warn}
-`, port, filepath.Join(dir, "data"), db.URL, db.Token, db.Bucket, db.Org, auth.Hash(token))
+pprof_listen: %q
+`, port, filepath.Join(dir, "data"), db.URL, db.Token, db.Bucket, db.Org, auth.Hash(token), os.Getenv("STOREPULSE_BENCH_PPROF"))
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err

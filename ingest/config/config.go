@@ -18,18 +18,20 @@ import (
 
 // Config is the ingest service's whole configuration.
 type Config struct {
-	Listen   string         `mapstructure:"listen"`
-	TLS      TLS            `mapstructure:"tls"`
-	DataDir  string         `mapstructure:"data_dir"`
-	Ingester string         `mapstructure:"ingester"`
-	TimeZone string         `mapstructure:"timezone"`
-	Influx   Influx         `mapstructure:"influx"`
-	Spool    Spool          `mapstructure:"spool"`
-	Dedup    Dedup          `mapstructure:"dedup"`
-	Limits   Limits         `mapstructure:"limits"`
-	Auth     Auth           `mapstructure:"auth"`
-	Log      Log            `mapstructure:"log"`
-	Location *time.Location `mapstructure:"-"`
+	Listen   string `mapstructure:"listen"`
+	TLS      TLS    `mapstructure:"tls"`
+	DataDir  string `mapstructure:"data_dir"`
+	Ingester string `mapstructure:"ingester"`
+	TimeZone string `mapstructure:"timezone"`
+	Influx   Influx `mapstructure:"influx"`
+	Spool    Spool  `mapstructure:"spool"`
+	Dedup    Dedup  `mapstructure:"dedup"`
+	Limits   Limits `mapstructure:"limits"`
+	Auth     Auth   `mapstructure:"auth"`
+	Log      Log    `mapstructure:"log"`
+	// PprofListen, when set, serves net/http/pprof there (keep it on loopback).
+	PprofListen string         `mapstructure:"pprof_listen"`
+	Location    *time.Location `mapstructure:"-"`
 }
 
 // TLS enables HTTPS when both files are set.
@@ -105,6 +107,7 @@ func setDefaults(v *viper.Viper) {
 	// Every key needs a default: viper only maps environment variables to keys it knows.
 	v.SetDefault("tls.cert_file", "")
 	v.SetDefault("tls.key_file", "")
+	v.SetDefault("pprof_listen", "")
 	v.SetDefault("data_dir", "./data")
 	v.SetDefault("ingester", "")
 	v.SetDefault("timezone", "Asia/Shanghai")

@@ -43,9 +43,17 @@ type Dedup interface {
 	Expire() error
 }
 
-// Rollup turns a segment's batches into line protocol (ingest/rollup).
+// Rollup turns a segment's batches into line protocol (ingest/rollup). A
+// segment is fed batch by batch so its decoded events need not all be in
+// memory at once.
 type Rollup interface {
-	Lines(ctx context.Context, segment uint64, batches []*event.Batch) ([]string, error)
+	Begin(segment uint64) RollupSegment
+}
+
+// RollupSegment accumulates one segment.
+type RollupSegment interface {
+	Add(b *event.Batch)
+	Lines(ctx context.Context) ([]string, error)
 }
 
 // Writer writes lines to InfluxDB, retrying until ctx ends (ingest/influx).
@@ -294,14 +302,14 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 
 func (p *Pipeline) flushSegment(ctx context.Context, id uint64) error {
 	start := time.Now()
-	var batches []*event.Batch
+	seg := p.rollup.Begin(id)
 	var keys []uint64
 	err := p.spool.Read(id, func(rec []byte) error {
 		b, err := event.DecodeBatch(rec)
 		if err != nil {
 			return err
 		}
-		batches = append(batches, &b)
+		seg.Add(&b)
 		keys, _ = p.keys(&b, keys, nil)
 		return nil
 	})
@@ -309,7 +317,7 @@ func (p *Pipeline) flushSegment(ctx context.Context, id uint64) error {
 		p.m.flushErrors.WithLabelValues("read").Inc()
 		return fmt.Errorf("pipeline: read segment %d: %w", id, err)
 	}
-	lines, err := p.rollup.Lines(ctx, id, batches)
+	lines, err := seg.Lines(ctx)
 	if err != nil {
 		p.m.flushErrors.WithLabelValues("rollup").Inc()
 		return fmt.Errorf("pipeline: roll up segment %d: %w", id, err)

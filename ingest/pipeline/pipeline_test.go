@@ -143,18 +143,23 @@ func (d *memDedup) Expire() error { return nil }
 // countRollup emits one line per event id, so tests can see what was written.
 type countRollup struct{}
 
-func (countRollup) Lines(_ context.Context, seg uint64, bs []*event.Batch) ([]string, error) {
-	var out []string
-	for _, b := range bs {
-		for _, e := range b.Events {
-			out = append(out, fmt.Sprintf("%d:%s", seg, e.ID))
-		}
-		for _, p := range b.Points {
-			out = append(out, fmt.Sprintf("%d:point:%s", seg, p.ID))
-		}
-	}
-	return out, nil
+type countSegment struct {
+	seg   uint64
+	lines []string
 }
+
+func (countRollup) Begin(seg uint64) pipeline.RollupSegment { return &countSegment{seg: seg} }
+
+func (c *countSegment) Add(b *event.Batch) {
+	for _, e := range b.Events {
+		c.lines = append(c.lines, fmt.Sprintf("%d:%s", c.seg, e.ID))
+	}
+	for _, p := range b.Points {
+		c.lines = append(c.lines, fmt.Sprintf("%d:point:%s", c.seg, p.ID))
+	}
+}
+
+func (c *countSegment) Lines(context.Context) ([]string, error) { return c.lines, nil }
 
 type memWriter struct {
 	mu       sync.Mutex

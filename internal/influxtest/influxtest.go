@@ -94,6 +94,9 @@ func Start(t testing.TB) *Server {
 func StartDir(dir string) (*Server, error) { return start(dir) }
 
 func start(dir string) (*Server, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("influxtest: %w", err)
+	}
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
