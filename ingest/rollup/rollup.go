@@ -363,6 +363,13 @@ func (ks *kindSketches) insert(kind int, h uint64) {
 
 func (s *Segment) dim(window uint8, start int64, e *event.Event) *kindSketches {
 	k := dimKey{window: window, start: start, store: e.Store, channel: e.Channel, category: e.Category}
+	if window == winHour {
+		// Hourly sketches leave out the category: they serve partial days by
+		// store and channel, and keying them by category too multiplied their
+		// number (and the write volume) about tenfold. Category filters use
+		// the daily sketches.
+		k.category = ""
+	}
 	ks := s.sketches[k]
 	if ks == nil {
 		ks = &kindSketches{}
