@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -47,6 +48,11 @@ type App struct {
 // New opens the data directory, recovers the spool and prepares the server.
 // It does not serve yet.
 func New(cfg *config.Config, log *slog.Logger) (*App, error) {
+	if cfg.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit keeps the heap (and RSS) near the working set instead
+		// of twice it; the GC works harder only when close to it.
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}

@@ -42,6 +42,8 @@ type Options struct {
 	BatchEvents  int // events per /v1/events request
 	Clients      int // concurrent HTTP clients
 	Stores       int
+	Span         time.Duration // simulated time the events cover, ending now
+	Scale        float64       // simulator volume multiplier (density per store-minute)
 	Out          io.Writer
 }
 
@@ -128,8 +130,12 @@ func Run(ctx context.Context, o Options) error {
 }
 
 func simulate(o Options) ([]sim.Event, error) {
-	start := time.Now().Add(-72 * time.Hour)
-	g, err := sim.New(sim.Config{Seed: 42, NumStores: o.Stores, Start: start, Days: 3})
+	return simulateSeed(o, 42, "")
+}
+
+func simulateSeed(o Options, seed uint64, idPrefix string) ([]sim.Event, error) {
+	end := time.Now()
+	g, err := sim.New(sim.Config{Seed: seed, NumStores: o.Stores, Start: end.Add(-o.Span), End: end, Scale: o.Scale})
 	if err != nil {
 		return nil, err
 	}
@@ -141,12 +147,13 @@ func simulate(o Options) ([]sim.Event, error) {
 		}
 		for _, e := range evs {
 			if e.Time.Before(time.Now()) {
+				e.ID = idPrefix + e.ID
 				out = append(out, e)
 			}
 		}
 	}
 	if len(out) < o.Events {
-		return nil, fmt.Errorf("simulator produced only %d events for %d stores x 3 days; raise -stores", len(out), o.Stores)
+		return nil, fmt.Errorf("simulator produced only %d events for %d stores over %s at scale %g; raise -scale or -span", len(out), o.Stores, o.Span, o.Scale)
 	}
 	return out[:o.Events], nil
 }
@@ -284,27 +291,12 @@ func percentiles(d []time.Duration) (p50, p99 time.Duration) {
 }
 
 func halfRate(ctx context.Context, ing *ingestProc, o Options, perSecond float64) (Result, error) {
-	// Fresh ids: the first run's ids would all be duplicates.
-	start := time.Now().Add(-72 * time.Hour)
-	g, err := sim.New(sim.Config{Seed: 4242, NumStores: o.Stores, Start: start, Days: 3})
+	// Fresh ids (another seed, a prefix): the first run's would all be duplicates.
+	o.Events = min(int(perSecond*10), o.Events) // about ten seconds of traffic
+	evs, err := simulateSeed(o, 4242, "half-")
 	if err != nil {
 		return Result{}, err
 	}
-	target := int(perSecond * 10) // about ten seconds of traffic
-	var evs []sim.Event
-	for len(evs) < target {
-		hour, ok := g.Next()
-		if !ok {
-			break
-		}
-		for _, e := range hour {
-			if e.Time.Before(time.Now()) {
-				e.ID = "half-" + e.ID
-				evs = append(evs, e)
-			}
-		}
-	}
-	evs = evs[:min(len(evs), target)]
 	r, err := post(ctx, ing.url+"/v1/events", "application/x-ndjson", eventBodies(evs, o.BatchEvents), o.Clients, perSecond)
 	if err != nil {
 		return Result{}, err
@@ -357,8 +349,8 @@ func direct(ctx context.Context, db *influxtest.Server, events []sim.Event, n in
 }
 
 func report(w io.Writer, o Options, rs []Result, rssBytes int64) {
-	fmt.Fprintf(w, "\n%d events, %d per /v1/events request, %d concurrent clients, %d stores; ingest peak RSS %.0f MB\n\n",
-		o.Events, o.BatchEvents, o.Clients, o.Stores, float64(rssBytes)/(1<<20))
+	fmt.Fprintf(w, "\n%d events over %s of simulated time (%d stores, scale %g), %d per /v1/events request, %d concurrent clients; ingest peak RSS %.0f MB\n\n",
+		o.Events, o.Span, o.Stores, o.Scale, o.BatchEvents, o.Clients, float64(rssBytes)/(1<<20))
 	fmt.Fprintln(w, "| way in | events | events/s | ratio to (b) | request p50 | request p99 | in InfluxDB after |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	var base float64

@@ -29,6 +29,9 @@ type Config struct {
 	Limits   Limits `mapstructure:"limits"`
 	Auth     Auth   `mapstructure:"auth"`
 	Log      Log    `mapstructure:"log"`
+	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: none);
+	// the GOMEMLIMIT environment variable, when set, takes precedence.
+	MemoryLimit int64 `mapstructure:"memory_limit"`
 	// PprofListen, when set, serves net/http/pprof there (keep it on loopback).
 	PprofListen string         `mapstructure:"pprof_listen"`
 	Location    *time.Location `mapstructure:"-"`
@@ -108,6 +111,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("tls.cert_file", "")
 	v.SetDefault("tls.key_file", "")
 	v.SetDefault("pprof_listen", "")
+	v.SetDefault("memory_limit", int64(256)<<20)
 	v.SetDefault("data_dir", "./data")
 	v.SetDefault("ingester", "")
 	v.SetDefault("timezone", "Asia/Shanghai")
@@ -214,6 +218,9 @@ func (c *Config) check() error {
 	var errs []error
 	bad := func(opt, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config: %s: %s", opt, fmt.Sprintf(format, args...)))
+	}
+	if c.MemoryLimit != 0 && c.MemoryLimit < 64<<20 {
+		bad("memory_limit", "must be 0 (none) or at least 64 MiB, got %d", c.MemoryLimit)
 	}
 	if c.Listen == "" {
 		bad("listen", "must be an address such as :8080")

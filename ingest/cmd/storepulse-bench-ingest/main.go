@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/storepulse/storepulse/ingest/bench"
 )
@@ -19,6 +20,8 @@ func main() {
 	flag.IntVar(&o.BatchEvents, "batch", 1000, "events per /v1/events request")
 	flag.IntVar(&o.Clients, "clients", 8, "concurrent clients")
 	flag.IntVar(&o.Stores, "stores", 100, "simulated stores")
+	flag.DurationVar(&o.Span, "span", 72*time.Hour, "simulated time the events cover, ending now (short: a live stream; long: a backfill)")
+	flag.Float64Var(&o.Scale, "scale", 1, "simulator volume multiplier")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
