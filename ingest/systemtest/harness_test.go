@@ -67,6 +67,7 @@ type ingestOpts struct {
 	sealInterval    time.Duration
 	extraTokens     string // YAML list items appended to auth.tokens
 	maxBodyBytes    int64
+	ingester        string
 }
 
 func freePort(t testing.TB) int {
@@ -90,11 +91,14 @@ func startIngest(t testing.TB, db *influxtest.Server, o ingestOpts) *ingest {
 	if o.maxBodyBytes == 0 {
 		o.maxBodyBytes = 8 << 20
 	}
+	if o.ingester == "" {
+		o.ingester = "systemtest"
+	}
 	dir := t.TempDir()
 	port := freePort(t)
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
 data_dir: %s
-ingester: systemtest
+ingester: %s
 influx:
   url: %s
   token: %s
@@ -120,7 +124,7 @@ auth:
 %s
 log:
   level: info
-`, port, filepath.Join(dir, "data"), db.URL, db.Token, db.Org, db.Bucket, o.spoolMaxBytes, o.segmentMaxBytes,
+`, port, filepath.Join(dir, "data"), o.ingester, db.URL, db.Token, db.Org, db.Bucket, o.spoolMaxBytes, o.segmentMaxBytes,
 		o.sealInterval, o.maxBodyBytes, 4*o.maxBodyBytes, auth.Hash(testToken), o.extraTokens)
 	in := &ingest{t: t, URL: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir,
 		config: filepath.Join(dir, "config.yaml"), logPath: filepath.Join(dir, "ingest.log")}

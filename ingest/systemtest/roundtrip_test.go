@@ -3,6 +3,7 @@ package systemtest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -76,4 +77,44 @@ func TestRoundTrip(t *testing.T) {
 	require.JSONEq(t, `{"accepted":0,"duplicates":100}`, resp.Body, "ids persist across a restart")
 	in.waitDrained(60 * time.Second)
 	requireSums(t, want, storedSums(t, db))
+
+	// Late events after the restart (into the same windows, and days back)
+	// add to what is stored instead of overwriting it.
+	late := genEvents(2, "late", 2000, time.Now())
+	old := genEvents(3, "old", 500, time.Now().Add(-3*24*time.Hour))
+	resp, err = in.do("POST", "/v1/events", "application/json", mustJSON(t, append(late, old...)), nil)
+	require.NoError(t, err)
+	require.Equal(t, 202, resp.Status, resp.Body)
+	in.waitDrained(60 * time.Second)
+	all := append(append(append([]ev{}, events...), late...), old...)
+	requireSums(t, expectedSums(all), storedSums(t, db))
+}
+
+// TestTwoInstances runs two ingest instances against one InfluxDB, both
+// writing the same stores and minutes: neither overwrites the other.
+func TestTwoInstances(t *testing.T) {
+	db := influxtest.Start(t)
+	a := startIngest(t, db, ingestOpts{ingester: "ingest-a"})
+	b := startIngest(t, db, ingestOpts{ingester: "ingest-b"})
+	now := time.Now()
+	evA := genEvents(11, "a", 3000, now)
+	evB := genEvents(11, "b", 3000, now) // same times, stores and values; other ids
+	for _, x := range []struct {
+		in *ingest
+		ev []ev
+	}{{a, evA}, {b, evB}} {
+		resp, err := x.in.do("POST", "/v1/events", "application/json", mustJSON(t, x.ev), nil)
+		require.NoError(t, err)
+		require.Equal(t, 202, resp.Status, resp.Body)
+	}
+	a.waitDrained(60 * time.Second)
+	b.waitDrained(60 * time.Second)
+	requireSums(t, expectedSums(append(append([]ev{}, evA...), evB...)), storedSums(t, db))
+	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> range(start: -1d, stop: 1h)
+  |> filter(fn: (r) => r._measurement == "sp_ingest") |> keep(columns: ["ingester"]) |> distinct(column: "ingester")`, db.Bucket))
+	var ingesters []string
+	for _, r := range rows {
+		ingesters = append(ingesters, r["_value"])
+	}
+	require.ElementsMatch(t, []string{"ingest-a", "ingest-b"}, ingesters)
 }
