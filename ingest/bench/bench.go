@@ -392,7 +392,7 @@ log: {level: warn}
 pprof_listen: %q
 `, port, filepath.Join(dir, "data"), db.URL, db.Token, db.Bucket, db.Org, auth.Hash(token), os.Getenv("STOREPULSE_BENCH_PPROF"))
 	path := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil { // #nosec G703 -- a temp dir of our own
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, binary, "--config", path) // #nosec G204 -- benchmark of our own binary
