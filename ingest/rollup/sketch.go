@@ -3,7 +3,6 @@ package rollup
 import (
 	"container/list"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 
 	"github.com/storepulse/storepulse/internal/schema"
+	"github.com/storepulse/storepulse/internal/sketch"
 )
 
 // SketchKey identifies one stored sketch of this ingester: kind
@@ -76,27 +76,12 @@ func (e *CorruptSketchesError) add(k SketchKey, err error) {
 func (e *CorruptSketchesError) Unwrap() error { return e.Err }
 
 // EncodeSketch is the stored form of a sketch (field schema.FieldSketch):
-// base64 (standard, padded) of MarshalBinary.
-func EncodeSketch(sk *hyperloglog.Sketch) (string, error) {
-	b, err := sk.MarshalBinary()
-	if err != nil {
-		return "", fmt.Errorf("encode sketch: %w", err)
-	}
-	return base64.StdEncoding.EncodeToString(b), nil
-}
+// base64 (standard, padded) of MarshalBinary. It delegates to internal/sketch,
+// which the datasource shares.
+func EncodeSketch(sk *hyperloglog.Sketch) (string, error) { return sketch.Encode(sk) }
 
 // DecodeSketch parses the stored form of a sketch.
-func DecodeSketch(s string) (*hyperloglog.Sketch, error) {
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("decode sketch: %w", err)
-	}
-	sk := &hyperloglog.Sketch{}
-	if err := sk.UnmarshalBinary(b); err != nil {
-		return nil, fmt.Errorf("decode sketch: %w", err)
-	}
-	return sk, nil
-}
+func DecodeSketch(s string) (*hyperloglog.Sketch, error) { return sketch.Decode(s) }
 
 // lru is a plain least-recently-used map of sketches.
 type lru struct {

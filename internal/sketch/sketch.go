@@ -1,0 +1,81 @@
+// Package sketch is the stored form of StorePulse's HyperLogLog distinct-count
+// sketches (docs/schema.md, "Distinct counts"): base64 (standard alphabet,
+// padded) of github.com/axiomhq/hyperloglog Sketch.MarshalBinary. The ingest
+// service writes it and the datasource reads and merges it.
+package sketch
+
+import (
+	"encoding/base64"
+	"fmt"
+
+	"github.com/axiomhq/hyperloglog"
+)
+
+// Encode is the stored form of sk (field schema.FieldSketch).
+func Encode(sk *hyperloglog.Sketch) (string, error) {
+	b, err := sk.MarshalBinary()
+	if err != nil {
+		return "", fmt.Errorf("encode sketch: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+// Decode parses the stored form of a sketch.
+func Decode(s string) (*hyperloglog.Sketch, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("decode sketch: %w", err)
+	}
+	sk := &hyperloglog.Sketch{}
+	if err := sk.UnmarshalBinary(b); err != nil {
+		return nil, fmt.Errorf("decode sketch: %w", err)
+	}
+	return sk, nil
+}
+
+// Union merges stored sketches into one distinct count. The zero Union counts
+// nothing (estimate 0). It is not safe for concurrent use.
+type Union struct {
+	sk *hyperloglog.Sketch
+	n  int
+}
+
+// AddEncoded decodes s and merges it.
+func (u *Union) AddEncoded(s string) error {
+	sk, err := Decode(s)
+	if err != nil {
+		return err
+	}
+	return u.Add(sk)
+}
+
+// Add merges sk (which must not be modified afterwards).
+func (u *Union) Add(sk *hyperloglog.Sketch) error {
+	u.n++
+	if u.sk == nil {
+		u.sk = hyperloglog.New14()
+	}
+	if err := u.sk.Merge(sk); err != nil {
+		return fmt.Errorf("merge sketch: %w", err)
+	}
+	return nil
+}
+
+// Merge merges another union into u.
+func (u *Union) Merge(o *Union) error {
+	if o == nil || o.sk == nil {
+		return nil
+	}
+	return u.Add(o.sk)
+}
+
+// Sketches is the number of sketches merged.
+func (u *Union) Sketches() int { return u.n }
+
+// Estimate is the distinct count of everything merged.
+func (u *Union) Estimate() uint64 {
+	if u.sk == nil {
+		return 0
+	}
+	return u.sk.Estimate()
+}

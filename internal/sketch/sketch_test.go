@@ -1,0 +1,62 @@
+package sketch
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/axiomhq/hyperloglog"
+	"github.com/cespare/xxhash/v2"
+	"github.com/stretchr/testify/require"
+)
+
+func sketchOf(prefix string, from, to int) *hyperloglog.Sketch {
+	sk := hyperloglog.New14()
+	for i := from; i < to; i++ {
+		sk.InsertHash(xxhash.Sum64String(prefix + strconv.Itoa(i)))
+	}
+	return sk
+}
+
+func TestRoundTripAndUnion(t *testing.T) {
+	tests := []struct {
+		name   string
+		ranges [][2]int
+		want   float64
+	}{
+		{"empty union", nil, 0},
+		{"one small sketch", [][2]int{{0, 100}}, 100},
+		{"overlap counts once", [][2]int{{0, 5000}, {2500, 7500}}, 7500},
+		{"disjoint large", [][2]int{{0, 20000}, {20000, 50000}}, 50000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var u Union
+			for _, r := range tt.ranges {
+				enc, err := Encode(sketchOf("u", r[0], r[1]))
+				require.NoError(t, err)
+				require.NoError(t, u.AddEncoded(enc))
+			}
+			require.Equal(t, len(tt.ranges), u.Sketches())
+			require.InDelta(t, tt.want, float64(u.Estimate()), 0.02*tt.want)
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	for _, s := range []string{"not base64!", "AAAA"} {
+		_, err := Decode(s)
+		require.Error(t, err, s)
+	}
+	var u Union
+	require.Error(t, u.AddEncoded("###"))
+}
+
+func TestMergeUnions(t *testing.T) {
+	var a, b, empty Union
+	require.NoError(t, a.Add(sketchOf("x", 0, 1000)))
+	require.NoError(t, b.Add(sketchOf("x", 500, 1500)))
+	require.NoError(t, a.Merge(&b))
+	require.NoError(t, a.Merge(&empty))
+	require.NoError(t, a.Merge(nil))
+	require.InDelta(t, 1500, float64(a.Estimate()), 30)
+}
