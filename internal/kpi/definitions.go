@@ -1,0 +1,158 @@
+package kpi
+
+import s "github.com/storepulse/storepulse/internal/schema"
+
+// Operand constructors, to keep the table below readable.
+func sum(meas string, fields ...string) Operand {
+	o := Operand{}
+	for _, f := range fields {
+		o.Terms = append(o.Terms, Term{Measurement: meas, Field: f, Sign: 1})
+	}
+	return o
+}
+
+func minus(o Operand, meas, field string) Operand {
+	o.Terms = append(o.Terms, Term{Measurement: meas, Field: field, Sign: -1})
+	return o
+}
+
+func distinct(kind string) Operand { return Operand{Distinct: kind} }
+
+func ptr(o Operand) *Operand { return &o }
+
+// Areas of the glossary.
+const (
+	AreaUsers       = "users"
+	AreaRevenue     = "revenue"
+	AreaEngagement  = "engagement"
+	AreaService     = "service"
+	AreaAfterSales  = "after-sales"
+	AreaMarketing   = "marketing"
+	AreaMarket      = "market"
+	AreaRhythm      = "rhythm"
+	AreaProducts    = "products"
+	AreaOperational = "operational"
+)
+
+// Definitions is the catalog: every KPI of the glossary in shared/MISSION.md.
+func Definitions() []KPI {
+	paid := sum(s.MeasPayments, s.FieldPaidAmount)
+	return []KPI{
+		// users
+		{ID: "new_users", Name: "New users", Area: AreaUsers, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Sign-ups in the window.", Num: sum(s.MeasUsers, s.FieldSignups)},
+		{ID: "total_users", Name: "Total users", Area: AreaUsers, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindCumulative,
+			Description: "Cumulative sign-ups at the end of each bucket.", Num: sum(s.MeasUsers, s.FieldSignups)},
+		{ID: "active_users", Name: "Active users", Area: AreaUsers, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindDistinct,
+			Description: "Distinct users with any activity (sign-up, session, order, payment, consultation); DAU, WAU or MAU with a day, week or month interval.",
+			Num:         distinct(s.KindActive)},
+		{ID: "stickiness", Name: "Stickiness", Area: AreaUsers, Unit: UnitPercent, Direction: HigherIsBetter, Kind: KindStickiness,
+			Description: "Average daily active users divided by the active users of the whole bucket (DAU/MAU with a month interval). Needs an interval of at least a day.",
+			Num:         distinct(s.KindActive)},
+		// revenue
+		{ID: "gmv", Name: "GMV", Area: AreaRevenue, Unit: UnitCurrency, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Value of the orders placed.", Num: sum(s.MeasOrders, s.FieldGMV)},
+		{ID: "paid_revenue", Name: "Paid revenue", Area: AreaRevenue, Unit: UnitCurrency, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Amount paid.", Num: paid},
+		{ID: "net_revenue", Name: "Net revenue", Area: AreaRevenue, Unit: UnitCurrency, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Amount paid minus amount refunded.", Num: minus(paid, s.MeasRefunds, s.FieldRefundAmount)},
+		{ID: "orders", Name: "Orders", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Orders placed.", Num: sum(s.MeasOrders, s.FieldOrders)},
+		{ID: "paid_orders", Name: "Paid orders", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Orders paid.", Num: sum(s.MeasPayments, s.FieldPaidOrders)},
+		{ID: "items_sold", Name: "Items ordered", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Items in the orders placed.", Num: sum(s.MeasOrders, s.FieldItems)},
+		{ID: "buyers", Name: "Buyers", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindDistinct,
+			Description: "Distinct users who placed an order.", Num: distinct(s.KindBuyer)},
+		{ID: "paying_buyers", Name: "Paying buyers", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindDistinct,
+			Description: "Distinct users who paid.", Num: distinct(s.KindPayer)},
+		{ID: "aov", Name: "AOV", Area: AreaRevenue, Unit: UnitCurrency, Direction: HigherIsBetter, Kind: KindRatio,
+			Description: "Average order value: GMV / orders.", Num: sum(s.MeasOrders, s.FieldGMV), Den: ptr(sum(s.MeasOrders, s.FieldOrders))},
+		{ID: "arpu", Name: "ARPU", Area: AreaRevenue, Unit: UnitCurrency, Direction: HigherIsBetter, Kind: KindRatio,
+			Description: "Average revenue per user: paid revenue / active users.", Num: paid, Den: ptr(distinct(s.KindActive))},
+		{ID: "arppu", Name: "ARPPU", Area: AreaRevenue, Unit: UnitCurrency, Direction: HigherIsBetter, Kind: KindRatio,
+			Description: "Average revenue per paying user: paid revenue / paying buyers.", Num: paid, Den: ptr(distinct(s.KindPayer))},
+		{ID: "conversion_rate", Name: "Conversion rate", Area: AreaRevenue, Unit: UnitPercent, Direction: HigherIsBetter, Kind: KindRatio,
+			Description: "Distinct buyers / distinct visitors.", Num: distinct(s.KindBuyer), Den: ptr(distinct(s.KindVisitor))},
+		{ID: "order_conversion_rate", Name: "Order conversion rate", Area: AreaRevenue, Unit: UnitPercent, Direction: HigherIsBetter, Kind: KindRatio,
+			Description: "Orders / sessions.", Num: sum(s.MeasOrders, s.FieldOrders), Den: ptr(sum(s.MeasTraffic, s.FieldSessions))},
+		{ID: "new_buyers", Name: "New buyers", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindDistinct,
+			Description: "Distinct users who placed a new customer's order.", Num: distinct(s.KindBuyerNew)},
+		{ID: "returning_buyers", Name: "Returning buyers", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindDistinct,
+			Description: "Distinct users who placed a returning customer's order.", Num: distinct(s.KindBuyerReturning)},
+		{ID: "gmv_new", Name: "GMV from new customers", Area: AreaRevenue, Unit: UnitCurrency, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Value of new customers' orders.", Num: sum(s.MeasOrders, s.FieldGMVNew)},
+		{ID: "gmv_returning", Name: "GMV from returning customers", Area: AreaRevenue, Unit: UnitCurrency, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Value of returning customers' orders.", Num: sum(s.MeasOrders, s.FieldGMVReturning)},
+		{ID: "repeat_purchase_rate", Name: "Repeat purchase rate", Area: AreaRevenue, Unit: UnitPercent, Direction: HigherIsBetter, Kind: KindRatio,
+			Description: "Share of orders placed by returning customers.", Num: sum(s.MeasOrders, s.FieldOrdersReturning), Den: ptr(sum(s.MeasOrders, s.FieldOrders))},
+		// engagement
+		{ID: "sessions", Name: "Sessions", Area: AreaEngagement, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Sessions.", Num: sum(s.MeasTraffic, s.FieldSessions)},
+		{ID: "visitors", Name: "Visitors", Area: AreaEngagement, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindDistinct,
+			Description: "Distinct session visitors.", Num: distinct(s.KindVisitor)},
+		{ID: "page_views", Name: "Page views", Area: AreaEngagement, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Page views.", Num: sum(s.MeasTraffic, s.FieldPageViews)},
+		{ID: "pv_per_session", Name: "PV per session", Area: AreaEngagement, Unit: UnitRatio, Direction: HigherIsBetter, Kind: KindRatio,
+			Description: "Page views / sessions.", Num: sum(s.MeasTraffic, s.FieldPageViews), Den: ptr(sum(s.MeasTraffic, s.FieldSessions))},
+		{ID: "avg_session_duration", Name: "Average session duration", Area: AreaEngagement, Unit: UnitSeconds, Direction: HigherIsBetter, Kind: KindRatio,
+			Description: "Total session duration / sessions.", Num: sum(s.MeasTraffic, s.FieldSessionDurationS), Den: ptr(sum(s.MeasTraffic, s.FieldSessions))},
+		{ID: "add_to_cart_rate", Name: "Add-to-cart rate", Area: AreaEngagement, Unit: UnitPercent, Direction: HigherIsBetter, Kind: KindRatio,
+			Description: "Sessions that added to the cart / sessions.", Num: sum(s.MeasTraffic, s.FieldCartSessions), Den: ptr(sum(s.MeasTraffic, s.FieldSessions))},
+		{ID: "cart_abandonment", Name: "Cart abandonment", Area: AreaEngagement, Unit: UnitPercent, Direction: LowerIsBetter, Kind: KindRatio, Complement: true,
+			Description: "1 − orders / sessions with a cart.", Num: sum(s.MeasOrders, s.FieldOrders), Den: ptr(sum(s.MeasTraffic, s.FieldCartSessions))},
+		// service
+		{ID: "consultations", Name: "Consultations", Area: AreaService, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Customer-service consultations.", Num: sum(s.MeasService, s.FieldConsultations)},
+		{ID: "consultation_conversion", Name: "Consultation conversion", Area: AreaService, Unit: UnitPercent, Direction: HigherIsBetter, Kind: KindRatio,
+			Description: "Consultations followed by an order / consultations.", Num: sum(s.MeasService, s.FieldConsultationsConverted), Den: ptr(sum(s.MeasService, s.FieldConsultations))},
+		{ID: "first_response_time", Name: "First response time", Area: AreaService, Unit: UnitSeconds, Direction: LowerIsBetter, Kind: KindRatio,
+			Description: "Average first response time of consultations.", Num: sum(s.MeasService, s.FieldFirstResponseS), Den: ptr(sum(s.MeasService, s.FieldConsultations))},
+		{ID: "after_sales_tickets", Name: "After-sales tickets", Area: AreaService, Unit: UnitCount, Direction: LowerIsBetter, Kind: KindSum,
+			Description: "After-sales tickets opened.", Num: sum(s.MeasTickets, s.FieldTicketsOpened)},
+		{ID: "tickets_resolved", Name: "Tickets resolved", Area: AreaService, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "After-sales tickets resolved.", Num: sum(s.MeasTickets, s.FieldTicketsResolved)},
+		{ID: "resolution_time", Name: "Resolution time", Area: AreaService, Unit: UnitSeconds, Direction: LowerIsBetter, Kind: KindRatio,
+			Description: "Average time to resolve an after-sales ticket.", Num: sum(s.MeasTickets, s.FieldResolutionS), Den: ptr(sum(s.MeasTickets, s.FieldTicketsResolved))},
+		// after-sales
+		{ID: "refunds", Name: "Refunds", Area: AreaAfterSales, Unit: UnitCount, Direction: LowerIsBetter, Kind: KindSum,
+			Description: "Refunds.", Num: sum(s.MeasRefunds, s.FieldRefunds)},
+		{ID: "refund_amount", Name: "Refund amount", Area: AreaAfterSales, Unit: UnitCurrency, Direction: LowerIsBetter, Kind: KindSum,
+			Description: "Amount refunded.", Num: sum(s.MeasRefunds, s.FieldRefundAmount)},
+		{ID: "refund_rate", Name: "Refund rate", Area: AreaAfterSales, Unit: UnitPercent, Direction: LowerIsBetter, Kind: KindRatio,
+			Description: "Refunded amount / paid amount.", Num: sum(s.MeasRefunds, s.FieldRefundAmount), Den: ptr(paid)},
+		{ID: "refund_count_rate", Name: "Refund rate (count)", Area: AreaAfterSales, Unit: UnitPercent, Direction: LowerIsBetter, Kind: KindRatio,
+			Description: "Refunds / paid orders.", Num: sum(s.MeasRefunds, s.FieldRefunds), Den: ptr(sum(s.MeasPayments, s.FieldPaidOrders))},
+		// marketing
+		{ID: "impressions", Name: "Impressions", Area: AreaMarketing, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Impressions of banners, pushes and SMS.", Num: sum(s.MeasMarketing, s.FieldImpressions)},
+		{ID: "clicks", Name: "Clicks", Area: AreaMarketing, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Clicks on banners, pushes and SMS.", Num: sum(s.MeasMarketing, s.FieldClicks)},
+		{ID: "ctr", Name: "CTR", Area: AreaMarketing, Unit: UnitPercent, Direction: HigherIsBetter, Kind: KindRatio,
+			Description: "Click-through rate: clicks / impressions.", Num: sum(s.MeasMarketing, s.FieldClicks), Den: ptr(sum(s.MeasMarketing, s.FieldImpressions))},
+		{ID: "marketing_conversions", Name: "Marketing conversions", Area: AreaMarketing, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Conversions attributed to marketing.", Num: sum(s.MeasMarketing, s.FieldConversions)},
+		{ID: "marketing_conversion_rate", Name: "Marketing conversion rate", Area: AreaMarketing, Unit: UnitPercent, Direction: HigherIsBetter, Kind: KindRatio,
+			Description: "Conversions / clicks.", Num: sum(s.MeasMarketing, s.FieldConversions), Den: ptr(sum(s.MeasMarketing, s.FieldClicks))},
+		{ID: "spend", Name: "Marketing spend", Area: AreaMarketing, Unit: UnitCurrency, Direction: LowerIsBetter, Kind: KindSum,
+			Description: "Marketing spend.", Num: sum(s.MeasMarketing, s.FieldSpend)},
+		{ID: "roas", Name: "ROAS", Area: AreaMarketing, Unit: UnitRatio, Direction: HigherIsBetter, Kind: KindRatio,
+			Description: "Return on ad spend: conversion value / spend.", Num: sum(s.MeasMarketing, s.FieldConversionValue), Den: ptr(sum(s.MeasMarketing, s.FieldSpend))},
+		{ID: "cac", Name: "CAC", Area: AreaMarketing, Unit: UnitCurrency, Direction: LowerIsBetter, Kind: KindRatio,
+			Description: "Customer acquisition cost: spend / conversions.", Num: sum(s.MeasMarketing, s.FieldSpend), Den: ptr(sum(s.MeasMarketing, s.FieldConversions))},
+		// market
+		{ID: "price_index", Name: "Price index", Area: AreaMarket, Unit: UnitRatio, Direction: LowerIsBetter, Kind: KindRatio,
+			Description: "Own price / competitor price over the price observations (group by category or competitor).",
+			Num:         sum(s.MeasPrices, s.FieldOwnPrice), Den: ptr(sum(s.MeasPrices, s.FieldCompetitorPrice))},
+		// rhythm and products: transforms
+		{ID: "campaign_uplift", Name: "Campaign uplift", Area: AreaRhythm, Unit: UnitPercent, Direction: HigherIsBetter, Kind: KindTransform,
+			Description: "A KPI during a campaign against its baseline.",
+			Note:        "the uplift transform applied to another KPI (planned, not computed yet)"},
+		{ID: "lifecycle_stage", Name: "Life-cycle stage", Area: AreaProducts, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindTransform,
+			Description: "Introduction, growth, maturity or decline of a category, from its sales trend.",
+			Note:        "the life-cycle transform applied to GMV by category (planned, not computed yet)"},
+		// operational
+		{ID: "events_received", Name: "Events received", Area: AreaOperational, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Events accepted by the ingest service: zero means a store stopped sending.", Num: sum(s.MeasIngest, s.FieldEvents)},
+	}
+}
