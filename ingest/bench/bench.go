@@ -54,6 +54,7 @@ type Result struct {
 	Elapsed    time.Duration
 	P50, P99   time.Duration
 	DrainAfter time.Duration // until InfluxDB holds everything (StorePulse runs)
+	Lines      float64       // line-protocol lines StorePulse wrote to InfluxDB for this run
 }
 
 // EventsPerSec is the acknowledged throughput.
@@ -97,6 +98,9 @@ func Run(ctx context.Context, o Options) error {
 	if a.DrainAfter, err = ing.waitDrained(ctx); err != nil {
 		return err
 	}
+	if a.Lines, err = ing.metric("storepulse_ingest_rollup_lines_total"); err != nil {
+		return err
+	}
 	// (a') the same path at half that rate, for the acknowledgement latency.
 	half, err := halfRate(ctx, ing, o, a.EventsPerSec()/2)
 	if err != nil {
@@ -111,9 +115,18 @@ func Run(ctx context.Context, o Options) error {
 	}
 	c.Name = "(c) line protocol via /api/v2/write (passthrough, durable)"
 	c.Events = len(events)
+	linesBefore, err := ing.metric("storepulse_ingest_rollup_lines_total")
+	if err != nil {
+		return err
+	}
 	if c.DrainAfter, err = ing.waitDrained(ctx); err != nil {
 		return err
 	}
+	linesAfter, err := ing.metric("storepulse_ingest_rollup_lines_total")
+	if err != nil {
+		return err
+	}
+	c.Lines = linesAfter - linesBefore
 	rss, err := peakRSS(ing.cmd.Process.Pid)
 	if err != nil {
 		return err
@@ -303,9 +316,18 @@ func halfRate(ctx context.Context, ing *ingestProc, o Options, perSecond float64
 	}
 	r.Name = fmt.Sprintf("(a) at half rate (%.0f events/s offered)", perSecond)
 	r.Events = len(evs)
+	before, err := ing.metric("storepulse_ingest_rollup_lines_total")
+	if err != nil {
+		return Result{}, err
+	}
 	if r.DrainAfter, err = ing.waitDrained(ctx); err != nil {
 		return Result{}, err
 	}
+	after, err := ing.metric("storepulse_ingest_rollup_lines_total")
+	if err != nil {
+		return Result{}, err
+	}
+	r.Lines = after - before
 	return r, nil
 }
 
@@ -343,7 +365,7 @@ func direct(ctx context.Context, db *influxtest.Server, events []sim.Event, n in
 	if firstErr != nil {
 		return Result{}, firstErr
 	}
-	r := Result{Name: "(b) raw points straight into InfluxDB (official client, 5,000-line gzip batches)", Events: len(events), Elapsed: time.Since(start)}
+	r := Result{Name: "(b) raw points straight into InfluxDB (official client, 5,000-line gzip batches)", Events: len(events), Elapsed: time.Since(start), Lines: float64(len(events))}
 	r.P50, r.P99 = percentiles(lat)
 	return r, nil
 }
@@ -351,8 +373,8 @@ func direct(ctx context.Context, db *influxtest.Server, events []sim.Event, n in
 func report(w io.Writer, o Options, rs []Result, rssBytes int64) {
 	fmt.Fprintf(w, "\n%d events over %s of simulated time (%d stores, scale %g), %d per /v1/events request, %d concurrent clients; ingest peak RSS %.0f MB\n\n",
 		o.Events, o.Span, o.Stores, o.Scale, o.BatchEvents, o.Clients, float64(rssBytes)/(1<<20))
-	fmt.Fprintln(w, "| way in | events | events/s | ratio to (b) | request p50 | request p99 | in InfluxDB after |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| way in | events | acknowledged events/s | ratio to (b) | request p50 | request p99 | all in InfluxDB after | end-to-end events/s | lines written per event |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var base float64
 	for _, r := range rs {
 		if strings.HasPrefix(r.Name, "(b)") {
@@ -360,12 +382,10 @@ func report(w io.Writer, o Options, rs []Result, rssBytes int64) {
 		}
 	}
 	for _, r := range rs {
-		drain := "—"
-		if r.DrainAfter > 0 {
-			drain = "+" + r.DrainAfter.Round(10*time.Millisecond).String()
-		}
-		fmt.Fprintf(w, "| %s | %d | %.0f | %.2f | %s | %s | %s |\n", r.Name, r.Events, r.EventsPerSec(), r.EventsPerSec()/base,
-			r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), drain)
+		drain := r.Elapsed + r.DrainAfter
+		fmt.Fprintf(w, "| %s | %d | %.0f | %.2f | %s | %s | %s | %.0f | %.2f |\n", r.Name, r.Events, r.EventsPerSec(), r.EventsPerSec()/base,
+			r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), drain.Round(10*time.Millisecond),
+			float64(r.Events)/drain.Seconds(), r.Lines/float64(r.Events))
 	}
 }
 

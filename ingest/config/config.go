@@ -124,7 +124,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("influx.min_backoff", 100*time.Millisecond)
 	v.SetDefault("influx.max_backoff", 30*time.Second)
 	v.SetDefault("spool.max_bytes", int64(1)<<30)
-	v.SetDefault("spool.segment_max_bytes", int64(64)<<20)
+	v.SetDefault("spool.segment_max_bytes", int64(16)<<20)
 	v.SetDefault("spool.seal_interval", 5*time.Second)
 	v.SetDefault("spool.retry_after", 5*time.Second)
 	v.SetDefault("dedup.window", 48*time.Hour)
