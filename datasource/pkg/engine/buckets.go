@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/storepulse/storepulse/datasource/pkg/models"
+)
+
+// Step is a resolved interval: a fixed duration below a day (aligned to local
+// midnight when an hour or more), or a calendar unit in the store time zone.
+type Step struct {
+	Fixed    time.Duration // > 0 for fixed steps
+	Calendar string        // models.IntervalDay, IntervalWeek or IntervalMonth
+}
+
+func (s Step) String() string {
+	if s.Calendar != "" {
+		return s.Calendar
+	}
+	return s.Fixed.String()
+}
+
+// WholeDays reports whether every bucket is made of whole local days.
+func (s Step) WholeDays() bool { return s.Calendar != "" }
+
+// fixedSteps are the allowed fixed steps: each divides the next hour or day.
+func fixedSteps() []time.Duration {
+	return []time.Duration{time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute,
+		30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour}
+}
+
+// ResolveStep turns a query interval into a Step. For "auto" it takes the
+// smallest step not below grafanaInterval, (to-from)/maxDataPoints and minStep.
+func ResolveStep(interval string, from, to time.Time, grafanaInterval time.Duration, maxDataPoints int64, minStep time.Duration) (Step, error) {
+	switch interval {
+	case models.IntervalDay, models.IntervalWeek, models.IntervalMonth:
+		return Step{Calendar: interval}, nil
+	case models.IntervalAuto, "":
+		want := max(grafanaInterval, minStep, time.Minute)
+		if maxDataPoints > 0 {
+			want = max(want, to.Sub(from)/time.Duration(maxDataPoints))
+		}
+		for _, s := range fixedSteps() {
+			if s >= want {
+				return Step{Fixed: s}, nil
+			}
+		}
+		switch {
+		case want <= 24*time.Hour:
+			return Step{Calendar: models.IntervalDay}, nil
+		case want <= 7*24*time.Hour:
+			return Step{Calendar: models.IntervalWeek}, nil
+		}
+		return Step{Calendar: models.IntervalMonth}, nil
+	}
+	d, err := time.ParseDuration(interval)
+	if err != nil {
+		return Step{}, fmt.Errorf("unknown interval %q (auto, day, week, month or a duration like 5m, 1h)", interval)
+	}
+	for _, s := range fixedSteps() {
+		if s == d {
+			if d < minStep {
+				return Step{}, fmt.Errorf("interval %s is below this KPI's smallest interval %s", d, minStep)
+			}
+			return Step{Fixed: d}, nil
+		}
+	}
+	if d == 24*time.Hour {
+		return Step{Calendar: models.IntervalDay}, nil
+	}
+	return Step{}, fmt.Errorf("interval %s is not supported: use one of 1m, 5m, 10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, day, week, month", d)
+}
+
+// Buckets are consecutive [Starts[i], Starts[i+1]) windows; End closes the last.
+type Buckets struct {
+	Starts []time.Time
+	End    time.Time
+}
+
+// Len is the number of buckets.
+func (b Buckets) Len() int { return len(b.Starts) }
+
+// Start is the first bucket's start.
+func (b Buckets) Start() time.Time {
+	if len(b.Starts) == 0 {
+		return b.End
+	}
+	return b.Starts[0]
+}
+
+// EndOf is the end of bucket i.
+func (b Buckets) EndOf(i int) time.Time {
+	if i+1 < len(b.Starts) {
+		return b.Starts[i+1]
+	}
+	return b.End
+}
+
+// Index is the bucket holding t, or -1.
+func (b Buckets) Index(t time.Time) int {
+	if len(b.Starts) == 0 || t.Before(b.Starts[0]) || !t.Before(b.End) {
+		return -1
+	}
+	return sort.Search(len(b.Starts), func(i int) bool { return b.Starts[i].After(t) }) - 1
+}
+
+// maxBuckets bounds the buckets of one query.
+const maxBuckets = 20000
+
+// MakeBuckets covers [from, to) with buckets of step in loc: the first bucket
+// holds from, the last holds to (exclusive); buckets starting after now are
+// dropped (a dashboard's "today" does not draw the future as zero).
+func MakeBuckets(from, to time.Time, step Step, loc *time.Location, now time.Time) (Buckets, error) {
+	if !from.Before(to) {
+		return Buckets{}, fmt.Errorf("empty time range %s .. %s", from, to)
+	}
+	var b Buckets
+	t := floor(from, step, loc)
+	for t.Before(to) && !t.After(now) {
+		b.Starts = append(b.Starts, t)
+		if len(b.Starts) > maxBuckets {
+			return Buckets{}, fmt.Errorf("%d buckets of %s exceed the limit of %d: choose a larger interval", len(b.Starts), step, maxBuckets)
+		}
+		t = next(t, step, loc)
+	}
+	b.End = t
+	if len(b.Starts) == 0 {
+		b.End = from
+	}
+	return b, nil
+}
+
+// midnight is the start of t's local day.
+func midnight(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
+}
+
+// floor is the start of the bucket holding t.
+func floor(t time.Time, step Step, loc *time.Location) time.Time {
+	m := midnight(t, loc)
+	switch step.Calendar {
+	case models.IntervalDay:
+		return m
+	case models.IntervalWeek:
+		wd := (int(m.Weekday()) + 6) % 7 // Monday = 0
+		return m.AddDate(0, 0, -wd)
+	case models.IntervalMonth:
+		return m.AddDate(0, 0, 1-m.Day())
+	}
+	if step.Fixed < time.Hour {
+		// Sub-hour steps divide the hour: align to UTC (works for any zone
+		// whose offset is a multiple of the step).
+		return t.Truncate(step.Fixed)
+	}
+	// Hour steps are aligned to local midnight, restarting each day (DST days
+	// have a shorter or longer last bucket).
+	return m.Add(t.Sub(m) / step.Fixed * step.Fixed)
+}
+
+// next is the start of the bucket after the one starting at t.
+func next(t time.Time, step Step, loc *time.Location) time.Time {
+	l := t.In(loc)
+	switch step.Calendar {
+	case models.IntervalDay:
+		return l.AddDate(0, 0, 1)
+	case models.IntervalWeek:
+		return l.AddDate(0, 0, 7)
+	case models.IntervalMonth:
+		return l.AddDate(0, 1, 0)
+	}
+	n := t.Add(step.Fixed)
+	if step.Fixed >= time.Hour {
+		if nm := midnight(t, loc).AddDate(0, 0, 1); n.After(nm) {
+			return nm
+		}
+	}
+	return n
+}
+
+// Grain is the window InfluxDB sums by: the step itself below an hour, else an
+// hour (15 minutes in zones with a non-whole-hour offset), which every bucket
+// boundary is a multiple of.
+func Grain(step Step, loc *time.Location, from, to time.Time) time.Duration {
+	if step.Fixed > 0 && step.Fixed < time.Hour {
+		return step.Fixed
+	}
+	for _, t := range []time.Time{from, to} {
+		if _, off := t.In(loc).Zone(); off%3600 != 0 {
+			return 15 * time.Minute
+		}
+	}
+	return time.Hour
+}
+
+// Shift is where a comparison period starts: from moved back by the compare
+// offset. Day-based offsets move by local calendar days (DST-safe, and 1y =
+// 364 days keeps the weekday); the previous period moves by the range length.
+func Shift(t time.Time, compare string, rangeLen time.Duration, loc *time.Location) (time.Time, error) {
+	days := 0
+	switch compare {
+	case models.ComparePrevious:
+		return t.Add(-rangeLen), nil
+	case models.Compare1d:
+		days = 1
+	case models.Compare1w:
+		days = 7
+	case models.Compare4w:
+		days = 28
+	case models.Compare1y:
+		days = 364
+	default:
+		return t, fmt.Errorf("unknown compare %q", compare)
+	}
+	return t.In(loc).AddDate(0, 0, -days), nil
+}

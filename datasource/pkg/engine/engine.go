@@ -1,0 +1,430 @@
+// Package engine computes KPI series from the stored numbers: it resolves the
+// interval into store-time-zone buckets, asks a Source for windowed sums and
+// sketches (aggregation pushed into InfluxDB), adds them up per bucket and
+// series, and evaluates the catalog's formula (ratios as sum/sum, distinct
+// counts as merged sketches, comparisons with an earlier period).
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/internal/kpi"
+	"github.com/storepulse/storepulse/internal/schema"
+	"github.com/storepulse/storepulse/internal/sketch"
+)
+
+// Engine evaluates KPI queries. It is safe for concurrent use.
+type Engine struct {
+	Catalog     *kpi.Catalog
+	Source      Source
+	Location    *time.Location
+	SeriesLimit int
+	Now         func() time.Time
+}
+
+// Request is one KPI query with Grafana's time range and interval hints.
+type Request struct {
+	Query         models.Query
+	From, To      time.Time
+	Interval      time.Duration
+	MaxDataPoints int64
+}
+
+// Roles of result series.
+const (
+	RoleCurrent = "current"
+	RoleCompare = models.OutputSeries
+	RoleDelta   = models.OutputDelta
+	RoleChange  = models.OutputChange
+)
+
+// Series is one output series on the Result's time axis.
+type Series struct {
+	Role   string
+	Groups []string // values of the query's GroupBy ("" = tag absent)
+	Values []*float64
+}
+
+// Result is a computed KPI query.
+type Result struct {
+	KPI     kpi.KPI
+	GroupBy []string
+	Step    Step
+	Compare string
+	Times   []time.Time // bucket starts
+	Series  []Series
+}
+
+// SeriesLimitError is returned when a query would produce more series than
+// the configured limit.
+type SeriesLimitError struct{ Got, Limit int }
+
+func (e *SeriesLimitError) Error() string {
+	return fmt.Sprintf("the query returns %d series, more than the limit of %d: filter or group by fewer dimensions (or raise the datasource's series limit)", e.Got, e.Limit)
+}
+
+func pluginErrorf(format string, a ...any) error { return backend.PluginErrorf(format, a...) }
+
+// Run computes the query.
+func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
+	q := req.Query
+	k, ok := e.Catalog.Get(q.KPI)
+	if !ok {
+		if q.KPI == "" {
+			return nil, pluginErrorf("no KPI chosen")
+		}
+		return nil, pluginErrorf("unknown KPI %q (see resource /kpis)", q.KPI)
+	}
+	if k.Kind == kpi.KindTransform {
+		return nil, pluginErrorf("KPI %s is %s", k.ID, k.Note)
+	}
+	dims := k.Dimensions()
+	for dim := range q.Filters {
+		if !slices.Contains(dims, dim) {
+			return nil, pluginErrorf("KPI %s cannot be filtered by %q (dimensions: %s)", k.ID, dim, strings.Join(dims, ", "))
+		}
+	}
+	for _, dim := range q.GroupBy {
+		if !slices.Contains(dims, dim) {
+			return nil, pluginErrorf("KPI %s cannot be grouped by %q (dimensions: %s)", k.ID, dim, strings.Join(dims, ", "))
+		}
+	}
+	distinct := len(k.DistinctKinds()) > 0
+	byCategory := len(q.Filters[schema.TagCategory]) > 0 || slices.Contains(q.GroupBy, schema.TagCategory)
+	minStep := time.Minute
+	switch {
+	case k.Kind == kpi.KindStickiness || (distinct && byCategory):
+		minStep = 24 * time.Hour
+	case distinct:
+		minStep = time.Hour
+	}
+	step, err := ResolveStep(q.Interval, req.From, req.To, req.Interval, req.MaxDataPoints, minStep)
+	if err != nil {
+		return nil, backend.PluginError(err)
+	}
+	if minStep == 24*time.Hour && !step.WholeDays() {
+		return nil, pluginErrorf("KPI %s needs an interval of a day, week or month here (daily sketches: stickiness, or distinct counts by category)", k.ID)
+	}
+	now := time.Now()
+	if e.Now != nil {
+		now = e.Now()
+	}
+	cur, err := MakeBuckets(req.From, req.To, step, e.Location, now)
+	if err != nil {
+		return nil, backend.PluginError(err)
+	}
+	res := &Result{KPI: k, GroupBy: q.GroupBy, Step: step, Compare: q.Compare, Times: cur.Starts}
+	ev := evaluation{e: e, k: k, q: q, step: step, now: now, byCategory: byCategory}
+	fc, err := ev.fetch(ctx, cur)
+	if err != nil {
+		return nil, err
+	}
+	var fp *fetched
+	var prev Buckets
+	if q.Compare != models.CompareNone {
+		pf, err := Shift(req.From, q.Compare, req.To.Sub(req.From), e.Location)
+		if err != nil {
+			return nil, backend.PluginError(err)
+		}
+		pt, _ := Shift(req.To, q.Compare, req.To.Sub(req.From), e.Location)
+		if prev, err = MakeBuckets(pf, pt, step, e.Location, now); err != nil {
+			return nil, backend.PluginError(err)
+		}
+		if fp, err = ev.fetch(ctx, prev); err != nil {
+			return nil, err
+		}
+	}
+	keys := fc.keys(len(q.GroupBy), fp)
+	if n := len(keys) * (1 + len(q.CompareOutputs)); e.SeriesLimit > 0 && n > e.SeriesLimit {
+		return nil, backend.PluginError(&SeriesLimitError{Got: n, Limit: e.SeriesLimit})
+	}
+	for _, key := range keys {
+		groups := fc.groupsOf(key, fp)
+		vals := ev.compute(fc, key, cur)
+		res.Series = append(res.Series, Series{Role: RoleCurrent, Groups: groups, Values: vals})
+		if fp == nil {
+			continue
+		}
+		pv := ev.compute(fp, key, prev)
+		aligned := make([]*float64, len(vals)) // comparison bucket i against current bucket i
+		copy(aligned, pv)
+		for _, out := range q.CompareOutputs {
+			s := Series{Role: out, Groups: groups, Values: make([]*float64, len(vals))}
+			for i := range vals {
+				s.Values[i] = compareValue(out, vals[i], aligned[i])
+			}
+			res.Series = append(res.Series, s)
+		}
+	}
+	return res, nil
+}
+
+func compareValue(out string, cur, prev *float64) *float64 {
+	switch out {
+	case models.OutputSeries:
+		return prev
+	case models.OutputDelta:
+		if cur == nil || prev == nil {
+			return nil
+		}
+		return ptr(*cur - *prev)
+	case models.OutputChange:
+		if cur == nil || prev == nil || *prev == 0 {
+			return nil
+		}
+		d := *prev
+		if d < 0 {
+			d = -d
+		}
+		return ptr((*cur - *prev) / d)
+	}
+	return nil
+}
+
+func ptr(f float64) *float64 { return &f }
+
+// evaluation is one query's fixed parameters.
+type evaluation struct {
+	e          *Engine
+	k          kpi.KPI
+	q          models.Query
+	step       Step
+	now        time.Time
+	byCategory bool
+}
+
+// fetched holds what the Source returned for one period, per series key.
+type fetched struct {
+	groups   map[string][]string
+	sums     map[string]map[Term][]float64          // per bucket
+	unions   map[string]map[string][]*sketch.Union  // kind -> per bucket
+	days     map[string]map[time.Time]*sketch.Union // stickiness: per local day
+	baseline map[string]map[Term]float64            // cumulative: before the first bucket
+}
+
+func seriesKey(groups []string) string { return strings.Join(groups, "\x1f") }
+
+func (f *fetched) add(groups []string) string {
+	key := seriesKey(groups)
+	if _, ok := f.groups[key]; !ok {
+		f.groups[key] = slices.Clone(groups)
+	}
+	return key
+}
+
+// keys are the series of both periods, sorted; without groupBy always one.
+func (f *fetched) keys(nGroups int, other *fetched) []string {
+	var out []string
+	for k := range f.groups {
+		out = append(out, k)
+	}
+	if other != nil {
+		for k := range other.groups {
+			if _, ok := f.groups[k]; !ok {
+				out = append(out, k)
+			}
+		}
+	}
+	if nGroups == 0 && len(out) == 0 {
+		out = append(out, "")
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (f *fetched) groupsOf(key string, other *fetched) []string {
+	if g, ok := f.groups[key]; ok {
+		return g
+	}
+	if other != nil {
+		if g, ok := other.groups[key]; ok {
+			return g
+		}
+	}
+	return nil
+}
+
+func terms(o kpi.Operand) []Term {
+	var out []Term
+	for _, t := range o.Terms {
+		out = append(out, Term{Measurement: t.Measurement, Field: t.Field})
+	}
+	return out
+}
+
+func (ev *evaluation) operands() []kpi.Operand {
+	if ev.k.Den != nil {
+		return []kpi.Operand{ev.k.Num, *ev.k.Den}
+	}
+	return []kpi.Operand{ev.k.Num}
+}
+
+// fetch reads one period's sums and sketches.
+func (ev *evaluation) fetch(ctx context.Context, b Buckets) (*fetched, error) {
+	f := &fetched{groups: map[string][]string{}, sums: map[string]map[Term][]float64{},
+		unions: map[string]map[string][]*sketch.Union{}, days: map[string]map[time.Time]*sketch.Union{},
+		baseline: map[string]map[Term]float64{}}
+	if b.Len() == 0 {
+		return f, nil
+	}
+	var ts []Term
+	for _, o := range ev.operands() {
+		ts = append(ts, terms(o)...)
+	}
+	slices.SortFunc(ts, func(a, b Term) int { return strings.Compare(a.Measurement+"."+a.Field, b.Measurement+"."+b.Field) })
+	ts = slices.Compact(ts)
+	if len(ts) > 0 {
+		rows, err := ev.e.Source.Sums(ctx, SumSpec{Start: b.Start(), Stop: b.End,
+			Every: Grain(ev.step, ev.e.Location, b.Start(), b.End), Terms: ts, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			i := b.Index(r.Time)
+			if i < 0 {
+				continue
+			}
+			key := f.add(r.Groups)
+			if f.sums[key] == nil {
+				f.sums[key] = map[Term][]float64{}
+			}
+			if f.sums[key][r.Term] == nil {
+				f.sums[key][r.Term] = make([]float64, b.Len())
+			}
+			f.sums[key][r.Term][i] += r.Value
+		}
+		if ev.k.Kind == kpi.KindCumulative {
+			rows, err := ev.e.Source.Sums(ctx, SumSpec{Start: time.Unix(0, 0).UTC(), Stop: b.Start(),
+				Terms: ts, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy})
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range rows {
+				key := f.add(r.Groups)
+				if f.baseline[key] == nil {
+					f.baseline[key] = map[Term]float64{}
+				}
+				f.baseline[key][r.Term] += r.Value
+			}
+		}
+	}
+	kinds := ev.k.DistinctKinds()
+	if len(kinds) == 0 {
+		return f, nil
+	}
+	window := schema.WindowHour
+	if ev.step.WholeDays() || ev.byCategory {
+		window = schema.WindowDay
+	}
+	err := ev.e.Source.Sketches(ctx, SketchSpec{Start: b.Start(), Stop: b.End, Kinds: kinds, Window: window,
+		Filters: ev.q.Filters, GroupBy: ev.q.GroupBy}, func(r SketchRow) error {
+		i := b.Index(r.Time)
+		if i < 0 {
+			return nil
+		}
+		key := f.add(r.Groups)
+		if f.unions[key] == nil {
+			f.unions[key] = map[string][]*sketch.Union{}
+		}
+		us := f.unions[key][r.Kind]
+		if us == nil {
+			us = make([]*sketch.Union, b.Len())
+			f.unions[key][r.Kind] = us
+		}
+		if us[i] == nil {
+			us[i] = &sketch.Union{}
+		}
+		if err := us[i].AddEncoded(r.Sketch); err != nil {
+			return backend.DownstreamError(fmt.Errorf("InfluxDB returned an undecodable %s sketch at %s: %w", r.Kind, r.Time.Format(time.RFC3339), err))
+		}
+		if ev.k.Kind == kpi.KindStickiness {
+			day := midnight(r.Time, ev.e.Location)
+			if f.days[key] == nil {
+				f.days[key] = map[time.Time]*sketch.Union{}
+			}
+			if f.days[key][day] == nil {
+				f.days[key][day] = &sketch.Union{}
+			}
+			if err := f.days[key][day].AddEncoded(r.Sketch); err != nil {
+				return backend.DownstreamError(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// operand is the value of o for a series and bucket: absent data is 0.
+func (f *fetched) operand(o kpi.Operand, key string, i int) float64 {
+	if o.IsDistinct() {
+		us := f.unions[key][o.Distinct]
+		if us == nil || us[i] == nil {
+			return 0
+		}
+		return float64(us[i].Estimate())
+	}
+	v := 0.0
+	for _, t := range o.Terms {
+		if s := f.sums[key][Term{t.Measurement, t.Field}]; s != nil {
+			v += t.Sign * s[i]
+		}
+	}
+	return v
+}
+
+// compute evaluates the KPI per bucket for one series.
+func (ev *evaluation) compute(f *fetched, key string, b Buckets) []*float64 {
+	out := make([]*float64, b.Len())
+	k := ev.k
+	running := 0.0
+	if k.Kind == kpi.KindCumulative {
+		for _, t := range k.Num.Terms {
+			running += t.Sign * f.baseline[key][Term{t.Measurement, t.Field}]
+		}
+	}
+	for i := range out {
+		switch k.Kind {
+		case kpi.KindSum, kpi.KindDistinct:
+			out[i] = ptr(f.operand(k.Num, key, i))
+		case kpi.KindCumulative:
+			running += f.operand(k.Num, key, i)
+			out[i] = ptr(running)
+		case kpi.KindRatio:
+			den := f.operand(*k.Den, key, i)
+			if den == 0 {
+				continue // null, never Inf or NaN
+			}
+			r := f.operand(k.Num, key, i) / den
+			if k.Complement {
+				r = 1 - r
+			}
+			out[i] = ptr(r)
+		case kpi.KindStickiness:
+			whole := f.operand(k.Num, key, i)
+			if whole == 0 {
+				continue
+			}
+			n, total := 0, 0.0
+			for d := b.Starts[i]; d.Before(b.EndOf(i)) && !d.After(ev.now); d = d.In(ev.e.Location).AddDate(0, 0, 1) {
+				n++
+				if u := f.days[key][d]; u != nil {
+					total += float64(u.Estimate())
+				}
+			}
+			if n > 0 {
+				out[i] = ptr(total / float64(n) / whole)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/storepulse/storepulse/internal/schema"
+)
+
+// The Flux below runs on InfluxDB 1.8 (Flux 0.65) and 2.x: no
+// aggregateWindow offset or location (store-time-zone days are summed from
+// hourly windows by the engine), no newer packages.
+
+// FluxString quotes s as a Flux string literal ($ too: "${" interpolates).
+func FluxString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, c := range []byte(s) {
+		switch c {
+		case '"', '\\', '$':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func fluxTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func fluxDuration(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	if d%time.Minute == 0 {
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%dns", d.Nanoseconds())
+}
+
+// anyOf is `col == v1 or col == v2 ...`, parenthesised.
+func anyOf(col string, vals []string) string {
+	terms := make([]string, len(vals))
+	for i, v := range vals {
+		terms[i] = col + " == " + FluxString(v)
+	}
+	return "(" + strings.Join(terms, " or ") + ")"
+}
+
+// filterLines are the dimension filters, one filter() per dimension in a
+// stable order.
+func filterLines(b *strings.Builder, filters map[string][]string) {
+	dims := make([]string, 0, len(filters))
+	for d := range filters {
+		dims = append(dims, d)
+	}
+	slices.Sort(dims)
+	for _, d := range dims {
+		fmt.Fprintf(b, "  |> filter(fn: (r) => %s)\n", anyOf("r["+FluxString(d)+"]", filters[d]))
+	}
+}
+
+// SumFlux is the query of a SumSpec: sums pushed into InfluxDB per window
+// and group; a reader never needs the raw points.
+func SumFlux(bucket string, spec SumSpec) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "from(bucket: %s)\n", FluxString(bucket))
+	fmt.Fprintf(&b, "  |> range(start: %s, stop: %s)\n", fluxTime(spec.Start), fluxTime(spec.Stop))
+	byMeas := map[string][]string{}
+	var meas []string
+	for _, t := range spec.Terms {
+		if byMeas[t.Measurement] == nil {
+			meas = append(meas, t.Measurement)
+		}
+		byMeas[t.Measurement] = append(byMeas[t.Measurement], t.Field)
+	}
+	slices.Sort(meas)
+	var ors []string
+	for _, m := range meas {
+		ors = append(ors, fmt.Sprintf("(r._measurement == %s and %s)", FluxString(m), anyOf("r._field", byMeas[m])))
+	}
+	fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", strings.Join(ors, " or "))
+	filterLines(&b, spec.Filters)
+	cols := append([]string{"_measurement", "_field"}, spec.GroupBy...)
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = FluxString(c)
+	}
+	fmt.Fprintf(&b, "  |> group(columns: [%s])\n", strings.Join(quoted, ", "))
+	if spec.Every > 0 {
+		fmt.Fprintf(&b, "  |> aggregateWindow(every: %s, fn: sum, createEmpty: false, timeSrc: \"_start\")\n", fluxDuration(spec.Every))
+	} else {
+		b.WriteString("  |> sum()\n")
+	}
+	return b.String()
+}
+
+// SketchFlux is the query of a SketchSpec: every stored sketch of the kinds
+// and window in range, only the columns the engine needs.
+func SketchFlux(bucket string, spec SketchSpec) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "from(bucket: %s)\n", FluxString(bucket))
+	fmt.Fprintf(&b, "  |> range(start: %s, stop: %s)\n", fluxTime(spec.Start), fluxTime(spec.Stop))
+	fmt.Fprintf(&b, "  |> filter(fn: (r) => r._measurement == %s and r._field == %s and r.%s == %s and %s)\n",
+		FluxString(schema.MeasDistinct), FluxString(schema.FieldSketch), schema.TagWindow, FluxString(spec.Window),
+		anyOf("r."+schema.TagKind, spec.Kinds))
+	filterLines(&b, spec.Filters)
+	cols := append([]string{"_time", "_value", schema.TagKind}, spec.GroupBy...)
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = FluxString(c)
+	}
+	fmt.Fprintf(&b, "  |> keep(columns: [%s])\n", strings.Join(quoted, ", "))
+	return b.String()
+}

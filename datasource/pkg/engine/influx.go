@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/influxdata/influxdb-client-go/v2/api"
+	"github.com/influxdata/influxdb-client-go/v2/api/query"
+)
+
+// InfluxSource is the Source reading InfluxDB (1.8 with Flux, or 2.x)
+// through influxdb-client-go.
+type InfluxSource struct {
+	Query  api.QueryAPI
+	Bucket string
+}
+
+// downstream marks an InfluxDB failure; a cancelled query stays a
+// cancellation.
+func downstream(what string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return backend.DownstreamError(fmt.Errorf("%s: %w", what, err))
+	}
+	return backend.DownstreamError(fmt.Errorf("InfluxDB: %s failed: %w", what, err))
+}
+
+func (s *InfluxSource) run(ctx context.Context, what, flux string, fn func(*query.FluxRecord) error) error {
+	res, err := s.Query.Query(ctx, flux)
+	if err != nil {
+		return downstream(what, err)
+	}
+	defer func() { _ = res.Close() }()
+	for res.Next() {
+		if err := fn(res.Record()); err != nil {
+			return err
+		}
+	}
+	if err := res.Err(); err != nil {
+		return downstream(what, err)
+	}
+	return nil
+}
+
+func groupValues(rec *query.FluxRecord, groupBy []string) []string {
+	out := make([]string, len(groupBy))
+	for i, g := range groupBy {
+		out[i], _ = rec.ValueByKey(g).(string)
+	}
+	return out
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+// Sums implements Source.
+func (s *InfluxSource) Sums(ctx context.Context, spec SumSpec) ([]SumRow, error) {
+	var rows []SumRow
+	err := s.run(ctx, "summing fields", SumFlux(s.Bucket, spec), func(rec *query.FluxRecord) error {
+		v, ok := number(rec.Value())
+		if !ok {
+			if rec.Value() == nil {
+				return nil
+			}
+			return backend.DownstreamError(fmt.Errorf("InfluxDB: field %s.%s holds %T, the schema says float", rec.Measurement(), rec.Field(), rec.Value()))
+		}
+		t := spec.Start
+		if spec.Every > 0 {
+			t = rec.Time()
+		}
+		rows = append(rows, SumRow{Time: t, Term: Term{rec.Measurement(), rec.Field()}, Groups: groupValues(rec, spec.GroupBy), Value: v})
+		return nil
+	})
+	return rows, err
+}
+
+// Sketches implements Source.
+func (s *InfluxSource) Sketches(ctx context.Context, spec SketchSpec, fn func(SketchRow) error) error {
+	return s.run(ctx, "reading sketches", SketchFlux(s.Bucket, spec), func(rec *query.FluxRecord) error {
+		str, _ := rec.Value().(string)
+		kind, _ := rec.ValueByKey("kind").(string)
+		return fn(SketchRow{Time: rec.Time().In(time.UTC), Kind: kind, Groups: groupValues(rec, spec.GroupBy), Sketch: str})
+	})
+}

@@ -1,0 +1,86 @@
+package models
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// InfluxDB versions.
+const (
+	InfluxV18 = "1.8" // InfluxDB 1.8 with Flux (v2 compatibility API); bucket is "db/rp"
+	InfluxV2  = "2.x"
+)
+
+// Defaults of the settings.
+const (
+	DefaultTimeZone    = "Asia/Shanghai"
+	DefaultCurrency    = "CNY"
+	DefaultSeriesLimit = 500
+	DefaultBucket      = "storepulse/autogen"
+)
+
+// SecureKeyToken is the secureJsonData key of the InfluxDB token (on 1.8:
+// "user:password", or any value without authentication).
+const SecureKeyToken = "token"
+
+// Settings are the datasource's jsonData plus its decrypted token.
+type Settings struct {
+	URL         string `json:"url"` // from the datasource's URL field when empty here
+	Version     string `json:"version"`
+	Org         string `json:"org"`
+	Bucket      string `json:"bucket"`
+	TimeZone    string `json:"timeZone"`
+	Currency    string `json:"currency"`
+	SeriesLimit int    `json:"seriesLimit"`
+
+	Token    string         `json:"-"`
+	Location *time.Location `json:"-"`
+}
+
+// LoadSettings parses jsonData and applies defaults; dsURL is the
+// datasource's own URL field.
+func LoadSettings(dsURL string, jsonData []byte, secure map[string]string) (Settings, error) {
+	var s Settings
+	if len(jsonData) > 0 {
+		if err := json.Unmarshal(jsonData, &s); err != nil {
+			return s, fmt.Errorf("invalid datasource settings JSON: %w", err)
+		}
+	}
+	if s.URL == "" {
+		s.URL = dsURL
+	}
+	if s.URL == "" {
+		return s, errors.New("the InfluxDB URL is not set")
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return s, fmt.Errorf("the InfluxDB URL %q is not an http(s) URL", s.URL)
+	}
+	switch s.Version {
+	case "":
+		s.Version = InfluxV2
+	case InfluxV18, InfluxV2:
+	default:
+		return s, fmt.Errorf("unknown InfluxDB version %q (1.8 or 2.x)", s.Version)
+	}
+	if s.Bucket == "" {
+		s.Bucket = DefaultBucket
+	}
+	if s.TimeZone == "" {
+		s.TimeZone = DefaultTimeZone
+	}
+	if s.Location, err = time.LoadLocation(s.TimeZone); err != nil {
+		return s, fmt.Errorf("unknown store time zone %q: %w", s.TimeZone, err)
+	}
+	if s.Currency == "" {
+		s.Currency = DefaultCurrency
+	}
+	if s.SeriesLimit <= 0 {
+		s.SeriesLimit = DefaultSeriesLimit
+	}
+	s.Token = secure[SecureKeyToken]
+	return s, nil
+}
