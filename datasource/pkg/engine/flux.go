@@ -123,3 +123,40 @@ func SketchFlux(bucket string, spec SketchSpec) string {
 	fmt.Fprintf(&b, "  |> keep(columns: [%s])\n", strings.Join(quoted, ", "))
 	return b.String()
 }
+
+// DimensionFlux lists the values of a dimension. Store, channel and category
+// come from the daily sketches (one small point per day and value), the
+// other dimensions from the measurements that carry them.
+func DimensionFlux(bucket string, spec DimensionSpec) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "from(bucket: %s)\n", FluxString(bucket))
+	fmt.Fprintf(&b, "  |> range(start: %s, stop: %s)\n", fluxTime(spec.Start), fluxTime(spec.Stop))
+	switch spec.Dimension {
+	case schema.TagStore, schema.TagChannel, schema.TagCategory:
+		fmt.Fprintf(&b, "  |> filter(fn: (r) => r._measurement == %s and r._field == %s and r.%s == %s)\n",
+			FluxString(schema.MeasDistinct), FluxString(schema.FieldEstimate), schema.TagWindow, FluxString(schema.WindowDay))
+	default:
+		var ors []string
+		for _, m := range schema.Summed() {
+			if slices.Contains(m.Tags, spec.Dimension) {
+				ors = append(ors, fmt.Sprintf("(r._measurement == %s and r._field == %s)", FluxString(m.Name), FluxString(m.Fields[0])))
+			}
+		}
+		fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", strings.Join(ors, " or "))
+	}
+	filterLines(&b, spec.Filters)
+	d := FluxString(spec.Dimension)
+	fmt.Fprintf(&b, "  |> keep(columns: [%s])\n  |> group()\n  |> distinct(column: %s)\n", d, d)
+	return b.String()
+}
+
+// IsDimension reports whether d is a queryable dimension.
+func IsDimension(d string) bool {
+	return slices.Contains(Dimensions(), d)
+}
+
+// Dimensions are the tags a query can filter and group by.
+func Dimensions() []string {
+	return []string{schema.TagStore, schema.TagChannel, schema.TagCategory, schema.TagCampaign, schema.TagCreative,
+		schema.TagReason, schema.TagCompetitor}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -92,4 +93,22 @@ func (s *InfluxSource) Sketches(ctx context.Context, spec SketchSpec, fn func(Sk
 		kind, _ := rec.ValueByKey("kind").(string)
 		return fn(SketchRow{Time: rec.Time().In(time.UTC), Kind: kind, Groups: groupValues(rec, spec.GroupBy), Sketch: str})
 	})
+}
+
+// DimensionValues lists a dimension's values, sorted.
+func (s *InfluxSource) DimensionValues(ctx context.Context, spec DimensionSpec) ([]string, error) {
+	if !IsDimension(spec.Dimension) {
+		return nil, backend.PluginErrorf("unknown dimension %q (one of %v)", spec.Dimension, Dimensions())
+	}
+	seen := map[string]bool{}
+	var out []string
+	err := s.run(ctx, "listing "+spec.Dimension+" values", DimensionFlux(s.Bucket, spec), func(rec *query.FluxRecord) error {
+		if v, ok := rec.Value().(string); ok && v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+		return nil
+	})
+	slices.Sort(out)
+	return out, err
 }

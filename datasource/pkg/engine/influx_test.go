@@ -78,10 +78,9 @@ func storeEvents(rng *rand.Rand, n int, from time.Time, span time.Duration) []ev
 // bucket (given by bucketOf), with a store filter.
 func expect(events []event.Event, id string, bucketOf func(time.Time) time.Time, from, to time.Time, stores map[string]bool) map[int64]*float64 {
 	type acc struct {
-		gmv, orders  float64
-		buyers, vis  map[string]bool
-		active       map[string]bool
-		paid, signup float64
+		gmv, orders float64
+		buyers, vis map[string]bool
+		active      map[string]bool
 	}
 	accs := map[int64]*acc{}
 	for _, e := range events {

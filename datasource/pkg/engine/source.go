@@ -49,4 +49,12 @@ type SketchRow struct {
 type Source interface {
 	Sums(ctx context.Context, spec SumSpec) ([]SumRow, error)
 	Sketches(ctx context.Context, spec SketchSpec, fn func(SketchRow) error) error
+	DimensionValues(ctx context.Context, spec DimensionSpec) ([]string, error)
+}
+
+// DimensionSpec asks for the values of one dimension seen in a range.
+type DimensionSpec struct {
+	Start, Stop time.Time
+	Dimension   string
+	Filters     map[string][]string
 }

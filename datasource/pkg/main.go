@@ -1,0 +1,20 @@
+// Command storepulse-kpi-datasource is the backend of the StorePulse KPI
+// datasource plugin for Grafana. It only wires: see package plugin.
+package main
+
+import (
+	"os"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+
+	"github.com/storepulse/storepulse/datasource/pkg/plugin"
+)
+
+func main() {
+	logger := log.DefaultLogger
+	if err := datasource.Manage(plugin.PluginID, plugin.NewFactory(logger), datasource.ManageOpts{}); err != nil {
+		logger.Error("plugin stopped", "error", err.Error())
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,91 @@
+// Package plugin is the Grafana datasource: one file per handler (query.go,
+// health.go, resources.go), frames.go shapes results; the domain logic lives
+// in package engine and the wire types in package models.
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+
+	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/internal/kpi"
+)
+
+// PluginID is the plugin's id (plugin.json).
+const PluginID = "storepulse-kpi-datasource"
+
+// maxConcurrentQueries bounds the queries of one request run at once.
+const maxConcurrentQueries = 4
+
+// Datasource is one configured datasource instance.
+type Datasource struct {
+	settings  models.Settings
+	catalog   *kpi.Catalog
+	engine    *engine.Engine
+	source    engine.Source
+	influx    influxdb2.Client // nil with an injected source
+	logger    log.Logger
+	now       func() time.Time
+	resources backend.CallResourceHandler
+}
+
+var (
+	_ backend.QueryDataHandler      = (*Datasource)(nil)
+	_ backend.CheckHealthHandler    = (*Datasource)(nil)
+	_ backend.CallResourceHandler   = (*Datasource)(nil)
+	_ instancemgmt.InstanceDisposer = (*Datasource)(nil)
+)
+
+// NewFactory returns the instance factory, with the logger injected.
+func NewFactory(logger log.Logger) datasource.InstanceFactoryFunc {
+	return func(ctx context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
+		return New(ctx, s, logger)
+	}
+}
+
+// New builds an instance reading InfluxDB through the SDK's HTTP client.
+func New(ctx context.Context, s backend.DataSourceInstanceSettings, logger log.Logger) (*Datasource, error) {
+	settings, err := models.LoadSettings(s.URL, s.JSONData, s.DecryptedSecureJSONData)
+	if err != nil {
+		return nil, backend.PluginError(fmt.Errorf("datasource settings: %w", err))
+	}
+	opts, err := s.HTTPClientOptions(ctx)
+	if err != nil {
+		return nil, backend.PluginError(fmt.Errorf("HTTP client options: %w", err))
+	}
+	hc, err := httpclient.New(opts)
+	if err != nil {
+		return nil, backend.PluginError(fmt.Errorf("HTTP client: %w", err))
+	}
+	client := influxdb2.NewClientWithOptions(settings.URL, settings.Token, influxdb2.DefaultOptions().SetHTTPClient(hc))
+	src := &engine.InfluxSource{Query: client.QueryAPI(orgOf(settings.Org, settings.Version)), Bucket: settings.Bucket}
+	d := newDatasource(settings, src, logger, time.Now)
+	d.influx = client
+	return d, nil
+}
+
+// newDatasource wires an instance around a source (tests inject one).
+func newDatasource(settings models.Settings, src engine.Source, logger log.Logger, now func() time.Time) *Datasource {
+	d := &Datasource{settings: settings, catalog: kpi.Default(), source: src, logger: logger, now: now}
+	d.engine = &engine.Engine{Catalog: d.catalog, Source: src, Location: settings.Location,
+		SeriesLimit: settings.SeriesLimit, Now: now}
+	d.resources = httpadapter.New(d.routes())
+	return d
+}
+
+// Dispose releases the InfluxDB client when Grafana replaces the instance.
+func (d *Datasource) Dispose() {
+	if d.influx != nil {
+		d.influx.Close()
+	}
+}

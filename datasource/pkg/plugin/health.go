@@ -1,0 +1,105 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/influxdata/influxdb-client-go/v2/api"
+	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+
+	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/internal/schema"
+)
+
+// dataLookback is how far back CheckHealth looks for StorePulse data.
+const dataLookback = 30 * 24 * time.Hour
+
+// CheckHealth says precisely what is wrong: InfluxDB unreachable, the token
+// rejected, the bucket missing, or no StorePulse data yet.
+func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
+	if d.influx == nil {
+		return &backend.CheckHealthResult{Status: backend.HealthStatusUnknown, Message: "no InfluxDB client configured"}, nil
+	}
+	fail := func(format string, a ...any) (*backend.CheckHealthResult, error) {
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: fmt.Sprintf(format, a...)}, nil
+	}
+	s := d.settings
+	ok, err := d.influx.Ping(ctx)
+	if err != nil || !ok {
+		return fail("InfluxDB at %s is unreachable: %v", s.URL, err)
+	}
+	q := d.influx.QueryAPI(orgOf(s.Org, s.Version))
+	probe := fmt.Sprintf("from(bucket: %s)\n  |> range(start: -1m)\n  |> limit(n: 1)", engine.FluxString(s.Bucket))
+	if err := drain(ctx, q, probe); err != nil {
+		var he *ihttp.Error
+		switch {
+		case errors.As(err, &he) && (he.StatusCode == http.StatusUnauthorized || he.StatusCode == http.StatusForbidden):
+			return fail("InfluxDB at %s rejected the token (%d): check the token in the datasource settings", s.URL, he.StatusCode)
+		case isNotFound(err):
+			return fail("bucket %q does not exist in InfluxDB at %s (on InfluxDB 1.8 use database/retention-policy, e.g. storepulse/autogen)", s.Bucket, s.URL)
+		}
+		return fail("InfluxDB at %s cannot query bucket %q: %v", s.URL, s.Bucket, err)
+	}
+	start := d.now().Add(-dataLookback)
+	data := fmt.Sprintf("from(bucket: %s)\n  |> range(start: %s)\n  |> filter(fn: (r) => r._measurement == %s and r._field == %s)\n  |> limit(n: 1)",
+		engine.FluxString(s.Bucket), start.UTC().Format(time.RFC3339), engine.FluxString(schema.MeasIngest), engine.FluxString(schema.FieldEvents))
+	found, err := any1(ctx, q, data)
+	if err != nil {
+		return fail("InfluxDB at %s failed to look for StorePulse data: %v", s.URL, err)
+	}
+	if !found {
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError,
+			Message: fmt.Sprintf("InfluxDB is reachable and bucket %q exists, but it has no StorePulse data from the last 30 days: is storepulse-ingest writing to it?", s.Bucket)}, nil
+	}
+	return &backend.CheckHealthResult{Status: backend.HealthStatusOk,
+		Message: fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data; store time zone %s", s.Version, s.Bucket, s.TimeZone)}, nil
+}
+
+// orgOf is the org to query with: InfluxDB 1.8 ignores it but the client
+// needs one.
+func orgOf(org, version string) string {
+	if org == "" && version == models.InfluxV18 {
+		return "-"
+	}
+	return org
+}
+
+func isNotFound(err error) bool {
+	var he *ihttp.Error
+	if errors.As(err, &he) && he.StatusCode == http.StatusNotFound {
+		return true
+	}
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "not found") || strings.Contains(msg, "does not exist")
+}
+
+func drain(ctx context.Context, q api.QueryAPI, flux string) error {
+	res, err := q.Query(ctx, flux)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = res.Close() }()
+	n := 0
+	for res.Next() {
+		n++
+	}
+	return res.Err()
+}
+
+func any1(ctx context.Context, q api.QueryAPI, flux string) (bool, error) {
+	res, err := q.Query(ctx, flux)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = res.Close() }()
+	if res.Next() {
+		return true, nil
+	}
+	return false, res.Err()
+}

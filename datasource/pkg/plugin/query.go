@@ -1,0 +1,91 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/models"
+)
+
+// QueryData runs the request's queries concurrently (at most
+// maxConcurrentQueries at once); a cancelled request stops them.
+func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	resp := backend.NewQueryDataResponse()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxConcurrentQueries)
+	for _, q := range req.Queries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r backend.DataResponse
+			select {
+			case sem <- struct{}{}:
+				r = d.query(ctx, q)
+				<-sem
+			case <-ctx.Done():
+				r = errorResponse(backend.DownstreamError(ctx.Err()))
+			}
+			mu.Lock()
+			resp.Responses[q.RefID] = r
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return resp, nil
+}
+
+func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.DataResponse {
+	q, err := models.ParseQuery(dq.JSON)
+	if err != nil {
+		return errorResponse(backend.PluginError(err))
+	}
+	switch dq.QueryType {
+	case "", models.QueryTypeKPI:
+	case models.QueryTypeDimensions:
+		return d.dimensionQuery(ctx, q, dq)
+	default:
+		return errorResponse(backend.PluginErrorf("unknown query type %q (kpi, dimensions)", dq.QueryType))
+	}
+	res, err := d.engine.Run(ctx, engine.Request{Query: q, From: dq.TimeRange.From, To: dq.TimeRange.To,
+		Interval: dq.Interval, MaxDataPoints: dq.MaxDataPoints})
+	if err != nil {
+		d.logger.Debug("query failed", "refId", dq.RefID, "kpi", q.KPI, "error", err)
+		return errorResponse(err)
+	}
+	return backend.DataResponse{Frames: seriesFrames(res, d.settings.Currency)}
+}
+
+// dimensionQuery answers a variable query: one string field of values.
+func (d *Datasource) dimensionQuery(ctx context.Context, q models.Query, dq backend.DataQuery) backend.DataResponse {
+	vals, err := d.source.DimensionValues(ctx, engine.DimensionSpec{Start: dq.TimeRange.From, Stop: dq.TimeRange.To,
+		Dimension: q.Dimension, Filters: q.Filters})
+	if err != nil {
+		return errorResponse(err)
+	}
+	if vals == nil {
+		vals = []string{}
+	}
+	return backend.DataResponse{Frames: data.Frames{data.NewFrame(q.Dimension, data.NewField(q.Dimension, nil, vals))}}
+}
+
+// errorResponse keeps the error's source (plugin or downstream) and gives a
+// matching status: 400 for the query's own faults, 502 for InfluxDB's.
+func errorResponse(err error) backend.DataResponse {
+	r := backend.ErrorResponseWithErrorSource(err)
+	switch {
+	case errors.Is(err, context.Canceled):
+		r.Status = backend.StatusTimeout
+	case r.ErrorSource == backend.ErrorSourceDownstream:
+		r.Status = backend.StatusBadGateway
+	default:
+		r.ErrorSource = backend.ErrorSourcePlugin
+		r.Status = backend.StatusBadRequest
+	}
+	return r
+}
