@@ -94,7 +94,8 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		_ = sp.Close()
 		return nil, err
 	}
-	pl := pipeline.New(pipeline.Options{SealInterval: cfg.Spool.SealInterval, MaxSpoolBytes: cfg.Spool.MaxBytes},
+	pl := pipeline.New(pipeline.Options{SealInterval: cfg.Spool.SealInterval, MaxSpoolBytes: cfg.Spool.MaxBytes,
+		SketchInterval: cfg.Spool.SketchInterval},
 		spoolAdapter{sp}, dd, rollupAdapter{ru}, db, dedup.Key, log.With("component", "pipeline"), reg)
 	if err := pl.Recover(); err != nil {
 		_ = sp.Close()
@@ -308,10 +309,13 @@ func (a rollupAdapter) Begin(segment uint64) pipeline.RollupSegment {
 	return rollupSegment{r: a.r, s: a.r.NewSegment(segment)}
 }
 
+func (a rollupAdapter) PendingSketchLines() ([]string, func()) { return a.r.PendingSketchLines() }
+
 type rollupSegment struct {
 	r *rollup.Rollup
 	s *rollup.Segment
 }
 
-func (s rollupSegment) Add(b *event.Batch)                          { s.s.Add(b) }
-func (s rollupSegment) Lines(ctx context.Context) ([]string, error) { return s.r.Lines(ctx, s.s) }
+func (s rollupSegment) Add(b *event.Batch)                      { s.s.Add(b) }
+func (s rollupSegment) SumLines() ([]string, error)             { return s.r.SumLines(s.s) }
+func (s rollupSegment) MergeSketches(ctx context.Context) error { return s.r.MergeSketches(ctx, s.s) }

@@ -405,7 +405,7 @@ func startIngest(ctx context.Context, binary, dir string, db *influxtest.Server)
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
 data_dir: %s
 influx: {url: %s, token: %q, bucket: %q, org: %q}
-spool: {max_bytes: 8589934592, seal_interval: 1s}
+spool: {max_bytes: 8589934592, seal_interval: 1s, sketch_interval: 5s}
 limits: {late_horizon: 240h, max_items: 10000}
 auth: {tokens: [{name: bench, sha256: %s}]}
 log: {level: warn}

@@ -60,6 +60,7 @@ type Spool struct {
 	MaxBytes        int64         `mapstructure:"max_bytes"`
 	SegmentMaxBytes int64         `mapstructure:"segment_max_bytes"`
 	SealInterval    time.Duration `mapstructure:"seal_interval"`
+	SketchInterval  time.Duration `mapstructure:"sketch_interval"`
 	RetryAfter      time.Duration `mapstructure:"retry_after"`
 }
 
@@ -126,6 +127,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("spool.max_bytes", int64(1)<<30)
 	v.SetDefault("spool.segment_max_bytes", int64(16)<<20)
 	v.SetDefault("spool.seal_interval", 5*time.Second)
+	v.SetDefault("spool.sketch_interval", 30*time.Second)
 	v.SetDefault("spool.retry_after", 5*time.Second)
 	v.SetDefault("dedup.window", 48*time.Hour)
 	v.SetDefault("limits.max_body_bytes", int64(32)<<20)
@@ -259,6 +261,9 @@ func (c *Config) check() error {
 	}
 	if c.Spool.SealInterval < 100*time.Millisecond {
 		bad("spool.seal_interval", "must be at least 100ms")
+	}
+	if c.Spool.SketchInterval < 100*time.Millisecond {
+		bad("spool.sketch_interval", "must be at least 100ms")
 	}
 	if c.Spool.RetryAfter < time.Second {
 		bad("spool.retry_after", "must be at least 1s")

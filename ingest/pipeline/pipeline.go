@@ -45,15 +45,19 @@ type Dedup interface {
 
 // Rollup turns a segment's batches into line protocol (ingest/rollup). A
 // segment is fed batch by batch so its decoded events need not all be in
-// memory at once.
+// memory at once. Its sums are written per segment; its distinct-count
+// sketches are merged into pending sketches that are written every
+// SketchInterval, since a sketch is rewritten whole each time it is written.
 type Rollup interface {
 	Begin(segment uint64) RollupSegment
+	PendingSketchLines() (lines []string, commit func())
 }
 
 // RollupSegment accumulates one segment.
 type RollupSegment interface {
 	Add(b *event.Batch)
-	Lines(ctx context.Context) ([]string, error)
+	SumLines() ([]string, error)
+	MergeSketches(ctx context.Context) error
 }
 
 // Writer writes lines to InfluxDB, retrying until ctx ends (ingest/influx).
@@ -71,6 +75,11 @@ type Options struct {
 	MaxSpoolBytes  int64         // readiness fails at or above this
 	FlushBackoff   time.Duration // first wait after a failed flush (doubles, capped at 30s)
 	ExpireInterval time.Duration // how often de-duplication ids are expired
+	// SketchInterval is how often pending sketches are written; segments whose
+	// sums are written wait in the spool until then (default 30s).
+	SketchInterval time.Duration
+	// MaxAwaiting writes the sketches early when this many segments wait (default 64).
+	MaxAwaiting int
 }
 
 // Pipeline is the ingest data path.
@@ -90,6 +99,12 @@ type Pipeline struct {
 	mu       sync.Mutex
 	sealedAt map[uint64]time.Time // when each pending segment was sealed, for the lag metric
 	started  time.Time
+
+	// Owned by the flusher: segments whose sums are in InfluxDB and whose
+	// sketches are pending, oldest first.
+	awaiting        []uint64
+	awaitingSet     map[uint64]bool
+	lastSketchFlush time.Time
 }
 
 // New builds a pipeline; call Recover before serving and Run to flush.
@@ -100,8 +115,15 @@ func New(opts Options, sp Spool, dd Dedup, ru Rollup, db Writer, key KeyFunc, lo
 	if opts.ExpireInterval <= 0 {
 		opts.ExpireInterval = time.Minute
 	}
+	if opts.SketchInterval <= 0 {
+		opts.SketchInterval = 30 * time.Second
+	}
+	if opts.MaxAwaiting <= 0 {
+		opts.MaxAwaiting = 64
+	}
 	p := &Pipeline{opts: opts, spool: sp, dedup: dd, rollup: ru, db: db, key: key, log: log,
-		wake: make(chan struct{}, 1), sealedAt: map[uint64]time.Time{}, started: time.Now()}
+		wake: make(chan struct{}, 1), sealedAt: map[uint64]time.Time{}, started: time.Now(),
+		awaitingSet: map[uint64]bool{}, lastSketchFlush: time.Now()}
 	p.bufPool.New = func() any { b := make([]byte, 0, 64<<10); return &b }
 	p.m = newMetrics(reg, p)
 	return p
@@ -290,12 +312,55 @@ func (p *Pipeline) flushLoop(ctx context.Context) {
 }
 
 // FlushSealed processes every sealed segment, oldest first, and stops at the
-// first failure (the failed segment stays pending).
+// first failure (the failed segment stays pending). Pending sketches are
+// written when SketchInterval has passed or MaxAwaiting segments wait.
 func (p *Pipeline) FlushSealed(ctx context.Context) error {
 	for _, id := range p.spool.Sealed() {
+		if p.awaitingSet[id] {
+			continue
+		}
 		if err := p.flushSegment(ctx, id); err != nil {
 			return err
 		}
+		if len(p.awaiting) >= p.opts.MaxAwaiting {
+			if err := p.flushSketches(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if len(p.awaiting) > 0 && time.Since(p.lastSketchFlush) >= p.opts.SketchInterval {
+		return p.flushSketches(ctx)
+	}
+	return nil
+}
+
+// flushSketches writes every pending sketch, then removes the segments that
+// waited for it. A crash before that leaves them in the spool: replaying
+// rewrites the same sums and merges the same ids again, changing nothing.
+func (p *Pipeline) flushSketches(ctx context.Context) error {
+	lines, commit := p.rollup.PendingSketchLines()
+	if len(lines) == 0 {
+		commit()
+	} else if err := p.db.Write(ctx, lines); err != nil {
+		p.m.flushErrors.WithLabelValues("write_sketches").Inc()
+		return fmt.Errorf("pipeline: write %d sketches: %w", len(lines), err)
+	} else {
+		commit()
+	}
+	p.lastSketchFlush = time.Now()
+	p.m.lines.Add(float64(len(lines)))
+	for len(p.awaiting) > 0 {
+		id := p.awaiting[0]
+		if err := p.spool.Remove(id); err != nil {
+			p.m.flushErrors.WithLabelValues("remove").Inc()
+			return fmt.Errorf("pipeline: remove segment %d: %w", id, err)
+		}
+		p.awaiting = p.awaiting[1:]
+		delete(p.awaitingSet, id)
+		p.mu.Lock()
+		delete(p.sealedAt, id)
+		p.mu.Unlock()
+		p.m.flushed.Inc()
 	}
 	return nil
 }
@@ -317,7 +382,10 @@ func (p *Pipeline) flushSegment(ctx context.Context, id uint64) error {
 		p.m.flushErrors.WithLabelValues("read").Inc()
 		return fmt.Errorf("pipeline: read segment %d: %w", id, err)
 	}
-	lines, err := seg.Lines(ctx)
+	lines, err := seg.SumLines()
+	if err == nil {
+		err = seg.MergeSketches(ctx)
+	}
 	if err != nil {
 		p.m.flushErrors.WithLabelValues("rollup").Inc()
 		return fmt.Errorf("pipeline: roll up segment %d: %w", id, err)
@@ -330,26 +398,24 @@ func (p *Pipeline) flushSegment(ctx context.Context, id uint64) error {
 		p.m.flushErrors.WithLabelValues("dedup").Inc()
 		return fmt.Errorf("pipeline: keep ids of segment %d: %w", id, err)
 	}
-	if err := p.spool.Remove(id); err != nil {
-		p.m.flushErrors.WithLabelValues("remove").Inc()
-		return fmt.Errorf("pipeline: remove segment %d: %w", id, err)
-	}
-	p.mu.Lock()
-	delete(p.sealedAt, id)
-	p.mu.Unlock()
-	p.m.flushed.Inc()
+	p.awaiting = append(p.awaiting, id)
+	p.awaitingSet[id] = true
 	p.m.lines.Add(float64(len(lines)))
 	p.m.flushSeconds.Observe(time.Since(start).Seconds())
 	return nil
 }
 
-// Drain seals the active segment and flushes everything pending, for a
-// graceful shutdown; it gives up when ctx ends (the spool keeps the rest).
+// Drain seals the active segment and flushes everything pending, sketches
+// included, for a graceful shutdown; it gives up when ctx ends (the spool
+// keeps the rest). Call it only when Run has returned.
 func (p *Pipeline) Drain(ctx context.Context) error {
 	if err := p.Seal(); err != nil {
 		return err
 	}
-	return p.FlushSealed(ctx)
+	if err := p.FlushSealed(ctx); err != nil {
+		return err
+	}
+	return p.flushSketches(ctx)
 }
 
 // Ready fails when InfluxDB is unreachable or the spool is at its budget.

@@ -140,15 +140,40 @@ func (d *memDedup) Persist(seg uint64, keys []uint64) error {
 }
 func (d *memDedup) Expire() error { return nil }
 
-// countRollup emits one line per event id, so tests can see what was written.
-type countRollup struct{}
+// countRollup emits one line per event id, so tests can see what was
+// written, and one pending "sketch" line per segment.
+type countRollup struct {
+	mu      sync.Mutex
+	pending []string
+}
 
 type countSegment struct {
+	r     *countRollup
 	seg   uint64
 	lines []string
 }
 
-func (countRollup) Begin(seg uint64) pipeline.RollupSegment { return &countSegment{seg: seg} }
+func (r *countRollup) Begin(seg uint64) pipeline.RollupSegment { return &countSegment{r: r, seg: seg} }
+
+func (r *countRollup) PendingSketchLines() ([]string, func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lines := append([]string(nil), r.pending...)
+	return lines, func() { r.mu.Lock(); r.pending = nil; r.mu.Unlock() }
+}
+
+func (c *countSegment) MergeSketches(context.Context) error {
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
+	sk := fmt.Sprintf("sketch:%d", c.seg)
+	for _, p := range c.r.pending {
+		if p == sk {
+			return nil
+		}
+	}
+	c.r.pending = append(c.r.pending, sk)
+	return nil
+}
 
 func (c *countSegment) Add(b *event.Batch) {
 	for _, e := range b.Events {
@@ -159,7 +184,7 @@ func (c *countSegment) Add(b *event.Batch) {
 	}
 }
 
-func (c *countSegment) Lines(context.Context) ([]string, error) { return c.lines, nil }
+func (c *countSegment) SumLines() ([]string, error) { return c.lines, nil }
 
 type memWriter struct {
 	mu       sync.Mutex
@@ -188,8 +213,12 @@ func key(t event.Type, store, id string) uint64 {
 }
 
 func newPipeline(t *testing.T, sp *memSpool, w *memWriter) (*pipeline.Pipeline, *memDedup) {
+	return newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond, SketchInterval: time.Millisecond})
+}
+
+func newPipelineOpts(t *testing.T, sp *memSpool, w *memWriter, o pipeline.Options) (*pipeline.Pipeline, *memDedup) {
 	dd := &memDedup{seen: map[uint64]bool{}, persisted: map[uint64][]uint64{}}
-	p := pipeline.New(pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond}, sp, dd, countRollup{}, w, key,
+	p := pipeline.New(o, sp, dd, &countRollup{}, w, key,
 		slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
 	return p, dd
 }
@@ -228,7 +257,7 @@ func TestAcceptDeduplicatesAndPersists(t *testing.T) {
 	require.Equal(t, 2, res.Accepted)
 
 	require.NoError(t, p.Drain(ctx))
-	require.ElementsMatch(t, []string{"0:a", "0:b", "0:c", "0:point:", "0:point:"}, w.lines)
+	require.ElementsMatch(t, []string{"0:a", "0:b", "0:c", "0:point:", "0:point:", "sketch:0"}, w.lines)
 	require.Empty(t, sp.Sealed(), "a written segment leaves the spool")
 	require.Len(t, dd.persisted[0], 3, "its ids are kept for de-duplication")
 }
@@ -268,7 +297,39 @@ func TestFailedWriteKeepsSegmentUntilItSucceeds(t *testing.T) {
 	<-done
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	require.Equal(t, []string{"0:1", "0:2", "1:3"}, w.lines, "oldest segment first, each written once")
+	require.Equal(t, []string{"0:1", "0:2", "1:3", "sketch:0", "sketch:1"}, w.lines, "oldest segment first, each written once")
+}
+
+// Sums are written per segment; the segment leaves the spool only once the
+// sketches it fed were written too (every SketchInterval, or at Drain).
+func TestSegmentWaitsForItsSketches(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	w := &memWriter{}
+	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, SketchInterval: time.Hour, MaxAwaiting: 3})
+	ctx := context.Background()
+	for i := range 2 {
+		_, err := p.Accept(ctx, events(fmt.Sprint("e", i)))
+		require.NoError(t, err)
+		require.NoError(t, p.Seal())
+	}
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0", "1:e1"}, w.lines, "sums are written at once")
+	require.Len(t, sp.Sealed(), 2, "the segments wait in the spool for their sketches")
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0", "1:e1"}, w.lines, "a waiting segment is not written again")
+
+	_, err := p.Accept(ctx, events("e2"))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0", "1:e1", "2:e2", "sketch:0", "sketch:1", "sketch:2"}, w.lines, "MaxAwaiting segments force the sketches out")
+	require.Empty(t, sp.Sealed())
+
+	_, err = p.Accept(ctx, events("e3"))
+	require.NoError(t, err)
+	require.NoError(t, p.Drain(ctx))
+	require.Equal(t, "sketch:3", w.lines[len(w.lines)-1], "drain writes the pending sketches")
+	require.Empty(t, sp.Sealed())
 }
 
 func TestRecoverReservesPendingIDs(t *testing.T) {

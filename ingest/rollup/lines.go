@@ -44,15 +44,29 @@ type mergedSketch struct {
 // that cannot be encoded (e.g. a sum that overflowed to +Inf) is logged and
 // left out rather than blocking the segment forever.
 func (r *Rollup) Lines(ctx context.Context, s *Segment) ([]string, error) {
+	return r.lines(ctx, s, true)
+}
+
+// SumLines is Lines without the sketches: summed and pass-through points
+// only. Its sketches go through MergeSketches and PendingSketchLines, which
+// lets a caller write sketches less often than sums.
+func (r *Rollup) SumLines(s *Segment) ([]string, error) {
+	return r.lines(context.Background(), s, false)
+}
+
+func (r *Rollup) lines(ctx context.Context, s *Segment, withSketches bool) ([]string, error) {
 	if s.id >= uint64(schema.RollupWindow) {
 		return nil, fmt.Errorf("rollup: segment id %d must be below %d (the window in ns)", s.id, int64(schema.RollupWindow))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 
-	sketches, err := r.mergeSketches(ctx, s)
-	if err != nil {
-		return nil, err
+	var sketches []mergedSketch
+	if withSketches {
+		var err error
+		if sketches, err = r.mergeSketches(ctx, s); err != nil {
+			return nil, err
+		}
 	}
 	sums := s.sortedSums()
 	points := slices.Clone(s.points)
@@ -253,7 +267,7 @@ func (r *Rollup) mergeSketches(ctx context.Context, s *Segment) ([]mergedSketch,
 
 	var misses []SketchKey
 	for _, m := range merged {
-		if r.cache.get(m.key) == nil {
+		if r.current(m.key) == nil {
 			misses = append(misses, m.key)
 		}
 	}
@@ -273,7 +287,7 @@ func (r *Rollup) mergeSketches(ctx context.Context, s *Segment) ([]mergedSketch,
 
 	for i := range merged {
 		m := &merged[i]
-		cur := r.cache.get(m.key)
+		cur := r.current(m.key)
 		if cur == nil {
 			cur = loaded[m.key]
 		}
@@ -289,4 +303,73 @@ func (r *Rollup) mergeSketches(ctx context.Context, s *Segment) ([]mergedSketch,
 		m.sk = cur
 	}
 	return merged, nil
+}
+
+// current is the freshest in-memory sketch of k: pending (merged but not yet
+// written) wins over the cache, which may have evicted it.
+func (r *Rollup) current(k SketchKey) *hyperloglog.Sketch {
+	if sk, ok := r.pending[k]; ok {
+		return sk
+	}
+	return r.cache.get(k)
+}
+
+// MergeSketches merges the segment's ids into the pending sketches (loading
+// what is neither pending nor cached from the SketchSource in one call). If
+// loading fails nothing is merged and the segment should be retried.
+func (r *Rollup) MergeSketches(ctx context.Context, s *Segment) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	merged, err := r.mergeSketches(ctx, s)
+	if err != nil {
+		return err
+	}
+	for _, m := range merged {
+		r.pending[m.key] = m.sk
+	}
+	return nil
+}
+
+// PendingSketchLines encodes every pending sketch (oldest window first).
+// Once InfluxDB took the lines, commit forgets them; until then they stay
+// pending, and a crash loses nothing because the segments they came from stay
+// in the spool until commit has run (see ingest/pipeline).
+func (r *Rollup) PendingSketchLines() (lines []string, commit func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	merged := make([]mergedSketch, 0, len(r.pending))
+	for k, sk := range r.pending {
+		merged = append(merged, mergedSketch{k, sk})
+	}
+	slices.SortFunc(merged, func(a, b mergedSketch) int {
+		if c := cmp.Compare(a.key.Start, b.key.Start); c != 0 {
+			return c
+		}
+		return compareKeys(a.key, b.key)
+	})
+	var enc lineprotocol.Encoder
+	enc.SetPrecision(lineprotocol.Nanosecond)
+	lines = make([]string, 0, len(merged))
+	for _, m := range merged {
+		enc.Reset()
+		if err := cmp.Or(r.encodeSketch(&enc, m), enc.Err()); err != nil {
+			r.log.Error("rollup: sketch left out because it cannot be encoded", "kind", m.key.Kind, "store", m.key.Store, "err", err)
+			continue
+		}
+		lines = append(lines, strings.TrimSuffix(string(enc.Bytes()), "\n"))
+	}
+	// The flusher is the only caller of MergeSketches and of commit, and runs
+	// them one after the other, so nothing is merged between encode and commit.
+	return lines, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		clear(r.pending)
+	}
+}
+
+// PendingSketches is how many merged sketches wait to be written.
+func (r *Rollup) PendingSketches() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pending)
 }

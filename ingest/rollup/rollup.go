@@ -72,8 +72,9 @@ type Rollup struct {
 	rules    []compiledRule   // by event.Type
 	distinct [][]compiledKind // by event.Type
 
-	mu    sync.Mutex // guards cache and serialises Lines
-	cache *lru
+	mu      sync.Mutex // guards cache and pending and serialises Lines
+	cache   *lru
+	pending map[SketchKey]*hyperloglog.Sketch // merged, not yet written
 }
 
 // measSpec is a summed measurement compiled for fast keys.
@@ -139,6 +140,7 @@ func New(opts Options) (*Rollup, error) {
 		log:      opts.Logger,
 		measIx:   map[string]int{},
 		cache:    newLRU(opts.CacheSize),
+		pending:  map[SketchKey]*hyperloglog.Sketch{},
 	}
 	for i, m := range schema.Summed() {
 		spec, err := compileMeas(m)

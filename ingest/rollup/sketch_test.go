@@ -323,3 +323,41 @@ func BenchmarkLines(b *testing.B) {
 		}
 	}
 }
+
+// Deferred sketches: sums come per segment, sketches stay pending (even when
+// the LRU evicts them) until written, and the pending sketch covers every
+// segment merged since.
+func TestPendingSketchesSurviveEviction(t *testing.T) {
+	src := &memSketches{}
+	r, err := New(Options{Ingester: "i1", Sketches: src, CacheSize: 1})
+	require.NoError(t, err)
+	ev := func(store, user string) event.Event {
+		return event.Event{Type: event.TypeSignup, Time: t0, Store: store, User: user}
+	}
+	seg := func(id uint64, evs ...event.Event) *Segment {
+		s := r.NewSegment(id)
+		s.Add(&event.Batch{Events: evs})
+		return s
+	}
+	s1 := seg(1, ev("s1", "u1"), ev("s2", "u9"))
+	sums, err := r.SumLines(s1)
+	require.NoError(t, err)
+	for _, l := range sums {
+		require.NotContains(t, l, "sp_distinct", "SumLines leaves sketches out")
+	}
+	require.NoError(t, r.MergeSketches(context.Background(), s1))
+	require.NoError(t, r.MergeSketches(context.Background(), seg(2, ev("s1", "u2"))))
+	require.Equal(t, 4, r.PendingSketches(), "active 1h and 1d for s1 and s2")
+
+	lines, commit := r.PendingSketchLines()
+	got := parseSketchLines(t, lines)
+	require.Len(t, got, 4)
+	require.Equal(t, 2.0, got["active/1d/s1//"].estimate, "u1 and u2: the evicted pending sketch was not reloaded from the store")
+	require.Equal(t, 1.0, got["active/1d/s2//"].estimate)
+	require.Len(t, src.calls, 1, "the second segment found its sketches pending, not in InfluxDB")
+
+	commit()
+	require.Zero(t, r.PendingSketches())
+	again, _ := r.PendingSketchLines()
+	require.Empty(t, again)
+}

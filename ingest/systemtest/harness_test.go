@@ -111,6 +111,7 @@ spool:
   max_bytes: %d
   segment_max_bytes: %d
   seal_interval: %s
+  sketch_interval: 300ms
   retry_after: 1s
 limits:
   max_body_bytes: %d
