@@ -146,7 +146,9 @@ func DimensionFlux(bucket string, spec DimensionSpec) string {
 	}
 	filterLines(&b, spec.Filters)
 	d := FluxString(spec.Dimension)
-	fmt.Fprintf(&b, "  |> keep(columns: [%s])\n  |> group()\n  |> distinct(column: %s)\n", d, d)
+	// InfluxDB 1.8 returns no rows when keep() leaves only a tag column:
+	// keep _value too.
+	fmt.Fprintf(&b, "  |> keep(columns: [%s, \"_value\"])\n  |> group()\n  |> distinct(column: %s)\n", d, d)
 	return b.String()
 }
 

@@ -209,4 +209,27 @@ func TestEngineAgainstInfluxDB(t *testing.T) {
 			})
 		}
 	}
+
+	t.Run("group by store equals per-store computation", func(t *testing.T) {
+		res, err := e.Run(ctx, Request{Query: models.Query{KPI: "gmv", Interval: models.IntervalWeek, GroupBy: []string{"store"}},
+			From: from, To: from.AddDate(0, 0, 3)})
+		require.NoError(t, err)
+		require.Len(t, res.Series, 3)
+		for i, s := range res.Series {
+			store := "s" + strconv.Itoa(i)
+			require.Equal(t, []string{store}, s.Groups)
+			want := expect(events, "gmv", func(time.Time) time.Time { return from }, from, from.AddDate(0, 0, 3), map[string]bool{store: true})
+			require.InDelta(t, *want[from.Unix()], *s.Values[0], 1e-6)
+		}
+	})
+	t.Run("dimension values", func(t *testing.T) {
+		src := &InfluxSource{Query: q, Bucket: srv.Bucket}
+		got, err := src.DimensionValues(ctx, DimensionSpec{Start: from, Stop: from.AddDate(0, 0, 3), Dimension: "store"})
+		require.NoError(t, err)
+		require.Equal(t, []string{"s0", "s1", "s2"}, got)
+		got, err = src.DimensionValues(ctx, DimensionSpec{Start: from, Stop: from.AddDate(0, 0, 3), Dimension: "category",
+			Filters: map[string][]string{"store": {"s1"}}})
+		require.NoError(t, err)
+		require.Equal(t, []string{"shoes", "tv"}, got)
+	})
 }

@@ -1,0 +1,359 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/internal/kpi"
+	"github.com/storepulse/storepulse/internal/schema"
+)
+
+func loc(t *testing.T, name string) *time.Location {
+	t.Helper()
+	l, err := time.LoadLocation(name)
+	require.NoError(t, err)
+	return l
+}
+
+func utc(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func vals(s Series) []any {
+	out := make([]any, len(s.Values))
+	for i, v := range s.Values {
+		if v != nil {
+			out[i] = *v
+		}
+	}
+	return out
+}
+
+func times(ts []time.Time) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.UTC().Format(time.RFC3339)
+	}
+	return out
+}
+
+func TestMakeBuckets(t *testing.T) {
+	sh, ny, ber := loc(t, "Asia/Shanghai"), loc(t, "America/New_York"), loc(t, "Europe/Berlin")
+	far := utc("2030-01-01T00:00:00Z")
+	tests := []struct {
+		name     string
+		from, to time.Time
+		step     Step
+		loc      *time.Location
+		now      time.Time
+		want     []string
+		end      string
+	}{
+		{"Shanghai days start at 16:00 UTC", utc("2026-11-20T15:59:00Z"), utc("2026-11-21T16:00:00Z"), Step{Calendar: "day"}, sh, far,
+			[]string{"2026-11-19T16:00:00Z", "2026-11-20T16:00:00Z"}, "2026-11-21T16:00:00Z"},
+		{"Shanghai week starts Monday", utc("2026-11-20T00:00:00Z"), utc("2026-11-21T00:00:00Z"), Step{Calendar: "week"}, sh, far,
+			[]string{"2026-11-15T16:00:00Z"}, "2026-11-22T16:00:00Z"},
+		{"Shanghai months", utc("2026-01-31T16:30:00Z"), utc("2026-03-02T00:00:00Z"), Step{Calendar: "month"}, sh, far,
+			[]string{"2026-01-31T16:00:00Z", "2026-02-28T16:00:00Z"}, "2026-03-31T16:00:00Z"},
+		{"6h aligned to Shanghai midnight", utc("2026-11-20T17:00:00Z"), utc("2026-11-21T05:00:00Z"), Step{Fixed: 6 * time.Hour}, sh, far,
+			[]string{"2026-11-20T16:00:00Z", "2026-11-20T22:00:00Z", "2026-11-21T04:00:00Z"}, "2026-11-21T10:00:00Z"},
+		{"15m aligned to UTC", utc("2026-11-20T17:07:00Z"), utc("2026-11-20T17:31:00Z"), Step{Fixed: 15 * time.Minute}, sh, far,
+			[]string{"2026-11-20T17:00:00Z", "2026-11-20T17:15:00Z", "2026-11-20T17:30:00Z"}, "2026-11-20T17:45:00Z"},
+		{"New York spring-forward day has 23 hours", utc("2026-03-08T05:00:00Z"), utc("2026-03-10T04:00:00Z"), Step{Calendar: "day"}, ny, far,
+			[]string{"2026-03-08T05:00:00Z", "2026-03-09T04:00:00Z"}, "2026-03-10T04:00:00Z"},
+		{"New York fall-back day has 25 hours", utc("2026-11-01T04:00:00Z"), utc("2026-11-02T05:00:00Z"), Step{Calendar: "day"}, ny, far,
+			[]string{"2026-11-01T04:00:00Z"}, "2026-11-02T05:00:00Z"},
+		{"Berlin 12h on the DST day: the last bucket is shorter", utc("2026-03-28T23:00:00Z"), utc("2026-03-29T22:00:00Z"), Step{Fixed: 12 * time.Hour}, ber, far,
+			[]string{"2026-03-28T23:00:00Z", "2026-03-29T11:00:00Z"}, "2026-03-29T22:00:00Z"},
+		{"buckets after now are dropped", utc("2026-11-19T16:00:00Z"), utc("2026-11-20T16:00:00Z"), Step{Fixed: time.Hour}, sh, utc("2026-11-19T18:30:00Z"),
+			[]string{"2026-11-19T16:00:00Z", "2026-11-19T17:00:00Z", "2026-11-19T18:00:00Z"}, "2026-11-19T19:00:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := MakeBuckets(tt.from, tt.to, tt.step, tt.loc, tt.now)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, times(b.Starts))
+			require.Equal(t, tt.end, b.End.UTC().Format(time.RFC3339))
+			for i, s := range b.Starts {
+				require.Equal(t, i, b.Index(s))
+				require.Equal(t, i, b.Index(b.EndOf(i).Add(-time.Nanosecond)))
+			}
+			require.Equal(t, -1, b.Index(b.End))
+		})
+	}
+	_, err := MakeBuckets(utc("2026-01-02T00:00:00Z"), utc("2026-01-01T00:00:00Z"), Step{Calendar: "day"}, sh, far)
+	require.Error(t, err)
+	_, err = MakeBuckets(utc("2000-01-01T00:00:00Z"), utc("2026-01-01T00:00:00Z"), Step{Fixed: time.Minute}, sh, far)
+	require.ErrorContains(t, err, "larger interval")
+}
+
+func TestResolveStep(t *testing.T) {
+	from := utc("2026-11-01T00:00:00Z")
+	tests := []struct {
+		interval string
+		to       time.Time
+		gi       time.Duration
+		mdp      int64
+		min      time.Duration
+		want     string
+		err      string
+	}{
+		{"auto", from.Add(6 * time.Hour), 0, 1000, time.Minute, "1m0s", ""},
+		{"auto", from.Add(24 * time.Hour), 0, 100, time.Minute, "15m0s", ""},
+		{"auto", from.Add(24 * time.Hour), 20 * time.Second, 0, time.Hour, "1h0m0s", ""},
+		{"auto", from.AddDate(0, 0, 30), 0, 100, time.Minute, "12h0m0s", ""},
+		{"auto", from.AddDate(0, 0, 90), 0, 100, time.Minute, "day", ""},
+		{"auto", from.AddDate(0, 0, 365), 0, 100, time.Minute, "week", ""},
+		{"auto", from.AddDate(0, 0, 3650), 0, 100, time.Minute, "month", ""},
+		{"auto", from.Add(time.Hour), 0, 100, 24 * time.Hour, "day", ""},
+		{"week", from.Add(time.Hour), 0, 0, 0, "week", ""},
+		{"6h", from.Add(time.Hour), 0, 0, 0, "6h0m0s", ""},
+		{"24h", from.Add(time.Hour), 0, 0, 0, "day", ""},
+		{"5m", from.Add(time.Hour), 0, 0, time.Hour, "", "below"},
+		{"7m", from.Add(time.Hour), 0, 0, 0, "", "not supported"},
+		{"fortnight", from.Add(time.Hour), 0, 0, 0, "", "unknown interval"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.interval+"/"+tt.want+tt.err, func(t *testing.T) {
+			s, err := ResolveStep(tt.interval, from, tt.to, tt.gi, tt.mdp, tt.min)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, s.String())
+		})
+	}
+}
+
+func TestShift(t *testing.T) {
+	sh, ny := loc(t, "Asia/Shanghai"), loc(t, "America/New_York")
+	tests := []struct {
+		name    string
+		t       time.Time
+		compare string
+		loc     *time.Location
+		want    string
+	}{
+		{"1y is 364 days, same weekday", utc("2026-11-10T16:00:00Z"), "1y", sh, "2025-11-11T16:00:00Z"},
+		{"1w", utc("2026-11-10T16:00:00Z"), "1w", sh, "2026-11-03T16:00:00Z"},
+		{"4w", utc("2026-11-10T16:00:00Z"), "4w", sh, "2026-10-13T16:00:00Z"},
+		{"previous period is the range length", utc("2026-11-10T16:00:00Z"), "previous_period", sh, "2026-11-10T13:00:00Z"},
+		{"1d across New York fall-back keeps local midnight", utc("2026-11-02T05:00:00Z"), "1d", ny, "2026-11-01T04:00:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Shift(tt.t, tt.compare, 3*time.Hour, tt.loc)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got.UTC().Format(time.RFC3339))
+			if tt.compare == "1y" {
+				require.Equal(t, tt.t.In(tt.loc).Weekday(), got.In(tt.loc).Weekday())
+			}
+		})
+	}
+	_, err := Shift(utc("2026-11-10T16:00:00Z"), "2y", 0, sh)
+	require.Error(t, err)
+}
+
+func order(ts, store, channel, category string, gmv float64) []memPoint {
+	tags := map[string]string{"store": store, "channel": channel, "category": category, "ingester": "i1"}
+	return []memPoint{
+		{t: utc(ts), meas: schema.MeasOrders, field: schema.FieldGMV, tags: tags, v: gmv},
+		{t: utc(ts), meas: schema.MeasOrders, field: schema.FieldOrders, tags: tags, v: 1},
+	}
+}
+
+func point(ts, meas, field, store string, v float64) memPoint {
+	return memPoint{t: utc(ts), meas: meas, field: field, tags: map[string]string{"store": store, "channel": "app"}, v: v}
+}
+
+func newEngine(t *testing.T, src Source, zone string, limit int) *Engine {
+	return &Engine{Catalog: kpi.Default(), Source: src, Location: loc(t, zone), SeriesLimit: limit,
+		Now: func() time.Time { return utc("2027-01-01T00:00:00Z") }}
+}
+
+func TestRun(t *testing.T) {
+	var pts []memPoint
+	// Shanghai 20 Nov: two orders (one at 23:59 local); 21 Nov: one order at 00:00 local, by another
+	// ingester's point in the same minute too; 22 Nov: none.
+	pts = append(pts, order("2026-11-20T01:00:00Z", "tmall", "app", "shoes", 100)...)
+	pts = append(pts, order("2026-11-20T15:59:30Z", "jd", "web", "tv", 300)...)
+	pts = append(pts, order("2026-11-20T16:00:00Z", "tmall", "app", "tv", 50)...)
+	pts = append(pts, order("2026-11-20T16:00:00.000000123Z", "tmall", "", "tv", 10)...)
+	pts = append(pts,
+		point("2026-11-20T02:00:00Z", schema.MeasPayments, schema.FieldPaidAmount, "tmall", 400),
+		point("2026-11-20T03:00:00Z", schema.MeasRefunds, schema.FieldRefundAmount, "tmall", 150),
+		point("2026-11-20T02:00:00Z", schema.MeasTraffic, schema.FieldCartSessions, "tmall", 4),
+		point("2026-11-20T02:00:00Z", schema.MeasUsers, schema.FieldSignups, "tmall", 5),
+		point("2026-11-19T02:00:00Z", schema.MeasUsers, schema.FieldSignups, "tmall", 7),
+		point("2026-11-21T02:00:00Z", schema.MeasUsers, schema.FieldSignups, "jd", 1),
+		point("2026-10-01T02:00:00Z", schema.MeasUsers, schema.FieldSignups, "jd", 100),
+		// a week earlier, for comparisons
+		point("2026-11-13T01:00:00Z", schema.MeasOrders, schema.FieldGMV, "tmall", 200),
+		point("2026-11-13T01:00:00Z", schema.MeasOrders, schema.FieldOrders, "tmall", 4),
+	)
+	day := func(d string) map[string]string { return map[string]string{"store": "tmall", "channel": "app"} }
+	sks := []memSketch{
+		{t: utc("2026-11-19T16:00:00Z"), kind: schema.KindVisitor, window: schema.WindowDay, tags: day(""), ids: ids(0, 1000)},
+		{t: utc("2026-11-19T16:00:00Z"), kind: schema.KindBuyer, window: schema.WindowDay, tags: day(""), ids: ids(0, 50)},
+		{t: utc("2026-11-20T16:00:00Z"), kind: schema.KindVisitor, window: schema.WindowDay, tags: day(""), ids: ids(500, 1500)},
+		{t: utc("2026-11-20T16:00:00Z"), kind: schema.KindBuyer, window: schema.WindowDay, tags: day(""), ids: ids(25, 75)},
+		// 22 Nov: buyers but no visitors -> null conversion
+		{t: utc("2026-11-21T16:00:00Z"), kind: schema.KindBuyer, window: schema.WindowDay, tags: day(""), ids: ids(0, 10)},
+		{t: utc("2026-11-19T16:00:00Z"), kind: schema.KindActive, window: schema.WindowDay, tags: day(""), ids: ids(0, 100)},
+		{t: utc("2026-11-20T16:00:00Z"), kind: schema.KindActive, window: schema.WindowDay, tags: day(""), ids: ids(50, 150)},
+	}
+	from, to := utc("2026-11-19T16:00:00Z"), utc("2026-11-22T16:00:00Z") // 20..22 Nov, Shanghai
+	three := []string{"2026-11-19T16:00:00Z", "2026-11-20T16:00:00Z", "2026-11-21T16:00:00Z"}
+	tests := []struct {
+		name   string
+		q      models.Query
+		zone   string
+		times  []string
+		series [][]any // per series
+		groups [][]string
+		approx bool
+	}{
+		{"GMV per Shanghai day: 23:59:30 local is the 20th, 00:00 the 21st", models.Query{KPI: "gmv", Interval: "day"}, "Asia/Shanghai",
+			three, [][]any{{400.0, 60.0, 0.0}}, [][]string{nil}, false},
+		{"GMV per UTC day", models.Query{KPI: "gmv", Interval: "day"}, "UTC",
+			[]string{"2026-11-19T00:00:00Z", "2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z", "2026-11-22T00:00:00Z"}, [][]any{{0.0, 460.0, 0.0, 0.0}}, [][]string{nil}, false},
+		{"AOV null without orders", models.Query{KPI: "aov", Interval: "day"}, "Asia/Shanghai",
+			three, [][]any{{200.0, 30.0, nil}}, [][]string{nil}, false},
+		{"net revenue subtracts refunds", models.Query{KPI: "net_revenue", Interval: "day"}, "Asia/Shanghai",
+			three, [][]any{{250.0, 0.0, 0.0}}, [][]string{nil}, false},
+		{"cart abandonment is 1 - orders/carts, null without carts", models.Query{KPI: "cart_abandonment", Interval: "day",
+			Filters: map[string][]string{"store": {"tmall"}}}, "Asia/Shanghai", three, [][]any{{0.75, nil, nil}}, [][]string{nil}, false},
+		{"group by store, absent tag kept apart", models.Query{KPI: "orders", Interval: "day", GroupBy: []string{"channel"}}, "Asia/Shanghai",
+			three, [][]any{{0.0, 1.0, 0.0}, {1.0, 1.0, 0.0}, {1.0, 0.0, 0.0}}, [][]string{{""}, {"app"}, {"web"}}, false},
+		{"multi-value filter", models.Query{KPI: "gmv", Interval: "day", Filters: map[string][]string{"category": {"tv"}, "store": {"tmall", "jd"}}},
+			"Asia/Shanghai", three, [][]any{{300.0, 60.0, 0.0}}, [][]string{nil}, false},
+		{"filter excludes points without the tag", models.Query{KPI: "gmv", Interval: "day", Filters: map[string][]string{"channel": {"app"}}},
+			"Asia/Shanghai", three, [][]any{{100.0, 50.0, 0.0}}, [][]string{nil}, false},
+		{"conversion buyers/visitors, null without visitors", models.Query{KPI: "conversion_rate", Interval: "day"}, "Asia/Shanghai",
+			three, [][]any{{0.05, 0.05, nil}}, [][]string{nil}, true},
+		{"distinct over a week merges days, not adds them", models.Query{KPI: "visitors", Interval: "week"}, "Asia/Shanghai",
+			[]string{"2026-11-15T16:00:00Z"}, [][]any{{1500.0}}, [][]string{nil}, true},
+		{"total users is cumulative from the first sign-up", models.Query{KPI: "total_users", Interval: "day"}, "Asia/Shanghai",
+			three, [][]any{{112.0, 113.0, 113.0}}, [][]string{nil}, false},
+		{"stickiness: mean daily actives / actives of the bucket", models.Query{KPI: "stickiness", Interval: "week"}, "Asia/Shanghai",
+			[]string{"2026-11-15T16:00:00Z"}, [][]any{{(100.0 + 100.0) / 7 / 150.0}}, [][]string{nil}, true},
+		{"compare 1w: series, delta, change", models.Query{KPI: "gmv", Interval: "day", Compare: "1w",
+			CompareOutputs: []string{"series", "delta", "change"}}, "Asia/Shanghai",
+			three, [][]any{{400.0, 60.0, 0.0}, {200.0, 0.0, 0.0}, {200.0, 60.0, 0.0}, {1.0, nil, nil}}, [][]string{nil, nil, nil, nil}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := &memSource{points: pts, sketches: sks}
+			q := tt.q
+			q.Filters = map[string][]string{}
+			for d, v := range tt.q.Filters {
+				q.Filters[d] = v
+			}
+			res, err := newEngine(t, src, tt.zone, 10).Run(context.Background(), Request{Query: q, From: from, To: to})
+			require.NoError(t, err)
+			require.Equal(t, tt.times, times(res.Times))
+			require.Len(t, res.Series, len(tt.series))
+			for i, want := range tt.series {
+				require.Equal(t, tt.groups[i], nilIfEmpty(res.Series[i].Groups), "series %d", i)
+				got := vals(res.Series[i])
+				if !tt.approx {
+					require.Equal(t, want, got, "series %d", i)
+					continue
+				}
+				for j := range want {
+					if want[j] == nil {
+						require.Nil(t, got[j])
+						continue
+					}
+					require.InEpsilon(t, want[j], got[j], 0.02)
+				}
+			}
+		})
+	}
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func TestRunDSTDays(t *testing.T) {
+	// One order every hour, 1-3 Nov 2026 in New York: 1 Nov has 25 hours.
+	var pts []memPoint
+	for h := time.Duration(0); h < 72*time.Hour; h += time.Hour {
+		pts = append(pts, order(utc("2026-11-01T04:00:00Z").Add(h).Format(time.RFC3339), "s", "app", "x", 1)...)
+	}
+	res, err := newEngine(t, &memSource{points: pts}, "America/New_York", 10).Run(context.Background(), Request{
+		Query: models.Query{KPI: "orders", Interval: "day"}, From: utc("2026-11-01T04:00:00Z"), To: utc("2026-11-03T05:00:00Z")})
+	require.NoError(t, err)
+	require.Equal(t, []string{"2026-11-01T04:00:00Z", "2026-11-02T05:00:00Z"}, times(res.Times))
+	require.Equal(t, []any{25.0, 24.0}, vals(res.Series[0]))
+}
+
+func TestRunErrors(t *testing.T) {
+	pts := append(order("2026-11-20T01:00:00Z", "a", "app", "x", 1), order("2026-11-20T01:00:00Z", "b", "app", "x", 1)...)
+	pts = append(pts, order("2026-11-20T01:00:00Z", "c", "app", "x", 1)...)
+	from, to := utc("2026-11-19T16:00:00Z"), utc("2026-11-20T16:00:00Z")
+	tests := []struct {
+		name string
+		q    models.Query
+		err  string
+	}{
+		{"no kpi", models.Query{}, "no KPI"},
+		{"unknown kpi", models.Query{KPI: "nope"}, "unknown KPI"},
+		{"transform", models.Query{KPI: "campaign_uplift"}, "not computed yet"},
+		{"dimension the KPI lacks", models.Query{KPI: "conversion_rate", Filters: map[string][]string{"campaign": {"d11"}}}, "cannot be filtered by \"campaign\""},
+		{"group by a dimension the KPI lacks", models.Query{KPI: "sessions", GroupBy: []string{"reason"}}, "cannot be grouped"},
+		{"distinct by category needs days", models.Query{KPI: "buyers", Interval: "1h", GroupBy: []string{"category"}}, "below"},
+		{"stickiness needs days", models.Query{KPI: "stickiness", Interval: "6h"}, "below"},
+		{"series limit", models.Query{KPI: "gmv", GroupBy: []string{"store"}}, "3 series, more than the limit of 2"},
+		{"series limit counts comparison outputs", models.Query{KPI: "gmv", Compare: "1d", CompareOutputs: []string{"series", "delta"}}, "3 series"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newEngine(t, &memSource{points: pts}, "Asia/Shanghai", 2).Run(context.Background(), Request{Query: tt.q, From: from, To: to})
+			require.ErrorContains(t, err, tt.err)
+			var es backend.ErrorWithSource
+			require.True(t, errors.As(err, &es))
+			require.Equal(t, backend.ErrorSourcePlugin, es.ErrorSource())
+		})
+	}
+}
+
+func TestRunPushesAggregation(t *testing.T) {
+	src := &memSource{}
+	e := newEngine(t, src, "Asia/Shanghai", 10)
+	from, to := utc("2026-11-19T16:00:00Z"), utc("2026-11-21T16:00:00Z")
+	_, err := e.Run(context.Background(), Request{Query: models.Query{KPI: "arpu", Interval: "day", Filters: map[string][]string{"store": {"a"}}}, From: from, To: to})
+	require.NoError(t, err)
+	require.Len(t, src.sums, 1)
+	require.Equal(t, time.Hour, src.sums[0].Every, "days in the store zone are summed from hourly windows")
+	require.Equal(t, []Term{{schema.MeasPayments, schema.FieldPaidAmount}}, src.sums[0].Terms)
+	require.Len(t, src.sks, 1)
+	require.Equal(t, schema.WindowDay, src.sks[0].Window, "whole days read daily sketches")
+	require.Equal(t, []string{schema.KindActive}, src.sks[0].Kinds)
+
+	src = &memSource{}
+	_, err = newEngine(t, src, "Asia/Shanghai", 10).Run(context.Background(), Request{Query: models.Query{KPI: "buyers", Interval: "auto"},
+		From: from, To: from.Add(6 * time.Hour), MaxDataPoints: 1000})
+	require.NoError(t, err)
+	require.Equal(t, schema.WindowHour, src.sks[0].Window, "partial days read hourly sketches")
+
+	src = &memSource{}
+	_, err = newEngine(t, src, "Asia/Kolkata", 10).Run(context.Background(), Request{Query: models.Query{KPI: "gmv", Interval: "day"}, From: from, To: to})
+	require.NoError(t, err)
+	require.Equal(t, 15*time.Minute, src.sums[0].Every, "half-hour zones need finer windows")
+}

@@ -1,0 +1,94 @@
+package models
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestExpandValues(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"none", nil, nil},
+		{"single", []string{"tmall"}, []string{"tmall"}},
+		{"multi", []string{"tmall", "jd"}, []string{"tmall", "jd"}},
+		{"grafana glob form", []string{"{tmall,jd}"}, []string{"tmall", "jd"}},
+		{"glob plus value, deduplicated", []string{"{tmall,jd}", "jd", " pdd "}, []string{"tmall", "jd", "pdd"}},
+		{"All unexpanded", []string{"$__all"}, nil},
+		{"All inside a glob", []string{"{$__all}"}, nil},
+		{"empty means all", []string{"tmall", ""}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, ExpandValues(tt.in))
+		})
+	}
+}
+
+func TestParseQuery(t *testing.T) {
+	tests := []struct {
+		name  string
+		json  string
+		check func(t *testing.T, q Query)
+		err   string
+	}{
+		{"defaults", `{"kpi":"gmv"}`, func(t *testing.T, q Query) {
+			require.Equal(t, QueryVersion, q.Version)
+			require.Equal(t, IntervalAuto, q.Interval)
+			require.Empty(t, q.CompareOutputs)
+			require.Empty(t, q.Filters)
+		}, ""},
+		{"filters expanded, All dropped", `{"kpi":"gmv","filters":{"store":["{a,b}"],"channel":["$__all"],"category":[]}}`, func(t *testing.T, q Query) {
+			require.Equal(t, map[string][]string{"store": {"a", "b"}}, q.Filters)
+		}, ""},
+		{"compare outputs default", `{"kpi":"gmv","compare":"1y"}`, func(t *testing.T, q Query) {
+			require.Equal(t, []string{OutputSeries, OutputDelta, OutputChange}, q.CompareOutputs)
+		}, ""},
+		{"bad json", `{"kpi":`, nil, "invalid query JSON"},
+		{"newer version", `{"version":2,"kpi":"gmv"}`, nil, "newer"},
+		{"unknown compare", `{"kpi":"gmv","compare":"2y"}`, nil, "unknown compare"},
+		{"unknown output", `{"kpi":"gmv","compare":"1d","compareOutputs":["ratio"]}`, nil, "unknown compare output"},
+		{"repeated groupBy", `{"kpi":"gmv","groupBy":["store","store"]}`, nil, "repeated"},
+		{"designed but not implemented", `{"kpi":"gmv","anomaly":{"sensitivity":3},"target":true}`, nil, "not implemented yet in this version of the plugin: anomaly, target"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := ParseQuery([]byte(tt.json))
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, q)
+		})
+	}
+}
+
+func TestLoadSettings(t *testing.T) {
+	s, err := LoadSettings("http://influx:8086", nil, map[string]string{"token": "t"})
+	require.NoError(t, err)
+	require.Equal(t, "Asia/Shanghai", s.Location.String())
+	require.Equal(t, InfluxV2, s.Version)
+	require.Equal(t, DefaultSeriesLimit, s.SeriesLimit)
+	require.Equal(t, "t", s.Token)
+	require.Equal(t, "CNY", s.Currency)
+
+	s, err = LoadSettings("", []byte(`{"url":"https://x","version":"1.8","bucket":"db/rp","timeZone":"Europe/Berlin","seriesLimit":7}`), nil)
+	require.NoError(t, err)
+	require.Equal(t, "db/rp", s.Bucket)
+	require.Equal(t, 7, s.SeriesLimit)
+
+	for _, tt := range []struct{ url, json, err string }{
+		{"", ``, "URL is not set"},
+		{"ftp://x", ``, "not an http(s) URL"},
+		{"http://x", `{"version":"3"}`, "unknown InfluxDB version"},
+		{"http://x", `{"timeZone":"Mars/Olympus"}`, "unknown store time zone"},
+		{"http://x", `{`, "invalid datasource settings"},
+	} {
+		_, err := LoadSettings(tt.url, []byte(tt.json), nil)
+		require.ErrorContains(t, err, tt.err)
+	}
+}
