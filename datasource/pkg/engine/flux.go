@@ -125,14 +125,14 @@ func SketchFlux(bucket string, spec SketchSpec) string {
 }
 
 // DimensionFlux lists the values of a dimension. Store, channel and category
-// come from the daily sketches (one small point per day and value), the
-// other dimensions from the measurements that carry them.
-func DimensionFlux(bucket string, spec DimensionSpec) string {
+// come from the daily sketches (one small point per day and value) unless
+// fromSums; the other dimensions from the summed measurements that carry them.
+func DimensionFlux(bucket string, spec DimensionSpec, fromSums bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "from(bucket: %s)\n", FluxString(bucket))
 	fmt.Fprintf(&b, "  |> range(start: %s, stop: %s)\n", fluxTime(spec.Start), fluxTime(spec.Stop))
-	switch spec.Dimension {
-	case schema.TagStore, schema.TagChannel, schema.TagCategory:
+	switch {
+	case !fromSums && sketchDimension(spec.Dimension):
 		fmt.Fprintf(&b, "  |> filter(fn: (r) => r._measurement == %s and r._field == %s and r.%s == %s)\n",
 			FluxString(schema.MeasDistinct), FluxString(schema.FieldEstimate), schema.TagWindow, FluxString(schema.WindowDay))
 	default:
@@ -150,6 +150,10 @@ func DimensionFlux(bucket string, spec DimensionSpec) string {
 	// keep _value too.
 	fmt.Fprintf(&b, "  |> keep(columns: [%s, \"_value\"])\n  |> group()\n  |> distinct(column: %s)\n", d, d)
 	return b.String()
+}
+
+func sketchDimension(d string) bool {
+	return d == schema.TagStore || d == schema.TagChannel || d == schema.TagCategory
 }
 
 // IsDimension reports whether d is a queryable dimension.

@@ -40,10 +40,11 @@ func TestSketchAndDimensionFlux(t *testing.T) {
 		Kinds: []string{"buyer", "visitor"}, Window: "1d", GroupBy: []string{"store"}})
 	require.Contains(t, s, `r._measurement == "sp_distinct" and r._field == "sketch" and r.window == "1d" and (r.kind == "buyer" or r.kind == "visitor")`)
 	require.Contains(t, s, `|> keep(columns: ["_time", "_value", "kind", "store"])`)
-	d := DimensionFlux("b", DimensionSpec{Start: utc("2026-11-19T16:00:00Z"), Stop: utc("2026-11-20T16:00:00Z"), Dimension: "reason"})
+	d := DimensionFlux("b", DimensionSpec{Start: utc("2026-11-19T16:00:00Z"), Stop: utc("2026-11-20T16:00:00Z"), Dimension: "reason"}, false)
 	require.Contains(t, d, `(r._measurement == "sp_refunds" and r._field == "refunds") or (r._measurement == "sp_tickets" and r._field == "tickets_opened")`)
 	require.Contains(t, d, `|> distinct(column: "reason")`)
-	require.Contains(t, DimensionFlux("b", DimensionSpec{Dimension: "store"}), `r._measurement == "sp_distinct" and r._field == "estimate" and r.window == "1d"`)
+	require.Contains(t, DimensionFlux("b", DimensionSpec{Dimension: "store"}, false), `r._measurement == "sp_distinct" and r._field == "estimate" and r.window == "1d"`)
+	require.Contains(t, DimensionFlux("b", DimensionSpec{Dimension: "channel"}, true), `(r._measurement == "sp_users" and r._field == "signups") or (r._measurement == "sp_traffic"`)
 	require.True(t, IsDimension("competitor"))
 	require.False(t, IsDimension("ingester"))
 }

@@ -102,13 +102,20 @@ func (s *InfluxSource) DimensionValues(ctx context.Context, spec DimensionSpec) 
 	}
 	seen := map[string]bool{}
 	var out []string
-	err := s.run(ctx, "listing "+spec.Dimension+" values", DimensionFlux(s.Bucket, spec), func(rec *query.FluxRecord) error {
+	collect := func(rec *query.FluxRecord) error {
 		if v, ok := rec.Value().(string); ok && v != "" && !seen[v] {
 			seen[v] = true
 			out = append(out, v)
 		}
 		return nil
-	})
+	}
+	what := "listing " + spec.Dimension + " values"
+	err := s.run(ctx, what, DimensionFlux(s.Bucket, spec, false), collect)
+	if err == nil && len(out) == 0 && sketchDimension(spec.Dimension) {
+		// No sketches (e.g. stores sending only pre-aggregated metrics): ask
+		// the summed measurements.
+		err = s.run(ctx, what, DimensionFlux(s.Bucket, spec, true), collect)
+	}
 	slices.Sort(out)
 	return out, err
 }

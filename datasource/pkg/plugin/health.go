@@ -76,7 +76,8 @@ func isNotFound(err error) bool {
 		return true
 	}
 	msg := strings.ToLower(err.Error())
-	return strings.Contains(msg, "not found") || strings.Contains(msg, "does not exist")
+	// 2.x: "bucket ... not found"; 1.8: "no database".
+	return strings.Contains(msg, "not found") || strings.Contains(msg, "does not exist") || strings.Contains(msg, "no database")
 }
 
 func drain(ctx context.Context, q api.QueryAPI, flux string) error {

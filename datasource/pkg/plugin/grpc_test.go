@@ -1,0 +1,203 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+	"github.com/grafana/grafana-plugin-sdk-go/experimental/datasourcetest"
+	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/internal/influxtest"
+)
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// servePlugin runs the plugin behind real gRPC.
+func servePlugin(t *testing.T) *datasourcetest.TestPluginClient {
+	t.Helper()
+	tp, err := datasourcetest.Manage(NewFactory(log.NewNullLogger()), datasourcetest.ManageOpts{Address: freeAddr(t)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tp.Shutdown() })
+	return tp.Client
+}
+
+func pluginContext(id int64, influxURL, bucket string) backend.PluginContext {
+	return backend.PluginContext{PluginID: PluginID, DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{
+		ID: id, UID: fmt.Sprintf("ds%d", id), Name: "StorePulse", Updated: time.Unix(id, 0),
+		JSONData:                []byte(fmt.Sprintf(`{"url":%q,"version":"1.8","bucket":%q,"timeZone":"Asia/Shanghai"}`, influxURL, bucket)),
+		DecryptedSecureJSONData: map[string]string{"token": influxtest.Token},
+	}}
+}
+
+func writeLP(t *testing.T, srv *influxtest.Server, lines ...string) {
+	t.Helper()
+	u := srv.URL + "/api/v2/write?bucket=" + url.QueryEscape(srv.Bucket) + "&precision=ns"
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(strings.Join(lines, "\n")))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Token "+srv.Token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, string(body))
+}
+
+type collect struct{ resp *backend.CallResourceResponse }
+
+func (c *collect) Send(r *backend.CallResourceResponse) error { c.resp = r; return nil }
+
+func TestGRPCAgainstInfluxDB(t *testing.T) {
+	srv := influxtest.Start(t)
+	client := servePlugin(t)
+	ctx := context.Background()
+	pc := pluginContext(1, srv.URL, srv.Bucket)
+
+	t.Run("health without StorePulse data", func(t *testing.T) {
+		res, err := client.CheckHealth(ctx, &backend.CheckHealthRequest{PluginContext: pc})
+		require.NoError(t, err)
+		require.Equal(t, backend.HealthStatusError, res.Status)
+		require.Contains(t, res.Message, "no StorePulse data from the last 30 days")
+	})
+
+	// Two ingesters, two segment offsets, two stores: an hour ago and yesterday.
+	now := time.Now().UTC().Truncate(time.Minute)
+	ns := func(t time.Time, off int) string { return fmt.Sprint(t.UnixNano() + int64(off)) }
+	h1 := now.Add(-time.Hour)
+	writeLP(t, srv,
+		"sp_ingest,ingester=i1,store=tmall,type=order events=3 "+ns(h1, 1),
+		"sp_orders,channel=app,ingester=i1,store=tmall gmv=100,orders=1 "+ns(h1, 1),
+		"sp_orders,channel=app,ingester=i1,store=tmall gmv=50,orders=1 "+ns(h1, 2),
+		"sp_orders,channel=web,ingester=i2,store=tmall gmv=30,orders=1 "+ns(h1, 1),
+		"sp_orders,channel=app,ingester=i1,store=jd gmv=20,orders=2 "+ns(h1, 1),
+	)
+
+	t.Run("health ok", func(t *testing.T) {
+		res, err := client.CheckHealth(ctx, &backend.CheckHealthRequest{PluginContext: pc})
+		require.NoError(t, err)
+		require.Equal(t, backend.HealthStatusOk, res.Status, res.Message)
+		require.Contains(t, res.Message, "has StorePulse data")
+	})
+
+	t.Run("health: bucket missing", func(t *testing.T) {
+		res, err := client.CheckHealth(ctx, &backend.CheckHealthRequest{PluginContext: pluginContext(2, srv.URL, "nodb/autogen")})
+		require.NoError(t, err)
+		require.Equal(t, backend.HealthStatusError, res.Status)
+		require.Contains(t, res.Message, `bucket "nodb/autogen" does not exist`)
+	})
+
+	t.Run("health: unreachable", func(t *testing.T) {
+		res, err := client.CheckHealth(ctx, &backend.CheckHealthRequest{PluginContext: pluginContext(3, "http://"+freeAddr(t), srv.Bucket)})
+		require.NoError(t, err)
+		require.Equal(t, backend.HealthStatusError, res.Status)
+		require.Contains(t, res.Message, "is unreachable")
+	})
+
+	t.Run("query data: AOV and GMV per store over the last day", func(t *testing.T) {
+		tr := backend.TimeRange{From: now.Add(-24 * time.Hour), To: now}
+		resp, err := client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: pc, Queries: []backend.DataQuery{
+			{RefID: "A", TimeRange: tr, MaxDataPoints: 10, JSON: []byte(`{"kpi":"gmv","groupBy":["store"],"interval":"day"}`)},
+			{RefID: "B", TimeRange: tr, MaxDataPoints: 10, JSON: []byte(`{"kpi":"aov","filters":{"store":["tmall"],"channel":["$__all"]},"interval":"day"}`)},
+			{RefID: "C", TimeRange: tr, JSON: []byte(`{"kpi":"gmv","filters":{"campaign":["x"]},"groupBy":["reason"]}`)},
+		}})
+		require.NoError(t, err)
+		a := resp.Responses["A"]
+		require.NoError(t, a.Error)
+		got := map[string]float64{}
+		for _, f := range a.Frames {
+			v := f.Fields[1]
+			total := 0.0
+			for i := range v.Len() {
+				if x, ok := v.ConcreteAt(i); ok {
+					total += x.(float64)
+				}
+			}
+			got[v.Labels["store"]] = total
+			require.Equal(t, "currency:CNY", v.Config.Unit)
+		}
+		require.Equal(t, map[string]float64{"tmall": 180, "jd": 20}, got)
+		b := resp.Responses["B"]
+		require.NoError(t, b.Error)
+		require.Len(t, b.Frames, 1)
+		var last float64
+		for i := range b.Frames[0].Fields[1].Len() {
+			if x, ok := b.Frames[0].Fields[1].ConcreteAt(i); ok {
+				last = x.(float64)
+			}
+		}
+		require.InDelta(t, 60.0, last, 1e-9) // 180 / 3, summed across offsets and ingesters
+		c := resp.Responses["C"]
+		require.ErrorContains(t, c.Error, "cannot be grouped by \"reason\"")
+		require.Equal(t, backend.ErrorSourcePlugin, c.ErrorSource)
+	})
+
+	t.Run("resources", func(t *testing.T) {
+		var c collect
+		require.NoError(t, client.CallResource(ctx, &backend.CallResourceRequest{PluginContext: pc, Method: http.MethodGet, Path: "kpis", URL: "kpis"}, &c))
+		require.Equal(t, http.StatusOK, c.resp.Status)
+		var kpis struct {
+			KPIs []KPIInfo `json:"kpis"`
+		}
+		require.NoError(t, json.Unmarshal(c.resp.Body, &kpis))
+		require.GreaterOrEqual(t, len(kpis.KPIs), 45)
+		require.Equal(t, "gmv", kpis.KPIs[4].ID)
+		require.Equal(t, "sum(gmv)", kpis.KPIs[4].Formula)
+
+		require.NoError(t, client.CallResource(ctx, &backend.CallResourceRequest{PluginContext: pc, Method: http.MethodGet,
+			Path: "dimensions", URL: "dimensions?dim=channel&store=tmall"}, &c))
+		require.Equal(t, http.StatusOK, c.resp.Status, string(c.resp.Body))
+		require.JSONEq(t, `{"dimension":"channel","values":["app","web"]}`, string(c.resp.Body))
+
+		require.NoError(t, client.CallResource(ctx, &backend.CallResourceRequest{PluginContext: pc, Method: http.MethodGet,
+			Path: "dimensions", URL: "dimensions?dim=ingester"}, &c))
+		require.Equal(t, http.StatusBadRequest, c.resp.Status)
+	})
+}
+
+// TestHealthBadToken: an InfluxDB 2.x answering 401 to queries (InfluxDB
+// 1.8 in the tests runs without authentication).
+func TestHealthBadToken(t *testing.T) {
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ping" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"code":"unauthorized","message":"unauthorized access"}`))
+	}))
+	defer fake.Close()
+	d, err := New(context.Background(), backend.DataSourceInstanceSettings{
+		JSONData:                []byte(fmt.Sprintf(`{"url":%q,"version":"2.x","org":"o","bucket":"b"}`, fake.URL)),
+		DecryptedSecureJSONData: map[string]string{"token": "wrong"}}, log.NewNullLogger())
+	require.NoError(t, err)
+	defer d.Dispose()
+	res, err := d.CheckHealth(context.Background(), &backend.CheckHealthRequest{})
+	require.NoError(t, err)
+	require.Equal(t, backend.HealthStatusError, res.Status)
+	require.Contains(t, res.Message, "rejected the token (401)")
+
+	// And a query against it is a downstream error.
+	resp, err := d.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
+		{RefID: "A", TimeRange: backend.TimeRange{From: time.Now().Add(-time.Hour), To: time.Now()}, JSON: []byte(`{"kpi":"gmv"}`)}}})
+	require.NoError(t, err)
+	require.Equal(t, backend.ErrorSourceDownstream, resp.Responses["A"].ErrorSource)
+	require.Equal(t, backend.StatusBadGateway, resp.Responses["A"].Status)
+	require.ErrorContains(t, resp.Responses["A"].Error, "InfluxDB: summing fields failed")
+}

@@ -1,0 +1,5 @@
+package plugin
+
+import "flag"
+
+var update = flag.Bool("update", false, "rewrite golden files")

@@ -1,0 +1,261 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/axiomhq/hyperloglog"
+	"github.com/cespare/xxhash/v2"
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+	"github.com/grafana/grafana-plugin-sdk-go/experimental"
+	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/internal/schema"
+	"github.com/storepulse/storepulse/internal/sketch"
+)
+
+// fakeSource serves hourly sums and daily sketches of a few fixed points,
+// grouped as the spec asks. It stands in for InfluxDB in shape tests; the
+// real InfluxDB is exercised in grpc_test.go and the engine's tests.
+type fakeSource struct {
+	points []fakePoint
+	block  chan struct{} // when set, queries wait for it or the context
+}
+
+type fakePoint struct {
+	t     time.Time
+	term  engine.Term
+	tags  map[string]string
+	v     float64
+	kind  string // sketch kind instead of a sum
+	users int
+}
+
+func (f *fakeSource) wait(ctx context.Context) error {
+	if f.block == nil {
+		return nil
+	}
+	select {
+	case <-f.block:
+		return nil
+	case <-ctx.Done():
+		return backend.DownstreamError(ctx.Err())
+	}
+}
+
+func match(tags map[string]string, filters map[string][]string) bool {
+	for d, vs := range filters {
+		if !slices.Contains(vs, tags[d]) {
+			return false
+		}
+	}
+	return true
+}
+
+func groups(tags map[string]string, by []string) []string {
+	out := make([]string, len(by))
+	for i, g := range by {
+		out[i] = tags[g]
+	}
+	return out
+}
+
+func (f *fakeSource) Sums(ctx context.Context, spec engine.SumSpec) ([]engine.SumRow, error) {
+	if err := f.wait(ctx); err != nil {
+		return nil, err
+	}
+	var out []engine.SumRow
+	for _, p := range f.points {
+		if p.kind == "" && !p.t.Before(spec.Start) && p.t.Before(spec.Stop) && slices.Contains(spec.Terms, p.term) && match(p.tags, spec.Filters) {
+			out = append(out, engine.SumRow{Time: p.t.Truncate(spec.Every), Term: p.term, Groups: groups(p.tags, spec.GroupBy), Value: p.v})
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSource) Sketches(ctx context.Context, spec engine.SketchSpec, fn func(engine.SketchRow) error) error {
+	if err := f.wait(ctx); err != nil {
+		return err
+	}
+	for _, p := range f.points {
+		if p.kind == "" || !slices.Contains(spec.Kinds, p.kind) || p.t.Before(spec.Start) || !p.t.Before(spec.Stop) || !match(p.tags, spec.Filters) {
+			continue
+		}
+		sk := hyperloglog.New14()
+		for i := range p.users {
+			sk.InsertHash(xxhash.Sum64String("u" + strconv.Itoa(i)))
+		}
+		enc, err := sketch.Encode(sk)
+		if err != nil {
+			return err
+		}
+		if err := fn(engine.SketchRow{Time: p.t, Kind: p.kind, Groups: groups(p.tags, spec.GroupBy), Sketch: enc}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fakeSource) DimensionValues(_ context.Context, spec engine.DimensionSpec) ([]string, error) {
+	var out []string
+	for _, p := range f.points {
+		if v := p.tags[spec.Dimension]; v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func ts(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func fixture() *fakeSource {
+	gmv := engine.Term{Measurement: schema.MeasOrders, Field: schema.FieldGMV}
+	orders := engine.Term{Measurement: schema.MeasOrders, Field: schema.FieldOrders}
+	tmall, jd := map[string]string{"store": "tmall"}, map[string]string{"store": "jd"}
+	day1, day2 := "2026-11-10T16:00:00Z", "2026-11-11T16:00:00Z" // Shanghai 11 and 12 Nov
+	lastWeek := "2026-11-03T16:00:00Z"
+	return &fakeSource{points: []fakePoint{
+		{t: ts(day1).Add(time.Hour), term: gmv, tags: tmall, v: 1200},
+		{t: ts(day1).Add(time.Hour), term: orders, tags: tmall, v: 10},
+		{t: ts(day1).Add(2 * time.Hour), term: gmv, tags: jd, v: 300},
+		{t: ts(day1).Add(2 * time.Hour), term: orders, tags: jd, v: 2},
+		{t: ts(day2).Add(time.Hour), term: gmv, tags: tmall, v: 600},
+		{t: ts(day2).Add(time.Hour), term: orders, tags: tmall, v: 5},
+		{t: ts(lastWeek).Add(time.Hour), term: gmv, tags: tmall, v: 1000},
+		{t: ts(lastWeek).Add(time.Hour), term: orders, tags: tmall, v: 8},
+		{t: ts(day1), kind: schema.KindActive, tags: tmall, users: 40},
+		{t: ts(day1), kind: schema.KindActive, tags: jd, users: 10},
+	}}
+}
+
+func testSettings(t *testing.T) models.Settings {
+	s, err := models.LoadSettings("http://influx.invalid:8086", []byte(`{"version":"2.x","bucket":"storepulse","seriesLimit":20}`), nil)
+	require.NoError(t, err)
+	return s
+}
+
+func newTestDatasource(t *testing.T, src engine.Source) *Datasource {
+	return newDatasource(testSettings(t), src, log.NewNullLogger(), func() time.Time { return ts("2026-11-12T06:00:00Z") })
+}
+
+func dataQuery(refID, queryType, js string) backend.DataQuery {
+	return backend.DataQuery{RefID: refID, QueryType: queryType, JSON: json.RawMessage(js), MaxDataPoints: 1000,
+		Interval: time.Minute, TimeRange: backend.TimeRange{From: ts("2026-11-10T16:00:00Z"), To: ts("2026-11-12T16:00:00Z")}}
+}
+
+// TestGoldenFrames pins every response shape: run with -update to rewrite.
+func TestGoldenFrames(t *testing.T) {
+	tests := []struct {
+		name, queryType, query string
+	}{
+		{"kpi_single_series", "", `{"kpi":"gmv","interval":"day"}`},
+		{"kpi_by_store_ratio_with_null", "kpi", `{"kpi":"aov","interval":"day","groupBy":["store"]}`},
+		{"kpi_compare_1w", "kpi", `{"kpi":"gmv","interval":"day","filters":{"store":["{tmall}"]},"compare":"1w"}`},
+		{"kpi_distinct_by_store", "kpi", `{"kpi":"active_users","interval":"day","groupBy":["store"]}`},
+		{"dimensions", "dimensions", `{"dimension":"store"}`},
+	}
+	d := newTestDatasource(t, fixture())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := d.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{dataQuery("A", tt.queryType, tt.query)}})
+			require.NoError(t, err)
+			dr := resp.Responses["A"]
+			experimental.CheckGoldenJSONResponse(t, "testdata", tt.name, &dr, *update)
+		})
+	}
+}
+
+func TestQueryDataErrorsAndSources(t *testing.T) {
+	d := newTestDatasource(t, fixture())
+	tests := []struct {
+		name, queryType, query string
+		status                 backend.Status
+		source                 backend.ErrorSource
+		msg                    string
+	}{
+		{"unknown kpi", "kpi", `{"kpi":"nope"}`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "unknown KPI \"nope\""},
+		{"bad json", "", `{"kpi":`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "invalid query JSON"},
+		{"unknown query type", "anomalies", `{}`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "unknown query type"},
+		{"series limit", "", `{"kpi":"gmv","groupBy":["store"],"compare":"1d","interval":"1h"}`, backend.StatusOK, "", ""},
+		{"not implemented", "", `{"kpi":"gmv","forecast":{"horizon":"day"}}`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "not implemented yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := d.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{dataQuery("A", tt.queryType, tt.query)}})
+			require.NoError(t, err)
+			r := resp.Responses["A"]
+			if tt.msg == "" {
+				require.NoError(t, r.Error)
+				return
+			}
+			require.ErrorContains(t, r.Error, tt.msg)
+			require.Equal(t, tt.status, r.Status)
+			require.Equal(t, tt.source, r.ErrorSource)
+		})
+	}
+
+	// Limit 20 with 2 stores × (1 + 3 outputs) = 8 passes above; a limit of 5 refuses.
+	s := testSettings(t)
+	s.SeriesLimit = 5
+	small := newDatasource(s, fixture(), log.NewNullLogger(), func() time.Time { return ts("2026-11-12T06:00:00Z") })
+	resp, err := small.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
+		dataQuery("A", "", `{"kpi":"gmv","groupBy":["store"],"compare":"1d"}`)}})
+	require.NoError(t, err)
+	require.ErrorContains(t, resp.Responses["A"].Error, "returns 8 series, more than the limit of 5")
+	require.Equal(t, backend.ErrorSourcePlugin, resp.Responses["A"].ErrorSource)
+	var le *engine.SeriesLimitError
+	require.True(t, errors.As(resp.Responses["A"].Error, &le))
+}
+
+func TestQueryDataConcurrentAndCancelled(t *testing.T) {
+	src := fixture()
+	src.block = make(chan struct{})
+	d := newTestDatasource(t, src)
+	var qs []backend.DataQuery
+	for i := range 8 {
+		qs = append(qs, dataQuery(strconv.Itoa(i), "", `{"kpi":"gmv","interval":"day"}`))
+	}
+	// Cancelled while every query waits on InfluxDB: all answer, as downstream errors.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *backend.QueryDataResponse)
+	go func() {
+		resp, _ := d.QueryData(ctx, &backend.QueryDataRequest{Queries: qs})
+		done <- resp
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case resp := <-done:
+		require.Len(t, resp.Responses, 8)
+		for id, r := range resp.Responses {
+			require.ErrorIs(t, r.Error, context.Canceled, id)
+			require.Equal(t, backend.ErrorSourceDownstream, r.ErrorSource, id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("QueryData ignored the cancellation")
+	}
+	// Unblocked: all eight succeed, with the same numbers.
+	close(src.block)
+	resp, err := d.QueryData(context.Background(), &backend.QueryDataRequest{Queries: qs})
+	require.NoError(t, err)
+	for id, r := range resp.Responses {
+		require.NoError(t, r.Error, id)
+		v, _ := r.Frames[0].Fields[1].ConcreteAt(0)
+		require.InDelta(t, 1500.0, v, 1e-9, id)
+	}
+}
