@@ -112,7 +112,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("tls.cert_file", "")
 	v.SetDefault("tls.key_file", "")
 	v.SetDefault("pprof_listen", "")
-	v.SetDefault("memory_limit", int64(256)<<20)
+	v.SetDefault("memory_limit", int64(200)<<20)
 	v.SetDefault("data_dir", "./data")
 	v.SetDefault("ingester", "")
 	v.SetDefault("timezone", "Asia/Shanghai")
