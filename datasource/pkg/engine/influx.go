@@ -15,8 +15,11 @@ import (
 // InfluxSource is the Source reading InfluxDB (1.8 with Flux, or 2.x)
 // through influxdb-client-go.
 type InfluxSource struct {
-	Query  api.QueryAPI
-	Bucket string
+	// QueryAPI returns a query API for one query. A fresh one per query:
+	// influxdb-client-go's queryAPI caches its URL without synchronising
+	// the read, a data race when one is shared by concurrent queries.
+	QueryAPI func() api.QueryAPI
+	Bucket   string
 }
 
 // downstream marks an InfluxDB failure; a cancelled query stays a
@@ -29,7 +32,7 @@ func downstream(what string, err error) error {
 }
 
 func (s *InfluxSource) run(ctx context.Context, what, flux string, fn func(*query.FluxRecord) error) error {
-	res, err := s.Query.Query(ctx, flux)
+	res, err := s.QueryAPI().Query(ctx, flux)
 	if err != nil {
 		return downstream(what, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
@@ -156,7 +157,7 @@ func TestEngineAgainstInfluxDB(t *testing.T) {
 		}
 	}
 
-	e := &Engine{Catalog: kpi.Default(), Source: &InfluxSource{Query: q, Bucket: srv.Bucket}, Location: sh,
+	e := &Engine{Catalog: kpi.Default(), Source: &InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket}, Location: sh,
 		SeriesLimit: 100, Now: func() time.Time { return from.AddDate(0, 0, 10) }}
 	day := func(t time.Time) time.Time { return midnight(t, sh) }
 	hour := func(t time.Time) time.Time { return t.Truncate(time.Hour) }
@@ -223,7 +224,7 @@ func TestEngineAgainstInfluxDB(t *testing.T) {
 		}
 	})
 	t.Run("dimension values", func(t *testing.T) {
-		src := &InfluxSource{Query: q, Bucket: srv.Bucket}
+		src := &InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket}
 		got, err := src.DimensionValues(ctx, DimensionSpec{Start: from, Stop: from.AddDate(0, 0, 3), Dimension: "store"})
 		require.NoError(t, err)
 		require.Equal(t, []string{"s0", "s1", "s2"}, got)

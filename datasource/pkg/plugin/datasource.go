@@ -15,6 +15,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/influxdata/influxdb-client-go/v2/api"
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
@@ -68,7 +69,8 @@ func New(ctx context.Context, s backend.DataSourceInstanceSettings, logger log.L
 		return nil, backend.PluginError(fmt.Errorf("HTTP client: %w", err))
 	}
 	client := influxdb2.NewClientWithOptions(settings.URL, settings.Token, influxdb2.DefaultOptions().SetHTTPClient(hc))
-	src := &engine.InfluxSource{Query: client.QueryAPI(orgOf(settings.Org, settings.Version)), Bucket: settings.Bucket}
+	org := orgOf(settings.Org, settings.Version)
+	src := &engine.InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(org) }, Bucket: settings.Bucket}
 	d := newDatasource(settings, src, logger, time.Now)
 	d.influx = client
 	return d, nil
