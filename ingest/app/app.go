@@ -77,7 +77,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	}
 	db, err := influx.New(influx.Config{
 		URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
-		Timeout: cfg.Influx.Timeout, BatchLines: cfg.Influx.BatchLines,
+		Timeout: cfg.Influx.Timeout, BatchLines: cfg.Influx.BatchLines, Concurrency: cfg.Influx.Concurrency,
 		MinBackoff: cfg.Influx.MinBackoff, MaxBackoff: cfg.Influx.MaxBackoff,
 		DeadLetterDir: filepath.Join(cfg.DataDir, "deadletter"),
 	}, log.With("component", "influx"), influx.NewMetrics(reg))

@@ -51,8 +51,10 @@ type Influx struct {
 	Bucket     string        `mapstructure:"bucket"`
 	Timeout    time.Duration `mapstructure:"timeout"`
 	BatchLines int           `mapstructure:"batch_lines"`
-	MinBackoff time.Duration `mapstructure:"min_backoff"`
-	MaxBackoff time.Duration `mapstructure:"max_backoff"`
+	// Concurrency is how many write requests are in flight at once.
+	Concurrency int           `mapstructure:"concurrency"`
+	MinBackoff  time.Duration `mapstructure:"min_backoff"`
+	MaxBackoff  time.Duration `mapstructure:"max_backoff"`
 }
 
 // Spool is the on-disk write-ahead spool.
@@ -122,6 +124,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("influx.bucket", "storepulse")
 	v.SetDefault("influx.timeout", 10*time.Second)
 	v.SetDefault("influx.batch_lines", 5000)
+	v.SetDefault("influx.concurrency", 4)
 	v.SetDefault("influx.min_backoff", 100*time.Millisecond)
 	v.SetDefault("influx.max_backoff", 30*time.Second)
 	v.SetDefault("spool.max_bytes", int64(1)<<30)
@@ -249,6 +252,9 @@ func (c *Config) check() error {
 	}
 	if c.Influx.BatchLines < 1 || c.Influx.BatchLines > 100000 {
 		bad("influx.batch_lines", "must be between 1 and 100000, got %d", c.Influx.BatchLines)
+	}
+	if c.Influx.Concurrency < 1 || c.Influx.Concurrency > 64 {
+		bad("influx.concurrency", "must be between 1 and 64, got %d", c.Influx.Concurrency)
 	}
 	if c.Influx.MinBackoff <= 0 || c.Influx.MaxBackoff < c.Influx.MinBackoff {
 		bad("influx.min_backoff", "must be positive and not above influx.max_backoff")

@@ -50,6 +50,10 @@ const (
 	DefaultBatchLines = 5000
 	DefaultMinBackoff = 100 * time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
+	// DefaultConcurrency batches are in flight at once: a write waits mostly
+	// on InfluxDB, so one at a time leaves both ends idle (measured: the
+	// ingest process at 30% of a core and InfluxDB at 40% while draining).
+	DefaultConcurrency = 4
 )
 
 // Config configures the client.
@@ -63,6 +67,8 @@ type Config struct {
 	Timeout time.Duration
 	// BatchLines is the most lines sent in one write request. Default 5000.
 	BatchLines int
+	// Concurrency is how many batches of one Write are in flight at once. Default 4.
+	Concurrency int
 	// MinBackoff and MaxBackoff bound the retry delay. Default 100ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
 	// DeadLetterDir receives batches InfluxDB rejects as invalid. Required;
@@ -76,6 +82,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchLines == 0 {
 		c.BatchLines = DefaultBatchLines
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
 	}
 	if c.MinBackoff == 0 {
 		c.MinBackoff = DefaultMinBackoff
@@ -199,20 +208,59 @@ func (c *Client) Bucket() string { return c.cfg.Bucket }
 func (c *Client) Org() string { return c.cfg.Org }
 
 // Write writes lines (one line-protocol record each, nanosecond precision) in
-// batches of Config.BatchLines, in order. It returns nil once every batch was
-// accepted or dead-lettered. It retries until ctx ends and then returns an
-// *Error wrapping both the last InfluxDB failure and ctx.Err(); batches before
-// the failing one stay written, which is harmless because StorePulse's points
-// are idempotent.
+// batches of Config.BatchLines, up to Config.Concurrency batches at once. It
+// returns nil once every batch was accepted or dead-lettered. It retries until
+// ctx ends and then returns an *Error wrapping both the last InfluxDB failure
+// and ctx.Err(); batches that succeeded stay written, which is harmless
+// because StorePulse's points are idempotent.
 func (c *Client) Write(ctx context.Context, lines []string) error {
+	var batches [][]string
 	for len(lines) > 0 {
 		n := min(len(lines), c.cfg.BatchLines)
-		if err := c.writeBatch(ctx, lines[:n]); err != nil {
-			return err
-		}
+		batches = append(batches, lines[:n])
 		lines = lines[n:]
 	}
-	return nil
+	if len(batches) <= 1 || c.cfg.Concurrency <= 1 {
+		for _, b := range batches {
+			if err := c.writeBatch(ctx, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan []string)
+	errs := make(chan error, c.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for range min(c.cfg.Concurrency, len(batches)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range next {
+				if err := c.writeBatch(ctx, b); err != nil {
+					errs <- err
+					cancel() // the others stop retrying too: the caller retries the whole write
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for _, b := range batches {
+		select {
+		case next <- b:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	if err, ok := <-errs; ok {
+		return err
+	}
+	return ctx.Err()
 }
 
 func (c *Client) writeBatch(ctx context.Context, batch []string) error {

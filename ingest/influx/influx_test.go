@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,6 +117,7 @@ func newHarness(t *testing.T, url string, mutate func(*Config)) *harness {
 		URL: url, Token: testToken, Org: "storepulse", Bucket: "db/autogen",
 		Timeout: 5 * time.Second, MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond,
 		DeadLetterDir: filepath.Join(t.TempDir(), "deadletter"),
+		Concurrency:   1, // most tests check request order; TestWriteConcurrently does not
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -759,4 +761,36 @@ func TestMetricsRegistered(t *testing.T) {
 		require.True(t, names[n], n)
 	}
 	require.Panics(t, func() { NewMetrics(reg) }, "double registration is a wiring bug")
+}
+
+// Batches of one Write go out concurrently, each exactly once.
+func TestWriteConcurrently(t *testing.T) {
+	var inFlight, maxInFlight atomic.Int32
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			m := maxInFlight.Load()
+			if n <= m || maxInFlight.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+		zr, err := gzip.NewReader(r.Body)
+		require.NoError(t, err)
+		body, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		mu.Lock()
+		got = append(got, strings.Split(strings.TrimSpace(string(body)), "\n")...)
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	h := newHarness(t, srv.URL, func(c *Config) { c.Concurrency = 3; c.BatchLines = 1000 })
+	lines := makeLines(6000)
+	require.NoError(t, h.c.Write(context.Background(), lines))
+	require.ElementsMatch(t, lines, got, "every line exactly once")
+	require.Equal(t, int32(3), maxInFlight.Load(), "three batches in flight at once")
 }
