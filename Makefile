@@ -50,7 +50,8 @@ compose-check:
 ## bench-ingest: events/s through /v1/events (durable) vs raw client writes vs
 ## line protocol through /api/v2/write; results go to docs/benchmarks.md.
 bench-ingest: tools build
-	$(GO) run ./ingest/cmd/storepulse-bench-ingest
+	$(GO) run ./ingest/cmd/storepulse-bench-ingest -events 500000 -span 3h -scale 250
+	$(GO) run ./ingest/cmd/storepulse-bench-ingest -events 500000 -span 72h -scale 1
 
 ## env: a .env for docker compose with fresh random secrets and the ingest
 ## token's SHA-256 (the service is only ever given the hash).
@@ -62,6 +63,13 @@ env:
 	    -e "s#^STOREPULSE_TOKEN=.*#STOREPULSE_TOKEN=$$tok#" .env.example > .env; \
 	echo "STOREPULSE_TOKEN_SHA256=$$(printf %s "$$tok" | sha256sum | cut -d' ' -f1)" >> .env; \
 	chmod 600 .env; echo "wrote .env (keep it secret)"
+
+## demo: everything running locally without Docker: InfluxDB 1.8, the ingest
+## service, a backfill of simulated stores and their live feed (state in
+## .demo/). DEMO_DAYS, DEMO_STORES, DEMO_SCALE make it smaller; see the script.
+.PHONY: demo
+demo:
+	@scripts/demo.sh
 
 clean:
 	rm -rf bin dist

@@ -16,7 +16,7 @@ import (
 func main() {
 	o := bench.Options{Out: os.Stdout}
 	flag.StringVar(&o.IngestBinary, "ingest", "bin/storepulse-ingest", "storepulse-ingest binary to measure")
-	flag.IntVar(&o.Events, "events", 1_000_000, "simulated events per run")
+	flag.IntVar(&o.Events, "events", 500_000, "simulated events per run")
 	flag.IntVar(&o.BatchEvents, "batch", 1000, "events per /v1/events request")
 	flag.IntVar(&o.Clients, "clients", 8, "concurrent clients")
 	flag.IntVar(&o.Stores, "stores", 100, "simulated stores")
