@@ -9,12 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/influxdata/influxdb-client-go/v2/api"
 
 	"github.com/storepulse/storepulse/internal/calendar"
+	"github.com/storepulse/storepulse/internal/fluxq"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -59,7 +59,7 @@ func (s *Store) campaigns(ctx context.Context) ([]storedCampaign, error) {
   |> range(start: 1970-01-01T00:00:00Z, stop: 2200-01-01T00:00:00Z)
   |> filter(fn: (r) => r._measurement == %q)
   |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")`,
-		strconv.Quote(s.bucket), schema.MeasCampaign)
+		fluxq.String(s.bucket), schema.MeasCampaign)
 	res, err := s.db.Query(ctx, flux)
 	if err != nil {
 		return nil, fmt.Errorf("list campaigns: %w", err)
@@ -158,14 +158,14 @@ func (s *Store) Targets(ctx context.Context, f TargetFilter) ([]calendar.Target,
 	pred := fmt.Sprintf(`r._measurement == %q`, schema.MeasTarget)
 	for _, kv := range [][2]string{{schema.TagKPI, f.KPI}, {schema.TagStore, f.Store}, {schema.TagPeriod, f.Period}} {
 		if kv[1] != "" {
-			pred += fmt.Sprintf(` and r.%s == %s`, kv[0], strconv.Quote(kv[1]))
+			pred += fmt.Sprintf(` and r.%s == %s`, kv[0], fluxq.String(kv[1]))
 		}
 	}
 	flux := fmt.Sprintf(`from(bucket: %s)
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => %s)
   |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")`,
-		strconv.Quote(s.bucket), from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano), pred)
+		fluxq.String(s.bucket), fluxq.Time(from), fluxq.Time(to), pred)
 	res, err := s.db.Query(ctx, flux)
 	if err != nil {
 		return nil, fmt.Errorf("list targets: %w", err)

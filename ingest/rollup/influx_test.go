@@ -239,7 +239,7 @@ func storedSums(t *testing.T, q api.QueryAPI, start, stop int64) map[string]floa
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement != "sp_distinct")
   |> group(columns: ["_measurement", "_field", "store"])
-  |> aggregateWindow(every: 1d, fn: sum, createEmpty: false, timeSrc: "_start")`, influxtest.Bucket, fluxTime(start), fluxTime(stop))
+  |> aggregateWindow(every: 1d, fn: sum, createEmpty: false, timeSrc: "_start")`, influxtest.Bucket, fluxTimeNS(start), fluxTimeNS(stop))
 	fluxRows(t, q, flux, func(r map[string]any) {
 		day := r["_time"].(time.Time).UTC().Format("2006-01-02") // the window's start
 		out[fmt.Sprintf("%s/%s/%s/%s", r["_measurement"], r["_field"], r["store"], day)] += r["_value"].(float64)
@@ -254,7 +254,7 @@ func storedDistinct(t *testing.T, q api.QueryAPI, window string, start, stop int
 	flux := fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement == "sp_distinct" and r._field == "sketch" and r.window == %q)`,
-		influxtest.Bucket, fluxTime(start), fluxTime(stop), window)
+		influxtest.Bucket, fluxTimeNS(start), fluxTimeNS(stop), window)
 	fluxRows(t, q, flux, func(r map[string]any) {
 		sk, err := DecodeSketch(r["_value"].(string))
 		require.NoError(t, err)
@@ -351,7 +351,7 @@ func TestInfluxDBEndToEnd(t *testing.T) {
 		fix := func(q []byte) string {
 			s := strings.ReplaceAll(string(q), `"storepulse"`, strconv.Quote(srv.Bucket))
 			return regexp.MustCompile(`range\(start: [^)]*\)`).ReplaceAllString(s,
-				"range(start: "+fluxTime(start)+", stop: "+fluxTime(stop)+")")
+				"range(start: "+fluxTimeNS(start)+", stop: "+fluxTimeNS(stop)+")")
 		}
 
 		gmv, orders := map[string]float64{}, map[string]float64{}
@@ -442,7 +442,7 @@ func TestInfluxDBEndToEnd(t *testing.T) {
 		fluxRows(t, q, fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement == "sp_distinct" and r._field == "estimate" and r.ingester == "i3" and r.kind == "active" and r.window == "1d")`,
-			srv.Bucket, fluxTime(start), fluxTime(stop)), func(r map[string]any) {
+			srv.Bucket, fluxTimeNS(start), fluxTimeNS(stop)), func(r map[string]any) {
 			estimates = append(estimates, r["_value"].(float64))
 		})
 		require.Len(t, estimates, 1, "one point per sketch key, overwritten in place")

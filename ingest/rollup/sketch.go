@@ -11,6 +11,7 @@ import (
 	"github.com/axiomhq/hyperloglog"
 	"github.com/influxdata/influxdb-client-go/v2/api"
 
+	"github.com/storepulse/storepulse/internal/fluxq"
 	"github.com/storepulse/storepulse/internal/schema"
 	"github.com/storepulse/storepulse/internal/sketch"
 )
@@ -157,18 +158,18 @@ func sketchQuery(bucket, ingester string, keys []SketchKey) string {
 		allStores = allStores && k.Store != ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "from(bucket: %s)\n", fluxString(bucket))
-	fmt.Fprintf(&b, "  |> range(start: %s, stop: %s)\n", fluxTime(minStart), fluxTime(maxStart+1))
+	fmt.Fprintf(&b, "from(bucket: %s)\n", fluxq.String(bucket))
+	fmt.Fprintf(&b, "  |> range(start: %s, stop: %s)\n", fluxTimeNS(minStart), fluxTimeNS(maxStart+1))
 	fmt.Fprintf(&b, "  |> filter(fn: (r) => r._measurement == %s and r._field == %s and r.%s == %s)\n",
-		fluxString(schema.MeasDistinct), fluxString(schema.FieldSketch), schema.TagIngester, fluxString(ingester))
-	fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", anyEqual("r."+schema.TagKind, uniq(kinds), fluxString))
-	fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", anyEqual("r."+schema.TagWindow, uniq(windows), fluxString))
+		fluxq.String(schema.MeasDistinct), fluxq.String(schema.FieldSketch), schema.TagIngester, fluxq.String(ingester))
+	fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", anyEqual("r."+schema.TagKind, uniq(kinds), fluxq.String))
+	fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", anyEqual("r."+schema.TagWindow, uniq(windows), fluxq.String))
 	if allStores {
 		// A key without store would need "column absent", which == cannot say.
-		fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", anyEqual("r."+schema.TagStore, uniq(stores), fluxString))
+		fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", anyEqual("r."+schema.TagStore, uniq(stores), fluxq.String))
 	}
 	if s := uniq(starts); len(s) <= maxTimeTerms {
-		fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", anyEqual("r._time", s, fluxTime))
+		fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", anyEqual("r._time", s, fluxTimeNS))
 	}
 	return b.String()
 }
@@ -186,32 +187,7 @@ func anyEqual[T any](col string, vals []T, lit func(T) string) string {
 	return strings.Join(terms, " or ")
 }
 
-// fluxString quotes s as a Flux string literal ($ too: "${" interpolates).
-func fluxString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, c := range []byte(s) {
-		switch c {
-		case '"', '\\', '$':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
-func fluxTime(ns int64) string {
-	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
-}
+func fluxTimeNS(ns int64) string { return fluxq.Time(time.Unix(0, ns)) }
 
 // Load implements SketchSource.
 func (s *influxSketches) Load(ctx context.Context, keys []SketchKey) (map[SketchKey]*hyperloglog.Sketch, error) {

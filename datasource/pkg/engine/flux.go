@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/storepulse/storepulse/internal/fluxq"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -13,30 +14,10 @@ import (
 // aggregateWindow offset or location (store-time-zone days are summed from
 // hourly windows by the engine), no newer packages.
 
-// FluxString quotes s as a Flux string literal ($ too: "${" interpolates).
-func FluxString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, c := range []byte(s) {
-		switch c {
-		case '"', '\\', '$':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
+// FluxString quotes s as a Flux string literal.
+func FluxString(s string) string { return fluxq.String(s) }
 
-func fluxTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+func fluxTime(t time.Time) string { return fluxq.Time(t) }
 
 func fluxDuration(d time.Duration) string {
 	if d%time.Hour == 0 {
