@@ -32,10 +32,15 @@ ingest_url=http://127.0.0.1:$ingest_port
 log() { printf '\033[1mdemo:\033[0m %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for v in days stores live_days influx_port influx_rpc_port ingest_port seed; do
-	[[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || die "$v must be a positive integer, got '${!v}'"
+for v in DEMO_DAYS:days DEMO_STORES:stores DEMO_LIVE_DAYS:live_days DEMO_SEED:seed DEMO_INFLUX_PORT:influx_port \
+	DEMO_INFLUX_RPC_PORT:influx_rpc_port DEMO_INGEST_PORT:ingest_port; do
+	name=${v#*:}
+	val=${!name}
+	[[ $val =~ ^[0-9]+$ && $val -gt 0 ]] || die "${v%%:*} must be a positive integer, got '$val'"
 done
-((days <= 100)) || die "DEMO_DAYS must be at most 100 (the demo's late-event horizon is 100 days)"
+((stores <= 100)) || die "DEMO_STORES must be at most 100"
+# The late-event horizon is 100 days, counted from when an event arrives.
+((days <= 99)) || die "DEMO_DAYS must be at most 99 (the demo's late-event horizon is 100 days)"
 command -v curl >/dev/null || die "curl is needed"
 
 # --- processes and clean shutdown -----------------------------------------
