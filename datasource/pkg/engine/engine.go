@@ -58,8 +58,13 @@ type Result struct {
 	GroupBy []string
 	Step    Step
 	Compare string
-	Times   []time.Time // bucket starts
-	Series  []Series
+	// Cumulative is the query's cumulative mode ("" for none).
+	Cumulative string
+	// TopN is the query's n of a topN breakdown (0 for none); the "other"
+	// series has the group value OtherValue.
+	TopN   int
+	Times  []time.Time // bucket starts
+	Series []Series
 }
 
 // SeriesLimitError is returned when a query would produce more series than
@@ -86,6 +91,18 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		return nil, pluginErrorf("KPI %s is %s", k.ID, k.Note)
 	}
 	dims := k.Dimensions()
+	if q.TopN != nil {
+		if !slices.Contains(dims, q.TopN.By) {
+			return nil, pluginErrorf("KPI %s cannot be broken down by %q (dimensions: %s)", k.ID, q.TopN.By, strings.Join(dims, ", "))
+		}
+		if k.Kind == kpi.KindStickiness {
+			return nil, pluginErrorf("topN is not computed for stickiness (the mean of daily counts does not combine into \"other\")")
+		}
+		q.GroupBy = []string{q.TopN.By}
+	}
+	if q.Cumulative != "" && k.Kind != kpi.KindSum {
+		return nil, pluginErrorf("cumulative %s adds up sums only: KPI %s is a %s value, whose running total would mean nothing (use a sum KPI, e.g. its numerator)", q.Cumulative, k.ID, k.Kind)
+	}
 	for dim := range q.Filters {
 		if !slices.Contains(dims, dim) {
 			return nil, pluginErrorf("KPI %s cannot be filtered by %q (dimensions: %s)", k.ID, dim, strings.Join(dims, ", "))
@@ -112,6 +129,15 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	if minStep == 24*time.Hour && !step.WholeDays() {
 		return nil, pluginErrorf("KPI %s needs an interval of a day, week or month here (daily sketches: stickiness, or distinct counts by category)", k.ID)
 	}
+	if (q.Cumulative == models.CumulativeMTD || q.Cumulative == models.CumulativeYTD) && step.Calendar == models.IntervalWeek {
+		return nil, pluginErrorf("cumulative %s needs an interval that does not cross month or year boundaries: a duration, day or month, not week", q.Cumulative)
+	}
+	var tgt *targetPlan
+	if q.Target {
+		if tgt, err = planTarget(k, q, step); err != nil {
+			return nil, err
+		}
+	}
 	now := time.Now()
 	if e.Now != nil {
 		now = e.Now()
@@ -120,7 +146,10 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, backend.PluginError(err)
 	}
-	res := &Result{KPI: k, GroupBy: q.GroupBy, Step: step, Compare: q.Compare, Times: cur.Starts}
+	res := &Result{KPI: k, GroupBy: q.GroupBy, Step: step, Compare: q.Compare, Cumulative: q.Cumulative, Times: cur.Starts}
+	if q.TopN != nil {
+		res.TopN = q.TopN.N
+	}
 	ev := evaluation{e: e, k: k, q: q, step: step, now: now, byCategory: byCategory}
 	fc, err := ev.fetch(ctx, cur)
 	if err != nil {
@@ -142,13 +171,31 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	keys := fc.keys(len(q.GroupBy), fp)
-	if n := len(keys) * (1 + len(q.CompareOutputs)); e.SeriesLimit > 0 && n > e.SeriesLimit {
+	if q.TopN != nil {
+		if keys, err = ev.topN(fc, fp, cur, prev, q.TopN.N); err != nil {
+			return nil, backend.DownstreamError(err)
+		}
+	}
+	perKey := 1 + len(q.CompareOutputs)
+	if tgt != nil {
+		perKey += 2
+	}
+	if n := len(keys) * perKey; e.SeriesLimit > 0 && n > e.SeriesLimit {
 		return nil, backend.PluginError(&SeriesLimitError{Got: n, Limit: e.SeriesLimit})
+	}
+	var targets map[string]map[int64]float64
+	if tgt != nil {
+		if targets, err = ev.targets(ctx, tgt, cur); err != nil {
+			return nil, err
+		}
 	}
 	for _, key := range keys {
 		groups := fc.groupsOf(key, fp)
 		vals := ev.compute(fc, key, cur)
 		res.Series = append(res.Series, Series{Role: RoleCurrent, Groups: groups, Values: vals})
+		if tgt != nil {
+			res.Series = append(res.Series, targetSeries(tgt, targets, groups, vals, cur)...)
+		}
 		if fp == nil {
 			continue
 		}
@@ -300,8 +347,12 @@ func (ev *evaluation) fetch(ctx context.Context, b Buckets) (*fetched, error) {
 			}
 			f.sums[key][r.Term][i] += r.Value
 		}
-		if ev.k.Kind == kpi.KindCumulative {
-			rows, err := ev.e.Source.Sums(ctx, SumSpec{Start: time.Unix(0, 0).UTC(), Stop: b.Start(),
+		baseStart, withBase := time.Unix(0, 0).UTC(), ev.k.Kind == kpi.KindCumulative
+		if ps, ok := ev.periodStart(b.Start()); ok {
+			baseStart, withBase = ps, true
+		}
+		if withBase && baseStart.Before(b.Start()) {
+			rows, err := ev.e.Source.Sums(ctx, SumSpec{Start: baseStart, Stop: b.Start(),
 				Terms: ts, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy})
 			if err != nil {
 				return nil, err
@@ -387,15 +438,21 @@ func (ev *evaluation) compute(f *fetched, key string, b Buckets) []*float64 {
 	out := make([]*float64, b.Len())
 	k := ev.k
 	running := 0.0
-	if k.Kind == kpi.KindCumulative {
-		for _, t := range k.Num.Terms {
-			running += t.Sign * f.baseline[key][Term{t.Measurement, t.Field}]
-		}
+	for _, t := range k.Num.Terms {
+		running += t.Sign * f.baseline[key][Term{t.Measurement, t.Field}]
 	}
 	for i := range out {
 		switch k.Kind {
 		case kpi.KindSum, kpi.KindDistinct:
-			out[i] = ptr(f.operand(k.Num, key, i))
+			v := f.operand(k.Num, key, i)
+			if ev.q.Cumulative != "" {
+				if ps, ok := ev.periodStart(b.Starts[i]); ok && i > 0 && ps.After(b.Starts[i-1]) {
+					running = 0 // a new month or year
+				}
+				running += v
+				v = running
+			}
+			out[i] = ptr(v)
 		case kpi.KindCumulative:
 			running += f.operand(k.Num, key, i)
 			out[i] = ptr(running)

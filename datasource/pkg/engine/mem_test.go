@@ -9,6 +9,7 @@ import (
 	"github.com/axiomhq/hyperloglog"
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/sketch"
 )
 
@@ -20,6 +21,30 @@ type memSource struct {
 	sketches []memSketch
 	sums     []SumSpec
 	sks      []SketchSpec
+	targets  []memTarget
+	camps    []calendar.Campaign
+}
+
+type memTarget struct {
+	kpi, period string
+	row         TargetRow
+}
+
+func (m *memSource) Targets(_ context.Context, spec TargetSpec) ([]TargetRow, error) {
+	var out []TargetRow
+	for _, t := range m.targets {
+		if t.kpi == spec.KPI && t.period == spec.Period && !t.row.Time.Before(spec.Start) && t.row.Time.Before(spec.Stop) &&
+			(len(spec.Stores) == 0 || slices.Contains(spec.Stores, t.row.Store)) {
+			out = append(out, t.row)
+		}
+	}
+	return out, nil
+}
+
+func (m *memSource) Campaigns(context.Context) ([]calendar.Campaign, error) {
+	out := slices.Clone(m.camps)
+	SortCampaigns(out)
+	return out, nil
 }
 
 type memPoint struct {

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"time"
+
+	"github.com/storepulse/storepulse/internal/calendar"
 )
 
 // Term is one summed field to fetch.
@@ -50,6 +52,7 @@ type Source interface {
 	Sums(ctx context.Context, spec SumSpec) ([]SumRow, error)
 	Sketches(ctx context.Context, spec SketchSpec, fn func(SketchRow) error) error
 	DimensionValues(ctx context.Context, spec DimensionSpec) ([]string, error)
+	CalendarSource
 }
 
 // DimensionSpec asks for the values of one dimension seen in a range.
@@ -57,4 +60,28 @@ type DimensionSpec struct {
 	Start, Stop time.Time
 	Dimension   string
 	Filters     map[string][]string
+}
+
+// TargetSpec asks for the live targets of one KPI and period whose period
+// starts in [Start, Stop).
+type TargetSpec struct {
+	Start, Stop time.Time
+	KPI         string
+	Period      string   // calendar.PeriodDay, PeriodWeek or PeriodMonth
+	Stores      []string // store tag values (calendar.AllStores for the whole business)
+}
+
+// TargetRow is one stored target.
+type TargetRow struct {
+	Time  time.Time // the period's start
+	Store string
+	Value float64
+}
+
+// CalendarSource reads the campaign calendar and the targets (sp_campaign,
+// sp_target).
+type CalendarSource interface {
+	Targets(ctx context.Context, spec TargetSpec) ([]TargetRow, error)
+	// Campaigns are the live campaigns (tombstones skipped).
+	Campaigns(ctx context.Context) ([]calendar.Campaign, error)
 }

@@ -52,7 +52,16 @@ func TestParseQuery(t *testing.T) {
 		{"unknown compare", `{"kpi":"gmv","compare":"2y"}`, nil, "unknown compare"},
 		{"unknown output", `{"kpi":"gmv","compare":"1d","compareOutputs":["ratio"]}`, nil, "unknown compare output"},
 		{"repeated groupBy", `{"kpi":"gmv","groupBy":["store","store"]}`, nil, "repeated"},
-		{"designed but not implemented", `{"kpi":"gmv","anomaly":{"sensitivity":3},"target":true}`, nil, "not implemented yet in this version of the plugin: anomaly, target"},
+		{"designed but not implemented", `{"kpi":"gmv","anomaly":{"sensitivity":3},"lifecycle":true}`, nil, "not implemented yet in this version of the plugin: anomaly, lifecycle"},
+		{"transforms parsed", `{"kpi":"gmv","topN":{"n":3,"by":"store"},"groupBy":["store"]}`, func(t *testing.T, q Query) {
+			require.Equal(t, &TopN{N: 3, By: "store"}, q.TopN)
+		}, ""},
+		{"cumulative mtd", `{"kpi":"gmv","cumulative":"mtd"}`, func(t *testing.T, q Query) { require.Equal(t, CumulativeMTD, q.Cumulative) }, ""},
+		{"unknown cumulative", `{"kpi":"gmv","cumulative":"qtd"}`, nil, "unknown cumulative"},
+		{"topN without n", `{"kpi":"gmv","topN":{"by":"store"}}`, nil, "n >= 1"},
+		{"topN with another groupBy", `{"kpi":"gmv","topN":{"n":2,"by":"store"},"groupBy":["channel"]}`, nil, "groupBy must be empty or just"},
+		{"contribution without compare", `{"kpi":"gmv","contribution":{"dimension":"store"}}`, nil, "needs a compare"},
+		{"two transforms", `{"kpi":"gmv","target":true,"cumulative":"ytd"}`, nil, "cumulative and target cannot be combined"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,7 +17,29 @@ const QueryVersion = 1
 const (
 	QueryTypeKPI        = "kpi"
 	QueryTypeDimensions = "dimensions"
+	QueryTypeCampaigns  = "campaigns" // campaign phases as annotation regions
+	QueryTypeCalendar   = "calendar"  // the campaign calendar for a state timeline
 )
+
+// Cumulative modes.
+const (
+	CumulativeRunning = "running" // running total from the start of the range
+	CumulativeMTD     = "mtd"     // month-to-date (store time zone)
+	CumulativeYTD     = "ytd"     // year-to-date (store time zone)
+)
+
+// TopN is the top-N breakdown: the n values of dimension By with the largest
+// KPI over the range, the rest combined as "other".
+type TopN struct {
+	N  int    `json:"n"`
+	By string `json:"by"`
+}
+
+// Contribution asks which values of Dimension explain the KPI's change
+// against the comparison period.
+type Contribution struct {
+	Dimension string `json:"dimension"`
+}
 
 // Intervals besides a duration ("5m", "1h", "6h"): auto (from Grafana's
 // interval and maxDataPoints) and calendar buckets in the store time zone.
@@ -70,15 +92,23 @@ type Query struct {
 	// Dimension is the dimension listed by a QueryTypeDimensions query.
 	Dimension string `json:"dimension,omitempty"`
 
+	// Cumulative: running, mtd or ytd (Cumulative* constants); sums only.
+	Cumulative string `json:"cumulative,omitempty"`
+	// Target adds the stored target and the attainment (actual / target).
+	Target bool `json:"target,omitempty"`
+	// TopN keeps the top values of a dimension, the rest as "other".
+	TopN *TopN `json:"topN,omitempty"`
+	// Contribution ranks the values of a dimension by their share of the
+	// change against Compare (a table instead of series).
+	Contribution *Contribution `json:"contribution,omitempty"`
+	// Funnel: sessions -> add-to-cart -> orders -> paid over the range (a
+	// table); KPI is not needed.
+	Funnel bool `json:"funnel,omitempty"`
+
 	// Designed, not implemented yet (a query setting them is refused).
-	Cumulative   string          `json:"cumulative,omitempty"` // running, mtd, ytd
-	Target       bool            `json:"target,omitempty"`
-	Anomaly      json.RawMessage `json:"anomaly,omitempty"`      // {"sensitivity": 3}
-	Forecast     json.RawMessage `json:"forecast,omitempty"`     // {"horizon": "day"|"month"}
-	TopN         json.RawMessage `json:"topN,omitempty"`         // {"n": 5, "by": "store"}
-	Contribution json.RawMessage `json:"contribution,omitempty"` // {"dimension": "store"}
-	Funnel       bool            `json:"funnel,omitempty"`
-	Lifecycle    bool            `json:"lifecycle,omitempty"`
+	Anomaly   json.RawMessage `json:"anomaly,omitempty"`  // {"sensitivity": 3}
+	Forecast  json.RawMessage `json:"forecast,omitempty"` // {"horizon": "day"|"month"}
+	Lifecycle bool            `json:"lifecycle,omitempty"`
 }
 
 // ParseQuery reads and normalises a query's JSON: filters expanded (template
@@ -129,15 +159,53 @@ func ParseQuery(raw []byte) (Query, error) {
 	if err := q.refuseUnimplemented(); err != nil {
 		return q, err
 	}
-	return q, nil
+	return q, q.checkTransforms()
+}
+
+// checkTransforms checks the transforms' own fields and the combinations
+// this version computes.
+func (q Query) checkTransforms() error {
+	switch q.Cumulative {
+	case "", CumulativeRunning, CumulativeMTD, CumulativeYTD:
+	default:
+		return fmt.Errorf("unknown cumulative %q (running, mtd, ytd)", q.Cumulative)
+	}
+	if q.TopN != nil {
+		if q.TopN.N < 1 || q.TopN.By == "" {
+			return errors.New("topN needs n >= 1 and a dimension in by")
+		}
+		if len(q.GroupBy) > 0 && !slices.Equal(q.GroupBy, []string{q.TopN.By}) {
+			return fmt.Errorf("topN groups by %q: groupBy must be empty or just that dimension", q.TopN.By)
+		}
+	}
+	if q.Contribution != nil {
+		if q.Contribution.Dimension == "" {
+			return errors.New("contribution needs a dimension")
+		}
+		if q.Compare == CompareNone {
+			return errors.New("contribution needs a compare period (e.g. \"compare\": \"1w\")")
+		}
+	}
+	var set []string
+	for _, t := range []struct {
+		name string
+		on   bool
+	}{{"cumulative", q.Cumulative != ""}, {"target", q.Target}, {"topN", q.TopN != nil},
+		{"contribution", q.Contribution != nil}, {"funnel", q.Funnel}} {
+		if t.on {
+			set = append(set, t.name)
+		}
+	}
+	if len(set) > 1 {
+		return fmt.Errorf("%s cannot be combined in one query: use one query per transform", strings.Join(set, " and "))
+	}
+	return nil
 }
 
 func (q Query) refuseUnimplemented() error {
 	var names []string
 	for name, set := range map[string]bool{
-		"cumulative": q.Cumulative != "", "target": q.Target, "anomaly": len(q.Anomaly) > 0,
-		"forecast": len(q.Forecast) > 0, "topN": len(q.TopN) > 0, "contribution": len(q.Contribution) > 0,
-		"funnel": q.Funnel, "lifecycle": q.Lifecycle,
+		"anomaly": len(q.Anomaly) > 0, "forecast": len(q.Forecast) > 0, "lifecycle": q.Lifecycle,
 	} {
 		if set {
 			names = append(names, name)

@@ -58,8 +58,17 @@ func seriesFrames(res *engine.Result, currency string) data.Frames {
 		case engine.RoleChange:
 			display += " % vs " + res.Compare
 			cfg.Unit = "percentunit"
+		case engine.RoleTarget:
+			display += " target"
+		case engine.RoleAttainment:
+			display += " attainment"
+			cfg.Unit = "percentunit"
 		}
-		if s.Role != engine.RoleCurrent {
+		switch s.Role {
+		case engine.RoleCurrent:
+		case engine.RoleTarget, engine.RoleAttainment:
+			labels["output"] = s.Role
+		default:
 			labels["compare"] = res.Compare
 			labels["output"] = s.Role
 		}
@@ -72,9 +81,20 @@ func seriesFrames(res *engine.Result, currency string) data.Frames {
 		f.SetMeta(&data.FrameMeta{
 			Type:        data.FrameTypeTimeSeriesMulti,
 			TypeVersion: data.FrameTypeVersion{0, 1},
-			Custom:      map[string]any{"interval": res.Step.String(), "kpi": res.KPI.ID, "kind": string(res.KPI.Kind)},
+			Custom:      frameCustom(res),
 		})
 		frames = append(frames, f)
 	}
 	return frames
+}
+
+func frameCustom(res *engine.Result) map[string]any {
+	c := map[string]any{"interval": res.Step.String(), "kpi": res.KPI.ID, "kind": string(res.KPI.Kind)}
+	if res.Cumulative != "" {
+		c["cumulative"] = res.Cumulative
+	}
+	if res.TopN > 0 {
+		c["topN"] = res.TopN
+	}
+	return c
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/schema"
 	"github.com/storepulse/storepulse/internal/sketch"
 )
@@ -28,6 +29,9 @@ import (
 type fakeSource struct {
 	points []fakePoint
 	block  chan struct{} // when set, queries wait for it or the context
+	// gmv day targets
+	targets   []engine.TargetRow
+	campaigns []calendar.Campaign
 }
 
 type fakePoint struct {
@@ -115,6 +119,20 @@ func (f *fakeSource) DimensionValues(_ context.Context, spec engine.DimensionSpe
 	return out, nil
 }
 
+func (f *fakeSource) Targets(_ context.Context, spec engine.TargetSpec) ([]engine.TargetRow, error) {
+	var out []engine.TargetRow
+	for _, r := range f.targets {
+		if spec.KPI == "gmv" && spec.Period == "day" && !r.Time.Before(spec.Start) && r.Time.Before(spec.Stop) && slices.Contains(spec.Stores, r.Store) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSource) Campaigns(context.Context) ([]calendar.Campaign, error) {
+	return slices.Clone(f.campaigns), nil
+}
+
 func ts(s string) time.Time {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
@@ -140,6 +158,8 @@ func fixture() *fakeSource {
 		{t: ts(lastWeek).Add(time.Hour), term: orders, tags: tmall, v: 8},
 		{t: ts(day1), kind: schema.KindActive, tags: tmall, users: 40},
 		{t: ts(day1), kind: schema.KindActive, tags: jd, users: 10},
+	}, targets: []engine.TargetRow{
+		{Time: ts(day1), Store: "tmall", Value: 1000}, {Time: ts(day2), Store: "tmall", Value: 1200}, {Time: ts(day2), Store: "jd", Value: 0},
 	}}
 }
 
@@ -168,6 +188,9 @@ func TestGoldenFrames(t *testing.T) {
 		{"kpi_compare_1w", "kpi", `{"kpi":"gmv","interval":"day","filters":{"store":["{tmall}"]},"compare":"1w"}`},
 		{"kpi_distinct_by_store", "kpi", `{"kpi":"active_users","interval":"day","groupBy":["store"]}`},
 		{"dimensions", "dimensions", `{"dimension":"store"}`},
+		{"kpi_target_by_store", "kpi", `{"kpi":"gmv","interval":"day","groupBy":["store"],"target":true,"filters":{"store":["tmall","jd"]}}`},
+		{"kpi_cumulative_mtd", "kpi", `{"kpi":"orders","interval":"day","cumulative":"mtd"}`},
+		{"kpi_top1_store_with_other", "kpi", `{"kpi":"gmv","interval":"day","topN":{"n":1,"by":"store"}}`},
 	}
 	d := newTestDatasource(t, fixture())
 	for _, tt := range tests {
