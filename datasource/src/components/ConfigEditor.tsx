@@ -1,0 +1,147 @@
+import React, { ChangeEvent } from 'react';
+import { DataSourcePluginOptionsEditorProps, SelectableValue } from '@grafana/data';
+import { FieldSet, InlineField, Input, RadioButtonGroup, SecretInput, Select } from '@grafana/ui';
+
+import { KpiDataSourceOptions, KpiSecureJsonData, SETTINGS_DEFAULTS } from '../types';
+
+type Props = DataSourcePluginOptionsEditorProps<KpiDataSourceOptions, KpiSecureJsonData>;
+
+const LABEL_WIDTH = 20;
+
+const VERSION_OPTIONS: Array<SelectableValue<'1.8' | '2.x'>> = [
+  { label: 'InfluxDB 1.8', value: '1.8', description: 'Flux through the v2 compatibility API; bucket is db/rp' },
+  { label: 'InfluxDB 2.x', value: '2.x' },
+];
+
+function timeZones(): string[] {
+  const intl = Intl as unknown as { supportedValuesOf?: (key: string) => string[] };
+  const zones = intl.supportedValuesOf ? intl.supportedValuesOf('timeZone') : [];
+  return Array.from(new Set([SETTINGS_DEFAULTS.timeZone, 'UTC', ...zones]));
+}
+
+export function ConfigEditor({ options, onOptionsChange }: Props) {
+  const { jsonData, secureJsonFields } = options;
+  const secureJsonData = (options.secureJsonData ?? {}) as KpiSecureJsonData;
+  const version = jsonData.version ?? (SETTINGS_DEFAULTS.version as '2.x');
+
+  const setJson = <K extends keyof KpiDataSourceOptions>(key: K, value: KpiDataSourceOptions[K]) => {
+    const next = { ...jsonData, [key]: value };
+    if (value === undefined || value === '') {
+      delete next[key];
+    }
+    onOptionsChange({ ...options, jsonData: next });
+  };
+
+  const seriesLimitInvalid = jsonData.seriesLimit !== undefined && !(Number.isInteger(jsonData.seriesLimit) && jsonData.seriesLimit > 0);
+  const currencyInvalid = !!jsonData.currency && !/^[A-Z]{3}$/.test(jsonData.currency);
+  const urlInvalid = !!options.url && !/^https?:\/\/[^/]+/.test(options.url);
+
+  return (
+    <>
+      <FieldSet label="InfluxDB">
+        <InlineField label="URL" labelWidth={LABEL_WIDTH} invalid={urlInvalid} error="An http(s) URL, e.g. http://influxdb:8086" tooltip="Where the StorePulse ingest service writes">
+          <Input
+            id="config-url"
+            aria-label="InfluxDB URL"
+            width={40}
+            placeholder="http://localhost:8086"
+            value={options.url ?? ''}
+            onChange={(e: ChangeEvent<HTMLInputElement>) => onOptionsChange({ ...options, url: e.currentTarget.value.trim() })}
+          />
+        </InlineField>
+        <InlineField label="Version" labelWidth={LABEL_WIDTH}>
+          <RadioButtonGroup options={VERSION_OPTIONS} value={version} onChange={(v) => setJson('version', v)} />
+        </InlineField>
+        {version === '2.x' && (
+          <InlineField label="Organization" labelWidth={LABEL_WIDTH}>
+            <Input
+              id="config-org"
+              aria-label="Organization"
+              width={40}
+              value={jsonData.org ?? ''}
+              onChange={(e: ChangeEvent<HTMLInputElement>) => setJson('org', e.currentTarget.value)}
+            />
+          </InlineField>
+        )}
+        <InlineField
+          label={version === '1.8' ? 'Database/RP' : 'Bucket'}
+          labelWidth={LABEL_WIDTH}
+          tooltip={`Default ${SETTINGS_DEFAULTS.bucket}; on 1.8 the database and retention policy as db/rp`}
+        >
+          <Input
+            id="config-bucket"
+            aria-label="Bucket"
+            width={40}
+            placeholder={SETTINGS_DEFAULTS.bucket}
+            value={jsonData.bucket ?? ''}
+            onChange={(e: ChangeEvent<HTMLInputElement>) => setJson('bucket', e.currentTarget.value)}
+          />
+        </InlineField>
+        <InlineField label="Token" labelWidth={LABEL_WIDTH} tooltip={version === '1.8' ? 'user:password on InfluxDB 1.8' : 'An InfluxDB API token with read access to the bucket'}>
+          <SecretInput
+            id="config-token"
+            aria-label="Token"
+            width={40}
+            placeholder={version === '1.8' ? 'user:password' : 'token'}
+            isConfigured={!!secureJsonFields?.token}
+            value={secureJsonData.token ?? ''}
+            onChange={(e: ChangeEvent<HTMLInputElement>) =>
+              onOptionsChange({ ...options, secureJsonData: { ...secureJsonData, token: e.currentTarget.value } })
+            }
+            onReset={() =>
+              onOptionsChange({
+                ...options,
+                secureJsonFields: { ...secureJsonFields, token: false },
+                secureJsonData: { ...secureJsonData, token: '' },
+              })
+            }
+          />
+        </InlineField>
+      </FieldSet>
+
+      <FieldSet label="Store">
+        <InlineField label="Store time zone" labelWidth={LABEL_WIDTH} tooltip="Day, week and month buckets follow it; must equal the ingest service's location">
+          <Select<string>
+            inputId="config-timezone"
+            aria-label="Store time zone"
+            width={40}
+            options={timeZones().map((z) => ({ label: z, value: z }))}
+            value={jsonData.timeZone ?? SETTINGS_DEFAULTS.timeZone}
+            allowCustomValue
+            onChange={(v) => setJson('timeZone', v?.value)}
+          />
+        </InlineField>
+        <InlineField label="Currency" labelWidth={LABEL_WIDTH} invalid={currencyInvalid} error="An ISO 4217 code such as CNY, USD, EUR">
+          <Input
+            id="config-currency"
+            aria-label="Currency"
+            width={12}
+            placeholder={SETTINGS_DEFAULTS.currency}
+            value={jsonData.currency ?? ''}
+            onChange={(e: ChangeEvent<HTMLInputElement>) => setJson('currency', e.currentTarget.value.trim().toUpperCase())}
+          />
+        </InlineField>
+        <InlineField
+          label="Series limit"
+          labelWidth={LABEL_WIDTH}
+          invalid={seriesLimitInvalid}
+          error="A whole number above 0"
+          tooltip="A query returning more series fails with a message instead of being truncated"
+        >
+          <Input
+            id="config-series-limit"
+            aria-label="Series limit"
+            type="number"
+            width={12}
+            placeholder={String(SETTINGS_DEFAULTS.seriesLimit)}
+            value={jsonData.seriesLimit ?? ''}
+            onChange={(e: ChangeEvent<HTMLInputElement>) => {
+              const raw = e.currentTarget.value;
+              setJson('seriesLimit', raw === '' ? undefined : Number(raw));
+            }}
+          />
+        </InlineField>
+      </FieldSet>
+    </>
+  );
+}

@@ -1,0 +1,367 @@
+import React, { useEffect, useMemo, useState } from 'react';
+import { css } from '@emotion/css';
+import { GrafanaTheme2, QueryEditorProps, SelectableValue } from '@grafana/data';
+import { Alert, InlineField, InlineFieldRow, InlineSwitch, Input, MultiSelect, Select, useStyles2 } from '@grafana/ui';
+
+import type { DataSource } from '../datasource';
+import {
+  Compare,
+  CompareOutput,
+  Cumulative,
+  DEFAULT_QUERY,
+  DIMENSIONS,
+  INTERVALS,
+  KpiDataSourceOptions,
+  KpiInfo,
+  KpiQuery,
+} from '../types';
+import { plannedOptions, validateQuery } from '../validate';
+import { DimensionFilters, variableOptions } from './DimensionFilters';
+
+type Props = QueryEditorProps<DataSource, KpiQuery, KpiDataSourceOptions>;
+
+const LABEL_WIDTH = 14;
+
+const COMPARE_OPTIONS: Array<SelectableValue<string>> = [
+  { label: 'No comparison', value: 'none' },
+  { label: 'Previous period', value: 'previous_period', description: 'the range just before, of the same length' },
+  { label: 'Yesterday (1d)', value: '1d' },
+  { label: 'Last week (1w)', value: '1w', description: 'same weekday and time last week' },
+  { label: '4 weeks ago (4w)', value: '4w' },
+  { label: 'Last year (1y)', value: '1y', description: '364 days earlier, so weekdays line up' },
+];
+
+const OUTPUT_OPTIONS: Array<SelectableValue<CompareOutput>> = [
+  { label: 'series', value: 'series', description: 'the earlier period drawn on the current time axis' },
+  { label: 'delta', value: 'delta', description: 'current − earlier' },
+  { label: 'change', value: 'change', description: '(current − earlier) / |earlier|, as a percentage' },
+];
+
+const CUMULATIVE_OPTIONS: Array<SelectableValue<string>> = [
+  { label: 'Off', value: 'off' },
+  { label: 'Running total', value: 'running', description: 'from the start of the range' },
+  { label: 'Month to date', value: 'mtd' },
+  { label: 'Year to date', value: 'ytd' },
+];
+
+const FORECAST_OPTIONS: Array<SelectableValue<string>> = [
+  { label: 'Off', value: 'off' },
+  { label: 'End of day', value: 'day' },
+  { label: 'End of month', value: 'month' },
+];
+
+const UNIT_TEXT: Record<KpiInfo['unit'], string> = {
+  currency: 'currency',
+  percent: 'percent',
+  count: 'count',
+  seconds: 'seconds',
+  ratio: 'ratio',
+};
+
+/** KPI options grouped by area, in the catalog's order. */
+export function kpiOptions(kpis: KpiInfo[]): Array<SelectableValue<string>> {
+  const groups: Array<SelectableValue<string>> = [];
+  for (const k of kpis) {
+    let g = groups.find((x) => x.label === k.area);
+    if (!g) {
+      g = { label: k.area, options: [] };
+      groups.push(g);
+    }
+    g.options!.push({ label: k.name, value: k.id, description: k.description });
+  }
+  return groups;
+}
+
+/** Removes keys whose value is undefined, so the JSON carries only what is set. */
+function clean(q: KpiQuery): KpiQuery {
+  const out = { ...q } as Record<string, unknown>;
+  for (const k of Object.keys(out)) {
+    if (out[k] === undefined) {
+      delete out[k];
+    }
+  }
+  return out as unknown as KpiQuery;
+}
+
+export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: Props) {
+  const styles = useStyles2(getStyles);
+  const [kpis, setKpis] = useState<KpiInfo[]>([]);
+  const [loadError, setLoadError] = useState<string>();
+
+  // A new query works at once: GMV compared with last week.
+  useEffect(() => {
+    if (query.kpi === undefined && !query.funnel) {
+      onChange({ ...DEFAULT_QUERY, ...query } as KpiQuery);
+    }
+  }, [query, onChange]);
+
+  useEffect(() => {
+    let live = true;
+    datasource.getKpis().then(
+      (k) => live && setKpis(k),
+      (err) => live && setLoadError(err?.data?.message ?? err?.message ?? String(err))
+    );
+    return () => {
+      live = false;
+    };
+  }, [datasource]);
+
+  const kpi = useMemo(() => kpis.find((k) => k.id === query.kpi), [kpis, query.kpi]);
+  const dims = kpi ? (kpi.dimensions ?? []) : [...DIMENSIONS];
+  const dimOptions: Array<SelectableValue<string>> = dims.map((d) => ({ label: d, value: d }));
+  const problems = validateQuery(query, kpis.length ? kpi : undefined);
+  if (kpis.length && query.kpi && !kpi && !query.kpi.includes('$')) {
+    problems.unshift(`Unknown KPI "${query.kpi}": pick one from the catalog.`);
+  }
+  const planned = plannedOptions(query);
+
+  const change = (patch: Partial<KpiQuery>, run = true) => {
+    const next = clean({ ...query, ...patch });
+    onChange(next);
+    const kpiNext = kpis.find((k) => k.id === next.kpi) ?? kpi;
+    if (run && validateQuery(next, kpiNext).length === 0 && plannedOptions(next).length === 0) {
+      onRunQuery();
+    }
+  };
+
+  const compare = query.compare ?? '';
+
+  return (
+    <div className={styles.editor}>
+      {loadError && (
+        <Alert severity="error" title="Could not load the KPI catalog">
+          {loadError}
+        </Alert>
+      )}
+      <InlineFieldRow>
+        <InlineField label="KPI" labelWidth={LABEL_WIDTH} tooltip="Catalog of derived KPIs, grouped by area; type to search">
+          <Select<string>
+            inputId="kpi-select"
+            aria-label="KPI"
+            width={40}
+            isSearchable
+            isLoading={!kpis.length && !loadError}
+            options={[...kpiOptions(kpis), ...variableOptions()]}
+            value={query.kpi || null}
+            allowCustomValue
+            placeholder="Choose a KPI"
+            onChange={(v) => change({ kpi: v?.value ?? '' })}
+          />
+        </InlineField>
+        <InlineField label="Legend" labelWidth={LABEL_WIDTH} tooltip="Series name; {{store}}, {{channel}}, {{kpi}}, {{compare}}, {{output}} take the series' labels">
+          <Input
+            id="alias"
+            aria-label="Legend"
+            width={30}
+            placeholder="auto, e.g. GMV {{store}}"
+            defaultValue={query.alias ?? ''}
+            onBlur={(e) => {
+              const v = e.currentTarget.value.trim();
+              if (v !== (query.alias ?? '')) {
+                change({ alias: v || undefined });
+              }
+            }}
+          />
+        </InlineField>
+      </InlineFieldRow>
+      {kpi && (
+        <div className={styles.info} data-testid="kpi-info">
+          <div>{kpi.description}</div>
+          <div>
+            <span className={styles.key}>unit</span> {UNIT_TEXT[kpi.unit] ?? kpi.unit} ({kpi.grafanaUnit}) ·{' '}
+            <span className={styles.key}>{kpi.direction} is better</span> · <span className={styles.key}>formula</span>{' '}
+            <code>{kpi.formula}</code> · <span className={styles.key}>dimensions</span> {dims.join(', ') || 'none'}
+          </div>
+        </div>
+      )}
+
+      <DimensionFilters
+        datasource={datasource}
+        dimensions={dims}
+        filters={query.filters ?? {}}
+        range={range}
+        labelWidth={LABEL_WIDTH}
+        onChange={(filters) => change({ filters: Object.keys(filters).length ? filters : undefined })}
+      />
+
+      <InlineFieldRow>
+        <InlineField label="Group by" labelWidth={LABEL_WIDTH} tooltip="One series per combination of values">
+          <MultiSelect<string>
+            inputId="group-by"
+            aria-label="Group by"
+            width={40}
+            placeholder="no split"
+            options={[...dimOptions, ...variableOptions()]}
+            value={query.groupBy ?? []}
+            onChange={(sel: Array<SelectableValue<string>>) => {
+              const g = sel.map((s) => s.value!).filter(Boolean);
+              change({ groupBy: g.length ? g : undefined });
+            }}
+          />
+        </InlineField>
+        <InlineField label="Interval" labelWidth={LABEL_WIDTH} tooltip="Bucket size; day, week (Monday) and month follow the store time zone">
+          <Select<string>
+            inputId="interval"
+            aria-label="Interval"
+            width={16}
+            options={INTERVALS.map((i) => ({ label: i, value: i }))}
+            value={query.interval ?? 'auto'}
+            allowCustomValue
+            onChange={(v) => change({ interval: v?.value ?? 'auto' })}
+          />
+        </InlineField>
+      </InlineFieldRow>
+
+      <InlineFieldRow>
+        <InlineField label="Compare" labelWidth={LABEL_WIDTH}>
+          <Select<string>
+            inputId="compare"
+            aria-label="Compare"
+            width={24}
+            options={COMPARE_OPTIONS}
+            value={compare || 'none'}
+            onChange={(v) => {
+              const c = v?.value && v.value !== 'none' ? (v.value as Compare) : undefined;
+              change({ compare: c, compareOutputs: c ? (query.compareOutputs ?? ['series']) : undefined });
+            }}
+          />
+        </InlineField>
+        <InlineField label="Show" labelWidth={8} disabled={!compare} tooltip="What the comparison adds">
+          <MultiSelect<CompareOutput>
+            inputId="compare-outputs"
+            aria-label="Compare outputs"
+            width={36}
+            options={OUTPUT_OPTIONS}
+            value={query.compareOutputs ?? []}
+            onChange={(sel: Array<SelectableValue<CompareOutput>>) => change({ compareOutputs: sel.map((s) => s.value!) })}
+          />
+        </InlineField>
+      </InlineFieldRow>
+
+      <InlineFieldRow>
+        <InlineField label="Cumulative" labelWidth={LABEL_WIDTH} tooltip="Running total, month-to-date or year-to-date (sums only)">
+          <Select<string>
+            inputId="cumulative"
+            aria-label="Cumulative"
+            width={20}
+            options={CUMULATIVE_OPTIONS}
+            value={query.cumulative ?? 'off'}
+            onChange={(v) => change({ cumulative: v?.value && v.value !== 'off' ? (v.value as Cumulative) : undefined })}
+          />
+        </InlineField>
+        <InlineField label="Target" labelWidth={8} htmlFor="target" tooltip="Add the stored target and the attainment">
+          <InlineSwitch id="target" value={!!query.target} onChange={(e) => change({ target: e.currentTarget.checked || undefined })} />
+        </InlineField>
+        <InlineField label="Funnel" labelWidth={8} htmlFor="funnel" tooltip="sessions → add-to-cart → orders → paid, with step rates">
+          <InlineSwitch id="funnel" value={!!query.funnel} onChange={(e) => change({ funnel: e.currentTarget.checked || undefined })} />
+        </InlineField>
+      </InlineFieldRow>
+
+      <InlineFieldRow>
+        <InlineField label="Anomaly" labelWidth={LABEL_WIDTH} htmlFor="anomaly" tooltip="Expected value and band from the same hour-of-week of past weeks">
+          <InlineSwitch
+            id="anomaly"
+            value={!!query.anomaly}
+            onChange={(e) => change({ anomaly: e.currentTarget.checked ? { sensitivity: query.anomaly?.sensitivity ?? 3 } : undefined })}
+          />
+        </InlineField>
+        <InlineField label="Sensitivity" labelWidth={12} disabled={!query.anomaly} tooltip="Band width in MADs (3 is usual; lower flags more)">
+          <Input
+            id="sensitivity"
+            aria-label="Anomaly sensitivity"
+            type="number"
+            width={8}
+            min={0.5}
+            step={0.5}
+            defaultValue={query.anomaly?.sensitivity ?? 3}
+            onBlur={(e) => query.anomaly && change({ anomaly: { sensitivity: Number(e.currentTarget.value) } })}
+          />
+        </InlineField>
+        <InlineField label="Forecast" labelWidth={10} tooltip="Expected value at the end of the day or month">
+          <Select<string>
+            inputId="forecast"
+            aria-label="Forecast"
+            width={18}
+            options={FORECAST_OPTIONS}
+            value={query.forecast?.horizon ?? 'off'}
+            onChange={(v) => change({ forecast: v?.value === 'day' || v?.value === 'month' ? { horizon: v.value } : undefined })}
+          />
+        </InlineField>
+      </InlineFieldRow>
+
+      <InlineFieldRow>
+        <InlineField label="Top N" labelWidth={LABEL_WIDTH} tooltip="Keep the n largest values of a dimension, the rest as other; empty is off">
+          <Input
+            id="topn-n"
+            aria-label="Top N count"
+            type="number"
+            width={8}
+            min={1}
+            placeholder="off"
+            defaultValue={query.topN?.n ?? ''}
+            onBlur={(e) => {
+              const raw = e.currentTarget.value.trim();
+              const n = Number(raw);
+              if (!raw) {
+                if (query.topN) {
+                  change({ topN: undefined });
+                }
+                return;
+              }
+              if (n !== query.topN?.n) {
+                change({ topN: { n, by: query.topN?.by ?? query.groupBy?.[0] ?? dims[0] ?? 'store' } });
+              }
+            }}
+          />
+        </InlineField>
+        <InlineField label="by" labelWidth={5} disabled={!query.topN}>
+          <Select<string>
+            inputId="topn-by"
+            aria-label="Top N by"
+            width={18}
+            options={[...dimOptions, ...variableOptions()]}
+            value={query.topN?.by ?? null}
+            onChange={(v) => query.topN && change({ topN: { n: query.topN.n, by: v?.value ?? '' } })}
+          />
+        </InlineField>
+        <InlineField label="Contribution" labelWidth={13} tooltip="Which values of a dimension explain the change against the comparison period">
+          <Select<string>
+            inputId="contribution"
+            aria-label="Contribution"
+            width={18}
+            options={[{ label: 'Off', value: 'off' }, ...dimOptions]}
+            value={query.contribution?.dimension ?? 'off'}
+            onChange={(v) => change({ contribution: v?.value && v.value !== 'off' ? { dimension: v.value } : undefined })}
+          />
+        </InlineField>
+      </InlineFieldRow>
+
+      {problems.length > 0 && (
+        <Alert severity="warning" title="This query cannot run as it is" data-testid="query-problems">
+          <ul className={styles.list}>
+            {problems.map((p) => (
+              <li key={p}>{p}</li>
+            ))}
+          </ul>
+        </Alert>
+      )}
+      {planned.length > 0 && (
+        <Alert severity="info" title="Not available yet" data-testid="query-planned">
+          {planned.join(' and ')} {planned.length > 1 ? 'are' : 'is'} designed but not implemented by this version of the
+          plugin&apos;s backend, which refuses the query; turn {planned.length > 1 ? 'them' : 'it'} off to see data.
+        </Alert>
+      )}
+    </div>
+  );
+}
+
+const getStyles = (theme: GrafanaTheme2) => ({
+  editor: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(0.5) }),
+  info: css({
+    color: theme.colors.text.secondary,
+    fontSize: theme.typography.bodySmall.fontSize,
+    margin: theme.spacing(0, 0, 1, 0),
+  }),
+  key: css({ color: theme.colors.text.primary }),
+  list: css({ margin: 0, paddingLeft: theme.spacing(2) }),
+});
