@@ -175,13 +175,6 @@ influx:
   bucket: $bucket
 limits:
   late_horizon: 2400h # 100 days: the backfill sends up to DEMO_DAYS of history
-dedup:
-  # storepulse-sim numbers event ids from 1 in every run, so the live feed
-  # reuses the backfill's ids; with the default 48h window the service would
-  # drop live events as duplicates for two days. One minute still covers the
-  # simulator's retries of a batch, and the script starts the live feed only
-  # after the backfill's first ids have left the window.
-  window: 1m
 auth:
   tokens:
     - name: demo
@@ -204,7 +197,6 @@ backfill_start=$(utc $((hour - days * 86400)))
 live_start=$(utc "$hour")
 sim=(bin/storepulse-sim --url "$ingest_url" --token "$token" --seed "$seed" --stores "$stores" --scale "$scale")
 log "backfill: $stores stores, $days days from $backfill_start"
-began=$(date +%s)
 # In the background with wait, so that Ctrl-C is handled at once; its
 # progress bar and log go to the terminal.
 start_bg storepulse-sim-backfill - "${sim[@]}" backfill --days "$days" --start "$backfill_start" \
@@ -213,18 +205,6 @@ rc=0
 wait "$last_pid" || rc=$?
 ((rc == 0)) || die "backfill failed (exit $rc); see the output above and $state/logs/ingest.log"
 forget_last
-
-# Ids the backfill sent first are reused by the live feed's first events:
-# wait until they are out of the 1m de-duplication window. Keys are kept up
-# to window + window/8 after their segment was flushed, and the service
-# expires them once a minute: 60 + 7.5 + 60 s, plus a margin.
-wait_s=$((began + 140 - $(date +%s)))
-if ((wait_s > 0)); then
-	log "waiting ${wait_s}s for the backfill's ids to leave the de-duplication window"
-	start_bg sleep /dev/null sleep "$wait_s"
-	wait "$last_pid" || true
-	forget_last
-fi
 
 start_bg storepulse-sim-live "$state/logs/sim-live.log" \
 	"${sim[@]}" live --days "$live_days" --start "$live_start" --progress=false

@@ -65,6 +65,7 @@ type paidOrder struct {
 type storeState struct {
 	idx         int
 	cfg         StoreConfig
+	run         string // base-36 start hour of the generator, part of every event id
 	mixCum      []float64
 	mixSum      float64
 	affinity    []float64
@@ -148,7 +149,8 @@ func New(cfg Config) (*Generator, error) {
 
 func (g *Generator) newStore(i int, sc StoreConfig) *storeState {
 	rng := newRNG(g.cfg.Seed, saltStoreInit, stream(i))
-	st := &storeState{idx: i, cfg: sc, anonPool: max(1000, int(anonPerSize*sc.Size*g.cfg.Scale))}
+	st := &storeState{idx: i, cfg: sc, anonPool: max(1000, int(anonPerSize*sc.Size*g.cfg.Scale)),
+		run: strconv.FormatInt(g.cfg.Start.Unix()/3600, 36)}
 	st.mixCum = cumulative(nil, sc.ChannelMix[:])
 	st.mixSum = st.mixCum[len(st.mixCum)-1]
 	for range g.cfg.Categories {
@@ -308,9 +310,12 @@ func (g *Generator) emit(e Event) {
 	g.buf = append(g.buf, e)
 }
 
+// id numbers a store's events of one type. The run tag (the generator's start
+// hour) keeps the ids of a live feed apart from those of the backfill before
+// it: the ingest service would otherwise drop them as duplicates.
 func (st *storeState) id(t Type, prefix string) string {
 	st.next[t]++
-	return st.cfg.ID + prefix + strconv.FormatUint(st.next[t], 10)
+	return st.cfg.ID + prefix + st.run + "." + strconv.FormatUint(st.next[t], 10)
 }
 
 func (st *storeState) userID(u int) string { return st.cfg.ID + "-u" + strconv.Itoa(u) }
@@ -493,7 +498,7 @@ func (g *Generator) order(st *storeState, rng *rand.Rand, oc orderCtx) {
 	}
 	tPay := oc.t.Add(20*time.Second + time.Duration(rng.ExpFloat64()*90)*time.Second)
 	g.emit(Event{
-		Type: TypePayment, ID: st.cfg.ID + "-pay-" + strconv.FormatUint(num, 10), Time: tPay, Store: st.cfg.ID,
+		Type: TypePayment, ID: st.cfg.ID + "-pay-" + st.run + "." + strconv.FormatUint(num, 10), Time: tPay, Store: st.cfg.ID,
 		Channel: oc.channel, Category: cat, Order: orderID, Amount: amount, User: uid, Campaign: campaign,
 	})
 	po := paidOrder{id: orderID, user: uid, channel: oc.channel, cat: oc.cat, amount: amount, paidAt: tPay}
@@ -532,7 +537,7 @@ func (g *Generator) refund(st *storeState, rng *rand.Rand, po *paidOrder, t time
 
 func (g *Generator) ticket(st *storeState, rng *rand.Rand, po *paidOrder) {
 	st.tickets++
-	base := st.cfg.ID + "-tkt-" + strconv.FormatUint(st.tickets, 10)
+	base := st.cfg.ID + "-tkt-" + st.run + "." + strconv.FormatUint(st.tickets, 10)
 	opened := po.paidAt.Add(clampDur(lognormal(rng, 1.5*24*3600, 0.7), 30*time.Minute, 20*24*time.Hour))
 	reason := ticketReasons()[pick(rng, ticketReasonWeights())]
 	e := Event{

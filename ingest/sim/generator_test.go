@@ -160,3 +160,29 @@ func TestEventFormat(t *testing.T) {
 	}
 	require.Len(t, seenTypes, len(allowed), "every event type is generated: %v", seenTypes)
 }
+
+// A live feed started after a backfill must not repeat the backfill's ids:
+// the ingest service would drop its events as duplicates.
+func TestRunsStartingAtDifferentHoursShareNoIDs(t *testing.T) {
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	ids := func(s time.Time) map[string]bool {
+		g, err := New(Config{Seed: 3, NumStores: 2, Start: s, Days: 1})
+		require.NoError(t, err)
+		out := map[string]bool{}
+		for {
+			evs, ok := g.Next()
+			if !ok {
+				return out
+			}
+			for _, e := range evs {
+				out[e.Type.String()+"/"+e.ID] = true
+			}
+		}
+	}
+	backfill, live := ids(start), ids(start.Add(24*time.Hour))
+	require.NotEmpty(t, backfill)
+	require.NotEmpty(t, live)
+	for id := range live {
+		require.False(t, backfill[id], "id %s repeats across runs", id)
+	}
+}
