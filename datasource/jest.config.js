@@ -2,7 +2,15 @@
 // generally used by snapshots, but can affect specific tests
 process.env.TZ = 'UTC';
 
+const base = require('./.config/jest.config');
+
 module.exports = {
   // Jest configuration provided by Grafana scaffolding
-  ...require('./.config/jest.config'),
+  ...base,
+  // d3-color (through @grafana/data) resolves to an ES module with the .mjs extension: transform it too.
+  transform: {
+    ...base.transform,
+    '^.+\\.mjs$': base.transform['^.+\\.(t|j)sx?$'],
+  },
+  moduleFileExtensions: ['js', 'mjs', 'cjs', 'jsx', 'ts', 'tsx', 'json', 'node'],
 };

@@ -9,8 +9,7 @@ import {
   TimeRange,
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv, TemplateSrv } from '@grafana/runtime';
-import { Observable } from 'rxjs';
-import { map } from 'rxjs/operators';
+import { map, Observable } from 'rxjs';
 
 import { VariableQueryEditor } from './components/VariableQueryEditor';
 import { AnnotationQueryEditor } from './components/AnnotationQueryEditor';
@@ -191,7 +190,7 @@ export class DataSource extends DataSourceWithBackend<KpiQuery, KpiDataSourceOpt
   }
 
   private isAllSelected(value: string, scopedVars: ScopedVars): boolean {
-    const m = value.trim().match(/^\$(?:\{([\w.]+)(?::\w+)?\}|([\w.]+)|\[\[([\w.]+)\]\])$/);
+    const m = value.trim().match(/^(?:\$\{([\w.]+)(?::\w+)?\}|\$([\w.]+)|\[\[([\w.]+)(?::\w+)?\]\])$/);
     const name = m && (m[1] || m[2] || m[3]);
     if (!name || scopedVars?.[name]) {
       return false;
