@@ -158,6 +158,17 @@ func fixture() *fakeSource {
 		{t: ts(lastWeek).Add(time.Hour), term: orders, tags: tmall, v: 8},
 		{t: ts(day1), kind: schema.KindActive, tags: tmall, users: 40},
 		{t: ts(day1), kind: schema.KindActive, tags: jd, users: 10},
+		{t: ts(day1).Add(time.Hour), term: engine.Term{Measurement: schema.MeasTraffic, Field: schema.FieldSessions}, tags: tmall, v: 200},
+		{t: ts(day1).Add(time.Hour), term: engine.Term{Measurement: schema.MeasTraffic, Field: schema.FieldCartSessions}, tags: tmall, v: 40},
+		{t: ts(day1).Add(time.Hour), term: engine.Term{Measurement: schema.MeasPayments, Field: schema.FieldPaidOrders}, tags: tmall, v: 9},
+		{t: ts(day1).Add(time.Hour), term: engine.Term{Measurement: schema.MeasTraffic, Field: schema.FieldSessions}, tags: jd, v: 50},
+	}, campaigns: []calendar.Campaign{
+		{ID: "d11-2026", Name: "Double Eleven 2026", Kind: "double11", Stores: []string{"tmall", "jd"}, Phases: []calendar.Phase{
+			{Name: calendar.PhasePreSale, Start: ts("2026-10-31T12:00:00Z"), End: ts("2026-11-10T16:00:00Z")},
+			{Name: calendar.PhasePeak, Start: ts("2026-11-10T16:00:00Z"), End: ts("2026-11-11T16:00:00Z")},
+			{Name: calendar.PhaseAfterSales, Start: ts("2026-11-11T16:00:00Z"), End: ts("2026-11-19T16:00:00Z")}}},
+		{ID: "flash-1112", Name: "Flash sale", Kind: "flash", Phases: []calendar.Phase{
+			{Name: calendar.PhaseActivity, Start: ts("2026-11-12T02:00:00Z"), End: ts("2026-11-12T04:00:00Z")}}},
 	}, targets: []engine.TargetRow{
 		{Time: ts(day1), Store: "tmall", Value: 1000}, {Time: ts(day2), Store: "tmall", Value: 1200}, {Time: ts(day2), Store: "jd", Value: 0},
 	}}
@@ -191,6 +202,11 @@ func TestGoldenFrames(t *testing.T) {
 		{"kpi_target_by_store", "kpi", `{"kpi":"gmv","interval":"day","groupBy":["store"],"target":true,"filters":{"store":["tmall","jd"]}}`},
 		{"kpi_cumulative_mtd", "kpi", `{"kpi":"orders","interval":"day","cumulative":"mtd"}`},
 		{"kpi_top1_store_with_other", "kpi", `{"kpi":"gmv","interval":"day","topN":{"n":1,"by":"store"}}`},
+		{"contribution_ratio_by_store", "kpi", `{"kpi":"aov","compare":"1w","contribution":{"dimension":"store"}}`},
+		{"contribution_sum_by_store", "kpi", `{"kpi":"gmv","compare":"1d","contribution":{"dimension":"store"}}`},
+		{"funnel_by_store", "kpi", `{"funnel":true,"groupBy":["store"]}`},
+		{"campaigns", "campaigns", `{"filters":{"store":["tmall"]}}`},
+		{"calendar", "calendar", `{}`},
 	}
 	d := newTestDatasource(t, fixture())
 	for _, tt := range tests {

@@ -45,20 +45,48 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 	if err != nil {
 		return errorResponse(backend.PluginError(err))
 	}
+	from, to := dq.TimeRange.From, dq.TimeRange.To
+	var frames data.Frames
 	switch dq.QueryType {
 	case "", models.QueryTypeKPI:
+		req := engine.Request{Query: q, From: from, To: to, Interval: dq.Interval, MaxDataPoints: dq.MaxDataPoints}
+		switch {
+		case q.Funnel:
+			var res *engine.FunnelResult
+			if res, err = d.engine.Funnel(ctx, req); err == nil {
+				frames = data.Frames{funnelFrame(res)}
+			}
+		case q.Contribution != nil:
+			var res *engine.ContributionResult
+			if res, err = d.engine.Contribution(ctx, req); err == nil {
+				frames = data.Frames{contributionFrame(res, d.settings.Currency)}
+			}
+		default:
+			var res *engine.Result
+			if res, err = d.engine.Run(ctx, req); err == nil {
+				frames = seriesFrames(res, d.settings.Currency)
+			}
+		}
 	case models.QueryTypeDimensions:
 		return d.dimensionQuery(ctx, q, dq)
+	case models.QueryTypeCampaigns:
+		var rows []engine.PhaseRow
+		if rows, err = d.engine.CampaignPhases(ctx, from, to, q.Filters); err == nil {
+			frames = data.Frames{campaignsFrame(rows)}
+		}
+	case models.QueryTypeCalendar:
+		var tl *engine.Timeline
+		if tl, err = d.engine.CalendarTimeline(ctx, from, to, q.Filters); err == nil {
+			frames = data.Frames{calendarFrame(tl)}
+		}
 	default:
-		return errorResponse(backend.PluginErrorf("unknown query type %q (kpi, dimensions)", dq.QueryType))
+		return errorResponse(backend.PluginErrorf("unknown query type %q (kpi, dimensions, campaigns, calendar)", dq.QueryType))
 	}
-	res, err := d.engine.Run(ctx, engine.Request{Query: q, From: dq.TimeRange.From, To: dq.TimeRange.To,
-		Interval: dq.Interval, MaxDataPoints: dq.MaxDataPoints})
 	if err != nil {
-		d.logger.Debug("query failed", "refId", dq.RefID, "kpi", q.KPI, "error", err)
+		d.logger.Debug("query failed", "refId", dq.RefID, "queryType", dq.QueryType, "kpi", q.KPI, "error", err)
 		return errorResponse(err)
 	}
-	return backend.DataResponse{Frames: seriesFrames(res, d.settings.Currency)}
+	return backend.DataResponse{Frames: frames}
 }
 
 // dimensionQuery answers a variable query: one string field of values.
