@@ -18,6 +18,7 @@ import (
 
 	"github.com/storepulse/storepulse/ingest/sim"
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/ingesttest"
 )
 
 // dayTotals is store -> UTC day (YYYY-MM-DD) -> "measurement.field" -> sum.
@@ -51,7 +52,7 @@ func simConfig(t *testing.T, now time.Time) sim.Config {
 func TestBackfillMatchesFileOutput(t *testing.T) {
 	db := influxtest.Start(t)
 	// The oldest event is 7 days old: a 240h horizon accepts all of them.
-	in := startIngest(t, db, 240*time.Hour)
+	in := ingesttest.Start(t, binary, db, ingesttest.Options{LateHorizon: 240 * time.Hour, Ingester: "simtest"})
 
 	cfg := simConfig(t, time.Now())
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -87,12 +88,13 @@ func TestBackfillMatchesFileOutput(t *testing.T) {
 	require.Equal(t, count, st.Accepted, "every event accepted once")
 	require.Zero(t, st.Duplicates)
 
-	in.waitDrained(2 * time.Minute)
+	in.WaitDrained(2 * time.Minute)
 	got := storedDayTotals(t, db, cfg)
 	requireTotals(t, want, got)
 
 	// The calendar the backfill PUT comes back from GET /v1/campaigns.
-	status, body, err := in.get("/v1/campaigns")
+	resp, err := in.Do("GET", "/v1/campaigns", "", nil, nil)
+	status, body := resp.Status, []byte(resp.Body)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, status, "%s", body)
 	var listed []sim.Campaign
@@ -207,7 +209,7 @@ func num(v any) float64 {
 func storedDayTotals(t *testing.T, db *influxtest.Server, cfg sim.Config) dayTotals {
 	start := cfg.Start.UTC().Truncate(24 * time.Hour)
 	stop := cfg.Start.AddDate(0, 0, cfg.Days).UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
-	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q)
+	rows := ingesttest.FluxTable(t, db, fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement != "sp_distinct" and r._measurement != "sp_campaign" and r._measurement != "sp_target")
   |> group(columns: ["_measurement", "_field", "store"])

@@ -168,13 +168,13 @@ func badCases(t testing.TB) []badCase {
 func TestBadInput(t *testing.T) {
 	db := influxtest.Start(t)
 	in := startIngest(t, db, ingestOpts{
-		extraTokens: fmt.Sprintf("    - name: shop\n      sha256: %s\n      stores: [s1]\n", auth.Hash("shop-token")),
+		ExtraTokens: fmt.Sprintf("    - name: shop\n      sha256: %s\n      stores: [s1]\n", auth.Hash("shop-token")),
 	})
 	cases := badCases(t)
 	require.GreaterOrEqual(t, len(cases), 40)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := in.do(tc.method, tc.path, tc.contentType, tc.body, tc.header)
+			resp, err := in.Do(tc.method, tc.path, tc.contentType, tc.body, tc.header)
 			require.NoError(t, err)
 			require.Equal(t, tc.status, resp.Status, resp.Body)
 			var body map[string]any
@@ -186,14 +186,14 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 
-	in.waitDrained(30 * time.Second)
+	in.WaitDrained(30 * time.Second)
 	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> range(start: -60d, stop: 1h) |> group() |> count()`, db.Bucket))
 	require.Empty(t, rows, "nothing of the rejected requests may reach InfluxDB")
 
-	resp, err := in.do("POST", "/v1/events", "application/json", evJSON(t, func(ev) {}), nil)
+	resp, err := in.Do("POST", "/v1/events", "application/json", evJSON(t, func(ev) {}), nil)
 	require.NoError(t, err)
 	require.Equal(t, 202, resp.Status, resp.Body)
-	in.waitDrained(30 * time.Second)
+	in.WaitDrained(30 * time.Second)
 	got := storedSums(t, db)
 	require.Equal(t, 12.5, got["s1"]["sp_orders.gmv"])
 	require.Equal(t, 1.0, got["s1"]["sp_ingest.events"])

@@ -29,7 +29,7 @@ func TestOfficialClientWritesThroughStorePulse(t *testing.T) {
 	p2 := influxdb2.NewPoint("cpu", map[string]string{"host": "web-1"}, map[string]any{"usage": 0.25}, now)
 	require.NoError(t, w.WritePoint(context.Background(), p1, p2))
 
-	in.waitDrained(30 * time.Second)
+	in.WaitDrained(30 * time.Second)
 	got := storedSums(t, db)
 	require.Equal(t, 4.0, got["s9"]["sp_orders.orders"], "integer field coerced and rolled up")
 	require.Equal(t, 99.5, got["s9"]["sp_orders.gmv"])
@@ -40,15 +40,15 @@ func TestOfficialClientWritesThroughStorePulse(t *testing.T) {
 	require.Equal(t, now.UTC().Format(time.RFC3339Nano), rows[0]["_time"], "passthrough keeps its own timestamp")
 
 	// The v1 endpoint with basic auth, as Telegraf's influxdb output sends it.
-	resp, err := in.do("POST", "/write?db=telegraf&precision=s", "", []byte(fmt.Sprintf("mem,host=web-1 used=42i %d", now.Unix())),
+	resp, err := in.Do("POST", "/write?db=telegraf&precision=s", "", []byte(fmt.Sprintf("mem,host=web-1 used=42i %d", now.Unix())),
 		map[string]string{"Authorization": ""})
 	require.NoError(t, err)
 	require.Equal(t, 401, resp.Status)
-	resp, err = in.do("POST", "/write?db=telegraf&precision=s&u=telegraf&p="+testToken, "", []byte(fmt.Sprintf("mem,host=web-1 used=42i %d", now.Unix())),
+	resp, err = in.Do("POST", "/write?db=telegraf&precision=s&u=telegraf&p="+testToken, "", []byte(fmt.Sprintf("mem,host=web-1 used=42i %d", now.Unix())),
 		map[string]string{"Authorization": ""})
 	require.NoError(t, err)
 	require.Equal(t, 204, resp.Status, resp.Body)
-	in.waitDrained(30 * time.Second)
+	in.WaitDrained(30 * time.Second)
 	rows = fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> range(start: -1h, stop: 1h) |> filter(fn: (r) => r._measurement == "mem")`, db.Bucket))
 	require.Len(t, rows, 1)
 	require.Equal(t, "42", rows[0]["_value"])
@@ -62,12 +62,12 @@ func TestCalendarAndTargets(t *testing.T) {
 	d11 := `{"id":"d11-2026","name":"Double Eleven 2026","kind":"double11","stores":[],"phases":[
 	  {"name":"pre-sale","start":"2026-10-24T20:00:00+08:00","end":"2026-11-10T00:00:00+08:00"},
 	  {"name":"peak","start":"2026-11-11T00:00:00+08:00","end":"2026-11-12T00:00:00+08:00"}]}`
-	resp, err := in.do("PUT", "/v1/campaigns", "application/json", []byte(`[`+d11+`,{"id":"618-2026","name":"618","kind":"618","phases":[{"name":"peak","start":"2026-06-18T00:00:00+08:00","end":"2026-06-19T00:00:00+08:00"}]}]`), nil)
+	resp, err := in.Do("PUT", "/v1/campaigns", "application/json", []byte(`[`+d11+`,{"id":"618-2026","name":"618","kind":"618","phases":[{"name":"peak","start":"2026-06-18T00:00:00+08:00","end":"2026-06-19T00:00:00+08:00"}]}]`), nil)
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.Status, resp.Body)
 
 	list := func() []map[string]any {
-		resp, err := in.do("GET", "/v1/campaigns", "", nil, nil)
+		resp, err := in.Do("GET", "/v1/campaigns", "", nil, nil)
 		require.NoError(t, err)
 		require.Equal(t, 200, resp.Status, resp.Body)
 		var out []map[string]any
@@ -81,7 +81,7 @@ func TestCalendarAndTargets(t *testing.T) {
 
 	// Moving the pre-sale earlier moves the campaign's start: still one version.
 	moved := `{"id":"d11-2026","name":"Double Eleven 2026","kind":"double11","phases":[{"name":"pre-sale","start":"2026-10-20T20:00:00+08:00","end":"2026-11-10T00:00:00+08:00"},{"name":"peak","start":"2026-11-11T00:00:00+08:00","end":"2026-11-12T00:00:00+08:00"}]}`
-	resp, err = in.do("PUT", "/v1/campaigns", "application/json", []byte(moved), nil)
+	resp, err = in.Do("PUT", "/v1/campaigns", "application/json", []byte(moved), nil)
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.Status, resp.Body)
 	cs = list()
@@ -89,30 +89,30 @@ func TestCalendarAndTargets(t *testing.T) {
 	phases := cs[1]["phases"].([]any)
 	require.Equal(t, "2026-10-20T20:00:00+08:00", phases[0].(map[string]any)["start"])
 
-	resp, err = in.do("DELETE", "/v1/campaigns/618-2026", "", nil, nil)
+	resp, err = in.Do("DELETE", "/v1/campaigns/618-2026", "", nil, nil)
 	require.NoError(t, err)
 	require.Equal(t, 204, resp.Status, resp.Body)
 	require.Len(t, list(), 1)
-	resp, err = in.do("DELETE", "/v1/campaigns/618-2026", "", nil, nil)
+	resp, err = in.Do("DELETE", "/v1/campaigns/618-2026", "", nil, nil)
 	require.NoError(t, err)
 	require.Equal(t, 404, resp.Status)
 
-	resp, err = in.do("PUT", "/v1/targets", "application/json", []byte(`[
+	resp, err = in.Do("PUT", "/v1/targets", "application/json", []byte(`[
 	  {"kpi":"gmv","store":"all","period":"day","start":"2026-11-11","value":5000000},
 	  {"kpi":"gmv","store":"s1","period":"month","start":"2026-11-01","value":900000}]`), nil)
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.Status, resp.Body)
-	resp, err = in.do("PUT", "/v1/targets", "application/json", []byte(`{"kpi":"gmv","store":"all","period":"day","start":"2026-11-11","value":6000000}`), nil)
+	resp, err = in.Do("PUT", "/v1/targets", "application/json", []byte(`{"kpi":"gmv","store":"all","period":"day","start":"2026-11-11","value":6000000}`), nil)
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.Status, resp.Body)
-	resp, err = in.do("GET", "/v1/targets?kpi=gmv", "", nil, nil)
+	resp, err = in.Do("GET", "/v1/targets?kpi=gmv", "", nil, nil)
 	require.NoError(t, err)
 	require.JSONEq(t, `[{"kpi":"gmv","store":"s1","period":"month","start":"2026-11-01","value":900000},
 	  {"kpi":"gmv","store":"all","period":"day","start":"2026-11-11","value":6000000}]`, resp.Body)
-	resp, err = in.do("DELETE", "/v1/targets?kpi=gmv&store=s1&period=month&start=2026-11-01", "", nil, nil)
+	resp, err = in.Do("DELETE", "/v1/targets?kpi=gmv&store=s1&period=month&start=2026-11-01", "", nil, nil)
 	require.NoError(t, err)
 	require.Equal(t, 204, resp.Status, resp.Body)
-	resp, err = in.do("GET", "/v1/targets", "", nil, nil)
+	resp, err = in.Do("GET", "/v1/targets", "", nil, nil)
 	require.NoError(t, err)
 	require.JSONEq(t, `[{"kpi":"gmv","store":"all","period":"day","start":"2026-11-11","value":6000000}]`, resp.Body)
 }

@@ -20,7 +20,7 @@ func sendUntilAcked(ctx context.Context, in func() *ingest, batch []ev, body []b
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		resp, err := in().do("POST", "/v1/events", "application/json", body, nil)
+		resp, err := in().Do("POST", "/v1/events", "application/json", body, nil)
 		if err == nil && resp.Status == 202 {
 			return nil
 		}
@@ -36,7 +36,7 @@ func sendUntilAcked(ctx context.Context, in func() *ingest, batch []ev, body []b
 // acknowledged events: none missing, none doubled.
 func TestCrashUnderLoad(t *testing.T) {
 	db := influxtest.Start(t)
-	in := startIngest(t, db, ingestOpts{sealInterval: 100 * time.Millisecond, segmentMaxBytes: 256 << 10})
+	in := startIngest(t, db, ingestOpts{SealInterval: 100 * time.Millisecond, SegmentMaxBytes: 256 << 10})
 	var mu sync.RWMutex
 	current := func() *ingest { mu.RLock(); defer mu.RUnlock(); return in }
 
@@ -74,9 +74,9 @@ func TestCrashUnderLoad(t *testing.T) {
 			loop = false
 		case <-time.After(150 * time.Millisecond):
 			mu.Lock()
-			in.kill()
+			in.Kill()
 			kills++
-			in.start()
+			in.Start()
 			mu.Unlock()
 		}
 	}
@@ -92,7 +92,7 @@ func TestCrashUnderLoad(t *testing.T) {
 	for c := range clients {
 		sent = append(sent, all[c]...)
 	}
-	in.waitDrained(2 * time.Minute)
+	in.WaitDrained(2 * time.Minute)
 	requireSums(t, expectedSums(sent), storedSums(t, db))
 }
 
@@ -101,13 +101,13 @@ func TestCrashUnderLoad(t *testing.T) {
 // drains by itself when InfluxDB returns, with exact totals.
 func TestInfluxOutage(t *testing.T) {
 	db := influxtest.Start(t)
-	in := startIngest(t, db, ingestOpts{spoolMaxBytes: 256 << 10, segmentMaxBytes: 64 << 10, sealInterval: 100 * time.Millisecond})
+	in := startIngest(t, db, ingestOpts{SpoolMaxBytes: 256 << 10, SegmentMaxBytes: 64 << 10, SealInterval: 100 * time.Millisecond})
 	events := genEvents(7, "outage", 30000, time.Now())
 	const perBatch = 300
 
 	// Some traffic while InfluxDB is healthy.
 	for i := 0; i < 3000; i += perBatch {
-		resp, err := in.do("POST", "/v1/events", "application/json", mustJSON(t, events[i:i+perBatch]), nil)
+		resp, err := in.Do("POST", "/v1/events", "application/json", mustJSON(t, events[i:i+perBatch]), nil)
 		require.NoError(t, err)
 		require.Equal(t, 202, resp.Status, resp.Body)
 	}
@@ -117,7 +117,7 @@ func TestInfluxOutage(t *testing.T) {
 	sent := 3000
 	saw503 := false
 	for sent < len(events) && !saw503 {
-		resp, err := in.do("POST", "/v1/events", "application/json", mustJSON(t, events[sent:sent+perBatch]), nil)
+		resp, err := in.Do("POST", "/v1/events", "application/json", mustJSON(t, events[sent:sent+perBatch]), nil)
 		require.NoError(t, err)
 		switch resp.Status {
 		case 202:
@@ -131,7 +131,7 @@ func TestInfluxOutage(t *testing.T) {
 		}
 	}
 	require.True(t, saw503, "the 256 KiB spool budget must be reached during the outage")
-	ready, err := in.do("GET", "/readyz", "", nil, nil)
+	ready, err := in.Do("GET", "/readyz", "", nil, nil)
 	require.NoError(t, err)
 	require.Equal(t, 503, ready.Status, "not ready while InfluxDB is down and the spool is full")
 
@@ -143,6 +143,6 @@ func TestInfluxOutage(t *testing.T) {
 		batch := events[sent : sent+perBatch]
 		require.NoError(t, sendUntilAcked(ctx, func() *ingest { return in }, batch, mustJSON(t, batch)))
 	}
-	in.waitDrained(2 * time.Minute)
+	in.WaitDrained(2 * time.Minute)
 	requireSums(t, expectedSums(events), storedSums(t, db))
 }

@@ -36,11 +36,11 @@ func TestRoundTrip(t *testing.T) {
 		var err error
 		switch (i / 1000) % 3 {
 		case 0:
-			resp, err = in.do("POST", "/v1/events", "application/json", mustJSON(t, chunk), nil)
+			resp, err = in.Do("POST", "/v1/events", "application/json", mustJSON(t, chunk), nil)
 		case 1:
-			resp, err = in.do("POST", "/v1/events", "application/x-ndjson", ndjson(t, chunk), nil)
+			resp, err = in.Do("POST", "/v1/events", "application/x-ndjson", ndjson(t, chunk), nil)
 		default:
-			resp, err = in.do("POST", "/v1/events", "application/x-ndjson", gz(t, ndjson(t, chunk)), map[string]string{"Content-Encoding": "gzip"})
+			resp, err = in.Do("POST", "/v1/events", "application/x-ndjson", gz(t, ndjson(t, chunk)), map[string]string{"Content-Encoding": "gzip"})
 		}
 		require.NoError(t, err)
 		require.Equal(t, 202, resp.Status, resp.Body)
@@ -50,12 +50,12 @@ func TestRoundTrip(t *testing.T) {
 		require.Zero(t, got.Duplicates)
 	}
 	// A client retrying a batch it already sent: acknowledged, not counted.
-	resp, err := in.do("POST", "/v1/events", "application/json", mustJSON(t, events[1500:2500]), nil)
+	resp, err := in.Do("POST", "/v1/events", "application/json", mustJSON(t, events[1500:2500]), nil)
 	require.NoError(t, err)
 	require.Equal(t, 202, resp.Status, resp.Body)
 	require.JSONEq(t, `{"accepted":0,"duplicates":1000}`, resp.Body)
 
-	in.waitDrained(60 * time.Second)
+	in.WaitDrained(60 * time.Second)
 	want := expectedSums(events)
 	requireSums(t, want, storedSums(t, db))
 
@@ -70,22 +70,22 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	// A restart re-reads nothing twice: the totals stay exact.
-	in.stop()
-	in.start()
-	resp, err = in.do("POST", "/v1/events", "application/json", mustJSON(t, events[:100]), nil)
+	in.Stop()
+	in.Start()
+	resp, err = in.Do("POST", "/v1/events", "application/json", mustJSON(t, events[:100]), nil)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"accepted":0,"duplicates":100}`, resp.Body, "ids persist across a restart")
-	in.waitDrained(60 * time.Second)
+	in.WaitDrained(60 * time.Second)
 	requireSums(t, want, storedSums(t, db))
 
 	// Late events after the restart (into the same windows, and days back)
 	// add to what is stored instead of overwriting it.
 	late := genEvents(2, "late", 2000, time.Now())
 	old := genEvents(3, "old", 500, time.Now().Add(-3*24*time.Hour))
-	resp, err = in.do("POST", "/v1/events", "application/json", mustJSON(t, append(late, old...)), nil)
+	resp, err = in.Do("POST", "/v1/events", "application/json", mustJSON(t, append(late, old...)), nil)
 	require.NoError(t, err)
 	require.Equal(t, 202, resp.Status, resp.Body)
-	in.waitDrained(60 * time.Second)
+	in.WaitDrained(60 * time.Second)
 	all := append(append(append([]ev{}, events...), late...), old...)
 	requireSums(t, expectedSums(all), storedSums(t, db))
 }
@@ -94,8 +94,8 @@ func TestRoundTrip(t *testing.T) {
 // writing the same stores and minutes: neither overwrites the other.
 func TestTwoInstances(t *testing.T) {
 	db := influxtest.Start(t)
-	a := startIngest(t, db, ingestOpts{ingester: "ingest-a"})
-	b := startIngest(t, db, ingestOpts{ingester: "ingest-b"})
+	a := startIngest(t, db, ingestOpts{Ingester: "ingest-a"})
+	b := startIngest(t, db, ingestOpts{Ingester: "ingest-b"})
 	now := time.Now()
 	evA := genEvents(11, "a", 3000, now)
 	evB := genEvents(11, "b", 3000, now) // same times, stores and values; other ids
@@ -103,12 +103,12 @@ func TestTwoInstances(t *testing.T) {
 		in *ingest
 		ev []ev
 	}{{a, evA}, {b, evB}} {
-		resp, err := x.in.do("POST", "/v1/events", "application/json", mustJSON(t, x.ev), nil)
+		resp, err := x.in.Do("POST", "/v1/events", "application/json", mustJSON(t, x.ev), nil)
 		require.NoError(t, err)
 		require.Equal(t, 202, resp.Status, resp.Body)
 	}
-	a.waitDrained(60 * time.Second)
-	b.waitDrained(60 * time.Second)
+	a.WaitDrained(60 * time.Second)
+	b.WaitDrained(60 * time.Second)
 	requireSums(t, expectedSums(append(append([]ev{}, evA...), evB...)), storedSums(t, db))
 	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> range(start: -1d, stop: 1h)
   |> filter(fn: (r) => r._measurement == "sp_ingest") |> keep(columns: ["ingester"]) |> distinct(column: "ingester")`, db.Bucket))
