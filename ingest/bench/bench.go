@@ -33,6 +33,7 @@ import (
 	"github.com/storepulse/storepulse/ingest/auth"
 	"github.com/storepulse/storepulse/ingest/sim"
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/ingesttest"
 )
 
 // Options size the benchmark.
@@ -442,23 +443,7 @@ func (p *ingestProc) stop() {
 	_ = p.cmd.Wait()
 }
 
-func (p *ingestProc) metric(name string) (float64, error) {
-	resp, err := http.Get(p.url + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, name+" ") {
-			return strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(l, name)), 64)
-		}
-	}
-	return 0, fmt.Errorf("no metric %s", name)
-}
+func (p *ingestProc) metric(name string) (float64, error) { return ingesttest.Metric(p.url, name) }
 
 // waitDrained returns how long it took until every accepted item was in InfluxDB.
 func (p *ingestProc) waitDrained(ctx context.Context) (time.Duration, error) {
