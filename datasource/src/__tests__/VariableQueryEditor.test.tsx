@@ -1,0 +1,67 @@
+import React from 'react';
+import { render, screen } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { setTemplateSrv } from '@grafana/runtime';
+
+import { VariableQueryEditor } from '../components/VariableQueryEditor';
+import { AnnotationQueryEditor } from '../components/AnnotationQueryEditor';
+import { DataSource } from '../datasource';
+import { fakeTemplateSrv } from '../fakeTemplateSrv';
+import { DIMENSION_VALUES, instanceSettings, range } from '../testdata';
+import { KpiQuery, KpiVariableQuery } from '../types';
+
+const templateSrv = fakeTemplateSrv([{ name: 'channel', current: ['$__all'], options: DIMENSION_VALUES.channel }]);
+setTemplateSrv(templateSrv);
+
+function mockDatasource() {
+  const ds = new DataSource(instanceSettings, templateSrv);
+  const getResource = jest
+    .spyOn(ds, 'getResource')
+    .mockImplementation(async (_path: string, params?: any) => ({ dimension: params.dim, values: DIMENSION_VALUES[params.dim] ?? [] }));
+  return { ds, getResource };
+}
+
+const last = (fn: jest.Mock) => fn.mock.calls[fn.mock.calls.length - 1][0];
+
+async function pick(input: HTMLElement, text: string) {
+  await userEvent.click(input);
+  await userEvent.click(await screen.findByText(text, { selector: '[role="option"] *, [role="option"]' }));
+}
+
+describe('VariableQueryEditor', () => {
+  it('chooses the dimension to list', async () => {
+    const { ds } = mockDatasource();
+    const onChange = jest.fn();
+    render(<VariableQueryEditor datasource={ds} query={{ refId: 'v', dimension: '' }} onChange={onChange} onRunQuery={jest.fn()} range={range} />);
+    await pick(screen.getByLabelText('Dimension'), 'category');
+    expect(last(onChange)).toEqual({ refId: 'v', dimension: 'category', filters: {} });
+  });
+
+  it('narrows by another dimension with values from the backend, filtered by the other selections', async () => {
+    const { ds, getResource } = mockDatasource();
+    const onChange = jest.fn();
+    const query: KpiVariableQuery = { refId: 'v', dimension: 'category', filters: { channel: ['$channel'] } };
+    render(<VariableQueryEditor datasource={ds} query={query} onChange={onChange} onRunQuery={jest.fn()} range={range} />);
+    expect(screen.queryByLabelText('Filter category')).not.toBeInTheDocument();
+    await pick(screen.getByLabelText('Filter store'), 'tmall-01');
+    // $channel is All: no channel filter reaches the backend
+    expect(getResource).toHaveBeenCalledWith('dimensions', { dim: 'store', from: '2025-06-18T00:00:00.000Z', to: '2025-06-19T00:00:00.000Z' });
+    expect(last(onChange)).toEqual({ refId: 'v', dimension: 'category', filters: { channel: ['$channel'], store: ['tmall-01'] } });
+  });
+});
+
+describe('AnnotationQueryEditor', () => {
+  it('switches between campaigns and anomalies and filters by store', async () => {
+    const { ds } = mockDatasource();
+    const onChange = jest.fn();
+    const query: KpiQuery = { refId: 'Anno', kpi: '', queryType: 'campaigns' };
+    const { rerender } = render(<AnnotationQueryEditor datasource={ds} query={query} onChange={onChange} onRunQuery={jest.fn()} range={range} />);
+    expect(screen.queryByLabelText('Annotation KPI')).not.toBeInTheDocument();
+    await pick(screen.getByLabelText('Filter store'), 'jd-02');
+    expect(last(onChange)).toMatchObject({ queryType: 'campaigns', filters: { store: ['jd-02'] } });
+    await pick(screen.getByLabelText('Annotation type'), 'Detected anomalies');
+    expect(last(onChange).queryType).toBe('anomalies');
+    rerender(<AnnotationQueryEditor datasource={ds} query={{ ...query, queryType: 'anomalies' }} onChange={onChange} onRunQuery={jest.fn()} range={range} />);
+    expect(screen.getByLabelText('Annotation KPI')).toBeInTheDocument();
+  });
+});
