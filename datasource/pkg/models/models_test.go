@@ -84,11 +84,15 @@ func TestLoadSettings(t *testing.T) {
 	require.Equal(t, DefaultSeriesLimit, s.SeriesLimit)
 	require.Equal(t, "t", s.Token)
 	require.Equal(t, "CNY", s.Currency)
+	require.Equal(t, DefaultCacheTTL, s.CacheTTL)
 
 	s, err = LoadSettings("", []byte(`{"url":"https://x","version":"1.8","bucket":"db/rp","timeZone":"Europe/Berlin","seriesLimit":7}`), nil)
 	require.NoError(t, err)
 	require.Equal(t, "db/rp", s.Bucket)
 	require.Equal(t, 7, s.SeriesLimit)
+	s, err = LoadSettings("http://x", []byte(`{"cacheTTL":"0s"}`), nil)
+	require.NoError(t, err)
+	require.Zero(t, s.CacheTTL)
 
 	for _, tt := range []struct{ url, json, err string }{
 		{"", ``, "URL is not set"},
@@ -96,6 +100,8 @@ func TestLoadSettings(t *testing.T) {
 		{"http://x", `{"version":"3"}`, "unknown InfluxDB version"},
 		{"http://x", `{"timeZone":"Mars/Olympus"}`, "unknown store time zone"},
 		{"http://x", `{`, "invalid datasource settings"},
+		{"http://x", `{"cacheTTL":"soon"}`, "cacheTTL \"soon\" is not a duration"},
+		{"http://x", `{"cacheTTL":"-1s"}`, "is not a duration"},
 	} {
 		_, err := LoadSettings(tt.url, []byte(tt.json), nil)
 		require.ErrorContains(t, err, tt.err)

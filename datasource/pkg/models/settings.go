@@ -20,6 +20,7 @@ const (
 	DefaultCurrency    = "CNY"
 	DefaultSeriesLimit = 500
 	DefaultBucket      = "storepulse/autogen"
+	DefaultCacheTTL    = 10 * time.Second
 )
 
 // SecureKeyToken is the secureJsonData key of the InfluxDB token (on 1.8:
@@ -35,6 +36,11 @@ type Settings struct {
 	TimeZone    string `json:"timeZone"`
 	Currency    string `json:"currency"`
 	SeriesLimit int    `json:"seriesLimit"`
+	// CacheTTLText is how long identical reads are served from memory, a Go
+	// duration ("10s" default; "0s" turns the cache off).
+	CacheTTLText string `json:"cacheTTL"`
+
+	CacheTTL time.Duration `json:"-"`
 
 	Token    string         `json:"-"`
 	Location *time.Location `json:"-"`
@@ -80,6 +86,12 @@ func LoadSettings(dsURL string, jsonData []byte, secure map[string]string) (Sett
 	}
 	if s.SeriesLimit <= 0 {
 		s.SeriesLimit = DefaultSeriesLimit
+	}
+	s.CacheTTL = DefaultCacheTTL
+	if s.CacheTTLText != "" {
+		if s.CacheTTL, err = time.ParseDuration(s.CacheTTLText); err != nil || s.CacheTTL < 0 {
+			return s, fmt.Errorf("cacheTTL %q is not a duration like 10s (0s turns the cache off)", s.CacheTTLText)
+		}
 	}
 	s.Token = secure[SecureKeyToken]
 	return s, nil

@@ -78,6 +78,9 @@ func New(ctx context.Context, s backend.DataSourceInstanceSettings, logger log.L
 
 // newDatasource wires an instance around a source (tests inject one).
 func newDatasource(settings models.Settings, src engine.Source, logger log.Logger, now func() time.Time) *Datasource {
+	if settings.CacheTTL > 0 {
+		src = engine.NewCachingSource(src, settings.CacheTTL, now)
+	}
 	d := &Datasource{settings: settings, catalog: kpi.Default(), source: src, logger: logger, now: now}
 	d.engine = &engine.Engine{Catalog: d.catalog, Source: src, Location: settings.Location,
 		SeriesLimit: settings.SeriesLimit, Now: now}

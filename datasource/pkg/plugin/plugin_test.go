@@ -6,6 +6,8 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +31,7 @@ import (
 type fakeSource struct {
 	points []fakePoint
 	block  chan struct{} // when set, queries wait for it or the context
+	sums   atomic.Int64  // Sums calls
 	// gmv day targets
 	targets   []engine.TargetRow
 	campaigns []calendar.Campaign
@@ -73,6 +76,7 @@ func groups(tags map[string]string, by []string) []string {
 }
 
 func (f *fakeSource) Sums(ctx context.Context, spec engine.SumSpec) ([]engine.SumRow, error) {
+	f.sums.Add(1)
 	if err := f.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -297,4 +301,64 @@ func TestQueryDataConcurrentAndCancelled(t *testing.T) {
 		v, _ := r.Frames[0].Fields[1].ConcreteAt(0)
 		require.InDelta(t, 1500.0, v, 1e-9, id)
 	}
+}
+
+// TestQueryCache: identical queries of two concurrent requests (two wall
+// screens) reach InfluxDB once; within the TTL they are served from memory,
+// after it they are read again; a datasource with cacheTTL 0s reads every time.
+func TestQueryCache(t *testing.T) {
+	var mu sync.Mutex
+	now := ts("2026-11-12T06:00:00Z")
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+
+	src := fixture()
+	src.block = make(chan struct{})
+	d := newDatasource(testSettings(t), src, log.NewNullLogger(), clock)
+	query := func(refID string) *backend.QueryDataResponse {
+		q := dataQuery(refID, "", `{"kpi":"gmv","interval":"day","groupBy":["store"]}`)
+		q.TimeRange.To = q.TimeRange.To.Add(time.Duration(len(refID)) * time.Second) // screens a moment apart: same buckets
+		resp, err := d.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{q}})
+		require.NoError(t, err)
+		return resp
+	}
+	var wg sync.WaitGroup
+	resps := make([]*backend.QueryDataResponse, 2)
+	for i, id := range []string{"A", "BB"} {
+		wg.Add(1)
+		go func() { defer wg.Done(); resps[i] = query(id) }()
+	}
+	require.Eventually(t, func() bool { return src.sums.Load() == 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // the second request joins the read in flight
+	close(src.block)
+	wg.Wait()
+	require.EqualValues(t, 1, src.sums.Load(), "two concurrent identical queries, one InfluxDB query")
+	a, b := resps[0].Responses["A"], resps[1].Responses["BB"]
+	require.NoError(t, a.Error)
+	require.NoError(t, b.Error)
+	require.Len(t, a.Frames, 2)
+	for i := range a.Frames {
+		require.Equal(t, a.Frames[i].Fields[1].Labels, b.Frames[i].Fields[1].Labels)
+		v, _ := a.Frames[i].Fields[1].ConcreteAt(0)
+		w, _ := b.Frames[i].Fields[1].ConcreteAt(0)
+		require.Equal(t, v, w)
+	}
+
+	advance(models.DefaultCacheTTL - time.Second)
+	require.NoError(t, query("A").Responses["A"].Error)
+	require.EqualValues(t, 1, src.sums.Load(), "within the TTL: from memory")
+	advance(2 * time.Second)
+	require.NoError(t, query("A").Responses["A"].Error)
+	require.EqualValues(t, 2, src.sums.Load(), "after the TTL: read again")
+
+	s := testSettings(t)
+	s.CacheTTL = 0
+	uncached := fixture()
+	d = newDatasource(s, uncached, log.NewNullLogger(), clock)
+	for range 2 {
+		resp, err := d.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{dataQuery("A", "", `{"kpi":"gmv","interval":"day"}`)}})
+		require.NoError(t, err)
+		require.NoError(t, resp.Responses["A"].Error)
+	}
+	require.EqualValues(t, 2, uncached.sums.Load())
 }

@@ -1,0 +1,226 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/storepulse/storepulse/internal/calendar"
+)
+
+// DefaultCacheEntries bounds the reads a CachingSource keeps.
+const DefaultCacheEntries = 4096
+
+// cacheFetchTimeout bounds a shared read once its first caller is gone.
+const cacheFetchTimeout = 2 * time.Minute
+
+// CachingSource serves a read (a normalised Flux spec: range, fields,
+// filters, grouping) from memory for TTL after it was read, and lets
+// concurrent identical reads share one InfluxDB query (single flight). The
+// engine aligns every read to bucket boundaries, so wall screens refreshing
+// the same panel a few seconds apart ask for identical reads. Errors are not
+// cached. A shared read is cancelled when every caller waiting for it has
+// gone. Safe for concurrent use.
+type CachingSource struct {
+	src        Source
+	ttl        time.Duration
+	now        func() time.Time
+	maxEntries int
+
+	mu      sync.Mutex
+	entries map[string]cacheEntry
+	calls   map[string]*flight
+}
+
+type cacheEntry struct {
+	v       any
+	expires time.Time
+}
+
+type flight struct {
+	done    chan struct{}
+	v       any
+	err     error
+	waiters int
+	cancel  context.CancelFunc
+}
+
+// NewCachingSource wraps src; now is the clock of the TTL (time.Now when nil).
+func NewCachingSource(src Source, ttl time.Duration, now func() time.Time) *CachingSource {
+	if now == nil {
+		now = time.Now
+	}
+	return &CachingSource{src: src, ttl: ttl, now: now, maxEntries: DefaultCacheEntries,
+		entries: map[string]cacheEntry{}, calls: map[string]*flight{}}
+}
+
+// do answers key from the cache, from a read in flight, or by running fn.
+func (c *CachingSource) do(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
+	c.mu.Lock()
+	if e, ok := c.entries[key]; ok {
+		if c.now().Before(e.expires) {
+			c.mu.Unlock()
+			return e.v, nil
+		}
+		delete(c.entries, key)
+	}
+	f, ok := c.calls[key]
+	if !ok {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cacheFetchTimeout)
+		f = &flight{done: make(chan struct{}), cancel: cancel}
+		c.calls[key] = f
+		go c.run(fctx, key, f, fn)
+	}
+	f.waiters++
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.v, f.err
+	case <-ctx.Done():
+		c.mu.Lock()
+		f.waiters--
+		if f.waiters == 0 {
+			f.cancel() // nobody waits: stop the read; a later caller starts afresh
+			if c.calls[key] == f {
+				delete(c.calls, key)
+			}
+		}
+		c.mu.Unlock()
+		return nil, backend.DownstreamError(ctx.Err())
+	}
+}
+
+func (c *CachingSource) run(ctx context.Context, key string, f *flight, fn func(context.Context) (any, error)) {
+	defer f.cancel()
+	v, err := fn(ctx)
+	c.mu.Lock()
+	f.v, f.err = v, err
+	if c.calls[key] == f {
+		delete(c.calls, key)
+	}
+	if err == nil && c.ttl > 0 {
+		c.store(key, v)
+	}
+	c.mu.Unlock()
+	close(f.done)
+}
+
+// store keeps v, making room by dropping expired entries, then any entry.
+func (c *CachingSource) store(key string, v any) {
+	now := c.now()
+	if len(c.entries) >= c.maxEntries {
+		for k, e := range c.entries {
+			if !now.Before(e.expires) {
+				delete(c.entries, k)
+			}
+		}
+		for k := range c.entries {
+			if len(c.entries) < c.maxEntries {
+				break
+			}
+			delete(c.entries, k)
+		}
+	}
+	c.entries[key] = cacheEntry{v: v, expires: now.Add(c.ttl)}
+}
+
+// Len is the number of cached reads (expired ones included until replaced).
+func (c *CachingSource) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+func keyTime(t time.Time) string { return fmt.Sprint(t.UnixNano()) }
+
+// keyFilters is the filters with dimensions and values sorted: their order
+// does not change a read's result.
+func keyFilters(filters map[string][]string) string {
+	dims := make([]string, 0, len(filters))
+	for d := range filters {
+		dims = append(dims, d)
+	}
+	slices.Sort(dims)
+	var b strings.Builder
+	for _, d := range dims {
+		vals := slices.Clone(filters[d])
+		slices.Sort(vals)
+		fmt.Fprintf(&b, "%q=%q;", d, vals)
+	}
+	return b.String()
+}
+
+// Sums implements Source.
+func (c *CachingSource) Sums(ctx context.Context, spec SumSpec) ([]SumRow, error) {
+	ts := make([]string, len(spec.Terms))
+	for i, t := range spec.Terms {
+		ts[i] = t.Measurement + "." + t.Field
+	}
+	slices.Sort(ts)
+	key := fmt.Sprintf("sums|%s|%s|%d|%q|%s|%q", keyTime(spec.Start), keyTime(spec.Stop), spec.Every, ts, keyFilters(spec.Filters), spec.GroupBy)
+	v, err := c.do(ctx, key, func(ctx context.Context) (any, error) { return c.src.Sums(ctx, spec) })
+	if err != nil {
+		return nil, err
+	}
+	return v.([]SumRow), nil
+}
+
+// Sketches implements Source: the rows are kept in memory and replayed.
+func (c *CachingSource) Sketches(ctx context.Context, spec SketchSpec, fn func(SketchRow) error) error {
+	kinds := slices.Clone(spec.Kinds)
+	slices.Sort(kinds)
+	key := fmt.Sprintf("sketches|%s|%s|%q|%s|%s|%q", keyTime(spec.Start), keyTime(spec.Stop), kinds, spec.Window, keyFilters(spec.Filters), spec.GroupBy)
+	v, err := c.do(ctx, key, func(ctx context.Context) (any, error) {
+		var rows []SketchRow
+		err := c.src.Sketches(ctx, spec, func(r SketchRow) error {
+			rows = append(rows, r)
+			return nil
+		})
+		return rows, err
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range v.([]SketchRow) {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DimensionValues implements Source.
+func (c *CachingSource) DimensionValues(ctx context.Context, spec DimensionSpec) ([]string, error) {
+	key := fmt.Sprintf("dims|%s|%s|%q|%s", keyTime(spec.Start), keyTime(spec.Stop), spec.Dimension, keyFilters(spec.Filters))
+	v, err := c.do(ctx, key, func(ctx context.Context) (any, error) { return c.src.DimensionValues(ctx, spec) })
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(v.([]string)), nil
+}
+
+// Targets implements CalendarSource.
+func (c *CachingSource) Targets(ctx context.Context, spec TargetSpec) ([]TargetRow, error) {
+	stores := slices.Clone(spec.Stores)
+	slices.Sort(stores)
+	key := fmt.Sprintf("targets|%s|%s|%q|%q|%q", keyTime(spec.Start), keyTime(spec.Stop), spec.KPI, spec.Period, stores)
+	v, err := c.do(ctx, key, func(ctx context.Context) (any, error) { return c.src.Targets(ctx, spec) })
+	if err != nil {
+		return nil, err
+	}
+	return v.([]TargetRow), nil
+}
+
+// Campaigns implements CalendarSource.
+func (c *CachingSource) Campaigns(ctx context.Context) ([]calendar.Campaign, error) {
+	v, err := c.do(ctx, "campaigns", func(ctx context.Context) (any, error) { return c.src.Campaigns(ctx) })
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(v.([]calendar.Campaign)), nil
+}

@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/internal/schema"
+)
+
+// countingSource counts the reads reaching it; reads wait for gate when set.
+type countingSource struct {
+	*memSource
+	sums    atomic.Int64
+	started chan struct{}
+	gate    chan struct{}
+}
+
+func (s *countingSource) Sums(ctx context.Context, spec SumSpec) ([]SumRow, error) {
+	s.sums.Add(1)
+	if s.started != nil {
+		s.started <- struct{}{}
+	}
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.memSource.Sums(ctx, spec)
+}
+
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestCachingSource(t *testing.T) {
+	pts := []memPoint{point("2026-11-20T02:00:00Z", schema.MeasOrders, schema.FieldGMV, "tmall", 100)}
+	spec := func(stores ...string) SumSpec {
+		return SumSpec{Start: utc("2026-11-19T16:00:00Z"), Stop: utc("2026-11-20T16:00:00Z"), Every: time.Hour,
+			Terms: []Term{{schema.MeasOrders, schema.FieldGMV}}, Filters: map[string][]string{"store": stores}}
+	}
+	clock := &testClock{t: utc("2026-11-20T03:00:00Z")}
+	src := &countingSource{memSource: &memSource{points: pts}, started: make(chan struct{}, 10), gate: make(chan struct{})}
+	c := NewCachingSource(src, 10*time.Second, clock.now)
+	ctx := context.Background()
+
+	// Two concurrent identical reads (filter values in another order): one read reaches the source.
+	var wg sync.WaitGroup
+	results := make([][]SumRow, 2)
+	for i, s := range [][]string{{"tmall", "jd"}, {"jd", "tmall"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rows, err := c.Sums(ctx, spec(s...))
+			require.NoError(t, err)
+			results[i] = rows
+		}()
+	}
+	<-src.started
+	require.Eventually(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, f := range c.calls {
+			return f.waiters == 2
+		}
+		return false
+	}, 5*time.Second, time.Millisecond, "the second read joins the first")
+	close(src.gate)
+	wg.Wait()
+	require.EqualValues(t, 1, src.sums.Load())
+	require.Len(t, results[0], 1)
+	require.Equal(t, results[0], results[1])
+	require.Equal(t, 100.0, results[1][0].Value)
+
+	// Within the TTL: from memory. Another filter: its own read.
+	clock.add(9 * time.Second)
+	_, err := c.Sums(ctx, spec("tmall", "jd"))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, src.sums.Load())
+	_, err = c.Sums(ctx, spec("tmall"))
+	require.NoError(t, err)
+	require.EqualValues(t, 2, src.sums.Load())
+
+	// The TTL expired: read again.
+	clock.add(2 * time.Second)
+	_, err = c.Sums(ctx, spec("jd", "tmall"))
+	require.NoError(t, err)
+	require.EqualValues(t, 3, src.sums.Load())
+}
+
+func TestCachingSourceCancelAndErrors(t *testing.T) {
+	clock := &testClock{t: utc("2026-11-20T03:00:00Z")}
+	src := &countingSource{memSource: &memSource{}, started: make(chan struct{}, 10), gate: make(chan struct{})}
+	c := NewCachingSource(src, time.Minute, clock.now)
+	spec := SumSpec{Start: utc("2026-11-19T16:00:00Z"), Stop: utc("2026-11-20T16:00:00Z"), Terms: []Term{{schema.MeasOrders, schema.FieldGMV}}}
+
+	// The only caller leaves: the read is cancelled, nothing is cached.
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() {
+		_, err := c.Sums(ctx, spec)
+		errc <- err
+	}()
+	<-src.started
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+	require.Eventually(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.calls) == 0
+	}, 5*time.Second, time.Millisecond)
+	require.Equal(t, 0, c.Len(), "errors are not cached")
+
+	// A later caller starts afresh and succeeds.
+	close(src.gate)
+	_, err := c.Sums(context.Background(), spec)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, src.sums.Load())
+	require.Equal(t, 1, c.Len())
+}
