@@ -18,6 +18,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/experimental/datasourcetest"
 	"github.com/stretchr/testify/require"
 
+	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/influxtest"
 )
 
@@ -145,6 +146,41 @@ func TestGRPCAgainstInfluxDB(t *testing.T) {
 		c := resp.Responses["C"]
 		require.ErrorContains(t, c.Error, "cannot be grouped by \"reason\"")
 		require.Equal(t, backend.ErrorSourcePlugin, c.ErrorSource)
+	})
+
+	t.Run("query data: topN, funnel, campaigns and calendar", func(t *testing.T) {
+		c := calendar.Campaign{ID: "flash", Name: "Flash sale", Kind: "flash", Phases: []calendar.Phase{
+			{Name: calendar.PhasePeak, Start: now.Add(-3 * time.Hour), End: now.Add(-2 * time.Hour)}}}
+		line, err := calendar.CampaignLine(&c, false)
+		require.NoError(t, err)
+		writeLP(t, srv, line, "sp_traffic,channel=app,ingester=i1,store=tmall sessions=10,cart_sessions=4 "+ns(h1, 1))
+		tr := backend.TimeRange{From: now.Add(-24 * time.Hour), To: now}
+		resp, err := client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: pc, Queries: []backend.DataQuery{
+			{RefID: "T", TimeRange: tr, JSON: []byte(`{"kpi":"gmv","topN":{"n":1,"by":"store"},"interval":"day"}`)},
+			{RefID: "F", TimeRange: tr, JSON: []byte(`{"funnel":true}`)},
+			{RefID: "C", QueryType: "campaigns", TimeRange: tr, JSON: []byte(`{}`)},
+			{RefID: "L", QueryType: "calendar", TimeRange: tr, JSON: []byte(`{}`)},
+		}})
+		require.NoError(t, err)
+		top := resp.Responses["T"]
+		require.NoError(t, top.Error)
+		require.Len(t, top.Frames, 2)
+		require.Equal(t, "tmall", top.Frames[0].Fields[1].Labels["store"])
+		require.Equal(t, "other", top.Frames[1].Fields[1].Labels["store"])
+		fn := resp.Responses["F"]
+		require.NoError(t, fn.Error)
+		var steps []float64
+		for i := range fn.Frames[0].Fields[1].Len() {
+			steps = append(steps, fn.Frames[0].Fields[1].At(i).(float64))
+		}
+		require.Equal(t, []float64{10, 4, 5, 0}, steps)
+		cr := resp.Responses["C"]
+		require.NoError(t, cr.Error)
+		require.Equal(t, 1, cr.Frames[0].Rows())
+		require.Equal(t, "Flash sale: peak", cr.Frames[0].Fields[2].At(0))
+		cl := resp.Responses["L"]
+		require.NoError(t, cl.Error)
+		require.Equal(t, 3, cl.Frames[0].Rows(), "range start, peak start, peak end")
 	})
 
 	t.Run("resources", func(t *testing.T) {
