@@ -16,6 +16,10 @@ import (
 // DefaultCacheEntries bounds the reads a CachingSource keeps.
 const DefaultCacheEntries = 4096
 
+// DefaultCacheBytes bounds the approximate memory of the kept reads (sketches
+// dominate); a read larger than a quarter of it is shared but not kept.
+const DefaultCacheBytes = 48 << 20
+
 // cacheFetchTimeout bounds a shared read once its first caller is gone.
 const cacheFetchTimeout = 2 * time.Minute
 
@@ -31,14 +35,17 @@ type CachingSource struct {
 	ttl        time.Duration
 	now        func() time.Time
 	maxEntries int
+	maxBytes   int
 
 	mu      sync.Mutex
+	bytes   int
 	entries map[string]cacheEntry
 	calls   map[string]*flight
 }
 
 type cacheEntry struct {
 	v       any
+	size    int
 	expires time.Time
 }
 
@@ -55,7 +62,7 @@ func NewCachingSource(src Source, ttl time.Duration, now func() time.Time) *Cach
 	if now == nil {
 		now = time.Now
 	}
-	return &CachingSource{src: src, ttl: ttl, now: now, maxEntries: DefaultCacheEntries,
+	return &CachingSource{src: src, ttl: ttl, now: now, maxEntries: DefaultCacheEntries, maxBytes: DefaultCacheBytes,
 		entries: map[string]cacheEntry{}, calls: map[string]*flight{}}
 }
 
@@ -67,7 +74,7 @@ func (c *CachingSource) do(ctx context.Context, key string, fn func(context.Cont
 			c.mu.Unlock()
 			return e.v, nil
 		}
-		delete(c.entries, key)
+		c.drop(key)
 	}
 	f, ok := c.calls[key]
 	if !ok {
@@ -110,30 +117,68 @@ func (c *CachingSource) run(ctx context.Context, key string, f *flight, fn func(
 	close(f.done)
 }
 
-// store keeps v, making room by dropping expired entries, then any entry.
+func (c *CachingSource) drop(key string) {
+	c.bytes -= c.entries[key].size
+	delete(c.entries, key)
+}
+
+// sizeOf estimates the memory of a read's result.
+func sizeOf(v any) int {
+	switch x := v.(type) {
+	case []SumRow:
+		n := 0
+		for _, r := range x {
+			n += 96 + 16*len(r.Groups)
+		}
+		return n
+	case []SketchRow:
+		n := 0
+		for _, r := range x {
+			n += 80 + len(r.Sketch) + 16*len(r.Groups)
+		}
+		return n
+	case []string:
+		return 16 * len(x)
+	case []TargetRow:
+		return 48 * len(x)
+	case []calendar.Campaign:
+		return 512 * len(x)
+	}
+	return 64
+}
+
+// store keeps v, making room by dropping expired entries, then any entry;
+// a result larger than a quarter of the byte bound is not kept.
 func (c *CachingSource) store(key string, v any) {
+	size := sizeOf(v)
+	if size > c.maxBytes/4 {
+		return
+	}
 	now := c.now()
-	if len(c.entries) >= c.maxEntries {
+	c.drop(key)
+	if len(c.entries) >= c.maxEntries || c.bytes+size > c.maxBytes {
 		for k, e := range c.entries {
 			if !now.Before(e.expires) {
-				delete(c.entries, k)
+				c.drop(k)
 			}
 		}
 		for k := range c.entries {
-			if len(c.entries) < c.maxEntries {
+			if len(c.entries) < c.maxEntries && c.bytes+size <= c.maxBytes {
 				break
 			}
-			delete(c.entries, k)
+			c.drop(k)
 		}
 	}
-	c.entries[key] = cacheEntry{v: v, expires: now.Add(c.ttl)}
+	c.entries[key] = cacheEntry{v: v, size: size, expires: now.Add(c.ttl)}
+	c.bytes += size
 }
 
-// Len is the number of cached reads (expired ones included until replaced).
-func (c *CachingSource) Len() int {
+// Len is the number of cached reads (expired ones included until replaced)
+// and their estimated bytes.
+func (c *CachingSource) Len() (entries, bytes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.entries)
+	return len(c.entries), c.bytes
 }
 
 func keyTime(t time.Time) string { return fmt.Sprint(t.UnixNano()) }

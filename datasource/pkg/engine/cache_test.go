@@ -123,12 +123,51 @@ func TestCachingSourceCancelAndErrors(t *testing.T) {
 		defer c.mu.Unlock()
 		return len(c.calls) == 0
 	}, 5*time.Second, time.Millisecond)
-	require.Equal(t, 0, c.Len(), "errors are not cached")
+	n, _ := c.Len()
+	require.Equal(t, 0, n, "errors are not cached")
 
 	// A later caller starts afresh and succeeds.
 	close(src.gate)
 	_, err := c.Sums(context.Background(), spec)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, src.sums.Load())
-	require.Equal(t, 1, c.Len())
+	n, _ = c.Len()
+	require.Equal(t, 1, n)
+}
+
+func TestCachingSourceBounds(t *testing.T) {
+	clock := &testClock{t: utc("2026-11-20T03:00:00Z")}
+	var pts []memPoint
+	for i := range 10 {
+		pts = append(pts, point("2026-11-20T02:00:00Z", schema.MeasOrders, schema.FieldGMV, string(rune('a'+i)), 1))
+	}
+	src := &countingSource{memSource: &memSource{points: pts}}
+	c := NewCachingSource(src, time.Minute, clock.now)
+	c.maxEntries, c.maxBytes = 3, 4*96*10
+	read := func(store string, groupBy ...string) {
+		_, err := c.Sums(context.Background(), SumSpec{Start: utc("2026-11-19T16:00:00Z"), Stop: utc("2026-11-20T16:00:00Z"),
+			Terms: []Term{{schema.MeasOrders, schema.FieldGMV}}, Filters: map[string][]string{"store": {store}}, GroupBy: groupBy})
+		require.NoError(t, err)
+	}
+	for _, s := range []string{"a", "b", "c", "d", "e"} {
+		read(s)
+	}
+	n, bytes := c.Len()
+	require.Equal(t, 3, n, "at most maxEntries")
+	require.Equal(t, 3*96, bytes)
+	before := src.sums.Load()
+	read("e")
+	require.Equal(t, before, src.sums.Load(), "the newest read is kept")
+
+	// 10 rows of 112 bytes exceed a quarter of maxBytes: shared, not kept.
+	c2 := NewCachingSource(src, time.Minute, clock.now)
+	c2.maxBytes = 4 * 1000
+	for range 2 {
+		_, err := c2.Sums(context.Background(), SumSpec{Start: utc("2026-11-19T16:00:00Z"), Stop: utc("2026-11-20T16:00:00Z"),
+			Terms: []Term{{schema.MeasOrders, schema.FieldGMV}}, GroupBy: []string{"store"}})
+		require.NoError(t, err)
+	}
+	n, _ = c2.Len()
+	require.Zero(t, n)
+	require.Equal(t, before+2, src.sums.Load())
 }
