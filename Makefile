@@ -38,7 +38,7 @@ lint: $(TOOLS)/golangci-lint
 gotest: $(TOOLS)/influxd
 	$(GO) test -race -timeout 30m ./...
 
-test: tools vet lint gotest compose-check
+test: tools vet lint gotest compose-check frontend-test plugin-check
 
 ## compose-check: Debian's docker-compose validates docker-compose.yml (no
 ## Docker engine needed) with the example environment.
@@ -70,6 +70,27 @@ env:
 .PHONY: demo
 demo:
 	@scripts/demo.sh
+
+## plugin: the Grafana plugin storepulse-kpi-datasource in datasource/dist/
+## (module.js, plugin.json, README, CHANGELOG, logo, the Go backend for
+## linux/darwin amd64+arm64 and windows/amd64) and dist/<id>-<version>.zip.
+## frontend-test: typecheck, eslint and jest of the plugin's TypeScript;
+## plugin-check: the built package is complete and its binaries match their targets.
+.PHONY: plugin frontend-test plugin-check
+DS_MODULES := datasource/node_modules/.package-lock.json
+
+$(DS_MODULES): datasource/package-lock.json
+	cd datasource && npm ci --no-audit --no-fund
+	@touch $@
+
+plugin: $(DS_MODULES)
+	GO=$(GO) scripts/build-plugin.sh
+
+frontend-test: $(DS_MODULES)
+	cd datasource && npm run -s typecheck && npm run -s lint && npm run -s test:ci
+
+plugin-check: plugin
+	$(GO) run ./scripts/checkplugin -dist datasource/dist -zip dist/storepulse-kpi-datasource-$$(node -p "require('./datasource/package.json').version").zip
 
 clean:
 	rm -rf bin dist
