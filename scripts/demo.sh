@@ -225,9 +225,9 @@ StorePulse demo is running (state and logs in $state; wiped at the next start).
                    calendar, targets and incident labels: $state/{campaigns,targets,labels}.json
   stop             Ctrl-C here (or kill -TERM $$): stops the feed, the ingest service, then InfluxDB
 
-Grafana: point an existing Grafana (11 or later) at this data with the KPI datasource plugin and the
-provisioning folder. They arrive with the datasource and dashboards issues: the built plugin will be in
-$root/datasource/dist, the provisioning files in $root/provisioning/. Then:
+Grafana: point an existing Grafana (12.4 or later) at this data with the KPI datasource plugin (build it
+with \`make plugin\` into $root/datasource/dist) and the provisioning folder $root/provisioning/
+(dashboards and alerting arrive with the dashboards issue). Then:
   ln -s $root/datasource/dist <grafana plugins dir>/storepulse-kpi-datasource
   grafana.ini: [plugins] allow_loading_unsigned_plugins = storepulse-kpi-datasource
                [paths]   provisioning = $root/provisioning
@@ -235,7 +235,7 @@ $root/datasource/dist, the provisioning files in $root/provisioning/. Then:
   The datasource reads InfluxDB at $influx_url, bucket "$bucket", any token.
 
 EOF
-[[ -d datasource/dist ]] || log "note: datasource/dist is not built yet"
+[[ -d datasource/dist ]] || log "note: datasource/dist is not built yet: run make plugin"
 
 # Runs until Ctrl-C/SIGTERM (the trap stops everything) or the live horizon.
 rc=0
