@@ -3,11 +3,8 @@ package rollup
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
-	"net/http"
-	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -40,24 +37,7 @@ func (c *countingSource) Load(ctx context.Context, keys []SketchKey) (map[Sketch
 	return m, err
 }
 
-// write posts lines like the InfluxDB writer does (plain HTTP here, the
-// writer package is built separately).
-func write(t *testing.T, srv *influxtest.Server, lines []string) {
-	t.Helper()
-	for len(lines) > 0 {
-		n := min(len(lines), 5000)
-		u := srv.URL + "/api/v2/write?bucket=" + url.QueryEscape(srv.Bucket) + "&precision=ns"
-		req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(strings.Join(lines[:n], "\n")))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Token "+srv.Token)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.Equal(t, http.StatusNoContent, resp.StatusCode, string(body))
-		lines = lines[n:]
-	}
-}
+func write(t *testing.T, srv *influxtest.Server, lines []string) { srv.WriteLines(t, lines) }
 
 // genEvents makes n events over [from, from+48h) for three stores.
 func genEvents(rng *rand.Rand, n int, from int64, userPool int) []event.Event {

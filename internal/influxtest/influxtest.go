@@ -279,3 +279,30 @@ func mustFreePort() int {
 	}
 	return p
 }
+
+// WriteLines posts line protocol (nanosecond precision) to the server's
+// bucket with the v2 write API, 5,000 lines a request, and fails the test
+// unless InfluxDB answers 204.
+func (s *Server) WriteLines(t testing.TB, lines []string) {
+	t.Helper()
+	c := http.Client{Timeout: 60 * time.Second}
+	for len(lines) > 0 {
+		n := min(len(lines), 5000)
+		u := s.URL + "/api/v2/write?bucket=" + url.QueryEscape(s.Bucket) + "&precision=ns"
+		req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(strings.Join(lines[:n], "\n")))
+		if err != nil {
+			t.Fatalf("influxtest: write: %v", err)
+		}
+		req.Header.Set("Authorization", "Token "+s.Token)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("influxtest: write: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("influxtest: write: %s: %s", resp.Status, body)
+		}
+		lines = lines[n:]
+	}
+}

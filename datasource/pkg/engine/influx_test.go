@@ -3,12 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,23 +19,7 @@ import (
 	"github.com/storepulse/storepulse/internal/kpi"
 )
 
-// writeLines posts line protocol to the test InfluxDB.
-func writeLines(t *testing.T, srv *influxtest.Server, lines []string) {
-	t.Helper()
-	for len(lines) > 0 {
-		n := min(len(lines), 5000)
-		u := srv.URL + "/api/v2/write?bucket=" + url.QueryEscape(srv.Bucket) + "&precision=ns"
-		req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(strings.Join(lines[:n], "\n")))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Token "+srv.Token)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.Equal(t, http.StatusNoContent, resp.StatusCode, string(body))
-		lines = lines[n:]
-	}
-}
+func writeLines(t *testing.T, srv *influxtest.Server, lines []string) { srv.WriteLines(t, lines) }
 
 // storeEvents makes sessions, orders, payments and sign-ups over [from, from+span).
 func storeEvents(rng *rand.Rand, n int, from time.Time, span time.Duration) []event.Event {
