@@ -2,8 +2,6 @@ package influxtest_test
 
 import (
 	"context"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,14 +12,7 @@ import (
 
 func TestStartWriteQuery(t *testing.T) {
 	s := influxtest.Start(t)
-	body := "m,store=s1 v=2 1700000000000000000\nm,store=s1 v=3 1700000000000000001\n"
-	req, err := http.NewRequest(http.MethodPost, s.URL+"/api/v2/write?bucket="+s.Bucket+"&precision=ns", strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Token "+s.Token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	s.WriteLines(t, []string{"m,store=s1 v=2 1700000000000000000", "m,store=s1 v=3 1700000000000000001"})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -47,18 +44,7 @@ func pluginContext(id int64, influxURL, bucket string) backend.PluginContext {
 	}}
 }
 
-func writeLP(t *testing.T, srv *influxtest.Server, lines ...string) {
-	t.Helper()
-	u := srv.URL + "/api/v2/write?bucket=" + url.QueryEscape(srv.Bucket) + "&precision=ns"
-	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(strings.Join(lines, "\n")))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Token "+srv.Token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.Equal(t, http.StatusNoContent, resp.StatusCode, string(body))
-}
+func writeLP(t *testing.T, srv *influxtest.Server, lines ...string) { srv.WriteLines(t, lines) }
 
 type collect struct{ resp *backend.CallResourceResponse }
 
