@@ -62,9 +62,11 @@ type Result struct {
 	Cumulative string
 	// TopN is the query's n of a topN breakdown (0 for none); the "other"
 	// series has the group value OtherValue.
-	TopN   int
-	Times  []time.Time // bucket starts
-	Series []Series
+	TopN int
+	// Anomaly is the band width k of an anomaly query (0 for none).
+	Anomaly float64
+	Times   []time.Time // bucket starts
+	Series  []Series
 }
 
 // SeriesLimitError is returned when a query would produce more series than
@@ -132,6 +134,11 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	if (q.Cumulative == models.CumulativeMTD || q.Cumulative == models.CumulativeYTD) && step.Calendar == models.IntervalWeek {
 		return nil, pluginErrorf("cumulative %s needs an interval that does not cross month or year boundaries: a duration, day or month, not week", q.Cumulative)
 	}
+	if q.Anomaly != nil {
+		if err := checkAnomalyStep(k, step); err != nil {
+			return nil, err
+		}
+	}
 	var tgt *targetPlan
 	if q.Target {
 		if tgt, err = planTarget(k, q, step); err != nil {
@@ -170,7 +177,24 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 	}
+	var anom *anomalyPlan
+	if q.Anomaly != nil {
+		if anom, err = ev.anomalyHistory(ctx, q.Anomaly, req.From, req.To); err != nil {
+			return nil, err
+		}
+		res.Anomaly = q.Anomaly.K
+	}
 	keys := fc.keys(len(q.GroupBy), fp)
+	if anom != nil { // a series that vanished (a store down) is still checked
+		for _, h := range anom.fetched {
+			for key := range h.groups {
+				if _, ok := fc.groups[key]; !ok {
+					fc.groups[key] = h.groups[key]
+				}
+			}
+		}
+		keys = fc.keys(len(q.GroupBy), nil)
+	}
 	if q.TopN != nil {
 		if keys, err = ev.topN(fc, fp, cur, prev, q.TopN.N); err != nil {
 			return nil, backend.DownstreamError(err)
@@ -179,6 +203,9 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	perKey := 1 + len(q.CompareOutputs)
 	if tgt != nil {
 		perKey += 2
+	}
+	if anom != nil {
+		perKey += 5
 	}
 	if n := len(keys) * perKey; e.SeriesLimit > 0 && n > e.SeriesLimit {
 		return nil, backend.PluginError(&SeriesLimitError{Got: n, Limit: e.SeriesLimit})
@@ -195,6 +222,9 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		res.Series = append(res.Series, Series{Role: RoleCurrent, Groups: groups, Values: vals})
 		if tgt != nil {
 			res.Series = append(res.Series, targetSeries(tgt, targets, groups, vals, cur)...)
+		}
+		if anom != nil {
+			res.Series = append(res.Series, ev.anomalySeries(anom, key, groups, vals, cur)...)
 		}
 		if fp == nil {
 			continue

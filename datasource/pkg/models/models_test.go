@@ -52,7 +52,22 @@ func TestParseQuery(t *testing.T) {
 		{"unknown compare", `{"kpi":"gmv","compare":"2y"}`, nil, "unknown compare"},
 		{"unknown output", `{"kpi":"gmv","compare":"1d","compareOutputs":["ratio"]}`, nil, "unknown compare output"},
 		{"repeated groupBy", `{"kpi":"gmv","groupBy":["store","store"]}`, nil, "repeated"},
-		{"designed but not implemented", `{"kpi":"gmv","anomaly":{"sensitivity":3},"lifecycle":true}`, nil, "not implemented yet in this version of the plugin: anomaly, lifecycle"},
+		{"designed but not implemented", `{"kpi":"gmv","forecast":{"horizon":"day"},"lifecycle":true}`, nil, "not implemented yet in this version of the plugin: forecast, lifecycle"},
+		{"anomaly defaults", `{"kpi":"gmv","anomaly":{}}`, func(t *testing.T, q Query) {
+			require.Equal(t, 6, q.Anomaly.Weeks)
+			require.InDelta(t, 3.0, q.Anomaly.K, 0)
+		}, ""},
+		{"anomaly sensitivity number", `{"kpi":"gmv","anomaly":{"sensitivity":2.5,"weeks":4}}`, func(t *testing.T, q Query) {
+			require.InDelta(t, 2.5, q.Anomaly.K, 0)
+			require.Equal(t, 4, q.Anomaly.Weeks)
+		}, ""},
+		{"anomaly sensitivity high", `{"kpi":"gmv","anomaly":{"sensitivity":"high"}}`, func(t *testing.T, q Query) { require.InDelta(t, 2.0, q.Anomaly.K, 0) }, ""},
+		{"anomaly sensitivity low", `{"kpi":"gmv","anomaly":{"sensitivity":"low"}}`, func(t *testing.T, q Query) { require.InDelta(t, 4.0, q.Anomaly.K, 0) }, ""},
+		{"anomaly unknown sensitivity", `{"kpi":"gmv","anomaly":{"sensitivity":"extreme"}}`, nil, "unknown anomaly sensitivity"},
+		{"anomaly negative sensitivity", `{"kpi":"gmv","anomaly":{"sensitivity":-1}}`, nil, "number of spreads"},
+		{"anomaly weeks out of range", `{"kpi":"gmv","anomaly":{"weeks":12}}`, nil, "weeks must be 4..8"},
+		{"anomaly with compare", `{"kpi":"gmv","anomaly":{},"compare":"1w"}`, nil, "cannot be combined with compare"},
+		{"anomaly with target", `{"kpi":"gmv","anomaly":{},"target":true}`, nil, "target and anomaly cannot be combined"},
 		{"transforms parsed", `{"kpi":"gmv","topN":{"n":3,"by":"store"},"groupBy":["store"]}`, func(t *testing.T, q Query) {
 			require.Equal(t, &TopN{N: 3, By: "store"}, q.TopN)
 		}, ""},

@@ -19,6 +19,7 @@ const (
 	QueryTypeDimensions = "dimensions"
 	QueryTypeCampaigns  = "campaigns" // campaign phases as annotation regions
 	QueryTypeCalendar   = "calendar"  // the campaign calendar for a state timeline
+	QueryTypeAnomalies  = "anomalies" // flagged anomalies as annotation regions
 )
 
 // Cumulative modes.
@@ -39,6 +40,66 @@ type TopN struct {
 // against the comparison period.
 type Contribution struct {
 	Dimension string `json:"dimension"`
+}
+
+// Anomaly detection settings: the band is expected ± k·spread over the same
+// hour-of-week of the previous Weeks weeks.
+type Anomaly struct {
+	// Sensitivity: "low" (k = 4), "medium" (k = 3, the default), "high"
+	// (k = 2), or k itself as a number (> 0).
+	Sensitivity json.RawMessage `json:"sensitivity,omitempty"`
+	// Weeks of history (4..8, default 6).
+	Weeks int `json:"weeks,omitempty"`
+	// K is the resolved band width in spreads (set by ParseQuery).
+	K float64 `json:"-"`
+}
+
+// Anomaly defaults and bounds.
+const (
+	AnomalyDefaultWeeks = 6
+	AnomalyMinWeeks     = 4
+	AnomalyMaxWeeks     = 8
+	AnomalyDefaultK     = 3
+)
+
+// DefaultAnomaly is the anomaly setting of a query that asks for anomalies
+// without settings: medium sensitivity (k = 3), 6 weeks.
+func DefaultAnomaly() *Anomaly {
+	return &Anomaly{Weeks: AnomalyDefaultWeeks, K: AnomalyDefaultK}
+}
+
+// resolve checks the settings and sets K and the default Weeks.
+func (a *Anomaly) resolve() error {
+	if a.Weeks == 0 {
+		a.Weeks = AnomalyDefaultWeeks
+	}
+	if a.Weeks < AnomalyMinWeeks || a.Weeks > AnomalyMaxWeeks {
+		return fmt.Errorf("anomaly weeks must be %d..%d, got %d", AnomalyMinWeeks, AnomalyMaxWeeks, a.Weeks)
+	}
+	a.K = AnomalyDefaultK
+	if len(a.Sensitivity) == 0 || string(a.Sensitivity) == "null" {
+		return nil
+	}
+	var name string
+	if err := json.Unmarshal(a.Sensitivity, &name); err == nil {
+		switch name {
+		case "low":
+			a.K = 4
+		case "medium", "":
+			a.K = 3
+		case "high":
+			a.K = 2
+		default:
+			return fmt.Errorf("unknown anomaly sensitivity %q (low, medium, high, or a number of spreads)", name)
+		}
+		return nil
+	}
+	var k float64
+	if err := json.Unmarshal(a.Sensitivity, &k); err != nil || k <= 0 || k > 100 {
+		return fmt.Errorf("anomaly sensitivity must be low, medium, high or a number of spreads in (0, 100], got %s", a.Sensitivity)
+	}
+	a.K = k
+	return nil
 }
 
 // Intervals besides a duration ("5m", "1h", "6h"): auto (from Grafana's
@@ -105,8 +166,11 @@ type Query struct {
 	// table); KPI is not needed.
 	Funnel bool `json:"funnel,omitempty"`
 
+	// Anomaly adds the expected value, band, score and flag from the same
+	// hour-of-week of past weeks (docs/query.md#anomaly).
+	Anomaly *Anomaly `json:"anomaly,omitempty"`
+
 	// Designed, not implemented yet (a query setting them is refused).
-	Anomaly   json.RawMessage `json:"anomaly,omitempty"`  // {"sensitivity": 3}
 	Forecast  json.RawMessage `json:"forecast,omitempty"` // {"horizon": "day"|"month"}
 	Lifecycle bool            `json:"lifecycle,omitempty"`
 }
@@ -178,6 +242,14 @@ func (q Query) checkTransforms() error {
 			return fmt.Errorf("topN groups by %q: groupBy must be empty or just that dimension", q.TopN.By)
 		}
 	}
+	if q.Anomaly != nil {
+		if err := q.Anomaly.resolve(); err != nil {
+			return err
+		}
+		if q.Compare != CompareNone {
+			return errors.New("anomaly cannot be combined with compare (the band already comes from past weeks): use one query per transform")
+		}
+	}
 	if q.Contribution != nil {
 		if q.Contribution.Dimension == "" {
 			return errors.New("contribution needs a dimension")
@@ -191,7 +263,7 @@ func (q Query) checkTransforms() error {
 		name string
 		on   bool
 	}{{"cumulative", q.Cumulative != ""}, {"target", q.Target}, {"topN", q.TopN != nil},
-		{"contribution", q.Contribution != nil}, {"funnel", q.Funnel}} {
+		{"contribution", q.Contribution != nil}, {"funnel", q.Funnel}, {"anomaly", q.Anomaly != nil}} {
 		if t.on {
 			set = append(set, t.name)
 		}
@@ -205,7 +277,7 @@ func (q Query) checkTransforms() error {
 func (q Query) refuseUnimplemented() error {
 	var names []string
 	for name, set := range map[string]bool{
-		"anomaly": len(q.Anomaly) > 0, "forecast": len(q.Forecast) > 0, "lifecycle": q.Lifecycle,
+		"forecast": len(q.Forecast) > 0, "lifecycle": q.Lifecycle,
 	} {
 		if set {
 			names = append(names, name)

@@ -63,10 +63,19 @@ func seriesFrames(res *engine.Result, currency string) data.Frames {
 		case engine.RoleAttainment:
 			display += " attainment"
 			cfg.Unit = "percentunit"
+		case engine.RoleExpected, engine.RoleLower, engine.RoleUpper:
+			display += " " + s.Role
+		case engine.RoleScore:
+			display += " anomaly score"
+			cfg.Unit = "none"
+		case engine.RoleAnomaly:
+			display += " anomaly"
+			cfg.Unit = "none"
 		}
 		switch s.Role {
 		case engine.RoleCurrent:
-		case engine.RoleTarget, engine.RoleAttainment:
+		case engine.RoleTarget, engine.RoleAttainment, engine.RoleExpected, engine.RoleLower, engine.RoleUpper,
+			engine.RoleScore, engine.RoleAnomaly:
 			labels["output"] = s.Role
 		default:
 			labels["compare"] = res.Compare
@@ -95,6 +104,9 @@ func frameCustom(res *engine.Result) map[string]any {
 	}
 	if res.TopN > 0 {
 		c["topN"] = res.TopN
+	}
+	if res.Anomaly > 0 {
+		c["anomalyK"] = res.Anomaly
 	}
 	return c
 }

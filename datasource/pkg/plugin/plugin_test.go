@@ -233,8 +233,10 @@ func TestQueryDataErrorsAndSources(t *testing.T) {
 	}{
 		{"unknown kpi", "kpi", `{"kpi":"nope"}`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "unknown KPI \"nope\""},
 		{"bad json", "", `{"kpi":`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "invalid query JSON"},
-		{"unknown query type", "anomalies", `{}`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "unknown query type"},
+		{"unknown query type", "anomaly", `{}`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "unknown query type"},
 		{"series limit", "", `{"kpi":"gmv","groupBy":["store"],"compare":"1d","interval":"1h"}`, backend.StatusOK, "", ""},
+		{"anomaly by day", "", `{"kpi":"gmv","interval":"day","anomaly":{}}`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "1h or finer"},
+		{"anomalies with compare", "anomalies", `{"kpi":"gmv","interval":"1h","compare":"1d"}`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "no compare"},
 		{"not implemented", "", `{"kpi":"gmv","forecast":{"horizon":"day"}}`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "not implemented yet"},
 	}
 	for _, tt := range tests {
@@ -361,4 +363,42 @@ func TestQueryCache(t *testing.T) {
 		require.NoError(t, resp.Responses["A"].Error)
 	}
 	require.EqualValues(t, 2, uncached.sums.Load())
+}
+
+// anomalyFixture adds three more weeks of history to the fixture: tmall at
+// 01:00 and 03:00, jd at 02:00 (Shanghai). 11 Nov is Double Eleven's peak
+// (tmall and jd), 4 Nov in its pre-sale (left out of the baseline).
+func anomalyFixture() *fakeSource {
+	f := fixture()
+	gmv := engine.Term{Measurement: schema.MeasOrders, Field: schema.FieldGMV}
+	tmall, jd := map[string]string{"store": "tmall"}, map[string]string{"store": "jd"}
+	for w, v := range []float64{900, 1100, 950} {
+		day := ts("2026-11-10T16:00:00Z").AddDate(0, 0, -7*(w+2))
+		f.points = append(f.points,
+			fakePoint{t: day.Add(time.Hour), term: gmv, tags: tmall, v: v},
+			fakePoint{t: day.Add(3 * time.Hour), term: gmv, tags: tmall, v: 500 + 20*float64(w)},
+			fakePoint{t: day.Add(2 * time.Hour), term: gmv, tags: jd, v: 50 + 5*float64(w)})
+	}
+	return f
+}
+
+// TestGoldenAnomalyFrames pins the anomaly transform's series and the
+// anomalies annotation table: tmall's high 01:00 is a campaign peak (not
+// flagged), its missing 03:00 sales are.
+func TestGoldenAnomalyFrames(t *testing.T) {
+	d := newTestDatasource(t, anomalyFixture())
+	for _, tt := range []struct{ name, queryType, query string }{
+		{"kpi_anomaly_by_store", "kpi", `{"kpi":"gmv","interval":"1h","groupBy":["store"],"anomaly":{"sensitivity":"medium","weeks":4}}`},
+		{"anomalies_by_store", "anomalies", `{"kpi":"gmv","interval":"1h","groupBy":["store"],"anomaly":{"weeks":4}}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := dataQuery("A", tt.queryType, tt.query)
+			q.TimeRange = backend.TimeRange{From: ts("2026-11-10T16:00:00Z"), To: ts("2026-11-10T20:00:00Z")}
+			resp, err := d.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{q}})
+			require.NoError(t, err)
+			dr := resp.Responses["A"]
+			require.NoError(t, dr.Error)
+			experimental.CheckGoldenJSONResponse(t, "testdata", tt.name, &dr, *update)
+		})
+	}
 }

@@ -74,13 +74,20 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		if rows, err = d.engine.CampaignPhases(ctx, from, to, q.Filters); err == nil {
 			frames = data.Frames{campaignsFrame(rows)}
 		}
+	case models.QueryTypeAnomalies:
+		req := engine.Request{Query: q, From: from, To: to, Interval: dq.Interval, MaxDataPoints: dq.MaxDataPoints}
+		var res *engine.Result
+		var regions []engine.AnomalyRegion
+		if res, regions, err = d.engine.AnomalyRegions(ctx, req); err == nil {
+			frames = data.Frames{anomaliesFrame(res, regions, d.settings.Currency)}
+		}
 	case models.QueryTypeCalendar:
 		var tl *engine.Timeline
 		if tl, err = d.engine.CalendarTimeline(ctx, from, to, q.Filters); err == nil {
 			frames = data.Frames{calendarFrame(tl)}
 		}
 	default:
-		return errorResponse(backend.PluginErrorf("unknown query type %q (kpi, dimensions, campaigns, calendar)", dq.QueryType))
+		return errorResponse(backend.PluginErrorf("unknown query type %q (kpi, dimensions, campaigns, calendar, anomalies)", dq.QueryType))
 	}
 	if err != nil {
 		d.logger.Debug("query failed", "refId", dq.RefID, "queryType", dq.QueryType, "kpi", q.KPI, "error", err)

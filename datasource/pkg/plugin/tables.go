@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,5 +131,54 @@ func calendarFrame(tl *engine.Timeline) *data.Frame {
 			SetConfig(&data.FieldConfig{DisplayNameFromDS: c.Name}))
 	}
 	f.SetMeta(&data.FrameMeta{Type: data.FrameTypeTimeSeriesWide})
+	return f
+}
+
+// anomaliesFrame is an annotation table of the flagged regions: time,
+// timeEnd, title, text and tags as Grafana's annotation mapping expects, one
+// string field per groupBy dimension, and the peak's value, expected value
+// and score.
+func anomaliesFrame(res *engine.Result, regions []engine.AnomalyRegion, currency string) *data.Frame {
+	n := len(regions)
+	starts, ends := make([]time.Time, n), make([]time.Time, n)
+	title, text, tags := make([]string, n), make([]string, n), make([]string, n)
+	value, expected, score := make([]float64, n), make([]float64, n), make([]float64, n)
+	groups := make([][]string, len(res.GroupBy))
+	for g := range groups {
+		groups[g] = make([]string, n)
+	}
+	for i, r := range regions {
+		starts[i], ends[i] = r.Start, r.End
+		var names []string
+		for g := range res.GroupBy {
+			groups[g][i] = withoutNone(r.Groups[g])
+			names = append(names, groups[g][i])
+		}
+		name := res.KPI.Name
+		if len(names) > 0 {
+			name += " " + strings.Join(names, " / ")
+		}
+		dir := "high"
+		if r.Score < 0 {
+			dir = "low"
+		}
+		title[i] = "Anomaly: " + name + " " + dir
+		text[i] = fmt.Sprintf("%s %s vs expected %s (robust score %.1f, band ±%g spreads)", name,
+			strconv.FormatFloat(r.Value, 'g', 6, 64), strconv.FormatFloat(r.Expected, 'g', 6, 64), r.Score, res.Anomaly)
+		tags[i] = strings.Join([]string{"anomaly", res.KPI.ID, dir}, ",")
+		value[i], expected[i], score[i] = r.Value, r.Expected, r.Score
+	}
+	unit := GrafanaUnit(res.KPI.Unit, currency)
+	f := data.NewFrame("anomalies",
+		data.NewField("time", nil, starts), data.NewField("timeEnd", nil, ends),
+		data.NewField("title", nil, title), data.NewField("text", nil, text), data.NewField("tags", nil, tags))
+	for g, dim := range res.GroupBy {
+		f.Fields = append(f.Fields, data.NewField(dim, nil, groups[g]))
+	}
+	f.Fields = append(f.Fields,
+		data.NewField("value", nil, value).SetConfig(&data.FieldConfig{Unit: unit}),
+		data.NewField("expected", nil, expected).SetConfig(&data.FieldConfig{Unit: unit}),
+		data.NewField("score", nil, score))
+	f.SetMeta(&data.FrameMeta{Type: data.FrameTypeTable, Custom: frameCustom(res)})
 	return f
 }
