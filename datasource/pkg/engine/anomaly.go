@@ -51,12 +51,13 @@ func median(xs []float64) float64 {
 }
 
 // RobustBand compares v with its history: expected = median, spread =
-// max(1.4826·MAD, 5 % of |median|), band = expected ± k·spread, score =
+// max(1.4826·MAD, 5 % of |median|, minSpread), band = expected ± k·spread, score =
 // (v − expected) / spread, flag when |score| > k. Fewer than 3 history values
 // give no band (all null); a null v gives a band but no score or flag; a zero
 // spread (history all equal to 0) gives no score and flag 0. noUp suppresses
-// upward flags (planned campaign days).
-func RobustBand(v *float64, history []float64, k float64, noUp bool) Band {
+// upward flags (planned campaign days). minSpread is √|median| for counts
+// (Poisson noise, which a few weeks' MAD underestimates at low volumes), else 0.
+func RobustBand(v *float64, history []float64, k float64, noUp bool, counts bool) Band {
 	if len(history) < anomalyMinHistory {
 		return Band{}
 	}
@@ -66,6 +67,9 @@ func RobustBand(v *float64, history []float64, k float64, noUp bool) Band {
 		h[i] = math.Abs(h[i] - m)
 	}
 	spread := math.Max(MADScale*median(h), anomalyRelFloor*math.Abs(m))
+	if counts {
+		spread = math.Max(spread, math.Sqrt(math.Abs(m)))
+	}
 	b := Band{Expected: ptr(m), Lower: ptr(m - k*spread), Upper: ptr(m + k*spread)}
 	if v == nil {
 		return b
@@ -167,6 +171,7 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 		hist[w] = ev.compute(p.fetched[w], key, p.weeks[w])
 	}
 	filter := ev.campaignFilter(groups)
+	counts := ev.k.Unit == kpi.UnitCount && (ev.k.Kind == kpi.KindSum || ev.k.Kind == kpi.KindDistinct)
 	out := make([]Series, 5)
 	for j, role := range []string{RoleExpected, RoleLower, RoleUpper, RoleScore, RoleAnomaly} {
 		out[j] = Series{Role: role, Groups: groups, Values: make([]*float64, len(vals))}
@@ -185,7 +190,7 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 		if len(clean) >= anomalyMinHistory {
 			all = clean
 		}
-		band := RobustBand(vals[i], all, p.k, inCampaign(p.camps, filter, cur.Starts[i], cur.EndOf(i)))
+		band := RobustBand(vals[i], all, p.k, inCampaign(p.camps, filter, cur.Starts[i], cur.EndOf(i)), counts)
 		out[0].Values[i], out[1].Values[i], out[2].Values[i] = band.Expected, band.Lower, band.Upper
 		out[3].Values[i], out[4].Values[i] = band.Score, band.Flag
 	}

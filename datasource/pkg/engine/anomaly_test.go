@@ -13,7 +13,7 @@ import (
 	"github.com/storepulse/storepulse/internal/calendar"
 )
 
-// TestRobustBand: hand-computed medians and MADs (spread = max(1.4826·MAD, 5 % of |median|)).
+// TestRobustBand: hand-computed medians and MADs (spread = max(1.4826·MAD, 5 % of |median|), and √median for counts).
 func TestRobustBand(t *testing.T) {
 	normal := []float64{100, 110, 90, 105, 95, 100} // median 100, |dev| 0,0,5,5,10,10: MAD 5, spread 7.413
 	tests := []struct {
@@ -22,30 +22,36 @@ func TestRobustBand(t *testing.T) {
 		history []float64
 		k       float64
 		noUp    bool
+		counts  bool
 		want    []any // expected, lower, upper, score, flag (nil = null)
 	}{
-		{"a spike is flagged", fp(200), normal, 3, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, 100 / 7.413, 1.0}},
-		{"a normal hour is not", fp(110), normal, 3, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, 10 / 7.413, 0.0}},
-		{"a drop is flagged", fp(70), normal, 3, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, -30 / 7.413, 1.0}},
-		{"higher sensitivity (k=2) flags a smaller change", fp(118), normal, 2, false, []any{100.0, 100 - 2*7.413, 100 + 2*7.413, 18 / 7.413, 1.0}},
+		{"a spike is flagged", fp(200), normal, 3, false, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, 100 / 7.413, 1.0}},
+		{"a normal hour is not", fp(110), normal, 3, false, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, 10 / 7.413, 0.0}},
+		{"a drop is flagged", fp(70), normal, 3, false, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, -30 / 7.413, 1.0}},
+		{"higher sensitivity (k=2) flags a smaller change", fp(118), normal, 2, false, false, []any{100.0, 100 - 2*7.413, 100 + 2*7.413, 18 / 7.413, 1.0}},
 		// 90 95 100 105 110 1000: median 102.5; |dev| 2.5 2.5 7.5 7.5 12.5 897.5: MAD 7.5, spread 11.1195.
 		// The mean and standard deviation would be 250 and 369: the spike would hide.
-		{"an outlier in the history barely moves the band", fp(200), []float64{100, 110, 90, 105, 95, 1000}, 3, false,
+		{"an outlier in the history barely moves the band", fp(200), []float64{100, 110, 90, 105, 95, 1000}, 3, false, false,
 			[]any{102.5, 102.5 - 3*11.1195, 102.5 + 3*11.1195, 97.5 / 11.1195, 1.0}},
-		{"a campaign day is not flagged for being high", fp(200), normal, 3, true, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, 100 / 7.413, 0.0}},
-		{"a campaign day is still flagged for a drop", fp(10), normal, 3, true, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, -90 / 7.413, 1.0}},
-		{"a flat history: spread floored at 5 % of the median", fp(120), []float64{100, 100, 100, 100}, 3, false, []any{100.0, 85.0, 115.0, 4.0, 1.0}},
-		{"a flat history, small change", fp(104), []float64{100, 100, 100, 100}, 3, false, []any{100.0, 85.0, 115.0, 0.8, 0.0}},
-		{"an all-zero history: no score, no flag", fp(3), []float64{0, 0, 0, 0}, 3, false, []any{0.0, 0.0, 0.0, nil, 0.0}},
-		{"even history: median of the middle two", fp(10), []float64{8, 10, 12, 14}, 3, false, // median 11; |dev| 1 1 3 3: MAD 2
+		{"a campaign day is not flagged for being high", fp(200), normal, 3, true, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, 100 / 7.413, 0.0}},
+		{"a campaign day is still flagged for a drop", fp(10), normal, 3, true, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, -90 / 7.413, 1.0}},
+		{"a flat history: spread floored at 5 % of the median", fp(120), []float64{100, 100, 100, 100}, 3, false, false, []any{100.0, 85.0, 115.0, 4.0, 1.0}},
+		{"a flat history, small change", fp(104), []float64{100, 100, 100, 100}, 3, false, false, []any{100.0, 85.0, 115.0, 0.8, 0.0}},
+		{"an all-zero history: no score, no flag", fp(3), []float64{0, 0, 0, 0}, 3, false, false, []any{0.0, 0.0, 0.0, nil, 0.0}},
+		{"even history: median of the middle two", fp(10), []float64{8, 10, 12, 14}, 3, false, false, // median 11; |dev| 1 1 3 3: MAD 2
 			[]any{11.0, 11 - 3*2*1.4826, 11 + 3*2*1.4826, -1 / (2 * 1.4826), 0.0}},
-		{"a null value: band only", nil, normal, 3, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, nil, nil}},
-		{"too little history: nothing", fp(200), []float64{100, 100}, 3, false, []any{nil, nil, nil, nil, nil}},
+		{"a null value: band only", nil, normal, 3, false, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, nil, nil}},
+		// counts: 8 10 6 8: median 8, MAD 1 (spread 1.48); the Poisson floor √8 = 2.83 widens it
+		{"a count at night: Poisson floor", fp(3), []float64{8, 10, 6, 8}, 3, false, true,
+			[]any{8.0, 8 - 3*2.8284, 8 + 3*2.8284, -5 / 2.8284, 0.0}},
+		{"the same without the floor is flagged", fp(3), []float64{8, 10, 6, 8}, 3, false, false,
+			[]any{8.0, 8 - 3*1.4826, 8 + 3*1.4826, -5 / 1.4826, 1.0}},
+		{"too little history: nothing", fp(200), []float64{100, 100}, 3, false, false, []any{nil, nil, nil, nil, nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hist := append([]float64(nil), tt.history...)
-			b := RobustBand(tt.v, tt.history, tt.k, tt.noUp)
+			b := RobustBand(tt.v, tt.history, tt.k, tt.noUp, tt.counts)
 			require.Equal(t, hist, tt.history, "history not modified")
 			for i, got := range []*float64{b.Expected, b.Lower, b.Upper, b.Score, b.Flag} {
 				if tt.want[i] == nil {
