@@ -207,7 +207,7 @@ type AnomalyRegion struct {
 }
 
 // AnomalyRegions runs the query with its anomaly settings (the defaults when
-// it has none) and returns the flagged time regions, ordered by start, then
+// it has none; interval auto means 1h) and returns the flagged time regions, ordered by start, then
 // by series.
 func (e *Engine) AnomalyRegions(ctx context.Context, req Request) (*Result, []AnomalyRegion, error) {
 	q := req.Query
@@ -216,6 +216,9 @@ func (e *Engine) AnomalyRegions(ctx context.Context, req Request) (*Result, []An
 	}
 	if q.Anomaly == nil {
 		req.Query.Anomaly = models.DefaultAnomaly()
+	}
+	if q.Interval == "" || q.Interval == models.IntervalAuto {
+		req.Query.Interval = "1h" // annotation requests carry no useful interval hint
 	}
 	res, err := e.Run(ctx, req)
 	if err != nil {

@@ -151,6 +151,32 @@ func TestAnomalyVanishedSeries(t *testing.T) {
 	require.InDelta(t, 1.0, *res.Series[5].Values[0], 0)
 }
 
+func TestAnomalyRegions(t *testing.T) {
+	e := newEngine(t, anomalyData(), "Asia/Shanghai", 100)
+	// no interval: 1h
+	q, err := models.ParseQuery([]byte(`{"kpi":"gmv","groupBy":["store"],"anomaly":{"weeks":4}}`))
+	require.NoError(t, err)
+	res, regions, err := e.AnomalyRegions(context.Background(), Request{Query: q, From: utc("2026-11-23T00:00:00Z"), To: utc("2026-11-23T06:00:00Z")})
+	require.NoError(t, err)
+	require.Equal(t, time.Hour, res.Step.Fixed)
+	require.Len(t, regions, 1, "tmall's spike; jd's high hour is a campaign peak")
+	require.Equal(t, []string{"tmall"}, regions[0].Groups)
+	require.True(t, utc("2026-11-23T02:00:00Z").Equal(regions[0].Start))
+	require.True(t, utc("2026-11-23T03:00:00Z").Equal(regions[0].End))
+	require.InDelta(t, 500.0, regions[0].Value, 0)
+	require.InDelta(t, 105.0, regions[0].Expected, 0)
+	require.InDelta(t, 395/14.826, regions[0].Score, 1e-3)
+
+	q.Anomaly = nil // the defaults: k = 3, 6 weeks
+	res, _, err = e.AnomalyRegions(context.Background(), Request{Query: q, From: utc("2026-11-23T00:00:00Z"), To: utc("2026-11-23T06:00:00Z")})
+	require.NoError(t, err)
+	require.InDelta(t, 3.0, res.Anomaly, 0)
+
+	q.Compare = "1d"
+	_, _, err = e.AnomalyRegions(context.Background(), Request{Query: q, From: utc("2026-11-23T00:00:00Z"), To: utc("2026-11-23T06:00:00Z")})
+	require.ErrorContains(t, err, "no compare")
+}
+
 func TestAnomalyErrors(t *testing.T) {
 	from := utc("2026-11-23T02:00:00Z")
 	tests := []struct {
