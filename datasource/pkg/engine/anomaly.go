@@ -109,8 +109,8 @@ func checkAnomalyStep(k kpi.KPI, step Step) error {
 	return nil
 }
 
-// anomalyHistory fetches the previous weeks of cur (bucket i of week w is
-// bucket i of cur moved back by 7·w local days) and the campaigns.
+// anomalyHistory fetches the previous weeks of cur (the range moved back by
+// 7·w local days) and the campaigns.
 func (ev *evaluation) anomalyHistory(ctx context.Context, a *models.Anomaly, from, to time.Time) (*anomalyPlan, error) {
 	p := &anomalyPlan{k: a.K}
 	for w := 1; w <= a.Weeks; w++ {
@@ -179,12 +179,15 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 	for i := range vals {
 		var all, clean []float64
 		for w, b := range p.weeks {
-			if i >= b.Len() || hist[w][i] == nil {
+			// the bucket at the same local time w+1 weeks earlier (by index
+			// only where no DST change lies between the two weeks)
+			j := b.Index(cur.Starts[i].In(ev.e.Location).AddDate(0, 0, -7*(w+1)))
+			if j < 0 || hist[w][j] == nil {
 				continue
 			}
-			all = append(all, *hist[w][i])
-			if !inCampaign(p.camps, filter, b.Starts[i], b.EndOf(i)) {
-				clean = append(clean, *hist[w][i])
+			all = append(all, *hist[w][j])
+			if !inCampaign(p.camps, filter, b.Starts[j], b.EndOf(j)) {
+				clean = append(clean, *hist[w][j])
 			}
 		}
 		if len(clean) >= anomalyMinHistory {

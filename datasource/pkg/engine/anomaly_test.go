@@ -177,6 +177,28 @@ func TestAnomalyRegions(t *testing.T) {
 	require.ErrorContains(t, err, "no compare")
 }
 
+// TestAnomalyDST: in New York the range of 1 Nov 2026 00:00-04:00 holds five
+// hours (01:00 twice, DST ends); each is compared with the same local hour of
+// the previous weeks, not with the bucket of the same index.
+func TestAnomalyDST(t *testing.T) {
+	var pts []memPoint
+	for w := 1; w <= 4; w++ {
+		day := utc("2026-11-01T04:00:00Z").AddDate(0, 0, -7*w) // 00:00 EDT
+		for h := range 4 {                                     // 00:00 .. 03:00 EDT: 10, 20, 30, 40
+			pts = append(pts, order(day.Add(time.Duration(h)*time.Hour+time.Minute).Format(time.RFC3339), "s", "app", "tv", float64(10*(h+1)))...)
+		}
+	}
+	src := &memSource{points: pts}
+	e := newEngine(t, src, "America/New_York", 100)
+	q, err := models.ParseQuery([]byte(`{"kpi":"gmv","interval":"1h","anomaly":{"weeks":4}}`))
+	require.NoError(t, err)
+	res, err := e.Run(context.Background(), Request{Query: q, From: utc("2026-11-01T04:00:00Z"), To: utc("2026-11-01T09:00:00Z")})
+	require.NoError(t, err)
+	require.Len(t, res.Times, 5)
+	// 00:00 EDT, 01:00 EDT, 01:00 EST, 02:00 EST, 03:00 EST
+	require.Equal(t, []any{10.0, 20.0, 20.0, 30.0, 40.0}, vals(res.Series[1]))
+}
+
 func TestAnomalyErrors(t *testing.T) {
 	from := utc("2026-11-23T02:00:00Z")
 	tests := []struct {
