@@ -134,7 +134,7 @@ func TestGRPCAgainstInfluxDB(t *testing.T) {
 		require.Equal(t, backend.ErrorSourcePlugin, c.ErrorSource)
 	})
 
-	t.Run("query data: topN, funnel, campaigns and calendar", func(t *testing.T) {
+	t.Run("query data: topN, funnel, campaigns, calendar and anomalies", func(t *testing.T) {
 		c := calendar.Campaign{ID: "flash", Name: "Flash sale", Kind: "flash", Phases: []calendar.Phase{
 			{Name: calendar.PhasePeak, Start: now.Add(-3 * time.Hour), End: now.Add(-2 * time.Hour)}}}
 		line, err := calendar.CampaignLine(&c, false)
@@ -146,6 +146,8 @@ func TestGRPCAgainstInfluxDB(t *testing.T) {
 			{RefID: "F", TimeRange: tr, JSON: []byte(`{"funnel":true}`)},
 			{RefID: "C", QueryType: "campaigns", TimeRange: tr, JSON: []byte(`{}`)},
 			{RefID: "L", QueryType: "calendar", TimeRange: tr, JSON: []byte(`{}`)},
+			{RefID: "Y", TimeRange: tr, JSON: []byte(`{"kpi":"sessions","interval":"1h","anomaly":{"sensitivity":"high","weeks":4}}`)},
+			{RefID: "N", QueryType: "anomalies", TimeRange: tr, JSON: []byte(`{"kpi":"sessions","groupBy":["store"]}`)},
 		}})
 		require.NoError(t, err)
 		top := resp.Responses["T"]
@@ -167,6 +169,18 @@ func TestGRPCAgainstInfluxDB(t *testing.T) {
 		cl := resp.Responses["L"]
 		require.NoError(t, cl.Error)
 		require.Equal(t, 3, cl.Frames[0].Rows(), "range start, peak start, peak end")
+		an := resp.Responses["Y"]
+		require.NoError(t, an.Error)
+		require.Len(t, an.Frames, 6)
+		var outputs []string
+		for _, f := range an.Frames[1:] {
+			outputs = append(outputs, f.Fields[1].Labels["output"])
+		}
+		require.Equal(t, []string{"expected", "lower", "upper", "score", "anomaly"}, outputs)
+		ar := resp.Responses["N"]
+		require.NoError(t, ar.Error)
+		require.Len(t, ar.Frames, 1)
+		require.Equal(t, "anomalies", ar.Frames[0].Name)
 	})
 
 	t.Run("resources", func(t *testing.T) {
