@@ -1,0 +1,83 @@
+// Package plugintest serves the StorePulse datasource behind real gRPC (the
+// SDK's experimental/datasourcetest) for tests outside package plugin: the
+// dashboards' and alert rules' queries are run through it against a test
+// InfluxDB.
+package plugintest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+	"github.com/grafana/grafana-plugin-sdk-go/experimental/datasourcetest"
+
+	"github.com/storepulse/storepulse/datasource/pkg/plugin"
+	"github.com/storepulse/storepulse/internal/influxtest"
+)
+
+// Serve starts the plugin on a free loopback port behind gRPC and stops it
+// when the test ends.
+func Serve(t testing.TB) *datasourcetest.TestPluginClient {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("plugintest: %v", err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatalf("plugintest: %v", err)
+	}
+	tp, err := datasourcetest.Manage(plugin.NewFactory(log.NewNullLogger()), datasourcetest.ManageOpts{Address: addr})
+	if err != nil {
+		t.Fatalf("plugintest: start plugin: %v", err)
+	}
+	t.Cleanup(func() { _ = tp.Shutdown() })
+	return tp.Client
+}
+
+// Context is the plugin context of a datasource instance reading srv, with
+// uid as the datasource uid and the store time zone tz ("" = Asia/Shanghai).
+func Context(srv *influxtest.Server, uid, tz string) backend.PluginContext {
+	if tz == "" {
+		tz = "Asia/Shanghai"
+	}
+	js, _ := json.Marshal(map[string]any{"url": srv.URL, "version": "1.8", "bucket": srv.Bucket, "timeZone": tz})
+	return backend.PluginContext{PluginID: plugin.PluginID, DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{
+		ID: 1, UID: uid, Name: "StorePulse", Updated: time.Unix(1, 0),
+		JSONData:                js,
+		DecryptedSecureJSONData: map[string]string{"token": srv.Token},
+	}}
+}
+
+// Query runs one query (its JSON as a panel or rule would send it) over
+// [from, to) and returns its response, failing the test on a transport error.
+func Query(ctx context.Context, t testing.TB, c *datasourcetest.TestPluginClient, pc backend.PluginContext,
+	refID, queryType string, model json.RawMessage, from, to time.Time,
+) backend.DataResponse {
+	t.Helper()
+	res, err := c.QueryData(ctx, &backend.QueryDataRequest{PluginContext: pc, Queries: []backend.DataQuery{{
+		RefID: refID, QueryType: queryType, JSON: model, TimeRange: backend.TimeRange{From: from, To: to},
+		Interval: time.Minute, MaxDataPoints: 1000,
+	}}})
+	if err != nil {
+		t.Fatalf("plugintest: QueryData %s: %v", refID, err)
+	}
+	r, ok := res.Responses[refID]
+	if !ok {
+		t.Fatalf("plugintest: no response for %s", refID)
+	}
+	return r
+}
+
+// String names a response's error for test messages.
+func String(r backend.DataResponse) string {
+	if r.Error == nil {
+		return fmt.Sprintf("%d frames", len(r.Frames))
+	}
+	return fmt.Sprintf("%s error (%s): %v", r.ErrorSource, r.Status, r.Error)
+}
