@@ -103,6 +103,11 @@ type Config struct {
 	// Incidents lists the incidents to inject, each once; repeat a kind to
 	// inject it several times. Nil injects none.
 	Incidents []IncidentKind
+	// IncidentPlan places incidents where the caller wants them (Store,
+	// Kind, Start, End; Channel and Category optional), after the randomly
+	// placed Incidents: tests of alert rules need an incident at a known
+	// store and time, with clean weeks around it.
+	IncidentPlan []Incident
 }
 
 // Normalize fills defaults and validates the configuration.
@@ -183,6 +188,17 @@ func (c Config) Normalize() (Config, error) {
 	for _, k := range c.Incidents {
 		if !k.valid() {
 			return c, fmt.Errorf("sim: unknown incident kind %q", k)
+		}
+	}
+	for _, in := range c.IncidentPlan {
+		if !in.Kind.valid() {
+			return c, fmt.Errorf("sim: planned incident: unknown kind %q", in.Kind)
+		}
+		if !seen[in.Store] {
+			return c, fmt.Errorf("sim: planned %s incident: unknown store %q", in.Kind, in.Store)
+		}
+		if !in.End.After(in.Start) {
+			return c, fmt.Errorf("sim: planned %s incident at %s: end must be after start", in.Kind, in.Store)
 		}
 	}
 	return c, nil

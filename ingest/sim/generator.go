@@ -27,6 +27,8 @@ const (
 	pAttributed     = 0.35 // campaign orders credited to a creative
 	trafficDropLeft = 0.12 // share of a channel's traffic left in a traffic drop
 	priceErrorRatio = 0.1  // own price multiplier during a price error
+	checkoutLeft    = 0.05 // share of checkouts that still complete in a checkout failure
+	backlogFactor   = 12.0 // first response time multiplier in a service backlog
 	meanChurnDays   = 150
 	initialUsers    = 4000 // known users of a size-1 store at the start
 	anonPerSize     = 30000
@@ -390,6 +392,9 @@ func (g *Generator) session(st *storeState, hc *hourCtx, rng *rand.Rand, ch stri
 		// A price error is a bargain everyone shares: carts and orders jump.
 		cartP, orderP = cartP*2.5, orderP*1.5
 	}
+	if g.incident(IncidentCheckoutFailure, st.cfg.ID, t) != nil {
+		orderP *= checkoutLeft
+	}
 	e := Event{
 		Type: TypeSession, ID: st.id(TypeSession, "-ses-"), Time: t, Store: st.cfg.ID,
 		Channel: ch, Category: g.catNames[cat], PageViews: pv, DurationS: dur,
@@ -570,8 +575,15 @@ func (g *Generator) consultations(st *storeState, hc *hourCtx, rng *rand.Rand, r
 		if hc.ph.phase == PhasePeak {
 			median *= 3 // overloaded on the big day
 		}
+		if g.incident(IncidentServiceBacklog, st.cfg.ID, t) != nil {
+			median *= backlogFactor
+		}
+		convert := math.Min(pConsultConvert*eff.Conv, 0.9)
+		if g.incident(IncidentCheckoutFailure, st.cfg.ID, t) != nil {
+			convert *= checkoutLeft // the order would go through the same broken checkout
+		}
 		frt := math.Min(lognormal(rng, median, 0.7), 3600)
-		converted := rng.Float64() < math.Min(pConsultConvert*eff.Conv, 0.9)
+		converted := rng.Float64() < convert
 		g.emit(Event{
 			Type: TypeConsultation, ID: st.id(TypeConsultation, "-con-"), Time: t, Store: st.cfg.ID,
 			Channel: ch, Category: g.catNames[cat], User: st.userID(u), FirstResponseS: frt, Converted: converted,

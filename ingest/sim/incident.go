@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,27 +22,44 @@ const (
 	IncidentStoreSilent IncidentKind = "store_silent"
 	// IncidentPriceError: one category's own price is set to a tenth.
 	IncidentPriceError IncidentKind = "price_error"
+	// IncidentCheckoutFailure: carts fill as usual, almost no checkout
+	// completes (orders per session collapse).
+	IncidentCheckoutFailure IncidentKind = "checkout_failure"
+	// IncidentServiceBacklog: customer service falls behind, first response
+	// times balloon.
+	IncidentServiceBacklog IncidentKind = "service_backlog"
 )
 
-// IncidentKinds lists every incident kind.
+// IncidentKinds lists the kinds "all" injects. The list is fixed: adding a
+// kind to it would move every seeded run's output (golden files, the
+// anomaly evaluation), so newer kinds are in OptionalIncidentKinds.
 func IncidentKinds() []IncidentKind {
 	return []IncidentKind{IncidentPaymentOutage, IncidentTrafficDrop, IncidentRefundSpike, IncidentStoreSilent, IncidentPriceError}
 }
 
-// ParseIncidents parses a comma-separated list of kinds, "all" or "none".
+// OptionalIncidentKinds are injected only when named (e.g.
+// "all,checkout_failure,service_backlog") or planned (Config.IncidentPlan).
+func OptionalIncidentKinds() []IncidentKind {
+	return []IncidentKind{IncidentCheckoutFailure, IncidentServiceBacklog}
+}
+
+// ParseIncidents parses "none" or a comma-separated list of kinds in which
+// "all" stands for IncidentKinds().
 func ParseIncidents(s string) ([]IncidentKind, error) {
 	s = strings.TrimSpace(s)
-	switch s {
-	case "", "none":
+	if s == "" || s == "none" {
 		return nil, nil
-	case "all":
-		return IncidentKinds(), nil
 	}
 	var out []IncidentKind
 	for _, p := range strings.Split(s, ",") {
 		k := IncidentKind(strings.TrimSpace(p))
+		if k == "all" {
+			out = append(out, IncidentKinds()...)
+			continue
+		}
 		if !k.valid() {
-			return nil, fmt.Errorf("sim: unknown incident kind %q (want all, none or a list of %v)", k, IncidentKinds())
+			return nil, fmt.Errorf("sim: unknown incident kind %q (want all, none or a list of %v)", k,
+				append(IncidentKinds(), OptionalIncidentKinds()...))
 		}
 		out = append(out, k)
 	}
@@ -49,12 +67,7 @@ func ParseIncidents(s string) ([]IncidentKind, error) {
 }
 
 func (k IncidentKind) valid() bool {
-	for _, v := range IncidentKinds() {
-		if v == k {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(IncidentKinds(), k) || slices.Contains(OptionalIncidentKinds(), k)
 }
 
 // kpi is the KPI in which the incident shows.
@@ -70,6 +83,10 @@ func (k IncidentKind) kpi() string {
 		return "events"
 	case IncidentPriceError:
 		return "price_index"
+	case IncidentCheckoutFailure:
+		return "order_conversion_rate"
+	case IncidentServiceBacklog:
+		return "first_response_time"
 	}
 	return ""
 }
@@ -83,7 +100,7 @@ func (k IncidentKind) durationHours() (lo, hi int) {
 		return 4, 6
 	case IncidentRefundSpike:
 		return 6, 9
-	case IncidentStoreSilent:
+	case IncidentStoreSilent, IncidentCheckoutFailure, IncidentServiceBacklog:
 		return 3, 5
 	}
 	return 1, 1
@@ -107,10 +124,11 @@ func (in *Incident) covers(t time.Time) bool { return !t.Before(in.Start) && t.B
 // random store, in the daytime (so it is visible in the data), one week or
 // more after the start when the run is long enough (so the same hours a week
 // earlier are a clean baseline), and never on the same day, or exactly one
-// week apart, as another incident.
+// week apart, as another incident. The planned incidents (Config.IncidentPlan)
+// follow, as given.
 func placeIncidents(cfg *Config) []Incident {
 	if len(cfg.Incidents) == 0 {
-		return nil
+		return plannedIncidents(cfg, nil)
 	}
 	rng := newRNG(cfg.Seed, saltIncidents, 0)
 	days := int(cfg.End.Sub(cfg.Start).Hours() / 24)
@@ -147,13 +165,7 @@ func placeIncidents(cfg *Config) []Incident {
 		switch k {
 		case IncidentTrafficDrop:
 			// The store's busiest channel, so the drop is plain to see.
-			best := 0
-			for ch, w := range st.ChannelMix {
-				if w > st.ChannelMix[best] {
-					best = ch
-				}
-			}
-			in.Channel = Channels()[best]
+			in.Channel = Channels()[busiestChannel(&st)]
 		case IncidentPriceError:
 			in.Category = cfg.Categories[rng.IntN(len(cfg.Categories))].Name
 		}
@@ -167,5 +179,45 @@ func placeIncidents(cfg *Config) []Incident {
 			out = append(out, in)
 		}
 	}
+	return plannedIncidents(cfg, out)
+}
+
+// plannedIncidents appends the planned incidents to out, clipped to the
+// simulated range, with the channel of a traffic drop (the store's busiest)
+// and the category of a price error (the first) filled in when not given.
+func plannedIncidents(cfg *Config, out []Incident) []Incident {
+	for _, in := range cfg.IncidentPlan {
+		in.KPI = in.Kind.kpi()
+		in.Start, in.End = in.Start.In(cfg.Location), in.End.In(cfg.Location)
+		switch {
+		case in.Kind == IncidentTrafficDrop && in.Channel == "":
+			for _, st := range cfg.Stores {
+				if st.ID == in.Store {
+					in.Channel = Channels()[busiestChannel(&st)]
+				}
+			}
+		case in.Kind == IncidentPriceError && in.Category == "":
+			in.Category = cfg.Categories[0].Name
+		}
+		if in.Start.Before(cfg.Start) {
+			in.Start = cfg.Start
+		}
+		if in.End.After(cfg.End) {
+			in.End = cfg.End
+		}
+		if in.End.After(in.Start) {
+			out = append(out, in)
+		}
+	}
 	return out
+}
+
+func busiestChannel(st *StoreConfig) int {
+	best := 0
+	for ch, w := range st.ChannelMix {
+		if w > st.ChannelMix[best] {
+			best = ch
+		}
+	}
+	return best
 }

@@ -489,6 +489,8 @@ func TestParseIncidents(t *testing.T) {
 		{"none", nil, true},
 		{"all", IncidentKinds(), true},
 		{"refund_spike, refund_spike", []IncidentKind{IncidentRefundSpike, IncidentRefundSpike}, true},
+		{"all,service_backlog", append(IncidentKinds(), IncidentServiceBacklog), true},
+		{"checkout_failure", []IncidentKind{IncidentCheckoutFailure}, true},
 		{"outage", nil, false},
 	}
 	for _, tc := range tests {
