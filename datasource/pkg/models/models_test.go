@@ -52,7 +52,13 @@ func TestParseQuery(t *testing.T) {
 		{"unknown compare", `{"kpi":"gmv","compare":"2y"}`, nil, "unknown compare"},
 		{"unknown output", `{"kpi":"gmv","compare":"1d","compareOutputs":["ratio"]}`, nil, "unknown compare output"},
 		{"repeated groupBy", `{"kpi":"gmv","groupBy":["store","store"]}`, nil, "repeated"},
-		{"designed but not implemented", `{"kpi":"gmv","forecast":{"horizon":"day"},"lifecycle":true}`, nil, "not implemented yet in this version of the plugin: forecast, lifecycle"},
+		{"forecast day", `{"kpi":"gmv","forecast":{"horizon":"day"}}`, func(t *testing.T, q Query) {
+			require.Equal(t, &Forecast{Horizon: HorizonDay}, q.Forecast)
+		}, ""},
+		{"forecast without horizon", `{"kpi":"gmv","forecast":{}}`, nil, "horizon must be day or month"},
+		{"forecast with compare", `{"kpi":"gmv","forecast":{"horizon":"month"},"compare":"1d"}`, nil, "forecast cannot be combined with compare"},
+		{"lifecycle with compare", `{"kpi":"gmv","lifecycle":true,"compare":"1w"}`, nil, "lifecycle cannot be combined with compare"},
+		{"forecast and lifecycle", `{"kpi":"gmv","forecast":{"horizon":"day"},"lifecycle":true}`, nil, "forecast and lifecycle cannot be combined"},
 		{"anomaly defaults", `{"kpi":"gmv","anomaly":{}}`, func(t *testing.T, q Query) {
 			require.Equal(t, 6, q.Anomaly.Weeks)
 			require.InDelta(t, 3.0, q.Anomaly.K, 0)

@@ -20,7 +20,20 @@ const (
 	QueryTypeCampaigns  = "campaigns" // campaign phases as annotation regions
 	QueryTypeCalendar   = "calendar"  // the campaign calendar for a state timeline
 	QueryTypeAnomalies  = "anomalies" // flagged anomalies as annotation regions
+	QueryTypeFreshness  = "freshness" // per store, the age of its newest data
 )
+
+// Forecast horizons: the end of the local day or month.
+const (
+	HorizonDay   = "day"
+	HorizonMonth = "month"
+)
+
+// Forecast asks for the expected value at the end of the current day or
+// month (docs/query.md#forecast).
+type Forecast struct {
+	Horizon string `json:"horizon"`
+}
 
 // Cumulative modes.
 const (
@@ -170,9 +183,12 @@ type Query struct {
 	// hour-of-week of past weeks (docs/query.md#anomaly).
 	Anomaly *Anomaly `json:"anomaly,omitempty"`
 
-	// Designed, not implemented yet (a query setting them is refused).
-	Forecast  json.RawMessage `json:"forecast,omitempty"` // {"horizon": "day"|"month"}
-	Lifecycle bool            `json:"lifecycle,omitempty"`
+	// Forecast projects the KPI to the end of the day or month
+	// (docs/query.md#forecast).
+	Forecast *Forecast `json:"forecast,omitempty"`
+	// Lifecycle classifies each value of the groupBy dimension (category
+	// when empty) into a life-cycle stage (a table; docs/query.md#life-cycle).
+	Lifecycle bool `json:"lifecycle,omitempty"`
 }
 
 // ParseQuery reads and normalises a query's JSON: filters expanded (template
@@ -220,9 +236,6 @@ func ParseQuery(raw []byte) (Query, error) {
 		}
 		seen[g] = true
 	}
-	if err := q.refuseUnimplemented(); err != nil {
-		return q, err
-	}
 	return q, q.checkTransforms()
 }
 
@@ -250,6 +263,17 @@ func (q Query) checkTransforms() error {
 			return errors.New("anomaly cannot be combined with compare (the band already comes from past weeks): use one query per transform")
 		}
 	}
+	if q.Forecast != nil {
+		if q.Forecast.Horizon != HorizonDay && q.Forecast.Horizon != HorizonMonth {
+			return fmt.Errorf("forecast horizon must be day or month, got %q", q.Forecast.Horizon)
+		}
+		if q.Compare != CompareNone {
+			return errors.New("forecast cannot be combined with compare: use one query per transform")
+		}
+	}
+	if q.Lifecycle && q.Compare != CompareNone {
+		return errors.New("lifecycle cannot be combined with compare (the stage comes from the range's own trend): use one query per transform")
+	}
 	if q.Contribution != nil {
 		if q.Contribution.Dimension == "" {
 			return errors.New("contribution needs a dimension")
@@ -263,7 +287,8 @@ func (q Query) checkTransforms() error {
 		name string
 		on   bool
 	}{{"cumulative", q.Cumulative != ""}, {"target", q.Target}, {"topN", q.TopN != nil},
-		{"contribution", q.Contribution != nil}, {"funnel", q.Funnel}, {"anomaly", q.Anomaly != nil}} {
+		{"contribution", q.Contribution != nil}, {"funnel", q.Funnel}, {"anomaly", q.Anomaly != nil},
+		{"forecast", q.Forecast != nil}, {"lifecycle", q.Lifecycle}} {
 		if t.on {
 			set = append(set, t.name)
 		}
@@ -272,22 +297,6 @@ func (q Query) checkTransforms() error {
 		return fmt.Errorf("%s cannot be combined in one query: use one query per transform", strings.Join(set, " and "))
 	}
 	return nil
-}
-
-func (q Query) refuseUnimplemented() error {
-	var names []string
-	for name, set := range map[string]bool{
-		"forecast": len(q.Forecast) > 0, "lifecycle": q.Lifecycle,
-	} {
-		if set {
-			names = append(names, name)
-		}
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	slices.Sort(names)
-	return errors.New("not implemented yet in this version of the plugin: " + strings.Join(names, ", "))
 }
 
 // ExpandValues turns the filter values Grafana sends into plain values: a

@@ -237,7 +237,7 @@ func TestQueryDataErrorsAndSources(t *testing.T) {
 		{"series limit", "", `{"kpi":"gmv","groupBy":["store"],"compare":"1d","interval":"1h"}`, backend.StatusOK, "", ""},
 		{"anomaly by day", "", `{"kpi":"gmv","interval":"day","anomaly":{}}`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "1h or finer"},
 		{"anomalies with compare", "anomalies", `{"kpi":"gmv","interval":"1h","compare":"1d"}`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "no compare"},
-		{"not implemented", "", `{"kpi":"gmv","forecast":{"horizon":"day"}}`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "not implemented yet"},
+		{"forecast horizon", "", `{"kpi":"gmv","forecast":{"horizon":"year"}}`, backend.StatusBadRequest, backend.ErrorSourcePlugin, "horizon must be day or month"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
