@@ -285,24 +285,43 @@ func mustFreePort() int {
 // unless InfluxDB answers 204.
 func (s *Server) WriteLines(t testing.TB, lines []string) {
 	t.Helper()
+	if err := s.Write(context.Background(), lines); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Write is WriteLines for callers outside tests (benchmarks loading data):
+// line protocol (nanosecond precision), 5,000 lines a request; an error
+// unless InfluxDB answers 204 to each.
+func (s *Server) Write(ctx context.Context, lines []string) error {
 	c := http.Client{Timeout: 60 * time.Second}
 	for len(lines) > 0 {
 		n := min(len(lines), 5000)
 		u := s.URL + "/api/v2/write?bucket=" + url.QueryEscape(s.Bucket) + "&precision=ns"
-		req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(strings.Join(lines[:n], "\n")))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(strings.Join(lines[:n], "\n")))
 		if err != nil {
-			t.Fatalf("influxtest: write: %v", err)
+			return fmt.Errorf("influxtest: write: %w", err)
 		}
 		req.Header.Set("Authorization", "Token "+s.Token)
 		resp, err := c.Do(req)
 		if err != nil {
-			t.Fatalf("influxtest: write: %v", err)
+			return fmt.Errorf("influxtest: write: %w", err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("influxtest: write: %s: %s", resp.Status, body)
+			return fmt.Errorf("influxtest: write: %s: %s", resp.Status, body)
 		}
 		lines = lines[n:]
 	}
+	return nil
+}
+
+// PID is the influxd process id (0 when stopped), for benchmarks reading
+// its CPU time from /proc.
+func (s *Server) PID() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
 }
