@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -15,12 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
-	"github.com/storepulse/storepulse/ingest/parse"
-	"github.com/storepulse/storepulse/ingest/rollup"
 	"github.com/storepulse/storepulse/ingest/sim"
 	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/influxtest"
 	"github.com/storepulse/storepulse/internal/kpi"
+	"github.com/storepulse/storepulse/internal/simload"
 )
 
 // TestAnomalyEvaluation runs the detector on simulated stores with labelled
@@ -66,84 +64,38 @@ recall = incidents found / incidents. "Campaign day" = the region overlaps any p
 	t.Log(doc.String())
 }
 
-// evalScenario simulates, loads, detects and scores one scenario; it returns
+// evalScenario simulates, loads (internal/simload: the ingest parser and
+// rollup, the campaign calendar), detects and scores one scenario; it returns
 // its section of docs/anomaly.md.
 func evalScenario(t *testing.T, title string, start time.Time, sh *time.Location) string {
 	srv := influxtest.Start(t)
 	client := influxdb2.NewClient(srv.URL, srv.Token)
 	defer client.Close()
-	ctx := context.Background()
 
 	const stores, days, evalDays = 3, 49, 21
 	kinds := append(sim.IncidentKinds(), sim.IncidentKinds()...)
-	g, err := sim.New(sim.Config{Seed: 11, NumStores: stores, Days: days, Start: start, Location: sh, Incidents: kinds})
-	require.NoError(t, err)
-	r, err := rollup.New(rollup.Options{Ingester: "eval", Location: sh, CacheSize: 1 << 20,
-		Sketches: rollup.NewInfluxSketches(client.QueryAPI(srv.Org), srv.Bucket, "eval")})
-	require.NoError(t, err)
-	lim := parse.Limits{MaxItems: 1 << 22, LateHorizon: 100 * 365 * 24 * time.Hour, Now: func() time.Time { return start.AddDate(1, 0, 0) }}
-	var buf []byte
-	n, seg := 0, uint64(1)
-	flush := func() {
-		if len(buf) == 0 {
-			return
-		}
-		b, err := parse.Events(bytes.NewReader(buf), lim)
-		require.NoError(t, err)
-		s := r.NewSegment(seg)
-		seg++
-		s.Add(&b)
-		lines, err := r.Lines(ctx, s)
-		require.NoError(t, err)
-		srv.WriteLines(t, lines)
-		buf = buf[:0]
-	}
-	for h := 0; ; h++ {
-		evs, ok := g.Next()
-		if !ok {
-			break
-		}
-		for i := range evs {
-			buf = evs[i].AppendJSON(buf, sh)
-			buf = append(buf, '\n')
-			n++
-		}
-		if h%24 == 23 {
-			flush()
-		}
-	}
-	flush()
-	var cl []string
-	var camps []calendar.Campaign
-	for _, c := range g.Campaigns() {
-		cc := calendar.Campaign{ID: c.ID, Name: c.Name, Kind: c.Kind, Stores: c.Stores}
-		for _, p := range c.Phases {
-			cc.Phases = append(cc.Phases, calendar.Phase{Name: p.Name, Start: p.Start, End: p.End})
-		}
-		l, err := calendar.CampaignLine(&cc, false)
-		require.NoError(t, err)
-		cl = append(cl, l)
-		camps = append(camps, cc)
-	}
-	srv.WriteLines(t, cl)
-	t.Logf("%d events, %d campaigns, %d incidents", n, len(camps), len(g.Incidents()))
+	res := simload.Into(t, srv, sim.Config{Seed: 11, NumStores: stores, Days: days, Start: start, Location: sh, Incidents: kinds})
+	g := res.Generator
+	t.Logf("%d events, %d campaigns, %d incidents", res.Events, len(res.Campaigns), len(g.Incidents()))
 
 	end := start.AddDate(0, 0, days)
 	from := end.AddDate(0, 0, -evalDays)
 	e := &Engine{Catalog: kpi.Default(), Source: &InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket},
 		Location: sh, SeriesLimit: 500, Now: func() time.Time { return end }}
-	kpis := []string{"sessions", "orders", "paid_orders", "gmv", "refunds"}
 	var doc strings.Builder
 	fmt.Fprintf(&doc, "## %s\n\n%d stores × %d days from %s (Asia/Shanghai), %d events, %d incidents placed; evaluated %s to %s (%d days).\n\n",
-		title, stores, days, start.Format("2006-01-02"), n, len(g.Incidents()), from.Format("2006-01-02"), end.Format("2006-01-02"), evalDays)
+		title, stores, days, start.Format("2006-01-02"), res.Events, len(g.Incidents()), from.Format("2006-01-02"), end.Format("2006-01-02"), evalDays)
 	for _, sens := range []struct {
 		name string
 		k    float64
 	}{{"medium", 3}, {"low", 4}} {
-		doc.WriteString(scoreSensitivity(t, e, kpis, sens.name, sens.k, g, from, end, camps, sh))
+		doc.WriteString(scoreSensitivity(t, e, evalKPIs(), sens.name, sens.k, g, from, end, res.Campaigns, sh))
 	}
 	return doc.String()
 }
+
+// evalKPIs are the per-store KPIs the evaluation runs the detector on.
+func evalKPIs() []string { return []string{"sessions", "orders", "paid_orders", "gmv", "refunds"} }
 
 // scoreSensitivity runs the detector at band width k and scores it.
 func scoreSensitivity(t *testing.T, e *Engine, kpis []string, name string, bandK float64, g *sim.Generator, from, end time.Time,
