@@ -149,7 +149,14 @@ type LiveOptions struct {
 	Interval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	Log *slog.Logger
+	// SkipUntil: events at or before it are generated (the simulation's
+	// state depends on them) but not sent, because an earlier run of the
+	// same configuration sent them already.
+	SkipUntil time.Time
+	// Sent, if set, is called after each round with the time up to which
+	// every event has been sent (or skipped): the point to resume from.
+	Sent func(upTo time.Time)
+	Log  *slog.Logger
 }
 
 // Live sends g's events in real time: every interval, the events whose time
@@ -187,7 +194,11 @@ func Live(ctx context.Context, g *Generator, c *Client, o LiveOptions) (Stats, e
 		for due < len(queue) && !queue[due].Time.After(now) {
 			due++
 		}
-		for sent := 0; sent < due; {
+		skip := 0
+		for skip < due && !queue[skip].Time.After(o.SkipUntil) {
+			skip++
+		}
+		for sent := skip; sent < due; {
 			n := min(MaxBatch, due-sent)
 			res, err := c.SendEvents(ctx, queue[sent:sent+n], loc)
 			if err != nil {
@@ -199,8 +210,11 @@ func Live(ctx context.Context, g *Generator, c *Client, o LiveOptions) (Stats, e
 			st.Requests++
 			sent += n
 		}
-		if due > 0 {
-			log.Debug("live events sent", "events", due, "total", st.Events)
+		if due > skip {
+			log.Debug("live events sent", "events", due-skip, "total", st.Events)
+		}
+		if o.Sent != nil {
+			o.Sent(now)
 		}
 		queue = append(queue[:0], queue[due:]...)
 		if !more && len(queue) == 0 {

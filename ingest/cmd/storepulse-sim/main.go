@@ -4,6 +4,7 @@
 //	storepulse-sim file     [flags]   NDJSON to --out, plus --labels/--campaigns/--targets files
 //	storepulse-sim backfill [flags]   --days of history through the HTTP API, as fast as accepted
 //	storepulse-sim live     [flags]   real time from now on, for the demo
+//	storepulse-sim feed     [flags]   backfill once, then live for good (docker compose; --state)
 //
 // See docs/simulator.md.
 package main
@@ -45,6 +46,9 @@ type options struct {
 	concurrency, batch              int
 	interval, timeout               time.Duration
 	progress, verbose               bool
+	stateDir                        string
+	liveDays                        int
+	catchUp                         time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (options, error) {
@@ -52,7 +56,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (op
 	fs := pflag.NewFlagSet("storepulse-sim", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: storepulse-sim file|backfill|live [flags]")
+		fmt.Fprintln(stderr, "usage: storepulse-sim file|backfill|live|feed [flags]")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.url, "url", "http://localhost:8080", "ingest service base URL (backfill, live)")
@@ -74,6 +78,9 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (op
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "HTTP timeout per attempt")
 	fs.BoolVar(&o.progress, "progress", true, "backfill/file: progress bar on stderr")
 	fs.BoolVar(&o.verbose, "verbose", false, "debug logging")
+	fs.StringVar(&o.stateDir, "state", "", "feed: directory remembering the backfill and the live feed's progress (required)")
+	fs.IntVar(&o.liveDays, "live-days", 28, "feed: length of one live run (a new run, with new incidents, follows)")
+	fs.DurationVar(&o.catchUp, "catch-up", 24*time.Hour, "feed: after a longer stop, events older than this are not sent")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("flags: %w", err)
 	}
@@ -100,6 +107,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if o.mode == "feed" {
+		return runFeed(ctx, o, now, log, stderr)
+	}
 	cfg, err := config(o, now())
 	if err != nil {
 		return err
@@ -134,7 +144,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown mode %q (want file, backfill or live)", o.mode)
+	return fmt.Errorf("unknown mode %q (want file, backfill, live or feed)", o.mode)
 }
 
 // config turns flags into a generator config. Backfill never generates the
