@@ -150,7 +150,7 @@ func Definitions() []KPI {
 			Note:        "the uplift transform applied to another KPI (planned, not computed yet)"},
 		{ID: "lifecycle_stage", Name: "Life-cycle stage", Area: AreaProducts, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindTransform,
 			Description: "Introduction, growth, maturity or decline of a category, from its sales trend.",
-			Note:        "the life-cycle transform applied to GMV by category (planned, not computed yet)"},
+			Note:        "the life-cycle transform applied to GMV by category (the same as gmv with lifecycle: true grouped by category): a table of stages, see query.md#life-cycle"},
 		// operational
 		{ID: "events_received", Name: "Events received", Area: AreaOperational, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
 			Description: "Events accepted by the ingest service: zero means a store stopped sending.", Num: sum(s.MeasIngest, s.FieldEvents)},

@@ -56,6 +56,10 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 			if res, err = d.engine.Funnel(ctx, req); err == nil {
 				frames = data.Frames{funnelFrame(res)}
 			}
+		case q.Forecast != nil:
+			frames, err = d.forecastQuery(ctx, req)
+		case q.Lifecycle || q.KPI == engine.LifecycleKPI:
+			frames, err = d.lifecycleQuery(ctx, req)
 		case q.Contribution != nil:
 			var res *engine.ContributionResult
 			if res, err = d.engine.Contribution(ctx, req); err == nil {
@@ -86,8 +90,10 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		if tl, err = d.engine.CalendarTimeline(ctx, from, to, q.Filters); err == nil {
 			frames = data.Frames{calendarFrame(tl)}
 		}
+	case models.QueryTypeFreshness:
+		frames, err = d.freshnessQuery(ctx, q, to)
 	default:
-		return errorResponse(backend.PluginErrorf("unknown query type %q (kpi, dimensions, campaigns, calendar, anomalies)", dq.QueryType))
+		return errorResponse(backend.PluginErrorf("unknown query type %q (kpi, dimensions, campaigns, calendar, anomalies, freshness)", dq.QueryType))
 	}
 	if err != nil {
 		d.logger.Debug("query failed", "refId", dq.RefID, "queryType", dq.QueryType, "kpi", q.KPI, "error", err)
