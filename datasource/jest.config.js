@@ -13,4 +13,7 @@ module.exports = {
     '^.+\\.mjs$': base.transform['^.+\\.(t|j)sx?$'],
   },
   moduleFileExtensions: ['js', 'mjs', 'cjs', 'jsx', 'ts', 'tsx', 'json', 'node'],
+  // Editor tests drive react-select menus with userEvent, a few seconds each on a loaded CI machine: jest's
+  // 5 s default makes them flaky, not faster.
+  testTimeout: 20000,
 };

@@ -7,23 +7,48 @@ export const QUERY_VERSION = 1;
 /** Query types of the backend (the DataQuery's queryType). */
 export enum QueryType {
   KPI = 'kpi',
+  /** Values of one dimension, for template variables. */
   Dimensions = 'dimensions',
-  /** Annotations: campaigns from the calendar. Named by docs/query.md as planned; the backend does not serve it yet. */
+  /** Annotations: campaign phases from the calendar (sp_campaign) as regions. */
   Campaigns = 'campaigns',
-  /** Annotations: detected anomalies. Planned like Campaigns. */
+  /** The campaign calendar as a wide frame for the state timeline panel (Gantt-like). */
+  Calendar = 'calendar',
+  /** Annotations: runs of flagged anomalies of a KPI (the anomaly transform's detection). */
   Anomalies = 'anomalies',
+  /** Per store, the age in seconds of its newest data (sp_ingest): alert on a store that stopped sending. */
+  Freshness = 'freshness',
 }
 
 /** Dimensions a query can filter and group by (datasource/pkg/engine.Dimensions). */
 export const DIMENSIONS = ['store', 'channel', 'category', 'campaign', 'creative', 'reason', 'competitor'] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
-export type Compare = '' | 'previous_period' | '1d' | '1w' | '4w' | '1y';
+/** `campaign`: the same campaign last year (the campaign of the range matched to last year's of its kind). */
+export type Compare = '' | 'previous_period' | '1d' | '1w' | '4w' | '1y' | 'campaign';
 export type CompareOutput = 'series' | 'delta' | 'change';
 export type Cumulative = 'running' | 'mtd' | 'ytd';
 
 export const INTERVALS = ['auto', '1m', '5m', '10m', '15m', '30m', '1h', '2h', '3h', '6h', '12h', 'day', 'week', 'month'];
 export const CALENDAR_INTERVALS = ['day', 'week', 'month'];
+
+/** Anomaly band width: a named sensitivity (k = 4, 3, 2 spreads) or k itself (0 < k ≤ 100). */
+export type AnomalySensitivity = 'low' | 'medium' | 'high' | number;
+
+/** The anomaly transform's settings (datasource/pkg/models.Anomaly); `{}` takes the defaults. */
+export interface AnomalySettings {
+  /** Default medium (k = 3). */
+  sensitivity?: AnomalySensitivity;
+  /** Weeks of history, 4..8, default 6. */
+  weeks?: number;
+}
+
+export const ANOMALY_MIN_WEEKS = 4;
+export const ANOMALY_MAX_WEEKS = 8;
+export const ANOMALY_DEFAULT_WEEKS = 6;
+/** Days before a campaign that form its uplift baseline when baselineDays is not set. */
+export const UPLIFT_DEFAULT_BASELINE_DAYS = 28;
+/** The life-cycle transform reads the trend of the last weeks: the range must span at least this many weeks. */
+export const LIFECYCLE_MIN_WEEKS = 8;
 
 /** The JSON of a query, field for field as datasource/pkg/models.Query reads it. */
 export interface KpiQuery extends DataQuery {
@@ -37,14 +62,19 @@ export interface KpiQuery extends DataQuery {
   /** queryType dimensions: the dimension to list. */
   dimension?: string;
 
-  // Designed in docs/query.md, refused by the backend as "not implemented yet" for now.
+  // Transforms (docs/query.md): a query uses at most one of them.
   cumulative?: Cumulative;
   target?: boolean;
-  anomaly?: { sensitivity: number };
-  forecast?: { horizon: 'day' | 'month' };
   topN?: { n: number; by: string };
   contribution?: { dimension: string };
   funnel?: boolean;
+  anomaly?: AnomalySettings;
+  /** The cumulative actual, the projected path to the end of the day or month, its 80 % band and the target. */
+  forecast?: { horizon: 'day' | 'month' };
+  /** Life-cycle stage per value of the groupBy dimension (default category): one table. */
+  lifecycle?: boolean;
+  /** Per campaign overlapping the range: the KPI during it against the baselineDays before (default 28). */
+  uplift?: { baselineDays?: number };
 
   /**
    * Legend: a display name for the series; {{store}}, {{channel}}, … {{kpi}}, {{compare}}, {{output}} are
@@ -86,6 +116,12 @@ export interface KpiSecureJsonData {
 }
 
 /** One entry of the backend's /kpis resource. */
+/** A KPI's numerator or denominator in /kpis: summed fields, or the distinct count of a sketch kind. */
+export interface KpiOperand {
+  terms?: Array<{ measurement: string; field: string; sign: number }>;
+  distinct?: string;
+}
+
 export interface KpiInfo {
   id: string;
   name: string;
@@ -98,6 +134,9 @@ export interface KpiInfo {
   dimensions: string[] | null;
   grafanaUnit: string;
   note?: string;
+  numerator?: KpiOperand;
+  denominator?: KpiOperand;
+  complement?: boolean;
 }
 
 export const SETTINGS_DEFAULTS = {

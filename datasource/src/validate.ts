@@ -1,15 +1,21 @@
-import { CALENDAR_INTERVALS, KpiInfo, KpiQuery } from './types';
+import {
+  ANOMALY_MAX_WEEKS,
+  ANOMALY_MIN_WEEKS,
+  CALENDAR_INTERVALS,
+  KpiInfo,
+  KpiQuery,
+  LIFECYCLE_MIN_WEEKS,
+  QueryType,
+} from './types';
 
-/** The designed query options the backend still refuses as "not implemented yet" (docs/query.md). */
-export function plannedOptions(q: KpiQuery): string[] {
-  const set: Array<[string, boolean]> = [
-    ['anomaly', !!q.anomaly],
-    ['forecast', !!q.forecast],
-  ];
-  return set.filter(([, on]) => on).map(([name]) => name);
-}
+/** The KPI ids of the catalog's transform entries that the backend serves as a query of their own. */
+export const LIFECYCLE_KPI = 'lifecycle_stage';
+export const UPLIFT_KPI = 'campaign_uplift';
 
-/** The transforms of which one query may use at most one (the backend refuses combinations). */
+/**
+ * The transforms of which one query may use at most one: the backend refuses combinations
+ * (models.checkTransforms), so the editor names them before the query runs.
+ */
 export function transformsSet(q: KpiQuery): string[] {
   const set: Array<[string, boolean]> = [
     ['cumulative', !!q.cumulative],
@@ -17,36 +23,123 @@ export function transformsSet(q: KpiQuery): string[] {
     ['top N', !!q.topN],
     ['contribution', !!q.contribution],
     ['funnel', !!q.funnel],
+    ['anomaly', !!q.anomaly],
+    ['forecast', !!q.forecast],
+    ['lifecycle', !!q.lifecycle || q.kpi === LIFECYCLE_KPI],
+    ['uplift', !!q.uplift],
   ];
   return set.filter(([, on]) => on).map(([name]) => name);
 }
 
 const isVariable = (s: string | undefined) => !!s && s.includes('$');
 
-/**
- * Problems of a query the operator should fix before the panel runs it, in plain words. An empty list means
- * the query is consistent (the backend may still refuse a planned option, see plannedOptions).
- */
-export function validateQuery(q: KpiQuery, kpi: KpiInfo | undefined): string[] {
+/** The query type, empty read as KPI series (as the backend does). */
+export function queryTypeOf(q: KpiQuery): string {
+  return q.queryType || QueryType.KPI;
+}
+
+/** Whether the KPI counts distinct users (alone or in a ratio): such values add up neither over time nor across values. */
+export function isDistinctBased(kpi: KpiInfo): boolean {
+  return kpi.kind === 'distinct' || (kpi.kind === 'ratio' && (!!kpi.numerator?.distinct || !!kpi.denominator?.distinct));
+}
+
+/** Minutes of a duration interval ("5m", "1h"), Infinity for day/week/month, undefined for auto or a variable. */
+export function intervalMinutes(interval: string | undefined): number | undefined {
+  if (!interval || interval === 'auto' || isVariable(interval)) {
+    return undefined;
+  }
+  if (CALENDAR_INTERVALS.includes(interval)) {
+    return Infinity;
+  }
+  const m = interval.match(/^(\d+)(m|h)$/);
+  if (!m) {
+    return undefined;
+  }
+  return Number(m[1]) * (m[2] === 'h' ? 60 : 1);
+}
+
+const SENSITIVITIES = ['low', 'medium', 'high'];
+
+/** Problems of the anomaly settings and of the KPI and interval the detection runs on (anomaly series and annotations). */
+function anomalyProblems(q: KpiQuery, kpi: KpiInfo | undefined, annotations: boolean): string[] {
   const out: string[] = [];
+  const a = q.anomaly ?? {};
+  const s = a.sensitivity;
+  if (s !== undefined) {
+    if (typeof s === 'string' && !SENSITIVITIES.includes(s)) {
+      out.push(`Anomaly sensitivity "${s}" is unknown: choose low, medium, high, or a number of spreads.`);
+    } else if (typeof s === 'number' && !(s > 0 && s <= 100)) {
+      out.push('Anomaly sensitivity as a number is the band width in spreads: more than 0 and at most 100 (3 is usual; lower flags more).');
+    }
+  }
+  if (a.weeks !== undefined && (!Number.isInteger(a.weeks) || a.weeks < ANOMALY_MIN_WEEKS || a.weeks > ANOMALY_MAX_WEEKS)) {
+    out.push(`Anomaly history must be ${ANOMALY_MIN_WEEKS} to ${ANOMALY_MAX_WEEKS} whole weeks (default 6).`);
+  }
+  const minutes = intervalMinutes(q.interval);
+  if (minutes !== undefined && minutes > 60) {
+    out.push(
+      'Anomaly bands come from the same hour-of-week of past weeks: use an interval of 1h or finer (or auto' +
+        (annotations ? ', which means 1h here' : ' on a range short enough to resolve to 1h or finer') +
+        ').'
+    );
+  }
+  if (q.compare) {
+    out.push('Anomaly detection cannot be combined with Compare: the band already comes from past weeks. Turn Compare off, or use a second query for the comparison.');
+  }
+  if (kpi && (kpi.kind === 'stickiness' || kpi.kind === 'cumulative')) {
+    out.push(`Anomaly detection needs a KPI that is a sum, a ratio or a distinct count per bucket; ${kpi.name} is not.`);
+  }
+  return out;
+}
+
+/** Plain-language problems of the KPI catalog's transform entries (campaign uplift, life-cycle stage). */
+function transformKpiProblems(q: KpiQuery, kpi: KpiInfo): string[] {
+  switch (kpi.id) {
+    case LIFECYCLE_KPI:
+      return []; // served as GMV by category with the life-cycle transform
+    case UPLIFT_KPI:
+      return [
+        'Campaign uplift is not a KPI of its own: pick the KPI to measure (GMV, orders, conversion rate, …) and turn on Uplift; ' +
+          'it gives one row per campaign with the KPI during the campaign, its baseline and the uplift.',
+      ];
+    default:
+      return [`${kpi.name} is computed by a transform, not as a series of its own${kpi.note ? ` (${kpi.note})` : ''}.`];
+  }
+}
+
+/**
+ * Problems of a query the operator should fix before the panel runs it, in plain words, mirroring the
+ * backend's rules (models.ParseQuery and the engine). An empty list means the backend should accept the query.
+ * rangeMs is the dashboard's time range, for rules that depend on it (life-cycle needs 8 weeks).
+ */
+export function validateQuery(q: KpiQuery, kpi: KpiInfo | undefined, rangeMs?: number): string[] {
+  const type = queryTypeOf(q);
+  switch (type) {
+    case QueryType.Freshness: {
+      const others = Object.entries(q.filters ?? {}).filter(([dim, vals]) => dim !== 'store' && vals.length > 0);
+      return others.length ? [`Freshness is per store: it can be filtered by store only, not by ${others.map(([d]) => d).join(', ')}.`] : [];
+    }
+    case QueryType.Campaigns:
+    case QueryType.Calendar:
+      return [];
+    case QueryType.Dimensions:
+      return q.dimension ? [] : ['Pick the dimension whose values to list.'];
+    case QueryType.Anomalies:
+      if (!q.kpi) {
+        return ['Pick the KPI whose anomalies to show.'];
+      }
+      return [...dimensionProblems(q, kpi), ...anomalyProblems(q, kpi, true)];
+  }
   if (!q.kpi && !q.funnel) {
     return ['Pick a KPI.'];
   }
+  const out: string[] = [];
+  const lifecycle = !!q.lifecycle || q.kpi === LIFECYCLE_KPI;
   if (kpi) {
     if (kpi.kind === 'transform') {
-      out.push(`${kpi.name} is planned and cannot be computed yet${kpi.note ? ` (${kpi.note})` : ''}.`);
+      out.push(...transformKpiProblems(q, kpi));
     }
-    const dims = kpi.dimensions ?? [];
-    for (const [dim, vals] of Object.entries(q.filters ?? {})) {
-      if (vals.length > 0 && !dims.includes(dim)) {
-        out.push(`${kpi.name} cannot be filtered by ${dim}: its data only carries ${dims.join(', ') || 'no dimensions'}.`);
-      }
-    }
-    for (const dim of q.groupBy ?? []) {
-      if (!isVariable(dim) && !dims.includes(dim)) {
-        out.push(`${kpi.name} cannot be grouped by ${dim}: its data only carries ${dims.join(', ') || 'no dimensions'}.`);
-      }
-    }
+    out.push(...dimensionProblems(q, kpi));
     if (kpi.kind === 'stickiness' && q.interval && !isVariable(q.interval) && q.interval !== 'auto' && !CALENDAR_INTERVALS.includes(q.interval)) {
       out.push(`${kpi.name} needs an interval of at least a day (day, week, month or auto).`);
     }
@@ -57,11 +150,34 @@ export function validateQuery(q: KpiQuery, kpi: KpiInfo | undefined): string[] {
           : `A running total of ${kpi.name} means nothing (${kpi.kind === 'ratio' ? 'a ratio' : 'a distinct count'} does not add up over time); cumulative works on sums such as GMV or orders.`
       );
     }
-    if (q.topN && q.topN.by && !isVariable(q.topN.by) && !dims.includes(q.topN.by)) {
+    if (q.topN && q.topN.by && !isVariable(q.topN.by) && !(kpi.dimensions ?? []).includes(q.topN.by)) {
       out.push(`Top N by ${q.topN.by}: ${kpi.name} has no ${q.topN.by} dimension.`);
     }
-    if (q.contribution && q.contribution.dimension && !dims.includes(q.contribution.dimension)) {
+    if (q.contribution && q.contribution.dimension && !(kpi.dimensions ?? []).includes(q.contribution.dimension)) {
       out.push(`Contribution by ${q.contribution.dimension}: ${kpi.name} has no ${q.contribution.dimension} dimension.`);
+    }
+    if (q.forecast && kpi.kind !== 'transform' && ((kpi.kind !== 'sum' && kpi.kind !== 'ratio') || isDistinctBased(kpi))) {
+      out.push(
+        `A forecast of ${kpi.name} is not possible: ` +
+          (isDistinctBased(kpi)
+            ? 'distinct counts do not add up over hours or days (the same user comes back). '
+            : `${kpi.kind === 'cumulative' ? 'it is already a running total' : 'it is not a sum or a ratio of sums'}. `) +
+          'Forecast works on sums such as GMV or orders and on ratios of sums such as AOV.'
+      );
+    }
+    if (lifecycle && kpi.kind !== 'transform' && (kpi.kind !== 'sum' || isDistinctBased(kpi))) {
+      out.push(
+        `Life-cycle stages come from a sales trend: ${kpi.name} is ${kpi.kind === 'ratio' ? 'a ratio' : kpi.kind === 'distinct' ? 'a distinct count' : `a ${kpi.kind} value`}; use a sum such as GMV, orders or sessions.`
+      );
+    }
+    if (q.uplift && kpi.kind !== 'transform' && ((kpi.kind !== 'sum' && kpi.kind !== 'ratio') || isDistinctBased(kpi))) {
+      out.push(
+        `Campaign uplift of ${kpi.name} is not possible: ` +
+          (isDistinctBased(kpi)
+            ? 'a distinct count has no per-day average to compare with a baseline. '
+            : 'it is not a sum or a ratio of sums. ') +
+          'Uplift works on sums such as GMV or orders and on ratios of sums such as AOV.'
+      );
     }
   }
   if (q.compareOutputs && q.compareOutputs.length === 0 && q.compare) {
@@ -82,22 +198,93 @@ export function validateQuery(q: KpiQuery, kpi: KpiInfo | undefined): string[] {
     out.push('Contribution explains a change: choose a comparison period (Compare) first.');
   }
   if (q.anomaly) {
-    if (!(q.anomaly.sensitivity > 0)) {
-      out.push('Anomaly sensitivity must be a positive number of MADs (3 is usual).');
+    out.push(...anomalyProblems(q, kpi, false));
+  }
+  if (q.forecast && q.forecast.horizon !== 'day' && q.forecast.horizon !== 'month') {
+    out.push('Forecast needs a horizon: the end of the day or the end of the month.');
+  }
+  if (q.forecast && q.compare) {
+    out.push('Forecast cannot be combined with Compare: it projects the current day or month from its own history. Turn Compare off, or use a second query for the comparison.');
+  }
+  if (lifecycle && q.compare) {
+    out.push("Life-cycle stages cannot be combined with Compare: the stage comes from the range's own trend. Turn Compare off.");
+  }
+  if (lifecycle) {
+    if ((q.groupBy?.length ?? 0) > 1) {
+      out.push('Life-cycle stages are per value of one dimension: group by one dimension (category when empty).');
     }
-    if (q.interval && ['week', 'month'].includes(q.interval)) {
-      out.push('Anomaly bands come from the same hour-of-week of past weeks: use an interval of a day or less.');
-    }
-    if (q.cumulative) {
-      out.push('Anomaly detection and cumulative cannot be combined: anomalies are judged per bucket.');
+    if (rangeMs !== undefined && rangeMs < LIFECYCLE_MIN_WEEKS * 7 * 86400000) {
+      out.push(
+        `Life-cycle stages come from the sales trend of at least ${LIFECYCLE_MIN_WEEKS} whole weeks (Monday to Sunday): choose a longer time range (e.g. the last 90 days).`
+      );
     }
   }
-  if (q.forecast && q.forecast.horizon === 'day' && q.interval && ['day', 'week', 'month'].includes(q.interval)) {
-    out.push('A forecast to the end of the day needs buckets shorter than a day.');
+  if (q.uplift && q.uplift.baselineDays !== undefined && (!Number.isInteger(q.uplift.baselineDays) || q.uplift.baselineDays < 1)) {
+    out.push('Uplift baseline must be a whole number of days before the campaign (28 when empty).');
   }
   const transforms = transformsSet(q);
   if (transforms.length > 1) {
     out.push(`${transforms.join(' and ')} cannot be combined in one query: use one query per transform.`);
+  }
+  return out;
+}
+
+/** Filters and group-by on dimensions the KPI's data does not carry. */
+function dimensionProblems(q: KpiQuery, kpi: KpiInfo | undefined): string[] {
+  if (!kpi) {
+    return [];
+  }
+  const out: string[] = [];
+  const dims = kpi.dimensions ?? [];
+  for (const [dim, vals] of Object.entries(q.filters ?? {})) {
+    if (vals.length > 0 && !dims.includes(dim)) {
+      out.push(`${kpi.name} cannot be filtered by ${dim}: its data only carries ${dims.join(', ') || 'no dimensions'}.`);
+    }
+  }
+  for (const dim of q.groupBy ?? []) {
+    if (!isVariable(dim) && !dims.includes(dim)) {
+      out.push(`${kpi.name} cannot be grouped by ${dim}: its data only carries ${dims.join(', ') || 'no dimensions'}.`);
+    }
+  }
+  return out;
+}
+
+/**
+ * What the chosen options will do, in plain words: not problems, but the explanations an operator needs to
+ * read the result (the same campaign last year, the life-cycle default, the table transforms).
+ */
+export function queryHints(q: KpiQuery, kpi: KpiInfo | undefined): string[] {
+  const out: string[] = [];
+  if (queryTypeOf(q) !== QueryType.KPI) {
+    return out;
+  }
+  if (q.compare === 'campaign') {
+    out.push(
+      'Same campaign last year: the campaign overlapping the range (or the one chosen in the campaign filter) is matched to ' +
+        "last year's campaign of the same kind, and the range is moved back by the distance between their starts. " +
+        'The query fails when the range overlaps no campaign or last year had none of that kind.'
+    );
+  }
+  if (q.kpi === LIFECYCLE_KPI && !q.lifecycle) {
+    out.push('Life-cycle stage is GMV by category with the life-cycle transform: one table row per category with its stage.');
+  }
+  if (q.lifecycle || q.kpi === LIFECYCLE_KPI) {
+    out.push(
+      `Life-cycle: one table row per ${q.groupBy?.[0] ?? 'category'} with its stage (introduction, growth, maturity, decline), ` +
+        'weekly growth, the KPI over the last 4 weeks and its share; the range needs at least 8 weeks.'
+    );
+  }
+  if (q.uplift) {
+    out.push(
+      `Uplift: one table row per campaign overlapping the range, the ${kpi?.name ?? 'KPI'} per day during it against the ` +
+        `${q.uplift.baselineDays ?? 28} days before its start (other campaigns' days left out).`
+    );
+  }
+  if (q.forecast) {
+    out.push(
+      `Forecast: the ${kpi?.name ?? 'KPI'} so far in the current ${q.forecast.horizon} (output actual), the projected path to its end ` +
+        '(forecast; reduce with "last" for the expected end value), an 80 % band (lower, upper) and the target when one is stored.'
+    );
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import React, { useEffect, useMemo, useState } from 'react';
 import { css } from '@emotion/css';
 import { GrafanaTheme2, QueryEditorProps, SelectableValue } from '@grafana/data';
-import { Alert, InlineField, InlineFieldRow, InlineSwitch, Input, MultiSelect, Select, useStyles2 } from '@grafana/ui';
+import { Alert, InlineField, InlineFieldRow, InlineSwitch, Input, MultiSelect, RadioButtonGroup, Select, useStyles2 } from '@grafana/ui';
 
 import type { DataSource } from '../datasource';
 import {
@@ -14,13 +14,78 @@ import {
   KpiDataSourceOptions,
   KpiInfo,
   KpiQuery,
+  QueryType,
+  UPLIFT_DEFAULT_BASELINE_DAYS,
 } from '../types';
-import { plannedOptions, validateQuery } from '../validate';
+import { queryHints, queryTypeOf, validateQuery } from '../validate';
+import { AnomalyFields } from './AnomalyFields';
 import { DimensionFilters, variableOptions } from './DimensionFilters';
 
 type Props = QueryEditorProps<DataSource, KpiQuery, KpiDataSourceOptions>;
 
 const LABEL_WIDTH = 14;
+
+const QUERY_TYPES: Array<SelectableValue<string>> = [
+  { label: 'KPI series', value: QueryType.KPI, description: 'a KPI over time, with comparisons and transforms' },
+  { label: 'Freshness per store', value: QueryType.Freshness, description: "how old each store's newest data is, in seconds" },
+  { label: 'Campaign calendar (state timeline)', value: QueryType.Calendar, description: 'campaign phases for the state timeline panel' },
+  { label: 'Campaign annotations', value: QueryType.Campaigns, description: 'campaign phases as annotation regions' },
+  { label: 'Anomaly annotations', value: QueryType.Anomalies, description: 'runs of flagged anomalies of a KPI as annotation regions' },
+];
+
+/** What each query type returns, shown under the type selector. */
+const TYPE_INFO: Record<string, string> = {
+  [QueryType.Freshness]:
+    'One series per store: the age in seconds of its newest data at the end of the range (stores silent for 7 days are absent). Alert when above 900 (15 minutes without data).',
+  [QueryType.Calendar]:
+    'One row per phase change, one text field per campaign holding its phase (warm-up, pre-sale, peak, after-sales): use the state timeline panel.',
+  [QueryType.Campaigns]: 'One region per campaign phase overlapping the range (time, timeEnd, title, text, tags): for annotations or a table.',
+  [QueryType.Anomalies]:
+    'One region per run of flagged buckets of each series (time, timeEnd, title, text, tags, value, expected, score). Interval auto means 1h here.',
+};
+
+/** The dimensions each query type filters by (KPI series and anomalies: the KPI's own). */
+const TYPE_FILTERS: Record<string, string[]> = {
+  [QueryType.Freshness]: ['store'],
+  [QueryType.Calendar]: ['store', 'campaign'],
+  [QueryType.Campaigns]: ['store', 'campaign'],
+};
+
+/** Fields only KPI series use: a query of another type must not carry them (the backend checks them for every type). */
+const KPI_SERIES_FIELDS: Array<keyof KpiQuery> = [
+  'compare',
+  'compareOutputs',
+  'cumulative',
+  'target',
+  'topN',
+  'contribution',
+  'funnel',
+  'forecast',
+  'lifecycle',
+  'uplift',
+  'dimension',
+];
+
+/** The query as the new type uses it: fields the type does not read are dropped, filters narrowed to its dimensions. */
+export function switchQueryType(query: KpiQuery, type: string): KpiQuery {
+  const next = { ...query, queryType: type } as Record<string, unknown>;
+  if (type === QueryType.KPI) {
+    return { ...(next as unknown as KpiQuery), kpi: query.kpi || 'gmv' };
+  }
+  for (const k of KPI_SERIES_FIELDS) {
+    delete next[k];
+  }
+  const dims = TYPE_FILTERS[type];
+  if (dims) {
+    for (const k of ['groupBy', 'interval', 'anomaly']) {
+      delete next[k];
+    }
+    next.kpi = '';
+    const filters = Object.fromEntries(Object.entries(query.filters ?? {}).filter(([d]) => dims.includes(d)));
+    next.filters = Object.keys(filters).length ? filters : undefined;
+  }
+  return next as unknown as KpiQuery;
+}
 
 const COMPARE_OPTIONS: Array<SelectableValue<string>> = [
   { label: 'No comparison', value: 'none' },
@@ -29,6 +94,11 @@ const COMPARE_OPTIONS: Array<SelectableValue<string>> = [
   { label: 'Last week (1w)', value: '1w', description: 'same weekday and time last week' },
   { label: '4 weeks ago (4w)', value: '4w' },
   { label: 'Last year (1y)', value: '1y', description: '364 days earlier, so weekdays line up' },
+  {
+    label: 'Same campaign last year',
+    value: 'campaign',
+    description: "the range's campaign against last year's campaign of the same kind, aligned on their starts",
+  },
 ];
 
 const OUTPUT_OPTIONS: Array<SelectableValue<CompareOutput>> = [
@@ -88,9 +158,11 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
   const [kpis, setKpis] = useState<KpiInfo[]>([]);
   const [loadError, setLoadError] = useState<string>();
 
+  const type = queryTypeOf(query);
+
   // A new query works at once: GMV compared with last week.
   useEffect(() => {
-    if (query.kpi === undefined && !query.funnel) {
+    if (query.kpi === undefined && !query.funnel && queryTypeOf(query) === QueryType.KPI) {
       onChange({ ...DEFAULT_QUERY, ...query } as KpiQuery);
     }
   }, [query, onChange]);
@@ -109,22 +181,42 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
   const kpi = useMemo(() => kpis.find((k) => k.id === query.kpi), [kpis, query.kpi]);
   const dims = kpi ? (kpi.dimensions ?? []) : [...DIMENSIONS];
   const dimOptions: Array<SelectableValue<string>> = dims.map((d) => ({ label: d, value: d }));
-  const problems = validateQuery(query, kpis.length ? kpi : undefined);
-  if (kpis.length && query.kpi && !kpi && !query.kpi.includes('$')) {
+  const rangeMs = range ? range.to.valueOf() - range.from.valueOf() : undefined;
+  const usesKpi = type === QueryType.KPI || type === QueryType.Anomalies;
+  const problems = validateQuery(query, kpis.length ? kpi : undefined, rangeMs);
+  if (usesKpi && kpis.length && query.kpi && !kpi && !query.kpi.includes('$')) {
     problems.unshift(`Unknown KPI "${query.kpi}": pick one from the catalog.`);
   }
-  const planned = plannedOptions(query);
+  const hints = queryHints(query, kpi);
 
-  const change = (patch: Partial<KpiQuery>, run = true) => {
-    const next = clean({ ...query, ...patch });
+  const commit = (next: KpiQuery) => {
     onChange(next);
     const kpiNext = kpis.find((k) => k.id === next.kpi) ?? kpi;
-    if (run && validateQuery(next, kpiNext).length === 0 && plannedOptions(next).length === 0) {
+    if (validateQuery(next, kpiNext, rangeMs).length === 0) {
       onRunQuery();
     }
   };
+  const change = (patch: Partial<KpiQuery>) => commit(clean({ ...query, ...patch }));
 
   const compare = query.compare ?? '';
+
+  const legend = (
+    <InlineField label="Legend" labelWidth={LABEL_WIDTH} tooltip="Series name; {{store}}, {{channel}}, {{kpi}}, {{compare}}, {{output}} take the series' labels">
+      <Input
+        id="alias"
+        aria-label="Legend"
+        width={30}
+        placeholder="auto, e.g. GMV {{store}}"
+        defaultValue={query.alias ?? ''}
+        onBlur={(e) => {
+          const v = e.currentTarget.value.trim();
+          if (v !== (query.alias ?? '')) {
+            change({ alias: v || undefined });
+          }
+        }}
+      />
+    </InlineField>
+  );
 
   return (
     <div className={styles.editor}>
@@ -134,37 +226,43 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
         </Alert>
       )}
       <InlineFieldRow>
-        <InlineField label="KPI" labelWidth={LABEL_WIDTH} tooltip="Catalog of derived KPIs, grouped by area; type to search">
-          <Select<string>
-            inputId="kpi-select"
-            aria-label="KPI"
-            width={40}
-            isSearchable
-            isLoading={!kpis.length && !loadError}
-            options={[...kpiOptions(kpis), ...variableOptions()]}
-            value={query.kpi || null}
-            allowCustomValue
-            placeholder="Choose a KPI"
-            onChange={(v) => change({ kpi: v?.value ?? '' })}
-          />
-        </InlineField>
-        <InlineField label="Legend" labelWidth={LABEL_WIDTH} tooltip="Series name; {{store}}, {{channel}}, {{kpi}}, {{compare}}, {{output}} take the series' labels">
-          <Input
-            id="alias"
-            aria-label="Legend"
-            width={30}
-            placeholder="auto, e.g. GMV {{store}}"
-            defaultValue={query.alias ?? ''}
-            onBlur={(e) => {
-              const v = e.currentTarget.value.trim();
-              if (v !== (query.alias ?? '')) {
-                change({ alias: v || undefined });
-              }
-            }}
+        <InlineField label="Query type" labelWidth={LABEL_WIDTH} tooltip="What the query returns: KPI series, or one of the operational views">
+          <RadioButtonGroup<string>
+            aria-label="Query type"
+            size="sm"
+            options={QUERY_TYPES}
+            value={type}
+            onChange={(t) => t !== type && commit(clean(switchQueryType(query, t)))}
           />
         </InlineField>
       </InlineFieldRow>
-      {kpi && (
+      {TYPE_INFO[type] && (
+        <div className={styles.info} data-testid="type-info">
+          {TYPE_INFO[type]}
+        </div>
+      )}
+
+      {usesKpi && (
+        <InlineFieldRow>
+          <InlineField label="KPI" labelWidth={LABEL_WIDTH} tooltip="Catalog of derived KPIs, grouped by area; type to search">
+            <Select<string>
+              inputId="kpi-select"
+              aria-label="KPI"
+              width={40}
+              isSearchable
+              isLoading={!kpis.length && !loadError}
+              options={[...kpiOptions(kpis), ...variableOptions()]}
+              value={query.kpi || null}
+              allowCustomValue
+              placeholder="Choose a KPI"
+              onChange={(v) => change({ kpi: v?.value ?? '' })}
+            />
+          </InlineField>
+          {type === QueryType.KPI && legend}
+        </InlineFieldRow>
+      )}
+      {type === QueryType.Freshness && <InlineFieldRow>{legend}</InlineFieldRow>}
+      {usesKpi && kpi && (
         <div className={styles.info} data-testid="kpi-info">
           <div>{kpi.description}</div>
           <div>
@@ -177,164 +275,207 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
 
       <DimensionFilters
         datasource={datasource}
-        dimensions={dims}
+        dimensions={TYPE_FILTERS[type] ?? dims}
         filters={query.filters ?? {}}
         range={range}
         labelWidth={LABEL_WIDTH}
         onChange={(filters) => change({ filters: Object.keys(filters).length ? filters : undefined })}
       />
 
-      <InlineFieldRow>
-        <InlineField label="Group by" labelWidth={LABEL_WIDTH} tooltip="One series per combination of values">
-          <MultiSelect<string>
-            inputId="group-by"
-            aria-label="Group by"
-            width={40}
-            placeholder="no split"
-            options={[...dimOptions, ...variableOptions()]}
-            value={query.groupBy ?? []}
-            onChange={(sel: Array<SelectableValue<string>>) => {
-              const g = sel.map((s) => s.value!).filter(Boolean);
-              change({ groupBy: g.length ? g : undefined });
-            }}
-          />
-        </InlineField>
-        <InlineField label="Interval" labelWidth={LABEL_WIDTH} tooltip="Bucket size; day, week (Monday) and month follow the store time zone">
-          <Select<string>
-            inputId="interval"
-            aria-label="Interval"
-            width={16}
-            options={INTERVALS.map((i) => ({ label: i, value: i }))}
-            value={query.interval ?? 'auto'}
-            allowCustomValue
-            onChange={(v) => change({ interval: v?.value ?? 'auto' })}
-          />
-        </InlineField>
-      </InlineFieldRow>
+      {usesKpi && (
+        <InlineFieldRow>
+          <InlineField label="Group by" labelWidth={LABEL_WIDTH} tooltip="One series per combination of values">
+            <MultiSelect<string>
+              inputId="group-by"
+              aria-label="Group by"
+              width={40}
+              placeholder="no split"
+              options={[...dimOptions, ...variableOptions()]}
+              value={query.groupBy ?? []}
+              onChange={(sel: Array<SelectableValue<string>>) => {
+                const g = sel.map((s) => s.value!).filter(Boolean);
+                change({ groupBy: g.length ? g : undefined });
+              }}
+            />
+          </InlineField>
+          <InlineField label="Interval" labelWidth={LABEL_WIDTH} tooltip="Bucket size; day, week (Monday) and month follow the store time zone">
+            <Select<string>
+              inputId="interval"
+              aria-label="Interval"
+              width={16}
+              options={INTERVALS.map((i) => ({ label: i, value: i }))}
+              value={query.interval ?? 'auto'}
+              allowCustomValue
+              onChange={(v) => change({ interval: v?.value ?? 'auto' })}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
 
-      <InlineFieldRow>
-        <InlineField label="Compare" labelWidth={LABEL_WIDTH}>
-          <Select<string>
-            inputId="compare"
-            aria-label="Compare"
-            width={24}
-            options={COMPARE_OPTIONS}
-            value={compare || 'none'}
-            onChange={(v) => {
-              const c = v?.value && v.value !== 'none' ? (v.value as Compare) : undefined;
-              change({ compare: c, compareOutputs: c ? (query.compareOutputs ?? ['series']) : undefined });
-            }}
-          />
-        </InlineField>
-        <InlineField label="Show" labelWidth={8} disabled={!compare} tooltip="What the comparison adds">
-          <MultiSelect<CompareOutput>
-            inputId="compare-outputs"
-            aria-label="Compare outputs"
-            width={36}
-            options={OUTPUT_OPTIONS}
-            value={query.compareOutputs ?? []}
-            onChange={(sel: Array<SelectableValue<CompareOutput>>) => change({ compareOutputs: sel.map((s) => s.value!) })}
-          />
-        </InlineField>
-      </InlineFieldRow>
+      {type === QueryType.Anomalies && (
+        <InlineFieldRow>
+          <AnomalyFields anomaly={query.anomaly} labelWidth={LABEL_WIDTH} onChange={(anomaly) => change({ anomaly })} />
+        </InlineFieldRow>
+      )}
 
-      <InlineFieldRow>
-        <InlineField label="Cumulative" labelWidth={LABEL_WIDTH} tooltip="Running total, month-to-date or year-to-date (sums only)">
-          <Select<string>
-            inputId="cumulative"
-            aria-label="Cumulative"
-            width={20}
-            options={CUMULATIVE_OPTIONS}
-            value={query.cumulative ?? 'off'}
-            onChange={(v) => change({ cumulative: v?.value && v.value !== 'off' ? (v.value as Cumulative) : undefined })}
-          />
-        </InlineField>
-        <InlineField label="Target" labelWidth={8} htmlFor="target" tooltip="Add the stored target and the attainment">
-          <InlineSwitch id="target" value={!!query.target} onChange={(e) => change({ target: e.currentTarget.checked || undefined })} />
-        </InlineField>
-        <InlineField label="Funnel" labelWidth={8} htmlFor="funnel" tooltip="sessions → add-to-cart → orders → paid, with step rates">
-          <InlineSwitch id="funnel" value={!!query.funnel} onChange={(e) => change({ funnel: e.currentTarget.checked || undefined })} />
-        </InlineField>
-      </InlineFieldRow>
+      {type === QueryType.KPI && (
+        <>
+          <InlineFieldRow>
+            <InlineField label="Compare" labelWidth={LABEL_WIDTH}>
+              <Select<string>
+                inputId="compare"
+                aria-label="Compare"
+                width={28}
+                options={[...COMPARE_OPTIONS, ...variableOptions()]}
+                value={compare || 'none'}
+                allowCustomValue
+                onChange={(v) => {
+                  const c = v?.value && v.value !== 'none' ? (v.value as Compare) : undefined;
+                  change({ compare: c, compareOutputs: c ? (query.compareOutputs ?? ['series']) : undefined });
+                }}
+              />
+            </InlineField>
+            <InlineField label="Show" labelWidth={8} disabled={!compare} tooltip="What the comparison adds">
+              <MultiSelect<CompareOutput>
+                inputId="compare-outputs"
+                aria-label="Compare outputs"
+                width={36}
+                options={OUTPUT_OPTIONS}
+                value={query.compareOutputs ?? []}
+                onChange={(sel: Array<SelectableValue<CompareOutput>>) => change({ compareOutputs: sel.map((s) => s.value!) })}
+              />
+            </InlineField>
+          </InlineFieldRow>
 
-      <InlineFieldRow>
-        <InlineField label="Anomaly" labelWidth={LABEL_WIDTH} htmlFor="anomaly" tooltip="Expected value and band from the same hour-of-week of past weeks">
-          <InlineSwitch
-            id="anomaly"
-            value={!!query.anomaly}
-            onChange={(e) => change({ anomaly: e.currentTarget.checked ? { sensitivity: query.anomaly?.sensitivity ?? 3 } : undefined })}
-          />
-        </InlineField>
-        <InlineField label="Sensitivity" labelWidth={12} disabled={!query.anomaly} tooltip="Band width in MADs (3 is usual; lower flags more)">
-          <Input
-            id="sensitivity"
-            aria-label="Anomaly sensitivity"
-            type="number"
-            width={8}
-            min={0.5}
-            step={0.5}
-            defaultValue={query.anomaly?.sensitivity ?? 3}
-            onBlur={(e) => query.anomaly && change({ anomaly: { sensitivity: Number(e.currentTarget.value) } })}
-          />
-        </InlineField>
-        <InlineField label="Forecast" labelWidth={10} tooltip="Expected value at the end of the day or month">
-          <Select<string>
-            inputId="forecast"
-            aria-label="Forecast"
-            width={18}
-            options={FORECAST_OPTIONS}
-            value={query.forecast?.horizon ?? 'off'}
-            onChange={(v) => change({ forecast: v?.value === 'day' || v?.value === 'month' ? { horizon: v.value } : undefined })}
-          />
-        </InlineField>
-      </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField label="Cumulative" labelWidth={LABEL_WIDTH} tooltip="Running total, month-to-date or year-to-date (sums only)">
+              <Select<string>
+                inputId="cumulative"
+                aria-label="Cumulative"
+                width={20}
+                options={CUMULATIVE_OPTIONS}
+                value={query.cumulative ?? 'off'}
+                onChange={(v) => change({ cumulative: v?.value && v.value !== 'off' ? (v.value as Cumulative) : undefined })}
+              />
+            </InlineField>
+            <InlineField label="Target" labelWidth={8} htmlFor="target" tooltip="Add the stored target and the attainment">
+              <InlineSwitch id="target" value={!!query.target} onChange={(e) => change({ target: e.currentTarget.checked || undefined })} />
+            </InlineField>
+            <InlineField label="Funnel" labelWidth={8} htmlFor="funnel" tooltip="sessions → add-to-cart → orders → paid, with step rates">
+              <InlineSwitch id="funnel" value={!!query.funnel} onChange={(e) => change({ funnel: e.currentTarget.checked || undefined })} />
+            </InlineField>
+          </InlineFieldRow>
 
-      <InlineFieldRow>
-        <InlineField label="Top N" labelWidth={LABEL_WIDTH} tooltip="Keep the n largest values of a dimension, the rest as other; empty is off">
-          <Input
-            id="topn-n"
-            aria-label="Top N count"
-            type="number"
-            width={8}
-            min={1}
-            placeholder="off"
-            defaultValue={query.topN?.n ?? ''}
-            onBlur={(e) => {
-              const raw = e.currentTarget.value.trim();
-              const n = Number(raw);
-              if (!raw) {
-                if (query.topN) {
-                  change({ topN: undefined });
-                }
-                return;
-              }
-              if (n !== query.topN?.n) {
-                change({ topN: { n, by: query.topN?.by ?? query.groupBy?.[0] ?? dims[0] ?? 'store' } });
-              }
-            }}
-          />
-        </InlineField>
-        <InlineField label="by" labelWidth={5} disabled={!query.topN}>
-          <Select<string>
-            inputId="topn-by"
-            aria-label="Top N by"
-            width={18}
-            options={[...dimOptions, ...variableOptions()]}
-            value={query.topN?.by ?? null}
-            onChange={(v) => query.topN && change({ topN: { n: query.topN.n, by: v?.value ?? '' } })}
-          />
-        </InlineField>
-        <InlineField label="Contribution" labelWidth={13} tooltip="Which values of a dimension explain the change against the comparison period">
-          <Select<string>
-            inputId="contribution"
-            aria-label="Contribution"
-            width={18}
-            options={[{ label: 'Off', value: 'off' }, ...dimOptions]}
-            value={query.contribution?.dimension ?? 'off'}
-            onChange={(v) => change({ contribution: v?.value && v.value !== 'off' ? { dimension: v.value } : undefined })}
-          />
-        </InlineField>
-      </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField label="Anomaly" labelWidth={LABEL_WIDTH} htmlFor="anomaly" tooltip="Expected value and band from the same hour-of-week of past weeks, a score and a flag">
+              <InlineSwitch
+                id="anomaly"
+                value={!!query.anomaly}
+                onChange={(e) => change({ anomaly: e.currentTarget.checked ? (query.anomaly ?? {}) : undefined })}
+              />
+            </InlineField>
+            <AnomalyFields anomaly={query.anomaly} disabled={!query.anomaly} onChange={(anomaly) => change({ anomaly })} />
+          </InlineFieldRow>
+
+          <InlineFieldRow>
+            <InlineField label="Forecast" labelWidth={LABEL_WIDTH} tooltip="The actual so far and the projected path to the end of the day or month, with an 80 % band">
+              <Select<string>
+                inputId="forecast"
+                aria-label="Forecast"
+                width={18}
+                options={FORECAST_OPTIONS}
+                value={query.forecast?.horizon ?? 'off'}
+                onChange={(v) => change({ forecast: v?.value === 'day' || v?.value === 'month' ? { horizon: v.value } : undefined })}
+              />
+            </InlineField>
+            <InlineField
+              label="Lifecycle"
+              labelWidth={10}
+              htmlFor="lifecycle"
+              tooltip="Life-cycle stage (introduction, growth, maturity, decline) per category, or per the group-by dimension, from the sales trend; needs 8 weeks"
+            >
+              <InlineSwitch id="lifecycle" value={!!query.lifecycle} onChange={(e) => change({ lifecycle: e.currentTarget.checked || undefined })} />
+            </InlineField>
+            <InlineField label="Uplift" labelWidth={8} htmlFor="uplift" tooltip="Per campaign in the range: the KPI during the campaign against its baseline before it">
+              <InlineSwitch
+                id="uplift"
+                value={!!query.uplift}
+                onChange={(e) => change({ uplift: e.currentTarget.checked ? (query.uplift ?? {}) : undefined })}
+              />
+            </InlineField>
+            <InlineField
+              label="Baseline days"
+              labelWidth={14}
+              disabled={!query.uplift}
+              tooltip={`Days before the campaign start that form the baseline (default ${UPLIFT_DEFAULT_BASELINE_DAYS}; other campaigns' days are left out)`}
+            >
+              <Input
+                id="uplift-baseline"
+                aria-label="Uplift baseline days"
+                type="number"
+                width={8}
+                min={1}
+                placeholder={String(UPLIFT_DEFAULT_BASELINE_DAYS)}
+                defaultValue={query.uplift?.baselineDays ?? ''}
+                onBlur={(e) => {
+                  const raw = e.currentTarget.value.trim();
+                  const baselineDays = raw ? Number(raw) : undefined;
+                  if (query.uplift && baselineDays !== query.uplift.baselineDays) {
+                    change({ uplift: baselineDays === undefined ? {} : { baselineDays } });
+                  }
+                }}
+              />
+            </InlineField>
+          </InlineFieldRow>
+
+          <InlineFieldRow>
+            <InlineField label="Top N" labelWidth={LABEL_WIDTH} tooltip="Keep the n largest values of a dimension, the rest as other; empty is off">
+              <Input
+                id="topn-n"
+                aria-label="Top N count"
+                type="number"
+                width={8}
+                min={1}
+                placeholder="off"
+                defaultValue={query.topN?.n ?? ''}
+                onBlur={(e) => {
+                  const raw = e.currentTarget.value.trim();
+                  const n = Number(raw);
+                  if (!raw) {
+                    if (query.topN) {
+                      change({ topN: undefined });
+                    }
+                    return;
+                  }
+                  if (n !== query.topN?.n) {
+                    change({ topN: { n, by: query.topN?.by ?? query.groupBy?.[0] ?? dims[0] ?? 'store' } });
+                  }
+                }}
+              />
+            </InlineField>
+            <InlineField label="by" labelWidth={5} disabled={!query.topN}>
+              <Select<string>
+                inputId="topn-by"
+                aria-label="Top N by"
+                width={18}
+                options={[...dimOptions, ...variableOptions()]}
+                value={query.topN?.by ?? null}
+                onChange={(v) => query.topN && change({ topN: { n: query.topN.n, by: v?.value ?? '' } })}
+              />
+            </InlineField>
+            <InlineField label="Contribution" labelWidth={13} tooltip="Which values of a dimension explain the change against the comparison period">
+              <Select<string>
+                inputId="contribution"
+                aria-label="Contribution"
+                width={18}
+                options={[{ label: 'Off', value: 'off' }, ...dimOptions]}
+                value={query.contribution?.dimension ?? 'off'}
+                onChange={(v) => change({ contribution: v?.value && v.value !== 'off' ? { dimension: v.value } : undefined })}
+              />
+            </InlineField>
+          </InlineFieldRow>
+        </>
+      )}
 
       {problems.length > 0 && (
         <Alert severity="warning" title="This query cannot run as it is" data-testid="query-problems">
@@ -345,10 +486,13 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
           </ul>
         </Alert>
       )}
-      {planned.length > 0 && (
-        <Alert severity="info" title="Not available yet" data-testid="query-planned">
-          {planned.join(' and ')} {planned.length > 1 ? 'are' : 'is'} designed but not implemented by this version of the
-          plugin&apos;s backend, which refuses the query; turn {planned.length > 1 ? 'them' : 'it'} off to see data.
+      {hints.length > 0 && (
+        <Alert severity="info" title="How this query reads" data-testid="query-hints">
+          <ul className={styles.list}>
+            {hints.map((h) => (
+              <li key={h}>{h}</li>
+            ))}
+          </ul>
         </Alert>
       )}
     </div>

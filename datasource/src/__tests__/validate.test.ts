@@ -1,0 +1,79 @@
+import { KPIS } from '../testdata';
+import { KpiInfo, KpiQuery } from '../types';
+import { intervalMinutes, isDistinctBased, queryHints, transformsSet, validateQuery } from '../validate';
+
+const kpi = (id: string) => KPIS.find((k) => k.id === id) as KpiInfo;
+const q = (fields: Partial<KpiQuery>): KpiQuery => ({ refId: 'A', kpi: 'gmv', ...fields });
+const WEEK = 7 * 86400000;
+
+describe('transformsSet', () => {
+  it('lists every transform the backend refuses to combine', () => {
+    const all = q({
+      cumulative: 'running',
+      target: true,
+      topN: { n: 3, by: 'store' },
+      contribution: { dimension: 'store' },
+      funnel: true,
+      anomaly: {},
+      forecast: { horizon: 'day' },
+      lifecycle: true,
+      uplift: {},
+    });
+    expect(transformsSet(all)).toEqual(['cumulative', 'target', 'top N', 'contribution', 'funnel', 'anomaly', 'forecast', 'lifecycle', 'uplift']);
+    expect(transformsSet(q({}))).toEqual([]);
+  });
+});
+
+describe('validateQuery', () => {
+  it('has no planned options any more: forecast, lifecycle and uplift are accepted', () => {
+    expect(validateQuery(q({ forecast: { horizon: 'month' } }), kpi('gmv'))).toEqual([]);
+    expect(validateQuery(q({ lifecycle: true }), kpi('gmv'), 12 * WEEK)).toEqual([]);
+    expect(validateQuery(q({ uplift: {} }), kpi('gmv'))).toEqual([]);
+    expect(validateQuery(q({ anomaly: { sensitivity: 'low', weeks: 4 } }), kpi('gmv'))).toEqual([]);
+  });
+
+  it('accepts the query types that need no KPI', () => {
+    for (const queryType of ['freshness', 'calendar', 'campaigns']) {
+      expect(validateQuery(q({ queryType, kpi: '' }), undefined)).toEqual([]);
+    }
+    expect(validateQuery(q({ queryType: 'dimensions', kpi: '' }), undefined)).toEqual(['Pick the dimension whose values to list.']);
+  });
+
+  it('checks the life-cycle range only when it is known, and exactly at 8 weeks', () => {
+    expect(validateQuery(q({ lifecycle: true }), kpi('gmv'))).toEqual([]);
+    expect(validateQuery(q({ lifecycle: true }), kpi('gmv'), 8 * WEEK)).toEqual([]);
+    expect(validateQuery(q({ kpi: 'lifecycle_stage' }), kpi('lifecycle_stage'), 8 * WEEK - 1)).toHaveLength(1);
+  });
+
+  it('counts a variable compare as a comparison', () => {
+    expect(validateQuery(q({ contribution: { dimension: 'store' }, compare: '$compare' as KpiQuery['compare'], compareOutputs: ['series'] }), kpi('gmv'))).toEqual([]);
+  });
+
+  it('leaves an interval variable or auto to the backend for anomalies', () => {
+    expect(validateQuery(q({ anomaly: {}, interval: '$step' }), kpi('gmv'))).toEqual([]);
+    expect(validateQuery(q({ anomaly: {}, interval: 'auto' }), kpi('gmv'))).toEqual([]);
+    expect(validateQuery(q({ anomaly: {}, interval: '1h' }), kpi('gmv'))).toEqual([]);
+  });
+});
+
+describe('helpers', () => {
+  it('reads interval lengths', () => {
+    expect(intervalMinutes('5m')).toBe(5);
+    expect(intervalMinutes('2h')).toBe(120);
+    expect(intervalMinutes('week')).toBe(Infinity);
+    expect(intervalMinutes('auto')).toBeUndefined();
+    expect(intervalMinutes('$step')).toBeUndefined();
+  });
+
+  it('knows which KPIs count distinct users', () => {
+    expect(isDistinctBased(kpi('active_users'))).toBe(true);
+    expect(isDistinctBased(kpi('conversion_rate'))).toBe(true);
+    expect(isDistinctBased(kpi('aov'))).toBe(false);
+    expect(isDistinctBased(kpi('gmv'))).toBe(false);
+  });
+
+  it('explains the forecast outputs', () => {
+    expect(queryHints(q({ forecast: { horizon: 'day' } }), kpi('gmv')).join(' ')).toContain('the GMV so far in the current day (output actual)');
+    expect(queryHints(q({ queryType: 'freshness', compare: 'campaign' }), undefined)).toEqual([]);
+  });
+});
