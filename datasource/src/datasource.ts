@@ -14,6 +14,7 @@ import { map, Observable } from 'rxjs';
 import { VariableQueryEditor } from './components/VariableQueryEditor';
 import { AnnotationQueryEditor } from './components/AnnotationQueryEditor';
 import {
+  Compare,
   DEFAULT_QUERY,
   KpiDataSourceOptions,
   KpiInfo,
@@ -52,8 +53,11 @@ export class DataSource extends DataSourceWithBackend<KpiQuery, KpiDataSourceOpt
       case QueryType.Dimensions:
         return !!query.dimension;
       case QueryType.Campaigns:
-      case QueryType.Anomalies:
+      case QueryType.Calendar:
+      case QueryType.Freshness:
         return true;
+      case QueryType.Anomalies:
+        return !!query.kpi;
       default:
         return !!query.kpi || !!query.funnel;
     }
@@ -147,6 +151,16 @@ export class DataSource extends DataSourceWithBackend<KpiQuery, KpiDataSourceOpt
     out.kpi = replace(query.kpi) ?? '';
     if (query.interval) {
       out.interval = replace(query.interval);
+    }
+    if (query.compare) {
+      // the drill-down's $compare variable (1d, 1w, 4w, 1y, campaign, previous_period); "none" or empty turns it off
+      const compare = replace(query.compare)?.trim();
+      if (compare && compare !== 'none') {
+        out.compare = compare as Compare;
+      } else {
+        delete out.compare;
+        delete out.compareOutputs;
+      }
     }
     if (query.filters) {
       out.filters = this.interpolateFilters(query.filters, scopedVars);

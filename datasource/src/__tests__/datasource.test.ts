@@ -19,6 +19,8 @@ const templateSrv = fakeTemplateSrv([
   { name: 'dims', current: ['store', 'channel'] },
   { name: 'cat', current: '$__all', options: ['shoes'], allValue: 'shoes' },
   { name: 'step', current: 'day' },
+  { name: 'compare', current: 'campaign' },
+  { name: 'nocompare', current: '' },
 ]);
 
 function newDS() {
@@ -66,6 +68,29 @@ describe('applyTemplateVariables', () => {
   it('interpolates kpi, interval, group by (multi-value) and keeps the version', () => {
     const q = newDS().applyTemplateVariables({ ...base, kpi: '$kpi', interval: '$step', groupBy: ['$dims'] }, {});
     expect(q).toMatchObject({ kpi: 'aov', interval: 'day', groupBy: ['store', 'channel'], version: 1 });
+  });
+
+  it('interpolates the comparison (the drill-down $compare variable, including the same campaign last year)', () => {
+    const q = newDS().applyTemplateVariables({ ...base, compare: '$compare' as KpiQuery['compare'], compareOutputs: ['series', 'change'] }, {});
+    expect(q).toMatchObject({ compare: 'campaign', compareOutputs: ['series', 'change'] });
+    const scoped = newDS().applyTemplateVariables({ ...base, compare: '${compare}' as KpiQuery['compare'] }, { compare: { text: '1y', value: '1y' } });
+    expect(scoped.compare).toBe('1y');
+  });
+
+  it('drops a comparison whose variable is empty or none, with its outputs', () => {
+    for (const value of ['$nocompare', 'none']) {
+      const q = newDS().applyTemplateVariables({ ...base, compare: value as KpiQuery['compare'], compareOutputs: ['series'] }, {});
+      expect(q.compare).toBeUndefined();
+      expect(q.compareOutputs).toBeUndefined();
+    }
+  });
+
+  it('passes the new transforms through unchanged', () => {
+    const q = newDS().applyTemplateVariables(
+      { ...base, forecast: { horizon: 'day' }, lifecycle: true, uplift: { baselineDays: 14 }, anomaly: { sensitivity: 'high', weeks: 8 } },
+      {}
+    );
+    expect(q).toMatchObject({ forecast: { horizon: 'day' }, lifecycle: true, uplift: { baselineDays: 14 }, anomaly: { sensitivity: 'high', weeks: 8 } });
   });
 
   it('keeps text that is no variable', () => {
@@ -126,6 +151,27 @@ describe('queries sent to the backend', () => {
     expect(ds.filterQuery({ refId: 'A', kpi: '', funnel: true })).toBe(true);
     expect(ds.filterQuery({ refId: 'A', kpi: '', queryType: 'dimensions', dimension: 'store' })).toBe(true);
     expect(ds.filterQuery({ refId: 'A', kpi: '', queryType: 'campaigns' })).toBe(true);
+    expect(ds.filterQuery({ refId: 'A', kpi: '', queryType: 'calendar' })).toBe(true);
+    expect(ds.filterQuery({ refId: 'A', kpi: '', queryType: 'freshness' })).toBe(true);
+    // anomalies need a KPI: the backend would refuse the query
+    expect(ds.filterQuery({ refId: 'A', kpi: '', queryType: 'anomalies' })).toBe(false);
+    expect(ds.filterQuery({ refId: 'A', kpi: 'gmv', queryType: 'anomalies' })).toBe(true);
+  });
+
+  it('posts freshness and calendar queries with their filters and no KPI series fields', async () => {
+    respond();
+    await lastValueFrom(
+      newDS().query(
+        request([
+          { refId: 'A', kpi: '', queryType: 'freshness', filters: { store: ['$store'] } },
+          { refId: 'B', kpi: '', queryType: 'calendar', filters: { campaign: ['d11'] } },
+        ])
+      )
+    );
+    const [a, b] = backendSrv.fetch.mock.calls[0][0].data.queries;
+    expect(a).toMatchObject({ refId: 'A', queryType: 'freshness', filters: { store: ['tmall-01', 'jd-02'] }, version: 1 });
+    expect(b).toMatchObject({ refId: 'B', queryType: 'calendar', filters: { campaign: ['d11'] } });
+    expect(a.compare).toBeUndefined();
   });
 
   it('lists dimension values for variables through the dimensions query type', async () => {
