@@ -1,5 +1,5 @@
 import React from 'react';
-import { render, screen } from '@testing-library/react';
+import { fireEvent, render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { setTemplateSrv } from '@grafana/runtime';
 
@@ -7,7 +7,7 @@ import { VariableQueryEditor } from '../components/VariableQueryEditor';
 import { AnnotationQueryEditor } from '../components/AnnotationQueryEditor';
 import { DataSource } from '../datasource';
 import { fakeTemplateSrv } from '../fakeTemplateSrv';
-import { DIMENSION_VALUES, instanceSettings, range } from '../testdata';
+import { DIMENSION_VALUES, instanceSettings, KPIS, range } from '../testdata';
 import { KpiQuery, KpiVariableQuery } from '../types';
 
 const templateSrv = fakeTemplateSrv([{ name: 'channel', current: ['$__all'], options: DIMENSION_VALUES.channel }]);
@@ -17,7 +17,9 @@ function mockDatasource() {
   const ds = new DataSource(instanceSettings, templateSrv);
   const getResource = jest
     .spyOn(ds, 'getResource')
-    .mockImplementation(async (_path: string, params?: any) => ({ dimension: params.dim, values: DIMENSION_VALUES[params.dim] ?? [] }));
+    .mockImplementation(async (path: string, params?: any) =>
+      path === 'kpis' ? { kpis: KPIS } : { dimension: params.dim, values: DIMENSION_VALUES[params.dim] ?? [] }
+    );
   return { ds, getResource };
 }
 
@@ -63,5 +65,55 @@ describe('AnnotationQueryEditor', () => {
     expect(last(onChange).queryType).toBe('anomalies');
     rerender(<AnnotationQueryEditor datasource={ds} query={{ ...query, queryType: 'anomalies' }} onChange={onChange} onRunQuery={jest.fn()} range={range} />);
     expect(screen.getByLabelText('Annotation KPI')).toBeInTheDocument();
+  });
+
+  it('filters campaigns by store and campaign, the dimensions the campaigns query type reads', async () => {
+    const { ds } = mockDatasource();
+    const onChange = jest.fn();
+    render(<AnnotationQueryEditor datasource={ds} query={{ refId: 'Anno', kpi: '', queryType: 'campaigns' }} onChange={onChange} onRunQuery={jest.fn()} range={range} />);
+    expect(screen.getByLabelText('Filter campaign')).toBeInTheDocument();
+    expect(screen.queryByLabelText('Filter channel')).not.toBeInTheDocument();
+    expect(screen.queryByLabelText('Anomaly sensitivity')).not.toBeInTheDocument();
+  });
+
+  it('picks the anomalies KPI from the catalog, groups by store and sets sensitivity and weeks', async () => {
+    const { ds } = mockDatasource();
+    const onChange = jest.fn();
+    const query: KpiQuery = { refId: 'Anno', kpi: '', queryType: 'anomalies' };
+    const { rerender } = render(<AnnotationQueryEditor datasource={ds} query={query} onChange={onChange} onRunQuery={jest.fn()} range={range} />);
+    expect(screen.getByTestId('annotation-problems')).toHaveTextContent('Pick the KPI whose anomalies to show');
+    await pick(screen.getByLabelText('Annotation KPI'), 'AOV');
+    expect(last(onChange)).toMatchObject({ queryType: 'anomalies', kpi: 'aov' });
+    // the catalog's transform entries are no anomaly KPIs
+    await userEvent.click(screen.getByLabelText('Annotation KPI'));
+    expect(screen.queryByText('Campaign uplift')).not.toBeInTheDocument();
+
+    const withKpi = { ...query, kpi: 'aov' };
+    rerender(<AnnotationQueryEditor datasource={ds} query={withKpi} onChange={onChange} onRunQuery={jest.fn()} range={range} />);
+    expect(screen.queryByTestId('annotation-problems')).not.toBeInTheDocument();
+    await pick(screen.getByLabelText('Annotation group by'), 'store');
+    expect(last(onChange)).toMatchObject({ kpi: 'aov', groupBy: ['store'] });
+    await userEvent.click(screen.getByRole('radio', { name: 'Low' }));
+    expect(last(onChange).anomaly).toEqual({ sensitivity: 'low' });
+    const weeks = screen.getByLabelText('Anomaly weeks');
+    await userEvent.type(weeks, '4');
+    fireEvent.blur(weeks);
+    expect(last(onChange).anomaly).toEqual({ weeks: 4 });
+  });
+
+  it('explains anomaly settings the backend refuses', () => {
+    const { ds } = mockDatasource();
+    const query: KpiQuery = { refId: 'Anno', kpi: 'gmv', queryType: 'anomalies', anomaly: { weeks: 12 } };
+    render(<AnnotationQueryEditor datasource={ds} query={query} onChange={jest.fn()} onRunQuery={jest.fn()} range={range} />);
+    expect(screen.getByTestId('annotation-problems')).toHaveTextContent('Anomaly history must be 4 to 8 whole weeks');
+  });
+
+  it('drops the anomaly fields when switching to campaigns', async () => {
+    const { ds } = mockDatasource();
+    const onChange = jest.fn();
+    const query: KpiQuery = { refId: 'Anno', kpi: 'gmv', queryType: 'anomalies', groupBy: ['store'], anomaly: { sensitivity: 'high' }, filters: { store: ['jd-02'], channel: ['app'] } };
+    render(<AnnotationQueryEditor datasource={ds} query={query} onChange={onChange} onRunQuery={jest.fn()} range={range} />);
+    await pick(screen.getByLabelText('Annotation type'), 'Campaigns');
+    expect(last(onChange)).toEqual({ refId: 'Anno', kpi: '', queryType: 'campaigns', filters: { store: ['jd-02'] } });
   });
 });
