@@ -83,6 +83,15 @@ func TestParseQuery(t *testing.T) {
 		{"topN with another groupBy", `{"kpi":"gmv","topN":{"n":2,"by":"store"},"groupBy":["channel"]}`, nil, "groupBy must be empty or just"},
 		{"contribution without compare", `{"kpi":"gmv","contribution":{"dimension":"store"}}`, nil, "needs a compare"},
 		{"two transforms", `{"kpi":"gmv","target":true,"cumulative":"ytd"}`, nil, "cumulative and target cannot be combined"},
+		{"compare campaign", `{"kpi":"gmv","compare":"campaign"}`, func(t *testing.T, q Query) {
+			require.Equal(t, CompareCampaign, q.Compare)
+			require.Equal(t, []string{OutputSeries, OutputDelta, OutputChange}, q.CompareOutputs)
+		}, ""},
+		{"uplift defaults", `{"kpi":"gmv","uplift":{}}`, func(t *testing.T, q Query) { require.Equal(t, 28, q.Uplift.BaselineDays) }, ""},
+		{"uplift baseline days", `{"kpi":"gmv","uplift":{"baselineDays":14}}`, func(t *testing.T, q Query) { require.Equal(t, 14, q.Uplift.BaselineDays) }, ""},
+		{"uplift baseline out of range", `{"kpi":"gmv","uplift":{"baselineDays":-3}}`, nil, "baselineDays must be 1..366"},
+		{"uplift with compare", `{"kpi":"gmv","uplift":{},"compare":"campaign"}`, nil, "uplift cannot be combined with compare"},
+		{"uplift with another transform", `{"kpi":"gmv","uplift":{},"target":true}`, nil, "target and uplift cannot be combined"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

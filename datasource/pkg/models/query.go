@@ -132,6 +132,21 @@ const (
 	Compare1w       = "1w"
 	Compare4w       = "4w"
 	Compare1y       = "1y" // 364 days: weekday-aligned
+	// CompareCampaign is the same campaign last year: the campaign of the
+	// range matched to last year's campaign of its kind (docs/query.md#comparisons).
+	CompareCampaign = "campaign"
+)
+
+// Uplift compares a KPI during each campaign overlapping the range with its
+// baseline, the BaselineDays before the campaign (docs/query.md#uplift).
+type Uplift struct {
+	BaselineDays int `json:"baselineDays,omitempty"`
+}
+
+// Uplift defaults and bounds.
+const (
+	UpliftDefaultBaselineDays = 28
+	UpliftMaxBaselineDays     = 366
 )
 
 // Compare outputs.
@@ -189,6 +204,9 @@ type Query struct {
 	// Lifecycle classifies each value of the groupBy dimension (category
 	// when empty) into a life-cycle stage (a table; docs/query.md#life-cycle).
 	Lifecycle bool `json:"lifecycle,omitempty"`
+	// Uplift: per campaign overlapping the range, the KPI during it against
+	// its baseline (a table; docs/query.md#uplift).
+	Uplift *Uplift `json:"uplift,omitempty"`
 }
 
 // ParseQuery reads and normalises a query's JSON: filters expanded (template
@@ -210,9 +228,9 @@ func ParseQuery(raw []byte) (Query, error) {
 		q.Interval = IntervalAuto
 	}
 	switch q.Compare {
-	case CompareNone, ComparePrevious, Compare1d, Compare1w, Compare4w, Compare1y:
+	case CompareNone, ComparePrevious, Compare1d, Compare1w, Compare4w, Compare1y, CompareCampaign:
 	default:
-		return q, fmt.Errorf("unknown compare %q (previous_period, 1d, 1w, 4w, 1y)", q.Compare)
+		return q, fmt.Errorf("unknown compare %q (previous_period, 1d, 1w, 4w, 1y, campaign)", q.Compare)
 	}
 	if q.Compare != CompareNone && len(q.CompareOutputs) == 0 {
 		q.CompareOutputs = []string{OutputSeries, OutputDelta, OutputChange}
@@ -271,6 +289,17 @@ func (q Query) checkTransforms() error {
 			return errors.New("forecast cannot be combined with compare: use one query per transform")
 		}
 	}
+	if q.Uplift != nil {
+		if q.Uplift.BaselineDays == 0 {
+			q.Uplift.BaselineDays = UpliftDefaultBaselineDays
+		}
+		if q.Uplift.BaselineDays < 1 || q.Uplift.BaselineDays > UpliftMaxBaselineDays {
+			return fmt.Errorf("uplift baselineDays must be 1..%d, got %d", UpliftMaxBaselineDays, q.Uplift.BaselineDays)
+		}
+		if q.Compare != CompareNone {
+			return errors.New("uplift cannot be combined with compare (the baseline is its comparison): use one query per transform")
+		}
+	}
 	if q.Lifecycle && q.Compare != CompareNone {
 		return errors.New("lifecycle cannot be combined with compare (the stage comes from the range's own trend): use one query per transform")
 	}
@@ -288,7 +317,7 @@ func (q Query) checkTransforms() error {
 		on   bool
 	}{{"cumulative", q.Cumulative != ""}, {"target", q.Target}, {"topN", q.TopN != nil},
 		{"contribution", q.Contribution != nil}, {"funnel", q.Funnel}, {"anomaly", q.Anomaly != nil},
-		{"forecast", q.Forecast != nil}, {"lifecycle", q.Lifecycle}} {
+		{"forecast", q.Forecast != nil}, {"lifecycle", q.Lifecycle}, {"uplift", q.Uplift != nil}} {
 		if t.on {
 			set = append(set, t.name)
 		}
