@@ -1,0 +1,228 @@
+package provisioning
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+	"github.com/grafana/grafana-plugin-sdk-go/experimental/datasourcetest"
+	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/datasource/pkg/plugin/plugintest"
+	"github.com/storepulse/storepulse/ingest/sim"
+	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/simload"
+)
+
+// The rules are run the way Grafana runs them, without Grafana: every query
+// of a rule goes through the plugin over gRPC against a real InfluxDB filled
+// by the simulator, over the rule's relative time range ending at an
+// evaluation instant; the evaluator of expr_test.go computes the
+// expressions. Each rule must fire for the store of its incident during the
+// incident and for no store at any instant of a normal week before.
+//
+// Instants are whole hours: the plugin reads whole buckets (hours, 5
+// minutes), and in a test the bucket holding a mid-hour instant would hold
+// the simulated future too; at a whole hour every range ends on a bucket
+// boundary, as "now" does for real.
+
+// Six weeks of four stores from Monday 6 July 2026 (Asia/Shanghai): weeks 1-4
+// are the anomaly rule's history, week 5 (3-9 August) is the normal week,
+// week 6 (10-16 August) has one planned incident per rule. July and August
+// hold no big campaign, only the weekly member days (Wednesdays).
+func ruleTestConfig(loc *time.Location) sim.Config {
+	day := func(d, h int) time.Time { return time.Date(2026, 8, d, h, 0, 0, 0, loc) }
+	mix := [4]float64{0.4, 0.2, 0.25, 0.15}
+	return sim.Config{
+		Seed: 7,
+		Stores: []sim.StoreConfig{
+			{ID: "s001", Size: 0.5, ChannelMix: mix},
+			{ID: "s002", Size: 1.5, ChannelMix: mix},
+			{ID: "s003", Size: 1.6, ChannelMix: mix},
+			{ID: "s004", Size: 1, ChannelMix: mix},
+		},
+		Location: loc,
+		Start:    time.Date(2026, 7, 6, 0, 0, 0, 0, loc),
+		Days:     42,
+		Scale:    4,
+		IncidentPlan: []sim.Incident{
+			{Store: "s002", Kind: sim.IncidentPaymentOutage, Start: day(10, 11), End: day(10, 14)},
+			{Store: "s003", Kind: sim.IncidentCheckoutFailure, Start: day(11, 10), End: day(11, 15)},
+			{Store: "s001", Kind: sim.IncidentRefundSpike, Start: day(12, 10), End: day(12, 18)},
+			{Store: "s004", Kind: sim.IncidentStoreSilent, Start: day(13, 14), End: day(13, 18)},
+			{Store: "s002", Kind: sim.IncidentServiceBacklog, Start: day(14, 11), End: day(14, 16)},
+		},
+	}
+}
+
+// incidentRules maps each planned incident to the rule that must catch it
+// and how long after the incident's start the rule's window lies inside it.
+func incidentRules() map[sim.IncidentKind]struct {
+	uid   string
+	after time.Duration
+} {
+	return map[sim.IncidentKind]struct {
+		uid   string
+		after time.Duration
+	}{
+		sim.IncidentPaymentOutage:   {"storepulse-revenue-drop", 2 * time.Hour},
+		sim.IncidentCheckoutFailure: {"storepulse-conversion-anomaly", 2 * time.Hour},
+		sim.IncidentRefundSpike:     {"storepulse-refund-spike", 7 * time.Hour},
+		sim.IncidentStoreSilent:     {"storepulse-store-silent", time.Hour},
+		sim.IncidentServiceBacklog:  {"storepulse-first-response", 2 * time.Hour},
+	}
+}
+
+type ruleRunner struct {
+	t      *testing.T
+	client *datasourcetest.TestPluginClient
+	pc     backend.PluginContext
+}
+
+// eval evaluates rule r at instant at and returns every refId's numbers.
+func (rr ruleRunner) eval(ctx context.Context, r rule, at time.Time) map[string][]number {
+	t := rr.t
+	t.Helper()
+	exprs, err := parseExpressions(r.Data)
+	require.NoError(t, err)
+	queries := map[string][]series{}
+	for _, q := range r.Data {
+		if q.DatasourceUID != datasourceUID {
+			continue
+		}
+		model, err := json.Marshal(q.Model)
+		require.NoError(t, err)
+		from := at.Add(-time.Duration(q.RelativeTimeRange.From) * time.Second)
+		to := at.Add(-time.Duration(q.RelativeTimeRange.To) * time.Second)
+		resp := plugintest.Query(ctx, t, rr.client, rr.pc, q.RefID, q.QueryType, model, from, to)
+		require.NoError(t, resp.Error, "%s %s at %s: %s", r.UID, q.RefID, at, plugintest.String(resp))
+		queries[q.RefID] = frameSeries(t, resp.Frames)
+	}
+	nums, err := evaluate(r, exprs, queries)
+	require.NoError(t, err)
+	return nums
+}
+
+// frameSeries converts a response's frames to series as Grafana's
+// expressions do for time series: one series per numeric field, labelled by
+// the field's labels.
+func frameSeries(t *testing.T, frames data.Frames) []series {
+	t.Helper()
+	out := []series{}
+	for _, f := range frames {
+		hasTime := slices.ContainsFunc(f.Fields, func(fl *data.Field) bool {
+			return fl.Type() == data.FieldTypeTime || fl.Type() == data.FieldTypeNullableTime
+		})
+		require.True(t, hasTime, "frame %q is not a time series", f.Name)
+		for _, fl := range f.Fields {
+			if !fl.Type().Numeric() {
+				continue
+			}
+			s := series{labels: map[string]string(fl.Labels)}
+			for i := range fl.Len() {
+				v, err := fl.NullableFloatAt(i)
+				require.NoError(t, err)
+				s.values = append(s.values, v)
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// firingStores is the stores whose condition fires.
+func firingStores(r rule, nums map[string][]number) []string {
+	var out []string
+	for _, l := range firing(nums[r.Condition]) {
+		if !slices.Contains(out, l["store"]) {
+			out = append(out, l["store"])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// describe prints a store's numbers of every expression, for the test log.
+func describe(nums map[string][]number, store string) string {
+	var parts []string
+	for _, ref := range slices.Sorted(maps.Keys(nums)) {
+		for _, n := range nums[ref] {
+			if n.labels["store"] != store || len(parts) > 12 {
+				continue
+			}
+			v := "none"
+			if n.value != nil {
+				v = fmt.Sprintf("%.4g", *n.value)
+			}
+			extra := ""
+			if o := n.labels["output"]; o != "" {
+				extra = "[" + o + "]"
+			}
+			parts = append(parts, ref+extra+"="+v)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestRulesAgainstSimulatedIncidents(t *testing.T) {
+	if testing.Short() && os.Getenv("CI") == "" {
+		t.Skip("-short: loads six weeks of simulated stores into InfluxDB (about a minute)")
+	}
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	srv := influxtest.Start(t)
+	cfg := ruleTestConfig(loc)
+	res := simload.Into(t, srv, cfg)
+	t.Logf("%d events of %d stores over %d days", res.Events, len(cfg.Stores), cfg.Days)
+
+	rules := map[string]rule{}
+	for _, r := range allRules(t) {
+		rules[r.UID] = r
+	}
+	rr := ruleRunner{t: t, client: plugintest.Serve(t), pc: plugintest.Context(srv, datasourceUID, "")}
+	ctx := context.Background()
+
+	incidents := res.Generator.Incidents()
+	require.Len(t, incidents, len(incidentRules()))
+	t.Run("each rule fires for its incident's store, only for it", func(t *testing.T) {
+		rr.t = t
+		for _, in := range incidents {
+			want := incidentRules()[in.Kind]
+			r, ok := rules[want.uid]
+			require.True(t, ok, want.uid)
+			at := in.Start.Add(want.after)
+			require.True(t, at.Before(in.End) || at.Equal(in.End))
+			nums := rr.eval(ctx, r, at)
+			t.Logf("%s at %s (%s of %s): %s", r.UID, at.Format("Mon 01-02 15:04"), in.Kind, in.Store, describe(nums, in.Store))
+			if got := firingStores(r, nums); !slices.Equal(got, []string{in.Store}) {
+				t.Errorf("%s at %s fires for %v, want %s", r.UID, at, got, in.Store)
+			}
+		}
+	})
+
+	t.Run("no rule fires in a normal week", func(t *testing.T) {
+		rr.t = t
+		// Every 7 hours, so the instants cycle through the hours of the day.
+		weekStart := time.Date(2026, 8, 3, 0, 0, 0, 0, loc)
+		n := 0
+		for at := weekStart.Add(time.Hour); at.Before(weekStart.AddDate(0, 0, 7)); at = at.Add(7 * time.Hour) {
+			for _, uid := range slices.Sorted(maps.Keys(rules)) {
+				r := rules[uid]
+				nums := rr.eval(ctx, r, at)
+				for _, st := range firingStores(r, nums) {
+					t.Errorf("%s fires for %s at %s: %s", uid, st, at.Format("Mon 01-02 15:04"), describe(nums, st))
+				}
+				n++
+			}
+		}
+		t.Logf("%d rule evaluations in the normal week, none firing", n)
+	})
+}
