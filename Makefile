@@ -53,16 +53,20 @@ bench-ingest: tools build
 	$(GO) run ./ingest/cmd/storepulse-bench-ingest -events 500000 -span 3h -scale 250
 	$(GO) run ./ingest/cmd/storepulse-bench-ingest -events 500000 -span 72h -scale 1
 
-## env: a .env for docker compose with fresh random secrets and the ingest
-## token's SHA-256 (the service is only ever given the hash).
+## env: a .env for docker compose from .env.example with fresh random
+## secrets (InfluxDB, ingest token, Grafana admin) and the ingest token's
+## SHA-256 (the service is only ever given the hash).
 env:
 	@test ! -e .env || { echo ".env exists; remove it to regenerate"; exit 1; }
 	@tok=$$(head -c 24 /dev/urandom | base64 | tr -d '/+='); \
 	sed -e "s#^INFLUXDB_ADMIN_PASSWORD=.*#INFLUXDB_ADMIN_PASSWORD=$$(head -c 18 /dev/urandom | base64 | tr -d '/+=')#" \
 	    -e "s#^INFLUXDB_ADMIN_TOKEN=.*#INFLUXDB_ADMIN_TOKEN=$$(head -c 32 /dev/urandom | base64 | tr -d '/+=')#" \
-	    -e "s#^STOREPULSE_TOKEN=.*#STOREPULSE_TOKEN=$$tok#" .env.example > .env; \
+	    -e "s#^STOREPULSE_TOKEN=.*#STOREPULSE_TOKEN=$$tok#" \
+	    -e "s#^GRAFANA_ADMIN_PASSWORD=.*#GRAFANA_ADMIN_PASSWORD=$$(head -c 18 /dev/urandom | base64 | tr -d '/+=')#" \
+	    .env.example > .env; \
 	echo "STOREPULSE_TOKEN_SHA256=$$(printf %s "$$tok" | sha256sum | cut -d' ' -f1)" >> .env; \
-	chmod 600 .env; echo "wrote .env (keep it secret)"
+	chmod 600 .env; echo "wrote .env (keep it secret): Grafana login admin / GRAFANA_ADMIN_PASSWORD in .env;" \
+	  "set STOREPULSE_ONCALL_WEBHOOK_URL, STOREPULSE_ALERT_EMAILS and GRAFANA_SMTP_* for alert notifications"
 
 ## demo: everything running locally without Docker: InfluxDB 1.8, the ingest
 ## service, a backfill of simulated stores and their live feed (state in
