@@ -20,8 +20,8 @@ const (
 	RoleExpected = "expected" // median of the same hour-of-week of past weeks
 	RoleLower    = "lower"    // expected - k·spread
 	RoleUpper    = "upper"    // expected + k·spread
-	RoleScore    = "score"    // robust z-score (value - expected) / spread
-	RoleAnomaly  = "anomaly"  // 1 outside the band, else 0
+	RoleScore    = "score"    // (value - expected) / spread
+	RoleAnomaly  = "anomaly"  // 1 where the deviation persists beyond the band, else 0
 )
 
 // MADScale makes the median absolute deviation a consistent estimator of the
@@ -35,10 +35,20 @@ const anomalyMinHistory = 3
 // regular history (MAD 0) would otherwise flag the smallest change.
 const anomalyRelFloor = 0.05
 
-// Band is the detector's verdict for one value against its history.
-type Band struct {
-	Expected, Lower, Upper, Score, Flag *float64
-}
+// anomalyNoiseHours is the least span whose history sets a series' noise
+// level: short alert-rule ranges still estimate it from a day of cells.
+const anomalyNoiseHours = 24
+
+// anomalyMinResiduals is the number of history values outside campaigns
+// needed to estimate the noise level from them; with fewer (a range inside
+// a long campaign) it comes robustly from all history values.
+const anomalyMinResiduals = 24
+
+// anomalyCampaignFactor is the factor by which a campaign phase may lower a
+// KPI below its expected value without being flagged: planned phases move
+// KPIs by up to about 3× (the peak day triples traffic; the after-sales lull
+// follows busier pre-sale weeks, which make up its history).
+const anomalyCampaignFactor = 3
 
 // median of a non-empty slice (sorted in place).
 func median(xs []float64) float64 {
@@ -50,53 +60,180 @@ func median(xs []float64) float64 {
 	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
-// RobustBand compares v with its history: expected = median, spread =
-// max(1.4826·MAD, 5 % of |median|, minSpread), band = expected ± k·spread, score =
-// (v − expected) / spread, flag when |score| > k. Fewer than 3 history values
-// give no band (all null); a null v gives a band but no score or flag; a zero
-// spread (history all equal to 0) gives no score and flag 0. noUp suppresses
-// upward flags (planned campaign days). minSpread is √|median| for counts
-// (Poisson noise, which a few weeks' MAD underestimates at low volumes), else 0.
-func RobustBand(v *float64, history []float64, k float64, noUp bool, counts bool) Band {
+// HistoryCenter is the expected value of a bucket, the median of its
+// history, and the history's own spread 1.4826·MAD; ok is false with fewer
+// than 3 values. The history is not modified.
+func HistoryCenter(history []float64) (expected, madSpread, volume float64, ok bool) {
 	if len(history) < anomalyMinHistory {
-		return Band{}
+		return 0, 0, 0, false
 	}
 	h := slices.Clone(history)
 	m := median(h)
+	mean := 0.0
 	for i := range h {
+		mean += math.Abs(h[i]) / float64(len(h))
 		h[i] = math.Abs(h[i] - m)
 	}
-	spread := math.Max(MADScale*median(h), anomalyRelFloor*math.Abs(m))
+	return m, MADScale * median(h), math.Max(math.Abs(m), mean), true
+}
+
+// Residual is one history value against its bucket's expected value, for
+// the noise level: Den is the value's denominator (ratios only), Clean
+// says it lies outside every campaign phase.
+type Residual struct {
+	Value, Expected, Den float64
+	Clean                bool
+}
+
+// NoiseLevel is a series' noise per unit of volume, from the deviations of
+// its history values from their buckets' expected values. Sums: the variance
+// per unit of the expected value, Σ(h − m)² / Σ|m| (1 for Poisson counts;
+// the mean squared order value over the mean order value for GMV, whose
+// large single orders make it heavy-tailed). Ratios: the variance of the
+// ratio times its denominator, mean((r − m)²·D), so a ratio over few orders
+// is noisier than one over many. It uses the clean values (outside campaign
+// phases, against an expected value from clean values): a mean, not a
+// median, since the rare large deviations are the noise that matters; with
+// fewer than 24 clean values (a range inside a long campaign, whose phases
+// move the history) sums and ratios take a robust estimate from all values
+// (the square of 1.4826 × the median of |h − m|/√|m|, or of |r − m|·√D) and
+// counts the Poisson level. Count KPIs are at least Poisson (1).
+func NoiseLevel(rs []Residual, ratio, counts bool) float64 {
+	var clean, all []float64 // squared deviations per unit, and their units
+	var units []float64
+	for _, r := range rs {
+		d, u := r.Value-r.Expected, math.Abs(r.Expected)
+		if ratio {
+			if r.Den <= 0 {
+				continue
+			}
+			d, u = d*math.Sqrt(r.Den), 1
+		}
+		if u == 0 {
+			continue
+		}
+		all = append(all, math.Abs(d)/math.Sqrt(u))
+		if r.Clean {
+			clean = append(clean, d*d)
+			units = append(units, u)
+		}
+	}
+	level := 0.0
+	switch {
+	case len(clean) >= anomalyMinResiduals:
+		var sq, su float64
+		for i := range clean {
+			sq += clean[i]
+			su += units[i]
+		}
+		if su > 0 {
+			level = sq / su
+		}
+	case len(all) >= anomalyMinHistory && !counts:
+		s := MADScale * median(all)
+		level = s * s
+	}
 	if counts {
-		spread = math.Max(spread, math.Sqrt(math.Abs(m)))
+		level = math.Max(level, 1)
 	}
-	b := Band{Expected: ptr(m), Lower: ptr(m - k*spread), Upper: ptr(m + k*spread)}
-	if v == nil {
-		return b
+	return level
+}
+
+// Spread is the scale of a bucket's deviations: the largest of the
+// history's own spread (1.4826·MAD), 5 % of |expected| and the noise floor
+// — √(level·volume) for sums (volume: the larger of |expected| and the
+// history's mean), √(level / den) for ratios (den: the bucket's denominator;
+// no floor when it is 0).
+func Spread(expected, madSpread, volume, level, den float64, ratio bool) float64 {
+	s := math.Max(madSpread, anomalyRelFloor*math.Abs(expected))
+	switch {
+	case ratio && den > 0:
+		s = math.Max(s, math.Sqrt(level/den))
+	case !ratio:
+		s = math.Max(s, math.Sqrt(level*volume))
 	}
-	if spread == 0 {
-		b.Flag = ptr(0)
-		return b
+	return s
+}
+
+// Flags marks the anomalies of a series from its scores: a bucket is
+// flagged when its score is beyond ±k and so is a neighbour's (the previous
+// or the next bucket) in the same direction — one odd bucket (a single large
+// order, a quiet night hour) is noise, an incident lasts. In a campaign phase
+// (campaign[i]) a move in the KPI's better direction (better: +1 higher, −1
+// lower) is never beyond, and a move in the worse direction only past a
+// factor of 3 (below a third of the expected value, or above three times the
+// history's volume). Null scores give null flags and break runs.
+func Flags(values, expected, volume, scores []*float64, campaign []bool, k float64, better int) []*float64 {
+	n := len(scores)
+	dir := make([]int, n)
+	for i, z := range scores {
+		if z == nil {
+			continue
+		}
+		d := 0
+		switch {
+		case *z > k:
+			d = 1
+		case *z < -k:
+			d = -1
+		}
+		if d != 0 && campaign[i] {
+			switch {
+			case d == better:
+				d = 0
+			case d < 0 && *values[i] >= *expected[i]/anomalyCampaignFactor:
+				d = 0
+			case d > 0 && *values[i] <= *volume[i]*anomalyCampaignFactor:
+				d = 0
+			}
+		}
+		dir[i] = d
 	}
-	z := (*v - m) / spread
-	b.Score = ptr(z)
-	flag := math.Abs(z) > k
-	if flag && z > 0 && noUp {
-		flag = false
+	out := make([]*float64, n)
+	for i, z := range scores {
+		if z == nil {
+			continue
+		}
+		f := 0.0
+		if dir[i] != 0 && ((i > 0 && dir[i-1] == dir[i]) || (i+1 < n && dir[i+1] == dir[i])) {
+			f = 1
+		}
+		out[i] = ptr(f)
 	}
-	b.Flag = ptr(0)
-	if flag {
-		b.Flag = ptr(1)
+	return out
+}
+
+// Score is the deviation of v from the expected value m in spreads s. On the
+// square-root scale (sq; m > 0) it is 2·√m·(√v − √m) / s: the same near m,
+// compressed for large values and stretched for small ones, as the noise of
+// counts and amounts (a few large orders) is skewed.
+func Score(v, m, u, s float64, sq bool) float64 {
+	if !sq || v <= m || m < 0 {
+		return (v - m) / s
 	}
-	return b
+	return 2 * math.Sqrt(u) * (math.Sqrt(v) - math.Sqrt(m)) / s
+}
+
+// BandLimits are the values whose score is ∓k.
+func BandLimits(m, u, s, k float64, sq bool) (lower, upper float64) {
+	if !sq || m < 0 || u <= 0 {
+		return m - k*s, m + k*s
+	}
+	d := k * s / (2 * math.Sqrt(u))
+	r := math.Sqrt(m)
+	return m - k*s, (r + d) * (r + d)
 }
 
 // anomalyPlan is the history of one query: the same buckets w weeks earlier.
 type anomalyPlan struct {
-	k       float64
+	k float64
+	// cells are the range's buckets, extended back to at least a day: every
+	// cell's history enters the noise level.
+	cells   Buckets
 	weeks   []Buckets
 	fetched []*fetched
 	camps   []calendar.Campaign
+	cur     *fetched // the current period (ratios: each bucket's denominator)
 }
 
 func checkAnomalyStep(k kpi.KPI, step Step) error {
@@ -109,12 +246,21 @@ func checkAnomalyStep(k kpi.KPI, step Step) error {
 	return nil
 }
 
-// anomalyHistory fetches the previous weeks of cur (the range moved back by
-// 7·w local days) and the campaigns.
-func (ev *evaluation) anomalyHistory(ctx context.Context, a *models.Anomaly, from, to time.Time) (*anomalyPlan, error) {
-	p := &anomalyPlan{k: a.K}
+// anomalyHistory fetches the previous weeks of the range extended back to
+// at least a day (moved back by 7·w local days) and the campaigns.
+func (ev *evaluation) anomalyHistory(ctx context.Context, a *models.Anomaly, from, to time.Time, cur *fetched) (*anomalyPlan, error) {
+	p := &anomalyPlan{k: a.K, cur: cur}
+	ext := from
+	if d := anomalyNoiseHours * time.Hour; to.Sub(from) < d {
+		ext = to.Add(-d)
+	}
+	cells, err := MakeBuckets(ext, to, ev.step, ev.e.Location, ev.now)
+	if err != nil {
+		return nil, backend.PluginError(err)
+	}
+	p.cells = cells
 	for w := 1; w <= a.Weeks; w++ {
-		hf := from.In(ev.e.Location).AddDate(0, 0, -7*w)
+		hf := ext.In(ev.e.Location).AddDate(0, 0, -7*w)
 		ht := to.In(ev.e.Location).AddDate(0, 0, -7*w)
 		b, err := MakeBuckets(hf, ht, ev.step, ev.e.Location, ev.now)
 		if err != nil {
@@ -161,10 +307,17 @@ func inCampaign(camps []calendar.Campaign, filters map[string][]string, start, e
 	return false
 }
 
+// cellHistory is one cell's history: the values used for its expected value.
+type cellHistory struct {
+	expected, madSpread, volume float64
+	ok                          bool
+}
+
 // anomalySeries are the expected, lower, upper, score and anomaly series of
-// one KPI series. History buckets inside a campaign phase are left out of the
-// baseline (unless fewer than 3 values would remain); current buckets inside
-// a campaign phase are never flagged for being high.
+// one KPI series (docs/query.md#anomaly). History buckets inside a campaign
+// phase are left out of the baseline (unless fewer than 3 values would
+// remain); the bucket in progress gets a band but no score or flag (a
+// partial hour would look low).
 func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string, vals []*float64, cur Buckets) []Series {
 	hist := make([][]*float64, len(p.weeks))
 	for w := range p.weeks {
@@ -172,31 +325,93 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 	}
 	filter := ev.campaignFilter(groups)
 	counts := ev.k.Unit == kpi.UnitCount && (ev.k.Kind == kpi.KindSum || ev.k.Kind == kpi.KindDistinct)
-	out := make([]Series, 5)
-	for j, role := range []string{RoleExpected, RoleLower, RoleUpper, RoleScore, RoleAnomaly} {
-		out[j] = Series{Role: role, Groups: groups, Values: make([]*float64, len(vals))}
+	ratio := ev.k.Kind == kpi.KindRatio
+	sqrtScale := !ratio // a sum of non-negative terms: amounts and counts, skewed upwards
+	for _, t := range ev.k.Num.Terms {
+		if t.Sign < 0 {
+			sqrtScale = false // a difference (net revenue) can be negative
+		}
 	}
-	for i := range vals {
-		var all, clean []float64
+	cells := make([]cellHistory, p.cells.Len())
+	var rs []Residual
+	for c, start := range p.cells.Starts {
+		var all, clean []Residual
 		for w, b := range p.weeks {
 			// the bucket at the same local time w+1 weeks earlier (by index
 			// only where no DST change lies between the two weeks)
-			j := b.Index(cur.Starts[i].In(ev.e.Location).AddDate(0, 0, -7*(w+1)))
+			j := b.Index(start.In(ev.e.Location).AddDate(0, 0, -7*(w+1)))
 			if j < 0 || hist[w][j] == nil {
 				continue
 			}
-			all = append(all, *hist[w][j])
-			if !inCampaign(p.camps, filter, b.Starts[j], b.EndOf(j)) {
-				clean = append(clean, *hist[w][j])
+			r := Residual{Value: *hist[w][j], Clean: !inCampaign(p.camps, filter, b.Starts[j], b.EndOf(j))}
+			if ratio {
+				r.Den = p.fetched[w].operand(*ev.k.Den, key, j)
+			}
+			all = append(all, r)
+			if r.Clean {
+				clean = append(clean, r)
 			}
 		}
 		if len(clean) >= anomalyMinHistory {
 			all = clean
+		} else {
+			for i := range all {
+				all[i].Clean = false // its expected value is not a clean one
+			}
 		}
-		band := RobustBand(vals[i], all, p.k, inCampaign(p.camps, filter, cur.Starts[i], cur.EndOf(i)), counts)
-		out[0].Values[i], out[1].Values[i], out[2].Values[i] = band.Expected, band.Lower, band.Upper
-		out[3].Values[i], out[4].Values[i] = band.Score, band.Flag
+		values := make([]float64, len(all))
+		for i, r := range all {
+			values[i] = r.Value
+		}
+		m, mad, u, ok := HistoryCenter(values)
+		cells[c] = cellHistory{expected: m, madSpread: mad, volume: u, ok: ok}
+		if !ok {
+			continue
+		}
+		for _, r := range all {
+			r.Expected = m
+			rs = append(rs, r)
+		}
 	}
+	level := NoiseLevel(rs, ratio, counts)
+
+	n := len(vals)
+	out := make([]Series, 5)
+	for j, role := range []string{RoleExpected, RoleLower, RoleUpper, RoleScore, RoleAnomaly} {
+		out[j] = Series{Role: role, Groups: groups, Values: make([]*float64, n)}
+	}
+	inCamp := make([]bool, n)
+	volumes := make([]*float64, n)
+	for i := range vals {
+		c := p.cells.Index(cur.Starts[i])
+		if c < 0 || !cells[c].ok {
+			continue
+		}
+		m := cells[c].expected
+		den := 0.0
+		if ratio {
+			den = p.cur.operand(*ev.k.Den, key, i)
+		}
+		u := cells[c].volume
+		if counts {
+			u = math.Max(u, 1) // a history of zeros still has Poisson noise
+		}
+		volumes[i] = ptr(u)
+		s := Spread(m, cells[c].madSpread, u, level, den, ratio)
+		sq := sqrtScale
+		lo, hi := BandLimits(m, u, s, p.k, sq)
+		out[0].Values[i], out[1].Values[i], out[2].Values[i] = ptr(m), ptr(lo), ptr(hi)
+		if vals[i] == nil || s == 0 || cur.EndOf(i).After(ev.now) {
+			continue
+		}
+		out[3].Values[i] = ptr(Score(*vals[i], m, u, s, sq))
+		inCamp[i] = inCampaign(p.camps, filter, cur.Starts[i], cur.EndOf(i))
+	}
+	better := 1
+	if ev.k.Direction == kpi.LowerIsBetter {
+		better = -1
+	}
+	out[4].Values = Flags(vals, out[0].Values, volumes, out[3].Values, inCamp, p.k, better)
 	return out
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -13,60 +14,181 @@ import (
 	"github.com/storepulse/storepulse/internal/calendar"
 )
 
-// TestRobustBand: hand-computed medians and MADs (spread = max(1.4826·MAD, 5 % of |median|), and √median for counts).
-func TestRobustBand(t *testing.T) {
-	normal := []float64{100, 110, 90, 105, 95, 100} // median 100, |dev| 0,0,5,5,10,10: MAD 5, spread 7.413
+func TestHistoryCenter(t *testing.T) {
 	tests := []struct {
-		name    string
-		v       *float64
-		history []float64
-		k       float64
-		noUp    bool
-		counts  bool
-		want    []any // expected, lower, upper, score, flag (nil = null)
+		name                  string
+		history               []float64
+		expected, mad, volume float64
+		ok                    bool
 	}{
-		{"a spike is flagged", fp(200), normal, 3, false, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, 100 / 7.413, 1.0}},
-		{"a normal hour is not", fp(110), normal, 3, false, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, 10 / 7.413, 0.0}},
-		{"a drop is flagged", fp(70), normal, 3, false, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, -30 / 7.413, 1.0}},
-		{"higher sensitivity (k=2) flags a smaller change", fp(118), normal, 2, false, false, []any{100.0, 100 - 2*7.413, 100 + 2*7.413, 18 / 7.413, 1.0}},
-		// 90 95 100 105 110 1000: median 102.5; |dev| 2.5 2.5 7.5 7.5 12.5 897.5: MAD 7.5, spread 11.1195.
-		// The mean and standard deviation would be 250 and 369: the spike would hide.
-		{"an outlier in the history barely moves the band", fp(200), []float64{100, 110, 90, 105, 95, 1000}, 3, false, false,
-			[]any{102.5, 102.5 - 3*11.1195, 102.5 + 3*11.1195, 97.5 / 11.1195, 1.0}},
-		{"a campaign day is not flagged for being high", fp(200), normal, 3, true, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, 100 / 7.413, 0.0}},
-		{"a campaign day is still flagged for a drop", fp(10), normal, 3, true, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, -90 / 7.413, 1.0}},
-		{"a flat history: spread floored at 5 % of the median", fp(120), []float64{100, 100, 100, 100}, 3, false, false, []any{100.0, 85.0, 115.0, 4.0, 1.0}},
-		{"a flat history, small change", fp(104), []float64{100, 100, 100, 100}, 3, false, false, []any{100.0, 85.0, 115.0, 0.8, 0.0}},
-		{"an all-zero history: no score, no flag", fp(3), []float64{0, 0, 0, 0}, 3, false, false, []any{0.0, 0.0, 0.0, nil, 0.0}},
-		{"even history: median of the middle two", fp(10), []float64{8, 10, 12, 14}, 3, false, false, // median 11; |dev| 1 1 3 3: MAD 2
-			[]any{11.0, 11 - 3*2*1.4826, 11 + 3*2*1.4826, -1 / (2 * 1.4826), 0.0}},
-		{"a null value: band only", nil, normal, 3, false, false, []any{100.0, 100 - 3*7.413, 100 + 3*7.413, nil, nil}},
-		// counts: 8 10 6 8: median 8, MAD 1 (spread 1.48); the Poisson floor √8 = 2.83 widens it
-		{"a count at night: Poisson floor", fp(3), []float64{8, 10, 6, 8}, 3, false, true,
-			[]any{8.0, 8 - 3*2.8284, 8 + 3*2.8284, -5 / 2.8284, 0.0}},
-		{"the same without the floor is flagged", fp(3), []float64{8, 10, 6, 8}, 3, false, false,
-			[]any{8.0, 8 - 3*1.4826, 8 + 3*1.4826, -5 / 1.4826, 1.0}},
-		{"too little history: nothing", fp(200), []float64{100, 100}, 3, false, false, []any{nil, nil, nil, nil, nil}},
+		// 100 110 90 105 95 100: median 100, |dev| 0 0 5 5 10 10: MAD 5
+		{"normal", []float64{100, 110, 90, 105, 95, 100}, 100, 5 * MADScale, 100, true},
+		// 90 95 100 105 110 1000: median 102.5, MAD 7.5; the mean 250 is the volume
+		{"an outlier barely moves the centre", []float64{100, 110, 90, 105, 95, 1000}, 102.5, 7.5 * MADScale, 250, true},
+		// 8 10 12 14: median 11, |dev| 1 1 3 3: MAD 2
+		{"even count: the middle two", []float64{8, 10, 12, 14}, 11, 2 * MADScale, 11, true},
+		// a refund now and then: median 0, the mean 0.25 is the volume
+		{"mostly zeros", []float64{0, 1, 0, 0}, 0, 0, 0.25, true},
+		{"too little history", []float64{100, 100}, 0, 0, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hist := append([]float64(nil), tt.history...)
-			b := RobustBand(tt.v, tt.history, tt.k, tt.noUp, tt.counts)
-			require.Equal(t, hist, tt.history, "history not modified")
-			for i, got := range []*float64{b.Expected, b.Lower, b.Upper, b.Score, b.Flag} {
-				if tt.want[i] == nil {
-					require.Nil(t, got, i)
+			h := append([]float64(nil), tt.history...)
+			m, mad, u, ok := HistoryCenter(tt.history)
+			require.Equal(t, h, tt.history, "history not modified")
+			require.Equal(t, tt.ok, ok)
+			require.InDelta(t, tt.expected, m, 1e-9)
+			require.InDelta(t, tt.mad, mad, 1e-9)
+			require.InDelta(t, tt.volume, u, 1e-9)
+		})
+	}
+}
+
+// residuals repeats (value, expected) pairs n times.
+func residuals(n int, clean bool, pairs ...[3]float64) []Residual {
+	var out []Residual
+	for range n {
+		for _, p := range pairs {
+			out = append(out, Residual{Value: p[0], Expected: p[1], Den: p[2], Clean: clean})
+		}
+	}
+	return out
+}
+
+func TestNoiseLevel(t *testing.T) {
+	tests := []struct {
+		name          string
+		rs            []Residual
+		ratio, counts bool
+		want          float64
+	}{
+		// Σ(h − m)² / Σ|m| = 12·(100+100) / 12·(100+100) = 1
+		{"sums: variance per unit of volume", residuals(12, true, [3]float64{110, 100}, [3]float64{90, 100}), false, false, 1},
+		// one large order in a quiet hour: (1000−100)² + 23·0 over 24·100: 337.5
+		{"sums: a rare large deviation counts fully", append(residuals(23, true, [3]float64{100, 100}), Residual{Value: 1000, Expected: 100, Clean: true}), false, false, 337.5},
+		{"counts are at least Poisson", residuals(24, true, [3]float64{100, 100}), false, true, 1},
+		// ratios: mean((r − m)²·D) = (0.1² · 50) = 0.5
+		{"ratios: variance times the denominator", residuals(12, true, [3]float64{0.6, 0.5, 50}, [3]float64{0.4, 0.5, 50}), true, false, 0.5},
+		{"ratios: zero denominators are left out", append(residuals(12, true, [3]float64{0.6, 0.5, 50}, [3]float64{0.4, 0.5, 50}), Residual{Value: 9, Expected: 0.5, Clean: true}), true, false, 0.5},
+		// too few clean values: robust, (1.4826 · median |h − m|/√m)²; |dev|/√m = 10/10 for all
+		{"inside a campaign: robust from all values", residuals(4, false, [3]float64{110, 100}, [3]float64{90, 100}), false, false, MADScale * MADScale},
+		{"inside a campaign, counts: Poisson", residuals(4, false, [3]float64{300, 100}, [3]float64{90, 100}), false, true, 1},
+		{"nothing to go by", nil, false, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.InDelta(t, tt.want, NoiseLevel(tt.rs, tt.ratio, tt.counts), 1e-9)
+		})
+	}
+}
+
+func TestSpread(t *testing.T) {
+	tests := []struct {
+		name                              string
+		expected, mad, volume, level, den float64
+		ratio                             bool
+		want                              float64
+	}{
+		{"the history's own spread", 100, 20, 100, 1, 0, false, 20},
+		{"a flat history: 5 % of expected", 100, 0, 100, 0, 0, false, 5},
+		{"Poisson floor of a count: √100", 100, 3, 100, 1, 0, false, 10},
+		{"heavy-tailed amounts: √(300·120)", 100, 30, 120, 300, 0, false, math.Sqrt(300 * 120)},
+		{"a ratio over 4 orders: √(0.16/4)", 0.9, 0, 0.9, 0.16, 4, true, 0.2},
+		{"the same ratio over 400 orders: 5 %", 0.9, 0, 0.9, 0.16, 400, true, 0.045},
+		{"a ratio without a denominator: no floor", 0.9, 0.01, 0.9, 0.16, 0, true, 0.045},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.InDelta(t, tt.want, Spread(tt.expected, tt.mad, tt.volume, tt.level, tt.den, tt.ratio), 1e-9)
+		})
+	}
+}
+
+func TestScoreAndBand(t *testing.T) {
+	tests := []struct {
+		name       string
+		v, m, u, s float64
+		sq         bool
+		want       float64
+	}{
+		{"below expected: linear", 60, 100, 100, 10, true, -4},
+		// 2·√100·(√400 − √100)/10 = 20: compressed from (400 − 100)/10 = 30
+		{"above expected: square-root scale", 400, 100, 100, 10, true, 20},
+		{"linear when asked", 400, 100, 100, 10, false, 30},
+		// expected 0 (a history of zeros), volume 1: 2·√1·√9 / 1
+		{"above a zero expected value", 9, 0, 1, 1, true, 6},
+		{"a negative expected value: linear", 0, -50, 50, 10, true, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.InDelta(t, tt.want, Score(tt.v, tt.m, tt.u, tt.s, tt.sq), 1e-9)
+		})
+	}
+	// The band's limits score exactly ∓k.
+	for _, sq := range []bool{true, false} {
+		lo, hi := BandLimits(100, 120, 10, 3, sq)
+		require.InDelta(t, -3, Score(lo, 100, 120, 10, sq), 1e-9)
+		require.InDelta(t, 3, Score(hi, 100, 120, 10, sq), 1e-9)
+	}
+	lo, hi := BandLimits(100, 100, 10, 3, true)
+	require.InDelta(t, 70.0, lo, 1e-9)
+	require.InDelta(t, 132.25, hi, 1e-9) // (10 + 1.5)²
+}
+
+func fps(vs ...any) []*float64 {
+	out := make([]*float64, len(vs))
+	for i, v := range vs {
+		if f, ok := v.(float64); ok {
+			out[i] = &f
+		}
+	}
+	return out
+}
+
+func TestFlags(t *testing.T) {
+	tests := []struct {
+		name     string
+		values   []*float64
+		scores   []*float64
+		campaign []bool
+		better   int
+		want     []any
+	}{
+		{"one odd bucket is noise", fps(1.0, 9.0, 1.0), fps(0.0, 5.0, 0.0), []bool{false, false, false}, 1, []any{0.0, 0.0, 0.0}},
+		{"two in a row are an incident", fps(1.0, 0.0, 0.0, 1.0), fps(0.0, -5.0, -4.0, 0.0), []bool{false, false, false, false}, 1, []any{0.0, 1.0, 1.0, 0.0}},
+		{"the direction must persist", fps(9.0, 0.0), fps(5.0, -5.0), []bool{false, false}, 1, []any{0.0, 0.0}},
+		{"a null breaks the run", fps(0.0, nil, 0.0), fps(-5.0, nil, -5.0), []bool{false, false, false}, 1, []any{0.0, nil, 0.0}},
+		{"campaign: high is planned", fps(9.0, 9.0), fps(5.0, 5.0), []bool{true, true}, 1, []any{0.0, 0.0}},
+		{"campaign: a drop to half is planned", fps(5.0, 5.0), fps(-5.0, -5.0), []bool{true, true}, 1, []any{0.0, 0.0}},
+		{"campaign: a collapse is not", fps(2.0, 0.0), fps(-5.0, -6.0), []bool{true, true}, 1, []any{1.0, 1.0}},
+		{"campaign, lower is better: refunds double", fps(20.0, 20.0), fps(5.0, 5.0), []bool{true, true}, -1, []any{0.0, 0.0}},
+		{"campaign, lower is better: refunds fourfold", fps(40.0, 40.0), fps(8.0, 8.0), []bool{true, true}, -1, []any{1.0, 1.0}},
+		{"campaign, lower is better: a drop is good news", fps(0.0, 0.0), fps(-5.0, -5.0), []bool{true, true}, -1, []any{0.0, 0.0}},
+		{"outside campaigns both directions count", fps(40.0, 40.0), fps(8.0, 8.0), []bool{false, false}, 1, []any{1.0, 1.0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := len(tt.values)
+			exp, vol := make([]*float64, n), make([]*float64, n)
+			for i := range exp {
+				exp[i], vol[i] = ptr(10), ptr(10)
+			}
+			got := Flags(tt.values, exp, vol, tt.scores, tt.campaign, 3, tt.better)
+			for i, w := range tt.want {
+				if w == nil {
+					require.Nil(t, got[i], i)
 					continue
 				}
-				require.NotNil(t, got, i)
-				require.InDelta(t, tt.want[i], *got, 1e-3, i)
+				require.NotNil(t, got[i], i)
+				require.InDelta(t, w, *got[i], 0, i)
 			}
 		})
 	}
 }
 
 // anomalyData: hourly GMV of tmall and jd at Shanghai 10:00 and 11:00 (02:00
-// and 03:00 UTC) on Monday 23 Nov 2026 and the four Mondays before.
+// and 03:00 UTC) on Monday 23 Nov 2026 and the four Mondays before; nothing
+// at 12:00, the hour in progress at the engine's now (04:30 UTC).
 func anomalyData() *memSource {
 	var pts []memPoint
 	add := func(day, hour, store string, v float64) {
@@ -74,37 +196,55 @@ func anomalyData() *memSource {
 	}
 	// weeks back:          1    2    3    4
 	days := []string{"2026-11-16", "2026-11-09", "2026-11-02", "2026-10-26"}
-	for i, v := range []float64{100, 110, 90, 1000} { // an outlier four weeks back
+	for i, v := range []float64{1000, 1100, 900, 1050} {
 		add(days[i], "02", "tmall", v)
 	}
 	for _, d := range days {
-		add(d, "03", "tmall", 100)
-		add(d, "02", "jd", 50)
-		add(d, "03", "jd", 50)
+		add(d, "03", "tmall", 1000)
+		add(d, "02", "jd", 500)
+		add(d, "03", "jd", 500)
 	}
-	add("2026-11-23", "02", "tmall", 500) // a spike
-	add("2026-11-23", "03", "tmall", 102) // normal
-	add("2026-11-23", "02", "jd", 200)    // high, but jd's campaign peak
-	add("2026-11-23", "03", "jd", 50)
+	add("2026-11-23", "02", "tmall", 1500) // high two hours running: flagged
+	add("2026-11-23", "03", "tmall", 1300)
+	add("2026-11-23", "02", "jd", 1500) // high in jd's campaign peak: planned
+	add("2026-11-23", "03", "jd", 1500) // high after it, but for one hour only
 	return &memSource{points: pts, camps: []calendar.Campaign{{ID: "jd-flash", Name: "JD flash sale", Kind: "activity", Stores: []string{"jd"},
 		Phases: []calendar.Phase{{Name: calendar.PhasePeak, Start: utc("2026-11-23T02:00:00Z"), End: utc("2026-11-23T03:00:00Z")}}}}}
 }
 
+func anomalyEngine(t *testing.T, src Source) *Engine {
+	e := newEngine(t, src, "Asia/Shanghai", 100)
+	e.Now = func() time.Time { return utc("2026-11-23T04:30:00Z") }
+	return e
+}
+
 func TestAnomaly(t *testing.T) {
-	from, to := utc("2026-11-23T02:00:00Z"), utc("2026-11-23T04:00:00Z")
-	e := newEngine(t, anomalyData(), "Asia/Shanghai", 100)
+	from, to := utc("2026-11-23T02:00:00Z"), utc("2026-11-23T05:00:00Z")
+	e := anomalyEngine(t, anomalyData())
 	q, err := models.ParseQuery([]byte(`{"kpi":"gmv","interval":"1h","groupBy":["store"],"anomaly":{"weeks":4}}`))
 	require.NoError(t, err)
 	res, err := e.Run(context.Background(), Request{Query: q, From: from, To: to})
 	require.NoError(t, err)
-	require.Equal(t, []string{"2026-11-23T02:00:00Z", "2026-11-23T03:00:00Z"}, times(res.Times))
+	require.Equal(t, []string{"2026-11-23T02:00:00Z", "2026-11-23T03:00:00Z", "2026-11-23T04:00:00Z"}, times(res.Times))
 	require.InDelta(t, 3.0, res.Anomaly, 0)
-	// tmall 02:00: history 100 110 90 1000: median 105, |dev| 5 5 15 895: MAD 10, spread 14.826.
-	// tmall 03:00: history 100 ×4: spread 5 (the floor). jd: 50 ×4, spread 2.5.
+	// tmall 02:00: history 900 1000 1050 1100: median 1025, MAD 50, spread 74.13
+	// (the noise floor is lower: 8 values, too few for a clean level, give a robust
+	// level of 0.335 and √(0.335·1025) = 18.5). 03:00: history 1000 ×4: 5 % = 50.
+	// High values score on the square-root scale: 2·√1025·(√1500 − √1025)/74.13.
+	// 04:00: no history, no value yet (in progress): expected 0, no score.
+	sp := 50 * MADScale
+	z0 := 2 * math.Sqrt(1025) * (math.Sqrt(1500) - math.Sqrt(1025)) / sp
+	z1 := 2 * math.Sqrt(1000) * (math.Sqrt(1300) - math.Sqrt(1000)) / 50
+	up0 := math.Pow(math.Sqrt(1025)+3*sp/(2*math.Sqrt(1025)), 2)
+	up1 := math.Pow(math.Sqrt(1000)+3*50/(2*math.Sqrt(1000)), 2)
+	// jd: history 500 ×4: spread 25 (5 %). 02:00 is its campaign peak (not
+	// flagged for being high), 03:00 is high alone: not flagged either.
+	zj := 2 * math.Sqrt(500) * (math.Sqrt(1500) - math.Sqrt(500)) / 25
+	upj := math.Pow(math.Sqrt(500)+3*25/(2*math.Sqrt(500)), 2)
 	want := map[string][][]any{
-		"jd": {{200.0, 50.0}, {50.0, 50.0}, {42.5, 42.5}, {57.5, 57.5}, {60.0, 0.0}, {0.0, 0.0}}, // the peak is not flagged
-		"tmall": {{500.0, 102.0}, {105.0, 100.0}, {105 - 3*14.826, 85.0}, {105 + 3*14.826, 115.0},
-			{395 / 14.826, 0.4}, {1.0, 0.0}},
+		"jd": {{1500.0, 1500.0, 0.0}, {500.0, 500.0, 0.0}, {425.0, 425.0, 0.0}, {upj, upj, 0.0}, {zj, zj, nil}, {0.0, 0.0, nil}},
+		"tmall": {{1500.0, 1300.0, 0.0}, {1025.0, 1000.0, 0.0}, {1025 - 3*sp, 850.0, 0.0}, {up0, up1, 0.0},
+			{z0, z1, nil}, {1.0, 1.0, nil}},
 	}
 	roles := []string{RoleCurrent, RoleExpected, RoleLower, RoleUpper, RoleScore, RoleAnomaly}
 	require.Len(t, res.Series, 12)
@@ -113,7 +253,11 @@ func TestAnomaly(t *testing.T) {
 		require.Equal(t, roles[i%6], s.Role, i)
 		got := vals(s)
 		for j := range got {
-			require.InDelta(t, want[store][i%6][j], got[j], 1e-3, "%s %s bucket %d", store, s.Role, j)
+			if want[store][i%6][j] == nil {
+				require.Nil(t, got[j], "%s %s bucket %d", store, s.Role, j)
+				continue
+			}
+			require.InDelta(t, want[store][i%6][j], got[j], 1e-6, "%s %s bucket %d", store, s.Role, j)
 		}
 	}
 }
@@ -122,50 +266,50 @@ func TestAnomaly(t *testing.T) {
 func TestAnomalyCampaignHistory(t *testing.T) {
 	src := anomalyData()
 	src.camps = append(src.camps, calendar.Campaign{ID: "tmall-old", Name: "old", Kind: "activity", Stores: []string{"tmall"},
-		Phases: []calendar.Phase{{Name: calendar.PhasePeak, Start: utc("2026-10-26T00:00:00Z"), End: utc("2026-10-27T00:00:00Z")}}})
-	e := newEngine(t, src, "Asia/Shanghai", 100)
+		Phases: []calendar.Phase{{Name: calendar.PhasePeak, Start: utc("2026-11-09T00:00:00Z"), End: utc("2026-11-10T00:00:00Z")}}})
+	e := anomalyEngine(t, src)
 	q, err := models.ParseQuery([]byte(`{"kpi":"gmv","interval":"1h","filters":{"store":["tmall"]},"anomaly":{"weeks":4}}`))
 	require.NoError(t, err)
 	res, err := e.Run(context.Background(), Request{Query: q, From: utc("2026-11-23T02:00:00Z"), To: utc("2026-11-23T03:00:00Z")})
 	require.NoError(t, err)
 	require.Len(t, res.Series, 6)
-	// history 100 110 90 (the 1000 was a campaign day): median 100, MAD 10, spread 14.826
-	require.InDelta(t, 100.0, *res.Series[1].Values[0], 1e-9)
-	require.InDelta(t, 100+3*14.826, *res.Series[3].Values[0], 1e-3)
+	// history 1000 900 1050 (the 1100 was a campaign day): median 1000, MAD 50
+	require.InDelta(t, 1000.0, *res.Series[1].Values[0], 1e-9)
+	require.InDelta(t, 1000-3*50*MADScale, *res.Series[2].Values[0], 1e-6)
 }
 
 func TestAnomalyVanishedSeries(t *testing.T) {
 	src := anomalyData()
-	src.points = append(src.points, order("2026-11-16T02:10:00Z", "pdd", "app", "tv", 40)...)
-	for _, d := range []string{"2026-11-09", "2026-11-02", "2026-10-26"} {
+	for _, d := range []string{"2026-11-16", "2026-11-09", "2026-11-02", "2026-10-26"} {
 		src.points = append(src.points, order(d+"T02:10:00Z", "pdd", "app", "tv", 40)...)
+		src.points = append(src.points, order(d+"T03:10:00Z", "pdd", "app", "tv", 40)...)
 	}
-	e := newEngine(t, src, "Asia/Shanghai", 100)
+	e := anomalyEngine(t, src)
 	q, err := models.ParseQuery([]byte(`{"kpi":"gmv","interval":"1h","filters":{"store":["pdd"]},"groupBy":["store"],"anomaly":{"weeks":4}}`))
 	require.NoError(t, err)
-	res, err := e.Run(context.Background(), Request{Query: q, From: utc("2026-11-23T02:00:00Z"), To: utc("2026-11-23T03:00:00Z")})
+	res, err := e.Run(context.Background(), Request{Query: q, From: utc("2026-11-23T02:00:00Z"), To: utc("2026-11-23T04:00:00Z")})
 	require.NoError(t, err)
 	require.Len(t, res.Series, 6, "a store without data now is still checked")
 	require.Equal(t, []string{"pdd"}, res.Series[0].Groups)
-	require.InDelta(t, 0.0, *res.Series[0].Values[0], 0)
-	require.InDelta(t, 1.0, *res.Series[5].Values[0], 0)
+	require.Equal(t, []any{0.0, 0.0}, vals(res.Series[0]))
+	require.Equal(t, []any{1.0, 1.0}, vals(res.Series[5]), "silent for two hours")
 }
 
 func TestAnomalyRegions(t *testing.T) {
-	e := newEngine(t, anomalyData(), "Asia/Shanghai", 100)
+	e := anomalyEngine(t, anomalyData())
 	// no interval: 1h
 	q, err := models.ParseQuery([]byte(`{"kpi":"gmv","groupBy":["store"],"anomaly":{"weeks":4}}`))
 	require.NoError(t, err)
 	res, regions, err := e.AnomalyRegions(context.Background(), Request{Query: q, From: utc("2026-11-23T00:00:00Z"), To: utc("2026-11-23T06:00:00Z")})
 	require.NoError(t, err)
 	require.Equal(t, time.Hour, res.Step.Fixed)
-	require.Len(t, regions, 1, "tmall's spike; jd's high hour is a campaign peak")
+	require.Len(t, regions, 1, "tmall's two high hours; jd's high hours are a campaign peak and a single hour")
 	require.Equal(t, []string{"tmall"}, regions[0].Groups)
 	require.True(t, utc("2026-11-23T02:00:00Z").Equal(regions[0].Start))
-	require.True(t, utc("2026-11-23T03:00:00Z").Equal(regions[0].End))
-	require.InDelta(t, 500.0, regions[0].Value, 0)
-	require.InDelta(t, 105.0, regions[0].Expected, 0)
-	require.InDelta(t, 395/14.826, regions[0].Score, 1e-3)
+	require.True(t, utc("2026-11-23T04:00:00Z").Equal(regions[0].End))
+	require.InDelta(t, 1500.0, regions[0].Value, 0)
+	require.InDelta(t, 1025.0, regions[0].Expected, 0)
+	require.InDelta(t, 2*math.Sqrt(1025)*(math.Sqrt(1500)-math.Sqrt(1025))/(50*MADScale), regions[0].Score, 1e-6)
 
 	q.Anomaly = nil // the defaults: k = 3, 6 weeks
 	res, _, err = e.AnomalyRegions(context.Background(), Request{Query: q, From: utc("2026-11-23T00:00:00Z"), To: utc("2026-11-23T06:00:00Z")})
@@ -214,7 +358,8 @@ func TestAnomalyErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEngine(t, anomalyData(), "Asia/Shanghai", tt.limit)
+			e := anomalyEngine(t, anomalyData())
+			e.SeriesLimit = tt.limit
 			q, err := models.ParseQuery([]byte(tt.json))
 			require.NoError(t, err)
 			_, err = e.Run(context.Background(), Request{Query: q, From: from, To: tt.to})

@@ -179,7 +179,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	}
 	var anom *anomalyPlan
 	if q.Anomaly != nil {
-		if anom, err = ev.anomalyHistory(ctx, q.Anomaly, req.From, req.To); err != nil {
+		if anom, err = ev.anomalyHistory(ctx, q.Anomaly, req.From, req.To, fc); err != nil {
 			return nil, err
 		}
 		res.Anomaly = q.Anomaly.K

@@ -366,7 +366,7 @@ func TestQueryCache(t *testing.T) {
 }
 
 // anomalyFixture adds three more weeks of history to the fixture: tmall at
-// 01:00 and 03:00, jd at 02:00 (Shanghai). 11 Nov is Double Eleven's peak
+// 01:00, 02:00 and 03:00, jd at 02:00 (Shanghai). 11 Nov is Double Eleven's peak
 // (tmall and jd), 4 Nov in its pre-sale (left out of the baseline).
 func anomalyFixture() *fakeSource {
 	f := fixture()
@@ -376,6 +376,7 @@ func anomalyFixture() *fakeSource {
 		day := ts("2026-11-10T16:00:00Z").AddDate(0, 0, -7*(w+2))
 		f.points = append(f.points,
 			fakePoint{t: day.Add(time.Hour), term: gmv, tags: tmall, v: v},
+			fakePoint{t: day.Add(2 * time.Hour), term: gmv, tags: tmall, v: 480 + 20*float64(w)},
 			fakePoint{t: day.Add(3 * time.Hour), term: gmv, tags: tmall, v: 500 + 20*float64(w)},
 			fakePoint{t: day.Add(2 * time.Hour), term: gmv, tags: jd, v: 50 + 5*float64(w)})
 	}
@@ -384,7 +385,7 @@ func anomalyFixture() *fakeSource {
 
 // TestGoldenAnomalyFrames pins the anomaly transform's series and the
 // anomalies annotation table: tmall's high 01:00 is a campaign peak (not
-// flagged), its missing 03:00 sales are.
+// flagged), its missing 02:00 and 03:00 sales are (two hours running).
 func TestGoldenAnomalyFrames(t *testing.T) {
 	d := newTestDatasource(t, anomalyFixture())
 	for _, tt := range []struct{ name, queryType, query string }{
