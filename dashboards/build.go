@@ -78,6 +78,10 @@ func (g *gen) seriesKPIs(keep func(kpi.KPI) bool) []kpi.KPI {
 // "<KPI name>" for the KPI, "<name> % vs 1w" for a change, "<name> target",
 // "<name> expected", … The gRPC test checks every name used here against the
 // frames the plugin really returns.
+// comparisonSeries matches the earlier period's series of any comparison:
+// "GMV (1w earlier)", "GMV (same campaign last year)".
+const comparisonSeries = `/ \((\S+ earlier|same campaign last year)\)$/`
+
 func changeName(k kpi.KPI, compare string) string { return k.Name + " % vs " + compare }
 func outputName(k kpi.KPI, output string) string  { return k.Name + " " + output }
 
@@ -147,7 +151,7 @@ func dashboardVariables(uid string) []string {
 	case UIDDrilldown:
 		return []string{"kpi", "compare", "store", "channel", "category"}
 	case UIDCampaigns:
-		return []string{"kpi", "store", "campaign"}
+		return []string{"kpi", "store", "campaign", "compared"}
 	case UIDService:
 		return []string{"store", "channel"}
 	case UIDMarket:
@@ -306,6 +310,28 @@ func dimensionVariable(name, label string) cog.Builder[dashboard.VariableModel] 
 	return b
 }
 
+// singleDimensionVariable lists the values of a dimension for a choice of
+// exactly one (no All): Grafana starts on the first value in sort order.
+func singleDimensionVariable(name, dimension, label, description string) cog.Builder[dashboard.VariableModel] {
+	q := Target{RefID: "variable-" + name, QueryType: models.QueryTypeDimensions, Model: models.Query{Dimension: dimension}}
+	raw, err := q.MarshalJSON()
+	var m map[string]any
+	if err == nil {
+		err = json.Unmarshal(raw, &m)
+	}
+	b := dashboard.NewQueryVariableBuilder(name).Label(label).Description(description).
+		Datasource(Datasource()).
+		Query(dashboard.StringOrMap{Map: m}).
+		Definition("values of " + dimension).
+		Multi(false).IncludeAll(false).
+		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
+		Sort(dashboard.VariableSortAlphabeticalCaseInsensitiveAsc)
+	if err != nil {
+		b.RecordError("query", err)
+	}
+	return b
+}
+
 // option is one choice of a custom variable.
 type option struct{ text, value string }
 
@@ -345,13 +371,13 @@ func (g *gen) kpiVariable(keep func(kpi.KPI) bool, def string) cog.Builder[dashb
 // CompareValues are the choices of the drill-down's compare variable (the
 // contract's list, in its order).
 func CompareValues() []string {
-	return []string{models.Compare1d, models.Compare1w, models.Compare4w, models.Compare1y, "campaign", models.ComparePrevious}
+	return []string{models.Compare1d, models.Compare1w, models.Compare4w, models.Compare1y, models.CompareCampaign, models.ComparePrevious}
 }
 
 func compareVariable() cog.Builder[dashboard.VariableModel] {
 	text := map[string]string{
 		models.Compare1d: "Day before", models.Compare1w: "Week before", models.Compare4w: "4 weeks before",
-		models.Compare1y: "Year before (364 days)", "campaign": "Same campaign last year", models.ComparePrevious: "Previous period",
+		models.Compare1y: "Year before (364 days)", models.CompareCampaign: "Same campaign last year", models.ComparePrevious: "Previous period",
 	}
 	var opts []option
 	for _, v := range CompareValues() {

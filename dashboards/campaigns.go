@@ -10,10 +10,10 @@ import (
 	"github.com/storepulse/storepulse/internal/kpi"
 )
 
-// UpliftBaselineDays is the uplift baseline of the campaign dashboard (the
-// contract's default: the 28 days before a campaign, other campaigns' days
-// left out).
-const UpliftBaselineDays = 28
+// UpliftBaselineDays is the uplift baseline of the campaign dashboard: the
+// 28 days before a campaign (other campaigns' days left out), the plugin's
+// default written out so the dashboard says what it shows.
+const UpliftBaselineDays = models.UpliftDefaultBaselineDays
 
 // upliftKPI keeps the KPIs an uplift is computed for (sums and ratios of
 // sums, contract item 4) where higher is better, so that a positive uplift
@@ -37,6 +37,10 @@ func (g *gen) campaigns() *dashboardBuilder {
 		WithVariable(g.kpiVariable(upliftKPI, "gmv")).
 		WithVariable(dimensionVariable("store", "Store")).
 		WithVariable(dimensionVariable("campaign", "Campaign")).
+		// compare campaign needs one campaign (or a range overlapping
+		// campaigns of one kind): the campaign to hold against last year's.
+		WithVariable(singleDimensionVariable("compared", "campaign", "Against last year",
+			"The campaign compared with last year's campaign of the same kind")).
 		Annotation(campaignAnnotation(true))
 
 	drill := func(id string) string {
@@ -49,8 +53,8 @@ func (g *gen) campaigns() *dashboardBuilder {
 		Links(links(link("Drill down: ${kpi:text}", drill("${kpi}")))).
 		Span(24).Height(8))
 
-	up := Target{RefID: "A", QueryType: models.QueryTypeKPI, Model: models.Query{KPI: "${kpi}", Filters: filters("store", "campaign")},
-		Pending: map[string]any{"uplift": map[string]any{"baselineDays": UpliftBaselineDays}}}
+	up := query("A", models.Query{KPI: "${kpi}", Filters: filters("store", "campaign"),
+		Uplift: &models.Uplift{BaselineDays: UpliftBaselineDays}})
 	d.WithPanel(table.NewPanelBuilder().Title("Uplift of ${kpi:text} by campaign").
 		Description("Per campaign overlapping the range: the KPI per day during the campaign against the 28 days "+
 			"before it (other campaigns' days left out), and the uplift = during / baseline − 1.").
@@ -66,16 +70,17 @@ func (g *gen) campaigns() *dashboardBuilder {
 		Links(links(link("Drill down: ${kpi:text}", drill("${kpi}")))).
 		Span(12).Height(8))
 
-	d.WithPanel(timeseries.NewPanelBuilder().Title("${kpi:text}: this campaign against the same campaign last year").
+	d.WithPanel(timeseries.NewPanelBuilder().Title("${kpi:text}: ${compared} against the same campaign last year").
 		Description("The KPI by day against last year's campaign of the same kind (e.g. this Double Eleven against "+
-			"last year's), aligned on the campaigns' starts. Choose the campaign with the variable, or a range "+
-			"overlapping it.").
+			"last year's), the earlier period moved by the difference of the campaigns' starts. Choose the campaign "+
+			"with \"Against last year\".").
 		Datasource(Datasource()).
-		WithTarget(query("A", models.Query{KPI: "${kpi}", Filters: filters("store", "campaign"), Interval: models.IntervalDay,
-			Compare: "campaign", CompareOutputs: []string{models.OutputSeries, models.OutputChange}})).
+		WithTarget(query("A", models.Query{KPI: "${kpi}", Interval: models.IntervalDay,
+			Filters: map[string][]string{"store": {"$store"}, "campaign": {"$compared"}},
+			Compare: models.CompareCampaign, CompareOutputs: []string{models.OutputSeries, models.OutputChange}})).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeNever).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
-		OverrideByRegexp("/ earlier\\)$/", append(fixedColor(colorNeutral), dashed())).
+		OverrideByRegexp(comparisonSeries, append(fixedColor(colorNeutral), dashed())).
 		OverrideByRegexp("/ % vs /", props(prop("custom.drawStyle", "bars"), prop("custom.fillOpacity", 40),
 			prop("custom.axisPlacement", "right"), prop("unit", "percentunit"))).
 		Links(links(link("Drill down: ${kpi:text} against the same campaign last year",

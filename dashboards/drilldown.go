@@ -50,7 +50,7 @@ func (g *gen) drilldown() *dashboardBuilder {
 			CompareOutputs: []string{models.OutputSeries, models.OutputChange}})).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeNever).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
-		OverrideByRegexp("/ earlier\\)$/", append(fixedColor(colorNeutral), dashed())).
+		OverrideByRegexp(comparisonSeries, append(fixedColor(colorNeutral), dashed())).
 		OverrideByRegexp("/ % vs /", props(prop("custom.drawStyle", "bars"), prop("custom.fillOpacity", 40),
 			prop("custom.axisPlacement", "right"), prop("unit", "percentunit"),
 			prop("color", dashboard.FieldColor{Mode: dashboard.FieldColorModeIdFixed, FixedColor: ptr("purple")}))).

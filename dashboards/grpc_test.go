@@ -44,8 +44,9 @@ func mustLoc(name string) *time.Location {
 	return loc
 }
 
-// simulate fills srv: the 13 weeks before evalNow (life cycles need 8, the
-// anomaly band 6 weeks of history before the drill-down's week) with a store
+// simulate fills srv: the 21 weeks before evalNow (the life-cycle panels
+// read 20, the anomaly band 6 weeks of history before the drill-down's
+// week) with a store
 // going silent and a refund spike in the last week, and last year's autumn
 // (the same campaign last year, 1y comparisons).
 func simulate(t *testing.T, srv *influxtest.Server) {
@@ -55,7 +56,7 @@ func simulate(t *testing.T, srv *influxtest.Server) {
 		Start: evalNow.AddDate(0, 0, -2).Add(-4 * time.Hour), End: evalNow.AddDate(0, 0, -2)}
 	refunds := sim.Incident{Store: "s002", Kind: sim.IncidentRefundSpike,
 		Start: evalNow.AddDate(0, 0, -1).Add(-6 * time.Hour), End: evalNow.AddDate(0, 0, -1)}
-	start := time.Date(2026, 8, 17, 0, 0, 0, 0, shanghai)
+	start := time.Date(2026, 6, 22, 0, 0, 0, 0, shanghai)
 	res := simload.Into(t, srv, sim.Config{Seed: seed, NumStores: stores, Scale: scale, Start: start, End: evalNow,
 		IncidentPlan: []sim.Incident{silent, refunds}})
 	require.Len(t, res.Generator.Incidents(), 2)
@@ -119,6 +120,7 @@ type scenario struct {
 func (r *runner) scenarios(d dashJSON) []scenario {
 	base := map[string]string{}
 	var multi []varJSON
+	single := map[string][]string{}
 	for _, v := range d.Templating.List {
 		switch {
 		case v.Type == "custom":
@@ -126,6 +128,12 @@ func (r *runner) scenarios(d dashJSON) []scenario {
 		case v.Multi:
 			base[v.Name] = dollarAll
 			multi = append(multi, v)
+		default:
+			// Grafana starts a single-value variable without a current value
+			// on its first value (the plugin lists them sorted).
+			vals := r.variableValues(d, v)
+			base[v.Name] = vals[0]
+			single[v.Name] = vals[1:]
 		}
 	}
 	with := func(name string, kv ...string) scenario {
@@ -149,6 +157,11 @@ func (r *runner) scenarios(d dashJSON) []scenario {
 	}
 	if len(one) > 0 {
 		out = append(out, with("one value each", one...), with("two values each", two...))
+	}
+	for name, vals := range single {
+		for _, v := range vals {
+			out = append(out, with(name+"="+v, name, v))
+		}
 	}
 	for _, v := range d.Templating.List {
 		switch v.Name {
@@ -219,6 +232,29 @@ func hasData(frames data.Frames) bool {
 	return false
 }
 
+// fieldsNamed are the fields whose name or display name is name (Grafana's
+// byName matcher).
+func fieldsNamed(frames data.Frames, name string) []*data.Field {
+	var out []*data.Field
+	for _, f := range frames {
+		for _, fld := range f.Fields {
+			if fld.Name == name || (fld.Config != nil && fld.Config.DisplayNameFromDS == name) {
+				out = append(out, fld)
+			}
+		}
+	}
+	return out
+}
+
+func hasValue(fld *data.Field) bool {
+	for i := range fld.Len() {
+		if v, ok := fld.ConcreteAt(i); ok && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // names are the field names and display names Grafana matches overrides
 // and reduce options against.
 func names(frames data.Frames) []string {
@@ -242,14 +278,28 @@ var (
 // checkPanelNames checks what a panel's options expect of the plugin's
 // frames: every field an override names or a regex selects exists, every
 // label or column a link or display name uses is there.
-func checkPanelNames(t *testing.T, where string, p *panelJSON, frames data.Frames) {
+func checkPanelNames(t *testing.T, where string, p *panelJSON, frames data.Frames, strictValues bool) {
 	t.Helper()
 	got := names(frames)
 	for _, o := range p.FieldConfig.Overrides {
 		opt, _ := o.Matcher.Options.(string)
+		for _, pr := range o.Properties {
+			if pr.ID == "custom.fillBelowTo" {
+				var to string
+				require.NoError(t, json.Unmarshal(pr.Value, &to))
+				assert.Contains(t, got, to, "%s: fills below to %q, which is no series (fields: %q)", where, to, got)
+			}
+		}
 		switch o.Matcher.ID {
 		case "byName":
-			assert.Contains(t, got, opt, "%s: override of %q matches no field (fields: %q)", where, opt, got)
+			// The column or series a panel styles must exist and, with the
+			// variables' defaults, hold a value (with a filter a comparison
+			// may legitimately have none: a campaign absent before).
+			fields := fieldsNamed(frames, opt)
+			assert.NotEmpty(t, fields, "%s: override of %q matches no field (fields: %q)", where, opt, got)
+			if strictValues {
+				assert.True(t, slices.ContainsFunc(fields, hasValue), "%s: override of %q matches no field with a value", where, opt)
+			}
 		case "byRegexp":
 			re, err := jsRegexp(opt)
 			require.NoError(t, err)
@@ -307,8 +357,11 @@ func TestEveryPanelQueryReturnsDataThroughThePlugin(t *testing.T) {
 		d := r.all[uid]
 		t.Run(uid, func(t *testing.T) {
 			r.t = t
-			panelFrames := map[int]data.Frames{}
+			type key struct{ scenario, panel int }
+			panelFrames := map[key]data.Frames{}
+			var scenarioNames []string
 			for i, sc := range r.scenarios(d) {
+				scenarioNames = append(scenarioNames, sc.name)
 				for _, q := range queries(d) {
 					if strings.Contains(q.where, " variable ") {
 						continue // run above, for the scenarios' values
@@ -344,14 +397,18 @@ func TestEveryPanelQueryReturnsDataThroughThePlugin(t *testing.T) {
 					if !ex.mayBeEmpty {
 						assert.True(t, hasData(resp.Frames), "%s returned no data (%d frames)\nquery: %s", where, len(resp.Frames), raw)
 					}
-					if q.panel != nil && i == 0 {
-						panelFrames[q.panel.ID] = append(panelFrames[q.panel.ID], resp.Frames...)
+					if q.panel != nil {
+						k := key{i, q.panel.ID}
+						panelFrames[k] = append(panelFrames[k], resp.Frames...)
 					}
 				}
 			}
-			for _, p := range allPanels(d) {
-				if f := panelFrames[p.ID]; hasData(f) {
-					checkPanelNames(t, fmt.Sprintf("%s panel %d %q", uid, p.ID, p.Title), &p, f)
+			// A panel's options are checked against the frames of all its
+			// queries of one scenario.
+			for k, f := range panelFrames {
+				p := allPanels(d)[slices.IndexFunc(allPanels(d), func(p panelJSON) bool { return p.ID == k.panel })]
+				if hasData(f) {
+					checkPanelNames(t, fmt.Sprintf("%s panel %d %q [%s]", uid, p.ID, p.Title, scenarioNames[k.scenario]), &p, f, k.scenario == 0)
 				}
 			}
 		})

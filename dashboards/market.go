@@ -10,9 +10,11 @@ import (
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 )
 
-// lifecycleFrom is the life-cycle panels' own range: the transform needs at
-// least 8 weeks (contract item 2); 12 whole weeks leave room for a trend.
-const lifecycleFrom = "now-12w/w"
+// lifecycleFrom is the life-cycle panels' own range. The transform needs 8
+// whole weeks besides the weeks of campaign pre-sales and peaks, which it
+// leaves out (Double Eleven's take 4 to 5 weeks, 618's 4), and reads the
+// trend of up to 16: 20 weeks keep enough in any season.
+const lifecycleFrom = "now-20w/w"
 
 // marketDims are the market dashboard's filter variables.
 func marketDims() []string { return []string{"store", "category"} }
@@ -75,8 +77,9 @@ func (g *gen) market() *dashboardBuilder {
 	lc := Target{RefID: "A", QueryType: models.QueryTypeKPI,
 		Model: models.Query{KPI: gmv.ID, Filters: filters("store"), GroupBy: []string{"category"}, Lifecycle: true}}
 	d.WithPanel(table.NewPanelBuilder().Title("Life-cycle stage by category").
-		Description("Each category's stage from the trend of its weekly GMV over the last 12 weeks: introduction, "+
-			"growth, maturity or decline; growth is the weekly trend, value and share the last 4 weeks.").
+		Description("Each category's stage from the trend of its weekly GMV over the last 20 weeks (campaign pre-sale "+
+			"and peak weeks left out): introduction, growth, maturity or decline; growth is the weekly trend, value "+
+			"and share the last 4 weeks.").
 		Datasource(Datasource()).WithTarget(lc).
 		TimeFrom(lifecycleFrom).
 		OverrideByName("stage", props(prop("mappings", lifecycleMappings()),

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
@@ -38,11 +37,6 @@ type Target struct {
 	// Alias is the frontend's legend template ({{store}}, {{output}}, …);
 	// the backend ignores it.
 	Alias string
-	// Pending holds fields of the issue #4 contract that models.Query does not
-	// declare yet (work in progress in the datasource); a key that collides
-	// with a model field is an error, so the switch to the typed field is
-	// not forgotten once it lands.
-	Pending map[string]any
 }
 
 // MarshalJSON writes the model's fields next to the envelope's, as the
@@ -59,13 +53,6 @@ func (t Target) MarshalJSON() ([]byte, error) {
 	out := map[string]any{}
 	if err := json.Unmarshal(raw, &out); err != nil {
 		return nil, fmt.Errorf("dashboards: query %s: %w", t.RefID, err)
-	}
-	fields := modelFields()
-	for k, v := range t.Pending {
-		if fields[k] {
-			return nil, fmt.Errorf("dashboards: query %s: %q is now a field of models.Query: set it there", t.RefID, k)
-		}
-		out[k] = v
 	}
 	out["refId"] = t.RefID
 	out["datasource"] = Datasource()
@@ -103,16 +90,3 @@ func (t Target) Equals(other variants.Dataquery) bool {
 
 // Build lets a Target be passed where the SDK expects a query builder.
 func (t Target) Build() (variants.Dataquery, error) { return t, t.Validate() }
-
-// modelFields are the JSON names of models.Query's fields.
-func modelFields() map[string]bool {
-	out := map[string]bool{}
-	rt := reflect.TypeFor[models.Query]()
-	for i := range rt.NumField() {
-		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			out[name] = true
-		}
-	}
-	return out
-}

@@ -41,7 +41,7 @@ func (g *gen) service() *dashboardBuilder {
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
 		OverrideByName(cons.Name, props(prop("custom.drawStyle", "bars"), prop("custom.fillOpacity", 50))).
 		OverrideByRegexp("/^"+conv.Name+"/", props(prop("custom.axisPlacement", "right"))).
-		OverrideByRegexp("/ earlier\\)$/", append(fixedColor(colorNeutral), dashed())).
+		OverrideByRegexp(comparisonSeries, append(fixedColor(colorNeutral), dashed())).
 		Links(links(link("Drill down: "+conv.Name, drill(conv.ID)))).
 		Span(12).Height(8))
 	d.WithPanel(g.contributionTableFixed(conv.ID, "store", f, models.Compare1w).
@@ -95,7 +95,7 @@ func (g *gen) service() *dashboardBuilder {
 			Compare: models.Compare1w, CompareOutputs: []string{models.OutputSeries}})).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeAlways).PointSize(4).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
-		OverrideByRegexp("/ earlier\\)$/", append(fixedColor(colorNeutral), dashed())).
+		OverrideByRegexp(comparisonSeries, append(fixedColor(colorNeutral), dashed())).
 		Links(links(link("Drill down: "+rr.Name, drill(rr.ID)))).
 		Span(8).Height(8))
 	d.WithPanel(g.contributionTableFixed(rr.ID, "store", f, models.Compare1w).

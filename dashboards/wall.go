@@ -158,10 +158,11 @@ func (g *gen) forecastTrend(id string) *timeseries.PanelBuilder {
 		Datasource(Datasource()).WithTarget(forecastQuery(id)).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeNever).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
+		OverrideByRegexp("/ actual$/", fixedColor(colorInfo)).
 		OverrideByRegexp("/ forecast$/", append(fixedColor("yellow"), dashed())).
-		OverrideByRegexp("/ upper$/", append(fixedColor("yellow"),
-			prop("custom.lineWidth", 0), prop("custom.fillOpacity", 15), prop("custom.fillBelowTo", outputName(k, "lower")))).
-		OverrideByRegexp("/ lower$/", append(fixedColor("yellow"), prop("custom.lineWidth", 0),
+		OverrideByRegexp("/ forecast upper$/", append(fixedColor("yellow"),
+			prop("custom.lineWidth", 0), prop("custom.fillOpacity", 15), prop("custom.fillBelowTo", outputName(k, "forecast lower")))).
+		OverrideByRegexp("/ forecast lower$/", append(fixedColor("yellow"), prop("custom.lineWidth", 0),
 			prop("custom.hideFrom", map[string]bool{"viz": false, "legend": true, "tooltip": false}))).
 		OverrideByRegexp("/ target$/", append(fixedColor(colorGood), dashed())).
 		Links(links(link("Drill down: "+k.Name, drill))).
