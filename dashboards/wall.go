@@ -97,7 +97,9 @@ func (g *gen) bigNumber(id string, withTarget bool) *stat.PanelBuilder {
 	p := stat.NewPanelBuilder().Title(k.Name).Description(desc).Datasource(Datasource()).
 		WithTarget(query("A", m)).
 		TimeFrom(sparkFrom).HideTimeOverride(true).
-		ReduceOptions(reduce(jsRegex(shown...), "lastNotNull")).
+		// "last", not "lastNotNull": shortly after midnight today may have no
+		// value yet, and yesterday's must not be shown as today's.
+		ReduceOptions(reduce(jsRegex(shown...), "last")).
 		GraphMode(common.BigValueGraphModeArea).
 		ColorMode(common.BigValueColorModeValue).
 		TextMode(common.BigValueTextModeValueAndName).
