@@ -150,7 +150,7 @@ func Definitions() []KPI {
 		// rhythm and products: transforms
 		{ID: "campaign_uplift", Name: "Campaign uplift", Area: AreaRhythm, Unit: UnitPercent, Direction: HigherIsBetter, Kind: KindTransform,
 			Description: "A KPI during a campaign against its baseline.",
-			Note:        "the uplift transform applied to another KPI (planned, not computed yet)"},
+			Note:        "the uplift transform applied to a sum or ratio KPI (e.g. gmv with uplift: {}): a table of campaigns with the KPI per day during each campaign, its baseline over the days before (other campaigns left out) and uplift = during / baseline − 1, see query.md#uplift"},
 		{ID: "lifecycle_stage", Name: "Life-cycle stage", Area: AreaProducts, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindTransform,
 			Description: "Introduction, growth, maturity or decline of a category, from its sales trend.",
 			Note:        "the life-cycle transform applied to GMV by category (the same as gmv with lifecycle: true grouped by category): a table of stages, see query.md#life-cycle"},

@@ -43,7 +43,7 @@ type ContributionResult struct {
 // ratios num/den by the exact decomposition
 // Δ(N/D) = Σ_g (N1_g/D1 − N0_g/D0), each term split into rate and mix effects.
 func (e *Engine) Contribution(ctx context.Context, req Request) (*ContributionResult, error) {
-	q := req.Query
+	q, cal := calendarQuery(req.Query)
 	k, ok := e.Catalog.Get(q.KPI)
 	if !ok {
 		return nil, pluginErrorf("unknown KPI %q (see resource /kpis)", q.KPI)
@@ -62,11 +62,10 @@ func (e *Engine) Contribution(ctx context.Context, req Request) (*ContributionRe
 	if !req.From.Before(req.To) {
 		return nil, pluginErrorf("empty time range %s .. %s", req.From, req.To)
 	}
-	pf, err := Shift(req.From, q.Compare, req.To.Sub(req.From), e.Location)
+	pf, pt, _, err := e.comparePeriod(ctx, q.Compare, cal, req.From, req.To)
 	if err != nil {
-		return nil, backend.PluginError(err)
+		return nil, err
 	}
-	pt, _ := Shift(req.To, q.Compare, req.To.Sub(req.From), e.Location)
 	var ts []Term
 	operands := []kpi.Operand{k.Num}
 	if ratio {

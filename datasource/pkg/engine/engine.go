@@ -65,8 +65,10 @@ type Result struct {
 	TopN int
 	// Anomaly is the band width k of an anomaly query (0 for none).
 	Anomaly float64
-	Times   []time.Time // bucket starts
-	Series  []Series
+	// CompareCampaign is the campaign matched by compare campaign (nil otherwise).
+	CompareCampaign *CampaignMatch
+	Times           []time.Time // bucket starts
+	Series          []Series
 }
 
 // SeriesLimitError is returned when a query would produce more series than
@@ -81,7 +83,7 @@ func pluginErrorf(format string, a ...any) error { return backend.PluginErrorf(f
 
 // Run computes the query.
 func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
-	q := req.Query
+	q, cal := calendarQuery(req.Query)
 	k, ok := e.Catalog.Get(q.KPI)
 	if !ok {
 		if q.KPI == "" {
@@ -165,11 +167,11 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	var fp *fetched
 	var prev Buckets
 	if q.Compare != models.CompareNone {
-		pf, err := Shift(req.From, q.Compare, req.To.Sub(req.From), e.Location)
+		pf, pt, match, err := e.comparePeriod(ctx, q.Compare, cal, req.From, req.To)
 		if err != nil {
-			return nil, backend.PluginError(err)
+			return nil, err
 		}
-		pt, _ := Shift(req.To, q.Compare, req.To.Sub(req.From), e.Location)
+		res.CompareCampaign = match
 		if prev, err = MakeBuckets(pf, pt, step, e.Location, now); err != nil {
 			return nil, backend.PluginError(err)
 		}

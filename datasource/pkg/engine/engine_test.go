@@ -314,7 +314,7 @@ func TestRunErrors(t *testing.T) {
 	}{
 		{"no kpi", models.Query{}, "no KPI"},
 		{"unknown kpi", models.Query{KPI: "nope"}, "unknown KPI"},
-		{"transform", models.Query{KPI: "campaign_uplift"}, "not computed yet"},
+		{"transform", models.Query{KPI: "campaign_uplift"}, "is the uplift transform applied to a sum or ratio KPI"},
 		{"dimension the KPI lacks", models.Query{KPI: "conversion_rate", Filters: map[string][]string{"campaign": {"d11"}}}, "cannot be filtered by \"campaign\""},
 		{"group by a dimension the KPI lacks", models.Query{KPI: "sessions", GroupBy: []string{"reason"}}, "cannot be grouped"},
 		{"distinct by category needs days", models.Query{KPI: "buyers", Interval: "1h", GroupBy: []string{"category"}}, "below"},

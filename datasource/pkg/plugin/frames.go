@@ -51,12 +51,10 @@ func seriesFrames(res *engine.Result, currency string) data.Frames {
 		}
 		cfg := &data.FieldConfig{Unit: unit}
 		switch s.Role {
-		case engine.RoleCompare:
-			display += " (" + res.Compare + " earlier)"
-		case engine.RoleDelta:
-			display += " Δ " + res.Compare
+		case engine.RoleCompare, engine.RoleDelta:
+			display += compareDisplay(res.Compare, s.Role)
 		case engine.RoleChange:
-			display += " % vs " + res.Compare
+			display += compareDisplay(res.Compare, s.Role)
 			cfg.Unit = "percentunit"
 		case engine.RoleTarget:
 			display += " target"
@@ -107,6 +105,9 @@ func frameCustom(res *engine.Result) map[string]any {
 	}
 	if res.Anomaly > 0 {
 		c["anomalyK"] = res.Anomaly
+	}
+	if m := res.CompareCampaign; m != nil {
+		c["campaign"], c["previousCampaign"] = m.Current.ID, m.Previous.ID
 	}
 	return c
 }

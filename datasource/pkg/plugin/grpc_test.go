@@ -13,6 +13,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 	"github.com/grafana/grafana-plugin-sdk-go/experimental/datasourcetest"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/internal/calendar"
@@ -30,6 +31,10 @@ func freeAddr(t *testing.T) string {
 // servePlugin runs the plugin behind real gRPC.
 func servePlugin(t *testing.T) *datasourcetest.TestPluginClient {
 	t.Helper()
+	// Manage registers the SDK's metrics in the default registry and panics
+	// if another test of this binary registered them already (as
+	// plugintest.FreshMetricsRegistry, which this package cannot import).
+	prometheus.DefaultRegisterer = prometheus.NewRegistry()
 	tp, err := datasourcetest.Manage(NewFactory(log.NewNullLogger()), datasourcetest.ManageOpts{Address: freeAddr(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tp.Shutdown() })

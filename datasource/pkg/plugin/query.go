@@ -60,6 +60,11 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 			frames, err = d.forecastQuery(ctx, req)
 		case q.Lifecycle || q.KPI == engine.LifecycleKPI:
 			frames, err = d.lifecycleQuery(ctx, req)
+		case q.Uplift != nil:
+			var res *engine.UpliftResult
+			if res, err = d.engine.Uplift(ctx, req); err == nil {
+				frames = data.Frames{upliftFrame(res, d.settings.Currency)}
+			}
 		case q.Contribution != nil:
 			var res *engine.ContributionResult
 			if res, err = d.engine.Contribution(ctx, req); err == nil {

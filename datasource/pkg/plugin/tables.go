@@ -40,7 +40,7 @@ func contributionFrame(res *engine.ContributionResult, currency string) *data.Fr
 	f := data.NewFrame("contribution",
 		data.NewField(res.Dimension, nil, values),
 		field("current", res.KPI.Name, unit, cur),
-		field("previous", res.KPI.Name+" ("+res.Compare+" earlier)", unit, prev),
+		field("previous", res.KPI.Name+compareDisplay(res.Compare, engine.RoleCompare), unit, prev),
 		field("change", "Δ "+res.KPI.Name, unit, change),
 		field("contribution", "Contribution to Δ", unit, contrib),
 		field("share", "Share of Δ", "percentunit", share),

@@ -15,6 +15,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 	"github.com/grafana/grafana-plugin-sdk-go/experimental/datasourcetest"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/storepulse/storepulse/datasource/pkg/plugin"
 	"github.com/storepulse/storepulse/internal/influxtest"
@@ -32,12 +33,22 @@ func Serve(t testing.TB) *datasourcetest.TestPluginClient {
 	if err := l.Close(); err != nil {
 		t.Fatalf("plugintest: %v", err)
 	}
+	FreshMetricsRegistry()
 	tp, err := datasourcetest.Manage(plugin.NewFactory(log.NewNullLogger()), datasourcetest.ManageOpts{Address: addr})
 	if err != nil {
 		t.Fatalf("plugintest: start plugin: %v", err)
 	}
 	t.Cleanup(func() { _ = tp.Shutdown() })
 	return tp.Client
+}
+
+// FreshMetricsRegistry gives Prometheus a new default registry. Every
+// datasourcetest.Manage registers the SDK's request and gRPC metrics there
+// and panics when they are registered already, so without this a test
+// binary could serve the plugin only once; call it before each Manage
+// (Serve does). Not safe for tests serving the plugin in parallel.
+func FreshMetricsRegistry() {
+	prometheus.DefaultRegisterer = prometheus.NewRegistry()
 }
 
 // Context is the plugin context of a datasource instance reading srv, with
