@@ -47,6 +47,7 @@ export const ANOMALY_MAX_WEEKS = 8;
 export const ANOMALY_DEFAULT_WEEKS = 6;
 /** Days before a campaign that form its uplift baseline when baselineDays is not set. */
 export const UPLIFT_DEFAULT_BASELINE_DAYS = 28;
+export const UPLIFT_MAX_BASELINE_DAYS = 366;
 /** The life-cycle transform reads the trend of the last weeks: the range must span at least this many weeks. */
 export const LIFECYCLE_MIN_WEEKS = 8;
 

@@ -6,6 +6,7 @@ import {
   KpiQuery,
   LIFECYCLE_MIN_WEEKS,
   QueryType,
+  UPLIFT_MAX_BASELINE_DAYS,
 } from './types';
 
 /** The KPI ids of the catalog's transform entries that the backend serves as a query of their own. */
@@ -32,6 +33,20 @@ export function transformsSet(q: KpiQuery): string[] {
 }
 
 const isVariable = (s: string | undefined) => !!s && s.includes('$');
+
+/** The dimensions the query types without a KPI can be filtered by (the backend refuses others). */
+export const TYPE_FILTER_DIMENSIONS: Record<string, string[]> = {
+  [QueryType.Freshness]: ['store'],
+  [QueryType.Calendar]: ['store', 'campaign'],
+  [QueryType.Campaigns]: ['store', 'campaign'],
+};
+
+/** The dimensions outside dims that the query filters on. */
+export function filtersOutside(q: KpiQuery, dims: string[]): string[] {
+  return Object.entries(q.filters ?? {})
+    .filter(([dim, vals]) => !dims.includes(dim) && vals.length > 0)
+    .map(([dim]) => dim);
+}
 
 /** The query type, empty read as KPI series (as the backend does). */
 export function queryTypeOf(q: KpiQuery): string {
@@ -116,12 +131,14 @@ export function validateQuery(q: KpiQuery, kpi: KpiInfo | undefined, rangeMs?: n
   const type = queryTypeOf(q);
   switch (type) {
     case QueryType.Freshness: {
-      const others = Object.entries(q.filters ?? {}).filter(([dim, vals]) => dim !== 'store' && vals.length > 0);
-      return others.length ? [`Freshness is per store: it can be filtered by store only, not by ${others.map(([d]) => d).join(', ')}.`] : [];
+      const others = filtersOutside(q, TYPE_FILTER_DIMENSIONS[type]);
+      return others.length ? [`Freshness is per store: it can be filtered by store only; clear the ${others.join(', ')} filter.`] : [];
     }
     case QueryType.Campaigns:
-    case QueryType.Calendar:
-      return [];
+    case QueryType.Calendar: {
+      const others = filtersOutside(q, TYPE_FILTER_DIMENSIONS[type]);
+      return others.length ? [`Campaigns can be filtered by store and campaign only; clear the ${others.join(', ')} filter.`] : [];
+    }
     case QueryType.Dimensions:
       return q.dimension ? [] : ['Pick the dimension whose values to list.'];
     case QueryType.Anomalies:
@@ -219,14 +236,26 @@ export function validateQuery(q: KpiQuery, kpi: KpiInfo | undefined, rangeMs?: n
       );
     }
   }
-  if (q.uplift && q.uplift.baselineDays !== undefined && (!Number.isInteger(q.uplift.baselineDays) || q.uplift.baselineDays < 1)) {
-    out.push('Uplift baseline must be a whole number of days before the campaign (28 when empty).');
+  const baseline = q.uplift?.baselineDays;
+  if (baseline !== undefined && (!Number.isInteger(baseline) || baseline < 1 || baseline > UPLIFT_MAX_BASELINE_DAYS)) {
+    out.push(`Uplift baseline must be 1 to ${UPLIFT_MAX_BASELINE_DAYS} whole days before the campaign (28 when empty).`);
+  }
+  if (q.uplift && q.compare) {
+    out.push('Uplift cannot be combined with Compare: the baseline before each campaign is its comparison. Turn Compare off.');
   }
   const transforms = transformsSet(q);
   if (transforms.length > 1) {
     out.push(`${transforms.join(' and ')} cannot be combined in one query: use one query per transform.`);
   }
   return out;
+}
+
+/**
+ * Whether the query reads the campaign calendar (compare with the same campaign last year, uplift): its campaign
+ * filter then names calendar campaigns rather than filtering the data by the campaign tag.
+ */
+export function readsCalendar(q: KpiQuery): boolean {
+  return queryTypeOf(q) === QueryType.KPI && (q.compare === 'campaign' || !!q.uplift);
 }
 
 /** Filters and group-by on dimensions the KPI's data does not carry. */
@@ -237,6 +266,9 @@ function dimensionProblems(q: KpiQuery, kpi: KpiInfo | undefined): string[] {
   const out: string[] = [];
   const dims = kpi.dimensions ?? [];
   for (const [dim, vals] of Object.entries(q.filters ?? {})) {
+    if (dim === 'campaign' && readsCalendar(q)) {
+      continue; // names calendar campaigns, does not filter the data
+    }
     if (vals.length > 0 && !dims.includes(dim)) {
       out.push(`${kpi.name} cannot be filtered by ${dim}: its data only carries ${dims.join(', ') || 'no dimensions'}.`);
     }
@@ -262,8 +294,11 @@ export function queryHints(q: KpiQuery, kpi: KpiInfo | undefined): string[] {
     out.push(
       'Same campaign last year: the campaign overlapping the range (or the one chosen in the campaign filter) is matched to ' +
         "last year's campaign of the same kind, and the range is moved back by the distance between their starts. " +
-        'The query fails when the range overlaps no campaign or last year had none of that kind.'
+        'The query fails when the range overlaps no campaign, overlaps campaigns of several kinds (name one in the campaign filter) or last year had none of that kind.'
     );
+  }
+  if (readsCalendar(q) && q.filters?.campaign?.length) {
+    out.push('The campaign filter names the calendar campaigns to measure here; it does not filter the data by campaign.');
   }
   if (q.kpi === LIFECYCLE_KPI && !q.lifecycle) {
     out.push('Life-cycle stage is GMV by category with the life-cycle transform: one table row per category with its stage.');

@@ -363,7 +363,10 @@ describe('QueryEditor validation messages', () => {
     ['a forecast of a ratio of distinct counts', { kpi: 'conversion_rate', forecast: { horizon: 'month' } }, 'A forecast of Conversion rate is not possible'],
     ['a forecast of stickiness', { kpi: 'stickiness', forecast: { horizon: 'month' } }, 'not a sum or a ratio of sums'],
     ['uplift of a distinct count', { kpi: 'active_users', uplift: {} }, 'Campaign uplift of Active users is not possible'],
-    ['a zero baseline', { kpi: 'gmv', uplift: { baselineDays: 0 } }, 'Uplift baseline must be a whole number of days'],
+    ['a zero baseline', { kpi: 'gmv', uplift: { baselineDays: 0 } }, 'Uplift baseline must be 1 to 366 whole days'],
+    ['a baseline above a year', { kpi: 'gmv', uplift: { baselineDays: 400 } }, 'Uplift baseline must be 1 to 366 whole days'],
+    ['uplift with compare', { kpi: 'gmv', uplift: {}, compare: '1y', compareOutputs: ['series'] }, 'Uplift cannot be combined with Compare'],
+    ['a campaign filter on a KPI without campaigns', { kpi: 'conversion_rate', filters: { campaign: ['d11'] } }, 'Conversion rate cannot be filtered by campaign'],
     ['the campaign uplift catalog entry', { kpi: 'campaign_uplift' }, 'Campaign uplift is not a KPI of its own: pick the KPI to measure'],
     ['lifecycle on a short range', { kpi: 'gmv', lifecycle: true }, 'at least 8 whole weeks (Monday to Sunday): choose a longer time range'],
     ['lifecycle of a ratio', { kpi: 'aov', lifecycle: true }, 'Life-cycle stages come from a sales trend: AOV is a ratio', quarter],
@@ -371,7 +374,8 @@ describe('QueryEditor validation messages', () => {
     ['lifecycle with compare', { kpi: 'gmv', lifecycle: true, compare: '1w', compareOutputs: ['series'] }, 'Life-cycle stages cannot be combined with Compare', quarter],
     ['the life-cycle stage entry with a target', { kpi: 'lifecycle_stage', target: true }, 'target and lifecycle cannot be combined', quarter],
     ['a forecast with compare', { kpi: 'gmv', forecast: { horizon: 'day' }, compare: '1d', compareOutputs: ['series'] }, 'Forecast cannot be combined with Compare'],
-    ['freshness filtered by channel', { queryType: 'freshness', kpi: '', filters: { channel: ['app'] } }, 'Freshness is per store: it can be filtered by store only, not by channel'],
+    ['freshness filtered by channel', { queryType: 'freshness', kpi: '', filters: { channel: ['app'] } }, 'Freshness is per store: it can be filtered by store only; clear the channel filter'],
+    ['a calendar filtered by category', { queryType: 'calendar', kpi: '', filters: { category: ['shoes'] } }, 'Campaigns can be filtered by store and campaign only; clear the category filter'],
     ['lifecycle by two dimensions', { kpi: 'gmv', lifecycle: true, groupBy: ['store', 'category'] }, 'group by one dimension (category when empty)', quarter],
     ['contribution without compare', { kpi: 'gmv', contribution: { dimension: 'store' } }, 'Contribution explains a change: choose a comparison period'],
     ['forecast with lifecycle', { kpi: 'gmv', forecast: { horizon: 'day' }, lifecycle: true }, 'forecast and lifecycle cannot be combined in one query', quarter],
@@ -392,10 +396,23 @@ describe('QueryEditor validation messages', () => {
     ['uplift of a ratio of sums', { kpi: 'aov', uplift: { baselineDays: 14 } }],
     ['anomaly on a distinct count at 1h', { kpi: 'active_users', anomaly: { sensitivity: 2.5, weeks: 4 }, interval: '1h' }],
     ['compare with the same campaign last year', { kpi: 'gmv', compare: 'campaign', compareOutputs: ['series', 'change'] }],
+    // with compare campaign and uplift the campaign filter names calendar campaigns: any KPI takes it
+    ['the same campaign last year named by the campaign filter', { kpi: 'ctr', compare: 'campaign', compareOutputs: ['series'], filters: { campaign: ['d11'] } }],
+    ['stickiness against the same campaign last year named by the campaign filter', { kpi: 'stickiness', compare: 'campaign', compareOutputs: ['series'], filters: { campaign: ['d11'] } }],
   ])('accepts %s', async (_, query) => {
     setup(query, quarter);
     await screen.findByTestId('kpi-info');
     expect(screen.queryByTestId('query-problems')).not.toBeInTheDocument();
+  });
+
+  it('offers the campaign filter for compare campaign and uplift whatever the KPI, and says what it means', async () => {
+    const { rerender, ds, onChange, onRunQuery } = setup({ kpi: 'stickiness' });
+    await screen.findByTestId('kpi-info');
+    expect(screen.queryByLabelText('Filter campaign')).not.toBeInTheDocument();
+    const q: KpiQuery = { refId: 'A', kpi: 'stickiness', compare: 'campaign', compareOutputs: ['series'], filters: { campaign: ['d11'] } };
+    rerender(<QueryEditor datasource={ds} query={q} onChange={onChange} onRunQuery={onRunQuery} range={range} />);
+    expect(screen.getByLabelText('Filter campaign')).toBeInTheDocument();
+    expect(screen.getByTestId('query-hints')).toHaveTextContent('it does not filter the data by campaign');
   });
 
   it('explains how the life-cycle stage entry is computed', async () => {

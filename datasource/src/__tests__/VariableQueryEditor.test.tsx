@@ -76,6 +76,18 @@ describe('AnnotationQueryEditor', () => {
     expect(screen.queryByLabelText('Anomaly sensitivity')).not.toBeInTheDocument();
   });
 
+  it('explains and lets clear a filter campaigns do not take (the channel filter earlier versions offered)', async () => {
+    const { ds } = mockDatasource();
+    const onChange = jest.fn();
+    const query: KpiQuery = { refId: 'Anno', kpi: '', queryType: 'campaigns', filters: { store: ['jd-02'], channel: ['app'] } };
+    render(<AnnotationQueryEditor datasource={ds} query={query} onChange={onChange} onRunQuery={jest.fn()} range={range} />);
+    expect(screen.getByTestId('annotation-problems')).toHaveTextContent('Campaigns can be filtered by store and campaign only; clear the channel filter');
+    const channel = screen.getByLabelText('Filter channel');
+    await userEvent.click(channel);
+    await userEvent.keyboard('{Backspace}');
+    expect(last(onChange).filters).toEqual({ store: ['jd-02'] });
+  });
+
   it('picks the anomalies KPI from the catalog, groups by store and sets sensitivity and weeks', async () => {
     const { ds } = mockDatasource();
     const onChange = jest.fn();

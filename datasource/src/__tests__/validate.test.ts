@@ -45,6 +45,13 @@ describe('validateQuery', () => {
     expect(validateQuery(q({ kpi: 'lifecycle_stage' }), kpi('lifecycle_stage'), 8 * WEEK - 1)).toHaveLength(1);
   });
 
+  it('reads the campaign filter of uplift as calendar campaigns, not as a data filter', () => {
+    const storeOnly = { ...kpi('aov'), dimensions: ['store'] };
+    expect(validateQuery(q({ kpi: 'aov', uplift: {}, filters: { campaign: ['d11'] } }), storeOnly)).toEqual([]);
+    expect(validateQuery(q({ kpi: 'aov', filters: { campaign: ['d11'] } }), storeOnly)).toEqual(['AOV cannot be filtered by campaign: its data only carries store.']);
+    expect(queryHints(q({ kpi: 'aov', uplift: {}, filters: { campaign: ['d11'] } }), storeOnly).join(' ')).toContain('names the calendar campaigns');
+  });
+
   it('counts a variable compare as a comparison', () => {
     expect(validateQuery(q({ contribution: { dimension: 'store' }, compare: '$compare' as KpiQuery['compare'], compareOutputs: ['series'] }), kpi('gmv'))).toEqual([]);
   });

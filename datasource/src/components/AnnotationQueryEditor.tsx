@@ -4,7 +4,7 @@ import { Alert, InlineField, InlineFieldRow, MultiSelect, Select } from '@grafan
 
 import type { DataSource } from '../datasource';
 import { KpiDataSourceOptions, KpiInfo, KpiQuery, QueryType } from '../types';
-import { validateQuery } from '../validate';
+import { filtersOutside, TYPE_FILTER_DIMENSIONS, validateQuery } from '../validate';
 import { AnomalyFields } from './AnomalyFields';
 import { DimensionFilters, variableOptions } from './DimensionFilters';
 import { kpiOptions, switchQueryType } from './QueryEditor';
@@ -17,7 +17,7 @@ const TYPES: Array<SelectableValue<string>> = [
 ];
 
 /** The dimensions the campaigns query type filters by (campaigns without stores run in every store). */
-const CAMPAIGN_FILTERS = ['store', 'campaign'];
+const CAMPAIGN_FILTERS = TYPE_FILTER_DIMENSIONS[QueryType.Campaigns];
 
 /**
  * Annotations: campaign phases (optionally per store or campaign) or the anomalies detected on a KPI, with the
@@ -42,8 +42,10 @@ export function AnnotationQueryEditor({ query, onChange, datasource, range }: Pr
   }, [datasource, type]);
 
   const kpi = useMemo(() => kpis.find((k) => k.id === query.kpi), [kpis, query.kpi]);
-  const dims = type === QueryType.Anomalies ? (kpi?.dimensions ?? ['store', 'channel']) : CAMPAIGN_FILTERS;
-  const problems = type === QueryType.Anomalies ? validateQuery(query, kpi) : [];
+  // a filter the type does not take stays visible so that it can be cleared (earlier versions offered channel)
+  const dims =
+    type === QueryType.Anomalies ? (kpi?.dimensions ?? ['store', 'channel']) : [...CAMPAIGN_FILTERS, ...filtersOutside(query, CAMPAIGN_FILTERS)];
+  const problems = validateQuery({ ...query, queryType: type }, kpi);
   const kpiChoices: Array<SelectableValue<string>> = kpis.length
     ? kpiOptions(kpis.filter((k) => k.kind !== 'transform'))
     : query.kpi

@@ -16,8 +16,9 @@ import {
   KpiQuery,
   QueryType,
   UPLIFT_DEFAULT_BASELINE_DAYS,
+  UPLIFT_MAX_BASELINE_DAYS,
 } from '../types';
-import { queryHints, queryTypeOf, validateQuery } from '../validate';
+import { filtersOutside, queryHints, queryTypeOf, readsCalendar, TYPE_FILTER_DIMENSIONS, validateQuery } from '../validate';
 import { AnomalyFields } from './AnomalyFields';
 import { DimensionFilters, variableOptions } from './DimensionFilters';
 
@@ -45,11 +46,7 @@ const TYPE_INFO: Record<string, string> = {
 };
 
 /** The dimensions each query type filters by (KPI series and anomalies: the KPI's own). */
-const TYPE_FILTERS: Record<string, string[]> = {
-  [QueryType.Freshness]: ['store'],
-  [QueryType.Calendar]: ['store', 'campaign'],
-  [QueryType.Campaigns]: ['store', 'campaign'],
-};
+const TYPE_FILTERS = TYPE_FILTER_DIMENSIONS;
 
 /** Fields only KPI series use: a query of another type must not carry them (the backend checks them for every type). */
 const KPI_SERIES_FIELDS: Array<keyof KpiQuery> = [
@@ -180,6 +177,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
 
   const kpi = useMemo(() => kpis.find((k) => k.id === query.kpi), [kpis, query.kpi]);
   const dims = kpi ? (kpi.dimensions ?? []) : [...DIMENSIONS];
+  // compare campaign and uplift take a campaign filter naming calendar campaigns, whatever the KPI's dimensions
+  const filterDims = readsCalendar(query) && !dims.includes('campaign') ? [...dims, 'campaign'] : dims;
   const dimOptions: Array<SelectableValue<string>> = dims.map((d) => ({ label: d, value: d }));
   const rangeMs = range ? range.to.valueOf() - range.from.valueOf() : undefined;
   const usesKpi = type === QueryType.KPI || type === QueryType.Anomalies;
@@ -275,7 +274,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
 
       <DimensionFilters
         datasource={datasource}
-        dimensions={TYPE_FILTERS[type] ?? dims}
+        dimensions={TYPE_FILTERS[type] ? [...TYPE_FILTERS[type], ...filtersOutside(query, TYPE_FILTERS[type])] : filterDims}
         filters={query.filters ?? {}}
         range={range}
         labelWidth={LABEL_WIDTH}
@@ -407,7 +406,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
               label="Baseline days"
               labelWidth={14}
               disabled={!query.uplift}
-              tooltip={`Days before the campaign start that form the baseline (default ${UPLIFT_DEFAULT_BASELINE_DAYS}; other campaigns' days are left out)`}
+              tooltip={`Days before the campaign start that form the baseline (1 to ${UPLIFT_MAX_BASELINE_DAYS}, default ${UPLIFT_DEFAULT_BASELINE_DAYS}; other campaigns' days are left out)`}
             >
               <Input
                 id="uplift-baseline"
@@ -415,6 +414,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
                 type="number"
                 width={8}
                 min={1}
+                max={UPLIFT_MAX_BASELINE_DAYS}
                 placeholder={String(UPLIFT_DEFAULT_BASELINE_DAYS)}
                 defaultValue={query.uplift?.baselineDays ?? ''}
                 onBlur={(e) => {
