@@ -56,9 +56,9 @@ func (g *gen) drilldown() *dashboardBuilder {
 			prop("color", dashboard.FieldColor{Mode: dashboard.FieldColorModeIdFixed, FixedColor: ptr("purple")}))).
 		Span(12).Height(9))
 	d.WithPanel(timeseries.NewPanelBuilder().Title("${kpi:text} in its expected band").
-		Description("Hourly values against the same hour of the past 6 weeks (median ± 3 robust spreads, "+
-			"campaign hours left out of the history). Needs a KPI with hourly buckets: not stickiness nor "+
-			"distinct counts filtered by category.").
+		Description("Hourly values against the same hour of the past 6 weeks (their median, campaign hours left "+
+			"out) with a band of 3 spreads fitted to the series' own noise. Needs a KPI with hourly buckets: not "+
+			"stickiness nor distinct counts filtered by category.").
 		Datasource(Datasource()).
 		WithTarget(query("A", models.Query{KPI: "${kpi}", Filters: f, Interval: "1h", Anomaly: &models.Anomaly{}})).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeNever).

@@ -124,7 +124,8 @@ func (g *gen) anomalyTrend(id string) *timeseries.PanelBuilder {
 	return g.bandPanel(k, query("A", m), drillURL(id, "var-compare=1w")).
 		Title(k.Name + " by hour, in its expected band").
 		Description("The hourly " + k.Name + " against what the same hour of the past 6 weeks leads to expect " +
-			"(median ± 3 robust spreads; campaign hours left out of the history). Red marks: detected anomalies.")
+			"(their median, campaign hours left out) and a band of 3 spreads fitted to the series' own noise. " +
+			"Red marks: detected anomalies (two neighbouring hours beyond the band).")
 }
 
 // bandPanel draws a KPI with its anomaly outputs: expected dashed, lower and
