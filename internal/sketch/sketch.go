@@ -46,6 +46,13 @@ func (u *Union) AddEncoded(s string) error {
 	if err != nil {
 		return err
 	}
+	if u.sk == nil {
+		// A freshly decoded sketch belongs to nobody else: it becomes the
+		// union as it is, instead of being merged into an empty one (the
+		// costly part of reading a window that holds a single sketch).
+		u.sk, u.n = sk, 1
+		return nil
+	}
 	return u.Add(sk)
 }
 
@@ -67,6 +74,15 @@ func (u *Union) Merge(o *Union) error {
 		return nil
 	}
 	return u.Add(o.sk)
+}
+
+// Encode is the stored form of the union of everything merged (an empty
+// sketch for the zero Union), e.g. to keep a merged sketch.
+func (u *Union) Encode() (string, error) {
+	if u.sk == nil {
+		return Encode(hyperloglog.New14())
+	}
+	return Encode(u.sk)
 }
 
 // Sketches is the number of sketches merged.

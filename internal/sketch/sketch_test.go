@@ -60,3 +60,24 @@ func TestMergeUnions(t *testing.T) {
 	require.NoError(t, a.Merge(nil))
 	require.InDelta(t, 1500, float64(a.Estimate()), 30)
 }
+
+func TestUnionEncode(t *testing.T) {
+	var empty Union
+	enc, err := empty.Encode()
+	require.NoError(t, err)
+	sk, err := Decode(enc)
+	require.NoError(t, err)
+	require.Zero(t, sk.Estimate())
+
+	var u Union
+	for _, r := range [][2]int{{0, 3000}, {1000, 9000}} {
+		enc, err := Encode(sketchOf("e", r[0], r[1]))
+		require.NoError(t, err)
+		require.NoError(t, u.AddEncoded(enc))
+	}
+	enc, err = u.Encode()
+	require.NoError(t, err)
+	var again Union
+	require.NoError(t, again.AddEncoded(enc))
+	require.Equal(t, u.Estimate(), again.Estimate(), "the stored union counts what the union counted")
+}

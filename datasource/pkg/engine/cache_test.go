@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -170,4 +173,51 @@ func TestCachingSourceBounds(t *testing.T) {
 	n, _ = c2.Len()
 	require.Zero(t, n)
 	require.Equal(t, before+2, src.sums.Load())
+}
+
+// TestCachedSketchesMergedPerWindow: the cache keeps one sketch per window,
+// kind and group, and distinct counts computed from it are exactly those
+// computed from every stored sketch.
+func TestCachedSketchesMergedPerWindow(t *testing.T) {
+	day := utc("2026-11-23T16:00:00Z")
+	to := day.Add(17 * time.Hour)
+	mem := &memSource{sketches: wallSketches(day)}
+	sh := loc(t, "Asia/Shanghai")
+	direct := &Engine{Catalog: kpi.Default(), Source: mem, Location: sh, SeriesLimit: 5000, Now: func() time.Time { return to }}
+	cache := NewCachingSource(mem, time.Hour, nil)
+	cached := &Engine{Catalog: kpi.Default(), Source: cache, Location: sh, SeriesLimit: 5000, Now: func() time.Time { return to }}
+	for _, js := range []string{
+		`{"kpi":"active_users","interval":"day","compare":"1w"}`,
+		`{"kpi":"active_users","interval":"1h","compare":"1w"}`,
+		`{"kpi":"active_users","interval":"3h","groupBy":["store"]}`,
+		`{"kpi":"active_users","interval":"day","groupBy":["channel"],"filters":{"store":["s01","s02"]}}`,
+		`{"kpi":"conversion_rate","interval":"1h"}`,
+	} {
+		t.Run(js, func(t *testing.T) {
+			q, err := models.ParseQuery(json.RawMessage(js))
+			require.NoError(t, err)
+			req := Request{Query: q, From: day, To: to, Interval: time.Hour, MaxDataPoints: 300}
+			want, err := direct.Run(context.Background(), req)
+			require.NoError(t, err)
+			for range 2 { // filling the cache, then from it
+				got, err := cached.Run(context.Background(), req)
+				require.NoError(t, err)
+				require.Equal(t, want.Series, got.Series)
+			}
+		})
+	}
+	// The hourly read of a day holds one merged sketch per hour and kind.
+	var rows int
+	require.NoError(t, cache.Sketches(context.Background(), SketchSpec{Start: day, Stop: to, Kinds: []string{schema.KindActive}, Window: schema.WindowHour},
+		func(SketchRow) error { rows++; return nil }))
+	require.Equal(t, 17, rows)
+}
+
+func TestMergeSketchRowsRefusesGarbage(t *testing.T) {
+	at := utc("2026-11-23T16:00:00Z")
+	_, err := mergeSketchRows([]SketchRow{{Time: at, Kind: "active", Sketch: "AAAA"}, {Time: at, Kind: "active", Sketch: "not base64!"}})
+	require.Error(t, err)
+	rows, err := mergeSketchRows([]SketchRow{{Time: at, Kind: "active", Sketch: "kept as it is"}})
+	require.NoError(t, err)
+	require.Equal(t, "kept as it is", rows[0].Sketch, "a lone sketch is not decoded")
 }
