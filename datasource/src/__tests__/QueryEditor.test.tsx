@@ -340,6 +340,21 @@ describe('QueryEditor new controls', () => {
     expect(lastQuery(onChange).anomaly).toEqual({ sensitivity: 'high', weeks: 8 });
   });
 
+  it.each<[string, string, (el: HTMLElement) => Promise<void>, Partial<KpiQuery>]>([
+    ['Anomaly', 'anomaly', (el) => userEvent.click(el), { anomaly: {} }],
+    ['Lifecycle', 'lifecycle', (el) => userEvent.click(el), { lifecycle: true }],
+    ['Uplift', 'uplift', (el) => userEvent.click(el), { uplift: {} }],
+    ['Forecast', 'a forecast', (el) => pick(el, 'End of day'), { forecast: { horizon: 'day' } }],
+    ['KPI', 'the life-cycle stage KPI', (el) => pick(el, 'Life-cycle stage'), { kpi: 'lifecycle_stage' }],
+  ])('turns Compare off when %s turns on %s (the backend refuses the combination)', async (label, _, act, expected) => {
+    const { onChange } = setup({ kpi: 'gmv', compare: '1w', compareOutputs: ['series'] });
+    await screen.findByTestId('kpi-info');
+    await act(screen.getByLabelText(label));
+    expect(lastQuery(onChange)).toMatchObject(expected);
+    expect(lastQuery(onChange).compare).toBeUndefined();
+    expect(lastQuery(onChange).compareOutputs).toBeUndefined();
+  });
+
   it('disables the anomaly settings while anomaly is off', async () => {
     setup({ kpi: 'gmv' });
     await screen.findByTestId('kpi-info');

@@ -18,7 +18,7 @@ import {
   UPLIFT_DEFAULT_BASELINE_DAYS,
   UPLIFT_MAX_BASELINE_DAYS,
 } from '../types';
-import { filtersOutside, queryHints, queryTypeOf, readsCalendar, TYPE_FILTER_DIMENSIONS, validateQuery } from '../validate';
+import { filtersOutside, LIFECYCLE_KPI, queryHints, queryTypeOf, readsCalendar, TYPE_FILTER_DIMENSIONS, validateQuery } from '../validate';
 import { AnomalyFields } from './AnomalyFields';
 import { DimensionFilters, variableOptions } from './DimensionFilters';
 
@@ -83,6 +83,12 @@ export function switchQueryType(query: KpiQuery, type: string): KpiQuery {
   }
   return next as unknown as KpiQuery;
 }
+
+/**
+ * Turning on a transform that cannot be compared (anomaly, forecast, lifecycle, uplift) turns Compare off: new
+ * queries compare with last week by default, and the backend refuses the combination.
+ */
+const NO_COMPARE: Partial<KpiQuery> = { compare: undefined, compareOutputs: undefined };
 
 const COMPARE_OPTIONS: Array<SelectableValue<string>> = [
   { label: 'No comparison', value: 'none' },
@@ -254,7 +260,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
               value={query.kpi || null}
               allowCustomValue
               placeholder="Choose a KPI"
-              onChange={(v) => change({ kpi: v?.value ?? '' })}
+              onChange={(v) => change(v?.value === LIFECYCLE_KPI ? { kpi: v.value, ...NO_COMPARE } : { kpi: v?.value ?? '' })}
             />
           </InlineField>
           {type === QueryType.KPI && legend}
@@ -366,40 +372,44 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
           </InlineFieldRow>
 
           <InlineFieldRow>
-            <InlineField label="Anomaly" labelWidth={LABEL_WIDTH} htmlFor="anomaly" tooltip="Expected value and band from the same hour-of-week of past weeks, a score and a flag">
+            <InlineField label="Anomaly" labelWidth={LABEL_WIDTH} htmlFor="anomaly" tooltip="Expected value and band from the same hour-of-week of past weeks, a score and a flag (turns Compare off)">
               <InlineSwitch
                 id="anomaly"
                 value={!!query.anomaly}
-                onChange={(e) => change({ anomaly: e.currentTarget.checked ? (query.anomaly ?? {}) : undefined })}
+                onChange={(e) => change(e.currentTarget.checked ? { anomaly: query.anomaly ?? {}, ...NO_COMPARE } : { anomaly: undefined })}
               />
             </InlineField>
             <AnomalyFields anomaly={query.anomaly} disabled={!query.anomaly} onChange={(anomaly) => change({ anomaly })} />
           </InlineFieldRow>
 
           <InlineFieldRow>
-            <InlineField label="Forecast" labelWidth={LABEL_WIDTH} tooltip="The actual so far and the projected path to the end of the day or month, with an 80 % band">
+            <InlineField label="Forecast" labelWidth={LABEL_WIDTH} tooltip="The actual so far and the projected path to the end of the day or month, with an 80 % band (turns Compare off)">
               <Select<string>
                 inputId="forecast"
                 aria-label="Forecast"
                 width={18}
                 options={FORECAST_OPTIONS}
                 value={query.forecast?.horizon ?? 'off'}
-                onChange={(v) => change({ forecast: v?.value === 'day' || v?.value === 'month' ? { horizon: v.value } : undefined })}
+                onChange={(v) => change(v?.value === 'day' || v?.value === 'month' ? { forecast: { horizon: v.value }, ...NO_COMPARE } : { forecast: undefined })}
               />
             </InlineField>
             <InlineField
               label="Lifecycle"
               labelWidth={10}
               htmlFor="lifecycle"
-              tooltip="Life-cycle stage (introduction, growth, maturity, decline) per category, or per the group-by dimension, from the sales trend; needs 8 weeks"
+              tooltip="Life-cycle stage (introduction, growth, maturity, decline) per category, or per the group-by dimension, from the sales trend; needs 8 weeks (turns Compare off)"
             >
-              <InlineSwitch id="lifecycle" value={!!query.lifecycle} onChange={(e) => change({ lifecycle: e.currentTarget.checked || undefined })} />
+              <InlineSwitch
+                id="lifecycle"
+                value={!!query.lifecycle}
+                onChange={(e) => change(e.currentTarget.checked ? { lifecycle: true, ...NO_COMPARE } : { lifecycle: undefined })}
+              />
             </InlineField>
-            <InlineField label="Uplift" labelWidth={8} htmlFor="uplift" tooltip="Per campaign in the range: the KPI during the campaign against its baseline before it">
+            <InlineField label="Uplift" labelWidth={8} htmlFor="uplift" tooltip="Per campaign in the range: the KPI during the campaign against its baseline before it (turns Compare off)">
               <InlineSwitch
                 id="uplift"
                 value={!!query.uplift}
-                onChange={(e) => change({ uplift: e.currentTarget.checked ? (query.uplift ?? {}) : undefined })}
+                onChange={(e) => change(e.currentTarget.checked ? { uplift: query.uplift ?? {}, ...NO_COMPARE } : { uplift: undefined })}
               />
             </InlineField>
             <InlineField
