@@ -29,6 +29,8 @@ const (
 	// forecastLowQ and forecastHighQ bound the 80 % band.
 	forecastLowQ  = 0.1
 	forecastHighQ = 0.9
+	// forecastZ is the standard normal's 90th percentile: ±z·σ holds 80 %.
+	forecastZ = 1.2816
 	// forecastMinBacktests is the fewest past forecasts a band is read from.
 	forecastMinBacktests = 5
 )
@@ -316,11 +318,32 @@ func (ev *evaluation) forecastSeries(p *forecastPlan, fh, fp *fetched, key strin
 	case ev.k.Kind == kpi.KindRatio && !ev.k.Complement:
 		floor = 0 // a ratio of non-negative sums
 	}
+	// For a sum, the model's own spread as well: one-step errors of the fit,
+	// taken as independent, grow as √h over h buckets (z = 1.2816 for 80 %).
+	// The backtests alone can be too few or too alike (a short history).
+	sigma := math.NaN()
+	if ev.k.Kind == kpi.KindSum {
+		sigma = ops[0].fit.rmse()
+	}
 	for h := range H {
-		if fc.Values[h+1] == nil || low[h] == nil {
+		if fc.Values[h+1] == nil {
 			continue
 		}
-		l, u := *fc.Values[h+1]+*low[h], *fc.Values[h+1]+*high[h]
+		v := *fc.Values[h+1]
+		l, u := math.Inf(1), math.Inf(-1)
+		if low[h] != nil {
+			l, u = v+*low[h], v+*high[h]
+		}
+		if !math.IsNaN(sigma) {
+			w := forecastZ * sigma * math.Sqrt(float64(h+1))
+			l, u = math.Min(l, v-w), math.Max(u, v+w)
+		}
+		if math.IsInf(l, 1) {
+			continue // no band: neither backtests nor a model spread
+		}
+		// The past errors may lean to one side: the band still holds the
+		// forecast itself.
+		l, u = math.Min(l, v), math.Max(u, v)
 		l = math.Max(l, floor)
 		lo.Values[h+1], hi.Values[h+1] = ptr(l), ptr(math.Max(u, l))
 	}

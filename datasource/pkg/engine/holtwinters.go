@@ -24,6 +24,7 @@ type hwFit struct {
 	mult               bool
 	alpha, beta, gamma float64
 	sse                float64
+	steps              int  // one-step errors in sse
 	nonNeg             bool // every observation ≥ 0: forecasts are floored at 0
 	// level[o], trend[o]: the state having seen observations 0..o-1
 	// (level[0] is the initial state); season[i] is the seasonal index of
@@ -145,6 +146,7 @@ func (f *hwFit) run(y []float64, l0, b0 float64, s0 []float64) {
 		}
 		if t >= m {
 			f.sse += (v - pred) * (v - pred)
+			f.steps++
 		}
 		l, b = nl, nb
 		f.level[t+1], f.trend[t+1] = l, b
@@ -173,4 +175,12 @@ func (f *hwFit) forecast(o, horizon int) []float64 {
 		out[h-1] = v
 	}
 	return out
+}
+
+// rmse is the root mean square of the one-step-ahead errors of the fit.
+func (f *hwFit) rmse() float64 {
+	if f.steps == 0 {
+		return 0
+	}
+	return math.Sqrt(f.sse / float64(f.steps))
 }
