@@ -76,14 +76,11 @@ func TestLifecycleEvaluation(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	b.WriteString("\n| weeks from the simulator's start | " + strings.Repeat("%d | ", len(ends)) + "\n|---|" + strings.Repeat("---|", len(ends)) + "\n")
-	header := b.String()
-	args := make([]any, len(ends))
-	for i, e := range ends {
-		args[i] = e
+	b.WriteString("\n| weeks from the simulator's start |")
+	for _, e := range ends {
+		fmt.Fprintf(&b, " %d |", e)
 	}
-	b.Reset()
-	b.WriteString(fmt.Sprintf(header, args...))
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(ends)) + "\n")
 	for _, kpiName := range []string{"sessions", "gmv"} {
 		b.WriteString("| " + kpiName + " by category | ")
 		for _, e := range ends {
