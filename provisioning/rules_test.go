@@ -46,10 +46,10 @@ func ruleTestConfig(loc *time.Location) sim.Config {
 	return sim.Config{
 		Seed: 7,
 		Stores: []sim.StoreConfig{
-			{ID: "s001", Size: 0.5, ChannelMix: mix},
+			{ID: "s001", Size: 0.35, ChannelMix: mix},
 			{ID: "s002", Size: 1.5, ChannelMix: mix},
 			{ID: "s003", Size: 1, ChannelMix: mix},
-			{ID: "s004", Size: 0.5, ChannelMix: mix},
+			{ID: "s004", Size: 0.3, ChannelMix: mix},
 		},
 		Location: loc,
 		Start:    time.Date(2026, 7, 6, 0, 0, 0, 0, loc),
