@@ -135,3 +135,57 @@ func TestShapesErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestShapesCancelledAndShared: forecast, lifecycle and freshness queries
+// waiting on InfluxDB stop when the request is cancelled; two wall screens
+// asking for the same forecast at once share its reads.
+func TestShapesCancelledAndShared(t *testing.T) {
+	queries := []backend.DataQuery{
+		dataQuery("F", "kpi", `{"kpi":"gmv","forecast":{"horizon":"day"}}`),
+		dataQuery("L", "kpi", `{"kpi":"lifecycle_stage"}`),
+		dataQuery("N", "freshness", `{}`),
+	}
+	queries[1].TimeRange.From = ts("2026-08-30T16:00:00Z")
+	src := shapesFixture()
+	src.block = make(chan struct{})
+	d := newTestDatasource(t, src)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *backend.QueryDataResponse)
+	go func() {
+		resp, _ := d.QueryData(ctx, &backend.QueryDataRequest{Queries: queries})
+		done <- resp
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case resp := <-done:
+		require.Len(t, resp.Responses, 3)
+		for id, r := range resp.Responses {
+			require.ErrorIs(t, r.Error, context.Canceled, id)
+			require.Equal(t, backend.ErrorSourceDownstream, r.ErrorSource, id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("QueryData ignored the cancellation")
+	}
+
+	src = shapesFixture()
+	src.block = make(chan struct{})
+	d = newTestDatasource(t, src)
+	resps := make(chan backend.DataResponse, 2)
+	for _, id := range []string{"A", "B"} {
+		go func() {
+			resp, err := d.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
+				dataQuery(id, "kpi", `{"kpi":"gmv","groupBy":["store"],"forecast":{"horizon":"day"}}`)}})
+			require.NoError(t, err)
+			resps <- resp.Responses[id]
+		}()
+	}
+	require.Eventually(t, func() bool { return src.sums.Load() >= 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // the second screen joins the read in flight
+	close(src.block)
+	a, b := <-resps, <-resps
+	require.NoError(t, a.Error)
+	require.NoError(t, b.Error)
+	require.Equal(t, len(a.Frames), len(b.Frames))
+	require.EqualValues(t, 1, src.sums.Load(), "the history read once for both screens (the clock is on the hour: nothing in progress)")
+}
