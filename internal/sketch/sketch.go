@@ -38,10 +38,19 @@ func Decode(s string) (*hyperloglog.Sketch, error) {
 type Union struct {
 	sk *hyperloglog.Sketch
 	n  int
+	// lone is the stored form of the only sketch added so far, when its
+	// estimate est was given: it is decoded only once another sketch joins
+	// (a cached window read by a wall screen every few seconds is counted
+	// without decoding it and summing its 16,384 registers again).
+	lone string
+	est  uint64
 }
 
 // AddEncoded decodes s and merges it.
 func (u *Union) AddEncoded(s string) error {
+	if err := u.materialize(); err != nil {
+		return err
+	}
 	sk, err := Decode(s)
 	if err != nil {
 		return err
@@ -56,8 +65,35 @@ func (u *Union) AddEncoded(s string) error {
 	return u.Add(sk)
 }
 
+// AddEncodedEstimate is AddEncoded of a sketch whose estimate is known
+// (0: not known). Alone in the union it is kept encoded and its estimate is
+// the union's.
+func (u *Union) AddEncodedEstimate(s string, estimate uint64) error {
+	if estimate == 0 || u.n > 0 {
+		return u.AddEncoded(s)
+	}
+	u.lone, u.est, u.n = s, estimate, 1
+	return nil
+}
+
+// materialize decodes a lone sketch kept encoded.
+func (u *Union) materialize() error {
+	if u.lone == "" {
+		return nil
+	}
+	sk, err := Decode(u.lone)
+	if err != nil {
+		return err
+	}
+	u.sk, u.lone, u.est = sk, "", 0
+	return nil
+}
+
 // Add merges sk (which must not be modified afterwards).
 func (u *Union) Add(sk *hyperloglog.Sketch) error {
+	if err := u.materialize(); err != nil {
+		return err
+	}
 	u.n++
 	if u.sk == nil {
 		u.sk = hyperloglog.New14()
@@ -70,7 +106,13 @@ func (u *Union) Add(sk *hyperloglog.Sketch) error {
 
 // Merge merges another union into u.
 func (u *Union) Merge(o *Union) error {
-	if o == nil || o.sk == nil {
+	if o == nil {
+		return nil
+	}
+	if err := o.materialize(); err != nil {
+		return err
+	}
+	if o.sk == nil {
 		return nil
 	}
 	return u.Add(o.sk)
@@ -79,6 +121,9 @@ func (u *Union) Merge(o *Union) error {
 // Encode is the stored form of the union of everything merged (an empty
 // sketch for the zero Union), e.g. to keep a merged sketch.
 func (u *Union) Encode() (string, error) {
+	if u.lone != "" {
+		return u.lone, nil
+	}
 	if u.sk == nil {
 		return Encode(hyperloglog.New14())
 	}
@@ -90,6 +135,9 @@ func (u *Union) Sketches() int { return u.n }
 
 // Estimate is the distinct count of everything merged.
 func (u *Union) Estimate() uint64 {
+	if u.lone != "" {
+		return u.est
+	}
 	if u.sk == nil {
 		return 0
 	}

@@ -81,3 +81,46 @@ func TestUnionEncode(t *testing.T) {
 	require.NoError(t, again.AddEncoded(enc))
 	require.Equal(t, u.Estimate(), again.Estimate(), "the stored union counts what the union counted")
 }
+
+func TestUnionWithKnownEstimate(t *testing.T) {
+	// Alone, a sketch with a known estimate is neither decoded nor counted.
+	var u Union
+	require.NoError(t, u.AddEncodedEstimate("not even base64!", 42))
+	require.EqualValues(t, 42, u.Estimate())
+	require.Equal(t, 1, u.Sketches())
+	enc, err := u.Encode()
+	require.NoError(t, err)
+	require.Equal(t, "not even base64!", enc)
+	require.Error(t, u.AddEncoded("AAAA"), "decoded once another sketch joins")
+
+	a, err := Encode(sketchOf("k", 0, 3000))
+	require.NoError(t, err)
+	b, err := Encode(sketchOf("k", 2000, 6000))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		add  func(u *Union) error
+	}{
+		{"then another encoded", func(u *Union) error { return u.AddEncoded(b) }},
+		{"then another with its estimate", func(u *Union) error { return u.AddEncodedEstimate(b, 4000) }},
+		{"then a sketch", func(u *Union) error { return u.Add(sketchOf("k", 2000, 6000)) }},
+		{"merged into another union", func(u *Union) error {
+			var o Union
+			require.NoError(t, o.AddEncoded(b))
+			require.NoError(t, o.Merge(u))
+			*u = o
+			return nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var u Union
+			require.NoError(t, u.AddEncodedEstimate(a, 3000))
+			require.NoError(t, tc.add(&u))
+			require.Equal(t, 2, u.Sketches())
+			require.InDelta(t, 6000, float64(u.Estimate()), 120)
+		})
+	}
+	var zero Union
+	require.NoError(t, zero.AddEncodedEstimate(a, 0))
+	require.InDelta(t, 3000, float64(zero.Estimate()), 60, "0: not known, decoded and counted")
+}

@@ -3,16 +3,20 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/axiomhq/hyperloglog"
+	"github.com/cespare/xxhash/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/schema"
+	"github.com/storepulse/storepulse/internal/sketch"
 )
 
 // countingSource counts the reads reaching it; reads wait for gate when set.
@@ -213,11 +217,36 @@ func TestCachedSketchesMergedPerWindow(t *testing.T) {
 	require.Equal(t, 17, rows)
 }
 
-func TestMergeSketchRowsRefusesGarbage(t *testing.T) {
+func TestMergeSketchRows(t *testing.T) {
 	at := utc("2026-11-23T16:00:00Z")
-	_, err := mergeSketchRows([]SketchRow{{Time: at, Kind: "active", Sketch: "AAAA"}, {Time: at, Kind: "active", Sketch: "not base64!"}})
-	require.Error(t, err)
-	rows, err := mergeSketchRows([]SketchRow{{Time: at, Kind: "active", Sketch: "kept as it is"}})
+	for _, rows := range [][]SketchRow{
+		{{Time: at, Kind: "active", Sketch: "AAAA"}, {Time: at, Kind: "active", Sketch: "not base64!"}},
+		{{Time: at, Kind: "active", Sketch: "not base64!"}},
+	} {
+		_, err := mergeSketchRows(rows)
+		require.Error(t, err, "refused as the engine refuses it")
+	}
+	enc := func(ids ...int) string {
+		sk := hyperloglog.New14()
+		for _, id := range ids {
+			sk.InsertHash(xxhash.Sum64String(strconv.Itoa(id)))
+		}
+		s, err := sketch.Encode(sk)
+		require.NoError(t, err)
+		return s
+	}
+	lone, a, b := enc(1, 2, 3), enc(1, 2), enc(2, 3, 4, 5)
+	rows, err := mergeSketchRows([]SketchRow{
+		{Time: at, Kind: "active", Groups: []string{"s1"}, Sketch: lone},
+		{Time: at, Kind: "active", Groups: []string{"s2"}, Sketch: a},
+		{Time: at.Add(time.Hour), Kind: "active", Groups: []string{"s1"}, Sketch: lone},
+		{Time: at, Kind: "active", Groups: []string{"s2"}, Sketch: b},
+	})
 	require.NoError(t, err)
-	require.Equal(t, "kept as it is", rows[0].Sketch, "a lone sketch is not decoded")
+	require.Len(t, rows, 3, "one row per time, kind and group, in first-seen order")
+	require.Equal(t, lone, rows[0].Sketch, "a lone sketch is kept as stored")
+	require.EqualValues(t, 3, rows[0].Estimate)
+	require.EqualValues(t, 5, rows[1].Estimate, "s2 merged: 1..5")
+	require.Equal(t, []string{"s2"}, rows[1].Groups)
+	require.True(t, at.Add(time.Hour).Equal(rows[2].Time))
 }

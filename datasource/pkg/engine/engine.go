@@ -424,7 +424,7 @@ func (ev *evaluation) fetch(ctx context.Context, b Buckets) (*fetched, error) {
 		if us[i] == nil {
 			us[i] = &sketch.Union{}
 		}
-		if err := us[i].AddEncoded(r.Sketch); err != nil {
+		if err := us[i].AddEncodedEstimate(r.Sketch, r.Estimate); err != nil {
 			return backend.DownstreamError(fmt.Errorf("InfluxDB returned an undecodable %s sketch at %s: %w", r.Kind, r.Time.Format(time.RFC3339), err))
 		}
 		if ev.k.Kind == kpi.KindStickiness {

@@ -44,6 +44,9 @@ type SketchRow struct {
 	Kind   string
 	Groups []string
 	Sketch string
+	// Estimate is the sketch's distinct count when the source already knows
+	// it (the cache's merged rows), 0 when not.
+	Estimate uint64
 }
 
 // Source reads the stored numbers. Errors it returns are the downstream's
