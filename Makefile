@@ -8,12 +8,12 @@ INFLUXD_VERSION := v1.8.10
 GOLANGCI_VERSION := v2.15.0
 export STOREPULSE_INFLUXD ?= $(TOOLS)/influxd
 
-.PHONY: all build tools test vet lint gotest bench-ingest env compose-check clean
+.PHONY: all build tools test vet lint gotest bench-ingest bench-query env compose-check clean
 
 all: build
 
 build:
-	$(GO) build -o bin/ ./ingest/cmd/...
+	$(GO) build -o bin/ ./ingest/cmd/... ./datasource/cmd/...
 
 ## tools: a real InfluxDB 1.8 for the integration tests and the pinned linter,
 ## built once into .tools/bin (git-ignored, cached between runs).
@@ -52,6 +52,16 @@ compose-check:
 bench-ingest: tools build
 	$(GO) run ./ingest/cmd/storepulse-bench-ingest -events 500000 -span 3h -scale 250
 	$(GO) run ./ingest/cmd/storepulse-bench-ingest -events 500000 -span 72h -scale 1
+
+## bench-query: the director's wall screen (dashboards/storepulse-wall.json, as
+## Grafana requests it) through the plugin's QueryData (its own process, cold
+## and cached) vs the same numbers as hand-written Flux straight to InfluxDB,
+## over 50 simulated stores x 90 days; results go to docs/benchmarks.md.
+## BENCH_QUERY_FLAGS adds flags, e.g. -data DIR to keep the loaded data for
+## later runs, or -stores 5 -days 14 -iterations 5 for a quick look.
+bench-query: tools build
+	$(GO) build -o bin/storepulse-kpi-datasource ./datasource/pkg
+	bin/storepulse-bench-query -plugin bin/storepulse-kpi-datasource -stores 50 -days 90 -iterations 20 $(BENCH_QUERY_FLAGS)
 
 ## env: a .env for docker compose from .env.example with fresh random
 ## secrets (InfluxDB, ingest token, Grafana admin) and the ingest token's
