@@ -225,13 +225,17 @@ StorePulse demo is running (state and logs in $state; wiped at the next start).
                    calendar, targets and incident labels: $state/{campaigns,targets,labels}.json
   stop             Ctrl-C here (or kill -TERM $$): stops the feed, the ingest service, then InfluxDB
 
-Grafana: point an existing Grafana (12.4 or later) at this data with the KPI datasource plugin (build it
-with \`make plugin\` into $root/datasource/dist) and the provisioning folder $root/provisioning/
-(dashboards and alerting arrive with the dashboards issue). Then:
+Grafana: \`docker compose up\` (README) brings InfluxDB 2.7, Grafana, the plugin, dashboards and alerts up by
+itself. To point an existing Grafana (12.4 or later) at this demo instead: build the plugin with \`make plugin\`
+(into $root/datasource/dist) and use the provisioning folder $root/provisioning/ (datasource, dashboards,
+alert rules). Then:
   ln -s $root/datasource/dist <grafana plugins dir>/storepulse-kpi-datasource
+  ln -s $root/dashboards /var/lib/grafana/dashboards/storepulse
   grafana.ini: [plugins] allow_loading_unsigned_plugins = storepulse-kpi-datasource
                [paths]   provisioning = $root/provisioning
-  (or GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS and GF_PATHS_PROVISIONING), and restart Grafana.
+  (or GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS and GF_PATHS_PROVISIONING), with the environment
+  STOREPULSE_INFLUX_URL=$influx_url STOREPULSE_INFLUX_BUCKET=$bucket STOREPULSE_INFLUX_TOKEN=any
+  STOREPULSE_INFLUX_ORG=storepulse STOREPULSE_TIMEZONE=Asia/Shanghai STOREPULSE_CURRENCY=CNY, and restart Grafana.
   The datasource reads InfluxDB at $influx_url, bucket "$bucket", any token.
 
 EOF

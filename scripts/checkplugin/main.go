@@ -3,7 +3,7 @@
 // every target and is a binary for its OS and architecture (ELF, Mach-O, PE headers). With -zip it checks
 // the archive holds the same files under a top-level folder named by the plugin id.
 //
-//	go run ./scripts/checkplugin -dist datasource/dist -zip dist/storepulse-kpi-datasource-0.1.0.zip
+//	go run ./scripts/checkplugin -dist datasource/dist -zip dist/storepulse-kpi-datasource-<version>.zip
 package main
 
 import (
