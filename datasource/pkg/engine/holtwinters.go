@@ -44,7 +44,10 @@ func fitHoltWinters(y []float64, m int) (*hwFit, bool) {
 			nonNeg = false
 		}
 	}
-	var best *hwFit
+	// Two fits' state arrays serve the whole grid: the best so far and the
+	// one being tried (a cached wall screen fits on every forecast request;
+	// a fresh state per candidate allocated 2 MB per fit).
+	var best, spare *hwFit
 	alphas, betas, gammas := hwGrid()
 	for _, mult := range []bool{false, true} {
 		if mult && !nonNeg {
@@ -57,19 +60,34 @@ func fitHoltWinters(y []float64, m int) (*hwFit, bool) {
 		for _, a := range alphas {
 			for _, b := range betas {
 				for _, g := range gammas {
-					f := &hwFit{m: m, mult: mult, alpha: a, beta: b, gamma: g, nonNeg: nonNeg}
-					f.run(y, l0, b0, s0)
-					if math.IsNaN(f.sse) || math.IsInf(f.sse, 0) {
-						continue
+					f := spare
+					if f == nil {
+						f = &hwFit{}
 					}
-					if best == nil || f.sse < best.sse {
-						best = f
+					f.m, f.mult, f.alpha, f.beta, f.gamma, f.nonNeg = m, mult, a, b, g, nonNeg
+					f.run(y, l0, b0, s0)
+					switch {
+					case math.IsNaN(f.sse) || math.IsInf(f.sse, 0):
+						spare = f
+					case best == nil || f.sse < best.sse:
+						best, spare = f, best
+					default:
+						spare = f
 					}
 				}
 			}
 		}
 	}
 	return best, best != nil
+}
+
+// resize is s with length n, reusing its array when large enough (every
+// element is written before it is read).
+func resize(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
 }
 
 // hwInit is the classic initial state: the level is the first season's
@@ -116,9 +134,10 @@ func hwInit(y []float64, m int, mult bool) (level, trend float64, season []float
 // observation and the one-step-ahead squared error after the first season.
 func (f *hwFit) run(y []float64, l0, b0 float64, s0 []float64) {
 	n, m := len(y), f.m
-	f.level = make([]float64, n+1)
-	f.trend = make([]float64, n+1)
-	f.season = make([]float64, n+m)
+	f.level = resize(f.level, n+1)
+	f.trend = resize(f.trend, n+1)
+	f.season = resize(f.season, n+m)
+	f.sse, f.steps = 0, 0
 	copy(f.season, s0)
 	f.level[0], f.trend[0] = l0, b0
 	l, b := l0, b0
