@@ -184,6 +184,31 @@ func testSettings(t *testing.T) models.Settings {
 	return s
 }
 
+// requireCancelled sends queries that block on the source, cancels the
+// request, and requires every query to answer with a downstream
+// cancellation error within 5 s.
+func requireCancelled(t *testing.T, d *Datasource, queries []backend.DataQuery) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *backend.QueryDataResponse)
+	go func() {
+		resp, _ := d.QueryData(ctx, &backend.QueryDataRequest{Queries: queries})
+		done <- resp
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case resp := <-done:
+		require.Len(t, resp.Responses, len(queries))
+		for id, r := range resp.Responses {
+			require.ErrorIs(t, r.Error, context.Canceled, id)
+			require.Equal(t, backend.ErrorSourceDownstream, r.ErrorSource, id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("QueryData ignored the cancellation")
+	}
+}
+
 func newTestDatasource(t *testing.T, src engine.Source) *Datasource {
 	return newDatasource(testSettings(t), src, log.NewNullLogger(), func() time.Time { return ts("2026-11-12T06:00:00Z") })
 }
@@ -276,24 +301,7 @@ func TestQueryDataConcurrentAndCancelled(t *testing.T) {
 		qs = append(qs, dataQuery(strconv.Itoa(i), "", `{"kpi":"gmv","interval":"day"}`))
 	}
 	// Cancelled while every query waits on InfluxDB: all answer, as downstream errors.
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan *backend.QueryDataResponse)
-	go func() {
-		resp, _ := d.QueryData(ctx, &backend.QueryDataRequest{Queries: qs})
-		done <- resp
-	}()
-	time.Sleep(50 * time.Millisecond)
-	cancel()
-	select {
-	case resp := <-done:
-		require.Len(t, resp.Responses, 8)
-		for id, r := range resp.Responses {
-			require.ErrorIs(t, r.Error, context.Canceled, id)
-			require.Equal(t, backend.ErrorSourceDownstream, r.ErrorSource, id)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("QueryData ignored the cancellation")
-	}
+	requireCancelled(t, d, qs)
 	// Unblocked: all eight succeed, with the same numbers.
 	close(src.block)
 	resp, err := d.QueryData(context.Background(), &backend.QueryDataRequest{Queries: qs})

@@ -149,24 +149,7 @@ func TestShapesCancelledAndShared(t *testing.T) {
 	src := shapesFixture()
 	src.block = make(chan struct{})
 	d := newTestDatasource(t, src)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan *backend.QueryDataResponse)
-	go func() {
-		resp, _ := d.QueryData(ctx, &backend.QueryDataRequest{Queries: queries})
-		done <- resp
-	}()
-	time.Sleep(50 * time.Millisecond)
-	cancel()
-	select {
-	case resp := <-done:
-		require.Len(t, resp.Responses, 3)
-		for id, r := range resp.Responses {
-			require.ErrorIs(t, r.Error, context.Canceled, id)
-			require.Equal(t, backend.ErrorSourceDownstream, r.ErrorSource, id)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("QueryData ignored the cancellation")
-	}
+	requireCancelled(t, d, queries)
 
 	src = shapesFixture()
 	src.block = make(chan struct{})
