@@ -80,7 +80,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		defer func() { _ = os.RemoveAll(dir) }()
 	}
-	srv, err := influxtest.StartDir(filepath.Join(dir, "influx"))
+	srv, err := influxtest.StartDirOptions(filepath.Join(dir, "influx"), influxtest.Options{CompactAfter: compactAfter})
 	if err != nil {
 		return fmt.Errorf("bench: start InfluxDB: %w", err)
 	}
@@ -89,7 +89,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	idle := waitIdle(ctx, srv.PID(), o.Log)
+	idle := waitIdle(ctx, srv.PID(), compactAfter+15*time.Second, o.Log)
 
 	plugin, err := StartPlugin(ctx, o.PluginBinary, io.Discard)
 	if err != nil {
@@ -220,17 +220,23 @@ func latestTimeOfDay(now time.Time, tod time.Duration, loc *time.Location) time.
 	return t
 }
 
-// waitIdle waits until InfluxDB's compactions after the load have settled
-// (below 5 % of a core for 5 s, at most 5 minutes), so that they do not run
-// during the measurement; it returns how long it waited.
-func waitIdle(ctx context.Context, pid int, log io.Writer) time.Duration {
+// compactAfter is how long a shard goes unwritten before InfluxDB snapshots
+// and fully compacts it in the benchmark (its defaults: 10 minutes and 4
+// hours, which would compact the loaded data in the middle of the run).
+const compactAfter = 30 * time.Second
+
+// waitIdle waits at least minWait, then until InfluxDB's snapshots and
+// compactions after the load have settled (below 5 % of a core for 10 s, at
+// most 10 minutes), so that they do not run during the measurement; it
+// returns how long it waited.
+func waitIdle(ctx context.Context, pid int, minWait time.Duration, log io.Writer) time.Duration {
 	start := time.Now()
 	quiet := 0
 	prev, err := CPUTime(pid)
 	if err != nil {
 		return 0
 	}
-	for quiet < 5 && time.Since(start) < 5*time.Minute && ctx.Err() == nil {
+	for (quiet < 10 || time.Since(start) < minWait) && time.Since(start) < 10*time.Minute && ctx.Err() == nil {
 		time.Sleep(time.Second)
 		cur, err := CPUTime(pid)
 		if err != nil {

@@ -119,8 +119,8 @@ func report(w io.Writer, d reportData) {
 		}
 	}
 	fmt.Fprintf(w, "\n%s. Machine: %s.\n", time.Now().Format("2006-01-02 15:04 MST"), machine())
-	fmt.Fprintf(w, "Data: %d stores × %d days (seed %d), %d simulated events as %d rolled-up lines, %s; InfluxDB %s on disk; waited %.0f s for InfluxDB to go idle.\n",
-		m.Stores, m.Days, m.Seed, m.Events, m.Lines, loaded, mb(d.dataBytes), d.idleWait.Seconds())
+	fmt.Fprintf(w, "Data: %d stores × %d days (seed %d), %d simulated events as %d rolled-up lines, %s; InfluxDB %s on disk (shards snapshotted and compacted %s after their last write; waited %.0f s for that to settle).\n",
+		m.Stores, m.Days, m.Seed, m.Events, m.Lines, loaded, mb(d.dataBytes), compactAfter, d.idleWait.Seconds())
 	fmt.Fprintf(w, "Screen: %q at %s (%s): %d panels and %d annotations, %d requests; %d with a raw Flux equivalent. Datasource cacheTTL %s. %d iterations after %d warm-up; the three sides of the comparable panels interleaved (odd iterations plugin first), then the whole screen.\n\n",
 		sc.Title, sc.Now.In(sc.Loc).Format("2006-01-02 15:04"), sc.Loc, panels, annotations, len(sc.Panels), len(d.comparable), o.CacheTTL, o.Iterations, o.Warmup)
 

@@ -43,6 +43,7 @@ type Server struct {
 
 	dir  string
 	port int
+	opts Options
 	cmd  *exec.Cmd
 	logf *os.File
 }
@@ -78,7 +79,7 @@ func moduleRoot() (string, error) {
 // Start starts a fresh InfluxDB for the test and stops it at cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s, err := start(t.TempDir())
+	s, err := start(t.TempDir(), Options{})
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("influxtest: InfluxDB is required when CI is set: %v", err)
@@ -91,9 +92,22 @@ func Start(t testing.TB) *Server {
 
 // StartDir starts an InfluxDB with its data in dir (reusable across a Stop and
 // a later StartDir with the same dir and port 0 for a new port, or Restart).
-func StartDir(dir string) (*Server, error) { return start(dir) }
+func StartDir(dir string) (*Server, error) { return start(dir, Options{}) }
 
-func start(dir string) (*Server, error) {
+// Options tune a server started by StartDirOptions.
+type Options struct {
+	// CompactAfter, when set, makes InfluxDB snapshot its write cache and
+	// fully compact a shard once the shard has not been written for this
+	// long (InfluxDB's defaults: 10 minutes and 4 hours), so that a
+	// benchmark can let a freshly loaded database settle before measuring
+	// instead of having it compact in the middle of the measurement.
+	CompactAfter time.Duration
+}
+
+// StartDirOptions is StartDir with options.
+func StartDirOptions(dir string, o Options) (*Server, error) { return start(dir, o) }
+
+func start(dir string, o Options) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("influxtest: %w", err)
 	}
@@ -105,7 +119,7 @@ func start(dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, port: port, Bucket: Bucket, Token: Token, Org: "storepulse"}
+	s := &Server{dir: dir, port: port, Bucket: Bucket, Token: Token, Org: "storepulse", opts: o}
 	if err := s.launch(bin); err != nil {
 		return nil, err
 	}
@@ -127,7 +141,7 @@ bind-address = "127.0.0.1:%d"
   dir = %q
   wal-dir = %q
   query-log-enabled = false
-[http]
+%s[http]
   bind-address = "127.0.0.1:%d"
   flux-enabled = true
   log-enabled = false
@@ -138,7 +152,7 @@ bind-address = "127.0.0.1:%d"
   enabled = false
 [logging]
   level = "warn"
-`, mustFreePort(), filepath.Join(s.dir, "meta"), filepath.Join(s.dir, "data"), filepath.Join(s.dir, "wal"), s.port)
+`, mustFreePort(), filepath.Join(s.dir, "meta"), filepath.Join(s.dir, "data"), filepath.Join(s.dir, "wal"), s.dataOptions(), s.port)
 	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
 		return fmt.Errorf("influxtest: write config: %w", err)
 	}
@@ -171,6 +185,15 @@ bind-address = "127.0.0.1:%d"
 	}
 	s.Stop()
 	return fmt.Errorf("influxtest: influxd not healthy after 60s; log: %s", s.logTail())
+}
+
+// dataOptions are the [data] settings of the options.
+func (s *Server) dataOptions() string {
+	if s.opts.CompactAfter <= 0 {
+		return ""
+	}
+	d := s.opts.CompactAfter.String()
+	return fmt.Sprintf("  cache-snapshot-write-cold-duration = %q\n  compact-full-write-cold-duration = %q\n", d, d)
 }
 
 // Healthy reports whether /health answers pass.

@@ -2,6 +2,8 @@ package influxtest_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -26,4 +28,18 @@ func TestStartWriteQuery(t *testing.T) {
 	out, err = s.Query(ctx, `from(bucket:"`+s.Bucket+`") |> range(start: 2023-01-01T00:00:00Z) |> filter(fn:(r)=> r._measurement=="m") |> count()`)
 	require.NoError(t, err)
 	require.Contains(t, out, ",2\r\n")
+}
+
+func TestStartDirOptions(t *testing.T) {
+	dir := t.TempDir()
+	s, err := influxtest.StartDirOptions(dir, influxtest.Options{CompactAfter: 30 * time.Second})
+	require.NoError(t, err)
+	defer s.Stop()
+	require.True(t, s.Healthy())
+	require.Positive(t, s.PID())
+	require.NoError(t, s.Write(context.Background(), []string{"m v=1 1700000000000000000"}))
+	conf, err := os.ReadFile(filepath.Join(dir, "influxdb.conf"))
+	require.NoError(t, err)
+	require.Contains(t, string(conf), `cache-snapshot-write-cold-duration = "30s"`)
+	require.Contains(t, string(conf), `compact-full-write-cold-duration = "30s"`)
 }
