@@ -160,6 +160,22 @@ func floor(t time.Time, step Step, loc *time.Location) time.Time {
 	return m.Add(t.Sub(m) / step.Fixed * step.Fixed)
 }
 
+// cutAtNow ends the comparison period at the instant matching now when the
+// current period's last bucket is still in progress: today so far is compared
+// with last week up to the same time, not with last week's whole day. The
+// cut is floored to the minute (the rollup's resolution) so reads of one
+// minute share the cache. Sums are cut exactly; see fetch for sketches.
+func cutAtNow(prev, cur Buckets, now, then time.Time) Buckets {
+	if cur.Len() == 0 || prev.Len() == 0 || !now.Before(cur.End) {
+		return prev
+	}
+	cut := then.Truncate(time.Minute)
+	if cut.Before(prev.End) && cut.After(prev.Starts[prev.Len()-1]) {
+		prev.End = cut
+	}
+	return prev
+}
+
 // next is the start of the bucket after the one starting at t.
 func next(t time.Time, step Step, loc *time.Location) time.Time {
 	l := t.In(loc)

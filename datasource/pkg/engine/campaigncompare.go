@@ -76,6 +76,19 @@ func (e *Engine) comparePeriod(ctx context.Context, compare string, cal map[stri
 	return from.Add(-m.Offset), to.Add(-m.Offset), m, nil
 }
 
+// compareInstant is the instant of the comparison period that matches t of
+// the current one: moved back like the period (local calendar days for 1d, 1w,
+// 4w, 1y; otherwise by the period's offset pt − to).
+func (e *Engine) compareInstant(compare string, t, from, to, pt time.Time) time.Time {
+	switch compare {
+	case models.Compare1d, models.Compare1w, models.Compare4w, models.Compare1y:
+		if s, err := Shift(t, compare, to.Sub(from), e.Location); err == nil {
+			return s
+		}
+	}
+	return t.Add(pt.Sub(to))
+}
+
 // MatchCampaign finds the campaign of [from, to) and last year's campaign of
 // the same kind. This year's: among the campaigns matching the store filter,
 // the ones named by the campaign filter, else those overlapping the range;

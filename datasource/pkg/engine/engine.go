@@ -175,6 +175,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		if prev, err = MakeBuckets(pf, pt, step, e.Location, now); err != nil {
 			return nil, backend.PluginError(err)
 		}
+		prev = cutAtNow(prev, cur, now, e.compareInstant(q.Compare, now, req.From, req.To, pt))
 		if fp, err = ev.fetch(ctx, prev); err != nil {
 			return nil, err
 		}
@@ -406,8 +407,28 @@ func (ev *evaluation) fetch(ctx context.Context, b Buckets) (*fetched, error) {
 	if ev.step.WholeDays() || ev.byCategory {
 		window = schema.WindowDay
 	}
-	err := ev.e.Source.Sketches(ctx, SketchSpec{Start: b.Start(), Stop: b.End, Kinds: kinds, Window: window,
-		Filters: ev.q.Filters, GroupBy: ev.q.GroupBy}, func(r SketchRow) error {
+	// A period cut short (a comparison up to the same time last week) reads
+	// its last, partial day from hourly sketches: hour precision instead of
+	// the whole day. Daily sketches are the only ones keyed by category.
+	specs := []SketchSpec{{Start: b.Start(), Stop: b.End, Kinds: kinds, Window: window, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy}}
+	if last := b.Starts[b.Len()-1]; window == schema.WindowDay && !ev.byCategory && b.End.Before(next(last, ev.step, ev.e.Location)) {
+		specs[0].Stop = last
+		specs = append(specs, SketchSpec{Start: last, Stop: b.End, Kinds: kinds, Window: schema.WindowHour, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy})
+	}
+	for _, spec := range specs {
+		if !spec.Start.Before(spec.Stop) {
+			continue
+		}
+		if err := ev.fetchSketches(ctx, spec, b, f); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// fetchSketches merges the sketches of spec into f's buckets b.
+func (ev *evaluation) fetchSketches(ctx context.Context, spec SketchSpec, b Buckets, f *fetched) error {
+	return ev.e.Source.Sketches(ctx, spec, func(r SketchRow) error {
 		i := b.Index(r.Time)
 		if i < 0 {
 			return nil
@@ -441,10 +462,6 @@ func (ev *evaluation) fetch(ctx context.Context, b Buckets) (*fetched, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
 }
 
 // operand is the value of o for a series and bucket: absent data is 0.

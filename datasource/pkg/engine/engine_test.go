@@ -357,3 +357,62 @@ func TestRunPushesAggregation(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 15*time.Minute, src.sums[0].Every, "half-hour zones need finer windows")
 }
+
+// While today is in progress, "vs last week" compares today so far with last
+// week up to the same time of day, not with last week's whole day; distinct
+// counts read last week's partial day from hourly sketches.
+func TestCompareInProgressCutsTheEarlierPeriodAtTheSameTime(t *testing.T) {
+	tags := map[string]string{"store": "tmall", "channel": "app"}
+	src := &memSource{
+		points: []memPoint{
+			// Shanghai, Thu 19 Nov (a week before): 100 at 09:00, 1000 at 20:00 local.
+			point("2026-11-19T01:00:00Z", schema.MeasOrders, schema.FieldGMV, "tmall", 100),
+			point("2026-11-19T12:00:00Z", schema.MeasOrders, schema.FieldGMV, "tmall", 1000),
+			// Thu 26 Nov (today, now 12:30 local): 150 at 09:00.
+			point("2026-11-26T01:00:00Z", schema.MeasOrders, schema.FieldGMV, "tmall", 150),
+		},
+		sketches: []memSketch{
+			{t: utc("2026-11-18T16:00:00Z"), kind: schema.KindActive, window: schema.WindowDay, tags: tags, ids: ids(0, 300)},
+			{t: utc("2026-11-19T01:00:00Z"), kind: schema.KindActive, window: schema.WindowHour, tags: tags, ids: ids(0, 100)},
+			{t: utc("2026-11-19T12:00:00Z"), kind: schema.KindActive, window: schema.WindowHour, tags: tags, ids: ids(100, 300)},
+			{t: utc("2026-11-25T16:00:00Z"), kind: schema.KindActive, window: schema.WindowDay, tags: tags, ids: ids(0, 120)},
+		},
+	}
+	now := utc("2026-11-26T04:30:00Z")
+	e := newEngine(t, src, "Asia/Shanghai", 10)
+	e.Now = func() time.Time { return now }
+	from, to := utc("2026-11-25T16:00:00Z"), utc("2026-11-26T16:00:00Z") // today, Shanghai
+	tests := []struct {
+		kpi       string
+		cur, prev float64
+		approx    bool
+	}{
+		{"gmv", 150, 100, false},         // not 1100: last week's 20:00 is after 12:30
+		{"active_users", 120, 100, true}, // the hourly sketch before 12:30, not the day's 300
+	}
+	for _, tt := range tests {
+		t.Run(tt.kpi, func(t *testing.T) {
+			res, err := e.Run(context.Background(), Request{Query: models.Query{KPI: tt.kpi, Interval: "day", Compare: "1w",
+				CompareOutputs: []string{"series"}, Filters: map[string][]string{}}, From: from, To: to})
+			require.NoError(t, err)
+			require.Len(t, res.Series, 2)
+			got := vals(res.Series[0])
+			prev := vals(res.Series[1])
+			require.Len(t, got, 1)
+			if tt.approx {
+				require.InEpsilon(t, tt.cur, got[0], 0.02)
+				require.InEpsilon(t, tt.prev, prev[0], 0.02)
+				return
+			}
+			require.Equal(t, tt.cur, got[0])
+			require.Equal(t, tt.prev, prev[0])
+		})
+	}
+
+	// Once the day is over, it is compared with last week's whole day.
+	now = to.Add(time.Hour)
+	res, err := e.Run(context.Background(), Request{Query: models.Query{KPI: "gmv", Interval: "day", Compare: "1w",
+		CompareOutputs: []string{"series"}, Filters: map[string][]string{}}, From: from, To: to})
+	require.NoError(t, err)
+	require.Equal(t, []any{1100.0}, vals(res.Series[1]))
+}
