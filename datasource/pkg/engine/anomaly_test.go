@@ -2,12 +2,10 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"math"
 	"testing"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
@@ -363,10 +361,7 @@ func TestAnomalyErrors(t *testing.T) {
 			q, err := models.ParseQuery([]byte(tt.json))
 			require.NoError(t, err)
 			_, err = e.Run(context.Background(), Request{Query: q, From: from, To: tt.to})
-			require.ErrorContains(t, err, tt.msg)
-			var es backend.ErrorWithSource
-			require.True(t, errors.As(err, &es))
-			require.Equal(t, backend.ErrorSourcePlugin, es.ErrorSource())
+			requirePluginError(t, err, tt.msg)
 		})
 	}
 }

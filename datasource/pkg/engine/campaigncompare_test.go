@@ -2,11 +2,9 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
@@ -73,10 +71,7 @@ func TestMatchCampaign(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m, err := MatchCampaign(calendarFixture(), tt.cal, utc(tt.from), utc(tt.to), sh)
 			if tt.err != "" {
-				require.ErrorContains(t, err, tt.err)
-				var es backend.ErrorWithSource
-				require.True(t, errors.As(err, &es))
-				require.Equal(t, backend.ErrorSourcePlugin, es.ErrorSource())
+				requirePluginError(t, err, tt.err)
 				return
 			}
 			require.NoError(t, err)
@@ -138,8 +133,5 @@ func TestCompareCampaign(t *testing.T) {
 	q, err = models.ParseQuery([]byte(`{"kpi":"gmv","interval":"day","compare":"campaign"}`))
 	require.NoError(t, err)
 	_, err = e.Run(context.Background(), Request{Query: q, From: utc("2026-08-01T16:00:00Z"), To: utc("2026-08-02T16:00:00Z")})
-	require.ErrorContains(t, err, "overlaps no campaign")
-	var es backend.ErrorWithSource
-	require.True(t, errors.As(err, &es))
-	require.Equal(t, backend.ErrorSourcePlugin, es.ErrorSource())
+	requirePluginError(t, err, "overlaps no campaign")
 }

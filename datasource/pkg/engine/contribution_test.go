@@ -2,11 +2,9 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
@@ -100,10 +98,7 @@ func TestContribution(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := newEngine(t, &memSource{points: pts}, "Asia/Shanghai", 2).Contribution(context.Background(), Request{Query: tt.q, From: from, To: to})
-			require.ErrorContains(t, err, tt.msg)
-			var es backend.ErrorWithSource
-			require.True(t, errors.As(err, &es))
-			require.Equal(t, backend.ErrorSourcePlugin, es.ErrorSource())
+			requirePluginError(t, err, tt.msg)
 		})
 	}
 }

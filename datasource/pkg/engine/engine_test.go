@@ -283,6 +283,16 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// requirePluginError requires err to say msg and to be marked as the
+// plugin's (the query's) fault, not InfluxDB's.
+func requirePluginError(t *testing.T, err error, msg string) {
+	t.Helper()
+	require.ErrorContains(t, err, msg)
+	var es backend.ErrorWithSource
+	require.True(t, errors.As(err, &es))
+	require.Equal(t, backend.ErrorSourcePlugin, es.ErrorSource())
+}
+
 func nilIfEmpty(s []string) []string {
 	if len(s) == 0 {
 		return nil
@@ -325,10 +335,7 @@ func TestRunErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := newEngine(t, &memSource{points: pts}, "Asia/Shanghai", 2).Run(context.Background(), Request{Query: tt.q, From: from, To: to})
-			require.ErrorContains(t, err, tt.err)
-			var es backend.ErrorWithSource
-			require.True(t, errors.As(err, &es))
-			require.Equal(t, backend.ErrorSourcePlugin, es.ErrorSource())
+			requirePluginError(t, err, tt.err)
 		})
 	}
 }

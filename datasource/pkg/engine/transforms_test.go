@@ -2,10 +2,8 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"testing"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
@@ -140,10 +138,7 @@ func TestTransformErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEngine(t, transformData(), "Asia/Shanghai", 10)
 			_, err := e.Run(context.Background(), Request{Query: tt.q, From: from, To: to})
-			require.ErrorContains(t, err, tt.msg)
-			var es backend.ErrorWithSource
-			require.True(t, errors.As(err, &es))
-			require.Equal(t, backend.ErrorSourcePlugin, es.ErrorSource())
+			requirePluginError(t, err, tt.msg)
 		})
 	}
 }

@@ -2,11 +2,9 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
@@ -137,10 +135,7 @@ func TestUpliftErrors(t *testing.T) {
 			q, err := models.ParseQuery([]byte(tt.query))
 			require.NoError(t, err)
 			_, err = e.Uplift(context.Background(), Request{Query: q, From: utc("2026-11-10T00:00:00Z"), To: utc("2026-11-11T00:00:00Z")})
-			require.ErrorContains(t, err, tt.msg)
-			var es backend.ErrorWithSource
-			require.True(t, errors.As(err, &es))
-			require.Equal(t, backend.ErrorSourcePlugin, es.ErrorSource())
+			requirePluginError(t, err, tt.msg)
 		})
 	}
 	e := newEngine(t, upliftData(), "Asia/Shanghai", 1)
