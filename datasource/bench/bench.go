@@ -62,6 +62,15 @@ type Options struct {
 	CacheTTL    time.Duration
 	ShowQueries bool // print every panel's plugin query models and raw Flux
 	Out, Log    io.Writer
+	// Now is the clock that places the loaded days (nil = the wall clock).
+	Now func() time.Time
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
 }
 
 // TimeZone is the store time zone of the simulated stores and the datasource.
@@ -91,7 +100,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	idle := waitIdle(ctx, srv.PID(), compactAfter+15*time.Second, o.Log)
 
-	plugin, err := StartPlugin(ctx, o.PluginBinary, io.Discard)
+	plugin, err := StartPlugin(ctx, o.PluginBinary, m.End, io.Discard)
 	if err != nil {
 		return err
 	}
@@ -165,7 +174,7 @@ func ensureData(ctx context.Context, srv *influxtest.Server, dir string, o Optio
 		return manifest{}, fmt.Errorf("bench: %w", err)
 	}
 
-	end := latestTimeOfDay(time.Now(), o.TimeOfDay, loc)
+	end := latestTimeOfDay(o.now(), o.TimeOfDay, loc)
 	m := manifest{Stores: o.Stores, Days: o.Days, Seed: o.Seed, End: end, Start: end.In(loc).AddDate(0, 0, -o.Days)}
 	var lines atomic.Int64
 	var days atomic.Int64

@@ -16,6 +16,7 @@ import (
 	"github.com/storepulse/storepulse/internal/influxtest"
 	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/simload"
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
 const wallJSON = "../../dashboards/storepulse-wall.json"
@@ -122,11 +123,11 @@ func TestWallSmoke(t *testing.T) {
 	srv := influxtest.Start(t)
 	loc, err := time.LoadLocation(TimeZone)
 	require.NoError(t, err)
-	end := latestTimeOfDay(time.Now(), 17*time.Hour, loc)
+	end := latestTimeOfDay(testclock.Now(), 17*time.Hour, loc)
 	simload.Into(t, srv, sim.Config{Seed: 5, NumStores: 2, Start: end.AddDate(0, 0, -14), End: end, Location: loc})
 	screen, err := LoadScreen(wallJSON, end, srv.Bucket)
 	require.NoError(t, err)
-	s, err := newSetup(srv, plugintest.Serve(t), screen, time.Minute)
+	s, err := newSetup(srv, plugintest.ServeWithClock(t, func() time.Time { return end }), screen, time.Minute)
 	require.NoError(t, err)
 	defer s.raw.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -16,6 +16,8 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/storepulse/storepulse/internal/clock"
 )
 
 // Querier sends a QueryData request to the plugin, as Grafana's server does.
@@ -35,10 +37,11 @@ type PluginProcess struct {
 
 var _ Querier = (*PluginProcess)(nil)
 
-// StartPlugin starts binary and connects to it; its log goes to logw.
-func StartPlugin(ctx context.Context, binary string, logw io.Writer) (*PluginProcess, error) {
+// StartPlugin starts binary with its clock at now (STOREPULSE_NOW: the
+// screen's now) and connects to it; its log goes to logw.
+func StartPlugin(ctx context.Context, binary string, now time.Time, logw io.Writer) (*PluginProcess, error) {
 	cmd := exec.Command(binary) // #nosec G204 -- the benchmark runs the plugin binary it was given
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(os.Environ(), clock.Env+"="+now.UTC().Format(time.RFC3339Nano),
 		grpcplugin.MagicCookieKey+"="+grpcplugin.MagicCookieValue,
 		"PLUGIN_PROTOCOL_VERSIONS="+strconv.Itoa(grpcplugin.ProtocolVersion))
 	cmd.Stderr = logw

@@ -204,8 +204,13 @@ func bigNumberFlux(k kpi.KPI, bucket string, loc *time.Location, from, to time.T
 		values = fmt.Sprintf("union(tables: [%s])\n", strings.Join(names, ", "))
 	}
 	if len(ops) > 1 {
+		// The catalog's rule (docs/kpis.md): a zero (or absent) denominator
+		// gives no value; an absent numerator over a denominator is 0 (a day
+		// with payments and no refunds has a refund rate of 0).
+		num, den := opName(ops[0]), opName(ops[1])
 		values += fmt.Sprintf("  |> group(columns: [\"series\"])\n  |> pivot(rowKey: [\"_time\"], columnKey: [\"op\"], valueColumn: \"_value\")\n"+
-			"  |> map(fn: (r) => ({r with _value: float(v: r.%s) / float(v: r.%s)}))\n", opName(ops[0]), opName(ops[1]))
+			"  |> filter(fn: (r) => exists r.%[2]s and float(v: r.%[2]s) != 0.0)\n"+
+			"  |> map(fn: (r) => ({r with _value: (if exists r.%[1]s then float(v: r.%[1]s) else 0.0) / float(v: r.%[2]s)}))\n", num, den)
 	}
 	if !target {
 		b.WriteString(values)

@@ -45,8 +45,8 @@ func NewRawClient(url, token, org string) *RawClient {
 // Close releases the client's connections.
 func (c *RawClient) Close() { c.client.Close() }
 
-// Query runs a panel's raw Flux and reads its rows into Values; to is the
-// panel's range end (freshness ages are measured from it).
+// Query runs a panel's raw Flux and reads its rows into Values (freshness
+// ages are measured at Panel.AgeAt, as the plugin measures them).
 func (c *RawClient) Query(ctx context.Context, p *Panel) (Values, error) {
 	v := Values{}
 	// A query API per query: influxdb-client-go's is not safe for concurrent use.
@@ -59,7 +59,7 @@ func (c *RawClient) Query(ctx context.Context, p *Panel) (Values, error) {
 		rec := res.Record()
 		if p.Shape == ShapeFreshness {
 			store, _ := rec.ValueByKey("store").(string)
-			v.set(store, time.Time{}, p.To.Sub(rec.Time()).Seconds())
+			v.set(store, time.Time{}, p.AgeAt().Sub(rec.Time()).Seconds())
 			continue
 		}
 		series, _ := rec.ValueByKey("series").(string)

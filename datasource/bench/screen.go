@@ -29,13 +29,24 @@ type Panel struct {
 	Title    string
 	Kind     string // "panel" or "annotation"
 	From, To time.Time
-	Queries  []backend.DataQuery
+	// Now is the screen's now: when the panel is requested.
+	Now     time.Time
+	Queries []backend.DataQuery
 	// Raw is the hand-written Flux of the same numbers, "" when there is
 	// none (see RawFor).
 	Raw string
 	// Shape names the raw query's kind of work ("sum", "ratio", ...).
 	Shape string
 	KPI   *kpi.KPI
+}
+
+// AgeAt is when the panel's ages are measured: its range end, or now when
+// the range ends later (the plugin's rule for freshness).
+func (p *Panel) AgeAt() time.Time {
+	if p.Now.IsZero() || p.To.Before(p.Now) {
+		return p.To
+	}
+	return p.Now
 }
 
 // dashboardJSON is the part of a Grafana dashboard the screen needs.
@@ -120,7 +131,7 @@ func LoadScreen(path string, now time.Time, bucket string) (*Screen, error) {
 			if mdp == 0 {
 				mdp = int64(max(p.GridPos.W, 1) * screenWidth / 24)
 			}
-			panel := Panel{Title: p.Title, Kind: "panel", From: pf, To: pt}
+			panel := Panel{Title: p.Title, Kind: "panel", From: pf, To: pt, Now: now}
 			for _, t := range p.Targets {
 				q, err := dataQuery(t, pf, pt, mdp)
 				if err != nil {

@@ -9,11 +9,17 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 
 	"github.com/storepulse/storepulse/datasource/pkg/plugin"
+	"github.com/storepulse/storepulse/internal/clock"
 )
 
 func main() {
 	logger := log.DefaultLogger
-	if err := datasource.Manage(plugin.PluginID, plugin.NewFactory(logger), datasource.ManageOpts{}); err != nil {
+	now, err := clock.FromEnv(os.Getenv)
+	if err != nil {
+		logger.Error("plugin stopped", "error", err.Error())
+		os.Exit(1)
+	}
+	if err := datasource.Manage(plugin.PluginID, plugin.NewFactory(logger, now), datasource.ManageOpts{}); err != nil {
 		logger.Error("plugin stopped", "error", err.Error())
 		os.Exit(1)
 	}

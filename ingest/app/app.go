@@ -32,6 +32,7 @@ import (
 	"github.com/storepulse/storepulse/ingest/rollup"
 	"github.com/storepulse/storepulse/ingest/server"
 	"github.com/storepulse/storepulse/ingest/spool"
+	"github.com/storepulse/storepulse/internal/clock"
 )
 
 // App is a configured ingest service.
@@ -47,7 +48,10 @@ type App struct {
 
 // New opens the data directory, recovers the spool and prepares the server.
 // It does not serve yet.
-func New(cfg *config.Config, log *slog.Logger) (*App, error) {
+func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
+	if now == nil {
+		now = time.Now
+	}
 	if cfg.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		// A soft limit keeps the heap (and RSS) near the working set instead
 		// of twice it; the GC works harder only when close to it.
@@ -70,7 +74,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open spool: %w", err)
 	}
-	dd, err := dedup.Open(filepath.Join(cfg.DataDir, "dedup"), cfg.Dedup.Window, time.Now, log.With("component", "dedup"))
+	dd, err := dedup.Open(filepath.Join(cfg.DataDir, "dedup"), cfg.Dedup.Window, now, log.With("component", "dedup"))
 	if err != nil {
 		_ = sp.Close()
 		return nil, fmt.Errorf("open de-duplication index: %w", err)
@@ -110,7 +114,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxDecompressedBytes: cfg.Limits.MaxDecompressedBytes,
 		RequestTimeout: cfg.Limits.RequestTimeout, RetryAfter: cfg.Spool.RetryAfter, Location: cfg.Location,
 		Limits: parse.Limits{MaxItems: cfg.Limits.MaxItems, MaxErrors: cfg.Limits.MaxErrors,
-			LateHorizon: cfg.Limits.LateHorizon, FutureTolerance: cfg.Limits.FutureTolerance, Now: time.Now},
+			LateHorizon: cfg.Limits.LateHorizon, FutureTolerance: cfg.Limits.FutureTolerance, Now: now},
 	}, authn, pl, pl, calendarstore.New(db, cfg.Influx.Bucket, cfg.Location), server.NewMetrics(reg),
 		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log.With("component", "http"))
 

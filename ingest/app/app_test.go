@@ -28,6 +28,7 @@ import (
 	"github.com/storepulse/storepulse/ingest/auth"
 	"github.com/storepulse/storepulse/ingest/config"
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
 func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
@@ -74,7 +75,7 @@ func TestTLSAndTokenNeverLogged(t *testing.T) {
 
 	var logBuf strings.Builder
 	log := slog.New(slog.NewJSONHandler(&syncWriter{w: &logBuf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(cfg, log)
+	a, err := app.New(cfg, log, testclock.Clock())
 	require.NoError(t, err)
 	addr, err := a.Listen()
 	require.NoError(t, err)
@@ -83,7 +84,7 @@ func TestTLSAndTokenNeverLogged(t *testing.T) {
 	go func() { done <- a.Run(ctx) }()
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
-	body := `{"type":"signup","id":"x1","time":"` + time.Now().Format(time.RFC3339) + `","store":"s1","user":"u1"}`
+	body := `{"type":"signup","id":"x1","time":"` + testclock.Now().Format(time.RFC3339) + `","store":"s1","user":"u1"}`
 	for _, tok := range []string{apiToken, "wrong-" + apiToken} {
 		req, err := http.NewRequest(http.MethodPost, "https://"+addr.String()+"/v1/events", strings.NewReader(body))
 		require.NoError(t, err)

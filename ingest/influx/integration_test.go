@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
 // sumByStore sums field of measurement per store over the last hour.
@@ -42,7 +43,7 @@ func TestRealInfluxDB(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	base := time.Now().Add(-10 * time.Minute).Truncate(time.Minute).UnixNano()
+	base := testclock.Now().Add(-10 * time.Minute).Truncate(time.Minute).UnixNano()
 	line := func(store, fields string, offset int64) string {
 		return fmt.Sprintf("sp_orders,store=%s,ingester=it %s %d", store, fields, base+offset)
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
 func sampleEvents(t *testing.T, n int) ([]Event, *time.Location) {
@@ -250,7 +252,7 @@ func TestBackfill(t *testing.T) {
 
 func TestLiveSendsOnlyDueEvents(t *testing.T) {
 	loc := shanghai(t)
-	now := time.Now().In(loc)
+	now := testclock.Now().In(loc)
 	cfg := Config{Seed: 4, NumStores: 1, Start: now.Add(-2 * time.Hour), Days: 1}
 	_, all := generate(t, cfg)
 	due := count(all, func(e *Event) bool { return !e.Time.After(now) })

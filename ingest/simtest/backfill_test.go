@@ -19,6 +19,7 @@ import (
 	"github.com/storepulse/storepulse/ingest/sim"
 	"github.com/storepulse/storepulse/internal/influxtest"
 	"github.com/storepulse/storepulse/internal/ingesttest"
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
 // dayTotals is store -> UTC day (YYYY-MM-DD) -> "measurement.field" -> sum.
@@ -54,7 +55,7 @@ func TestBackfillMatchesFileOutput(t *testing.T) {
 	// The oldest event is 7 days old: a 240h horizon accepts all of them.
 	in := ingesttest.Start(t, binary, db, ingesttest.Options{LateHorizon: 240 * time.Hour, Ingester: "simtest"})
 
-	cfg := simConfig(t, time.Now())
+	cfg := simConfig(t, testclock.Now())
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -70,7 +71,7 @@ func TestBackfillMatchesFileOutput(t *testing.T) {
 	want, count, last := totalsFromNDJSON(t, ndjson)
 	require.Equal(t, written, count, "NDJSON lines")
 	require.Len(t, want, 3, "stores in the file")
-	require.False(t, last.After(time.Now()), "an event lies in the future: %s", last)
+	require.False(t, last.After(testclock.Now()), "an event lies in the future: %s", last)
 	t.Logf("file: %d events, last at %s", count, last)
 
 	// Backfill through the HTTP API.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/storepulse/storepulse/ingest/auth"
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
 type badCase struct {
@@ -27,14 +28,14 @@ type badCase struct {
 }
 
 func evJSON(t testing.TB, mutate func(e ev)) []byte {
-	e := ev{"type": "order", "id": "o-1", "time": time.Now().Add(-time.Minute).Format(time.RFC3339), "store": "s1",
+	e := ev{"type": "order", "id": "o-1", "time": testclock.Now().Add(-time.Minute).Format(time.RFC3339), "store": "s1",
 		"user": "u1", "amount": 12.5, "items": 1, "customer": "new"}
 	mutate(e)
 	return mustJSON(t, []ev{e})
 }
 
 func badCases(t testing.TB) []badCase {
-	now := time.Now()
+	now := testclock.Now()
 	ts := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
 	set := func(k string, v any) func(e ev) { return func(e ev) { e[k] = v } }
 	del := func(k string) func(e ev) { return func(e ev) { delete(e, k) } }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
 // TestOfficialClientWritesThroughStorePulse points the official InfluxDB v2
@@ -23,7 +24,7 @@ func TestOfficialClientWritesThroughStorePulse(t *testing.T) {
 	client := influxdb2.NewClient(in.URL, testToken)
 	defer client.Close()
 	w := client.WriteAPIBlocking("any-org", "any-bucket")
-	now := time.Now().Add(-time.Minute)
+	now := testclock.Now().Add(-time.Minute)
 	p1 := influxdb2.NewPoint("sp_orders", map[string]string{"store": "s9", "channel": "app"},
 		map[string]any{"orders": 4, "gmv": 99.5}, now)
 	p2 := influxdb2.NewPoint("cpu", map[string]string{"host": "web-1"}, map[string]any{"usage": 0.25}, now)

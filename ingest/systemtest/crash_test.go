@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
 // sender posts batches until each is acknowledged, retrying the same batch
@@ -43,7 +44,7 @@ func TestCrashUnderLoad(t *testing.T) {
 	const clients, batches, perBatch = 4, 150, 200
 	var all [clients][]ev
 	for c := range clients {
-		all[c] = genEvents(uint64(100+c), fmt.Sprintf("crash%d", c), batches*perBatch, time.Now())
+		all[c] = genEvents(uint64(100+c), fmt.Sprintf("crash%d", c), batches*perBatch, testclock.Now())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -102,7 +103,7 @@ func TestCrashUnderLoad(t *testing.T) {
 func TestInfluxOutage(t *testing.T) {
 	db := influxtest.Start(t)
 	in := startIngest(t, db, ingestOpts{SpoolMaxBytes: 256 << 10, SegmentMaxBytes: 64 << 10, SealInterval: 100 * time.Millisecond})
-	events := genEvents(7, "outage", 30000, time.Now())
+	events := genEvents(7, "outage", 30000, testclock.Now())
 	const perBatch = 300
 
 	// Some traffic while InfluxDB is healthy.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
 // TestMetricsAndCSVImport sends a platform's pre-aggregated daily numbers to
@@ -19,7 +20,7 @@ func TestMetricsAndCSVImport(t *testing.T) {
 	db := influxtest.Start(t)
 	in := startIngest(t, db, ingestOpts{})
 	sh := time.FixedZone("CST", 8*3600)
-	yesterday := time.Now().In(sh).AddDate(0, 0, -1)
+	yesterday := testclock.Now().In(sh).AddDate(0, 0, -1)
 	day := time.Date(yesterday.Year(), yesterday.Month(), yesterday.Day(), 0, 0, 0, 0, sh)
 
 	metrics := []map[string]any{

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
 func ndjson(t testing.TB, events []ev) []byte {
@@ -28,7 +29,7 @@ func ndjson(t testing.TB, events []ev) []byte {
 func TestRoundTrip(t *testing.T) {
 	db := influxtest.Start(t)
 	in := startIngest(t, db, ingestOpts{})
-	events := genEvents(1, "rt", 6000, time.Now())
+	events := genEvents(1, "rt", 6000, testclock.Now())
 
 	for i := 0; i < len(events); i += 1000 {
 		chunk := events[i:min(i+1000, len(events))]
@@ -80,8 +81,8 @@ func TestRoundTrip(t *testing.T) {
 
 	// Late events after the restart (into the same windows, and days back)
 	// add to what is stored instead of overwriting it.
-	late := genEvents(2, "late", 2000, time.Now())
-	old := genEvents(3, "old", 500, time.Now().Add(-3*24*time.Hour))
+	late := genEvents(2, "late", 2000, testclock.Now())
+	old := genEvents(3, "old", 500, testclock.Now().Add(-3*24*time.Hour))
 	resp, err = in.Do("POST", "/v1/events", "application/json", mustJSON(t, append(late, old...)), nil)
 	require.NoError(t, err)
 	require.Equal(t, 202, resp.Status, resp.Body)
@@ -96,7 +97,7 @@ func TestTwoInstances(t *testing.T) {
 	db := influxtest.Start(t)
 	a := startIngest(t, db, ingestOpts{Ingester: "ingest-a"})
 	b := startIngest(t, db, ingestOpts{Ingester: "ingest-b"})
-	now := time.Now()
+	now := testclock.Now()
 	evA := genEvents(11, "a", 3000, now)
 	evB := genEvents(11, "b", 3000, now) // same times, stores and values; other ids
 	for _, x := range []struct {

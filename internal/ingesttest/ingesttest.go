@@ -25,6 +25,7 @@ import (
 
 	"github.com/storepulse/storepulse/ingest/auth"
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
 // Token is the API token every started instance accepts (name "test").
@@ -168,6 +169,7 @@ func (in *Ingest) Start() {
 	require.NoError(in.t, err)
 	cmd := exec.Command(in.binary, "--config", in.config) // #nosec G204 -- the binary under test
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), testclock.Env())
 	require.NoError(in.t, cmd.Start())
 	in.cmd = cmd
 	in.exited = make(chan struct{})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/storepulse/storepulse/datasource/bench"
+	"github.com/storepulse/storepulse/internal/clock"
 )
 
 func main() {
@@ -27,6 +28,12 @@ func main() {
 	flag.DurationVar(&o.CacheTTL, "cache-ttl", time.Minute, "the datasource's cacheTTL (the plugin's default is 10s; the cached screen needs the cold screen's reads still kept)")
 	flag.BoolVar(&o.ShowQueries, "show-queries", false, "print every panel's plugin query models and raw Flux")
 	flag.Parse()
+	now, err := clock.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	o.Now = now
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := bench.Run(ctx, o); err != nil {

@@ -29,6 +29,14 @@ type Engine struct {
 	Now         func() time.Time
 }
 
+// now is the engine's clock: Now, or the wall clock when unset.
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
 // Request is one KPI query with Grafana's time range and interval hints.
 type Request struct {
 	Query         models.Query
@@ -147,10 +155,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 	}
-	now := time.Now()
-	if e.Now != nil {
-		now = e.Now()
-	}
+	now := e.now()
 	cur, err := MakeBuckets(req.From, req.To, step, e.Location, now)
 	if err != nil {
 		return nil, backend.PluginError(err)

@@ -134,10 +134,7 @@ func (e *Engine) Forecast(ctx context.Context, req Request) (*ForecastResult, er
 	if err := checkDims(k, q.Filters, q.GroupBy); err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	if e.Now != nil {
-		now = e.Now()
-	}
+	now := e.now()
 	at := req.To
 	if now.Before(at) {
 		at = now

@@ -66,10 +66,7 @@ func (e *Engine) Freshness(ctx context.Context, to time.Time, filters map[string
 	if !ok {
 		return nil, pluginErrorf("this datasource's source cannot tell how fresh the data is")
 	}
-	now := time.Now()
-	if e.Now != nil {
-		now = e.Now()
-	}
+	now := e.now()
 	at := to
 	if now.Before(at) {
 		at = now

@@ -84,10 +84,7 @@ func (e *Engine) Lifecycle(ctx context.Context, req Request) (*LifecycleResult, 
 	if err := checkDims(k, q.Filters, q.GroupBy); err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	if e.Now != nil {
-		now = e.Now()
-	}
+	now := e.now()
 	to := req.To
 	if now.Before(to) {
 		to = now

@@ -75,10 +75,7 @@ func (e *Engine) Uplift(ctx context.Context, req Request) (*UpliftResult, error)
 	if q.Uplift != nil && q.Uplift.BaselineDays > 0 {
 		baseDays = q.Uplift.BaselineDays
 	}
-	now := time.Now()
-	if e.Now != nil {
-		now = e.Now()
-	}
+	now := e.now()
 	all, err := e.Source.Campaigns(ctx)
 	if err != nil {
 		return nil, err

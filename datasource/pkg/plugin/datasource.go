@@ -47,15 +47,19 @@ var (
 	_ instancemgmt.InstanceDisposer = (*Datasource)(nil)
 )
 
-// NewFactory returns the instance factory, with the logger injected.
-func NewFactory(logger log.Logger) datasource.InstanceFactoryFunc {
+// NewFactory returns the instance factory, with the logger and the clock
+// injected (nil now = the wall clock).
+func NewFactory(logger log.Logger, now func() time.Time) datasource.InstanceFactoryFunc {
+	if now == nil {
+		now = time.Now
+	}
 	return func(ctx context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
-		return New(ctx, s, logger)
+		return New(ctx, s, logger, now)
 	}
 }
 
 // New builds an instance reading InfluxDB through the SDK's HTTP client.
-func New(ctx context.Context, s backend.DataSourceInstanceSettings, logger log.Logger) (*Datasource, error) {
+func New(ctx context.Context, s backend.DataSourceInstanceSettings, logger log.Logger, now func() time.Time) (*Datasource, error) {
 	settings, err := models.LoadSettings(s.URL, s.JSONData, s.DecryptedSecureJSONData)
 	if err != nil {
 		return nil, backend.PluginError(fmt.Errorf("datasource settings: %w", err))
@@ -71,7 +75,7 @@ func New(ctx context.Context, s backend.DataSourceInstanceSettings, logger log.L
 	client := influxdb2.NewClientWithOptions(settings.URL, settings.Token, influxdb2.DefaultOptions().SetHTTPClient(hc))
 	org := orgOf(settings.Org, settings.Version)
 	src := &engine.InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(org) }, Bucket: settings.Bucket}
-	d := newDatasource(settings, src, logger, time.Now)
+	d := newDatasource(settings, src, logger, now)
 	d.influx = client
 	return d, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
 func freeAddr(t *testing.T) string {
@@ -35,7 +36,7 @@ func servePlugin(t *testing.T) *datasourcetest.TestPluginClient {
 	// if another test of this binary registered them already (as
 	// plugintest.FreshMetricsRegistry, which this package cannot import).
 	prometheus.DefaultRegisterer = prometheus.NewRegistry()
-	tp, err := datasourcetest.Manage(NewFactory(log.NewNullLogger()), datasourcetest.ManageOpts{Address: freeAddr(t)})
+	tp, err := datasourcetest.Manage(NewFactory(log.NewNullLogger(), testclock.Clock()), datasourcetest.ManageOpts{Address: freeAddr(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tp.Shutdown() })
 	return tp.Client
@@ -69,7 +70,7 @@ func TestGRPCAgainstInfluxDB(t *testing.T) {
 	})
 
 	// Two ingesters, two segment offsets, two stores: an hour ago and yesterday.
-	now := time.Now().UTC().Truncate(time.Minute)
+	now := testclock.Now().UTC().Truncate(time.Minute)
 	ns := func(t time.Time, off int) string { return fmt.Sprint(t.UnixNano() + int64(off)) }
 	h1 := now.Add(-time.Hour)
 	writeLP(t, srv,
@@ -226,7 +227,7 @@ func TestHealthBadToken(t *testing.T) {
 	defer fake.Close()
 	d, err := New(context.Background(), backend.DataSourceInstanceSettings{
 		JSONData:                []byte(fmt.Sprintf(`{"url":%q,"version":"2.x","org":"o","bucket":"b"}`, fake.URL)),
-		DecryptedSecureJSONData: map[string]string{"token": "wrong"}}, log.NewNullLogger())
+		DecryptedSecureJSONData: map[string]string{"token": "wrong"}}, log.NewNullLogger(), testclock.Clock())
 	require.NoError(t, err)
 	defer d.Dispose()
 	res, err := d.CheckHealth(context.Background(), &backend.CheckHealthRequest{})
@@ -236,7 +237,7 @@ func TestHealthBadToken(t *testing.T) {
 
 	// And a query against it is a downstream error.
 	resp, err := d.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
-		{RefID: "A", TimeRange: backend.TimeRange{From: time.Now().Add(-time.Hour), To: time.Now()}, JSON: []byte(`{"kpi":"gmv"}`)}}})
+		{RefID: "A", TimeRange: backend.TimeRange{From: testclock.Now().Add(-time.Hour), To: testclock.Now()}, JSON: []byte(`{"kpi":"gmv"}`)}}})
 	require.NoError(t, err)
 	require.Equal(t, backend.ErrorSourceDownstream, resp.Responses["A"].ErrorSource)
 	require.Equal(t, backend.StatusBadGateway, resp.Responses["A"].Status)

@@ -19,6 +19,7 @@ import (
 	"github.com/storepulse/storepulse/ingest/app"
 	"github.com/storepulse/storepulse/ingest/auth"
 	"github.com/storepulse/storepulse/ingest/config"
+	"github.com/storepulse/storepulse/internal/clock"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -44,7 +45,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg.Log, stderr)
-	a, err := app.New(cfg, log)
+	now, err := clock.FromEnv(os.Getenv)
+	if err != nil {
+		log.Error("start-up failed", "err", err)
+		return 2
+	}
+	if v := os.Getenv(clock.Env); v != "" {
+		log.Warn("the clock is shifted for testing; never run production like this", "env", clock.Env, "start", v)
+	}
+	a, err := app.New(cfg, log, now)
 	if err != nil {
 		log.Error("start-up failed", "err", err)
 		return 1

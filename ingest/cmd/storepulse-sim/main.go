@@ -23,11 +23,17 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/storepulse/storepulse/ingest/sim"
+	"github.com/storepulse/storepulse/internal/clock"
 )
 
 func main() {
+	now, err := clock.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "storepulse-sim:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv, time.Now)
+	err = run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv, now)
 	stop()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "storepulse-sim:", err)

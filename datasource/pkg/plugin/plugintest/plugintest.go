@@ -19,11 +19,18 @@ import (
 
 	"github.com/storepulse/storepulse/datasource/pkg/plugin"
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
-// Serve starts the plugin on a free loopback port behind gRPC and stops it
-// when the test ends.
+// Serve starts the plugin on a free loopback port behind gRPC, on the
+// tests' clock (package testclock), and stops it when the test ends.
 func Serve(t testing.TB) *datasourcetest.TestPluginClient {
+	t.Helper()
+	return ServeWithClock(t, testclock.Clock())
+}
+
+// ServeWithClock is Serve with the plugin's clock given.
+func ServeWithClock(t testing.TB, now func() time.Time) *datasourcetest.TestPluginClient {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -34,7 +41,7 @@ func Serve(t testing.TB) *datasourcetest.TestPluginClient {
 		t.Fatalf("plugintest: %v", err)
 	}
 	FreshMetricsRegistry()
-	tp, err := datasourcetest.Manage(plugin.NewFactory(log.NewNullLogger()), datasourcetest.ManageOpts{Address: addr})
+	tp, err := datasourcetest.Manage(plugin.NewFactory(log.NewNullLogger(), now), datasourcetest.ManageOpts{Address: addr})
 	if err != nil {
 		t.Fatalf("plugintest: start plugin: %v", err)
 	}
