@@ -40,6 +40,26 @@ gotest: $(TOOLS)/influxd
 
 test: tools vet lint gotest compose-check frontend-test plugin-check
 
+## test-dates: the whole Go suite again as if run on other days. Tests take
+## their "now" from package internal/testclock (a fixed default; never the
+## wall clock's date), which STOREPULSE_NOW moves; the services under test get
+## the same clock. The dates: DST changes (Europe, the US, São Paulo's midnight
+## jump), 29 February, New Year's Eve running into 1 January, a Monday 00:30,
+## Double Eleven, and today. TEST_DATES replaces the list; GOTEST_DATES_FLAGS
+## adds go test flags (e.g. -run or a package list via TEST_DATES_PKGS).
+TEST_DATES ?= 2026-03-29T00:30:00Z 2026-11-01T05:50:00Z 2017-10-15T02:30:00Z \
+	2024-02-29T10:00:00+08:00 2025-12-31T23:50:00+08:00 2026-11-30T00:30:00+08:00 \
+	2026-11-11T20:00:00+08:00 today
+TEST_DATES_PKGS ?= ./...
+.PHONY: test-dates
+test-dates: $(TOOLS)/influxd
+	@set -e; for d in $(TEST_DATES); do \
+	  if [ "$$d" = today ]; then d=$$(date -u +%Y-%m-%dT%H:%M:%SZ); fi; \
+	  echo "== STOREPULSE_NOW=$$d"; \
+	  STOREPULSE_NOW=$$d $(GO) test -count=1 -timeout 30m $(GOTEST_DATES_FLAGS) $(TEST_DATES_PKGS) \
+	    || { echo "FAILED with STOREPULSE_NOW=$$d"; exit 1; }; \
+	done; echo "test-dates: the suite passed on every date"
+
 ## compose-check: Debian's docker-compose validates docker-compose.yml (no
 ## Docker engine needed) with the example environment.
 compose-check:

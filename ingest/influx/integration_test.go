@@ -12,14 +12,15 @@ import (
 	"github.com/storepulse/storepulse/internal/testclock"
 )
 
-// sumByStore sums field of measurement per store over the last hour.
+// sumByStore sums field of measurement per store over the hour before the
+// tests' now.
 func sumByStore(ctx context.Context, t *testing.T, c *Client, measurement, field string) map[string]float64 {
 	t.Helper()
 	flux := fmt.Sprintf(`from(bucket: %q)
-  |> range(start: -1h)
+  |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement == %q and r._field == %q)
   |> group(columns: ["store"])
-  |> sum()`, c.Bucket(), measurement, field)
+  |> sum()`, c.Bucket(), testclock.Now().Add(-time.Hour).Format(time.RFC3339Nano), testclock.Now().Format(time.RFC3339Nano), measurement, field)
 	res, err := c.Query(ctx, flux)
 	require.NoError(t, err)
 	defer res.Close()
