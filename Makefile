@@ -84,19 +84,10 @@ bench-query: tools build
 	bin/storepulse-bench-query -plugin bin/storepulse-kpi-datasource -stores 50 -days 90 -iterations 20 $(BENCH_QUERY_FLAGS)
 
 ## env: a .env for docker compose from .env.example with fresh random
-## secrets (InfluxDB, ingest token, Grafana admin) and the ingest token's
-## SHA-256 (the service is only ever given the hash).
+## secrets and the ingest token's SHA-256 (scripts/make-env.sh: portable,
+## all or nothing).
 env:
-	@test ! -e .env || { echo ".env exists; remove it to regenerate"; exit 1; }
-	@tok=$$(head -c 24 /dev/urandom | base64 | tr -d '/+='); \
-	sed -e "s#^INFLUXDB_ADMIN_PASSWORD=.*#INFLUXDB_ADMIN_PASSWORD=$$(head -c 18 /dev/urandom | base64 | tr -d '/+=')#" \
-	    -e "s#^INFLUXDB_ADMIN_TOKEN=.*#INFLUXDB_ADMIN_TOKEN=$$(head -c 32 /dev/urandom | base64 | tr -d '/+=')#" \
-	    -e "s#^STOREPULSE_TOKEN=.*#STOREPULSE_TOKEN=$$tok#" \
-	    -e "s#^GRAFANA_ADMIN_PASSWORD=.*#GRAFANA_ADMIN_PASSWORD=$$(head -c 18 /dev/urandom | base64 | tr -d '/+=')#" \
-	    .env.example > .env; \
-	echo "STOREPULSE_TOKEN_SHA256=$$(printf %s "$$tok" | sha256sum | cut -d' ' -f1)" >> .env; \
-	chmod 600 .env; echo "wrote .env (keep it secret): Grafana login admin / GRAFANA_ADMIN_PASSWORD in .env;" \
-	  "set STOREPULSE_ONCALL_WEBHOOK_URL, STOREPULSE_ALERT_EMAILS and GRAFANA_SMTP_* for alert notifications"
+	@scripts/make-env.sh
 
 ## demo: everything running locally without Docker: InfluxDB 1.8, the ingest
 ## service, a backfill of simulated stores and their live feed (state in
