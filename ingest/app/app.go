@@ -93,6 +93,7 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 		Ingester: ingester, Location: cfg.Location,
 		Sketches: rollup.NewInfluxSketches(db.QueryAPI(), cfg.Influx.Bucket, ingester),
 		Logger:   log.With("component", "rollup"),
+		Metrics:  reg,
 	})
 	if err != nil {
 		_ = sp.Close()
@@ -114,7 +115,8 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxDecompressedBytes: cfg.Limits.MaxDecompressedBytes,
 		RequestTimeout: cfg.Limits.RequestTimeout, RetryAfter: cfg.Spool.RetryAfter, Location: cfg.Location,
 		Limits: parse.Limits{MaxItems: cfg.Limits.MaxItems, MaxErrors: cfg.Limits.MaxErrors,
-			LateHorizon: cfg.Limits.LateHorizon, FutureTolerance: cfg.Limits.FutureTolerance, Now: now},
+			LateHorizon: cfg.Limits.LateHorizon, FutureTolerance: cfg.Limits.FutureTolerance, Now: now,
+			AllowUnsigned: cfg.Influx.UnsignedFields},
 	}, authn, pl, pl, calendarstore.New(db, cfg.Influx.Bucket, cfg.Location), server.NewMetrics(reg),
 		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log.With("component", "http"))
 
