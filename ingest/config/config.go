@@ -55,6 +55,10 @@ type Influx struct {
 	Concurrency int           `mapstructure:"concurrency"`
 	MinBackoff  time.Duration `mapstructure:"min_backoff"`
 	MaxBackoff  time.Duration `mapstructure:"max_backoff"`
+	// UnsignedFields accepts unsigned integer (1u) line-protocol fields.
+	// Off by default: InfluxDB 1.8 refuses them; turn it on only for an
+	// InfluxDB that takes them (2.x).
+	UnsignedFields bool `mapstructure:"unsigned_fields"`
 }
 
 // Spool is the on-disk write-ahead spool.
@@ -125,6 +129,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("influx.timeout", 10*time.Second)
 	v.SetDefault("influx.batch_lines", 5000)
 	v.SetDefault("influx.concurrency", 4)
+	v.SetDefault("influx.unsigned_fields", false)
 	v.SetDefault("influx.min_backoff", 100*time.Millisecond)
 	v.SetDefault("influx.max_backoff", 30*time.Second)
 	v.SetDefault("spool.max_bytes", int64(1)<<30)
