@@ -18,6 +18,9 @@ type Metrics struct {
 	// as invalid and was set aside in the dead-letter directory.
 	DeadLetteredLines   prometheus.Counter
 	DeadLetteredBatches prometheus.Counter
+	// Bisections counts refused batches of more than one line that were
+	// halved to find the refused lines.
+	Bisections prometheus.Counter
 	// Retries counts write requests repeated after a retryable failure.
 	Retries prometheus.Counter
 	// LastSuccess is the Unix time of the last accepted batch: ingest lag is
@@ -51,6 +54,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "storepulse", Subsystem: "influx", Name: "dead_lettered_batches_total",
 			Help: "Batches InfluxDB rejected as invalid, written to the dead-letter directory.",
 		}),
+		Bisections: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "storepulse", Subsystem: "influx", Name: "write_bisections_total",
+			Help: "Batches InfluxDB refused as invalid that were halved to find the refused lines.",
+		}),
 		Retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "storepulse", Subsystem: "influx", Name: "write_retries_total",
 			Help: "InfluxDB write requests repeated after a retryable failure.",
@@ -67,7 +74,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.WriteDuration, m.LinesWritten, m.WriteErrors, m.DeadLetteredLines,
-			m.DeadLetteredBatches, m.Retries, m.LastSuccess)
+			m.DeadLetteredBatches, m.Bisections, m.Retries, m.LastSuccess)
 	}
 	return m
 }
