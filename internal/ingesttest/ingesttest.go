@@ -72,9 +72,11 @@ type Options struct {
 
 // Ingest is a running storepulse-ingest process.
 type Ingest struct {
-	t       testing.TB
-	binary  string
-	URL     string
+	t      testing.TB
+	binary string
+	URL    string
+	// DataDir is the instance's data_dir (spool, dedup, deadletter/).
+	DataDir string
 	config  string
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -144,7 +146,7 @@ log:
   level: info
 `, port, filepath.Join(dir, "data"), o.Ingester, db.URL, db.Token, db.Org, db.Bucket, o.SpoolMaxBytes,
 		o.SegmentMaxBytes, o.SealInterval, o.MaxBodyBytes, 4*o.MaxBodyBytes, o.LateHorizon, auth.Hash(Token), o.ExtraTokens)
-	in := &Ingest{t: t, binary: binary, URL: fmt.Sprintf("http://127.0.0.1:%d", port),
+	in := &Ingest{t: t, binary: binary, URL: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: filepath.Join(dir, "data"),
 		config: filepath.Join(dir, "config.yaml"), logPath: filepath.Join(dir, "ingest.log")}
 	require.NoError(t, os.WriteFile(in.config, []byte(cfg), 0o600))
 	in.Start()
