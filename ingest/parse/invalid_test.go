@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -45,6 +46,11 @@ var orderMapping = url.Values{"type": {"order"}, "col.id": {"no"}, "col.time": {
 func TestInvalidInputs(t *testing.T) {
 	tooMany := strings.Repeat(ev(nil)+"\n", 4)
 	long := strings.Repeat("x", 129)
+	var tags []string
+	for i := range 600 {
+		tags = append(tags, fmt.Sprintf("k%03d=%s", i, strings.Repeat("v", 120)))
+	}
+	manyTags := strings.Join(tags, ",")
 	for _, tc := range []struct {
 		name    string
 		parser  string // events, metrics, lp, csv
@@ -137,6 +143,7 @@ func TestInvalidInputs(t *testing.T) {
 		{name: "lp type conflict in request", parser: "lp", body: "clientb v=1i 1795478400000000000\nclientb v=1.5 1795478400000000001\n", kind: KindInvalidItems, msg: `line 2: field "fields.v": field type conflict: float here, but integer on line 1 for the same measurement`},
 		{name: "lp unsigned field", parser: "lp", body: "cpu n=3u\n", kind: KindInvalidItems, msg: `field "fields.n": unsigned integer 3u is not supported by the InfluxDB this service writes to (1.8 refuses it); write 3i or 3 instead`},
 		{name: "lp time tag key", parser: "lp", body: "cpu,time=x v=1\n", kind: KindInvalidItems, msg: `field "tags.time": tag key "time" is not allowed: InfluxDB refuses it`},
+		{name: "lp series key too long", parser: "lp", body: "m," + manyTags + " v=1\n", kind: KindInvalidItems, msg: `line 1: series key (measurement and tags, escaped) is 75601 bytes; InfluxDB refuses more than 65535`},
 		{name: "lp time field key", parser: "lp", body: "cpu time=1\n", kind: KindInvalidItems, msg: `field "fields.time": field key "time" is not allowed`},
 		// csv
 		{name: "csv missing column", parser: "csv", body: "no,at\n", mapping: orderMapping, kind: KindInvalidMapping, msg: `parameter "col.amount": column "total" is not in the header`},

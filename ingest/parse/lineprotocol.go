@@ -179,6 +179,28 @@ func influxStringEscapes(entry []byte) []byte {
 	return append(out, entry[last:]...)
 }
 
+// maxSeriesKey is InfluxDB's limit on a series key: the measurement and
+// tags as written in line protocol (InfluxDB 1.8: "max key length exceeded").
+const maxSeriesKey = 65535
+
+// seriesKeyLen is the length of p's series key as line protocol writes it.
+func seriesKeyLen(p *event.Point) int {
+	escaped := func(s, special string) int {
+		n := len(s)
+		for i := 0; i < len(s); i++ {
+			if strings.IndexByte(special, s[i]) >= 0 {
+				n++
+			}
+		}
+		return n
+	}
+	n := escaped(p.Measurement, ", ")
+	for _, t := range p.Tags {
+		n += 2 + escaped(t.Key, ",= ") + escaped(t.Value, ",= ")
+	}
+	return n
+}
+
 // kindKey is a field of a measurement; kindSeen is the first kind a request
 // gave it. InfluxDB refuses a batch that gives one field of a measurement two
 // kinds, so a request must not.
@@ -277,6 +299,10 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 	}
 	if rollup && !hasStore {
 		fail("tags.store", "missing required tag")
+	}
+	if n := seriesKeyLen(&p); n > maxSeriesKey {
+		fail("", "series key (measurement and tags, escaped) is "+strconv.Itoa(n)+" bytes; InfluxDB refuses more than "+
+			strconv.Itoa(maxSeriesKey)+" (max key length exceeded)")
 	}
 
 	for {
