@@ -15,7 +15,9 @@ type Metrics struct {
 	// WriteErrors counts failed write requests by class (Class* constants).
 	WriteErrors *prometheus.CounterVec
 	// DeadLetteredLines and DeadLetteredBatches count what InfluxDB rejected
-	// as invalid and was set aside in the dead-letter directory.
+	// as invalid and was set aside in the dead-letter directory. A refused
+	// batch is bisected down to single lines, so each record holds one line
+	// (except a single line too large for InfluxDB, also one line).
 	DeadLetteredLines   prometheus.Counter
 	DeadLetteredBatches prometheus.Counter
 	// Bisections counts refused batches of more than one line that were
@@ -52,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		DeadLetteredBatches: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "storepulse", Subsystem: "influx", Name: "dead_lettered_batches_total",
-			Help: "Batches InfluxDB rejected as invalid, written to the dead-letter directory.",
+			Help: "Dead-letter records written (one refused line each: refused batches are bisected first).",
 		}),
 		Bisections: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "storepulse", Subsystem: "influx", Name: "write_bisections_total",
