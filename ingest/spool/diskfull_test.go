@@ -1,0 +1,111 @@
+package spool
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/internal/diskfull"
+)
+
+// TestDiskFullRecoversByItself fills the spool's disk (a real tmpfs where
+// the machine allows, else a simulated ENOSPC through the file layer): appends
+// fail without being acknowledged and Health says why; once space returns,
+// Health clears and appends succeed again without a restart, and exactly the
+// acknowledged records are in the spool, before and after a reopen.
+func TestDiskFullRecoversByItself(t *testing.T) {
+	diskfull.Variants(t, 20<<20, func(t *testing.T, d *diskfull.Disk) {
+		var logs bytes.Buffer
+		opts := Options{Dir: d.Dir + "/spool", SegmentMaxBytes: 256 << 10, ReserveBytes: 1 << 20,
+			WriteFault: d.Fault(), Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		s := openT(t, opts)
+		ctx := context.Background()
+		rec := func(i int) []byte { return fmt.Appendf(nil, "rec-%06d-%s", i, bytes.Repeat([]byte("x"), 1000)) }
+		var acked []string
+		for i := range 50 {
+			_, err := s.Append(ctx, rec(i))
+			require.NoError(t, err)
+			acked = append(acked, string(rec(i)))
+		}
+		require.NoError(t, s.Health())
+
+		d.Fill(t)
+		failed := 0
+		for i := 50; i < 100; i++ {
+			if _, err := s.Append(ctx, rec(i)); err != nil {
+				require.True(t, diskfull.Full(err), "ENOSPC expected, got %v", err)
+				failed++
+				continue
+			}
+			acked = append(acked, string(rec(i)))
+		}
+		require.Positive(t, failed, "the full disk must fail appends")
+		err := s.Health()
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "spool cannot accept writes")
+		require.False(t, s.Stats().Writable)
+		require.Positive(t, s.Stats().WriteErrors)
+		require.Contains(t, logs.String(), "level=ERROR")
+
+		d.Free(t)
+		require.Eventually(t, func() bool { return s.Health() == nil }, 5*time.Second, 50*time.Millisecond,
+			"health must clear by itself once space returns")
+		for i := 100; i < 150; i++ {
+			_, err := s.Append(ctx, rec(i))
+			require.NoError(t, err, "appends must succeed again without a restart")
+			acked = append(acked, string(rec(i)))
+		}
+		require.True(t, s.Stats().Writable)
+		_, _, err = s.Seal()
+		require.NoError(t, err)
+		recs, _ := readAll(t, s)
+		require.Equal(t, acked, recs, "exactly the acknowledged records")
+
+		require.NoError(t, s.Close())
+		s2 := openT(t, opts)
+		recs, _ = readAll(t, s2)
+		require.Equal(t, acked, recs, "exactly the acknowledged records after a reopen")
+		require.Zero(t, s2.Stats().QuarantinedSegments)
+	})
+}
+
+// TestReserveKeepsRoomToDrain: with the drain reserve released, appends are
+// refused (ErrNoReserve) while the freed space is left for draining; the
+// reserve is restored from space freed by removals, and appends resume.
+func TestReserveKeepsRoomToDrain(t *testing.T) {
+	diskfull.Variants(t, 20<<20, func(t *testing.T, d *diskfull.Disk) {
+		opts := Options{Dir: d.Dir + "/spool", SegmentMaxBytes: 256 << 10, ReserveBytes: 2 << 20, WriteFault: d.Fault()}
+		s := openT(t, opts)
+		require.True(t, s.Stats().ReserveHeld)
+		ctx := context.Background()
+		for i := range 100 {
+			_, err := s.Append(ctx, bytes.Repeat([]byte{byte(i)}, 4000))
+			require.NoError(t, err)
+		}
+		_, _, err := s.Seal()
+		require.NoError(t, err)
+		d.Fill(t)
+
+		released, err := s.ReleaseReserve()
+		require.NoError(t, err)
+		require.True(t, released)
+		require.EqualValues(t, 1, s.Stats().ReserveReleases)
+		_, err = s.Append(ctx, []byte("refused"))
+		require.ErrorIs(t, err, ErrNoReserve, "the released reserve is for draining, not for new records")
+		require.Error(t, s.Health())
+
+		// Draining frees space; the reserve comes back first, then appends.
+		for _, id := range s.Sealed() {
+			require.NoError(t, s.RemoveThenRestore(id))
+		}
+		require.True(t, s.Stats().ReserveHeld)
+		require.Eventually(t, func() bool { return s.Health() == nil }, 5*time.Second, 50*time.Millisecond)
+		_, err = s.Append(ctx, []byte("accepted"))
+		require.NoError(t, err)
+	})
+}
