@@ -107,6 +107,16 @@ func (s *memSpool) Bytes() int64 {
 
 func (s *memSpool) IsFull(err error) bool { return errors.Is(err, errFull) }
 
+func (s *memSpool) IsCorrupt(error) bool { return false }
+
+func (s *memSpool) Quarantine(uint64, string) (string, error) { return "", errors.New("not supported") }
+
+func (s *memSpool) Quarantined() ([]string, error) { return nil, nil }
+
+func (s *memSpool) ReleaseReserve() (bool, error) { return false, nil }
+
+func (s *memSpool) Health() error { return nil }
+
 type memDedup struct {
 	mu        sync.Mutex
 	seen      map[uint64]bool
@@ -139,6 +149,13 @@ func (d *memDedup) Persist(seg uint64, keys []uint64) error {
 	return nil
 }
 func (d *memDedup) Expire() error { return nil }
+
+func (d *memDedup) Persisted(seg uint64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.persisted[seg]
+	return ok
+}
 
 // countRollup emits one line per event id, so tests can see what was
 // written, and one pending "sketch" line per segment.
