@@ -5,6 +5,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,4 +112,46 @@ func TestReserveKeepsRoomToDrain(t *testing.T) {
 		_, err = s.Append(ctx, []byte("accepted"))
 		require.NoError(t, err)
 	})
+}
+
+// TestWriteErrorsAreNotSticky: whatever the write error (a full disk, a
+// permission taken away, an I/O error), the failed appends are not
+// acknowledged nor kept, Health reports it, and the spool takes appends again
+// by itself once writes work: no reopen.
+func TestWriteErrorsAreNotSticky(t *testing.T) {
+	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EACCES, syscall.EIO} {
+		t.Run(errno.Error(), func(t *testing.T) {
+			var failing atomic.Bool
+			s := openT(t, Options{Dir: t.TempDir(), WriteFault: func(path string, _ int64) error {
+				if failing.Load() {
+					return &os.PathError{Op: "write", Path: path, Err: errno}
+				}
+				return nil
+			}})
+			ctx := context.Background()
+			appendN(t, s, "ok", 3)
+			failing.Store(true)
+			_, err := s.Append(ctx, []byte("lost"))
+			require.ErrorIs(t, err, errno)
+			_, err = s.Append(ctx, []byte("lost too")) // in a new segment, whose creation fails
+			require.ErrorIs(t, err, errno)
+			require.ErrorIs(t, s.Health(), errno)
+
+			failing.Store(false)
+			require.Eventually(t, func() bool { return s.Health() == nil }, 5*time.Second, 50*time.Millisecond)
+			_, err = s.Append(ctx, []byte("after"))
+			require.NoError(t, err)
+			_, _, err = s.Seal()
+			require.NoError(t, err)
+			recs, _ := readAll(t, s)
+			require.Equal(t, []string{"ok-0", "ok-1", "ok-2", "after"}, recs)
+			var onDisk int64
+			for _, id := range s.Sealed() {
+				st, err := os.Stat(filepath.Join(s.opts.Dir, segmentName(id)))
+				require.NoError(t, err)
+				onDisk += st.Size()
+			}
+			require.Equal(t, onDisk, s.Bytes(), "the budget counts exactly what is on disk")
+		})
+	}
 }

@@ -67,6 +67,8 @@ func (s *Spool) recover() error {
 	if err != nil {
 		return err
 	}
+	// New commit records must outrank the old ones in the file.
+	s.commitSeq = commit.seq
 	for i, id := range ids {
 		next = max(next, id+1)
 		// How much of the segment was acknowledged: all of it unless it is the

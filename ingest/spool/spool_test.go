@@ -523,3 +523,26 @@ func TestReadStopsOnCallbackError(t *testing.T) {
 	require.ErrorIs(t, err, stop)
 	require.Equal(t, 1, calls)
 }
+
+// TestAcknowledgedLengthSurvivesRestarts: the commit records of a later run
+// outrank those of an earlier run that wrote more of them, so a damaged last
+// record acknowledged in the later run is still recognised as damage.
+func TestAcknowledgedLengthSurvivesRestarts(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: dir})
+	appendN(t, s, "first", 10)
+	require.NoError(t, s.Close())
+	s = openT(t, Options{Dir: dir})
+	appendN(t, s, "second", 1)
+	require.NoError(t, s.Close())
+	path := lastSegmentPath(t, dir)
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(path, st.Size()-2))
+
+	s = openT(t, Options{Dir: dir})
+	require.Zero(t, s.Stats().TruncatedBytes, "an acknowledged record is not a torn tail")
+	ids := s.Sealed()
+	require.Len(t, ids, 2)
+	require.ErrorIs(t, s.Read(ids[1], func([]byte) error { return nil }), ErrCorrupt)
+}
