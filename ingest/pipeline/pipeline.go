@@ -132,6 +132,9 @@ type Pipeline struct {
 	awaiting        []uint64
 	awaitingSet     map[uint64]bool
 	lastSketchFlush time.Time
+	// removeSoon asks for the awaiting segments to be removed at the end of
+	// this flush: the drain reserve was used, and new writes wait for it.
+	removeSoon bool
 }
 
 // New builds a pipeline; call Recover before serving and Run to flush.
@@ -417,7 +420,7 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 			}
 		}
 	}
-	if len(p.awaiting) > 0 && time.Since(p.lastSketchFlush) >= p.opts.SketchInterval {
+	if len(p.awaiting) > 0 && (p.removeSoon || time.Since(p.lastSketchFlush) >= p.opts.SketchInterval) {
 		return p.flushSketches(ctx)
 	}
 	return nil
@@ -437,6 +440,7 @@ func (p *Pipeline) flushSketches(ctx context.Context) error {
 		commit()
 	}
 	p.lastSketchFlush = time.Now()
+	p.removeSoon = false
 	p.m.lines.Add(float64(len(lines)))
 	for len(p.awaiting) > 0 {
 		id := p.awaiting[0]
@@ -544,6 +548,7 @@ func (p *Pipeline) persistIDs(ctx context.Context, id uint64, keys []uint64) err
 		return errors.Join(err, rerr)
 	}
 	p.m.reserveReleases.Inc()
+	p.removeSoon = true
 	return p.dedup.Persist(id, keys)
 }
 
