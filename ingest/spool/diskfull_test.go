@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -154,4 +155,66 @@ func TestWriteErrorsAreNotSticky(t *testing.T) {
 			require.Equal(t, onDisk, s.Bytes(), "the budget counts exactly what is on disk")
 		})
 	}
+}
+
+// TestIntermittentWriteErrorsUnderLoad: concurrent appenders while every
+// few commits fail and Health probes run: exactly the acknowledged records
+// are in the spool, none of the failed ones, and the budget matches the disk.
+func TestIntermittentWriteErrorsUnderLoad(t *testing.T) {
+	var n atomic.Int64
+	var healed atomic.Bool
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: dir, SegmentMaxBytes: 64 << 10, WriteFault: func(path string, _ int64) error {
+		if n.Add(1)%5 == 0 && !healed.Load() {
+			return &os.PathError{Op: "write", Path: path, Err: syscall.ENOSPC}
+		}
+		return nil
+	}})
+	stop := make(chan struct{})
+	probed := make(chan struct{})
+	go func() {
+		defer close(probed)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = s.Health()
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := range 100 {
+				rec := fmt.Sprintf("w%02d-%03d-%s", w, i, bytes.Repeat([]byte("x"), 300))
+				if _, err := s.Append(context.Background(), []byte(rec)); err == nil {
+					mu.Lock()
+					acked[rec] = true
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-probed
+	healed.Store(true)
+	_, _, err := s.Seal()
+	require.NoError(t, err)
+	recs, _ := readAll(t, s)
+	got := map[string]bool{}
+	for _, r := range recs {
+		require.False(t, got[r], "record twice")
+		got[r] = true
+	}
+	require.Equal(t, acked, got, "exactly the acknowledged records")
+	require.Positive(t, s.Stats().WriteErrors)
+	require.NoError(t, s.Close())
+	s2 := openT(t, Options{Dir: dir})
+	recs, _ = readAll(t, s2)
+	require.Len(t, recs, len(acked))
 }

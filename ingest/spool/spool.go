@@ -169,6 +169,7 @@ type Spool struct {
 	writeErr   error      // last failed commit, until a write succeeds
 	probedAt   time.Time  // last Health probe while writeErr is set
 	dead       SegmentID  // a segment abandoned after a failed commit: its queued batches fail
+	deadErr    error      // with this error
 	reserved   bool       // the reserve file is allocated
 	resMu      sync.Mutex // serialises reserve allocation and release
 	drainHold  bool       // the reserve was released for draining: only a removal may restore it
@@ -405,7 +406,7 @@ func (s *Spool) run() {
 		s.queue[0] = nil
 		s.queue = s.queue[1:]
 		dead := b.seg == s.dead
-		deadErr := s.writeErr
+		deadErr := s.deadErr
 		s.mu.Unlock()
 
 		var syncs uint64
@@ -430,7 +431,7 @@ func (s *Spool) run() {
 				s.stats.WriteErrors++
 				s.writeErr = fmt.Errorf("spool: write failed: %w", err)
 				s.probedAt = time.Now()
-				s.dead = b.seg
+				s.dead, s.deadErr = b.seg, s.writeErr
 				// Everything counted for the segment leaves the budget but its
 				// acknowledged length; its queued batches fail without
 				// counting (see dead above).
@@ -452,7 +453,7 @@ func (s *Spool) run() {
 				s.log.Error("spool write failed; the records of this commit were not acknowledged, the segment is sealed at its acknowledged length and appends continue in a new one",
 					"segment", uint64(b.seg), "err", err)
 			}
-			b.err = s.writeErr
+			b.err = s.deadErr
 		} else {
 			s.writeErr = nil
 			s.stats.Appends += b.records
