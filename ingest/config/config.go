@@ -68,6 +68,11 @@ type Spool struct {
 	SealInterval    time.Duration `mapstructure:"seal_interval"`
 	SketchInterval  time.Duration `mapstructure:"sketch_interval"`
 	RetryAfter      time.Duration `mapstructure:"retry_after"`
+	// ReserveBytes is the drain reserve kept allocated in the spool
+	// directory so that a full disk can still drain: 0 means
+	// segment_max_bytes/2 (a segment's de-duplication ids take under a third
+	// of it), a negative value disables it.
+	ReserveBytes int64 `mapstructure:"reserve_bytes"`
 }
 
 // Dedup is the event-id de-duplication window.
@@ -137,6 +142,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("spool.seal_interval", 5*time.Second)
 	v.SetDefault("spool.sketch_interval", 30*time.Second)
 	v.SetDefault("spool.retry_after", 5*time.Second)
+	v.SetDefault("spool.reserve_bytes", int64(0))
 	v.SetDefault("dedup.window", 48*time.Hour)
 	v.SetDefault("limits.max_body_bytes", int64(32)<<20)
 	v.SetDefault("limits.max_decompressed_bytes", int64(128)<<20)

@@ -32,9 +32,16 @@ type Acceptor interface {
 }
 
 // Readiness reports whether the service can take traffic: InfluxDB reachable
-// and the spool below its limit.
+// and the spool below its limit and writable.
 type Readiness interface {
 	Ready(ctx context.Context) error
+}
+
+// Degradation is optionally implemented by a Readiness: conditions an
+// operator must act on that do not stop the service taking traffic (data in
+// the spool's quarantine). /readyz stays 200 but says "degraded" and names them.
+type Degradation interface {
+	Degraded() []string
 }
 
 // Options configure the server.
@@ -129,8 +136,20 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
+	var warnings []string
+	if d, ok := s.ready.(Degradation); ok {
+		warnings = d.Degraded()
+	}
 	if err := s.ready.Ready(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+		body := map[string]any{"status": "not ready", "reason": err.Error()}
+		if len(warnings) > 0 {
+			body["warnings"] = warnings
+		}
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
+	}
+	if len(warnings) > 0 {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "warnings": warnings})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
