@@ -25,10 +25,8 @@ import (
 )
 
 // campaignsFrom and campaignsTo bound the campaign read as the Flux one.
-var (
-	campaignsFrom = time.Unix(0, 0).UTC()
-	campaignsTo   = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
-)
+func campaignsFrom() time.Time { return time.Unix(0, 0).UTC() }
+func campaignsTo() time.Time   { return time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // checkAll rejects filter values and group-by names no InfluxDB can hold.
 func checkAll(filters map[string][]string, names ...[]string) error {
@@ -195,7 +193,7 @@ func TargetQuery(spec engine.TargetSpec) string {
 func CampaignQuery() string {
 	return fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s GROUP BY *",
 		iql.Ident(schema.FieldDefinition), iql.Ident(schema.FieldDeleted), iql.Ident(schema.MeasCampaign),
-		timeRange(campaignsFrom, campaignsTo))
+		timeRange(campaignsFrom(), campaignsTo()))
 }
 
 // LatestQuery finds the newest sp_ingest point per store: last() is a
