@@ -33,6 +33,7 @@ import (
 	"github.com/storepulse/storepulse/ingest/server"
 	"github.com/storepulse/storepulse/ingest/spool"
 	"github.com/storepulse/storepulse/internal/clock"
+	"github.com/storepulse/storepulse/internal/influxql"
 )
 
 // App is a configured ingest service.
@@ -95,9 +96,24 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 		_ = sp.Close()
 		return nil, fmt.Errorf("InfluxDB client: %w", err)
 	}
+	// Reads back (stored sketches, the calendar) with InfluxQL by default:
+	// InfluxDB 3.x has no Flux.
+	sketches := rollup.NewInfluxSketches(db.QueryAPI(), cfg.Influx.Bucket, ingester)
+	cal := calendarstore.New(db, cfg.Influx.Bucket, cfg.Location)
+	if cfg.Influx.QueryLanguage != config.QueryFlux {
+		database, rp, err := influxql.SplitBucket(cfg.Influx.Bucket)
+		if err != nil {
+			_ = sp.Close()
+			return nil, fmt.Errorf("influx.bucket: %w", err)
+		}
+		ql := &influxql.Client{URL: cfg.Influx.URL, Token: cfg.Influx.Token, Database: database, RetentionPolicy: rp,
+			Timeout: cfg.Influx.Timeout}
+		sketches = rollup.NewInfluxQLSketches(ql, ingester)
+		cal = calendarstore.NewInfluxQL(db, ql, cfg.Influx.Bucket, cfg.Location)
+	}
 	ru, err := rollup.New(rollup.Options{
 		Ingester: ingester, Location: cfg.Location,
-		Sketches: rollup.NewInfluxSketches(db.QueryAPI(), cfg.Influx.Bucket, ingester),
+		Sketches: sketches,
 		Logger:   log.With("component", "rollup"),
 		Metrics:  reg,
 	})
@@ -123,7 +139,7 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 		Limits: parse.Limits{MaxItems: cfg.Limits.MaxItems, MaxErrors: cfg.Limits.MaxErrors,
 			LateHorizon: cfg.Limits.LateHorizon, FutureTolerance: cfg.Limits.FutureTolerance, Now: now,
 			AllowUnsigned: cfg.Influx.UnsignedFields},
-	}, authn, pl, pl, calendarstore.New(db, cfg.Influx.Bucket, cfg.Location), server.NewMetrics(reg),
+	}, authn, pl, pl, cal, server.NewMetrics(reg),
 		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log.With("component", "http"))
 
 	log.Info("ingest service ready", "ingester", ingester, "pending_segments", len(sp.Sealed()),
