@@ -82,7 +82,7 @@ func TestForecastSyntheticSeasonGRPC(t *testing.T) {
 		return gmv, gmv / 40
 	}
 	at := time.Date(2025, 3, 12, 14, 30, 0, 0, sh) // a Wednesday
-	c := plugintest.ServeAt(t, at) // the forecast is made at at
+	c := plugintest.ServeAt(t, at)                 // the forecast is made at at
 	var lines []string
 	for day := time.Date(2024, 11, 20, 0, 0, 0, 0, sh); day.Before(at); day = day.AddDate(0, 0, 1) {
 		for h := range 24 {
