@@ -65,7 +65,10 @@ func ParseCSVMapping(q url.Values) (CSVMapping, error) {
 			name := k[4:]
 			if _, ok := fieldByName(name); !ok {
 				reason := "unknown event field " + quote(name)
-				if hint := suggest(name, allFields); hint != "" {
+				if len(e.Items) >= DefaultMaxErrors {
+					// Listed anyway (the query is bounded by the header size), but
+					// without the edit-distance work.
+				} else if hint := suggest(name, allFields); hint != "" {
 					reason += "; did you mean " + strconv.Quote(hint) + "?"
 				}
 				bad(k, "%s", reason)

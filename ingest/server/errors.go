@@ -3,8 +3,10 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/storepulse/storepulse/ingest/parse"
 )
@@ -48,12 +50,47 @@ func influxCode(status int) string {
 	}
 }
 
+// Hard caps on an error response, whatever the configured max_errors: the
+// message (sent twice, as error and message) and the items listed. What is
+// cut is counted: the message says how many bytes, truncated how many items.
+const (
+	maxErrorMessage  = 8 << 10
+	maxErrorItems    = 1000
+	maxErrorItemText = 512
+)
+
+func capText(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("... (%d more bytes not shown)", len(s)-cut)
+}
+
 func (e *apiError) write(w http.ResponseWriter) {
 	if e.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
-	writeJSON(w, e.status, errorBody{Error: e.msg, Kind: e.kind, Items: e.items, Truncated: e.trunc,
-		Code: influxCode(e.status), Message: e.msg})
+	items, trunc := e.items, e.trunc
+	if len(items) > maxErrorItems {
+		trunc += len(items) - maxErrorItems
+		items = items[:maxErrorItems]
+	}
+	capped := make([]parse.ItemError, len(items))
+	for i, it := range items {
+		it.Field = capText(it.Field, maxErrorItemText)
+		it.Reason = capText(it.Reason, maxErrorItemText)
+		capped[i] = it
+	}
+	if len(capped) == 0 {
+		capped = nil
+	}
+	msg := capText(e.msg, maxErrorMessage)
+	writeJSON(w, e.status, errorBody{Error: msg, Kind: e.kind, Items: capped, Truncated: trunc,
+		Code: influxCode(e.status), Message: msg})
 }
 
 func writeError(w http.ResponseWriter, status int, kind, msg string, items []parse.ItemError) {
