@@ -2,6 +2,7 @@ package parse
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,4 +94,20 @@ func TestSuggestBounded(t *testing.T) {
 	require.NotEmpty(t, c.hint("ammount", allFields))                                       //nolint:misspell // the typo is the test
 	require.NotEmpty(t, c.hint("ammount", allFields))                                       //nolint:misspell // the typo is the test
 	require.Empty(t, c.hint("ammount", allFields), "budget of one hint per listable error") //nolint:misspell // the typo is the test
+}
+
+// TestInvalidCountNeverExceedsTotal: "N of M lines invalid" never has N > M
+// (found by make fuzz: a second entry on one line was counted as an extra
+// line).
+func TestInvalidCountNeverExceedsTotal(t *testing.T) {
+	for _, body := range []string{" =\"\n0", "a v=1 =\"\n0\nb v=\"x\n y\" =\"\n1"} {
+		_, err := LineProtocol(strings.NewReader(body), "", Limits{Now: func() time.Time { return testNow }})
+		var perr *Error
+		require.ErrorAs(t, err, &perr)
+		m := invalidCount.FindStringSubmatch(perr.msg)
+		require.NotNil(t, m, perr.msg)
+		bad, _ := strconv.Atoi(m[1])
+		total, _ := strconv.Atoi(m[2])
+		require.LessOrEqual(t, bad, total, perr.msg)
+	}
 }
