@@ -5,6 +5,7 @@
 package parse
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -241,7 +242,11 @@ func (c *collector) err(total int) *Error {
 
 // readBody reads the whole (size-capped) body. Read errors are returned
 // wrapped, not as *Error, so the server can map e.g. *http.MaxBytesError to 413.
+// A *bytes.Buffer (the server's admitted body) is taken without a copy.
 func readBody(r io.Reader) ([]byte, error) {
+	if buf, ok := r.(*bytes.Buffer); ok {
+		return buf.Bytes(), nil
+	}
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read request body: %w", err)

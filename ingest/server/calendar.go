@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -16,11 +15,18 @@ import (
 // maxCalendarBody caps calendar and target requests: they are small.
 const maxCalendarBody = 4 << 20
 
-// decodeOneOrMany decodes a JSON object or an array of them, strictly.
-func decodeOneOrMany[T any](w http.ResponseWriter, r *http.Request) ([]T, *apiError) {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCalendarBody))
-	if err != nil {
-		return nil, readError(err, Options{MaxBodyBytes: maxCalendarBody})
+// decodeOneOrMany decodes a JSON object or an array of them, strictly. The
+// body's memory is admitted like every other body's.
+func decodeOneOrMany[T any](s *Server, w http.ResponseWriter, r *http.Request) ([]T, *apiError) {
+	body := http.MaxBytesReader(w, r.Body, maxCalendarBody)
+	defer func() { _ = body.Close() }()
+	raw, release, aerr := s.readAdmitted(r, body, maxCalendarBody, r.ContentLength)
+	defer release()
+	if aerr != nil {
+		if aerr.kind == "body_too_large" && aerr.status == http.StatusRequestEntityTooLarge {
+			aerr.msg = fmt.Sprintf("request body is over the limit of %d bytes", maxCalendarBody)
+		}
+		return nil, aerr
 	}
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
@@ -52,7 +58,7 @@ func requireAllStores(p *auth.Principal) *apiError {
 func (s *Server) downstream(op string, err error) *apiError {
 	s.log.Error(op+" failed", "err", err)
 	return &apiError{status: http.StatusServiceUnavailable, kind: "influxdb_unavailable", retryAfter: 5,
-		msg: fmt.Sprintf("%s: InfluxDB (downstream) failed: %v", op, err)}
+		msg: fmt.Sprintf("%s: InfluxDB (downstream) failed: %s", op, redact(err.Error()))}
 }
 
 func (s *Server) getCampaigns(w http.ResponseWriter, r *http.Request, _ *auth.Principal) {
@@ -72,7 +78,7 @@ func (s *Server) putCampaigns(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		s.respond(w, "campaigns", Result{}, aerr)
 		return
 	}
-	cs, aerr := decodeOneOrMany[calendar.Campaign](w, r)
+	cs, aerr := decodeOneOrMany[calendar.Campaign](s, w, r)
 	if aerr != nil {
 		s.respond(w, "campaigns", Result{}, aerr)
 		return
@@ -131,7 +137,7 @@ func (s *Server) getTargets(w http.ResponseWriter, r *http.Request, _ *auth.Prin
 }
 
 func (s *Server) putTargets(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	ts, aerr := decodeOneOrMany[calendar.Target](w, r)
+	ts, aerr := decodeOneOrMany[calendar.Target](s, w, r)
 	if aerr != nil {
 		s.respond(w, "targets", Result{}, aerr)
 		return

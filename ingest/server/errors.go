@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"unicode/utf8"
 
@@ -119,4 +120,25 @@ func (s *Server) parseFailure(err error) *apiError {
 
 func itemError(index int, reason string) parse.ItemError {
 	return parse.ItemError{Index: index, Reason: reason}
+}
+
+// Patterns of server internals that must not reach a client: URLs (they may
+// hold credentials), socket addresses and file paths. redact replaces them
+// in error text that is sent back; the full error goes to the log.
+var (
+	redactURL  = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>]+`)
+	redactIPv4 = regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b`)
+	redactIPv6 = regexp.MustCompile(`\[[0-9A-Fa-f:.%a-z]+\](?::\d+)?`)
+	redactHost = regexp.MustCompile(`\b((?:tcp|udp)[46]?|unix) (\[[^\]]*\]:\d+|[^\s\[]+?)(:\s|->|$)`)
+	redactPath = regexp.MustCompile(`(^|[\s"'(=,])(?:[A-Za-z]:)?/[^\s"'<>:,;)]+`)
+)
+
+// redact returns msg without URLs, socket addresses or file paths.
+func redact(msg string) string {
+	msg = redactURL.ReplaceAllString(msg, "<url>")
+	msg = redactHost.ReplaceAllString(msg, "$1 <address>$3")
+	msg = redactIPv6.ReplaceAllString(msg, "<address>")
+	msg = redactIPv4.ReplaceAllString(msg, "<address>")
+	msg = redactPath.ReplaceAllString(msg, "${1}<path>")
+	return msg
 }

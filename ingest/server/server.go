@@ -45,6 +45,12 @@ type Options struct {
 	RetryAfter           time.Duration // told to clients when the spool is full
 	Limits               parse.Limits
 	Location             *time.Location
+	// BodyMemory bounds the memory of request bodies in flight, all requests
+	// together (see admission); 0 takes 8 times MaxDecompressedBytes.
+	BodyMemory int64
+	// AdmissionWait is how long a request waits for body memory before 503
+	// (0: 2s).
+	AdmissionWait time.Duration
 }
 
 // Server is the HTTP API.
@@ -57,11 +63,17 @@ type Server struct {
 	metrics  *Metrics
 	log      *slog.Logger
 	metricsH http.Handler
+	admit    *admission
 }
 
 // New wires the API. metricsHandler serves /metrics.
 func New(opts Options, a *auth.Authenticator, p Acceptor, ready Readiness, cal *calendarstore.Store, m *Metrics, metricsHandler http.Handler, log *slog.Logger) *Server {
-	return &Server{opts: opts, auth: a, pipeline: p, ready: ready, calendar: cal, metrics: m, log: log, metricsH: metricsHandler}
+	budget := opts.BodyMemory
+	if budget <= 0 {
+		budget = 8 * max(opts.MaxDecompressedBytes, opts.MaxBodyBytes, maxCalendarBody)
+	}
+	return &Server{opts: opts, auth: a, pipeline: p, ready: ready, calendar: cal, metrics: m, log: log,
+		metricsH: metricsHandler, admit: newAdmission(budget)}
 }
 
 // Handler returns the routed, instrumented handler.
@@ -130,7 +142,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	if err := s.ready.Ready(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+		// /readyz is unauthenticated: the reason says what is wrong, never
+		// where (URLs, addresses, paths); the log has the whole error.
+		s.log.Warn("not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": redact(err.Error())})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -1,14 +1,20 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +42,7 @@ type fakeAcceptor struct {
 	mu       sync.Mutex
 	accepted int
 	hold     chan struct{} // when set, Accept waits for it to close
+	err      error         // when set, Accept fails with it
 }
 
 func (f *fakeAcceptor) Accept(ctx context.Context, b *event.Batch) (Result, error) {
@@ -45,6 +52,9 @@ func (f *fakeAcceptor) Accept(ctx context.Context, b *event.Batch) (Result, erro
 		case <-ctx.Done():
 			return Result{}, ctx.Err()
 		}
+	}
+	if f.err != nil {
+		return Result{}, f.err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -146,4 +156,188 @@ func TestErrorResponseBounded(t *testing.T) {
 	require.Contains(t, body.Error, "more bytes not shown")
 	require.Contains(t, body.Error, fmt.Sprintf("%d of %d items invalid", n, n))
 	require.Equal(t, 0, ts.acc.accepted)
+}
+func validEvents(t testing.TB, n int, store string) []byte {
+	t.Helper()
+	evs := make([]map[string]any, n)
+	for i := range evs {
+		evs[i] = map[string]any{"type": "signup", "id": fmt.Sprintf("e%d", i),
+			"time": testclock.Now().Add(-time.Minute).Format(time.RFC3339), "store": store, "user": "u"}
+	}
+	b, err := json.Marshal(evs)
+	require.NoError(t, err)
+	return b
+}
+
+func gzipBytes(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, err := zw.Write(b)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+// heapPeak samples the heap's object bytes until stop is closed.
+func heapPeak(stop <-chan struct{}) <-chan uint64 {
+	out := make(chan uint64, 1)
+	go func() {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		var peak uint64
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(s)
+			peak = max(peak, s[0].Value.Uint64())
+			select {
+			case <-stop:
+				out <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return out
+}
+
+// TestAdmissionBoundsMemory: many concurrent gzip bodies that decompress to
+// 8 MB each are admitted by size: the heap stays within the body budget (plus
+// the test's own baseline and GC slack) instead of growing with the number
+// of requests, and every request is either accepted or refused with 503 and
+// Retry-After; a body that could never fit the budget gets 413.
+func TestAdmissionBoundsMemory(t *testing.T) {
+	const (
+		budget   = 64 << 20
+		bodySize = 8 << 20
+		clients  = 32
+	)
+	opts := testOptions()
+	opts.MaxBodyBytes = 1 << 20
+	opts.MaxDecompressedBytes = 128 << 20
+	opts.BodyMemory = budget
+	opts.AdmissionWait = 20 * time.Second
+	ts := newTestServer(t, opts, nil)
+
+	plain := validEvents(t, 1, "s1")
+	big := append(append(plain[:len(plain)-1:len(plain)-1], bytes.Repeat([]byte(" "), bodySize)...), ']')
+	gz := gzipBytes(t, big)
+	require.Less(t, len(gz), 1<<20)
+	hdr := map[string]string{"Content-Encoding": "gzip", "Content-Type": "application/json"}
+
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	baseline := s[0].Value.Uint64()
+
+	stop := make(chan struct{})
+	peakCh := heapPeak(stop)
+	var wg sync.WaitGroup
+	codes := make([]int, clients)
+	retry := make([]string, clients)
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			rec := ts.do(t, "POST", "/v1/events", testToken, gz, hdr)
+			codes[i], retry[i] = rec.Code, rec.Header().Get("Retry-After")
+		}(i)
+	}
+	wg.Wait()
+	close(stop)
+	peak := <-peakCh
+	t.Logf("heap baseline %d MiB, peak %d MiB, budget %d MiB, codes %v", baseline>>20, peak>>20, budget>>20, codes)
+	require.Less(t, peak-min(peak, baseline), uint64(2*budget), "heap grows with the budget, not with the requests")
+	accepted := 0
+	for i, c := range codes {
+		switch c {
+		case http.StatusAccepted:
+			accepted++
+		case http.StatusServiceUnavailable:
+			require.NotEmpty(t, retry[i])
+		default:
+			t.Fatalf("request %d: status %d", i, c)
+		}
+	}
+	require.Positive(t, accepted)
+	require.Zero(t, ts.srv.admit.inUse(), "every request gave its memory back")
+
+	// A body that can never fit is refused at once, not made to wait.
+	huge := gzipBytes(t, append(append(plain[:len(plain)-1:len(plain)-1], bytes.Repeat([]byte(" "), 40<<20)...), ']'))
+	rec := ts.do(t, "POST", "/v1/events", testToken, huge, hdr)
+	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), "memory_limit")
+	require.Zero(t, ts.srv.admit.inUse())
+}
+
+// TestAdmissionWaitAnswers503: when the budget stays taken for the admission
+// wait, the request is refused with 503 and Retry-After, nothing stored.
+func TestAdmissionWaitAnswers503(t *testing.T) {
+	opts := testOptions()
+	opts.BodyMemory = 6 << 20
+	opts.AdmissionWait = 50 * time.Millisecond
+	opts.Limits.MaxItems = 50000
+	ts := newTestServer(t, opts, nil)
+	ts.acc.hold = make(chan struct{})
+	body := validEvents(t, 10000, "s1") // ~0.9 MB: holds 2.5 MiB of the budget
+	done := make(chan int)
+	go func() { done <- ts.do(t, "POST", "/v1/events", testToken, body, nil).Code }()
+	require.Eventually(t, func() bool { return ts.srv.admit.inUse() > 0 }, 5*time.Second, time.Millisecond)
+	big := validEvents(t, 20000, "s1") // ~1.7 MB: would need 5 MiB more
+	rec := ts.do(t, "POST", "/v1/events", testToken, big, nil)
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+	require.Equal(t, "1", rec.Header().Get("Retry-After"))
+	require.Contains(t, rec.Body.String(), "overloaded")
+	close(ts.acc.hold)
+	require.Equal(t, http.StatusAccepted, <-done)
+	require.Equal(t, 10000, ts.acc.accepted)
+}
+
+// TestNoInternalsInAnswers: /readyz (unauthenticated) and error bodies name
+// what failed, never the InfluxDB URL and its credentials, socket addresses
+// or server file paths; the log keeps the whole error.
+func TestNoInternalsInAnswers(t *testing.T) {
+	leaks := []string{"admin", "s3cret", "10.20.30.40", "8086", "/var/lib/storepulse", "000042.seg"}
+	ready := fakeReady{err: errors.New(`InfluxDB health: Get "http://admin:s3cret@10.20.30.40:8086/health": dial tcp 10.20.30.40:8086: connect: connection refused`)}
+	ts := newTestServer(t, testOptions(), ready)
+	rec := ts.do(t, "GET", "/readyz", "", nil, nil)
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	require.Contains(t, rec.Body.String(), "connection refused", "the reason is kept")
+	for _, l := range leaks {
+		require.NotContains(t, rec.Body.String(), l)
+	}
+	require.Contains(t, ts.logs.String(), "10.20.30.40", "the log has the whole error")
+
+	ts.acc.err = errors.New("spool: append /var/lib/storepulse/spool/000042.seg: no space left on device")
+	rec = ts.do(t, "POST", "/v1/events", testToken, validEvents(t, 1, "s1"), nil)
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	require.Contains(t, rec.Body.String(), "no space left on device")
+	for _, l := range leaks {
+		require.NotContains(t, rec.Body.String(), l)
+	}
+}
+
+// TestSlowBodyIs408: a body that does not arrive within the server's read
+// timeout is answered 408 request_timeout (not 400), without socket
+// addresses.
+func TestSlowBodyIs408(t *testing.T) {
+	opts := testOptions()
+	opts.RequestTimeout = 300 * time.Millisecond
+	ts := newTestServer(t, opts, nil)
+	hs := httptest.NewUnstartedServer(ts.h)
+	hs.Config.ReadTimeout = opts.RequestTimeout
+	hs.Start()
+	defer hs.Close()
+	conn, err := net.Dial("tcp", hs.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{\"type\"", testToken)
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusRequestTimeout, resp.StatusCode, string(body))
+	require.Contains(t, string(body), "request_timeout")
+	require.NotContains(t, string(body), "127.0.0.1")
 }
