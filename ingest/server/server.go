@@ -15,6 +15,7 @@ import (
 	"github.com/storepulse/storepulse/ingest/calendarstore"
 	"github.com/storepulse/storepulse/ingest/event"
 	"github.com/storepulse/storepulse/ingest/parse"
+	"github.com/storepulse/storepulse/internal/kpi"
 )
 
 // ErrSpoolFull is returned by an Acceptor whose disk budget is used up.
@@ -64,6 +65,7 @@ type Server struct {
 	log      *slog.Logger
 	metricsH http.Handler
 	admit    *admission
+	kpis     *kpi.Catalog // targets must name one of its KPIs
 }
 
 // New wires the API. metricsHandler serves /metrics.
@@ -73,7 +75,7 @@ func New(opts Options, a *auth.Authenticator, p Acceptor, ready Readiness, cal *
 		budget = 8 * max(opts.MaxDecompressedBytes, opts.MaxBodyBytes, maxCalendarBody)
 	}
 	return &Server{opts: opts, auth: a, pipeline: p, ready: ready, calendar: cal, metrics: m, log: log,
-		metricsH: metricsHandler, admit: newAdmission(budget)}
+		metricsH: metricsHandler, admit: newAdmission(budget), kpis: kpi.Default()}
 }
 
 // Handler returns the routed, instrumented handler.
