@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -30,9 +31,11 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: fmt.Sprintf(format, a...)}, nil
 	}
 	s := d.settings
+	s.URL = redactURL(s.URL) // user:password@ never reaches Grafana's UI
+	clean := func(err error) string { return redactErr(err, d.settings.URL) }
 	ok, err := d.influx.Ping(ctx)
 	if err != nil || !ok {
-		return fail("InfluxDB at %s is unreachable: %v", s.URL, err)
+		return fail("InfluxDB at %s is unreachable: %s", s.URL, clean(err))
 	}
 	q := d.influx.QueryAPI(orgOf(s.Org, s.Version))
 	probe := fmt.Sprintf("from(bucket: %s)\n  |> range(start: -1m)\n  |> limit(n: 1)", engine.FluxString(s.Bucket))
@@ -44,14 +47,14 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		case isNotFound(err):
 			return fail("bucket %q does not exist in InfluxDB at %s (on InfluxDB 1.8 use database/retention-policy, e.g. storepulse/autogen)", s.Bucket, s.URL)
 		}
-		return fail("InfluxDB at %s cannot query bucket %q: %v", s.URL, s.Bucket, err)
+		return fail("InfluxDB at %s cannot query bucket %q: %s", s.URL, s.Bucket, clean(err))
 	}
 	start := d.now().Add(-dataLookback)
 	data := fmt.Sprintf("from(bucket: %s)\n  |> range(start: %s)\n  |> filter(fn: (r) => r._measurement == %s and r._field == %s)\n  |> limit(n: 1)",
 		engine.FluxString(s.Bucket), start.UTC().Format(time.RFC3339), engine.FluxString(schema.MeasIngest), engine.FluxString(schema.FieldEvents))
 	found, err := any1(ctx, q, data)
 	if err != nil {
-		return fail("InfluxDB at %s failed to look for StorePulse data: %v", s.URL, err)
+		return fail("InfluxDB at %s failed to look for StorePulse data: %s", s.URL, clean(err))
 	}
 	if !found {
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError,
@@ -59,6 +62,37 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	}
 	return &backend.CheckHealthResult{Status: backend.HealthStatusOk,
 		Message: fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data; store time zone %s", s.Version, s.Bucket, s.TimeZone)}, nil
+}
+
+// redactURL returns u without a password (user:xxxxx@) and without its
+// query; a string that does not parse is not shown.
+func redactURL(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if parsed.RawQuery != "" {
+		parsed.RawQuery = "redacted"
+	}
+	return parsed.Redacted()
+}
+
+// redactErr is err's text with the configured URL, and any user:password@
+// in it, shown without the password.
+func redactErr(err error, rawURL string) string {
+	if err == nil {
+		return "no answer"
+	}
+	msg := err.Error()
+	if rawURL != "" {
+		msg = strings.ReplaceAll(msg, rawURL, redactURL(rawURL))
+	}
+	if parsed, perr := url.Parse(rawURL); perr == nil && parsed.User != nil {
+		if pw, ok := parsed.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return msg
 }
 
 // orgOf is the org to query with: InfluxDB 1.8 ignores it but the client
