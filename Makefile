@@ -58,6 +58,26 @@ fuzz:
 	if [ $$fail -ne 0 ]; then echo "fuzz: failures found; their inputs are in testdata/fuzz/ (commit them with the fix)"; fi; \
 	exit $$fail
 
+## test-dates: the whole Go suite again as if run on other days. Tests take
+## their "now" from package internal/testclock (a fixed default; never the
+## wall clock's date), which STOREPULSE_NOW moves; the services under test get
+## the same clock. The dates: DST changes (Europe, the US, São Paulo's midnight
+## jump), 29 February, New Year's Eve running into 1 January, a Monday 00:30,
+## Double Eleven, and today. TEST_DATES replaces the list; GOTEST_DATES_FLAGS
+## adds go test flags (e.g. -run or a package list via TEST_DATES_PKGS).
+TEST_DATES ?= 2026-03-29T00:30:00Z 2026-11-01T05:50:00Z 2017-10-15T02:30:00Z \
+	2024-02-29T10:00:00+08:00 2025-12-31T23:50:00+08:00 2026-11-30T00:30:00+08:00 \
+	2026-11-11T20:00:00+08:00 today
+TEST_DATES_PKGS ?= ./...
+.PHONY: test-dates
+test-dates: $(TOOLS)/influxd
+	@set -e; for d in $(TEST_DATES); do \
+	  if [ "$$d" = today ]; then d=$$(date -u +%Y-%m-%dT%H:%M:%SZ); fi; \
+	  echo "== STOREPULSE_NOW=$$d"; \
+	  STOREPULSE_NOW=$$d $(GO) test -count=1 -timeout 30m $(GOTEST_DATES_FLAGS) $(TEST_DATES_PKGS) \
+	    || { echo "FAILED with STOREPULSE_NOW=$$d"; exit 1; }; \
+	done; echo "test-dates: the suite passed on every date"
+
 ## compose-check: Debian's docker-compose validates docker-compose.yml (no
 ## Docker engine needed) with the example environment.
 compose-check:
@@ -82,19 +102,10 @@ bench-query: tools build
 	bin/storepulse-bench-query -plugin bin/storepulse-kpi-datasource -stores 50 -days 90 -iterations 20 $(BENCH_QUERY_FLAGS)
 
 ## env: a .env for docker compose from .env.example with fresh random
-## secrets (InfluxDB, ingest token, Grafana admin) and the ingest token's
-## SHA-256 (the service is only ever given the hash).
+## secrets and the ingest token's SHA-256 (scripts/make-env.sh: portable,
+## all or nothing).
 env:
-	@test ! -e .env || { echo ".env exists; remove it to regenerate"; exit 1; }
-	@tok=$$(head -c 24 /dev/urandom | base64 | tr -d '/+='); \
-	sed -e "s#^INFLUXDB_ADMIN_PASSWORD=.*#INFLUXDB_ADMIN_PASSWORD=$$(head -c 18 /dev/urandom | base64 | tr -d '/+=')#" \
-	    -e "s#^INFLUXDB_ADMIN_TOKEN=.*#INFLUXDB_ADMIN_TOKEN=$$(head -c 32 /dev/urandom | base64 | tr -d '/+=')#" \
-	    -e "s#^STOREPULSE_TOKEN=.*#STOREPULSE_TOKEN=$$tok#" \
-	    -e "s#^GRAFANA_ADMIN_PASSWORD=.*#GRAFANA_ADMIN_PASSWORD=$$(head -c 18 /dev/urandom | base64 | tr -d '/+=')#" \
-	    .env.example > .env; \
-	echo "STOREPULSE_TOKEN_SHA256=$$(printf %s "$$tok" | sha256sum | cut -d' ' -f1)" >> .env; \
-	chmod 600 .env; echo "wrote .env (keep it secret): Grafana login admin / GRAFANA_ADMIN_PASSWORD in .env;" \
-	  "set STOREPULSE_ONCALL_WEBHOOK_URL, STOREPULSE_ALERT_EMAILS and GRAFANA_SMTP_* for alert notifications"
+	@scripts/make-env.sh
 
 ## demo: everything running locally without Docker: InfluxDB 1.8, the ingest
 ## service, a backfill of simulated stores and their live feed (state in

@@ -433,6 +433,13 @@ func reduce(fields string, calcs ...string) *common.ReduceDataOptionsBuilder {
 	return r
 }
 
+// tooltip is every graph's tooltip: all series at the hovered time, largest
+// first (Grafana's own defaults are "single" and "none"; an empty mode or
+// sort is not a value Grafana defines).
+func tooltip() *common.VizTooltipOptionsBuilder {
+	return common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeMulti).Sort(common.SortOrderDescending)
+}
+
 func legend(mode common.LegendDisplayMode, placement common.LegendPlacement) *common.VizLegendOptionsBuilder {
 	return common.NewVizLegendOptionsBuilder().DisplayMode(mode).Placement(placement).ShowLegend(true)
 }

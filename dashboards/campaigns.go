@@ -80,6 +80,7 @@ func (g *gen) campaigns() *dashboardBuilder {
 			Compare: models.CompareCampaign, CompareOutputs: []string{models.OutputSeries, models.OutputChange}})).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeNever).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
+		Tooltip(tooltip()).
 		OverrideByRegexp(comparisonSeries, append(fixedColor(colorNeutral), dashed())).
 		OverrideByRegexp("/ % vs /", props(prop("custom.drawStyle", "bars"), prop("custom.fillOpacity", 40),
 			prop("custom.axisPlacement", "right"), prop("unit", "percentunit"))).
@@ -96,6 +97,7 @@ func (g *gen) campaigns() *dashboardBuilder {
 				GroupBy: []string{"creative"}, Interval: models.IntervalDay})).
 			LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeAlways).PointSize(4).
 			Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
+			Tooltip(tooltip()).
 			Links(links(link("Drill down: "+k.Name, drill(id)))).
 			Span(8).Height(8))
 	}
@@ -112,6 +114,7 @@ func (g *gen) campaigns() *dashboardBuilder {
 		LineWidth(1).FillOpacity(60).DrawStyle(common.GraphDrawStyleBars).
 		Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal).Group("A")).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
+		Tooltip(tooltip()).
 		Links(links(link("Drill down: clicks", drill("clicks"))))
 	for i, id := range []string{"clicks", "marketing_conversions"} {
 		g.kpi(id)

@@ -399,3 +399,37 @@ func TestProvisioningProviderPointsAtTheDashboards(t *testing.T) {
 	require.Equal(t, dashboards.ProvisionedPath, p.Options.Path)
 	require.False(t, p.AllowUIUpdates, "the dashboards are code")
 }
+
+// TestNoEmptyEnumValues: the generated dashboards carry real values for
+// Grafana's option enums ("tooltip": {"mode": "", "sort": ""} or
+// "orientation": "" are values Grafana does not define).
+func TestNoEmptyEnumValues(t *testing.T) {
+	enums := map[string]bool{"mode": true, "sort": true, "orientation": true, "displayMode": true, "placement": true,
+		"graphMode": true, "colorMode": true, "justifyMode": true, "textMode": true, "pieType": true, "showValue": true,
+		"alignValue": true, "cellHeight": true, "percentChangeColorMode": true, "drawStyle": true, "lineInterpolation": true,
+		"stacking": true, "axisPlacement": true, "barAlignment": true, "gradientMode": true, "showPoints": true}
+	files, err := dashboards.All()
+	require.NoError(t, err)
+	for _, f := range files {
+		name := f.Name
+		var v any
+		require.NoError(t, json.Unmarshal(f.JSON, &v), name)
+		var walk func(path string, v any)
+		walk = func(path string, v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, c := range x {
+					if s, ok := c.(string); ok && s == "" && enums[k] {
+						t.Errorf("%s: %s.%s is empty", name, path, k)
+					}
+					walk(path+"."+k, c)
+				}
+			case []any:
+				for i, c := range x {
+					walk(fmt.Sprintf("%s[%d]", path, i), c)
+				}
+			}
+		}
+		walk("", v)
+	}
+}

@@ -50,6 +50,7 @@ func (g *gen) drilldown() *dashboardBuilder {
 			CompareOutputs: []string{models.OutputSeries, models.OutputChange}})).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeNever).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
+		Tooltip(tooltip()).
 		OverrideByRegexp(comparisonSeries, append(fixedColor(colorNeutral), dashed())).
 		OverrideByRegexp("/ % vs /", props(prop("custom.drawStyle", "bars"), prop("custom.fillOpacity", 40),
 			prop("custom.axisPlacement", "right"), prop("unit", "percentunit"),
@@ -63,6 +64,7 @@ func (g *gen) drilldown() *dashboardBuilder {
 		WithTarget(query("A", models.Query{KPI: "${kpi}", Filters: f, Interval: "1h", Anomaly: &models.Anomaly{}})).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeNever).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
+		Tooltip(tooltip()).
 		// The selected KPI's display names are not known here, so the band is
 		// two dotted lines rather than a fill (fillBelowTo needs a name).
 		OverrideByRegexp("/ expected$/", append(fixedColor(colorNeutral), dashed(), prop("custom.lineWidth", 1))).
@@ -84,6 +86,7 @@ func (g *gen) drilldown() *dashboardBuilder {
 			WithTarget(query("A", models.Query{KPI: "${kpi}", Filters: f, TopN: &models.TopN{N: 5, By: dim}})).
 			LineWidth(1).FillOpacity(10).ShowPoints(common.VisibilityModeNever).
 			Legend(legend(common.LegendDisplayModeTable, common.LegendPlacementRight)).
+			Tooltip(tooltip()).
 			DataLinks(links(link("Drill into ${__field.labels."+dim+"}",
 				dashURL(UIDDrilldown, append(drillVars(dim), "var-"+dim+"=${__field.labels."+dim+"}")...)))).
 			Span(8).Height(8))

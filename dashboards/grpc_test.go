@@ -344,7 +344,7 @@ func TestEveryPanelQueryReturnsDataThroughThePlugin(t *testing.T) {
 	began := time.Now()
 	simulate(t, srv)
 	t.Logf("simulated in %s", time.Since(began).Round(time.Second))
-	r := &runner{t: t, c: plugintest.Serve(t), pc: plugintest.Context(srv, dashboards.DatasourceUID, ""), all: loadAll(t)}
+	r := &runner{t: t, c: plugintest.ServeAt(t, evalNow), pc: plugintest.Context(srv, dashboards.DatasourceUID, ""), all: loadAll(t)}
 
 	uids := make([]string, 0, len(r.all))
 	for uid := range r.all {

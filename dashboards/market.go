@@ -47,6 +47,7 @@ func (g *gen) market() *dashboardBuilder {
 		Thresholds(piThresholds).
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)).
 		Legend(legend(common.LegendDisplayModeTable, common.LegendPlacementRight)).
+		Tooltip(tooltip()).
 		DataLinks(links(link("Drill into ${__field.labels.category}",
 			drillURL(pi.ID, "var-compare=4w", "${store:queryparam}", "var-category=${__field.labels.category}")))).
 		Span(16).Height(9))
@@ -58,6 +59,7 @@ func (g *gen) market() *dashboardBuilder {
 		Thresholds(piThresholds).
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
+		Tooltip(tooltip()).
 		Links(links(link("Drill down: "+pi.Name, drill(pi.ID)))).
 		Span(8).Height(9))
 
@@ -94,6 +96,7 @@ func (g *gen) market() *dashboardBuilder {
 		Span(12).Height(8))
 
 	d.WithPanel(stat.NewPanelBuilder().Title("Life-cycle stages").
+		Orientation(common.VizOrientationAuto).
 		Description("One tile per category, coloured by its stage.").
 		Datasource(Datasource()).WithTarget(lc).
 		TimeFrom(lifecycleFrom).HideTimeOverride(true).
@@ -116,6 +119,7 @@ func (g *gen) market() *dashboardBuilder {
 		WithTarget(query("A", models.Query{KPI: gmv.ID, Filters: f, GroupBy: []string{"category"}, Interval: models.IntervalWeek})).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeAlways).PointSize(4).
 		Legend(legend(common.LegendDisplayModeTable, common.LegendPlacementRight)).
+		Tooltip(tooltip()).
 		DataLinks(links(link("Drill into ${__field.labels.category}",
 			drillURL(gmv.ID, "var-compare=4w", "${store:queryparam}", "var-category=${__field.labels.category}")))).
 		Span(12).Height(8))

@@ -39,6 +39,7 @@ func (g *gen) service() *dashboardBuilder {
 			Compare: models.Compare1w, CompareOutputs: []string{models.OutputSeries}})).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeAlways).PointSize(4).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
+		Tooltip(tooltip()).
 		OverrideByName(cons.Name, props(prop("custom.drawStyle", "bars"), prop("custom.fillOpacity", 50))).
 		OverrideByRegexp("/^"+conv.Name+"/", props(prop("custom.axisPlacement", "right"))).
 		OverrideByRegexp(comparisonSeries, append(fixedColor(colorNeutral), dashed())).
@@ -57,6 +58,7 @@ func (g *gen) service() *dashboardBuilder {
 		WithTarget(query("A", models.Query{KPI: frt.ID, Filters: f, GroupBy: []string{"store"}, Interval: "1h"})).
 		LineWidth(1).FillOpacity(0).ShowPoints(common.VisibilityModeNever).
 		Legend(legend(common.LegendDisplayModeTable, common.LegendPlacementRight)).
+		Tooltip(tooltip()).
 		DataLinks(links(link("Drill into ${__field.labels.store}", drill(frt.ID, "var-store=${__field.labels.store}")))).
 		Span(12).Height(8))
 	d.WithPanel(g.contributionTableFixed(frt.ID, "store", f, models.Compare1w).
@@ -73,6 +75,7 @@ func (g *gen) service() *dashboardBuilder {
 		WithTarget(query("B", models.Query{KPI: resolved.ID, Filters: f, Interval: models.IntervalDay})).
 		DrawStyle(common.GraphDrawStyleBars).FillOpacity(60).LineWidth(1).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
+		Tooltip(tooltip()).
 		OverrideByName(opened.Name, fixedColor(colorWarn)).
 		OverrideByName(resolved.Name, fixedColor(colorGood)).
 		Links(links(link("Drill down: "+opened.Name, drill(opened.ID)))).
@@ -83,6 +86,7 @@ func (g *gen) service() *dashboardBuilder {
 		WithTarget(query("A", models.Query{KPI: rt.ID, Filters: f, GroupBy: []string{"store"}, Interval: models.IntervalDay})).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeAlways).PointSize(4).
 		Legend(legend(common.LegendDisplayModeTable, common.LegendPlacementRight)).
+		Tooltip(tooltip()).
 		DataLinks(links(link("Drill into ${__field.labels.store}", drill(rt.ID, "var-store=${__field.labels.store}")))).
 		Span(12).Height(8))
 
@@ -95,6 +99,7 @@ func (g *gen) service() *dashboardBuilder {
 			Compare: models.Compare1w, CompareOutputs: []string{models.OutputSeries}})).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeAlways).PointSize(4).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
+		Tooltip(tooltip()).
 		OverrideByRegexp(comparisonSeries, append(fixedColor(colorNeutral), dashed())).
 		Links(links(link("Drill down: "+rr.Name, drill(rr.ID)))).
 		Span(8).Height(8))
@@ -109,6 +114,8 @@ func (g *gen) service() *dashboardBuilder {
 		ReduceOptions(reduce("", "sum")).
 		DisplayName("${__field.labels.reason}").
 		PieType(piechart.PieChartTypeDonut).
+		Tooltip(tooltip()).
+		Orientation(common.VizOrientationAuto).
 		DisplayLabels([]piechart.PieChartLabels{piechart.PieChartLabelsPercent}).
 		Legend(piechart.NewPieChartLegendOptionsBuilder().DisplayMode(common.LegendDisplayModeTable).
 			Placement(common.LegendPlacementRight).ShowLegend(true).Values([]piechart.PieChartLegendValues{piechart.PieChartLegendValuesValue})).

@@ -134,6 +134,7 @@ func (g *gen) bandPanel(k kpi.KPI, q Target, drill string) *timeseries.PanelBuil
 	return timeseries.NewPanelBuilder().Datasource(Datasource()).WithTarget(q).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeNever).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
+		Tooltip(tooltip()).
 		OverrideByRegexp("/ expected$/", append(fixedColor(colorNeutral), dashed(), prop("custom.lineWidth", 1))).
 		OverrideByRegexp("/ upper$/", append(fixedColor(colorBand),
 			prop("custom.lineWidth", 0), prop("custom.fillOpacity", 15), prop("custom.fillBelowTo", outputName(k, "lower")))).
@@ -161,6 +162,7 @@ func (g *gen) forecastTrend(id string) *timeseries.PanelBuilder {
 		Datasource(Datasource()).WithTarget(forecastQuery(id)).
 		LineWidth(2).FillOpacity(0).ShowPoints(common.VisibilityModeNever).
 		Legend(legend(common.LegendDisplayModeList, common.LegendPlacementBottom)).
+		Tooltip(tooltip()).
 		OverrideByRegexp("/ actual$/", fixedColor(colorInfo)).
 		OverrideByRegexp("/ forecast$/", append(fixedColor("yellow"), dashed())).
 		OverrideByRegexp("/ forecast upper$/", append(fixedColor("yellow"),
@@ -217,7 +219,8 @@ func (g *gen) calendarPanel(withVars bool) *statetimeline.PanelBuilder {
 		AlignValue(common.TimelineValueAlignmentLeft).
 		RowHeight(0.8).
 		FillOpacity(80).
-		Legend(legend(common.LegendDisplayModeHidden, common.LegendPlacementBottom).ShowLegend(false))
+		Legend(legend(common.LegendDisplayModeHidden, common.LegendPlacementBottom).ShowLegend(false)).
+		Tooltip(tooltip())
 }
 
 // freshness shows per store how old its newest data is (contract item 5).

@@ -189,7 +189,7 @@ func TestRulesAgainstSimulatedIncidents(t *testing.T) {
 	for _, r := range allRules(t) {
 		rules[r.UID] = r
 	}
-	rr := ruleRunner{t: t, client: plugintest.Serve(t), pc: plugintest.Context(srv, datasourceUID, "")}
+	rr := ruleRunner{t: t, client: plugintest.ServeAt(t, cfg.Start.AddDate(0, 0, cfg.Days)), pc: plugintest.Context(srv, datasourceUID, "")}
 	ctx := context.Background()
 
 	incidents := res.Generator.Incidents()

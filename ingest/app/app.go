@@ -33,6 +33,7 @@ import (
 	"github.com/storepulse/storepulse/ingest/server"
 	"github.com/storepulse/storepulse/ingest/spool"
 	"github.com/storepulse/storepulse/internal/clock"
+	"github.com/storepulse/storepulse/internal/influxql"
 )
 
 // App is a configured ingest service.
@@ -67,13 +68,19 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	reserve := cfg.Spool.ReserveBytes
+	if reserve == 0 {
+		reserve = cfg.Spool.SegmentMaxBytes / 2
+	}
 	sp, err := spool.Open(spool.Options{
 		Dir: filepath.Join(cfg.DataDir, "spool"), SegmentMaxBytes: cfg.Spool.SegmentMaxBytes,
 		MaxBytes: cfg.Spool.MaxBytes, Logger: log.With("component", "spool"),
+		QuarantineDir: filepath.Join(cfg.DataDir, "quarantine"), ReserveBytes: max(reserve, 0), Now: now,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open spool: %w", err)
+		return nil, fmt.Errorf("open spool: %w; see docs/operations.md", err)
 	}
+	registerSpoolMetrics(reg, sp)
 	dd, err := dedup.Open(filepath.Join(cfg.DataDir, "dedup"), cfg.Dedup.Window, now, log.With("component", "dedup"))
 	if err != nil {
 		_ = sp.Close()
@@ -89,10 +96,26 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 		_ = sp.Close()
 		return nil, fmt.Errorf("InfluxDB client: %w", err)
 	}
+	// Reads back (stored sketches, the calendar) with InfluxQL by default:
+	// InfluxDB 3.x has no Flux.
+	sketches := rollup.NewInfluxSketches(db.QueryAPI(), cfg.Influx.Bucket, ingester)
+	cal := calendarstore.New(db, cfg.Influx.Bucket, cfg.Location)
+	if cfg.Influx.QueryLanguage != config.QueryFlux {
+		database, rp, err := influxql.SplitBucket(cfg.Influx.Bucket)
+		if err != nil {
+			_ = sp.Close()
+			return nil, fmt.Errorf("influx.bucket: %w", err)
+		}
+		ql := &influxql.Client{URL: cfg.Influx.URL, Token: cfg.Influx.Token, Database: database, RetentionPolicy: rp,
+			Timeout: cfg.Influx.Timeout}
+		sketches = rollup.NewInfluxQLSketches(ql, ingester)
+		cal = calendarstore.NewInfluxQL(db, ql, cfg.Influx.Bucket, cfg.Location)
+	}
 	ru, err := rollup.New(rollup.Options{
 		Ingester: ingester, Location: cfg.Location,
-		Sketches: rollup.NewInfluxSketches(db.QueryAPI(), cfg.Influx.Bucket, ingester),
+		Sketches: sketches,
 		Logger:   log.With("component", "rollup"),
+		Metrics:  reg,
 	})
 	if err != nil {
 		_ = sp.Close()
@@ -115,8 +138,9 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 		RequestTimeout: cfg.Limits.RequestTimeout, RetryAfter: cfg.Spool.RetryAfter, Location: cfg.Location,
 		BodyMemory: bodyMemory(cfg),
 		Limits: parse.Limits{MaxItems: cfg.Limits.MaxItems, MaxErrors: cfg.Limits.MaxErrors,
-			LateHorizon: cfg.Limits.LateHorizon, FutureTolerance: cfg.Limits.FutureTolerance, Now: now},
-	}, authn, pl, pl, calendarstore.New(db, cfg.Influx.Bucket, cfg.Location), server.NewMetrics(reg),
+			LateHorizon: cfg.Limits.LateHorizon, FutureTolerance: cfg.Limits.FutureTolerance, Now: now,
+			AllowUnsigned: cfg.Influx.UnsignedFields},
+	}, authn, pl, pl, cal, server.NewMetrics(reg),
 		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log.With("component", "http"))
 
 	log.Info("ingest service ready", "ingester", ingester, "pending_segments", len(sp.Sealed()),
@@ -290,6 +314,52 @@ func writeFileSync(path string, data []byte) error {
 	return d.Sync()
 }
 
+// registerSpoolMetrics exposes the spool's health, quarantine and reserve.
+func registerSpoolMetrics(reg prometheus.Registerer, sp *spool.Spool) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "storepulse_ingest_spool_writable",
+			Help: "1 while the spool accepts writes; 0 after a failed write (disk full, unwritable) until a write succeeds again, or while the drain reserve is released. Alert when 0.",
+		}, func() float64 {
+			if sp.Health() != nil {
+				return 0
+			}
+			return 1
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "storepulse_ingest_spool_write_errors_total",
+			Help: "Spool group commits that failed (ENOSPC, EACCES, EIO); their requests were answered 503 and nothing of them was acknowledged.",
+		}, func() float64 { return float64(sp.Stats().WriteErrors) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "storepulse_ingest_spool_quarantined_bytes_total",
+			Help: "Bytes of acknowledged spool data found damaged and moved to the quarantine directory since start. Alert on any increase.",
+		}, func() float64 { return float64(sp.Stats().QuarantinedBytes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "storepulse_ingest_spool_torn_bytes_total",
+			Help: "Bytes of torn, never acknowledged writes cut from the spool at start (moved to the quarantine directory); expected after a crash.",
+		}, func() float64 { return float64(sp.Stats().TruncatedBytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "storepulse_ingest_spool_quarantine_files",
+			Help: "Files in the spool's quarantine directory awaiting an operator (see docs/operations.md). Alert when above 0.",
+		}, func() float64 {
+			q, err := sp.Quarantined()
+			if err != nil {
+				return -1
+			}
+			return float64(len(q))
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "storepulse_ingest_spool_drain_reserve_held",
+			Help: "1 while the spool's drain reserve (spool.reserve_bytes) is allocated.",
+		}, func() float64 {
+			if sp.Stats().ReserveHeld {
+				return 1
+			}
+			return 0
+		}),
+	)
+}
+
 // spoolAdapter and rollupAdapter fit the stage packages to the pipeline's
 // small interfaces.
 type spoolAdapter struct{ s *spool.Spool }
@@ -316,9 +386,19 @@ func (a spoolAdapter) Sealed() []uint64 {
 func (a spoolAdapter) Read(id uint64, fn func(rec []byte) error) error {
 	return a.s.Read(spool.SegmentID(id), fn)
 }
-func (a spoolAdapter) Remove(id uint64) error { return a.s.Remove(spool.SegmentID(id)) }
+func (a spoolAdapter) Remove(id uint64) error { return a.s.RemoveThenRestore(spool.SegmentID(id)) }
 func (a spoolAdapter) Bytes() int64           { return a.s.Bytes() }
 func (a spoolAdapter) IsFull(err error) bool  { return errors.Is(err, spool.ErrFull) }
+func (a spoolAdapter) IsCorrupt(err error) bool {
+	return errors.Is(err, spool.ErrCorrupt)
+}
+func (a spoolAdapter) Quarantined() ([]string, error) { return a.s.Quarantined() }
+func (a spoolAdapter) ReleaseReserve() (bool, error)  { return a.s.ReleaseReserve() }
+func (a spoolAdapter) Health() error                  { return a.s.Health() }
+func (a spoolAdapter) Quarantine(id uint64, reason string) (string, error) {
+	rep, err := a.s.Quarantine(spool.SegmentID(id), reason)
+	return rep.File, err
+}
 
 type rollupAdapter struct{ r *rollup.Rollup }
 

@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/storepulse/storepulse/internal/influxql"
 )
 
 // Config is the ingest service's whole configuration.
@@ -55,7 +57,23 @@ type Influx struct {
 	Concurrency int           `mapstructure:"concurrency"`
 	MinBackoff  time.Duration `mapstructure:"min_backoff"`
 	MaxBackoff  time.Duration `mapstructure:"max_backoff"`
+	// UnsignedFields accepts unsigned integer (1u) line-protocol fields.
+	// Off by default: InfluxDB 1.8 refuses them; turn it on only for an
+	// InfluxDB that takes them (2.x).
+	UnsignedFields bool `mapstructure:"unsigned_fields"`
+	// QueryLanguage is how the service reads InfluxDB back (stored sketches,
+	// the campaign calendar): QueryInfluxQL (default) or QueryFlux.
+	QueryLanguage string `mapstructure:"query_language"`
 }
+
+// Query languages of influx.query_language.
+const (
+	// QueryInfluxQL reads through the v1 /query API: InfluxDB 1.8, 2.x (DBRP
+	// mappings) and 3.x.
+	QueryInfluxQL = "influxql"
+	// QueryFlux reads with Flux: InfluxDB 1.8 (flux-enabled) and 2.x.
+	QueryFlux = "flux"
+)
 
 // Spool is the on-disk write-ahead spool.
 type Spool struct {
@@ -64,6 +82,11 @@ type Spool struct {
 	SealInterval    time.Duration `mapstructure:"seal_interval"`
 	SketchInterval  time.Duration `mapstructure:"sketch_interval"`
 	RetryAfter      time.Duration `mapstructure:"retry_after"`
+	// ReserveBytes is the drain reserve kept allocated in the spool
+	// directory so that a full disk can still drain: 0 means
+	// segment_max_bytes/2 (a segment's de-duplication ids take under a third
+	// of it), a negative value disables it.
+	ReserveBytes int64 `mapstructure:"reserve_bytes"`
 }
 
 // Dedup is the event-id de-duplication window.
@@ -125,13 +148,16 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("influx.timeout", 10*time.Second)
 	v.SetDefault("influx.batch_lines", 5000)
 	v.SetDefault("influx.concurrency", 4)
+	v.SetDefault("influx.unsigned_fields", false)
 	v.SetDefault("influx.min_backoff", 100*time.Millisecond)
 	v.SetDefault("influx.max_backoff", 30*time.Second)
+	v.SetDefault("influx.query_language", QueryInfluxQL)
 	v.SetDefault("spool.max_bytes", int64(1)<<30)
 	v.SetDefault("spool.segment_max_bytes", int64(16)<<20)
 	v.SetDefault("spool.seal_interval", 5*time.Second)
 	v.SetDefault("spool.sketch_interval", 30*time.Second)
 	v.SetDefault("spool.retry_after", 5*time.Second)
+	v.SetDefault("spool.reserve_bytes", int64(0))
 	v.SetDefault("dedup.window", 48*time.Hour)
 	v.SetDefault("limits.max_body_bytes", int64(32)<<20)
 	v.SetDefault("limits.max_decompressed_bytes", int64(128)<<20)
@@ -249,6 +275,15 @@ func (c *Config) check() error {
 	}
 	if c.Influx.Timeout <= 0 {
 		bad("influx.timeout", "must be positive")
+	}
+	switch c.Influx.QueryLanguage {
+	case QueryInfluxQL:
+		if _, _, err := influxql.SplitBucket(c.Influx.Bucket); err != nil && c.Influx.Bucket != "" {
+			bad("influx.bucket", "%v", err)
+		}
+	case QueryFlux:
+	default:
+		bad("influx.query_language", "must be %s or %s, got %q", QueryInfluxQL, QueryFlux, c.Influx.QueryLanguage)
 	}
 	if c.Influx.BatchLines < 1 || c.Influx.BatchLines > 100000 {
 		bad("influx.batch_lines", "must be between 1 and 100000, got %d", c.Influx.BatchLines)

@@ -57,6 +57,8 @@ func TestInvalid(t *testing.T) {
 		{tok + "timezone: Mars/Olympus\n", "timezone: unknown time zone"},
 		{tok + "influx:\n  url: localhost:8086\n", "influx.url: must be an http(s) URL"},
 		{tok + "influx:\n  batch_lines: 0\n", "influx.batch_lines"},
+		{tok + "influx:\n  query_language: sql\n", `influx.query_language: must be influxql or flux, got "sql"`},
+		{tok + "influx:\n  bucket: /autogen\n", "influx.bucket: bucket \"/autogen\" names no database"},
 		{tok + "spool:\n  max_bytes: 10\n", "spool.max_bytes"},
 		{tok + "limits:\n  late_horizon: 1m\n", "limits.late_horizon"},
 		{tok + "log:\n  level: loud\n", "log.level"},

@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -85,6 +86,9 @@ type Index struct {
 	// file that a concurrent Persist has just rewritten. They are also the only
 	// writers of gens, so holding fileMu alone is enough to read gens.
 	fileMu sync.Mutex
+
+	// writeFault is fault injection for tests (SetWriteFault).
+	writeFault func(path string, n int64) error
 
 	mu      sync.Mutex
 	pending set              // reserved, not yet persisted: never expire
@@ -281,16 +285,52 @@ func (ix *Index) Release(keys []uint64) {
 	}
 }
 
+// SetWriteFault installs fault injection for tests: f is called before every
+// file write of n bytes, and an error it returns is that write's error (a
+// simulated ENOSPC through the file layer). Call it before any Persist.
+func (ix *Index) SetWriteFault(f func(path string, n int64) error) { ix.writeFault = f }
+
+// Persisted reports whether the keys of segment are in an ids file: its sums
+// were written to InfluxDB.
+func (ix *Index) Persisted(segment uint64) bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	_, ok := ix.segSlot[segment]
+	return ok
+}
+
 // Persist durably records the keys of a flushed segment in <dir>/<segment>.ids
 // (written to a temporary file, fsynced, renamed, directory fsynced), stamped
 // with now(); the keys stop being pending and expire a window later. Persisting
 // a segment again (a re-flush after a crash) replaces its file and restamps
-// its keys.
+// its keys, except on a full disk, where a file already holding the same keys
+// is kept as it is (so a re-flush needs no new space). On a failed write
+// nothing is left behind.
 func (ix *Index) Persist(segment uint64, keys []uint64) error {
 	ix.fileMu.Lock()
 	defer ix.fileMu.Unlock()
 
+	path := filepath.Join(ix.dir, fileName(segment))
 	stamp := ix.now().UnixNano()
+	err := ix.writeIDs(path, segment, keys, stamp)
+	if err != nil && errors.Is(err, syscall.ENOSPC) {
+		// A re-flush on a full disk: the file written by the first flush
+		// already holds these keys; keep it (and its stamp) rather than need
+		// new space to restamp it.
+		if old, oldKeys, rerr := ix.readFile(path, segment); rerr == nil && slices.Equal(oldKeys, keys) {
+			ix.log.Warn("disk full: kept the existing ids file of a re-flushed segment instead of restamping it",
+				"segment", segment)
+			return ix.persisted(segment, keys, old)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return ix.persisted(segment, keys, stamp)
+}
+
+// writeIDs writes the ids file of segment atomically.
+func (ix *Index) writeIDs(path string, segment uint64, keys []uint64, stamp int64) error {
 	buf := make([]byte, 0, fileHeader+8*len(keys)+4)
 	buf = append(buf, fileMagic[:]...)
 	buf = binary.LittleEndian.AppendUint32(buf, version)
@@ -302,18 +342,25 @@ func (ix *Index) Persist(segment uint64, keys []uint64) error {
 	}
 	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, ix.crc))
 
-	path := filepath.Join(ix.dir, fileName(segment))
 	tmp := path + tmpSuffix
+	if ix.writeFault != nil {
+		if err := ix.writeFault(tmp, int64(len(buf))); err != nil {
+			return fmt.Errorf("dedup: write %s: %w", tmp, err)
+		}
+	}
 	if err := writeFileSync(tmp, buf); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("dedup: rename %s: %w", tmp, err)
 	}
-	if err := syncDir(ix.dir); err != nil {
-		return err
-	}
+	return syncDir(ix.dir)
+}
 
+// persisted moves the keys of segment, now in its ids file stamped stamp,
+// from pending to their generation.
+func (ix *Index) persisted(segment uint64, keys []uint64, stamp int64) error {
 	slot := stamp / ix.width
 	ix.compactBeforeSlot(slot)
 	ix.mu.Lock()
@@ -440,11 +487,18 @@ func (ix *Index) readFile(path string, segment uint64) (int64, []uint64, error) 
 	return stamp, keys, nil
 }
 
-func writeFileSync(path string, data []byte) error {
+// writeFileSync writes and fsyncs path; on failure it removes it, so a full
+// disk is not left fuller by a partial file.
+func writeFileSync(path string, data []byte) (err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600) //nolint:gosec // our own directory
 	if err != nil {
 		return fmt.Errorf("dedup: create %s: %w", path, err)
 	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(path)
+		}
+	}()
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return fmt.Errorf("dedup: write %s: %w", path, err)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -306,4 +307,36 @@ func countTrue(bs []bool) int {
 		}
 	}
 	return n
+}
+
+// TestPersistOnFullDisk: a Persist that fails for lack of space leaves no
+// partial file behind and its keys pending; a re-flush of a segment whose ids
+// file already exists needs no new space.
+func TestPersistOnFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	c := newClock()
+	ix := openT(t, dir, time.Hour, c)
+	full := false
+	ix.SetWriteFault(func(path string, _ int64) error {
+		if full {
+			return &os.PathError{Op: "write", Path: path, Err: syscall.ENOSPC}
+		}
+		return nil
+	})
+	ix.Reserve([]uint64{1, 2, 3})
+	require.NoError(t, ix.Persist(5, []uint64{1, 2}))
+
+	full = true
+	err := ix.Persist(6, []uint64{3})
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "only 5.ids: no partial file of 6")
+	require.False(t, ix.Persisted(6))
+	require.Equal(t, []bool{false}, ix.Reserve([]uint64{3}), "still pending")
+
+	// Segment 5 flushed again (a crash before its removal) on the full disk.
+	require.NoError(t, ix.Persist(5, []uint64{1, 2}))
+	require.True(t, ix.Persisted(5))
+	require.Equal(t, 3, ix.Len())
 }

@@ -16,9 +16,16 @@
 //     data is never dropped for it.
 //   - 413: the batch is halved and each half written (recursively).
 //   - 400 (including "partial write", field type conflicts), 422 and other
-//     4xx: InfluxDB says the data is invalid; the batch is appended to the
-//     dead-letter directory and Write goes on. A batch that partially wrote is
-//     dead-lettered whole: replaying it later rewrites identical points.
+//     4xx: InfluxDB says some of the data is invalid. A batch mixes lines of
+//     many requests (and clients), and InfluxDB 1.8 refuses a whole batch in
+//     which one field has two types, so the batch is bisected: each half is
+//     written again (recursively) until the lines InfluxDB refuses are found
+//     one by one. Only those single lines go to the dead-letter directory,
+//     so replaying the dead-letter file never writes anything twice; Write
+//     goes on. Rewriting the accepted lines of a partially written batch is
+//     harmless: the same point (series and time) is overwritten with the same
+//     value. Finding k bad lines among n costs at most about 2k*log2(n)
+//     requests.
 //
 // Every returned error is an *Error that says whether InfluxDB (Downstream)
 // or StorePulse caused it. The token never appears in logs or errors.
@@ -222,7 +229,7 @@ func (c *Client) Write(ctx context.Context, lines []string) error {
 	}
 	if len(batches) <= 1 || c.cfg.Concurrency <= 1 {
 		for _, b := range batches {
-			if err := c.writeBatch(ctx, b); err != nil {
+			if err := c.writeBatch(ctx, b, 0); err != nil {
 				return err
 			}
 		}
@@ -238,7 +245,7 @@ func (c *Client) Write(ctx context.Context, lines []string) error {
 		go func() {
 			defer wg.Done()
 			for b := range next {
-				if err := c.writeBatch(ctx, b); err != nil {
+				if err := c.writeBatch(ctx, b, 0); err != nil {
 					errs <- err
 					cancel() // the others stop retrying too: the caller retries the whole write
 					return
@@ -263,7 +270,9 @@ feed:
 	return ctx.Err()
 }
 
-func (c *Client) writeBatch(ctx context.Context, batch []string) error {
+// writeBatch writes one batch; depth is how many times it was halved to get
+// here (0: a batch of Write).
+func (c *Client) writeBatch(ctx context.Context, batch []string, depth int) error {
 	var last *Error
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
@@ -301,14 +310,25 @@ func (c *Client) writeBatch(ctx context.Context, batch []string) error {
 				half := len(batch) / 2
 				c.log.WarnContext(ctx, "InfluxDB: request too large, splitting the batch",
 					"lines", len(batch), "halves", []int{half, len(batch) - half})
-				if err := c.writeBatch(ctx, batch[:half]); err != nil {
-					return err
-				}
-				return c.writeBatch(ctx, batch[half:])
+				return c.writeHalves(ctx, batch, depth)
 			}
 			// One line InfluxDB will never take: set it aside like invalid data.
 			return c.deadLetter(ctx, batch, herr)
 		case actDeadLetter:
+			if len(batch) > 1 {
+				// Find the refused lines: never set aside the good lines
+				// (often another client's) that share the batch.
+				c.m.Bisections.Inc()
+				reason := scrubString(herr.Error(), c.cfg.Token)
+				if depth == 0 {
+					c.log.WarnContext(ctx, "InfluxDB refused a batch as invalid; writing it in halves to find the refused lines",
+						"status", herr.StatusCode, "reason", reason, "lines", len(batch))
+				} else {
+					c.log.DebugContext(ctx, "InfluxDB refused part of a batch; halving it again",
+						"status", herr.StatusCode, "reason", reason, "lines", len(batch), "depth", depth)
+				}
+				return c.writeHalves(ctx, batch, depth)
+			}
 			return c.deadLetter(ctx, batch, herr)
 		case actRetry:
 		}
@@ -322,6 +342,15 @@ func (c *Client) writeBatch(ctx context.Context, batch []string) error {
 			return giveUp(ctx.Err(), last, attempt+1)
 		}
 	}
+}
+
+// writeHalves writes batch as two halves, one after the other.
+func (c *Client) writeHalves(ctx context.Context, batch []string, depth int) error {
+	half := len(batch) / 2
+	if err := c.writeBatch(ctx, batch[:half], depth+1); err != nil {
+		return err
+	}
+	return c.writeBatch(ctx, batch[half:], depth+1)
 }
 
 // giveUp builds the error returned when ctx ends: it blames InfluxDB if
@@ -380,7 +409,7 @@ func (c *Client) deadLetter(ctx context.Context, batch []string, herr *http2.Err
 	}
 	c.m.DeadLetteredBatches.Inc()
 	c.m.DeadLetteredLines.Add(float64(len(batch)))
-	c.log.ErrorContext(ctx, "InfluxDB rejected a batch as invalid; written to the dead-letter file",
+	c.log.ErrorContext(ctx, "InfluxDB refused a line as invalid; written to the dead-letter file",
 		"status", herr.StatusCode, "reason", reason, "lines", len(batch), "file", path)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -343,30 +344,38 @@ func TestWriteDeadLettersInvalidBatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, func(n int, _ request, w http.ResponseWriter) {
-				if n == 0 {
+			lines := makeLines(4)
+			bad := lines[1]
+			// InfluxDB refuses every request holding the bad line.
+			f := newFake(t, func(_ int, r request, w http.ResponseWriter) {
+				if slices.Contains(r.lines, bad) {
 					tt.reject(w)
 					return
 				}
 				w.WriteHeader(http.StatusNoContent)
 			})
 			h := newHarness(t, f.srv.URL, func(c *Config) { c.BatchLines = 2 })
-			lines := makeLines(4)
 
-			require.NoError(t, h.c.Write(context.Background(), lines), "a rejected batch is set aside, not an error")
+			require.NoError(t, h.c.Write(context.Background(), lines), "a refused line is set aside, not an error")
 
-			require.Len(t, f.requests(), 2, "no retry of a rejected batch, and Write carries on")
+			var sent [][]string
+			for _, r := range f.requests() {
+				sent = append(sent, r.lines)
+			}
+			require.Equal(t, [][]string{lines[:2], lines[:1], lines[1:2], lines[2:4]}, sent,
+				"the refused batch is halved down to the bad line; Write carries on")
 			recs := readDeadLetters(t, h.dir)
 			require.Len(t, recs, 1)
 			require.Equal(t, tt.status, recs[0].Status)
 			require.Contains(t, recs[0].Reason, tt.wantReason)
 			require.Equal(t, "db/autogen", recs[0].Bucket)
-			require.Equal(t, lines[:2], recs[0].Lines)
+			require.Equal(t, []string{bad}, recs[0].Lines, "only the refused line, never its neighbours")
 			require.WithinDuration(t, time.Now(), recs[0].Time, 10*time.Second)
-			require.InDelta(t, 2, value(t, h.m.DeadLetteredLines), 0)
+			require.InDelta(t, 1, value(t, h.m.DeadLetteredLines), 0)
 			require.InDelta(t, 1, value(t, h.m.DeadLetteredBatches), 0)
-			require.InDelta(t, 1, value(t, h.m.WriteErrors.WithLabelValues(ClassInvalid)), 0)
-			require.InDelta(t, 2, value(t, h.m.LinesWritten), 0)
+			require.InDelta(t, 1, value(t, h.m.Bisections), 0)
+			require.InDelta(t, 2, value(t, h.m.WriteErrors.WithLabelValues(ClassInvalid)), 0)
+			require.InDelta(t, 3, value(t, h.m.LinesWritten), 0)
 
 			raw, err := os.ReadFile(DeadLetterFile(h.dir, recs[0].Time))
 			require.NoError(t, err)

@@ -12,14 +12,15 @@ import (
 	"github.com/storepulse/storepulse/internal/testclock"
 )
 
-// sumByStore sums field of measurement per store over the last hour.
+// sumByStore sums field of measurement per store over the hour before the
+// tests' now.
 func sumByStore(ctx context.Context, t *testing.T, c *Client, measurement, field string) map[string]float64 {
 	t.Helper()
 	flux := fmt.Sprintf(`from(bucket: %q)
-  |> range(start: -1h)
+  |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement == %q and r._field == %q)
   |> group(columns: ["store"])
-  |> sum()`, c.Bucket(), measurement, field)
+  |> sum()`, c.Bucket(), testclock.Now().Add(-time.Hour).Format(time.RFC3339Nano), testclock.Now().Format(time.RFC3339Nano), measurement, field)
 	res, err := c.Query(ctx, flux)
 	require.NoError(t, err)
 	defer res.Close()
@@ -33,6 +34,28 @@ func sumByStore(ctx context.Context, t *testing.T, c *Client, measurement, field
 	}
 	require.NoError(t, res.Err())
 	return got
+}
+
+// countPoints counts the points of measurement in the hour before the tests'
+// now.
+func countPoints(ctx context.Context, t *testing.T, c *Client, measurement string) int64 {
+	t.Helper()
+	flux := fmt.Sprintf(`from(bucket: %q)
+  |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => r._measurement == %q)
+  |> group()
+  |> count()`, c.Bucket(), testclock.Now().Add(-time.Hour).Format(time.RFC3339Nano), testclock.Now().Format(time.RFC3339Nano), measurement)
+	res, err := c.Query(ctx, flux)
+	require.NoError(t, err)
+	defer res.Close()
+	var n int64
+	for res.Next() {
+		v, ok := res.Record().Value().(int64)
+		require.True(t, ok, "value %T", res.Record().Value())
+		n += v
+	}
+	require.NoError(t, res.Err())
+	return n
 }
 
 func TestRealInfluxDB(t *testing.T) {
@@ -87,6 +110,39 @@ func TestRealInfluxDB(t *testing.T) {
 			})
 		}
 		require.InDelta(t, 2, value(t, h.m.DeadLetteredLines), 0)
+	})
+
+	// Issue #11 item 1: client A's 1,000 good points share a batch with client
+	// B's two lines that give one field two types. InfluxDB 1.8 refuses the
+	// whole batch; only B's refused line may be set aside.
+	t.Run("one client's conflicting line never dead-letters other clients' lines", func(t *testing.T) {
+		before := len(readDeadLetters(t, h.dir))
+		batch := func(n int, offset int64, extra ...string) []string {
+			var lines []string
+			for i := range n {
+				lines = append(lines, fmt.Sprintf("clienta,src=a v=%di %d", i, base+offset+int64(i)))
+			}
+			return append(lines, extra...)
+		}
+		within := fmt.Sprintf("clientb v=1.5 %d", base+1)
+		lines := batch(1000, 0, fmt.Sprintf("clientb v=1i %d", base), within)
+		require.NoError(t, h.c.Write(ctx, lines))
+
+		// Then a conflict with what is already stored (B's integer), in a
+		// batch with 1,000 more of A's points: InfluxDB writes part of it.
+		stored := fmt.Sprintf("clientb v=2.5 %d", base+2)
+		require.NoError(t, h.c.Write(ctx, batch(1000, 1000, stored)))
+
+		recs := readDeadLetters(t, h.dir)[before:]
+		var dead []string
+		for _, r := range recs {
+			require.Equal(t, 400, r.Status)
+			require.Contains(t, r.Reason, "field type conflict")
+			dead = append(dead, r.Lines...)
+		}
+		require.ElementsMatch(t, []string{within, stored}, dead, "exactly the refused lines, so a replay writes nothing twice")
+		require.Equal(t, int64(2000), countPoints(ctx, t, h.c, "clienta"))
+		require.Equal(t, int64(1), countPoints(ctx, t, h.c, "clientb"))
 	})
 
 	s.Stop()

@@ -15,9 +15,14 @@ type Metrics struct {
 	// WriteErrors counts failed write requests by class (Class* constants).
 	WriteErrors *prometheus.CounterVec
 	// DeadLetteredLines and DeadLetteredBatches count what InfluxDB rejected
-	// as invalid and was set aside in the dead-letter directory.
+	// as invalid and was set aside in the dead-letter directory. A refused
+	// batch is bisected down to single lines, so each record holds one line
+	// (except a single line too large for InfluxDB, also one line).
 	DeadLetteredLines   prometheus.Counter
 	DeadLetteredBatches prometheus.Counter
+	// Bisections counts refused batches of more than one line that were
+	// halved to find the refused lines.
+	Bisections prometheus.Counter
 	// Retries counts write requests repeated after a retryable failure.
 	Retries prometheus.Counter
 	// LastSuccess is the Unix time of the last accepted batch: ingest lag is
@@ -49,7 +54,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		DeadLetteredBatches: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "storepulse", Subsystem: "influx", Name: "dead_lettered_batches_total",
-			Help: "Batches InfluxDB rejected as invalid, written to the dead-letter directory.",
+			Help: "Dead-letter records written (one refused line each: refused batches are bisected first).",
+		}),
+		Bisections: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "storepulse", Subsystem: "influx", Name: "write_bisections_total",
+			Help: "Batches InfluxDB refused as invalid that were halved to find the refused lines.",
 		}),
 		Retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "storepulse", Subsystem: "influx", Name: "write_retries_total",
@@ -67,7 +76,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.WriteDuration, m.LinesWritten, m.WriteErrors, m.DeadLetteredLines,
-			m.DeadLetteredBatches, m.Retries, m.LastSuccess)
+			m.DeadLetteredBatches, m.Bisections, m.Retries, m.LastSuccess)
 	}
 	return m
 }

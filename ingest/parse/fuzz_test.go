@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/internal/lineproto"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -27,6 +29,7 @@ func checkBatch(t *testing.T, b event.Batch, lim Limits) {
 	require.LessOrEqual(t, b.Len(), lim.MaxItems)
 	nonNeg := func(x float64) {
 		require.False(t, math.IsNaN(x) || math.IsInf(x, 0) || x < 0, "number %v", x)
+		require.LessOrEqual(t, x, MaxNumber, "summed numbers are bounded so no sum overflows")
 	}
 	tag := func(s string, optional bool) {
 		if optional && s == "" {
@@ -72,6 +75,7 @@ func checkBatch(t *testing.T, b event.Batch, lim Limits) {
 			require.True(t, ok)
 			require.NotEqual(t, schema.MeasIngest, p.Measurement)
 		}
+		requireEncodable(t, &p)
 	}
 }
 
@@ -138,11 +142,43 @@ func FuzzMetrics(f *testing.F) {
 	})
 }
 
+// requireEncodable: whatever parse accepts, the line-protocol encoder can
+// write (nothing acknowledged is later dropped as unencodable).
+func requireEncodable(t *testing.T, p *event.Point) {
+	t.Helper()
+	var enc lineproto.Encoder
+	enc.StartLine(p.Measurement)
+	for _, tg := range p.Tags {
+		enc.AddTag(tg.Key, tg.Value)
+	}
+	for _, f := range p.Fields {
+		var v lineprotocol.Value
+		ok := true
+		switch f.Kind {
+		case event.FieldFloat:
+			v, ok = lineprotocol.FloatValue(f.Float)
+		case event.FieldInt:
+			v = lineprotocol.IntValue(f.Int)
+		case event.FieldUint:
+			v = lineprotocol.UintValue(f.Uint)
+		case event.FieldString:
+			v, ok = lineprotocol.StringValue(f.Str)
+		case event.FieldBool:
+			v = lineprotocol.BoolValue(f.Bool)
+		}
+		require.True(t, ok, "field %s", f.Key)
+		enc.AddField(f.Key, v)
+	}
+	_, err := enc.EndLine(p.Time)
+	require.NoError(t, err)
+}
+
 func FuzzLineProtocol(f *testing.F) {
 	f.Add([]byte("sp_orders,store=s1,channel=app orders=3i,gmv=99.5 1795478400\n"), "s")
 	f.Add([]byte("cpu,host=a\\ b load=1,s=\"x\ny\",u=1u,b=t\n# c\n\nmem v=2 1795478400000000000\n"), "")
 	f.Add([]byte("sp_distinct,store=s sketch=\"x\"\ncpu,ingester=x v=1\n"), "ms")
 	f.Add([]byte("m v=1 99999999999\n"), "h")
+	f.Add([]byte("m s=\"a\\tb\tc\\\\\" 1795478400000000000\nm,t=a\\\\ v=1u\n"), "")
 	f.Fuzz(func(t *testing.T, data []byte, precision string) {
 		b, err := LineProtocol(bytes.NewReader(data), precision, fuzzLimits())
 		checkErr(t, err, fuzzLimits())

@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -45,6 +46,11 @@ var orderMapping = url.Values{"type": {"order"}, "col.id": {"no"}, "col.time": {
 func TestInvalidInputs(t *testing.T) {
 	tooMany := strings.Repeat(ev(nil)+"\n", 4)
 	long := strings.Repeat("x", 129)
+	var tags []string
+	for i := range 600 {
+		tags = append(tags, fmt.Sprintf("k%03d=%s", i, strings.Repeat("v", 120)))
+	}
+	manyTags := strings.Join(tags, ",")
 	for _, tc := range []struct {
 		name    string
 		parser  string // events, metrics, lp, csv
@@ -96,6 +102,12 @@ func TestInvalidInputs(t *testing.T) {
 		{name: "click with amount", parser: "events", body: `{"type":"click","id":"c","time":"2026-11-24T10:00:00Z","store":"s","campaign":"c","creative":"banner","amount":3}`, kind: KindInvalidItems, msg: `field "amount": not used by type "click"`},
 		{name: "bad creative", parser: "events", body: `{"type":"impression","id":"c","time":"2026-11-24T10:00:00Z","store":"s","campaign":"c","creative":"email"}`, kind: KindInvalidItems, msg: `field "creative": must be one of "banner", "push", "sms", got "email"`},
 		{name: "bool as string", parser: "events", body: `{"type":"consultation","id":"c","time":"2026-11-24T10:00:00Z","store":"s","user":"u","first_response_s":1,"converted":"yes"}`, kind: KindInvalidItems, msg: `field "converted": must be true or false, got "yes"`},
+		// issue #11 item 2: a tag value ending in a backslash cannot be written as line protocol
+		{name: "tag ends in backslash", parser: "events", body: ev(map[string]string{"channel": `"app\\"`}), kind: KindInvalidItems, msg: `field "channel": cannot be stored in InfluxDB: it ends with a backslash, which line protocol cannot represent; got "app\\"`},
+		{name: "tag backslash before space", parser: "events", body: ev(map[string]string{"store": `"a\\ b"`}), kind: KindInvalidItems, msg: `field "store": cannot be stored in InfluxDB: it has a backslash before`},
+		// issue #11 item 3: amounts are bounded so that no sum can overflow
+		{name: "amount above max", parser: "events", body: ev(map[string]string{"amount": "1e308"}), kind: KindInvalidItems, msg: `field "amount": must be at most 1e+12, got 1e308`},
+		{name: "count above max", parser: "events", body: `{"type":"impression","id":"c","time":"2026-11-24T10:00:00Z","store":"s","campaign":"c","creative":"banner","count":1000000000001}`, kind: KindInvalidItems, msg: `field "count": must be at most 1e+12, got 1000000000001`},
 		// metrics
 		{name: "metrics unknown measurement", parser: "metrics", body: `{"id":"m","measurement":"orders","time":"2026-11-24T10:00:00Z","tags":{"store":"s"},"fields":{"orders":1}}`, kind: KindInvalidItems, msg: `field "measurement": unknown measurement "orders"; want one of sp_users`},
 		{name: "metrics sp_ingest reserved", parser: "metrics", body: `{"id":"m","measurement":"sp_ingest","time":"2026-11-24T10:00:00Z","tags":{"store":"s"},"fields":{"events":1}}`, kind: KindInvalidItems, msg: `reserved: written only by StorePulse`},
@@ -107,6 +119,8 @@ func TestInvalidInputs(t *testing.T) {
 		{name: "metrics ingester tag", parser: "metrics", body: `{"id":"m","measurement":"sp_users","time":"2026-11-24T10:00:00Z","tags":{"store":"s","ingester":"i"},"fields":{"signups":1}}`, kind: KindInvalidItems, msg: `tag "ingester" is reserved`},
 		{name: "metrics missing id", parser: "metrics", body: `{"measurement":"sp_users","time":"2026-11-24T10:00:00Z","tags":{"store":"s"},"fields":{"signups":1}}`, kind: KindInvalidItems, msg: `field "id": missing required field`},
 		{name: "metrics string value", parser: "metrics", body: `{"id":"m","measurement":"sp_users","time":"2026-11-24T10:00:00Z","tags":{"store":"s"},"fields":{"signups":"1"}}`, kind: KindInvalidItems, msg: `field "fields.signups": must be a number, got "1"`},
+		{name: "metrics tag ends in backslash", parser: "metrics", body: `{"id":"m","measurement":"sp_users","time":"2026-11-24T10:00:00Z","tags":{"store":"s","channel":"app\\"},"fields":{"signups":1}}`, kind: KindInvalidItems, msg: `field "tags.channel": cannot be stored in InfluxDB: it ends with a backslash`},
+		{name: "metrics above max", parser: "metrics", body: `{"id":"m","measurement":"sp_orders","time":"2026-11-24T10:00:00Z","tags":{"store":"s"},"fields":{"gmv":1e308}}`, kind: KindInvalidItems, msg: `field "fields.gmv": must be at most 1e+12, got 1e308`},
 		// line protocol
 		{name: "lp bad precision", parser: "lp", param: "d", body: "m f=1", kind: KindInvalidRequest, msg: `invalid precision "d"`},
 		{name: "lp syntax", parser: "lp", body: "ok f=1\nm f=\n", kind: KindInvalidItems, msg: `line 2: invalid line protocol`},
@@ -121,6 +135,16 @@ func TestInvalidInputs(t *testing.T) {
 		{name: "lp long tag", parser: "lp", body: "cpu,host=" + long + " v=1\n", kind: KindInvalidItems, msg: `field "tags.host": must be at most 128 bytes`},
 		{name: "lp empty", parser: "lp", body: "# only a comment\n", kind: KindEmpty, msg: "no line-protocol points"},
 		{name: "lp too many", parser: "lp", body: "a v=1\na v=1\na v=1\na v=1\n", kind: KindTooManyItems, msg: "more than 3 points"},
+		{name: "lp tag ends in backslash", parser: "lp", body: "cpu,host=web\\\\ v=1\n", kind: KindInvalidItems, msg: `field "tags.host": cannot be stored in InfluxDB: it has a backslash before ",", "=" or " "`},
+		{name: "lp summed tag ends in backslash", parser: "lp", body: "sp_orders,store=s,channel=app\\\\ orders=1\n", kind: KindInvalidItems, msg: `field "tags.channel": cannot be stored in InfluxDB: it has a backslash before`},
+		{name: "lp measurement ends in backslash", parser: "lp", body: "cpu\\\\ v=1\n", kind: KindInvalidItems, msg: `measurement name cannot be stored in InfluxDB: it has a backslash before`},
+		{name: "lp summed above max", parser: "lp", body: "sp_orders,store=s gmv=1e308\n", kind: KindInvalidItems, msg: `field "fields.gmv": must be at most 1e+12, got 1e+308`},
+		// issue #11 item 1: refuse what InfluxDB would refuse
+		{name: "lp type conflict in request", parser: "lp", body: "clientb v=1i 1795478400000000000\nclientb v=1.5 1795478400000000001\n", kind: KindInvalidItems, msg: `line 2: field "fields.v": field type conflict: float here, but integer on line 1 for the same measurement`},
+		{name: "lp unsigned field", parser: "lp", body: "cpu n=3u\n", kind: KindInvalidItems, msg: `field "fields.n": unsigned integer 3u is not supported by the InfluxDB this service writes to (1.8 refuses it); write 3i or 3 instead`},
+		{name: "lp time tag key", parser: "lp", body: "cpu,time=x v=1\n", kind: KindInvalidItems, msg: `field "tags.time": tag key "time" is not allowed: InfluxDB refuses it`},
+		{name: "lp series key too long", parser: "lp", body: "m," + manyTags + " v=1\n", kind: KindInvalidItems, msg: `line 1: series key (measurement and tags, escaped) is 75601 bytes; InfluxDB refuses more than 65535`},
+		{name: "lp time field key", parser: "lp", body: "cpu time=1\n", kind: KindInvalidItems, msg: `field "fields.time": field key "time" is not allowed`},
 		// csv
 		{name: "csv missing column", parser: "csv", body: "no,at\n", mapping: orderMapping, kind: KindInvalidMapping, msg: `parameter "col.amount": column "total" is not in the header`},
 		{name: "csv negative amount", parser: "csv", body: orderCSV("o1,2026-11-24T10:00:00+08:00,u1,10,new", "o2,2026-11-24T10:00:00+08:00,u1,-5,new"), mapping: orderMapping, kind: KindInvalidItems, msg: `row 1 (line 3): field "amount": column "total": must be a non-negative finite number, got "-5"`},
@@ -133,6 +157,8 @@ func TestInvalidInputs(t *testing.T) {
 			kind:    KindInvalidItems, msg: `field "time": column "at": must match time_layout "2006-01-02 15:04:05", got "24/11/2026"`},
 		{name: "csv no rows", parser: "csv", body: orderCSVHeader, mapping: orderMapping, kind: KindEmpty, msg: "no data rows"},
 		{name: "csv too many", parser: "csv", body: orderCSV(strings.Repeat("o,2026-11-24T10:00:00Z,u,1,new\n", 4)), mapping: orderMapping, kind: KindTooManyItems, msg: "more than 3 rows"},
+		{name: "csv tag ends in backslash", parser: "csv", body: orderCSV("o1,2026-11-24T10:00:00+08:00,u1,10,new"), mapping: url.Values{"type": {"order"}, "col.id": {"no"}, "col.time": {"at"}, "col.user": {"buyer"}, "col.amount": {"total"}, "col.customer": {"kind"}, "set.store": {"s1"}, "set.channel": {"app\\"}}, kind: KindInvalidItems, msg: `field "channel": set.channel: cannot be stored in InfluxDB: it ends with a backslash`},
+		{name: "csv amount above max", parser: "csv", body: orderCSV("o1,2026-11-24T10:00:00+08:00,u1,1e308,new"), mapping: orderMapping, kind: KindInvalidItems, msg: `field "amount": column "total": must be at most 1e+12, got "1e308"`},
 		// csv mapping
 		{name: "mapping unknown field", parser: "mapping", mapping: url.Values{"type": {"order"}, "col.amont": {"x"}}, kind: KindInvalidRequest, msg: `parameter "col.amont": unknown event field "amont"; did you mean "amount"?`},
 		{name: "mapping unknown param", parser: "mapping", mapping: url.Values{"type": {"order"}, "time_layot": {"x"}}, kind: KindInvalidRequest, msg: `parameter "time_layot": unknown parameter`},

@@ -50,12 +50,14 @@ func LineProtocol(r io.Reader, precision string, lim Limits) (event.Batch, error
 		return event.Batch{}, err
 	}
 	lp := &lpParser{
-		errs:  newCollector(lim.MaxErrors, "line"),
-		win:   newTimeWindow(lim),
-		now:   lim.Now().UnixNano(),
-		unit:  unit,
-		ms:    summedMeasurements(),
-		names: make(map[string]string),
+		errs:     newCollector(lim.MaxErrors, "line"),
+		win:      newTimeWindow(lim),
+		now:      lim.Now().UnixNano(),
+		unit:     unit,
+		ms:       summedMeasurements(),
+		names:    make(map[string]string),
+		kinds:    make(map[kindKey]kindSeen),
+		unsigned: lim.AllowUnsigned,
 	}
 	var points []event.Point
 	n := 0
@@ -68,7 +70,7 @@ func LineProtocol(r io.Reader, precision string, lim Limits) (event.Batch, error
 		data = rest
 		first := lineNo + 1
 		lineNo += lines
-		dec := lineprotocol.NewDecoderWithBytes(entry)
+		dec := lineprotocol.NewDecoderWithBytes(influxStringEscapes(entry))
 		if !dec.Next() {
 			continue // blank or comment line
 		}
@@ -136,13 +138,90 @@ func openString(entry []byte) bool {
 	return inString
 }
 
+// influxStringEscapes makes the decoder read string field values as
+// InfluxDB 1.8 does. InfluxDB unescapes only \" and \\ inside a string
+// field; a backslash before anything else, e.g. the two characters \n, is
+// kept as written, and raw tabs, newlines and carriage returns are kept raw.
+// The decoder also turns \n, \t and \r into control characters, so each of
+// those backslashes is doubled here: the decoder then yields the same two
+// characters InfluxDB would store. Entries without such a sequence are
+// returned unchanged, without copying.
+func influxStringEscapes(entry []byte) []byte {
+	if bytes.IndexByte(entry, '\\') < 0 {
+		return entry
+	}
+	var out []byte
+	last := 0
+	inFields, inString := false, false
+	for i := 0; i < len(entry); i++ {
+		c := entry[i]
+		switch {
+		case c == '\\':
+			if inString && i+1 < len(entry) {
+				if n := entry[i+1]; n == 'n' || n == 't' || n == 'r' {
+					out = append(out, entry[last:i+1]...)
+					out = append(out, '\\')
+					last = i + 1
+				}
+			}
+			i++
+		case inString:
+			if c == '"' {
+				inString = false
+			}
+		case c == ' ':
+			inFields = true
+		case c == '"' && inFields && i > 0 && entry[i-1] == '=':
+			inString = true
+		}
+	}
+	if out == nil {
+		return entry
+	}
+	return append(out, entry[last:]...)
+}
+
+// maxSeriesKey is InfluxDB's limit on a series key: the measurement and
+// tags as written in line protocol (InfluxDB 1.8: "max key length exceeded").
+const maxSeriesKey = 65535
+
+// seriesKeyLen is the length of p's series key as line protocol writes it.
+func seriesKeyLen(p *event.Point) int {
+	escaped := func(s, special string) int {
+		n := len(s)
+		for i := 0; i < len(s); i++ {
+			if strings.IndexByte(special, s[i]) >= 0 {
+				n++
+			}
+		}
+		return n
+	}
+	n := escaped(p.Measurement, ", ")
+	for _, t := range p.Tags {
+		n += 2 + escaped(t.Key, ",= ") + escaped(t.Value, ",= ")
+	}
+	return n
+}
+
+// kindKey is a field of a measurement; kindSeen is the first kind a request
+// gave it. InfluxDB refuses a batch that gives one field of a measurement two
+// kinds, so a request must not.
+type kindKey struct{ measurement, field string }
+
+type kindSeen struct {
+	kind lineprotocol.ValueKind
+	line int
+}
+
 type lpParser struct {
-	errs  *collector
-	win   timeWindow
-	now   int64
-	unit  int64
-	ms    map[string]schema.Measurement
-	names map[string]string // interned measurement names, tag keys and values
+	errs     *collector
+	win      timeWindow
+	now      int64
+	unit     int64
+	ms       map[string]schema.Measurement
+	names    map[string]string // interned measurement names, tag keys and values
+	kinds    map[kindKey]kindSeen
+	unsigned bool // accept unsigned (1u) pass-through fields
 }
 
 func (lp *lpParser) str(b []byte) string {
@@ -172,7 +251,7 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 	m, rollup := lp.ms[string(name)]
 	if reason := reservedMeasurement(string(name)); reason != "" {
 		fail("", reason)
-	} else if reason := checkText(string(name), schema.MaxTagValueLen); reason != "" {
+	} else if reason := checkName(string(name)); reason != "" {
 		fail("", "measurement name "+reason)
 	}
 	p.Measurement = lp.str(name)
@@ -193,13 +272,16 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 		case key == schema.TagIngester:
 			fail(field, `tag "ingester" is reserved: written only by StorePulse`)
 			continue
+		case key == "time":
+			fail(field, `tag key "time" is not allowed: InfluxDB refuses it`)
+			continue
 		case rollup:
 			if _, ok := keyIn(m.Tags, k); !ok {
 				fail(field, "unknown tag for "+m.Name+"; want "+strings.Join(m.Tags, ", "))
 				continue
 			}
 		default:
-			if reason := checkText(key, schema.MaxTagValueLen); reason != "" {
+			if reason := checkName(key); reason != "" {
 				fail(field, "tag key "+reason)
 				continue
 			}
@@ -220,6 +302,10 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 	if rollup && !hasStore {
 		fail("tags.store", "missing required tag")
 	}
+	if n := seriesKeyLen(&p); n > maxSeriesKey {
+		fail("", "series key (measurement and tags, escaped) is "+strconv.Itoa(n)+" bytes; InfluxDB refuses more than "+
+			strconv.Itoa(maxSeriesKey)+" (max key length exceeded)")
+	}
 
 	for {
 		k, val, err := dec.NextField()
@@ -237,6 +323,9 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 			}
 		}
 		f, reason := lp.field(key, val, rollup, m)
+		if reason == "" && !rollup {
+			reason = lp.sameKind(p.Measurement, key, val.Kind(), line)
+		}
 		if reason != "" {
 			fail(field, reason)
 			continue
@@ -290,10 +379,16 @@ func (lp *lpParser) field(key string, val lineprotocol.Value, rollup bool, m sch
 		if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
 			return f, "must be a non-negative finite number, got " + val.String()
 		}
+		if reason := checkNumber(x, val.String()); reason != "" {
+			return f, reason
+		}
 		f.Kind, f.Float = event.FieldFloat, x+0
 		return f, ""
 	}
-	if reason := checkText(key, schema.MaxTagValueLen); reason != "" {
+	if key == "time" {
+		return f, `field key "time" is not allowed: InfluxDB refuses it`
+	}
+	if reason := checkName(key); reason != "" {
 		return f, "field key " + reason
 	}
 	switch val.Kind() {
@@ -306,6 +401,10 @@ func (lp *lpParser) field(key string, val lineprotocol.Value, rollup bool, m sch
 	case lineprotocol.Int:
 		f.Kind, f.Int = event.FieldInt, val.IntV()
 	case lineprotocol.Uint:
+		if !lp.unsigned {
+			n := strconv.FormatUint(val.UintV(), 10)
+			return f, "unsigned integer " + n + "u is not supported by the InfluxDB this service writes to (1.8 refuses it); write " + n + "i or " + n + " instead"
+		}
 		f.Kind, f.Uint = event.FieldUint, val.UintV()
 	case lineprotocol.Bool:
 		f.Kind, f.Bool = event.FieldBool, val.BoolV()
@@ -319,4 +418,37 @@ func (lp *lpParser) field(key string, val lineprotocol.Value, rollup bool, m sch
 		return f, "unsupported value kind " + val.Kind().String()
 	}
 	return f, ""
+}
+
+// sameKind records the kind of a pass-through field and reports a conflict
+// with an earlier line of the request: InfluxDB refuses a whole batch in
+// which one field of a measurement has two kinds.
+func (lp *lpParser) sameKind(measurement, field string, kind lineprotocol.ValueKind, line int) string {
+	k := kindKey{measurement, field}
+	seen, ok := lp.kinds[k]
+	if !ok {
+		lp.kinds[k] = kindSeen{kind, line}
+		return ""
+	}
+	if seen.kind == kind {
+		return ""
+	}
+	return "field type conflict: " + kindName(kind) + " here, but " + kindName(seen.kind) + " on line " +
+		strconv.Itoa(seen.line) + " for the same measurement; InfluxDB refuses a field with two types"
+}
+
+func kindName(k lineprotocol.ValueKind) string {
+	switch k {
+	case lineprotocol.Int:
+		return "integer"
+	case lineprotocol.Uint:
+		return "unsigned integer"
+	case lineprotocol.Float:
+		return "float"
+	case lineprotocol.String:
+		return "string"
+	case lineprotocol.Bool:
+		return "boolean"
+	}
+	return k.String()
 }

@@ -304,6 +304,10 @@ func (v *validator) metric(raw *rawMetric, ms map[string]schema.Measurement, ind
 			fail(field, "must be a non-negative finite number, got "+string(kv.val.raw))
 			continue
 		}
+		if reason := checkNumber(x, string(kv.val.raw)); reason != "" {
+			fail(field, reason)
+			continue
+		}
 		if !known {
 			continue
 		}

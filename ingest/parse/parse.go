@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/storepulse/storepulse/internal/lineproto"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -26,6 +27,12 @@ const (
 	DefaultFutureTolerance = 5 * time.Minute
 	// MaxIDLen bounds event ids and identifier fields (user, visitor, order, sku).
 	MaxIDLen = 256
+	// MaxNumber bounds every number that StorePulse sums: event amounts,
+	// counts, durations and prices, and the fields of summed metrics (JSON
+	// or line protocol). A trillion is far above any real order, spend or
+	// count, and keeps every one-minute sum finite: float64 overflows only
+	// past about 1.8e308, i.e. after 1.8e296 such values.
+	MaxNumber = 1e12
 )
 
 // Limits bounds one request. Zero fields take the defaults above.
@@ -35,6 +42,11 @@ type Limits struct {
 	LateHorizon     time.Duration // timestamps older than Now()-LateHorizon are rejected
 	FutureTolerance time.Duration // timestamps newer than Now()+FutureTolerance are rejected
 	Now             func() time.Time
+	// AllowUnsigned accepts line-protocol unsigned integer fields (1u) on
+	// pass-through points. Off by default: InfluxDB 1.8 refuses them
+	// ("invalid number"); only turn it on for a target that takes them
+	// (InfluxDB 2.x).
+	AllowUnsigned bool
 }
 
 func (l Limits) withDefaults() Limits {
@@ -318,7 +330,34 @@ func checkRunes(s string) string {
 	return ""
 }
 
-func checkTag(s string) string { return checkText(s, schema.MaxTagValueLen) }
+// checkTag validates a tag value. Besides checkText's rules it refuses a
+// trailing backslash: line protocol cannot represent one (InfluxDB 1.8
+// answers "invalid tag format" whatever the escaping), so such a value could
+// never be written.
+func checkTag(s string) string { return checkName(s) }
+
+// checkName validates a measurement name, tag key, tag value or field key:
+// checkText's rules with schema.MaxTagValueLen, and what line protocol
+// cannot represent (lineproto.ValidName): a trailing backslash, or a
+// backslash right before ",", "=" or " ".
+func checkName(s string) string {
+	if reason := checkText(s, schema.MaxTagValueLen); reason != "" {
+		return reason
+	}
+	if err := lineproto.ValidName(s); err != nil {
+		return "cannot be stored in InfluxDB: it " + err.Error() + "; got " + quote(s)
+	}
+	return ""
+}
+
+// checkNumber bounds a summed number to MaxNumber; x is already known to be
+// finite and non-negative.
+func checkNumber(x float64, literal string) string {
+	if x > MaxNumber {
+		return fmt.Sprintf("must be at most %g, got %s", MaxNumber, literal)
+	}
+	return ""
+}
 
 // quote renders a value for an error message, shortened.
 func quote(s string) string {

@@ -136,7 +136,9 @@ func TestLineProtocolPassthrough(t *testing.T) {
 	body := "# comment\n\n" +
 		"cpu,host=web\\ 1,region=cn load=0.5,procs=12i,up=true,name=\"a \\\"b\\\"\nc\",big=18446744073709551615u 1795478400000000000\n" +
 		"temperature value=-3.5\n"
-	b, err := LineProtocol(strings.NewReader(body), "", testLimits())
+	lim := testLimits()
+	lim.AllowUnsigned = true
+	b, err := LineProtocol(strings.NewReader(body), "", lim)
 	require.NoError(t, err)
 	require.Equal(t, []event.Point{
 		{Measurement: "cpu", Time: 1795478400000000000,
@@ -268,6 +270,35 @@ func TestReadErrorsAreWrapped(t *testing.T) {
 			require.ErrorIs(t, err, cause)
 			var pe *Error
 			require.False(t, errors.As(err, &pe), "read errors must not look like validation errors")
+		})
+	}
+}
+
+// TestLineProtocolStringEscapes: string field values are read as InfluxDB 1.8
+// reads them (issue #11 item 4): only \" and \\ are escapes; \n, \t and \r
+// written as two characters stay two characters, raw control characters stay
+// raw. The decoder library alone would turn \n into a newline.
+func TestLineProtocolStringEscapes(t *testing.T) {
+	for _, tc := range []struct {
+		name, value, want string
+	}{
+		{"escaped tab stays two characters", `a\tb`, "a\\tb"},
+		{"escaped newline and cr stay two characters", `a\nb\rc`, "a\\nb\\rc"},
+		{"raw tab", "a\tb", "a\tb"},
+		{"raw newline", "a\nb", "a\nb"},
+		{"raw cr", "a\rb", "a\rb"},
+		{"escaped quote and backslash", `q\"x\\y`, `q"x\y`},
+		{"escaped backslash before n", `a\\nb`, `a\nb`},
+		{"other backslash kept", `a\xb`, `a\xb`},
+		{"trailing escaped backslash", `end\\`, `end\`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `m,t=a\ b s="` + tc.value + `",n=1 1795478400000000000` + "\n" + "m2 f=1\n"
+			b, err := LineProtocol(strings.NewReader(body), "", testLimits())
+			require.NoError(t, err)
+			require.Len(t, b.Points, 2)
+			require.Equal(t, []event.Tag{{Key: "t", Value: "a b"}}, b.Points[0].Tags)
+			require.Equal(t, event.Field{Key: "s", Kind: event.FieldString, Str: tc.want}, b.Points[0].Fields[1])
 		})
 	}
 }

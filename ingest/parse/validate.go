@@ -328,6 +328,8 @@ func (v *validator) number(r *rawEvent, f fieldID, whole, positive bool) float64
 		v.fail(r, f, "must be a positive finite number, got "+literal(val))
 	case whole && x != math.Trunc(x):
 		v.fail(r, f, "must be a non-negative whole number, got "+literal(val))
+	case x > MaxNumber:
+		v.fail(r, f, checkNumber(x, literal(val)))
 	default:
 		return x + 0 // +0 turns -0 into 0
 	}

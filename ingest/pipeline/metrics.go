@@ -3,14 +3,24 @@ package pipeline
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	flushed      prometheus.Counter
-	lines        prometheus.Counter
-	flushErrors  *prometheus.CounterVec
-	flushSeconds prometheus.Histogram
+	quarantined     prometheus.Counter
+	reserveReleases prometheus.Counter
+	flushed         prometheus.Counter
+	lines           prometheus.Counter
+	flushErrors     *prometheus.CounterVec
+	flushSeconds    prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, p *Pipeline) *metrics {
 	m := &metrics{
+		quarantined: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "storepulse_ingest_segments_quarantined_total",
+			Help: "Spool segments whose acknowledged data was damaged, moved to the quarantine directory (their readable records kept and flushed). Alert on any increase.",
+		}),
+		reserveReleases: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "storepulse_ingest_drain_reserve_releases_total",
+			Help: "Times the disk was too full to keep de-duplication ids and the spool's drain reserve was freed to go on draining.",
+		}),
 		flushed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "storepulse_ingest_segments_flushed_total",
 			Help: "Spool segments rolled up, written to InfluxDB and removed.",
@@ -21,7 +31,7 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) *metrics {
 		}),
 		flushErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "storepulse_ingest_flush_errors_total",
-			Help: "Failed segment flushes by stage (read, rollup, write, dedup, remove); the segment is retried.",
+			Help: "Failed segment flushes by stage (read, quarantine, rollup, write, dedup, remove); the segment is retried.",
 		}, []string{"stage"}),
 		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "storepulse_ingest_flush_duration_seconds",
@@ -29,7 +39,11 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
 	}
-	reg.MustRegister(m.flushed, m.lines, m.flushErrors, m.flushSeconds,
+	reg.MustRegister(m.quarantined, m.reserveReleases, m.flushed, m.lines, m.flushErrors, m.flushSeconds,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "storepulse_ingest_blocked_segments",
+			Help: "Damaged spool segments that could not be quarantined yet (retried; later segments flow). Alert when above 0.",
+		}, func() float64 { return float64(p.Blocked()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "storepulse_ingest_spool_bytes",
 			Help: "Bytes in the on-disk spool not yet written to InfluxDB.",

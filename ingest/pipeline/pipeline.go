@@ -8,6 +8,13 @@
 // from it, so an InfluxDB outage or a crash at any point loses nothing; the
 // rollup's points are idempotent (see docs/design.md), so re-processing a
 // segment never counts anything twice.
+//
+// Damage and a full disk do not stop the flow: a segment whose data fails its
+// checks is quarantined by the spool (the damaged bytes moved aside, its
+// readable records kept and flushed) while later segments go on; when the
+// disk is too full to keep a flushed segment's de-duplication ids, awaiting
+// segments are removed first and then the spool's drain reserve is freed, so
+// draining never waits for space that only draining can free.
 package pipeline
 
 import (
@@ -15,7 +22,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sort"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +44,17 @@ type Spool interface {
 	Remove(id uint64) error
 	Bytes() int64
 	IsFull(err error) bool
+	// IsCorrupt reports whether a Read error means damaged data.
+	IsCorrupt(err error) bool
+	// Quarantine moves a damaged segment aside, keeping its readable
+	// records under the same id; it returns where the damaged bytes went.
+	Quarantine(id uint64, reason string) (string, error)
+	// Quarantined lists what the quarantine directory holds.
+	Quarantined() ([]string, error)
+	// ReleaseReserve frees the drain reserve for the writes of a flush.
+	ReleaseReserve() (bool, error)
+	// Health reports why the spool cannot accept writes, or nil.
+	Health() error
 }
 
 // Dedup is the event-id index (ingest/dedup).
@@ -40,6 +62,7 @@ type Dedup interface {
 	Reserve(keys []uint64) []bool
 	Release(keys []uint64)
 	Persist(segment uint64, keys []uint64) error
+	Persisted(segment uint64) bool
 	Expire() error
 }
 
@@ -65,6 +88,9 @@ type Writer interface {
 	Write(ctx context.Context, lines []string) error
 	Ready(ctx context.Context) error
 }
+
+// errSegmentGone: a quarantined segment had no readable record left.
+var errSegmentGone = errors.New("pipeline: segment quarantined whole")
 
 // KeyFunc is the de-duplication key of an item (dedup.Key).
 type KeyFunc func(t event.Type, store, id string) uint64
@@ -99,12 +125,16 @@ type Pipeline struct {
 	mu       sync.Mutex
 	sealedAt map[uint64]time.Time // when each pending segment was sealed, for the lag metric
 	started  time.Time
+	blocked  map[uint64]string // damaged segments not quarantined yet (why), skipped by flushes
 
 	// Owned by the flusher: segments whose sums are in InfluxDB and whose
 	// sketches are pending, oldest first.
 	awaiting        []uint64
 	awaitingSet     map[uint64]bool
 	lastSketchFlush time.Time
+	// removeSoon asks for the awaiting segments to be removed at the end of
+	// this flush: the drain reserve was used, and new writes wait for it.
+	removeSoon bool
 }
 
 // New builds a pipeline; call Recover before serving and Run to flush.
@@ -122,7 +152,7 @@ func New(opts Options, sp Spool, dd Dedup, ru Rollup, db Writer, key KeyFunc, lo
 		opts.MaxAwaiting = 64
 	}
 	p := &Pipeline{opts: opts, spool: sp, dedup: dd, rollup: ru, db: db, key: key, log: log,
-		wake: make(chan struct{}, 1), sealedAt: map[uint64]time.Time{}, started: time.Now(),
+		wake: make(chan struct{}, 1), sealedAt: map[uint64]time.Time{}, started: time.Now(), blocked: map[uint64]string{},
 		awaitingSet: map[uint64]bool{}, lastSketchFlush: time.Now()}
 	p.bufPool.New = func() any { b := make([]byte, 0, 64<<10); return &b }
 	p.m = newMetrics(reg, p)
@@ -159,25 +189,82 @@ func pointStore(pt *event.Point) string {
 }
 
 // Recover re-reserves the ids of every segment still in the spool, so a
-// request retried after a crash is recognised as a duplicate.
+// request retried after a crash is recognised as a duplicate. A damaged
+// segment is quarantined (its readable records kept) rather than stopping the
+// start; one that cannot be quarantined yet is blocked, reported by Ready and
+// retried by the flusher.
 func (p *Pipeline) Recover() error {
 	for _, id := range p.spool.Sealed() {
 		p.markSealed(id, time.Now())
 		var keys []uint64
-		err := p.spool.Read(id, func(rec []byte) error {
+		err := p.readSegment(id, func(rec []byte) error {
 			b, err := event.DecodeBatch(rec)
 			if err != nil {
 				return err
 			}
 			keys, _ = p.keys(&b, keys, nil)
 			return nil
-		})
+		}, func() { keys = keys[:0] })
+		var blocked *blockedError
+		if errors.As(err, &blocked) {
+			// Reserve what was readable: those ids are still pending.
+			p.dedup.Reserve(keys)
+			continue
+		}
+		if errors.Is(err, errSegmentGone) {
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("pipeline: recover segment %d: %w", id, err)
 		}
 		p.dedup.Reserve(keys)
 	}
 	return nil
+}
+
+// blockedError is a damaged segment that could not be quarantined: the
+// flusher skips it and tries again later.
+type blockedError struct {
+	id  uint64
+	err error
+}
+
+func (e *blockedError) Error() string {
+	return fmt.Sprintf("segment %d is damaged and could not be quarantined yet: %v", e.id, e.err)
+}
+func (e *blockedError) Unwrap() error { return e.err }
+
+// readSegment reads segment id with fn. If its data is damaged, the spool
+// quarantines it (ERROR log, metrics) and the salvaged segment is read again
+// from the start, after reset; a segment with nothing readable left is gone
+// (errSegmentGone). A quarantine that fails blocks the segment (blockedError).
+func (p *Pipeline) readSegment(id uint64, fn func(rec []byte) error, reset func()) error {
+	err := p.spool.Read(id, fn)
+	if err == nil || !p.spool.IsCorrupt(err) {
+		return err
+	}
+	reason := err.Error()
+	where, qerr := p.spool.Quarantine(id, reason)
+	if qerr != nil {
+		p.m.flushErrors.WithLabelValues("quarantine").Inc()
+		p.mu.Lock()
+		p.blocked[id] = fmt.Sprintf("%v (quarantine failed: %v)", reason, qerr)
+		p.mu.Unlock()
+		p.log.Error("damaged spool segment could not be quarantined; it is skipped and retried, later segments flow",
+			"segment", id, "damage", reason, "err", qerr)
+		return &blockedError{id: id, err: errors.Join(err, qerr)}
+	}
+	p.m.quarantined.Inc()
+	p.mu.Lock()
+	delete(p.blocked, id)
+	p.mu.Unlock()
+	p.log.Error("damaged spool segment quarantined; its readable records are delivered, the damaged bytes are kept aside",
+		"segment", id, "quarantine_file", where, "damage", reason, "see", "docs/operations.md")
+	reset()
+	if !slices.Contains(p.spool.Sealed(), id) {
+		return errSegmentGone
+	}
+	return p.spool.Read(id, fn)
 }
 
 // Accept de-duplicates b and makes what is new durable. It returns only once
@@ -320,6 +407,11 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 			continue
 		}
 		if err := p.flushSegment(ctx, id); err != nil {
+			var blocked *blockedError
+			if errors.As(err, &blocked) {
+				// Only this segment is stuck: the rest flows.
+				continue
+			}
 			return err
 		}
 		if len(p.awaiting) >= p.opts.MaxAwaiting {
@@ -328,7 +420,7 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 			}
 		}
 	}
-	if len(p.awaiting) > 0 && time.Since(p.lastSketchFlush) >= p.opts.SketchInterval {
+	if len(p.awaiting) > 0 && (p.removeSoon || time.Since(p.lastSketchFlush) >= p.opts.SketchInterval) {
 		return p.flushSketches(ctx)
 	}
 	return nil
@@ -348,6 +440,7 @@ func (p *Pipeline) flushSketches(ctx context.Context) error {
 		commit()
 	}
 	p.lastSketchFlush = time.Now()
+	p.removeSoon = false
 	p.m.lines.Add(float64(len(lines)))
 	for len(p.awaiting) > 0 {
 		id := p.awaiting[0]
@@ -369,7 +462,8 @@ func (p *Pipeline) flushSegment(ctx context.Context, id uint64) error {
 	start := time.Now()
 	seg := p.rollup.Begin(id)
 	var keys []uint64
-	err := p.spool.Read(id, func(rec []byte) error {
+	written := false // its sums already reached InfluxDB before its damage
+	err := p.readSegment(id, func(rec []byte) error {
 		b, err := event.DecodeBatch(rec)
 		if err != nil {
 			return err
@@ -377,10 +471,35 @@ func (p *Pipeline) flushSegment(ctx context.Context, id uint64) error {
 		seg.Add(&b)
 		keys, _ = p.keys(&b, keys, nil)
 		return nil
+	}, func() {
+		seg = p.rollup.Begin(id)
+		keys = keys[:0]
+		// Rewriting the sums of a segment already written, from only its
+		// readable records, would overwrite complete points with partial ones.
+		written = p.dedup.Persisted(id)
 	})
+	if errors.Is(err, errSegmentGone) {
+		p.mu.Lock()
+		delete(p.sealedAt, id)
+		p.mu.Unlock()
+		return nil
+	}
 	if err != nil {
 		p.m.flushErrors.WithLabelValues("read").Inc()
 		return fmt.Errorf("pipeline: read segment %d: %w", id, err)
+	}
+	if written {
+		p.log.Warn("damaged segment had already been written to InfluxDB; its sums are not rewritten from the readable records",
+			"segment", id)
+		if err := seg.MergeSketches(ctx); err != nil {
+			p.m.flushErrors.WithLabelValues("rollup").Inc()
+			return fmt.Errorf("pipeline: roll up segment %d: %w", id, err)
+		}
+		// Its ids are persisted already; Recover made them pending again.
+		p.dedup.Release(keys)
+		p.awaiting = append(p.awaiting, id)
+		p.awaitingSet[id] = true
+		return nil
 	}
 	lines, err := seg.SumLines()
 	if err == nil {
@@ -394,7 +513,7 @@ func (p *Pipeline) flushSegment(ctx context.Context, id uint64) error {
 		p.m.flushErrors.WithLabelValues("write").Inc()
 		return fmt.Errorf("pipeline: write segment %d: %w", id, err)
 	}
-	if err := p.dedup.Persist(id, keys); err != nil {
+	if err := p.persistIDs(ctx, id, keys); err != nil {
 		p.m.flushErrors.WithLabelValues("dedup").Inc()
 		return fmt.Errorf("pipeline: keep ids of segment %d: %w", id, err)
 	}
@@ -403,6 +522,34 @@ func (p *Pipeline) flushSegment(ctx context.Context, id uint64) error {
 	p.m.lines.Add(float64(len(lines)))
 	p.m.flushSeconds.Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// persistIDs keeps the ids of a written segment. On a full disk it first
+// frees space the flush itself holds (writes the pending sketches and
+// removes the segments awaiting them), then the spool's drain reserve, so a
+// full disk never stops the drain that would free it.
+func (p *Pipeline) persistIDs(ctx context.Context, id uint64, keys []uint64) error {
+	err := p.dedup.Persist(id, keys)
+	if err == nil || !errors.Is(err, syscall.ENOSPC) {
+		return err
+	}
+	if len(p.awaiting) > 0 {
+		p.log.Warn("disk full while keeping de-duplication ids; removing flushed segments first", "segment", id,
+			"awaiting", len(p.awaiting))
+		if ferr := p.flushSketches(ctx); ferr != nil {
+			return errors.Join(err, ferr)
+		}
+		if err = p.dedup.Persist(id, keys); err == nil || !errors.Is(err, syscall.ENOSPC) {
+			return err
+		}
+	}
+	released, rerr := p.spool.ReleaseReserve()
+	if rerr != nil || !released {
+		return errors.Join(err, rerr)
+	}
+	p.m.reserveReleases.Inc()
+	p.removeSoon = true
+	return p.dedup.Persist(id, keys)
 }
 
 // Drain seals the active segment and flushes everything pending, sketches
@@ -418,16 +565,52 @@ func (p *Pipeline) Drain(ctx context.Context) error {
 	return p.flushSketches(ctx)
 }
 
-// Ready fails when InfluxDB is unreachable or the spool is at its budget.
+// Ready fails when InfluxDB is unreachable, the spool is at its budget, the
+// spool cannot accept writes (disk full or unwritable), or a damaged segment
+// could not be quarantined.
 func (p *Pipeline) Ready(ctx context.Context) error {
 	var errs []error
 	if b := p.spool.Bytes(); p.opts.MaxSpoolBytes > 0 && b >= p.opts.MaxSpoolBytes {
 		errs = append(errs, fmt.Errorf("spool at its budget (%d of %d bytes)", b, p.opts.MaxSpoolBytes))
 	}
+	if err := p.spool.Health(); err != nil {
+		errs = append(errs, err)
+	}
+	p.mu.Lock()
+	ids := make([]uint64, 0, len(p.blocked))
+	for id := range p.blocked {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		errs = append(errs, fmt.Errorf("spool segment %d is damaged and blocked: %s; see docs/operations.md", id, p.blocked[id]))
+	}
+	p.mu.Unlock()
 	if err := p.db.Ready(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("InfluxDB not ready: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// Degraded names conditions an operator must act on that do not stop the
+// service taking traffic: data held in the spool's quarantine directory.
+func (p *Pipeline) Degraded() []string {
+	q, err := p.spool.Quarantined()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if len(q) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("spool quarantine holds %d file(s) of damaged or torn data: %s; see docs/operations.md",
+		len(q), strings.Join(q, ", "))}
+}
+
+// Blocked is the number of damaged segments not quarantined yet.
+func (p *Pipeline) Blocked() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.blocked)
 }
 
 // lag is how long the oldest pending segment has waited since it was sealed.

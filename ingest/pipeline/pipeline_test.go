@@ -28,7 +28,15 @@ type memSpool struct {
 	next    uint64
 	max     int64
 	appends int
+	// corrupt segments fail Read with errCorrupt; Quarantine drops their
+	// first record, or fails with quarErr.
+	corrupt     map[uint64]bool
+	quarErr     error
+	quarantined []string
+	health      error
 }
+
+var errCorrupt = errors.New("corrupt")
 
 var errFull = errors.New("full")
 
@@ -83,7 +91,11 @@ func (s *memSpool) Sealed() []uint64 {
 func (s *memSpool) Read(id uint64, fn func([]byte) error) error {
 	s.mu.Lock()
 	recs := s.segs[id]
+	bad := s.corrupt[id]
 	s.mu.Unlock()
+	if bad {
+		return fmt.Errorf("segment %d: %w", id, errCorrupt)
+	}
 	for _, r := range recs {
 		if err := fn(r); err != nil {
 			return err
@@ -106,6 +118,34 @@ func (s *memSpool) Bytes() int64 {
 }
 
 func (s *memSpool) IsFull(err error) bool { return errors.Is(err, errFull) }
+
+func (s *memSpool) IsCorrupt(err error) bool { return errors.Is(err, errCorrupt) }
+
+func (s *memSpool) Quarantine(id uint64, _ string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quarErr != nil {
+		return "", s.quarErr
+	}
+	delete(s.corrupt, id)
+	s.segs[id] = s.segs[id][1:]
+	if len(s.segs[id]) == 0 {
+		delete(s.segs, id)
+	}
+	name := fmt.Sprintf("%d.seg", id)
+	s.quarantined = append(s.quarantined, name)
+	return name, nil
+}
+
+func (s *memSpool) Quarantined() ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.quarantined...), nil
+}
+
+func (s *memSpool) ReleaseReserve() (bool, error) { return false, nil }
+
+func (s *memSpool) Health() error { return s.health }
 
 type memDedup struct {
 	mu        sync.Mutex
@@ -139,6 +179,13 @@ func (d *memDedup) Persist(seg uint64, keys []uint64) error {
 	return nil
 }
 func (d *memDedup) Expire() error { return nil }
+
+func (d *memDedup) Persisted(seg uint64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.persisted[seg]
+	return ok
+}
 
 // countRollup emits one line per event id, so tests can see what was
 // written, and one pending "sketch" line per segment.
@@ -345,4 +392,56 @@ func TestRecoverReservesPendingIDs(t *testing.T) {
 	res, err := p2.Accept(context.Background(), events("k1", "k3"))
 	require.NoError(t, err)
 	require.Equal(t, server.Result{Accepted: 1, Duplicates: 1}, res)
+}
+
+// TestDamagedSegmentDoesNotBlockOthers: a segment whose data is damaged is
+// quarantined (its readable records written) while later segments flow; one
+// that cannot be quarantined is skipped and retried, and reported by Ready,
+// instead of blocking every later segment; Recover never refuses to start.
+func TestDamagedSegmentDoesNotBlockOthers(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}, corrupt: map[uint64]bool{}}
+	w := &memWriter{}
+	p, _ := newPipeline(t, sp, w)
+	ctx := context.Background()
+	for i := range 4 {
+		_, err := p.Accept(ctx, events(fmt.Sprint("a", i)))
+		require.NoError(t, err)
+		_, err = p.Accept(ctx, events(fmt.Sprint("b", i)))
+		require.NoError(t, err)
+		require.NoError(t, p.Seal())
+	}
+	sp.corrupt[1] = true
+	sp.quarErr = errors.New("no space for the readable records")
+
+	p2, _ := newPipeline(t, sp, w)
+	require.NoError(t, p2.Recover(), "a damaged segment must not stop the start")
+	require.NoError(t, p2.FlushSealed(ctx))
+	require.NoError(t, p2.Drain(ctx))
+	require.Equal(t, []uint64{1}, sp.Sealed(), "only the damaged segment waits")
+	require.Subset(t, w.lines, []string{"0:a0", "0:b0", "2:a2", "2:b2", "3:a3", "3:b3"}, "later segments flow")
+	err := p2.Ready(ctx)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "segment 1 is damaged and blocked")
+	require.Equal(t, 1, p2.Blocked())
+
+	sp.mu.Lock()
+	sp.quarErr = nil
+	sp.mu.Unlock()
+	require.NoError(t, p2.Drain(ctx))
+	require.Empty(t, sp.Sealed())
+	require.Contains(t, w.lines, "1:b1", "the readable record of the damaged segment is delivered")
+	require.NotContains(t, w.lines, "1:a1", "the damaged record is not")
+	require.NoError(t, p2.Ready(ctx))
+	require.Zero(t, p2.Blocked())
+	require.Len(t, p2.Degraded(), 1)
+	require.Contains(t, p2.Degraded()[0], "1.seg")
+}
+
+// TestReadyReportsSpoolHealth: /readyz must fail while the spool cannot write.
+func TestReadyReportsSpoolHealth(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	p, _ := newPipeline(t, sp, &memWriter{})
+	require.NoError(t, p.Ready(context.Background()))
+	sp.health = errors.New("spool cannot accept writes: no space left on device")
+	require.ErrorContains(t, p.Ready(context.Background()), "spool cannot accept writes")
 }

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/axiomhq/hyperloglog"
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
 	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/internal/lineproto"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -92,32 +92,37 @@ func (r *Rollup) lines(ctx context.Context, s *Segment, withSketches bool) ([]st
 		return cmp.Compare(a.i, b.i)
 	})
 
-	var enc lineprotocol.Encoder
-	enc.SetPrecision(lineprotocol.Nanosecond)
+	var enc lineproto.Encoder
 	lines := make([]string, 0, len(refs))
 	skipped := 0
 	var firstErr error
 	for _, ref := range refs {
-		enc.Reset()
+		var line string
 		var err error
 		switch ref.class {
 		case classSum:
-			err = r.encodeSum(&enc, sums[ref.i], s.sums[sums[ref.i]], ref.ts)
+			line, err = r.encodeSum(&enc, sums[ref.i], s.sums[sums[ref.i]], ref.ts)
 		case classSketch:
-			err = r.encodeSketch(&enc, sketches[ref.i])
+			line, err = r.encodeSketch(&enc, sketches[ref.i])
 		case classPoint:
-			err = encodePoint(&enc, &points[ref.i])
+			line, err = encodePoint(&enc, &points[ref.i])
 		}
-		if err = cmp.Or(err, enc.Err()); err != nil {
+		if err != nil {
 			skipped++
 			firstErr = cmp.Or(firstErr, err)
 			continue
 		}
-		lines = append(lines, strings.TrimSuffix(string(enc.Bytes()), "\n"))
+		lines = append(lines, line)
 	}
 	if skipped > 0 {
 		r.log.Error("rollup: lines left out because they cannot be encoded",
 			"segment", s.id, "lines", skipped, "first_error", firstErr)
+	}
+	if s.refused > 0 && !s.refusedReported {
+		s.refusedReported = true
+		r.refused.Add(float64(s.refused))
+		r.log.Error("rollup: values left out because adding them would make a sum infinite; the rest of each sum is written",
+			"segment", s.id, "values", s.refused)
 	}
 	if s.droppedTags > 0 || s.droppedFields > 0 {
 		r.log.Warn("rollup: tags or fields of rolled-up points not in the schema were dropped",
@@ -152,7 +157,7 @@ func (s *Segment) sortedSums() []sumKey {
 	return keys
 }
 
-func (r *Rollup) encodeSum(enc *lineprotocol.Encoder, k sumKey, v *sumVal, ts int64) error {
+func (r *Rollup) encodeSum(enc *lineproto.Encoder, k sumKey, v *sumVal, ts int64) (string, error) {
 	spec := &r.meas[k.meas]
 	enc.StartLine(spec.name)
 	for _, i := range spec.lpTags {
@@ -169,21 +174,20 @@ func (r *Rollup) encodeSum(enc *lineprotocol.Encoder, k sumKey, v *sumVal, ts in
 		}
 		fv, ok := lineprotocol.FloatValue(v.v[i])
 		if !ok {
-			return fmt.Errorf("%s field %s: sum %v is not a finite number", spec.name, spec.fields[i], v.v[i])
+			return "", fmt.Errorf("%s field %s: sum %v is not a finite number", spec.name, spec.fields[i], v.v[i])
 		}
 		enc.AddField(spec.fields[i], fv)
 	}
-	enc.EndLine(time.Unix(0, ts))
-	return nil
+	return enc.EndLine(ts)
 }
 
-func (r *Rollup) encodeSketch(enc *lineprotocol.Encoder, m mergedSketch) error {
+func (r *Rollup) encodeSketch(enc *lineproto.Encoder, m mergedSketch) (string, error) {
 	// Estimate first: it compacts the sparse form, which makes the encoding
 	// of a given set of ids canonical (same segment, same bytes).
 	est := float64(m.sk.Estimate())
 	sketch, err := EncodeSketch(m.sk)
 	if err != nil {
-		return err
+		return "", err
 	}
 	enc.StartLine(schema.MeasDistinct)
 	for _, t := range [...][2]string{ // sorted by key
@@ -202,14 +206,13 @@ func (r *Rollup) encodeSketch(enc *lineprotocol.Encoder, m mergedSketch) error {
 	enc.AddField(schema.FieldEstimate, ev)
 	sv, ok := lineprotocol.StringValue(sketch)
 	if !ok {
-		return errors.New("sketch is not valid UTF-8") // base64 always is
+		return "", errors.New("sketch is not valid UTF-8") // base64 always is
 	}
 	enc.AddField(schema.FieldSketch, sv)
-	enc.EndLine(time.Unix(0, m.key.Start))
-	return nil
+	return enc.EndLine(m.key.Start)
 }
 
-func encodePoint(enc *lineprotocol.Encoder, p *event.Point) error {
+func encodePoint(enc *lineproto.Encoder, p *event.Point) (string, error) {
 	enc.StartLine(p.Measurement)
 	for _, t := range p.Tags {
 		enc.AddTag(t.Key, t.Value)
@@ -217,12 +220,11 @@ func encodePoint(enc *lineprotocol.Encoder, p *event.Point) error {
 	for _, f := range p.Fields {
 		v, ok := fieldValue(&f)
 		if !ok {
-			return fmt.Errorf("%s field %s: invalid value", p.Measurement, f.Key)
+			return "", fmt.Errorf("%s field %s: invalid value", p.Measurement, f.Key)
 		}
 		enc.AddField(f.Key, v)
 	}
-	enc.EndLine(time.Unix(0, p.Time))
-	return nil
+	return enc.EndLine(p.Time)
 }
 
 func fieldValue(f *event.Field) (lineprotocol.Value, bool) {
@@ -347,16 +349,15 @@ func (r *Rollup) PendingSketchLines() (lines []string, commit func()) {
 		}
 		return compareKeys(a.key, b.key)
 	})
-	var enc lineprotocol.Encoder
-	enc.SetPrecision(lineprotocol.Nanosecond)
+	var enc lineproto.Encoder
 	lines = make([]string, 0, len(merged))
 	for _, m := range merged {
-		enc.Reset()
-		if err := cmp.Or(r.encodeSketch(&enc, m), enc.Err()); err != nil {
+		line, err := r.encodeSketch(&enc, m)
+		if err != nil {
 			r.log.Error("rollup: sketch left out because it cannot be encoded", "kind", m.key.Kind, "store", m.key.Store, "err", err)
 			continue
 		}
-		lines = append(lines, strings.TrimSuffix(string(enc.Bytes()), "\n"))
+		lines = append(lines, line)
 	}
 	// The flusher is the only caller of MergeSketches and of commit, and runs
 	// them one after the other, so nothing is merged between encode and commit.

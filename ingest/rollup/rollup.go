@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/axiomhq/hyperloglog"
 	"github.com/cespare/xxhash/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/storepulse/storepulse/ingest/event"
 	"github.com/storepulse/storepulse/internal/schema"
@@ -56,6 +58,8 @@ type Options struct {
 	CacheSize int
 	// Logger receives warnings about dropped data. Default: discard.
 	Logger *slog.Logger
+	// Metrics, when set, registers storepulse_ingest_rollup_refused_values_total.
+	Metrics prometheus.Registerer
 }
 
 // Rollup holds the compiled mapping and the sketch cache. Lines calls are
@@ -65,6 +69,7 @@ type Rollup struct {
 	loc      *time.Location
 	src      SketchSource
 	log      *slog.Logger
+	refused  prometheus.Counter // values refused to keep a sum finite
 
 	meas     []measSpec
 	measIx   map[string]int
@@ -141,6 +146,15 @@ func New(opts Options) (*Rollup, error) {
 		measIx:   map[string]int{},
 		cache:    newLRU(opts.CacheSize),
 		pending:  map[SketchKey]*hyperloglog.Sketch{},
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "storepulse_ingest_rollup_refused_values_total",
+			Help: "Values left out of a one-minute sum because adding them would have made it infinite (should stay 0: parse bounds every value).",
+		}),
+	}
+	if opts.Metrics != nil {
+		if err := opts.Metrics.Register(r.refused); err != nil {
+			return nil, fmt.Errorf("rollup: register metrics: %w", err)
+		}
 	}
 	for i, m := range schema.Summed() {
 		spec, err := compileMeas(m)
@@ -235,6 +249,11 @@ type Segment struct {
 	dayStart, dayEnd int64
 
 	droppedTags, droppedFields int // of rolled-up points, not in the schema
+	// refused counts values left out because adding them would have made a
+	// sum infinite or NaN (parse bounds every value, so this is a last line
+	// of defence): the rest of the sum is still written.
+	refused         int
+	refusedReported bool
 }
 
 // sumKey identifies one summed point of a segment: measurement, window start
@@ -248,6 +267,19 @@ type sumKey struct {
 type sumVal struct {
 	set uint32 // bit i: field i was added to
 	v   [maxFields]float64
+}
+
+// add adds x to field ix unless the sum would stop being finite; it reports
+// whether it added. A refused value leaves the sum (and the line carrying it)
+// intact, so one absurd value never takes the ordinary ones with it.
+func (v *sumVal) add(ix int, x float64) bool {
+	sum := v.v[ix] + x
+	if math.IsInf(sum, 0) || math.IsNaN(sum) {
+		return false
+	}
+	v.v[ix] = sum
+	v.set |= 1 << ix
+	return true
 }
 
 // Sketch windows, as indices.
@@ -329,9 +361,8 @@ func (s *Segment) addEvent(e *event.Event) {
 		}
 		v := s.sum(k)
 		for _, f := range rule.fields {
-			if f.when == nil || f.when(e) {
-				v.v[f.ix] += f.value(e)
-				v.set |= 1 << f.ix
+			if (f.when == nil || f.when(e)) && !v.add(f.ix, f.value(e)) {
+				s.refused++
 			}
 		}
 	}
@@ -434,7 +465,8 @@ func (s *Segment) addPoint(p *event.Point) {
 		if v == nil {
 			v = s.sum(k)
 		}
-		v.v[ix] += x
-		v.set |= 1 << ix
+		if !v.add(ix, x) {
+			s.refused++
+		}
 	}
 }

@@ -1,8 +1,10 @@
 package rollup
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/ingest/event"
@@ -318,13 +321,48 @@ func TestPoints(t *testing.T) {
 			want: []string{"good f=1 " + strconv.FormatInt(t0, 10)},
 		},
 		{
-			name: "a sum overflowing to +Inf is left out",
+			name: "a value that would make a sum infinite is refused; the rest of the sum is written",
 			points: []event.Point{
 				{Measurement: schema.MeasMarketing, Rollup: true, Time: t0, Tags: []event.Tag{{Key: "store", Value: "s1"}}, Fields: []event.Field{{Key: "spend", Float: math.MaxFloat64}}},
 				{Measurement: schema.MeasMarketing, Rollup: true, Time: t0, Tags: []event.Tag{{Key: "store", Value: "s1"}}, Fields: []event.Field{{Key: "spend", Float: math.MaxFloat64}}},
 				{Measurement: schema.MeasMarketing, Rollup: true, Time: t0, Tags: []event.Tag{{Key: "store", Value: "s2"}}, Fields: []event.Field{{Key: "spend", Float: 3}}},
 			},
-			want: []string{"sp_marketing,ingester=i1,store=s2 spend=3 " + w0},
+			want: []string{
+				"sp_marketing,ingester=i1,store=s1 spend=1.7976931348623157e+308 " + w0,
+				"sp_marketing,ingester=i1,store=s2 spend=3 " + w0,
+			},
+		},
+		{
+			// Issue #11 item 3: 10, 1e308, 1e308 in one minute used to drop the
+			// whole line, the ordinary order included.
+			name: "orders summing past float64 keep their line",
+			events: []event.Event{
+				{Type: event.TypeOrder, Time: t0, Store: "s1", Amount: 10, Items: 1},
+				{Type: event.TypeOrder, Time: t0, Store: "s1", Amount: 1e308, Items: 1},
+				{Type: event.TypeOrder, Time: t0, Store: "s1", Amount: 1e308, Items: 1},
+			},
+			want: []string{
+				"sp_ingest,ingester=i1,store=s1,type=order events=3 " + w0,
+				"sp_orders,ingester=i1,store=s1 gmv=1e+308,items=3,orders=3 " + w0,
+			},
+		},
+		{
+			// Issue #11 item 4: InfluxDB keeps raw control characters in a
+			// string field and unescapes only \" and \\.
+			name: "string fields keep raw tab, newline and CR; only quote and backslash are escaped",
+			points: []event.Point{{
+				Measurement: "log", Time: t0,
+				Fields: []event.Field{{Key: "msg", Kind: event.FieldString, Str: "a\tb\nc\rd \"q\" back\\ \\n"}},
+			}},
+			want: []string{"log msg=\"a\tb\nc\rd \\\"q\\\" back\\\\ \\\\n\" " + strconv.FormatInt(t0, 10)},
+		},
+		{
+			name: "a tag value ending in a backslash is left out, others stay",
+			points: []event.Point{
+				{Measurement: "bad", Time: t0, Tags: []event.Tag{{Key: "k", Value: `app\`}}, Fields: []event.Field{{Key: "f", Float: 1}}},
+				{Measurement: "good", Time: t0, Tags: []event.Tag{{Key: "k", Value: `a\b`}}, Fields: []event.Field{{Key: "f", Float: 1}}},
+			},
+			want: []string{`good,k=a\b f=1 ` + strconv.FormatInt(t0, 10)},
 		},
 	}
 	for _, tt := range tests {
@@ -334,4 +372,30 @@ func TestPoints(t *testing.T) {
 			require.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// TestRefusedValuesAreCounted: a value refused to keep a sum finite is
+// counted once per segment (not once per flush attempt) and logged at ERROR.
+func TestRefusedValuesAreCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var logs bytes.Buffer
+	r, err := New(Options{Ingester: "i1", Sketches: &memSketches{}, Metrics: reg,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	s := r.NewSegment(7)
+	s.Add(&event.Batch{Events: []event.Event{
+		{Type: event.TypeOrder, Time: t0, Store: "s1", Amount: math.MaxFloat64, Items: 1},
+		{Type: event.TypeOrder, Time: t0, Store: "s1", Amount: math.MaxFloat64, Items: 1},
+	}})
+	for range 2 { // a retried flush
+		_, err := r.SumLines(s)
+		require.NoError(t, err)
+	}
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	require.Len(t, mfs, 1)
+	require.Equal(t, "storepulse_ingest_rollup_refused_values_total", mfs[0].GetName())
+	require.InDelta(t, 1, mfs[0].GetMetric()[0].GetCounter().GetValue(), 0)
+	require.Equal(t, 1, strings.Count(logs.String(), "level=ERROR"), logs.String())
+	require.Contains(t, logs.String(), "would make a sum infinite")
 }

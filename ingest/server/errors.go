@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"regexp"
 	"strconv"
 	"unicode/utf8"
@@ -141,4 +142,20 @@ func redact(msg string) string {
 	msg = redactIPv4.ReplaceAllString(msg, "<address>")
 	msg = redactPath.ReplaceAllString(msg, "${1}<path>")
 	return msg
+}
+
+// redactKeepNames is redact for /readyz: files keep their name (the
+// operator needs to know which segment) but lose their directory.
+func redactKeepNames(msg string) string {
+	msg = redactURL.ReplaceAllString(msg, "<url>")
+	msg = redactHost.ReplaceAllString(msg, "$1 <address>$3")
+	msg = redactIPv6.ReplaceAllString(msg, "<address>")
+	msg = redactIPv4.ReplaceAllString(msg, "<address>")
+	return redactPath.ReplaceAllStringFunc(msg, func(m string) string {
+		lead := ""
+		if m != "" && m[0] != '/' && !(len(m) > 1 && m[1] == ':') {
+			lead, m = m[:1], m[1:]
+		}
+		return lead + path.Base(m)
+	})
 }

@@ -33,9 +33,16 @@ type Acceptor interface {
 }
 
 // Readiness reports whether the service can take traffic: InfluxDB reachable
-// and the spool below its limit.
+// and the spool below its limit and writable.
 type Readiness interface {
 	Ready(ctx context.Context) error
+}
+
+// Degradation is optionally implemented by a Readiness: conditions an
+// operator must act on that do not stop the service taking traffic (data in
+// the spool's quarantine). /readyz stays 200 but says "degraded" and names them.
+type Degradation interface {
+	Degraded() []string
 }
 
 // Options configure the server.
@@ -143,11 +150,25 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
+	var warnings []string
+	if d, ok := s.ready.(Degradation); ok {
+		for _, w := range d.Degraded() {
+			warnings = append(warnings, redactKeepNames(w))
+		}
+	}
 	if err := s.ready.Ready(ctx); err != nil {
 		// /readyz is unauthenticated: the reason says what is wrong, never
-		// where (URLs, addresses, paths); the log has the whole error.
+		// where (URLs, addresses, directories); the log has the whole error.
 		s.log.Warn("not ready", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": redact(err.Error())})
+		body := map[string]any{"status": "not ready", "reason": redactKeepNames(err.Error())}
+		if len(warnings) > 0 {
+			body["warnings"] = warnings
+		}
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
+	}
+	if len(warnings) > 0 {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "warnings": warnings})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

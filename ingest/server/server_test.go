@@ -341,3 +341,19 @@ func TestSlowBodyIs408(t *testing.T) {
 	require.Contains(t, string(body), "request_timeout")
 	require.NotContains(t, string(body), "127.0.0.1")
 }
+
+type degradedReady struct{ warnings []string }
+
+func (degradedReady) Ready(context.Context) error { return nil }
+func (d degradedReady) Degraded() []string        { return d.warnings }
+
+// TestReadyzWarningsKeepOnlyFileNames: /readyz warnings name a quarantined
+// file without its directory.
+func TestReadyzWarningsKeepOnlyFileNames(t *testing.T) {
+	ts := newTestServer(t, testOptions(), degradedReady{warnings: []string{"segment quarantined: /var/lib/storepulse/quarantine/000042.seg (bad checksum)"}})
+	rec := ts.do(t, "GET", "/readyz", "", nil, nil)
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Contains(t, rec.Body.String(), "000042.seg (bad checksum)")
+	require.Contains(t, rec.Body.String(), "degraded")
+	require.NotContains(t, rec.Body.String(), "/var/lib")
+}

@@ -47,11 +47,22 @@ func parseSegmentName(name string) (SegmentID, bool) {
 	return SegmentID(n), true
 }
 
-func appendHeader(dst []byte, id SegmentID) []byte {
+// flagSalvaged in the header's reserved field marks a segment rewritten by
+// Quarantine: all of it is acknowledged data, whatever the commit file says.
+const flagSalvaged uint16 = 1
+
+func appendHeader(dst []byte, id SegmentID) []byte { return appendHeaderFlags(dst, id, 0) }
+
+func appendHeaderFlags(dst []byte, id SegmentID, flags uint16) []byte {
 	dst = append(dst, magic[:]...)
 	dst = binary.LittleEndian.AppendUint16(dst, formatVersion)
-	dst = binary.LittleEndian.AppendUint16(dst, 0)
+	dst = binary.LittleEndian.AppendUint16(dst, flags)
 	return binary.LittleEndian.AppendUint64(dst, uint64(id))
+}
+
+// salvaged reports whether a valid header carries flagSalvaged.
+func salvaged(b []byte, id SegmentID) bool {
+	return checkHeader(b, id) == nil && binary.LittleEndian.Uint16(b[6:])&flagSalvaged != 0
 }
 
 // checkHeader reports why b (at least headerSize bytes) is not the header of
@@ -130,4 +141,99 @@ func validFrameAfter(tab *crc32.Table, data []byte, off int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// The commit file records how much of the active segment was acknowledged:
+// after the frames of a group commit are fsynced, and before any of them is
+// acknowledged, a commit record naming the segment and its acknowledged length
+// is written and fsynced. Two slots are used alternately, so a write torn by a
+// crash leaves the previous record intact (a torn record was never followed by
+// an acknowledgement). Recovery thereby tells a torn, unacknowledged tail
+// (bytes past the acknowledged length) from damage to acknowledged data.
+//
+//	slot: magic "SPCM" | seq uint64 | segment uint64 | length uint64 | crc uint32 (32 bytes)
+const (
+	commitName     = "COMMIT"
+	commitSlotSize = 32
+	commitSlotGap  = 512 // slots in different sectors
+)
+
+var commitMagic = [4]byte{'S', 'P', 'C', 'M'}
+
+type commitRecord struct {
+	seq    uint64
+	seg    SegmentID
+	length int64
+}
+
+func appendCommitRecord(dst []byte, tab *crc32.Table, r commitRecord) []byte {
+	start := len(dst)
+	dst = append(dst, commitMagic[:]...)
+	dst = binary.LittleEndian.AppendUint64(dst, r.seq)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(r.seg))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(r.length)) //nolint:gosec // a file size
+	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], tab))
+}
+
+// parseCommitFile returns the newest valid record of a commit file image.
+func parseCommitFile(tab *crc32.Table, b []byte) (commitRecord, bool) {
+	var best commitRecord
+	found := false
+	for _, off := range []int{0, commitSlotGap} {
+		if len(b) < off+commitSlotSize {
+			continue
+		}
+		slot := b[off : off+commitSlotSize]
+		if [4]byte(slot[:4]) != commitMagic || crc32.Checksum(slot[:commitSlotSize-4], tab) != binary.LittleEndian.Uint32(slot[commitSlotSize-4:]) {
+			continue
+		}
+		r := commitRecord{
+			seq:    binary.LittleEndian.Uint64(slot[4:]),
+			seg:    SegmentID(binary.LittleEndian.Uint64(slot[12:])),
+			length: int64(binary.LittleEndian.Uint64(slot[20:])), //nolint:gosec // written from an int64
+		}
+		if !found || r.seq > best.seq {
+			best, found = r, true
+		}
+	}
+	return best, found
+}
+
+// Range is a half-open byte range of a segment file.
+type Range struct {
+	Offset int64 `json:"offset"`
+	Bytes  int64 `json:"bytes"`
+}
+
+// salvage walks a segment image and returns the byte ranges of every valid
+// frame, in order, and the damaged ranges between them. After damage it
+// resynchronises on the next offset where a frame passes its CRC. A bad
+// header is a damaged range too: the frames after it are still salvaged.
+func salvage(tab *crc32.Table, data []byte, id SegmentID) (frames, damaged []Range) {
+	off := headerSize
+	if checkHeader(data, id) != nil {
+		if len(data) <= headerSize {
+			return nil, []Range{{0, int64(len(data))}}
+		}
+		damaged = append(damaged, Range{0, headerSize})
+	}
+	for off < len(data) {
+		n, ok := frameAt(tab, data, off)
+		if ok {
+			frames = append(frames, Range{int64(off), int64(frameHeader + n)})
+			off += frameHeader + n
+			continue
+		}
+		next, found := validFrameAfter(tab, data, off)
+		if !found {
+			next = len(data)
+		}
+		if k := len(damaged); k > 0 && damaged[k-1].Offset+damaged[k-1].Bytes == int64(off) {
+			damaged[k-1].Bytes += int64(next - off)
+		} else {
+			damaged = append(damaged, Range{int64(off), int64(next - off)})
+		}
+		off = next
+	}
+	return frames, damaged
 }

@@ -12,6 +12,15 @@
 // segments are read, processed and removed by the caller. Segment ids increase
 // monotonically for the life of the directory and are never reused, even after
 // every segment was removed and the process restarted.
+//
+// Failures: a failed write or fsync (ENOSPC, EACCES, EIO) fails only the
+// records of that group commit, which are not acknowledged. The segment is cut
+// back to its acknowledged length and sealed, the next Append starts a new
+// segment, and Health reports the failure until a write succeeds again, so the
+// spool recovers by itself when space returns. Damage to acknowledged data is
+// never cut silently: Quarantine moves the damaged file aside (Options.
+// QuarantineDir) and keeps its readable records; a torn, unacknowledged tail
+// found by Open is moved aside too (see the commit file in format.go).
 package spool
 
 import (
@@ -27,6 +36,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 )
 
 // SegmentID names a segment. Ids are monotonic for the life of the spool
@@ -54,6 +64,21 @@ var (
 	ErrNotSealed = errors.New("spool: not a sealed segment")
 	// ErrTooLarge is returned by Append for a record over 1 GiB.
 	ErrTooLarge = errors.New("spool: record too large")
+	// ErrCorrupt wraps Read errors caused by damaged data (a bad header, a
+	// truncated record, a CRC mismatch): Quarantine the segment.
+	ErrCorrupt = errors.New("spool: corrupt segment")
+	// ErrNoReserve is returned by Append while the drain reserve
+	// (Options.ReserveBytes) is released and cannot be restored: the disk is
+	// full, and the space left is kept for draining.
+	ErrNoReserve = errors.New("spool: disk full, drain reserve not restored")
+)
+
+const (
+	reserveName = "RESERVE"
+	probeName   = "PROBE" + tmpSuffix
+	salvageExt  = ".salvage"
+	// probeEvery limits how often Health tests a failed disk with a write.
+	probeEvery = time.Second
 )
 
 // Options configure a Spool.
@@ -69,6 +94,21 @@ type Options struct {
 	MaxBytes int64
 	// Logger receives recovery and failure reports (default: discarded).
 	Logger *slog.Logger
+	// QuarantineDir receives damaged segments and torn tails, never deleted
+	// by the spool (default Dir/quarantine). It must be on Dir's file system.
+	QuarantineDir string
+	// ReserveBytes is the size of a file (Dir/RESERVE) kept allocated so that
+	// draining can go on when the disk is full: ReleaseReserve frees it for
+	// the writes a flush needs (de-duplication ids), and Append refuses
+	// records (ErrNoReserve) until it is restored. 0: no reserve.
+	ReserveBytes int64
+	// Now stamps quarantine reports (default time.Now).
+	Now func() time.Time
+	// WriteFault is fault injection for tests: when set, it is called before
+	// every write of n bytes to a file at path, and an error it returns is
+	// that write's error (a simulated ENOSPC or EACCES through the file
+	// layer). Leave nil in production.
+	WriteFault func(path string, n int64) error
 
 	// perAppendSync disables group commit (one fsync per record); only the
 	// benchmark uses it, as the baseline.
@@ -86,7 +126,17 @@ type Stats struct {
 	Seals          uint64 // segments sealed since Open
 	Removes        uint64 // segments removed since Open
 	Full           uint64 // appends rejected with ErrFull
-	TruncatedBytes int64  // torn-tail bytes cut (or empty last segment deleted) by Open
+	TruncatedBytes int64  // torn, unacknowledged tail bytes moved aside (or empty last segment deleted) by Open
+	// WriteErrors counts failed group commits (their records were not
+	// acknowledged); Writable is false from a failure until a write succeeds.
+	WriteErrors uint64
+	Writable    bool
+	// QuarantinedSegments and QuarantinedBytes count damaged acknowledged
+	// data moved to the quarantine directory since Open.
+	QuarantinedSegments uint64
+	QuarantinedBytes    int64
+	ReserveReleases     uint64 // times the drain reserve was freed for a flush
+	ReserveHeld         bool   // the drain reserve file is allocated
 }
 
 // batch is one group commit: the frames appended to one segment while the
@@ -116,7 +166,15 @@ type Spool struct {
 	work       *sync.Cond // wakes the writer
 	queue      []*batch   // waiting for the writer; only the last may grow
 	closed     bool
-	failed     error // sticky: after a failed write or fsync nothing is trusted
+	writeErr   error      // last failed commit, until a write succeeds
+	probedAt   time.Time  // last Health probe while writeErr is set
+	dead       SegmentID  // a segment abandoned after a failed commit: its queued batches fail
+	deadErr    error      // with this error
+	reserved   bool       // the reserve file is allocated
+	resMu      sync.Mutex // serialises reserve allocation and release
+	drainHold  bool       // the reserve was released for draining: only a removal may restore it
+	reserveErr error      // last failed reserve allocation, retried after probeEvery
+	reserveAt  time.Time
 	nextID     SegmentID
 	active     SegmentID // 0: none; the next Append creates one
 	activeSize int64     // including frames still queued
@@ -128,16 +186,19 @@ type Spool struct {
 	freeBufs   [][]byte
 
 	file       *os.File // active segment file; touched only by the writer goroutine and Close
+	committed  int64    // acknowledged length of file; writer only
+	commitF    *os.File // the commit file; writer only
+	commitSeq  uint64
 	writerDone chan struct{}
 }
 
 // Open opens (creating if needed) the spool in opts.Dir and recovers it: every
-// segment on disk becomes sealed, in id order; a torn tail of the last-written
-// segment (an incomplete or CRC-bad frame with no valid frame after it) is
-// truncated and logged, and an empty last segment is deleted. Damage followed by
-// valid frames, or a bad header of an earlier segment, is an error naming the
-// file and offset: Open never discards records that might have been
-// acknowledged.
+// segment on disk becomes sealed, in id order. A torn tail of the last-written
+// segment (bytes past its acknowledged length, per the commit file, that are
+// not valid frames) is moved to the quarantine directory and cut, with a
+// warning; a last segment without records is deleted. Damage to acknowledged
+// data is left in place for Read to report (ErrCorrupt) and Quarantine to move
+// aside: Open never discards records that might have been acknowledged.
 func Open(opts Options) (*Spool, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("spool: Options.Dir is empty")
@@ -150,6 +211,12 @@ func Open(opts Options) (*Spool, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.QuarantineDir == "" {
+		opts.QuarantineDir = filepath.Join(opts.Dir, "quarantine")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("spool: create %s: %w", opts.Dir, err)
@@ -172,6 +239,15 @@ func Open(opts Options) (*Spool, error) {
 		lock.Close()
 		return nil, err
 	}
+	cf, err := os.OpenFile(filepath.Join(opts.Dir, commitName), os.O_CREATE|os.O_RDWR, 0o600) //nolint:gosec // our own directory
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("spool: open commit file: %w", err)
+	}
+	s.commitF = cf
+	if err := s.restoreReserve(); err != nil {
+		s.log.Error("spool: drain reserve not allocated; appends are refused until it is", "bytes", opts.ReserveBytes, "err", err)
+	}
 	go s.run()
 	return s, nil
 }
@@ -192,15 +268,19 @@ func (s *Spool) Append(ctx context.Context, rec []byte) (SegmentID, error) {
 	}
 	need := int64(frameHeader + len(rec))
 
+	if s.opts.ReserveBytes > 0 && !s.reserveHeld() {
+		if s.releasedForDrain() {
+			return 0, fmt.Errorf("%w: released for draining", ErrNoReserve)
+		}
+		if err := s.restoreReserve(); err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrNoReserve, err)
+		}
+	}
+
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return 0, ErrClosed
-	}
-	if s.failed != nil {
-		err := s.failed
-		s.mu.Unlock()
-		return 0, err
 	}
 	// A segment that already holds records is sealed before it would pass its
 	// size limit; an empty one takes any record, however large.
@@ -295,11 +375,6 @@ func (s *Spool) Seal() (id SegmentID, ok bool, err error) {
 		s.mu.Unlock()
 		return 0, false, ErrClosed
 	}
-	if s.failed != nil {
-		err := s.failed
-		s.mu.Unlock()
-		return 0, false, err
-	}
 	if s.active == 0 {
 		s.mu.Unlock()
 		return 0, false, nil
@@ -330,30 +405,63 @@ func (s *Spool) run() {
 		b := s.queue[0]
 		s.queue[0] = nil
 		s.queue = s.queue[1:]
-		err := s.failed
+		dead := b.seg == s.dead
+		deadErr := s.deadErr
 		s.mu.Unlock()
 
 		var syncs uint64
-		if err == nil {
+		var err error
+		var abandoned, sealedSize int64 = -1, 0
+		if dead {
+			// Queued behind a failed commit of the same segment, which was
+			// cut back and sealed: these records were not written.
+			err = deadErr
+		} else {
 			syncs, err = s.commit(b)
+			if err != nil {
+				abandoned = s.abandon(b.seg)
+			}
+			sealedSize = s.committed
 		}
 
 		s.mu.Lock()
 		s.stats.Fsyncs += syncs
 		if err != nil {
-			if s.failed == nil {
-				// The kernel may have dropped the dirty pages a failed fsync
-				// covered, so retrying could acknowledge lost data: stop.
-				s.failed = fmt.Errorf("spool: writer stopped, reopen required: %w", err)
-				s.log.Error("spool write failed; refusing further appends", "segment", b.seg, "err", err)
+			if !dead {
+				s.stats.WriteErrors++
+				s.writeErr = fmt.Errorf("spool: write failed: %w", err)
+				s.probedAt = time.Now()
+				s.dead, s.deadErr = b.seg, s.writeErr
+				// Everything counted for the segment leaves the budget but its
+				// acknowledged length; its queued batches fail without
+				// counting (see dead above).
+				var total int64
+				if s.active == b.seg {
+					total = s.activeSize
+					s.active, s.activeSize = 0, 0
+				} else {
+					total = s.sealSizeLocked(b)
+				}
+				var keep int64
+				if abandoned > headerSize {
+					keep = abandoned
+					s.sealed = append(s.sealed, b.seg)
+					s.sizes[b.seg] = abandoned
+					s.stats.Seals++
+				}
+				s.bytes -= total - keep
+				s.log.Error("spool write failed; the records of this commit were not acknowledged, the segment is sealed at its acknowledged length and appends continue in a new one",
+					"segment", uint64(b.seg), "err", err)
 			}
-			b.err = s.failed
+			b.err = s.deadErr
 		} else {
+			s.writeErr = nil
 			s.stats.Appends += b.records
 			s.stats.AppendedBytes += b.payload
 			if b.seal {
 				s.sealed = append(s.sealed, b.seg)
-				s.sizes[b.seg] = b.sealSize
+				s.sizes[b.seg] = sealedSize
+				s.bytes += sealedSize - b.sealSize
 				s.stats.Seals++
 			}
 		}
@@ -365,8 +473,51 @@ func (s *Spool) run() {
 	}
 }
 
+// sealSizeLocked is the size counted for b's segment, already sealed by
+// Append or Seal: that of its seal batch, b itself or one still queued.
+func (s *Spool) sealSizeLocked(b *batch) int64 {
+	if b.seal {
+		return b.sealSize
+	}
+	for _, q := range s.queue {
+		if q.seg == b.seg && q.seal {
+			return q.sealSize
+		}
+	}
+	return 0
+}
+
+// abandon closes the active segment after a failed commit, cut back to its
+// acknowledged length. It returns that length (the segment is then sealed
+// if it holds records), or -1 when the segment was never created.
+func (s *Spool) abandon(seg SegmentID) int64 {
+	f := s.file
+	s.file = nil
+	if f == nil {
+		return -1
+	}
+	size := s.committed
+	// The bytes past the acknowledged length (a partial write) are cut so the
+	// file ends on a frame boundary. Were the cut to fail, recovery would find
+	// them past the acknowledged length of the commit file and move them aside.
+	if err := f.Truncate(size); err != nil {
+		s.log.Error("spool: cut back failed segment", "segment", uint64(seg), "err", err)
+	} else if err := f.Sync(); err != nil {
+		s.log.Error("spool: fsync failed segment", "segment", uint64(seg), "err", err)
+	}
+	_ = f.Close()
+	if size <= headerSize {
+		if err := os.Remove(f.Name()); err != nil {
+			s.log.Error("spool: remove failed empty segment", "segment", uint64(seg), "err", err)
+		}
+		return 0
+	}
+	return size
+}
+
 // commit performs one batch: create the segment, write and fsync the frames,
-// seal. It returns the number of data fsyncs done.
+// record the acknowledged length, seal. It returns the number of data fsyncs
+// done.
 func (s *Spool) commit(b *batch) (uint64, error) {
 	var syncs uint64
 	if b.create {
@@ -378,6 +529,11 @@ func (s *Spool) commit(b *batch) (uint64, error) {
 		return syncs, fmt.Errorf("spool: segment %d is not open", b.seg)
 	}
 	if len(b.buf) > 0 {
+		if s.opts.WriteFault != nil {
+			if err := s.opts.WriteFault(s.file.Name(), int64(len(b.buf))); err != nil {
+				return syncs, fmt.Errorf("spool: write %s: %w", s.file.Name(), err)
+			}
+		}
 		if _, err := s.file.Write(b.buf); err != nil {
 			return syncs, fmt.Errorf("spool: write %s: %w", s.file.Name(), err)
 		}
@@ -385,13 +541,19 @@ func (s *Spool) commit(b *batch) (uint64, error) {
 			return syncs, fmt.Errorf("spool: fsync %s: %w", s.file.Name(), err)
 		}
 		syncs++
+		if err := s.writeCommit(b.seg, s.committed+int64(len(b.buf))); err != nil {
+			return syncs, err
+		}
+		s.committed += int64(len(b.buf))
 	}
 	if b.seal {
 		// Every frame of the segment was fsynced by the batch that carried it.
+		// A close error cannot lose them: it is only logged, and the
+		// segment is sealed at its acknowledged length.
 		f := s.file
 		s.file = nil
 		if err := f.Close(); err != nil {
-			return syncs, fmt.Errorf("spool: close %s: %w", f.Name(), err)
+			s.log.Warn("spool: close sealed segment", "file", f.Name(), "err", err)
 		}
 	}
 	return syncs, nil
@@ -400,33 +562,62 @@ func (s *Spool) commit(b *batch) (uint64, error) {
 // createSegment persists the id counter past id, then creates the segment with
 // its header, both durable (file and directory fsynced) before any of its
 // records can be acknowledged.
-func (s *Spool) createSegment(id SegmentID) error {
+func (s *Spool) createSegment(id SegmentID) (err error) {
 	tmp := filepath.Join(s.opts.Dir, counterName+tmpSuffix)
+	path := filepath.Join(s.opts.Dir, segmentName(id))
+	var f *os.File
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Leave nothing behind that takes space: the id is simply skipped.
+		if f != nil {
+			_ = f.Close()
+			_ = os.Remove(path)
+		}
+		_ = os.Remove(tmp)
+	}()
+	if s.opts.WriteFault != nil {
+		if err := s.opts.WriteFault(path, headerSize+32); err != nil {
+			return fmt.Errorf("spool: create segment: %w", err)
+		}
+	}
 	if err := writeFileSync(tmp, fmt.Appendf(nil, "%d\n", uint64(id)+1)); err != nil {
 		return err
 	}
-	path := filepath.Join(s.opts.Dir, segmentName(id))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600) //nolint:gosec // path built from our own dir and id
+	f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600) //nolint:gosec // path built from our own dir and id
 	if err != nil {
 		return fmt.Errorf("spool: create segment: %w", err)
 	}
 	if _, err := f.Write(appendHeader(nil, id)); err != nil {
-		f.Close()
 		return fmt.Errorf("spool: write header %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
 		return fmt.Errorf("spool: fsync %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, filepath.Join(s.opts.Dir, counterName)); err != nil {
-		f.Close()
 		return fmt.Errorf("spool: persist segment counter: %w", err)
 	}
 	if err := syncDir(s.opts.Dir); err != nil {
-		f.Close()
 		return err
 	}
 	s.file = f
+	s.committed = headerSize
+	return nil
+}
+
+// writeCommit records that seg is acknowledged up to length (see the commit
+// file in format.go) and fsyncs it.
+func (s *Spool) writeCommit(seg SegmentID, length int64) error {
+	s.commitSeq++
+	rec := appendCommitRecord(nil, s.crc, commitRecord{seq: s.commitSeq, seg: seg, length: length})
+	off := int64(s.commitSeq%2) * commitSlotGap
+	if _, err := s.commitF.WriteAt(rec, off); err != nil {
+		return fmt.Errorf("spool: write commit record: %w", err)
+	}
+	if err := s.commitF.Sync(); err != nil {
+		return fmt.Errorf("spool: fsync commit record: %w", err)
+	}
 	return nil
 }
 
@@ -446,7 +637,7 @@ func (s *Spool) Read(id SegmentID, fn func(rec []byte) error) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	_, ok := s.sizes[id]
+	size, ok := s.sizes[id]
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("spool: read %d: %w", id, ErrNotSealed)
@@ -457,33 +648,38 @@ func (s *Spool) Read(id SegmentID, fn func(rec []byte) error) error {
 		return fmt.Errorf("spool: read: %w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 256<<10)
+	// Only the acknowledged length counts: bytes past it (a cut that failed)
+	// were never acknowledged, and a file shorter than it lost records.
+	r := bufio.NewReaderSize(io.LimitReader(f, size), 256<<10)
 	hdr := make([]byte, headerSize)
 	if _, err := io.ReadFull(r, hdr); err != nil {
-		return fmt.Errorf("spool: %s: header at offset 0: %w", path, err)
+		return fmt.Errorf("%w: %s: header at offset 0: %w", ErrCorrupt, path, err)
 	}
 	if err := checkHeader(hdr, id); err != nil {
-		return fmt.Errorf("spool: %s: header at offset 0: %w", path, err)
+		return fmt.Errorf("%w: %s: header at offset 0: %w", ErrCorrupt, path, err)
 	}
 	off := int64(headerSize)
 	var fh [frameHeader]byte
 	for {
 		if _, err := io.ReadFull(r, fh[:]); err != nil {
 			if errors.Is(err, io.EOF) {
+				if off < size {
+					return fmt.Errorf("%w: %s: file ends at offset %d, %d bytes were acknowledged", ErrCorrupt, path, off, size)
+				}
 				return nil
 			}
-			return fmt.Errorf("spool: %s: truncated record at offset %d: %w", path, off, err)
+			return fmt.Errorf("%w: %s: truncated record at offset %d: %w", ErrCorrupt, path, off, err)
 		}
 		n := binary.LittleEndian.Uint32(fh[:])
 		if n > maxRecordBytes {
-			return fmt.Errorf("spool: %s: corrupt record length %d at offset %d", path, n, off)
+			return fmt.Errorf("%w: %s: corrupt record length %d at offset %d", ErrCorrupt, path, n, off)
 		}
 		rec := make([]byte, n)
 		if _, err := io.ReadFull(r, rec); err != nil {
-			return fmt.Errorf("spool: %s: truncated record at offset %d: %w", path, off, err)
+			return fmt.Errorf("%w: %s: truncated record at offset %d: %w", ErrCorrupt, path, off, err)
 		}
 		if frameCRC(s.crc, fh[:4], rec) != binary.LittleEndian.Uint32(fh[4:]) {
-			return fmt.Errorf("spool: %s: CRC mismatch in record at offset %d", path, off)
+			return fmt.Errorf("%w: %s: CRC mismatch in record at offset %d", ErrCorrupt, path, off)
 		}
 		if err := fn(rec); err != nil {
 			return err
@@ -533,6 +729,23 @@ func (s *Spool) Remove(id SegmentID) error {
 	return err
 }
 
+// RemoveThenRestore is Remove followed by an attempt to restore the drain
+// reserve from the space freed (an error of the latter is only logged).
+func (s *Spool) RemoveThenRestore(id SegmentID) error {
+	if err := s.Remove(id); err != nil {
+		return err
+	}
+	if s.opts.ReserveBytes > 0 && !s.reserveHeld() {
+		s.mu.Lock()
+		s.drainHold = false
+		s.mu.Unlock()
+		if err := s.restoreReserve(); err != nil {
+			s.log.Debug("spool: drain reserve not restored yet", "err", err)
+		}
+	}
+	return nil
+}
+
 // Bytes is the size of every segment still on disk, including records queued
 // for the next group commit: the measure of the MaxBytes budget.
 func (s *Spool) Bytes() int64 {
@@ -552,6 +765,8 @@ func (s *Spool) Stats() Stats {
 		st.Segments++
 	}
 	st.Bytes = s.bytes
+	st.Writable = s.writeErr == nil
+	st.ReserveHeld = s.reserved
 	return st
 }
 
@@ -579,12 +794,10 @@ func (s *Spool) Close() error {
 		}
 		s.file = nil
 	}
-	s.lock.Close()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err == nil && s.failed != nil {
-		err = s.failed
+	if s.commitF != nil {
+		_ = s.commitF.Close()
 	}
+	s.lock.Close()
 	return err
 }
 

@@ -139,60 +139,21 @@ func lastSegmentPath(t *testing.T, dir string) string {
 	return m[len(m)-1]
 }
 
+// TestTornTailIsCut: bytes past the acknowledged length that are not a valid
+// record are a write interrupted by a crash; they are cut, but moved to the
+// quarantine directory first, never deleted.
 func TestTornTailIsCut(t *testing.T) {
+	partial := appendFrame(nil, castagnoli(), []byte("never acknowledged"))
+	flipped := appendFrame(nil, castagnoli(), []byte("never acknowledged"))
+	flipped[len(flipped)-1] ^= 1
 	tests := []struct {
-		name    string
-		damage  func(t *testing.T, path string)
-		want    []string
-		removed bool // the whole segment had no intact record
+		name string
+		tail []byte
 	}{
-		{
-			name: "truncated mid payload",
-			damage: func(t *testing.T, path string) {
-				st, err := os.Stat(path)
-				require.NoError(t, err)
-				require.NoError(t, os.Truncate(path, st.Size()-3))
-			},
-			want: []string{"r-0", "r-1", "r-2"},
-		},
-		{
-			name: "truncated inside frame header",
-			damage: func(t *testing.T, path string) {
-				st, err := os.Stat(path)
-				require.NoError(t, err)
-				// Last record "r-3" is 3 bytes: 8-byte frame header + 3; keep 5 of them.
-				require.NoError(t, os.Truncate(path, st.Size()-6))
-			},
-			want: []string{"r-0", "r-1", "r-2"},
-		},
-		{
-			name: "garbage appended",
-			damage: func(t *testing.T, path string) {
-				appendBytes(t, path, []byte("\x07\x00\x00\x00garbage!!\xff\xfe"))
-			},
-			want: []string{"r-0", "r-1", "r-2", "r-3"},
-		},
-		{
-			name: "zeros appended",
-			damage: func(t *testing.T, path string) {
-				appendBytes(t, path, make([]byte, 4096))
-			},
-			want: []string{"r-0", "r-1", "r-2", "r-3"},
-		},
-		{
-			name: "only a torn header left",
-			damage: func(t *testing.T, path string) {
-				require.NoError(t, os.Truncate(path, 9))
-			},
-			removed: true,
-		},
-		{
-			name: "header without records",
-			damage: func(t *testing.T, path string) {
-				require.NoError(t, os.Truncate(path, headerSize))
-			},
-			removed: true,
-		},
+		{name: "garbage appended", tail: []byte("\x07\x00\x00\x00garbage!!\xff\xfe")},
+		{name: "zeros appended", tail: make([]byte, 4096)},
+		{name: "partial frame appended", tail: partial[:len(partial)-5]},
+		{name: "bit-flipped frame appended", tail: flipped},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,27 +164,58 @@ func TestTornTailIsCut(t *testing.T) {
 			path := lastSegmentPath(t, dir)
 			before, err := os.Stat(path)
 			require.NoError(t, err)
-			tt.damage(t, path)
+			appendBytes(t, path, tt.tail)
 
-			s2 := openT(t, Options{Dir: dir})
+			var logs bytes.Buffer
+			s2 := openT(t, Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			recs, _ := readAll(t, s2)
-			require.Equal(t, tt.want, recs)
-			require.Positive(t, s2.Stats().TruncatedBytes)
-			if tt.removed {
-				require.Empty(t, s2.Sealed())
-				require.NoFileExists(t, path)
-				require.Zero(t, s2.Bytes())
-			} else {
-				after, err := os.Stat(path)
-				require.NoError(t, err)
-				require.LessOrEqual(t, after.Size(), before.Size())
-				require.Equal(t, after.Size(), s2.Bytes())
-			}
+			require.Equal(t, []string{"r-0", "r-1", "r-2", "r-3"}, recs, "every acknowledged record is kept")
+			require.EqualValues(t, len(tt.tail), s2.Stats().TruncatedBytes)
+			require.Zero(t, s2.Stats().QuarantinedSegments, "no acknowledged data was damaged")
+			after, err := os.Stat(path)
+			require.NoError(t, err)
+			require.Equal(t, before.Size(), after.Size())
+			require.Equal(t, after.Size(), s2.Bytes())
+			require.Contains(t, logs.String(), "torn write past the acknowledged length")
+			require.NotContains(t, logs.String(), "level=ERROR")
+
+			// The cut bytes are in the quarantine directory, with a report.
+			q, err := s2.Quarantined()
+			require.NoError(t, err)
+			require.Equal(t, []string{fmt.Sprintf("%s.torn-at-%d", segmentName(ids[0]), before.Size())}, q)
+			moved, err := os.ReadFile(filepath.Join(dir, "quarantine", q[0]))
+			require.NoError(t, err)
+			require.Equal(t, tt.tail, moved)
+			require.FileExists(t, filepath.Join(dir, "quarantine", q[0]+".json"))
+
 			id, err := s2.Append(context.Background(), []byte("next"))
 			require.NoError(t, err)
 			require.Greater(t, id, ids[0], "a cut segment's id is not reused")
 		})
 	}
+}
+
+// TestUnacknowledgedSegmentRemoved: a segment created just before a crash,
+// before any of its records was acknowledged, leaves the spool; its bytes past
+// the header are moved aside.
+func TestUnacknowledgedSegmentRemoved(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: dir})
+	ids := appendN(t, s, "r", 2)
+	require.NoError(t, s.Close())
+	next := ids[0] + 1
+	path := filepath.Join(dir, segmentName(next))
+	require.NoError(t, os.WriteFile(path, append(appendHeader(nil, next), "torn"...), 0o600))
+
+	s2 := openT(t, Options{Dir: dir})
+	require.Equal(t, []SegmentID{ids[0]}, s2.Sealed())
+	require.NoFileExists(t, path)
+	q, err := s2.Quarantined()
+	require.NoError(t, err)
+	require.Len(t, q, 1)
+	moved, err := os.ReadFile(filepath.Join(dir, "quarantine", q[0]))
+	require.NoError(t, err)
+	require.Equal(t, "torn", string(moved))
 }
 
 func appendBytes(t *testing.T, path string, b []byte) {
@@ -243,22 +235,34 @@ func flipByte(t *testing.T, path string, off int64) {
 	require.NoError(t, os.WriteFile(path, b, 0o600))
 }
 
-func TestMidFileCorruption(t *testing.T) {
-	// Records "c-0".."c-4" are 3 bytes: frame i starts at 16 + 11*i.
-	const rec2 = headerSize + 2*11
+// TestAcknowledgedDamageIsQuarantined: damage inside acknowledged data, in
+// the last segment or an earlier one, is never cut as a torn tail. Open
+// succeeds, Read reports ErrCorrupt, and Quarantine moves the damaged file
+// aside unchanged, keeps every readable record in the spool under the same
+// id, logs an ERROR and counts it; later segments are unaffected.
+func TestAcknowledgedDamageIsQuarantined(t *testing.T) {
+	// Records "c-0".."c-4" are 3 bytes: frame i starts at 16 + 11*i; a
+	// segment is 16 + 55 = 71 bytes.
+	const rec2, rec4, segSize = headerSize + 2*11, headerSize + 4*11, headerSize + 5*11
+	all := []string{"c-0", "c-1", "c-2", "c-3", "c-4"}
 	tests := []struct {
 		name string
-		// segs: number of segments written (each sealed after 5 records); the
-		// damage goes into segment index seg.
+		// segs: segments written (each sealed after 5 records); the damage
+		// goes into segment index seg.
 		segs, seg int
-		off       int64
-		openErr   string // Open fails with this text
-		readErr   string // else Read of the damaged segment fails with this text
+		damage    func(t *testing.T, path string)
+		kept      []string // records of the damaged segment still delivered
+		damaged   int64    // bytes reported damaged
 	}{
-		{name: "last segment payload", segs: 1, seg: 0, off: rec2 + frameHeader + 1, openErr: fmt.Sprintf("corrupt data at offset %d", rec2)},
-		{name: "last segment length", segs: 1, seg: 0, off: rec2, openErr: fmt.Sprintf("corrupt data at offset %d", rec2)},
-		{name: "earlier segment payload", segs: 2, seg: 0, off: rec2 + frameHeader, readErr: fmt.Sprintf("CRC mismatch in record at offset %d", rec2)},
-		{name: "earlier segment header", segs: 2, seg: 0, off: 1, openErr: "corrupt header at offset 0"},
+		{name: "last record truncated mid payload", segs: 1, damage: truncateTo(segSize - 2), kept: all[:4], damaged: 11},
+		{name: "last record truncated in its frame header", segs: 1, damage: truncateTo(rec4 + 5), kept: all[:4], damaged: 11},
+		{name: "last record cut whole", segs: 1, damage: truncateTo(rec4), kept: all[:4], damaged: 11},
+		{name: "last record payload bit flip", segs: 1, damage: flipAt(segSize - 1), kept: all[:4], damaged: 11},
+		{name: "last segment middle record payload", segs: 1, damage: flipAt(rec2 + frameHeader + 1), kept: []string{"c-0", "c-1", "c-3", "c-4"}, damaged: 11},
+		{name: "last segment middle record length", segs: 1, damage: flipAt(rec2), kept: []string{"c-0", "c-1", "c-3", "c-4"}, damaged: 11},
+		{name: "earlier segment payload", segs: 3, seg: 0, damage: flipAt(rec2 + frameHeader), kept: []string{"c-0", "c-1", "c-3", "c-4"}, damaged: 11},
+		{name: "earlier segment header", segs: 3, seg: 1, damage: flipAt(1), kept: all, damaged: headerSize},
+		{name: "last segment cut to a torn header", segs: 1, damage: truncateTo(9), kept: nil, damaged: segSize},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -273,26 +277,91 @@ func TestMidFileCorruption(t *testing.T) {
 				ids = append(ids, id)
 			}
 			require.NoError(t, s.Close())
-			path := filepath.Join(dir, segmentName(ids[tt.seg]))
-			flipByte(t, path, tt.off)
-
-			s2, err := Open(Options{Dir: dir})
-			if tt.openErr != "" {
-				require.Error(t, err)
-				require.Contains(t, err.Error(), tt.openErr)
-				require.Contains(t, err.Error(), path)
-				return
-			}
+			bad := ids[tt.seg]
+			path := filepath.Join(dir, segmentName(bad))
+			tt.damage(t, path)
+			damagedFile, err := os.ReadFile(path)
 			require.NoError(t, err)
+
+			var logs bytes.Buffer
+			s2, err := Open(Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			require.NoError(t, err, "damage to one segment must not stop the service")
 			defer s2.Close()
-			var got []string
-			err = s2.Read(ids[tt.seg], func(rec []byte) error { got = append(got, string(rec)); return nil })
-			require.Error(t, err)
-			require.Contains(t, err.Error(), tt.readErr)
+			require.Equal(t, ids, s2.Sealed(), "nothing acknowledged was cut at Open")
+			require.Zero(t, s2.Stats().TruncatedBytes)
+
+			err = s2.Read(bad, func([]byte) error { return nil })
+			require.ErrorIs(t, err, ErrCorrupt)
 			require.Contains(t, err.Error(), path)
-			require.Equal(t, []string{"c-0", "c-1"}, got, "records before the damage are delivered")
+
+			rep, err := s2.Quarantine(bad, err.Error())
+			require.NoError(t, err)
+			require.Equal(t, "damaged", rep.Kind)
+			require.Equal(t, tt.damaged, rep.DamagedBytes)
+			require.Equal(t, len(tt.kept), rep.RecordsKept)
+			moved, err := os.ReadFile(rep.File)
+			require.NoError(t, err)
+			require.Equal(t, damagedFile, moved, "the damaged file is moved aside unchanged")
+			require.FileExists(t, rep.File+".json")
+			require.Equal(t, filepath.Join(dir, "quarantine"), filepath.Dir(rep.File))
+			require.Contains(t, logs.String(), "level=ERROR")
+			require.Contains(t, logs.String(), "acknowledged data is damaged")
+			st := s2.Stats()
+			require.EqualValues(t, 1, st.QuarantinedSegments)
+			require.Equal(t, tt.damaged, st.QuarantinedBytes)
+
+			var want []string
+			for i := range ids {
+				if i == tt.seg {
+					want = append(want, tt.kept...)
+				} else {
+					want = append(want, all...)
+				}
+			}
+			recs, _ := readAll(t, s2)
+			require.Equal(t, want, recs)
+
+			// The salvaged segment survives a restart as it is.
+			require.NoError(t, s2.Close())
+			s3 := openT(t, Options{Dir: dir})
+			recs, _ = readAll(t, s3)
+			require.Equal(t, want, recs)
+			q, err := s3.Quarantined()
+			require.NoError(t, err)
+			require.Equal(t, []string{filepath.Base(rep.File)}, q)
 		})
 	}
+}
+
+func truncateTo(size int64) func(t *testing.T, path string) {
+	return func(t *testing.T, path string) { require.NoError(t, os.Truncate(path, size)) }
+}
+
+func flipAt(off int64) func(t *testing.T, path string) {
+	return func(t *testing.T, path string) { flipByte(t, path, off) }
+}
+
+// TestQuarantineInterruptedByCrash: a crash between moving the damaged file
+// aside and putting its readable records back is finished by Open.
+func TestQuarantineInterruptedByCrash(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: dir})
+	appendN(t, s, "c", 5)
+	id, _, err := s.Seal()
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	path := filepath.Join(dir, segmentName(id))
+	// The state after the salvage file was written and the original moved.
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path+salvageExt, good, 0o600))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "quarantine"), 0o750))
+	require.NoError(t, os.Rename(path, filepath.Join(dir, "quarantine", segmentName(id))))
+
+	s2 := openT(t, Options{Dir: dir})
+	recs, _ := readAll(t, s2)
+	require.Equal(t, []string{"c-0", "c-1", "c-2", "c-3", "c-4"}, recs)
+	require.NoFileExists(t, path+salvageExt)
 }
 
 func TestBudget(t *testing.T) {
@@ -453,4 +522,27 @@ func TestReadStopsOnCallbackError(t *testing.T) {
 	err = s.Read(id, func([]byte) error { calls++; return stop })
 	require.ErrorIs(t, err, stop)
 	require.Equal(t, 1, calls)
+}
+
+// TestAcknowledgedLengthSurvivesRestarts: the commit records of a later run
+// outrank those of an earlier run that wrote more of them, so a damaged last
+// record acknowledged in the later run is still recognised as damage.
+func TestAcknowledgedLengthSurvivesRestarts(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: dir})
+	appendN(t, s, "first", 10)
+	require.NoError(t, s.Close())
+	s = openT(t, Options{Dir: dir})
+	appendN(t, s, "second", 1)
+	require.NoError(t, s.Close())
+	path := lastSegmentPath(t, dir)
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(path, st.Size()-2))
+
+	s = openT(t, Options{Dir: dir})
+	require.Zero(t, s.Stats().TruncatedBytes, "an acknowledged record is not a torn tail")
+	ids := s.Sealed()
+	require.Len(t, ids, 2)
+	require.ErrorIs(t, s.Read(ids[1], func([]byte) error { return nil }), ErrCorrupt)
 }

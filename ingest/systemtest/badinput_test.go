@@ -188,7 +188,7 @@ func TestBadInput(t *testing.T) {
 	}
 
 	in.WaitDrained(30 * time.Second)
-	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> range(start: -60d, stop: 1h) |> group() |> count()`, db.Bucket))
+	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> `+fluxRange(60*24*time.Hour)+` |> group() |> count()`, db.Bucket))
 	require.Empty(t, rows, "nothing of the rejected requests may reach InfluxDB")
 
 	resp, err := in.Do("POST", "/v1/events", "application/json", evJSON(t, func(ev) {}), nil)

@@ -34,7 +34,7 @@ func TestOfficialClientWritesThroughStorePulse(t *testing.T) {
 	got := storedSums(t, db)
 	require.Equal(t, 4.0, got["s9"]["sp_orders.orders"], "integer field coerced and rolled up")
 	require.Equal(t, 99.5, got["s9"]["sp_orders.gmv"])
-	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> range(start: -1h, stop: 1h) |> filter(fn: (r) => r._measurement == "cpu")`, db.Bucket))
+	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> `+fluxRange(time.Hour)+` |> filter(fn: (r) => r._measurement == "cpu")`, db.Bucket))
 	require.Len(t, rows, 1)
 	require.Equal(t, "web-1", rows[0]["host"])
 	require.Equal(t, "0.25", rows[0]["_value"])
@@ -50,7 +50,7 @@ func TestOfficialClientWritesThroughStorePulse(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 204, resp.Status, resp.Body)
 	in.WaitDrained(30 * time.Second)
-	rows = fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> range(start: -1h, stop: 1h) |> filter(fn: (r) => r._measurement == "mem")`, db.Bucket))
+	rows = fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> `+fluxRange(time.Hour)+` |> filter(fn: (r) => r._measurement == "mem")`, db.Bucket))
 	require.Len(t, rows, 1)
 	require.Equal(t, "42", rows[0]["_value"])
 }

@@ -150,7 +150,7 @@ func expectedSums(events []ev) map[string]map[string]float64 {
 // window summed per store, measurement and field.
 func storedSums(t testing.TB, db *influxtest.Server) map[string]map[string]float64 {
 	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q)
-  |> range(start: -30d, stop: 1h)
+  |> `+fluxRange(30*24*time.Hour)+`
   |> filter(fn: (r) => r._measurement != "sp_distinct" and r._measurement != "sp_campaign" and r._measurement != "sp_target")
   |> group(columns: ["_measurement", "_field", "store"])
   |> sum()`, db.Bucket))
@@ -192,7 +192,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // one grain, all channels, all ingesters) and returns the estimates.
 func storedDistinct(t testing.TB, db *influxtest.Server, kind, window string) map[string]uint64 {
 	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q)
-  |> range(start: -30d, stop: 1h)
+  |> `+fluxRange(30*24*time.Hour)+`
   |> filter(fn: (r) => r._measurement == "sp_distinct" and r._field == "sketch" and r.kind == %q and r.window == %q)`,
 		db.Bucket, kind, window))
 	merged := map[string]*hyperloglog.Sketch{}

@@ -7,12 +7,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/internal/influxtest"
 	"github.com/storepulse/storepulse/internal/ingesttest"
+	"github.com/storepulse/storepulse/internal/testclock"
 )
 
 const testToken = ingesttest.Token
@@ -48,4 +51,11 @@ func mustJSON(t testing.TB, v any) []byte {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return b
+}
+
+// fluxRange is a Flux range from back before the tests' now to an hour after
+// it (never the wall clock's now: package testclock).
+func fluxRange(back time.Duration) string {
+	now := testclock.Now()
+	return fmt.Sprintf("range(start: %s, stop: %s)", now.Add(-back).UTC().Format(time.RFC3339Nano), now.Add(time.Hour).UTC().Format(time.RFC3339Nano))
 }

@@ -59,7 +59,7 @@ func TestMetricsAndCSVImport(t *testing.T) {
 	require.Equal(t, 10.0, got["tmall-01"]["sp_orders.items"])
 	require.Equal(t, 3.0, got["tmall-01"]["sp_orders.orders_new"])
 
-	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> range(start: -30d, stop: 1h)
+	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> `+fluxRange(30*24*time.Hour)+`
   |> filter(fn: (r) => r._measurement == "sp_orders" and r._field == "gmv" and r.store == "tmall-01" and r.campaign == "double11")
   |> group() |> sum()`, db.Bucket))
 	require.Len(t, rows, 1)

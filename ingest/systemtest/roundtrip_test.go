@@ -111,7 +111,7 @@ func TestTwoInstances(t *testing.T) {
 	a.WaitDrained(60 * time.Second)
 	b.WaitDrained(60 * time.Second)
 	requireSums(t, expectedSums(append(append([]ev{}, evA...), evB...)), storedSums(t, db))
-	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> range(start: -1d, stop: 1h)
+	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q) |> `+fluxRange(24*time.Hour)+`
   |> filter(fn: (r) => r._measurement == "sp_ingest") |> keep(columns: ["ingester"]) |> distinct(column: "ingester")`, db.Bucket))
 	var ingesters []string
 	for _, r := range rows {

@@ -68,6 +68,9 @@ type Options struct {
 	MaxBodyBytes    int64
 	Ingester        string
 	ExtraTokens     string // YAML list items appended to auth.tokens
+	// DataDir places the data directory (default: a fresh temp dir), e.g. on
+	// a small tmpfs for disk-full tests.
+	DataDir string
 }
 
 // Ingest is a running storepulse-ingest process.
@@ -75,6 +78,7 @@ type Ingest struct {
 	t       testing.TB
 	binary  string
 	URL     string
+	DataDir string // the instance's data_dir (spool, quarantine, dedup)
 	config  string
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -111,6 +115,9 @@ func Start(t testing.TB, binary string, db *influxtest.Server, o Options) *Inges
 		o.Ingester = "systemtest"
 	}
 	dir := t.TempDir()
+	if o.DataDir == "" {
+		o.DataDir = filepath.Join(dir, "data")
+	}
 	port := freePort(t)
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
 data_dir: %s
@@ -142,9 +149,9 @@ auth:
 %s
 log:
   level: info
-`, port, filepath.Join(dir, "data"), o.Ingester, db.URL, db.Token, db.Org, db.Bucket, o.SpoolMaxBytes,
+`, port, o.DataDir, o.Ingester, db.URL, db.Token, db.Org, db.Bucket, o.SpoolMaxBytes,
 		o.SegmentMaxBytes, o.SealInterval, o.MaxBodyBytes, 4*o.MaxBodyBytes, o.LateHorizon, auth.Hash(Token), o.ExtraTokens)
-	in := &Ingest{t: t, binary: binary, URL: fmt.Sprintf("http://127.0.0.1:%d", port),
+	in := &Ingest{t: t, binary: binary, URL: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: o.DataDir,
 		config: filepath.Join(dir, "config.yaml"), logPath: filepath.Join(dir, "ingest.log")}
 	require.NoError(t, os.WriteFile(in.config, []byte(cfg), 0o600))
 	in.Start()
@@ -192,6 +199,13 @@ func (in *Ingest) Start() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	in.t.Fatal("storepulse-ingest did not answer /healthz within 30s")
+}
+
+// Log returns everything the process (all its starts) wrote to its log.
+func (in *Ingest) Log() string {
+	b, err := os.ReadFile(in.logPath)
+	require.NoError(in.t, err)
+	return string(b)
 }
 
 // Kill sends SIGKILL: no chance to flush or fsync anything more.

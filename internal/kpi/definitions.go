@@ -123,9 +123,9 @@ func Definitions() []KPI {
 		{ID: "refund_amount", Name: "Refund amount", Area: AreaAfterSales, Unit: UnitCurrency, Direction: LowerIsBetter, Kind: KindSum,
 			Description: "Amount refunded.", Num: sum(s.MeasRefunds, s.FieldRefundAmount)},
 		{ID: "refund_rate", Name: "Refund rate", Area: AreaAfterSales, Unit: UnitPercent, Direction: LowerIsBetter, Kind: KindRatio,
-			Description: "Refunded amount / paid amount.", Num: sum(s.MeasRefunds, s.FieldRefundAmount), Den: ptr(paid)},
+			Description: "Refunded amount / paid amount. A day with refunds but no payments has no refund rate (null, not 0 or +Inf): see the refund amount.", Num: sum(s.MeasRefunds, s.FieldRefundAmount), Den: ptr(paid)},
 		{ID: "refund_count_rate", Name: "Refund rate (count)", Area: AreaAfterSales, Unit: UnitPercent, Direction: LowerIsBetter, Kind: KindRatio,
-			Description: "Refunds / paid orders.", Num: sum(s.MeasRefunds, s.FieldRefunds), Den: ptr(sum(s.MeasPayments, s.FieldPaidOrders))},
+			Description: "Refunds / paid orders (null when there are no paid orders).", Num: sum(s.MeasRefunds, s.FieldRefunds), Den: ptr(sum(s.MeasPayments, s.FieldPaidOrders))},
 		// marketing
 		{ID: "impressions", Name: "Impressions", Area: AreaMarketing, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
 			Description: "Impressions of banners, pushes and SMS.", Num: sum(s.MeasMarketing, s.FieldImpressions)},

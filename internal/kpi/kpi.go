@@ -286,3 +286,23 @@ func (c *Catalog) Get(id string) (KPI, bool) {
 	}
 	return c.list[i], true
 }
+
+// Ratio is a ratio KPI's value from its numerator and denominator sums over
+// a bucket and filter: num/den (1 − num/den with Complement). ok is false,
+// no value (null), when den is 0 — whatever the numerator. A refund rate on
+// a day with refunds but no payments is the case in point: those refunds are
+// of earlier payments, so 0 would hide them and +Inf says nothing a panel,
+// a threshold or a JSON frame can use; the refund amount and count show
+// them. A zero numerator over a denominator is a true 0 (payments and no
+// refunds: a refund rate of 0). The one definition of this rule
+// (docs/kpis.md).
+func (k *KPI) Ratio(num, den float64) (v float64, ok bool) {
+	if den == 0 {
+		return 0, false
+	}
+	r := num / den
+	if k.Complement {
+		r = 1 - r
+	}
+	return r, true
+}

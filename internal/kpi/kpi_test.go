@@ -2,6 +2,7 @@ package kpi
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -119,4 +120,38 @@ func TestDocsUpToDate(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join("..", "..", "docs", "kpis.md"))
 	require.NoError(t, err, "run go generate ./internal/kpi")
 	require.Equal(t, string(Markdown(Default())), string(got), "docs/kpis.md is stale: run go generate ./internal/kpi")
+}
+
+// TestRatioZeroRule pins the catalog's rule for zero sums (docs/kpis.md): a
+// zero denominator gives no value whatever the numerator (refunds without
+// payments), a zero numerator over a denominator gives 0.
+func TestRatioZeroRule(t *testing.T) {
+	c := Default()
+	refundK, ok := c.Get("refund_rate")
+	refund := &refundK
+	require.True(t, ok)
+	abandonK, ok := c.Get("cart_abandonment")
+	abandon := &abandonK
+	require.True(t, ok)
+	for _, tc := range []struct {
+		name     string
+		k        *KPI
+		num, den float64
+		want     float64
+		ok       bool
+	}{
+		{"refunds, no payments: null", refund, 120, 0, 0, false},
+		{"nothing at all: null", refund, 0, 0, 0, false},
+		{"payments, no refunds: 0", refund, 0, 500, 0, true},
+		{"sum over sum", refund, 50, 200, 0.25, true},
+		{"complement", abandon, 3, 4, 0.25, true},
+		{"complement without carts: null", abandon, 3, 0, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, ok := tc.k.Ratio(tc.num, tc.den)
+			require.Equal(t, tc.ok, ok)
+			require.InDelta(t, tc.want, v, 1e-12)
+			require.False(t, math.IsInf(v, 0) || math.IsNaN(v))
+		})
+	}
 }

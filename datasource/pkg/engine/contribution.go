@@ -122,13 +122,11 @@ func (e *Engine) Contribution(ctx context.Context, req Request) (*ContributionRe
 		if !ratio {
 			return ptr(n)
 		}
-		if d == 0 {
+		r, ok := k.Ratio(n, d)
+		if !ok {
 			return nil
 		}
-		if k.Complement {
-			return ptr(1 - n/d)
-		}
-		return ptr(n / d)
+		return ptr(r)
 	}
 	res := &ContributionResult{KPI: k, Dimension: dim, Compare: q.Compare, From: req.From, To: req.To, PrevFrom: pf, PrevTo: pt}
 	n1, d1, n0, d0 := total(cur.num), total(cur.den), total(prev.num), total(prev.den)

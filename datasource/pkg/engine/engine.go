@@ -511,15 +511,9 @@ func (ev *evaluation) compute(f *fetched, key string, b Buckets) []*float64 {
 			running += f.operand(k.Num, key, i)
 			out[i] = ptr(running)
 		case kpi.KindRatio:
-			den := f.operand(*k.Den, key, i)
-			if den == 0 {
-				continue // null, never Inf or NaN
+			if r, ok := k.Ratio(f.operand(k.Num, key, i), f.operand(*k.Den, key, i)); ok {
+				out[i] = ptr(r)
 			}
-			r := f.operand(k.Num, key, i) / den
-			if k.Complement {
-				r = 1 - r
-			}
-			out[i] = ptr(r)
 		case kpi.KindStickiness:
 			whole := f.operand(k.Num, key, i)
 			if whole == 0 {

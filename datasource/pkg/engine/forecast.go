@@ -208,12 +208,9 @@ func (ev *evaluation) value(ops []float64) *float64 {
 	if ev.k.Kind != kpi.KindRatio {
 		return ptr(ops[0])
 	}
-	if ops[1] == 0 {
+	r, ok := ev.k.Ratio(ops[0], ops[1])
+	if !ok {
 		return nil
-	}
-	r := ops[0] / ops[1]
-	if ev.k.Complement {
-		r = 1 - r
 	}
 	return ptr(r)
 }

@@ -263,12 +263,9 @@ func (ev *evaluation) total(f *fetched, key string, n int) (*float64, error) {
 		if err != nil {
 			return nil, err
 		}
-		if den == 0 {
+		r, ok := ev.k.Ratio(num, den)
+		if !ok {
 			return nil, nil
-		}
-		r := num / den
-		if ev.k.Complement {
-			r = 1 - r
 		}
 		return &r, nil
 	}

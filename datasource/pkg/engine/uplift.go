@@ -189,12 +189,9 @@ func (ev *evaluation) upliftRow(f *fetched, key string, c calendar.Campaign, gro
 			return nil, n
 		}
 		if ev.k.Kind == kpi.KindRatio {
-			if den == 0 {
+			r, ok := ev.k.Ratio(num, den)
+			if !ok {
 				return nil, n
-			}
-			r := num / den
-			if ev.k.Complement {
-				r = 1 - r
 			}
 			return &r, n
 		}

@@ -115,6 +115,7 @@ func TestLoadSettings(t *testing.T) {
 	require.Equal(t, "t", s.Token)
 	require.Equal(t, "CNY", s.Currency)
 	require.Equal(t, DefaultCacheTTL, s.CacheTTL)
+	require.Equal(t, QueryInfluxQL, s.QueryLanguage, "InfluxQL is the default")
 
 	s, err = LoadSettings("", []byte(`{"url":"https://x","version":"1.8","bucket":"db/rp","timeZone":"Europe/Berlin","seriesLimit":7}`), nil)
 	require.NoError(t, err)
@@ -123,11 +124,19 @@ func TestLoadSettings(t *testing.T) {
 	s, err = LoadSettings("http://x", []byte(`{"cacheTTL":"0s"}`), nil)
 	require.NoError(t, err)
 	require.Zero(t, s.CacheTTL)
+	s, err = LoadSettings("http://x", []byte(`{"queryLanguage":"flux","version":"1.8"}`), nil)
+	require.NoError(t, err)
+	require.Equal(t, QueryFlux, s.QueryLanguage)
+	s, err = LoadSettings("http://x", []byte(`{"version":"3.x","bucket":"storepulse"}`), nil)
+	require.NoError(t, err)
+	require.Equal(t, InfluxV3, s.Version)
 
 	for _, tt := range []struct{ url, json, err string }{
 		{"", ``, "URL is not set"},
 		{"ftp://x", ``, "not an http(s) URL"},
 		{"http://x", `{"version":"3"}`, "unknown InfluxDB version"},
+		{"http://x", `{"queryLanguage":"sql"}`, `unknown query language "sql"`},
+		{"http://x", `{"queryLanguage":"flux","version":"3.x"}`, "InfluxDB 3.x has no Flux"},
 		{"http://x", `{"timeZone":"Mars/Olympus"}`, "unknown store time zone"},
 		{"http://x", `{`, "invalid datasource settings"},
 		{"http://x", `{"cacheTTL":"soon"}`, "cacheTTL \"soon\" is not a duration"},

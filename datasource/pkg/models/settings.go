@@ -8,10 +8,21 @@ import (
 	"time"
 )
 
-// InfluxDB versions.
+// InfluxDB versions (they matter to Flux only: InfluxQL reads every version
+// the same way).
 const (
 	InfluxV18 = "1.8" // InfluxDB 1.8 with Flux (v2 compatibility API); bucket is "db/rp"
 	InfluxV2  = "2.x"
+	InfluxV3  = "3.x" // InfluxQL only: InfluxDB 3 has no Flux
+)
+
+// Query languages the datasource reads InfluxDB with.
+const (
+	// QueryInfluxQL (the default) reads through the v1 /query API: InfluxDB
+	// 1.8, 2.x (v1 compatibility API, DBRP mappings) and 3.x.
+	QueryInfluxQL = "influxql"
+	// QueryFlux reads with Flux: InfluxDB 1.8 (flux-enabled) and 2.x only.
+	QueryFlux = "flux"
 )
 
 // Defaults of the settings.
@@ -36,6 +47,8 @@ type Settings struct {
 	TimeZone    string `json:"timeZone"`
 	Currency    string `json:"currency"`
 	SeriesLimit int    `json:"seriesLimit"`
+	// QueryLanguage is QueryInfluxQL (default) or QueryFlux.
+	QueryLanguage string `json:"queryLanguage"`
 	// CacheTTLText is how long identical reads are served from memory, a Go
 	// duration ("10s" default; "0s" turns the cache off).
 	CacheTTLText string `json:"cacheTTL"`
@@ -68,9 +81,19 @@ func LoadSettings(dsURL string, jsonData []byte, secure map[string]string) (Sett
 	switch s.Version {
 	case "":
 		s.Version = InfluxV2
-	case InfluxV18, InfluxV2:
+	case InfluxV18, InfluxV2, InfluxV3:
 	default:
-		return s, fmt.Errorf("unknown InfluxDB version %q (1.8 or 2.x)", s.Version)
+		return s, fmt.Errorf("unknown InfluxDB version %q (1.8, 2.x or 3.x)", s.Version)
+	}
+	switch s.QueryLanguage {
+	case "":
+		s.QueryLanguage = QueryInfluxQL
+	case QueryInfluxQL, QueryFlux:
+	default:
+		return s, fmt.Errorf("unknown query language %q (influxql or flux)", s.QueryLanguage)
+	}
+	if s.QueryLanguage == QueryFlux && s.Version == InfluxV3 {
+		return s, errors.New("InfluxDB 3.x has no Flux: use the query language influxql")
 	}
 	if s.Bucket == "" {
 		s.Bucket = DefaultBucket

@@ -80,7 +80,7 @@ func TestCampaignCompareAndUpliftGRPC(t *testing.T) {
 		require.Positive(t, res.Events)
 	}
 	ctx := context.Background()
-	c := plugintest.Serve(t)
+	c := plugintest.ServeAt(t, time.Date(2026, 9, 15, 0, 0, 0, 0, sh))
 	pc := plugintest.Context(srv, "storepulse-kpi", "")
 	warmUp26, end26 := time.Date(2026, 9, 3, 0, 0, 0, 0, sh), time.Date(2026, 9, 14, 0, 0, 0, 0, sh)
 	warmUp25 := time.Date(2025, 9, 3, 0, 0, 0, 0, sh)

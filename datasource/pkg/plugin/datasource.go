@@ -18,7 +18,9 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/engine/influxql"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
+	iql "github.com/storepulse/storepulse/internal/influxql"
 	"github.com/storepulse/storepulse/internal/kpi"
 )
 
@@ -34,7 +36,8 @@ type Datasource struct {
 	catalog   *kpi.Catalog
 	engine    *engine.Engine
 	source    engine.Source
-	influx    influxdb2.Client // nil with an injected source
+	influx    influxdb2.Client // Flux; nil with InfluxQL or an injected source
+	ql        *iql.Client      // InfluxQL; nil with Flux or an injected source
 	logger    log.Logger
 	now       func() time.Time
 	resources backend.CallResourceHandler
@@ -58,7 +61,8 @@ func NewFactory(logger log.Logger, now func() time.Time) datasource.InstanceFact
 	}
 }
 
-// New builds an instance reading InfluxDB through the SDK's HTTP client.
+// New builds an instance reading InfluxDB through the SDK's HTTP client,
+// with InfluxQL (the default) or Flux (settings.QueryLanguage).
 func New(ctx context.Context, s backend.DataSourceInstanceSettings, logger log.Logger, now func() time.Time) (*Datasource, error) {
 	settings, err := models.LoadSettings(s.URL, s.JSONData, s.DecryptedSecureJSONData)
 	if err != nil {
@@ -72,11 +76,20 @@ func New(ctx context.Context, s backend.DataSourceInstanceSettings, logger log.L
 	if err != nil {
 		return nil, backend.PluginError(fmt.Errorf("HTTP client: %w", err))
 	}
-	client := influxdb2.NewClientWithOptions(settings.URL, settings.Token, influxdb2.DefaultOptions().SetHTTPClient(hc))
-	org := orgOf(settings.Org, settings.Version)
-	src := &engine.InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(org) }, Bucket: settings.Bucket}
+	if settings.QueryLanguage == models.QueryFlux {
+		client := influxdb2.NewClientWithOptions(settings.URL, settings.Token, influxdb2.DefaultOptions().SetHTTPClient(hc))
+		org := orgOf(settings.Org, settings.Version)
+		src := &engine.InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(org) }, Bucket: settings.Bucket}
+		d := newDatasource(settings, src, logger, now)
+		d.influx = client
+		return d, nil
+	}
+	src, err := influxql.New(settings.URL, settings.Token, settings.Bucket, hc)
+	if err != nil {
+		return nil, backend.PluginError(fmt.Errorf("datasource settings: %w", err))
+	}
 	d := newDatasource(settings, src, logger, now)
-	d.influx = client
+	d.ql = src.Client
 	return d, nil
 }
 

@@ -66,7 +66,6 @@ func hourShape() []float64 {
 // same formula, within 1 %.
 func TestForecastSyntheticSeasonGRPC(t *testing.T) {
 	srv := influxtest.Start(t)
-	c := plugintest.Serve(t)
 	pc := plugintest.Context(srv, "storepulse-kpi", "")
 	ctx := context.Background()
 	sh, err := time.LoadLocation("Asia/Shanghai")
@@ -83,6 +82,7 @@ func TestForecastSyntheticSeasonGRPC(t *testing.T) {
 		return gmv, gmv / 40
 	}
 	at := time.Date(2025, 3, 12, 14, 30, 0, 0, sh) // a Wednesday
+	c := plugintest.ServeAt(t, at) // the forecast is made at at
 	var lines []string
 	for day := time.Date(2024, 11, 20, 0, 0, 0, 0, sh); day.Before(at); day = day.AddDate(0, 0, 1) {
 		for h := range 24 {
@@ -181,10 +181,10 @@ func TestSimulatedDataGRPC(t *testing.T) {
 	cfg := sim.Config{Seed: 1, NumStores: 2, Scale: 3, Days: 112, Start: start,
 		Incidents: []sim.IncidentKind{sim.IncidentStoreSilent, sim.IncidentStoreSilent}}
 	res := simload.Into(t, srv, cfg)
-	c := plugintest.Serve(t)
+	end := start.AddDate(0, 0, 112)
+	c := plugintest.ServeAt(t, end)
 	pc := withTimeout(t, plugintest.Context(srv, "storepulse-kpi", ""), 180)
 	ctx := context.Background()
-	end := start.AddDate(0, 0, 112)
 
 	// The independent truth: the simulator's events again (deterministic).
 	g, err := sim.New(cfg)

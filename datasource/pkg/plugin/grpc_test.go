@@ -43,9 +43,15 @@ func servePlugin(t *testing.T) *datasourcetest.TestPluginClient {
 }
 
 func pluginContext(id int64, influxURL, bucket string) backend.PluginContext {
+	return pluginContextLang(id, influxURL, bucket, "")
+}
+
+// pluginContextLang is pluginContext reading with a query language ("" for
+// the default, InfluxQL).
+func pluginContextLang(id int64, influxURL, bucket, lang string) backend.PluginContext {
 	return backend.PluginContext{PluginID: PluginID, DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{
 		ID: id, UID: fmt.Sprintf("ds%d", id), Name: "StorePulse", Updated: time.Unix(id, 0),
-		JSONData:                []byte(fmt.Sprintf(`{"url":%q,"version":"1.8","bucket":%q,"timeZone":"Asia/Shanghai"}`, influxURL, bucket)),
+		JSONData:                []byte(fmt.Sprintf(`{"url":%q,"version":"1.8","bucket":%q,"timeZone":"Asia/Shanghai","queryLanguage":%q}`, influxURL, bucket, lang)),
 		DecryptedSecureJSONData: map[string]string{"token": influxtest.Token},
 	}}
 }
@@ -93,6 +99,27 @@ func TestGRPCAgainstInfluxDB(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, backend.HealthStatusError, res.Status)
 		require.Contains(t, res.Message, `bucket "nodb/autogen" does not exist`)
+	})
+
+	t.Run("flux stays an option: health and the same numbers", func(t *testing.T) {
+		fc := pluginContextLang(4, srv.URL, srv.Bucket, "flux")
+		res, err := client.CheckHealth(ctx, &backend.CheckHealthRequest{PluginContext: fc})
+		require.NoError(t, err)
+		require.Equal(t, backend.HealthStatusOk, res.Status, res.Message)
+		require.NotContains(t, res.Message, "InfluxQL")
+		q := []backend.DataQuery{{RefID: "A", TimeRange: backend.TimeRange{From: now.Add(-24 * time.Hour), To: now}, MaxDataPoints: 10,
+			JSON: []byte(`{"kpi":"aov","groupBy":["store","channel"],"interval":"1h"}`)}}
+		viaFlux, err := client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: fc, Queries: q})
+		require.NoError(t, err)
+		viaQL, err := client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: pc, Queries: q})
+		require.NoError(t, err)
+		require.NoError(t, viaQL.Responses["A"].Error)
+		require.Len(t, viaQL.Responses["A"].Frames, 3)
+		fj, err := json.Marshal(viaFlux.Responses["A"].Frames)
+		require.NoError(t, err)
+		qj, err := json.Marshal(viaQL.Responses["A"].Frames)
+		require.NoError(t, err)
+		require.JSONEq(t, string(fj), string(qj))
 	})
 
 	t.Run("health: unreachable", func(t *testing.T) {
@@ -213,7 +240,7 @@ func TestGRPCAgainstInfluxDB(t *testing.T) {
 }
 
 // TestHealthBadToken: an InfluxDB 2.x answering 401 to queries (InfluxDB
-// 1.8 in the tests runs without authentication).
+// 1.8 in the tests runs without authentication), read with either language.
 func TestHealthBadToken(t *testing.T) {
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/ping" {
@@ -225,21 +252,78 @@ func TestHealthBadToken(t *testing.T) {
 		_, _ = w.Write([]byte(`{"code":"unauthorized","message":"unauthorized access"}`))
 	}))
 	defer fake.Close()
-	d, err := New(context.Background(), backend.DataSourceInstanceSettings{
-		JSONData:                []byte(fmt.Sprintf(`{"url":%q,"version":"2.x","org":"o","bucket":"b"}`, fake.URL)),
-		DecryptedSecureJSONData: map[string]string{"token": "wrong"}}, log.NewNullLogger(), testclock.Clock())
-	require.NoError(t, err)
-	defer d.Dispose()
-	res, err := d.CheckHealth(context.Background(), &backend.CheckHealthRequest{})
-	require.NoError(t, err)
+	for _, lang := range []string{"", "flux"} {
+		t.Run("language "+lang, func(t *testing.T) {
+			d, err := New(context.Background(), backend.DataSourceInstanceSettings{
+				JSONData:                []byte(fmt.Sprintf(`{"url":%q,"version":"2.x","org":"o","bucket":"b","queryLanguage":%q}`, fake.URL, lang)),
+				DecryptedSecureJSONData: map[string]string{"token": "wrong"}}, log.NewNullLogger(), testclock.Clock())
+			require.NoError(t, err)
+			defer d.Dispose()
+			res, err := d.CheckHealth(context.Background(), &backend.CheckHealthRequest{})
+			require.NoError(t, err)
+			require.Equal(t, backend.HealthStatusError, res.Status)
+			require.Contains(t, res.Message, "rejected the token (401)")
+			require.NotContains(t, res.Message, "wrong")
+
+			// And a query against it is a downstream error.
+			resp, err := d.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
+				{RefID: "A", TimeRange: backend.TimeRange{From: testclock.Now().Add(-time.Hour), To: testclock.Now()}, JSON: []byte(`{"kpi":"gmv"}`)}}})
+			require.NoError(t, err)
+			require.Equal(t, backend.ErrorSourceDownstream, resp.Responses["A"].ErrorSource)
+			require.Equal(t, backend.StatusBadGateway, resp.Responses["A"].Status)
+			require.ErrorContains(t, resp.Responses["A"].Error, "InfluxDB: summing fields failed")
+			require.NotContains(t, resp.Responses["A"].Error.Error(), "wrong")
+		})
+	}
+}
+
+// TestHealthInfluxDB3: InfluxDB 3.x has no Flux, and its /health answers
+// plain text and needs the token; the InfluxQL health check uses /ping and
+// /query with the token.
+func TestHealthInfluxDB3(t *testing.T) {
+	var queries []string
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Token apiv3_good" {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte("unauthorized access\n"))
+			return
+		}
+		switch r.URL.Path {
+		case "/health":
+			_, _ = w.Write([]byte("OK"))
+		case "/ping":
+			_, _ = w.Write([]byte(`{"version":"3.1.0","revision":"x","process_id":"y"}`))
+		case "/query":
+			queries = append(queries, r.URL.Query().Get("db")+"|"+r.URL.Query().Get("rp")+"|"+r.URL.Query().Get("q"))
+			if r.URL.Query().Get("db") != "storepulse" {
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = w.Write([]byte(`{"error":"database not found: ` + r.URL.Query().Get("db") + `"}`))
+				return
+			}
+			_, _ = w.Write([]byte(`{"results":[{"statement_id":0,"series":[{"name":"sp_ingest","columns":["time","last"],"values":[["2026-06-10T05:00:00Z",3]]}]}]}`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer fake.Close()
+	check := func(bucket, token string) *backend.CheckHealthResult {
+		d, err := New(context.Background(), backend.DataSourceInstanceSettings{
+			JSONData:                []byte(fmt.Sprintf(`{"url":%q,"version":"3.x","bucket":%q}`, fake.URL, bucket)),
+			DecryptedSecureJSONData: map[string]string{"token": token}}, log.NewNullLogger(), testclock.Clock())
+		require.NoError(t, err)
+		defer d.Dispose()
+		res, err := d.CheckHealth(context.Background(), &backend.CheckHealthRequest{})
+		require.NoError(t, err)
+		return res
+	}
+	res := check("storepulse", "apiv3_good")
+	require.Equal(t, backend.HealthStatusOk, res.Status, res.Message)
+	require.Contains(t, res.Message, "read with InfluxQL")
+	require.Regexp(t, `^storepulse\|\|SELECT last\("events"\) FROM "sp_ingest" WHERE time >= '2026-05-11T06:00:[0-9.]+Z'$`, queries[0])
+	res = check("storepulse", "apiv3_bad")
 	require.Equal(t, backend.HealthStatusError, res.Status)
 	require.Contains(t, res.Message, "rejected the token (401)")
-
-	// And a query against it is a downstream error.
-	resp, err := d.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
-		{RefID: "A", TimeRange: backend.TimeRange{From: testclock.Now().Add(-time.Hour), To: testclock.Now()}, JSON: []byte(`{"kpi":"gmv"}`)}}})
-	require.NoError(t, err)
-	require.Equal(t, backend.ErrorSourceDownstream, resp.Responses["A"].ErrorSource)
-	require.Equal(t, backend.StatusBadGateway, resp.Responses["A"].Status)
-	require.ErrorContains(t, resp.Responses["A"].Error, "InfluxDB: summing fields failed")
+	res = check("nodb", "apiv3_good")
+	require.Equal(t, backend.HealthStatusError, res.Status)
+	require.Contains(t, res.Message, `bucket "nodb" does not exist`)
 }

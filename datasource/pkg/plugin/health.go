@@ -15,6 +15,7 @@ import (
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
+	iql "github.com/storepulse/storepulse/internal/influxql"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -24,6 +25,9 @@ const dataLookback = 30 * 24 * time.Hour
 // CheckHealth says precisely what is wrong: InfluxDB unreachable, the token
 // rejected, the bucket missing, or no StorePulse data yet.
 func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
+	if d.ql != nil {
+		return d.checkHealthInfluxQL(ctx)
+	}
 	if d.influx == nil {
 		return &backend.CheckHealthResult{Status: backend.HealthStatusUnknown, Message: "no InfluxDB client configured"}, nil
 	}
@@ -93,6 +97,64 @@ func redactErr(err error, rawURL string) string {
 		}
 	}
 	return msg
+}
+
+// checkHealthInfluxQL is CheckHealth through the v1 API, which works on
+// InfluxDB 3.x too (there /health answers plain text and needs the token):
+// /ping with the token, then a recent sp_ingest point, which also tells a
+// missing database or DBRP mapping.
+func (d *Datasource) checkHealthInfluxQL(ctx context.Context) (*backend.CheckHealthResult, error) {
+	fail := func(format string, a ...any) (*backend.CheckHealthResult, error) {
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: fmt.Sprintf(format, a...)}, nil
+	}
+	s, c := d.settings, d.ql
+	s.URL = redactURL(s.URL) // user:password@ never reaches Grafana's UI
+	clean := func(err error) string { return redactErr(err, d.settings.URL) }
+	rejected := func(err error) (int, bool) {
+		var e *iql.Error
+		if errors.As(err, &e) && e.Unauthorized() {
+			return e.StatusCode, true
+		}
+		return 0, false
+	}
+	if err := c.Ping(ctx); err != nil {
+		if code, ok := rejected(err); ok {
+			return fail("InfluxDB at %s rejected the token (%d): check the token in the datasource settings", s.URL, code)
+		}
+		return fail("InfluxDB at %s is unreachable: %s", s.URL, clean(err))
+	}
+	probe := fmt.Sprintf("SELECT last(%s) FROM %s WHERE time >= %s", iql.Ident(schema.FieldEvents), iql.Ident(schema.MeasIngest),
+		iql.Time(d.now().Add(-dataLookback)))
+	found := false
+	err := c.Query(ctx, probe, iql.Options{}, func(_ int, sr *iql.Series) error {
+		found = found || len(sr.Values) > 0
+		return nil
+	})
+	if err != nil {
+		var e *iql.Error
+		switch code, ok := rejected(err); {
+		case ok:
+			return fail("InfluxDB at %s rejected the token (%d): check the token in the datasource settings", s.URL, code)
+		case errors.As(err, &e) && e.NotFound() && !tableNotFound(e.Message):
+			return fail("bucket %q does not exist in InfluxDB at %s: on 1.8 and 3.x name the database (or database/retention-policy, e.g. storepulse/autogen); on 2.x the bucket needs a DBRP mapping (every bucket has a virtual one): %s", s.Bucket, s.URL, clean(err))
+		case errors.As(err, &e) && tableNotFound(e.Message): // 3.x before the first sp_ingest point
+		default:
+			return fail("InfluxDB at %s cannot query bucket %q with InfluxQL: %s", s.URL, s.Bucket, clean(err))
+		}
+	}
+	if !found {
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError,
+			Message: fmt.Sprintf("InfluxDB is reachable and bucket %q exists, but it has no StorePulse data from the last 30 days: is storepulse-ingest writing to it?", s.Bucket)}, nil
+	}
+	return &backend.CheckHealthResult{Status: backend.HealthStatusOk,
+		Message: fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data (read with InfluxQL); store time zone %s", s.Version, s.Bucket, s.TimeZone)}, nil
+}
+
+// tableNotFound tells a missing measurement (a table on 3.x) from a missing
+// database in a "not found" error.
+func tableNotFound(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "table") || strings.Contains(m, "measurement")
 }
 
 // orgOf is the org to query with: InfluxDB 1.8 ignores it but the client

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/storepulse/storepulse/datasource/pkg/plugin"
+	"github.com/storepulse/storepulse/internal/clock"
 	"github.com/storepulse/storepulse/internal/influxtest"
 	"github.com/storepulse/storepulse/internal/testclock"
 )
@@ -27,6 +28,13 @@ import (
 func Serve(t testing.TB) *datasourcetest.TestPluginClient {
 	t.Helper()
 	return ServeWithClock(t, testclock.Clock())
+}
+
+// ServeAt is Serve with the plugin's clock starting at now: for tests whose
+// data ends on a fixed date.
+func ServeAt(t testing.TB, now time.Time) *datasourcetest.TestPluginClient {
+	t.Helper()
+	return ServeWithClock(t, clock.Shifted(now))
 }
 
 // ServeWithClock is Serve with the plugin's clock given.

@@ -17,7 +17,7 @@ func TestQueryOverGRPC(t *testing.T) {
 	srv := influxtest.Start(t)
 	start := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
 	simload.Into(t, srv, sim.Config{Seed: 5, NumStores: 2, Days: 1, Start: start})
-	c := plugintest.Serve(t)
+	c := plugintest.ServeAt(t, start.Add(24*time.Hour))
 	pc := plugintest.Context(srv, "storepulse-kpi", "")
 
 	r := plugintest.Query(context.Background(), t, c, pc, "A", "kpi", []byte(`{"kpi":"orders","groupBy":["store"],"interval":"1h"}`),
