@@ -153,7 +153,7 @@ func redactKeepNames(msg string) string {
 	msg = redactIPv4.ReplaceAllString(msg, "<address>")
 	return redactPath.ReplaceAllStringFunc(msg, func(m string) string {
 		lead := ""
-		if m != "" && m[0] != '/' && !(len(m) > 1 && m[1] == ':') {
+		if m != "" && m[0] != '/' && (len(m) < 2 || m[1] != ':') {
 			lead, m = m[:1], m[1:]
 		}
 		return lead + path.Base(m)
