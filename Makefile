@@ -8,7 +8,7 @@ INFLUXD_VERSION := v1.8.10
 GOLANGCI_VERSION := v2.15.0
 export STOREPULSE_INFLUXD ?= $(TOOLS)/influxd
 
-.PHONY: all build tools test vet lint gotest bench-ingest bench-query env compose-check clean
+.PHONY: all build tools test vet lint gotest fuzz bench-ingest bench-query env compose-check clean
 
 all: build
 
@@ -39,6 +39,24 @@ gotest: $(TOOLS)/influxd
 	$(GO) test -race -timeout 30m ./...
 
 test: tools vet lint gotest compose-check frontend-test plugin-check
+
+## fuzz: runs every fuzz target (go test -fuzz) for FUZZTIME each (default
+## 3m), one after the other. A failing input is written by go test into the
+## package's testdata/fuzz/<Target>/ (the corpus `make test` replays): commit it
+## with the fix. All targets run even if one fails; the target fails if any did.
+## FUZZFLAGS adds flags, e.g. FUZZFLAGS=-parallel=2 on a shared machine.
+FUZZTIME ?= 3m
+FUZZFLAGS ?=
+FUZZPKGS ?= $(sort $(patsubst %/,./%,$(dir $(shell grep -rl --include='*_test.go' '^func Fuzz' ingest datasource internal))))
+fuzz:
+	@fail=0; for pkg in $(FUZZPKGS); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$target ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg || fail=1; \
+	  done; \
+	done; \
+	if [ $$fail -ne 0 ]; then echo "fuzz: failures found; their inputs are in testdata/fuzz/ (commit them with the fix)"; fi; \
+	exit $$fail
 
 ## test-dates: the whole Go suite again as if run on other days. Tests take
 ## their "now" from package internal/testclock (a fixed default; never the

@@ -136,6 +136,7 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 	srv := server.New(server.Options{
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxDecompressedBytes: cfg.Limits.MaxDecompressedBytes,
 		RequestTimeout: cfg.Limits.RequestTimeout, RetryAfter: cfg.Spool.RetryAfter, Location: cfg.Location,
+		BodyMemory: bodyMemory(cfg),
 		Limits: parse.Limits{MaxItems: cfg.Limits.MaxItems, MaxErrors: cfg.Limits.MaxErrors,
 			LateHorizon: cfg.Limits.LateHorizon, FutureTolerance: cfg.Limits.FutureTolerance, Now: now,
 			AllowUnsigned: cfg.Influx.UnsignedFields},
@@ -143,7 +144,8 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log.With("component", "http"))
 
 	log.Info("ingest service ready", "ingester", ingester, "pending_segments", len(sp.Sealed()),
-		"spool_bytes", sp.Bytes(), "influx_url", cfg.Influx.URL, "bucket", cfg.Influx.Bucket)
+		"spool_bytes", sp.Bytes(), "influx_url", config.RedactURL(cfg.Influx.URL), "bucket", cfg.Influx.Bucket,
+		"body_memory_bytes", bodyMemory(cfg))
 	return &App{cfg: cfg, log: log, spool: sp, db: db, pipeline: pl,
 		http: &http.Server{
 			Handler:           srv.Handler(),
@@ -153,6 +155,17 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}}, nil
+}
+
+// bodyMemory is the memory that request bodies in flight may hold, all
+// together: half of memory_limit (the rest is the spool's buffers, the
+// rollup, the de-duplication index and the runtime). Without a memory_limit,
+// 0 lets the server take 8 times max_decompressed_bytes.
+func bodyMemory(cfg *config.Config) int64 {
+	if cfg.MemoryLimit > 0 {
+		return cfg.MemoryLimit / 2
+	}
+	return 0
 }
 
 // Listen binds the configured address (so callers learn the port before Run).

@@ -268,7 +268,7 @@ func (c *Config) check() error {
 	}
 	c.Location = loc
 	if u, err := url.Parse(c.Influx.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("influx.url", "must be an http(s) URL, got %q", c.Influx.URL)
+		bad("influx.url", "must be an http(s) URL, got %q", RedactURL(c.Influx.URL))
 	}
 	if c.Influx.Bucket == "" {
 		bad("influx.bucket", "must not be empty")
@@ -361,4 +361,18 @@ func (c *Config) check() error {
 		bad("log.format", "must be json or text, got %q", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// RedactURL returns u fit for a log or an error message: a password in it
+// is replaced by xxxxx and its query (which may hold a token) dropped. A
+// string that does not parse as a URL is not echoed at all.
+func RedactURL(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if parsed.RawQuery != "" {
+		parsed.RawQuery = "redacted"
+	}
+	return parsed.Redacted()
 }

@@ -85,3 +85,21 @@ func TestExampleConfigLoads(t *testing.T) {
 	require.Equal(t, []string{"tmall-flagship"}, c.Auth.Tokens[1].Stores)
 	require.Equal(t, 48*time.Hour, c.Dedup.Window)
 }
+
+// TestRedactURL: a password or query in influx.url never reaches a log or an
+// error message.
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://influx:8086":                       "http://influx:8086",
+		"http://admin:s3cret@influx:8086/":         "http://admin:xxxxx@influx:8086/",
+		"https://influx:8086/?u=admin&p=s3cret":    "https://influx:8086/?redacted",
+		"http://admin:s3cret@influx:8086/?token=x": "http://admin:xxxxx@influx:8086/?redacted",
+		"http://a b:s3cret@%zz":                    "(unparsable URL)",
+	} {
+		require.Equal(t, want, config.RedactURL(in), in)
+	}
+	_, err := load(t, "influx:\n  url: ftp://admin:s3cret@influx:8086\nauth:\n  tokens:\n    - name: a\n      sha256: "+hash+"\n", nil)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "influx.url")
+	require.NotContains(t, err.Error(), "s3cret")
+}

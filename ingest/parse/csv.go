@@ -65,7 +65,10 @@ func ParseCSVMapping(q url.Values) (CSVMapping, error) {
 			name := k[4:]
 			if _, ok := fieldByName(name); !ok {
 				reason := "unknown event field " + quote(name)
-				if hint := suggest(name, allFields); hint != "" {
+				if len(e.Items) >= DefaultMaxErrors {
+					// Listed anyway (the query is bounded by the header size), but
+					// without the edit-distance work.
+				} else if hint := suggest(name, allFields); hint != "" {
 					reason += "; did you mean " + strconv.Quote(hint) + "?"
 				}
 				bad(k, "%s", reason)
@@ -201,11 +204,12 @@ func CSV(r io.Reader, m CSVMapping, lim Limits) (event.Batch, error) {
 			return event.Batch{}, newError(KindTooManyItems, "row",
 				"more than %d rows in one request; split the file", lim.MaxItems)
 		}
-		line, _ := cr.FieldPos(0)
+		if err != nil && !errors.Is(err, csv.ErrFieldCount) {
+			// No record comes with a parse error: FieldPos would panic.
+			return event.Batch{}, csvMalformed(err, n)
+		}
+		line, _ := cr.FieldPos(0) // a record (possibly of the wrong width) was read
 		if err != nil {
-			if !errors.Is(err, csv.ErrFieldCount) {
-				return event.Batch{}, csvMalformed(err, n)
-			}
 			errs.addf(n, line, "", "has %d columns, the header has %d", len(rec), len(header))
 			n++
 			continue

@@ -24,7 +24,7 @@ func Events(r io.Reader, lim Limits) (event.Batch, error) {
 	var raw rawEvent
 	n, err := s.items(lim, errs, func(index, line int) error {
 		raw.reset(index, line)
-		if err := s.object(func(key []byte) error { return readEventMember(s, &raw, key) }); err != nil {
+		if err := s.object(func(key []byte) error { return readEventMember(s, &raw, key, errs) }); err != nil {
 			return err
 		}
 		var ev event.Event
@@ -42,8 +42,10 @@ func Events(r io.Reader, lim Limits) (event.Batch, error) {
 	return event.Batch{Events: events}, nil
 }
 
-// readEventMember stores one member of an event object into raw.
-func readEventMember(s *scanner, raw *rawEvent, key []byte) error {
+// readEventMember stores one member of an event object into raw. Problems
+// with keys are kept up to maxPrePerItem per item and counted beyond; "did
+// you mean" hints are drawn from the request's budget in errs.
+func readEventMember(s *scanner, raw *rawEvent, key []byte, errs *collector) error {
 	f, known := fieldByName(string(key))
 	if known && !raw.present.has(f) {
 		raw.present |= 1 << f
@@ -53,15 +55,19 @@ func readEventMember(s *scanner, raw *rawEvent, key []byte) error {
 	if err := s.value(&skipped); err != nil {
 		return err
 	}
+	if len(raw.pre) >= maxPrePerItem {
+		raw.preDropped++
+		return nil
+	}
 	if known {
 		raw.pre = append(raw.pre, ItemError{Field: f.String(), Reason: "duplicate field"})
 		return nil
 	}
 	reason := "unknown field"
-	if hint := suggest(string(key), allFields); hint != "" {
+	if hint := errs.hint(string(key), allFields); hint != "" {
 		reason += "; did you mean " + `"` + hint + `"?`
 	}
-	raw.pre = append(raw.pre, ItemError{Field: string(key), Reason: reason})
+	raw.pre = append(raw.pre, ItemError{Field: shortName(string(key)), Reason: reason})
 	return nil
 }
 

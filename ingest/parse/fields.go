@@ -194,10 +194,21 @@ func typeNames() string {
 	return s
 }
 
+// maxSuggestKey is the longest key compared for a suggestion: a suggestion
+// is at most 2 edits away, and the longest field name is 16 bytes, so longer
+// keys cannot match and are not compared (bounding the work per key).
+const maxSuggestKey = 18
+
 // suggest returns the allowed field name closest to an unknown key, if close.
 func suggest(key string, allowed fieldSet) string {
+	if len(key) > maxSuggestKey {
+		return ""
+	}
 	best, bestD := "", 3
 	allowed.each(func(f fieldID) {
+		if diff := len(key) - len(f.String()); diff >= bestD || -diff >= bestD {
+			return // the length difference alone is too many edits
+		}
 		if d := editDistance(key, f.String()); d < bestD {
 			best, bestD = f.String(), d
 		}

@@ -2,9 +2,12 @@ package parse
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"net/url"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +79,30 @@ func checkBatch(t *testing.T, b event.Batch, lim Limits) {
 	}
 }
 
+// checkErr asserts the invariants of every rejection: a *Error (or a read
+// error), never more invalid items than items, at most MaxErrors listed, and
+// echoed field names cut short.
+func checkErr(t *testing.T, err error, lim Limits) {
+	t.Helper()
+	var pe *Error
+	if !errors.As(err, &pe) {
+		return
+	}
+	lim = lim.withDefaults()
+	require.LessOrEqual(t, len(pe.Items), max(lim.MaxErrors, DefaultMaxErrors))
+	for _, it := range pe.Items {
+		require.LessOrEqual(t, len(it.Field), maxEchoedName+32, "field %q", it.Field)
+	}
+	if m := invalidCount.FindStringSubmatch(pe.msg); m != nil {
+		bad, _ := strconv.Atoi(m[1])
+		total, _ := strconv.Atoi(m[2])
+		require.LessOrEqual(t, bad, total, pe.msg)
+		require.Positive(t, bad, pe.msg)
+	}
+}
+
+var invalidCount = regexp.MustCompile(`^(\d+) of (\d+) `)
+
 func fuzzLimits() Limits {
 	return Limits{MaxItems: 50, MaxErrors: 5, Now: func() time.Time { return testNow }}
 }
@@ -93,6 +120,7 @@ func FuzzEvents(f *testing.F) {
 	f.Add([]byte("[1,\"x\",null,true]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := Events(bytes.NewReader(data), fuzzLimits())
+		checkErr(t, err, fuzzLimits())
 		if err == nil {
 			checkBatch(t, b, fuzzLimits())
 			require.NotEmpty(t, b.Events)
@@ -106,6 +134,7 @@ func FuzzMetrics(f *testing.F) {
 	f.Add([]byte(`{"id":"m","measurement":"sp_orders","tags":{"store":1},"fields":{"orders":-0}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := Metrics(bytes.NewReader(data), fuzzLimits())
+		checkErr(t, err, fuzzLimits())
 		if err == nil {
 			checkBatch(t, b, fuzzLimits())
 			require.NotEmpty(t, b.Points)
@@ -152,6 +181,7 @@ func FuzzLineProtocol(f *testing.F) {
 	f.Add([]byte("m s=\"a\\tb\tc\\\\\" 1795478400000000000\nm,t=a\\\\ v=1u\n"), "")
 	f.Fuzz(func(t *testing.T, data []byte, precision string) {
 		b, err := LineProtocol(bytes.NewReader(data), precision, fuzzLimits())
+		checkErr(t, err, fuzzLimits())
 		if err == nil {
 			checkBatch(t, b, fuzzLimits())
 			require.NotEmpty(t, b.Points)
@@ -177,6 +207,7 @@ func FuzzCSV(f *testing.F) {
 		lim := fuzzLimits()
 		lim.Now = func() time.Time { return time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC) }
 		b, err := CSV(bytes.NewReader(data), m, lim)
+		checkErr(t, err, lim)
 		if err == nil {
 			checkBatch(t, b, lim)
 			require.NotEmpty(t, b.Events)

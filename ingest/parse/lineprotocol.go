@@ -85,7 +85,9 @@ func LineProtocol(r io.Reader, precision string, lim Limits) (event.Batch, error
 		n++
 		if dec.Next() {
 			// Only possible if nextEntry mis-split; never accept silently.
-			lp.errs.add(n, first, "", "unexpected second entry on one line")
+			// It belongs to the entry just counted (n-1): counting it as item
+			// n printed "2 of 1 lines invalid".
+			lp.errs.add(n-1, first, "", "unexpected second entry on one line")
 		}
 	}
 	if n == 0 {

@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"fmt"
 	"io"
 	"math"
 	"slices"
@@ -69,11 +70,18 @@ type rawMetric struct {
 	tagsVal        rawVal // kind of the "tags" member (must be an object)
 	fieldsVal      rawVal
 	pre            []ItemError
+	preDropped     int             // reading problems beyond maxPrePerItem (not listed)
+	overflow       map[string]bool // "tags"/"fields" objects over maxMapMembers, reported
 }
 
 func (m *rawMetric) reset() {
 	tags, fields, pre := m.tags[:0], m.fields[:0], m.pre[:0]
-	*m = rawMetric{tags: tags, fields: fields, pre: pre}
+	overflow := m.overflow
+	if overflow == nil {
+		overflow = make(map[string]bool, 2)
+	}
+	clear(overflow)
+	*m = rawMetric{tags: tags, fields: fields, pre: pre, overflow: overflow}
 }
 
 // Metrics parses POST /v1/metrics: pre-aggregated values for StorePulse summed
@@ -109,6 +117,19 @@ func Metrics(r io.Reader, lim Limits) (event.Batch, error) {
 	return event.Batch{Points: points}, nil
 }
 
+// addPre records a reading problem, listing at most maxPrePerItem per item.
+func (m *rawMetric) addPre(field, reason string) {
+	if len(m.pre) >= maxPrePerItem {
+		m.preDropped++
+		return
+	}
+	m.pre = append(m.pre, ItemError{Field: shortName(field), Reason: reason})
+}
+
+// maxMapMembers bounds the members of an item's tags or fields object: a
+// measurement has a handful, and the duplicate checks are quadratic in it.
+const maxMapMembers = 64
+
 func readMetricMember(s *scanner, raw *rawMetric, key []byte) error {
 	var dst *rawVal
 	switch string(key) {
@@ -127,12 +148,11 @@ func readMetricMember(s *scanner, raw *rawMetric, key []byte) error {
 		if err := s.value(&skipped); err != nil {
 			return err
 		}
-		raw.pre = append(raw.pre, ItemError{Field: string(key),
-			Reason: "unknown field; want id, measurement, time, tags, fields"})
+		raw.addPre(string(key), "unknown field; want id, measurement, time, tags, fields")
 		return nil
 	}
 	if dst.kind != vAbsent {
-		raw.pre = append(raw.pre, ItemError{Field: string(key), Reason: "duplicate field"})
+		raw.addPre(string(key), "duplicate field")
 		var skipped rawVal
 		return s.value(&skipped)
 	}
@@ -141,7 +161,7 @@ func readMetricMember(s *scanner, raw *rawMetric, key []byte) error {
 
 func readMetricMap(s *scanner, raw *rawMetric, kind *rawVal, dst *[]rawKV, name string) error {
 	if kind.kind != vAbsent {
-		raw.pre = append(raw.pre, ItemError{Field: name, Reason: "duplicate field"})
+		raw.addPre(name, "duplicate field")
 		var skipped rawVal
 		return s.value(&skipped)
 	}
@@ -150,6 +170,14 @@ func readMetricMap(s *scanner, raw *rawMetric, kind *rawVal, dst *[]rawKV, name 
 	}
 	kind.kind = vObject
 	return s.object(func(key []byte) error {
+		if len(*dst) >= maxMapMembers {
+			if !raw.overflow[name] {
+				raw.overflow[name] = true
+				raw.addPre(name, fmt.Sprintf("more than %d members", maxMapMembers))
+			}
+			var skipped rawVal
+			return s.value(&skipped)
+		}
 		*dst = append(*dst, rawKV{key: key})
 		return s.value(&(*dst)[len(*dst)-1].val)
 	})
@@ -164,6 +192,10 @@ func (v *validator) metric(raw *rawMetric, ms map[string]schema.Measurement, ind
 	}
 	for _, p := range raw.pre {
 		fail(p.Field, p.Reason)
+	}
+	if raw.preDropped > 0 {
+		bad = true
+		v.errs.addN(index, line, "", "more unknown or duplicate fields (not listed)", raw.preDropped)
 	}
 	var p event.Point
 

@@ -5,6 +5,7 @@
 package parse
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -76,7 +77,13 @@ const (
 	KindInvalidRequest = "invalid_request" // bad query parameters (precision, CSV mapping)
 	KindInvalidMapping = "invalid_mapping" // CSV mapping does not fit the file's header
 	maxQuotedValue     = 64                // longest value echoed back in a reason
-	timeFormatHint     = "RFC 3339 with offset (e.g. 2024-06-18T09:30:00+08:00) or unix milliseconds as an integer"
+	// maxEchoedName bounds a field name (e.g. an unknown JSON key) echoed in
+	// ItemError.Field: a client's key is never sent back whole.
+	maxEchoedName = 80
+	// maxPrePerItem bounds the reading problems (unknown or duplicate keys)
+	// kept per item; the rest are only counted (Error.Truncated).
+	maxPrePerItem  = 16
+	timeFormatHint = "RFC 3339 with offset (e.g. 2024-06-18T09:30:00+08:00) or unix milliseconds as an integer"
 )
 
 // ItemError is one problem with one item of a request.
@@ -177,6 +184,7 @@ type collector struct {
 	truncated int
 	bad       map[int]struct{} // item indexes with at least one error
 	unit      string
+	hints     int // suggestions computed so far (bounded by max)
 }
 
 func newCollector(max int, unit string) *collector {
@@ -184,15 +192,48 @@ func newCollector(max int, unit string) *collector {
 }
 
 func (c *collector) add(index, line int, field, reason string) {
+	c.addN(index, line, field, reason, 1)
+}
+
+// addN records n errors of one item; only the first can be listed (the
+// others are counted as truncated, e.g. keys beyond maxPrePerItem).
+func (c *collector) addN(index, line int, field, reason string, n int) {
+	if n <= 0 {
+		return
+	}
 	if c.bad == nil {
 		c.bad = make(map[int]struct{})
 	}
 	c.bad[index] = struct{}{}
 	if len(c.items) >= c.max {
-		c.truncated++
+		c.truncated += n
 		return
 	}
-	c.items = append(c.items, ItemError{Index: index, Line: line, Field: field, Reason: reason})
+	c.items = append(c.items, ItemError{Index: index, Line: line, Field: shortName(field), Reason: reason})
+	c.truncated += n - 1
+}
+
+// hint returns a "did you mean" suggestion for an unknown key while the
+// request's budget of suggestions (one per listable error) lasts: a body of
+// many unknown keys costs no more than one with few.
+func (c *collector) hint(key string, allowed fieldSet) string {
+	if c.hints >= c.max {
+		return ""
+	}
+	c.hints++
+	return suggest(key, allowed)
+}
+
+// shortName bounds a field name echoed back to the client.
+func shortName(s string) string {
+	if len(s) <= maxEchoedName {
+		return s
+	}
+	cut := maxEchoedName
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("...(%d bytes)", len(s))
 }
 
 func (c *collector) addf(index, line int, field, format string, args ...any) {
@@ -213,7 +254,11 @@ func (c *collector) err(total int) *Error {
 
 // readBody reads the whole (size-capped) body. Read errors are returned
 // wrapped, not as *Error, so the server can map e.g. *http.MaxBytesError to 413.
+// A *bytes.Buffer (the server's admitted body) is taken without a copy.
 func readBody(r io.Reader) ([]byte, error) {
+	if buf, ok := r.(*bytes.Buffer); ok {
+		return buf.Bytes(), nil
+	}
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read request body: %w", err)

@@ -61,13 +61,16 @@ type rawEvent struct {
 	v       [numFields]rawVal
 	index   int
 	line    int
-	pre     []ItemError        // problems found while reading (unknown/duplicate fields)
-	where   *[numFields]string // optional source of each field (CSV column), for messages
+	pre     []ItemError // problems found while reading (unknown/duplicate fields)
+	// preDropped counts reading problems beyond maxPrePerItem (not listed).
+	preDropped int
+	where      *[numFields]string // optional source of each field (CSV column), for messages
 }
 
 func (r *rawEvent) reset(index, line int) {
 	r.present = 0
 	r.pre = r.pre[:0]
+	r.preDropped = 0
 	r.index, r.line = index, line
 }
 
@@ -111,6 +114,10 @@ func (v *validator) event(r *rawEvent, ev *event.Event) bool {
 	for _, p := range r.pre {
 		v.nerr++
 		v.errs.add(r.index, r.line, p.Field, p.Reason)
+	}
+	if r.preDropped > 0 {
+		v.nerr++
+		v.errs.addN(r.index, r.line, "", "more unknown or duplicate fields (not listed)", r.preDropped)
 	}
 	*ev = event.Event{}
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -19,12 +20,12 @@ type parser func(r io.Reader) (event.Batch, error)
 // every store in it, then make it durable. Nothing is stored unless all of it
 // is valid.
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p *auth.Principal, endpoint string, parse parser) (Result, *apiError) {
-	body, closeBody, aerr := s.body(w, r)
+	body, release, aerr := s.body(w, r)
+	defer release()
 	if aerr != nil {
 		return Result{}, aerr
 	}
-	defer closeBody()
-	batch, err := parse(body)
+	batch, err := parse(bytes.NewBuffer(body)) // parse takes the bytes without copying
 	if err != nil {
 		return Result{}, s.parseFailure(err)
 	}
@@ -40,7 +41,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	case err != nil:
 		s.log.Error("accept failed", "endpoint", endpoint, "principal", p.Name, "err", err)
 		return Result{}, &apiError{status: http.StatusServiceUnavailable, kind: "unavailable", retryAfter: 1,
-			msg: "StorePulse could not make the request durable; nothing was stored, retry: " + err.Error()}
+			msg: "StorePulse could not make the request durable; nothing was stored, retry: " + redact(err.Error())}
 	}
 	s.metrics.accepted(endpoint, res)
 	return res, nil

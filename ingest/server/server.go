@@ -15,6 +15,7 @@ import (
 	"github.com/storepulse/storepulse/ingest/calendarstore"
 	"github.com/storepulse/storepulse/ingest/event"
 	"github.com/storepulse/storepulse/ingest/parse"
+	"github.com/storepulse/storepulse/internal/kpi"
 )
 
 // ErrSpoolFull is returned by an Acceptor whose disk budget is used up.
@@ -52,6 +53,12 @@ type Options struct {
 	RetryAfter           time.Duration // told to clients when the spool is full
 	Limits               parse.Limits
 	Location             *time.Location
+	// BodyMemory bounds the memory of request bodies in flight, all requests
+	// together (see admission); 0 takes 8 times MaxDecompressedBytes.
+	BodyMemory int64
+	// AdmissionWait is how long a request waits for body memory before 503
+	// (0: 2s).
+	AdmissionWait time.Duration
 }
 
 // Server is the HTTP API.
@@ -64,11 +71,18 @@ type Server struct {
 	metrics  *Metrics
 	log      *slog.Logger
 	metricsH http.Handler
+	admit    *admission
+	kpis     *kpi.Catalog // targets must name one of its KPIs
 }
 
 // New wires the API. metricsHandler serves /metrics.
 func New(opts Options, a *auth.Authenticator, p Acceptor, ready Readiness, cal *calendarstore.Store, m *Metrics, metricsHandler http.Handler, log *slog.Logger) *Server {
-	return &Server{opts: opts, auth: a, pipeline: p, ready: ready, calendar: cal, metrics: m, log: log, metricsH: metricsHandler}
+	budget := opts.BodyMemory
+	if budget <= 0 {
+		budget = 8 * max(opts.MaxDecompressedBytes, opts.MaxBodyBytes, maxCalendarBody)
+	}
+	return &Server{opts: opts, auth: a, pipeline: p, ready: ready, calendar: cal, metrics: m, log: log,
+		metricsH: metricsHandler, admit: newAdmission(budget), kpis: kpi.Default()}
 }
 
 // Handler returns the routed, instrumented handler.
@@ -138,10 +152,15 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	var warnings []string
 	if d, ok := s.ready.(Degradation); ok {
-		warnings = d.Degraded()
+		for _, w := range d.Degraded() {
+			warnings = append(warnings, redactKeepNames(w))
+		}
 	}
 	if err := s.ready.Ready(ctx); err != nil {
-		body := map[string]any{"status": "not ready", "reason": err.Error()}
+		// /readyz is unauthenticated: the reason says what is wrong, never
+		// where (URLs, addresses, directories); the log has the whole error.
+		s.log.Warn("not ready", "err", err)
+		body := map[string]any{"status": "not ready", "reason": redactKeepNames(err.Error())}
 		if len(warnings) > 0 {
 			body["warnings"] = warnings
 		}

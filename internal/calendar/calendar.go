@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -93,9 +94,42 @@ func (t *Target) StartTime(loc *time.Location) (time.Time, error) {
 	return d, nil
 }
 
+// Documented limits of the calendar (docs/api.md). Times outside
+// [MinTime, MaxTime) are refused: the store lists and deletes within a
+// fixed range, and InfluxDB cannot store points near year 1 or 9999.
+const (
+	MaxPhases          = 16    // phases per campaign
+	MaxCampaignStores  = 200   // stores listed by one campaign
+	MaxCampaignsPerPut = 1000  // campaigns in one PUT
+	MaxTargetsPerPut   = 10000 // targets in one PUT
+)
+
+// Campaign phases and target starts lie in [MinTime(), MaxTime()).
+const (
+	minTimeUnix = 946684800  // 2000-01-01T00:00:00Z
+	maxTimeUnix = 4102444800 // 2100-01-01T00:00:00Z
+)
+
+// MinTime is the earliest phase time or target start accepted.
+func MinTime() time.Time { return time.Unix(minTimeUnix, 0).UTC() }
+
+// MaxTime is the first phase time or target start refused.
+func MaxTime() time.Time { return time.Unix(maxTimeUnix, 0).UTC() }
+
+func checkTime(field string, t time.Time) error {
+	if t.Before(MinTime()) || !t.Before(MaxTime()) {
+		return fmt.Errorf("%s: must be from %s until before %s, got %s", field,
+			MinTime().Format("2006-01-02"), MaxTime().Format("2006-01-02"), t.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// ValidateID checks only the campaign's id (e.g. one named in a path).
+func (c *Campaign) ValidateID() error { return checkName("id", c.ID) }
+
 // Validate checks a campaign and names the first problem's field.
 func (c *Campaign) Validate() error {
-	if err := checkName("id", c.ID); err != nil {
+	if err := c.ValidateID(); err != nil {
 		return err
 	}
 	if c.Name == "" || len(c.Name) > 256 || !utf8.ValidString(c.Name) {
@@ -104,13 +138,24 @@ func (c *Campaign) Validate() error {
 	if err := checkName("kind", c.Kind); err != nil {
 		return err
 	}
+	if len(c.Stores) > MaxCampaignStores {
+		return fmt.Errorf("stores: at most %d stores (leave it empty for every store), got %d", MaxCampaignStores, len(c.Stores))
+	}
+	seen := make(map[string]bool, len(c.Stores))
 	for i, s := range c.Stores {
 		if err := checkName(fmt.Sprintf("stores[%d]", i), s); err != nil {
 			return err
 		}
+		if seen[s] {
+			return fmt.Errorf("stores[%d]: %q is listed twice", i, s)
+		}
+		seen[s] = true
 	}
 	if len(c.Phases) == 0 {
 		return errors.New("phases: at least one phase is required")
+	}
+	if len(c.Phases) > MaxPhases {
+		return fmt.Errorf("phases: at most %d phases, got %d", MaxPhases, len(c.Phases))
 	}
 	for i, p := range c.Phases {
 		switch p.Name {
@@ -120,6 +165,12 @@ func (c *Campaign) Validate() error {
 		}
 		if p.Start.IsZero() || p.End.IsZero() {
 			return fmt.Errorf("phases[%d]: start and end are required (RFC 3339)", i)
+		}
+		if err := checkTime(fmt.Sprintf("phases[%d].start", i), p.Start); err != nil {
+			return err
+		}
+		if err := checkTime(fmt.Sprintf("phases[%d].end", i), p.End); err != nil {
+			return err
 		}
 		if !p.End.After(p.Start) {
 			return fmt.Errorf("phases[%d]: end must be after start", i)
@@ -145,6 +196,9 @@ func (t *Target) Validate(loc *time.Location) error {
 	if err != nil {
 		return err
 	}
+	if err := checkTime("start", start); err != nil {
+		return err
+	}
 	if t.Period == PeriodWeek && start.Weekday() != time.Monday {
 		return fmt.Errorf("start: a week target starts on a Monday, %s is a %s", t.Start, start.Weekday())
 	}
@@ -163,6 +217,10 @@ func checkName(field, s string) error {
 	}
 	if i := slices.IndexFunc([]rune(s), unicode.IsControl); i >= 0 {
 		return fmt.Errorf("%s: must not contain control characters", field)
+	}
+	if strings.HasSuffix(s, `\`) {
+		// Stored as a tag: line protocol cannot end a tag value with a backslash.
+		return fmt.Errorf("%s: must not end with a backslash, got %q", field, s)
 	}
 	return nil
 }

@@ -349,3 +349,25 @@ func FluxTable(t testing.TB, db *influxtest.Server, flux string) []map[string]st
 	}
 	return rows
 }
+
+// PeakRSS is the running process's peak resident set size (VmHWM of
+// /proc/<pid>/status) in bytes; Linux only.
+func (in *Ingest) PeakRSS() (int64, error) {
+	if in.cmd == nil || in.cmd.Process == nil {
+		return 0, fmt.Errorf("storepulse-ingest is not running")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", in.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("peak RSS: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("peak RSS: parse %q: %w", line, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("peak RSS: no VmHWM in /proc/%d/status", in.cmd.Process.Pid)
+}

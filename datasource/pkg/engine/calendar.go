@@ -24,7 +24,7 @@ func TargetFlux(bucket string, spec TargetSpec) string {
 	fmt.Fprintf(&b, "  |> filter(fn: (r) => r._measurement == %s and r.%s == %s and r.%s == %s)\n",
 		FluxString(schema.MeasTarget), schema.TagKPI, FluxString(spec.KPI), schema.TagPeriod, FluxString(spec.Period))
 	if len(spec.Stores) > 0 {
-		fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", anyOf("r."+schema.TagStore, spec.Stores))
+		fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", oneOf("r."+schema.TagStore, spec.Stores))
 	}
 	b.WriteString("  |> pivot(rowKey: [\"_time\"], columnKey: [\"_field\"], valueColumn: \"_value\")\n")
 	return b.String()

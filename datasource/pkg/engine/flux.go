@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -38,6 +39,42 @@ func anyOf(col string, vals []string) string {
 	return "(" + strings.Join(terms, " or ") + ")"
 }
 
+// oneOf matches a column against a user's filter values in a form whose
+// cost is linear in the number of values: one value is `col == "v"`, more
+// are one anchored regular expression of the escaped values,
+// `col =~ /^(?:a|b)$/` (an `or` chain of 1,000 values cost InfluxDB seconds
+// of CPU, quadratic in the chain). models.MaxFilterValues caps the count.
+func oneOf(col string, vals []string) string {
+	if len(vals) == 1 {
+		return col + " == " + FluxString(vals[0])
+	}
+	return col + " =~ " + fluxRegexOneOf(vals)
+}
+
+// fluxRegexOneOf is a Flux regex literal matching exactly one of vals: each
+// value is quoted for RE2 and its slashes escaped for the literal.
+func fluxRegexOneOf(vals []string) string {
+	var b strings.Builder
+	b.WriteString("/^(?:")
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteByte('|')
+		}
+		for _, r := range regexp.QuoteMeta(v) {
+			switch {
+			case r == '/':
+				b.WriteString(`\/`)
+			case r < 0x20 || r == 0x7f:
+				fmt.Fprintf(&b, `\x{%x}`, r) // no raw control character in the literal
+			default:
+				b.WriteRune(r)
+			}
+		}
+	}
+	b.WriteString(")$/")
+	return b.String()
+}
+
 // filterLines are the dimension filters, one filter() per dimension in a
 // stable order.
 func filterLines(b *strings.Builder, filters map[string][]string) {
@@ -47,7 +84,7 @@ func filterLines(b *strings.Builder, filters map[string][]string) {
 	}
 	slices.Sort(dims)
 	for _, d := range dims {
-		fmt.Fprintf(b, "  |> filter(fn: (r) => %s)\n", anyOf("r["+FluxString(d)+"]", filters[d]))
+		fmt.Fprintf(b, "  |> filter(fn: (r) => %s)\n", oneOf("r["+FluxString(d)+"]", filters[d]))
 	}
 }
 

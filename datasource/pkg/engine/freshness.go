@@ -108,7 +108,7 @@ func LatestFlux(bucket string, spec LatestSpec) string {
 	fmt.Fprintf(&b, "  |> filter(fn: (r) => r._measurement == %s and r._field == %s)\n",
 		FluxString(schema.MeasIngest), FluxString(schema.FieldEvents))
 	if len(spec.Stores) > 0 {
-		fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", anyOf("r."+schema.TagStore, spec.Stores))
+		fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", oneOf("r."+schema.TagStore, spec.Stores))
 	}
 	// keep _value too: InfluxDB 1.8 returns no rows when keep() leaves no
 	// value column.

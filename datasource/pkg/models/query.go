@@ -13,6 +13,10 @@ import (
 // QueryVersion is the current version of the query model.
 const QueryVersion = 1
 
+// MaxFilterValues caps the values of one filter (after expanding {a,b}
+// multi-values): each is matched by InfluxDB against every row read.
+const MaxFilterValues = 1000
+
 // Query types (the DataQuery's queryType; empty means QueryTypeKPI).
 const (
 	QueryTypeKPI        = "kpi"
@@ -242,7 +246,12 @@ func ParseQuery(raw []byte) (Query, error) {
 	}
 	filters := map[string][]string{}
 	for dim, vals := range q.Filters {
-		if v := ExpandValues(vals); len(v) > 0 {
+		v := ExpandValues(vals)
+		if len(v) > MaxFilterValues {
+			return q, fmt.Errorf("filter %q has %d values, at most %d: select fewer, or give the variable's All option the custom value $__all (no filter)",
+				dim, len(v), MaxFilterValues)
+		}
+		if len(v) > 0 {
 			filters[dim] = v
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -34,9 +35,11 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: fmt.Sprintf(format, a...)}, nil
 	}
 	s := d.settings
+	s.URL = redactURL(s.URL) // user:password@ never reaches Grafana's UI
+	clean := func(err error) string { return redactErr(err, d.settings.URL) }
 	ok, err := d.influx.Ping(ctx)
 	if err != nil || !ok {
-		return fail("InfluxDB at %s is unreachable: %v", s.URL, err)
+		return fail("InfluxDB at %s is unreachable: %s", s.URL, clean(err))
 	}
 	q := d.influx.QueryAPI(orgOf(s.Org, s.Version))
 	probe := fmt.Sprintf("from(bucket: %s)\n  |> range(start: -1m)\n  |> limit(n: 1)", engine.FluxString(s.Bucket))
@@ -48,14 +51,14 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		case isNotFound(err):
 			return fail("bucket %q does not exist in InfluxDB at %s (on InfluxDB 1.8 use database/retention-policy, e.g. storepulse/autogen)", s.Bucket, s.URL)
 		}
-		return fail("InfluxDB at %s cannot query bucket %q: %v", s.URL, s.Bucket, err)
+		return fail("InfluxDB at %s cannot query bucket %q: %s", s.URL, s.Bucket, clean(err))
 	}
 	start := d.now().Add(-dataLookback)
 	data := fmt.Sprintf("from(bucket: %s)\n  |> range(start: %s)\n  |> filter(fn: (r) => r._measurement == %s and r._field == %s)\n  |> limit(n: 1)",
 		engine.FluxString(s.Bucket), start.UTC().Format(time.RFC3339), engine.FluxString(schema.MeasIngest), engine.FluxString(schema.FieldEvents))
 	found, err := any1(ctx, q, data)
 	if err != nil {
-		return fail("InfluxDB at %s failed to look for StorePulse data: %v", s.URL, err)
+		return fail("InfluxDB at %s failed to look for StorePulse data: %s", s.URL, clean(err))
 	}
 	if !found {
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError,
@@ -63,6 +66,37 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	}
 	return &backend.CheckHealthResult{Status: backend.HealthStatusOk,
 		Message: fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data; store time zone %s", s.Version, s.Bucket, s.TimeZone)}, nil
+}
+
+// redactURL returns u without a password (user:xxxxx@) and without its
+// query; a string that does not parse is not shown.
+func redactURL(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if parsed.RawQuery != "" {
+		parsed.RawQuery = "redacted"
+	}
+	return parsed.Redacted()
+}
+
+// redactErr is err's text with the configured URL, and any user:password@
+// in it, shown without the password.
+func redactErr(err error, rawURL string) string {
+	if err == nil {
+		return "no answer"
+	}
+	msg := err.Error()
+	if rawURL != "" {
+		msg = strings.ReplaceAll(msg, rawURL, redactURL(rawURL))
+	}
+	if parsed, perr := url.Parse(rawURL); perr == nil && parsed.User != nil {
+		if pw, ok := parsed.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return msg
 }
 
 // checkHealthInfluxQL is CheckHealth through the v1 API, which works on
@@ -74,6 +108,8 @@ func (d *Datasource) checkHealthInfluxQL(ctx context.Context) (*backend.CheckHea
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: fmt.Sprintf(format, a...)}, nil
 	}
 	s, c := d.settings, d.ql
+	s.URL = redactURL(s.URL) // user:password@ never reaches Grafana's UI
+	clean := func(err error) string { return redactErr(err, d.settings.URL) }
 	rejected := func(err error) (int, bool) {
 		var e *iql.Error
 		if errors.As(err, &e) && e.Unauthorized() {
@@ -85,7 +121,7 @@ func (d *Datasource) checkHealthInfluxQL(ctx context.Context) (*backend.CheckHea
 		if code, ok := rejected(err); ok {
 			return fail("InfluxDB at %s rejected the token (%d): check the token in the datasource settings", s.URL, code)
 		}
-		return fail("InfluxDB at %s is unreachable: %v", s.URL, err)
+		return fail("InfluxDB at %s is unreachable: %s", s.URL, clean(err))
 	}
 	probe := fmt.Sprintf("SELECT last(%s) FROM %s WHERE time >= %s", iql.Ident(schema.FieldEvents), iql.Ident(schema.MeasIngest),
 		iql.Time(d.now().Add(-dataLookback)))
@@ -100,10 +136,10 @@ func (d *Datasource) checkHealthInfluxQL(ctx context.Context) (*backend.CheckHea
 		case ok:
 			return fail("InfluxDB at %s rejected the token (%d): check the token in the datasource settings", s.URL, code)
 		case errors.As(err, &e) && e.NotFound() && !tableNotFound(e.Message):
-			return fail("bucket %q does not exist in InfluxDB at %s: on 1.8 and 3.x name the database (or database/retention-policy, e.g. storepulse/autogen); on 2.x the bucket needs a DBRP mapping (every bucket has a virtual one): %v", s.Bucket, s.URL, err)
+			return fail("bucket %q does not exist in InfluxDB at %s: on 1.8 and 3.x name the database (or database/retention-policy, e.g. storepulse/autogen); on 2.x the bucket needs a DBRP mapping (every bucket has a virtual one): %s", s.Bucket, s.URL, clean(err))
 		case errors.As(err, &e) && tableNotFound(e.Message): // 3.x before the first sp_ingest point
 		default:
-			return fail("InfluxDB at %s cannot query bucket %q with InfluxQL: %v", s.URL, s.Bucket, err)
+			return fail("InfluxDB at %s cannot query bucket %q with InfluxQL: %s", s.URL, s.Bucket, clean(err))
 		}
 	}
 	if !found {

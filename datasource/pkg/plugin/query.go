@@ -3,7 +3,9 @@ package plugin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -46,6 +48,9 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		return errorResponse(backend.PluginError(err))
 	}
 	from, to := dq.TimeRange.From, dq.TimeRange.To
+	if err := checkTimeRange(from, to); err != nil {
+		return errorResponse(backend.PluginError(err))
+	}
 	var frames data.Frames
 	switch dq.QueryType {
 	case "", models.QueryTypeKPI:
@@ -105,6 +110,27 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		return errorResponse(err)
 	}
 	return backend.DataResponse{Frames: frames}
+}
+
+// Query time ranges must lie in [minQueryTime, maxQueryTime]: StorePulse
+// holds no data outside it, InfluxDB cannot represent times near year 1 or
+// 9999, and the bucket arithmetic of such spans only produces garbage.
+const (
+	minQueryTimeUnix = 946684800  // 2000-01-01T00:00:00Z
+	maxQueryTimeUnix = 4102444800 // 2100-01-01T00:00:00Z
+)
+
+// checkTimeRange refuses ranges outside the sane span with a clear error.
+func checkTimeRange(from, to time.Time) error {
+	lo, hi := time.Unix(minQueryTimeUnix, 0).UTC(), time.Unix(maxQueryTimeUnix, 0).UTC()
+	switch {
+	case from.Before(lo) || to.After(hi):
+		return fmt.Errorf("time range %s to %s is outside what StorePulse can query (%s to %s): choose a range within it",
+			from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), lo.Format("2006-01-02"), hi.Format("2006-01-02"))
+	case to.Before(from):
+		return fmt.Errorf("time range ends (%s) before it starts (%s)", to.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // dimensionQuery answers a variable query: one string field of values.
