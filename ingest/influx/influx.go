@@ -42,6 +42,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -500,6 +501,10 @@ func (c *Client) Ready(ctx context.Context) error {
 	if err != nil {
 		return &Error{Op: "ready", Err: fmt.Errorf("build health request: %w", err)}
 	}
+	if c.cfg.Token != "" {
+		// InfluxDB 3.x asks for the token on /health; 1.8 and 2.x ignore it.
+		req.Header.Set("Authorization", "Token "+c.cfg.Token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return &Error{Op: "ready", Downstream: true, Err: scrub(err, c.cfg.Token)}
@@ -508,6 +513,9 @@ func (c *Client) Ready(ctx context.Context) error {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
 		return &Error{Op: "ready", StatusCode: resp.StatusCode, Downstream: true, Err: fmt.Errorf("read health response: %w", err)}
+	}
+	if resp.StatusCode == http.StatusOK && strings.TrimSpace(string(body)) == "OK" {
+		return nil // InfluxDB 3.x: plain text
 	}
 	var h struct {
 		Status  string `json:"status"`

@@ -601,6 +601,8 @@ func TestReadyFake(t *testing.T) {
 		{"2.x failing", 503, `{"name":"influxdb","message":"not ready","status":"fail"}`, true, 503},
 		{"200 but fail", 200, `{"status":"fail","message":"degraded"}`, true, 200},
 		{"not influx", 200, `hello`, true, 200},
+		{"3.x: plain text", 200, "OK\n", false, 0},
+		{"3.x: token refused", 401, `{"error":"unauthorized access"}`, true, 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -614,6 +616,7 @@ func TestReadyFake(t *testing.T) {
 			err := h.c.Ready(context.Background())
 
 			require.Equal(t, "/health", f.requests()[0].path)
+			require.Equal(t, "Token "+testToken, f.requests()[0].auth, "InfluxDB 3.x asks for the token on /health")
 			if !tt.wantErr {
 				require.NoError(t, err)
 				return
