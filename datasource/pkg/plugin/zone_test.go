@@ -87,6 +87,32 @@ func TestStoreTimeZoneFromIngest(t *testing.T) {
 		}
 		require.Equal(t, []string{"2017-10-14T03:00:00Z=10", "2017-10-15T03:00:00Z=20"}, got)
 	})
+	t.Run("the day without midnight sums the same from overlapping ranges", func(t *testing.T) {
+		day15 := time.Date(2017, 10, 15, 3, 0, 0, 0, time.UTC)
+		for i, r := range [][2]time.Time{
+			{time.Date(2017, 10, 1, 3, 0, 0, 0, time.UTC), time.Date(2017, 12, 1, 2, 0, 0, 0, time.UTC)},
+			{time.Date(2017, 10, 13, 12, 0, 0, 0, time.UTC), time.Date(2017, 10, 16, 2, 0, 0, 0, time.UTC)},
+			{time.Date(2017, 10, 15, 3, 0, 0, 0, time.UTC), time.Date(2017, 10, 17, 0, 0, 0, 0, time.UTC)},
+			{time.Date(2017, 10, 15, 12, 0, 0, 0, time.UTC), time.Date(2017, 10, 15, 13, 0, 0, 0, time.UTC)},
+		} {
+			resp, err := client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: zoneContext(1, srv, ""),
+				Queries: []backend.DataQuery{{RefID: "A", TimeRange: backend.TimeRange{From: r[0], To: r[1]}, MaxDataPoints: 100,
+					JSON: []byte(`{"kpi":"gmv","interval":"day"}`)}}})
+			require.NoError(t, err)
+			a := resp.Responses["A"]
+			require.NoError(t, a.Error)
+			require.Len(t, a.Frames, 1)
+			found := false
+			for j := range a.Frames[0].Fields[0].Len() {
+				if a.Frames[0].Fields[0].At(j).(time.Time).Equal(day15) {
+					v, _ := a.Frames[0].Fields[1].ConcreteAt(j)
+					require.Equal(t, 20.0, v, "range %d", i)
+					found = true
+				}
+			}
+			require.True(t, found, "range %d has the bucket of 2017-10-15", i)
+		}
+	})
 	t.Run("ingesters that disagree are reported", func(t *testing.T) {
 		writeLP(t, srv, meta("i2", "Europe/Berlin"))
 		res := health(4, "")
