@@ -330,8 +330,8 @@ func (s rollupSegment) Add(b *event.Batch)                      { s.s.Add(b) }
 func (s rollupSegment) SumLines() ([]string, error)             { return s.r.SumLines(s.s) }
 func (s rollupSegment) MergeSketches(ctx context.Context) error { return s.r.MergeSketches(ctx, s.s) }
 
-// zoneRewrite is how often the store time zone is written again (a bucket
-// with a retention policy would otherwise lose it); zoneRetry after a failure.
+// zoneRewrite is how often the store time zone is written again (in case the
+// point was deleted); zoneRetry after a failure.
 const (
 	zoneRewrite = 24 * time.Hour
 	zoneRetry   = time.Minute
@@ -340,12 +340,12 @@ const (
 // recordTimeZone writes the store time zone to InfluxDB (schema.MeasMeta,
 // package storezone) at start and once a day until ctx ends, so that the
 // datasource cuts its days where the daily sketches are cut. The point's
-// time is the UTC day, so writes within a day replace each other.
+// time is storezone.RecordTime, so writes replace each other.
 func (a *App) recordTimeZone(ctx context.Context) {
 	zone := a.cfg.Location.String()
 	for {
 		wait := zoneRewrite
-		line, err := storezone.Line(a.ingester, zone, a.now().UTC().Truncate(24*time.Hour))
+		line, err := storezone.Line(a.ingester, zone, storezone.RecordTime())
 		if err != nil {
 			a.log.Error("cannot record the store time zone", "timezone", zone, "err", err)
 			return

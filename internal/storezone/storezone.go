@@ -33,8 +33,13 @@ func Check(loc *time.Location) error {
 	return nil
 }
 
+// RecordTime is the time of every sp_meta point: fixed, so that writing it
+// again replaces it (idempotent), far in the future, so that no retention
+// policy drops it and no query of data ranges (which end at now) sees it.
+func RecordTime() time.Time { return time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC) }
+
 // Line is the line-protocol record of the store time zone zone written by
-// ingester at (unix ns). Writing it again at the same instant is idempotent.
+// ingester at (normally RecordTime).
 func Line(ingester, zone string, at time.Time) (string, error) {
 	if zone == "" || strings.ContainsAny(zone, "\"\\\n") {
 		return "", fmt.Errorf("invalid time zone name %q", zone)

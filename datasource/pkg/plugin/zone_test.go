@@ -36,7 +36,7 @@ func TestStoreTimeZoneFromIngest(t *testing.T) {
 	ctx := context.Background()
 	now := testclock.Now().UTC().Truncate(time.Minute)
 	meta := func(ing, zone string) string {
-		l, err := storezone.Line(ing, zone, now.Truncate(24*time.Hour))
+		l, err := storezone.Line(ing, zone, storezone.RecordTime())
 		require.NoError(t, err)
 		return l
 	}
