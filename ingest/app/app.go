@@ -34,6 +34,7 @@ import (
 	"github.com/storepulse/storepulse/ingest/spool"
 	"github.com/storepulse/storepulse/internal/clock"
 	"github.com/storepulse/storepulse/internal/influxql"
+	"github.com/storepulse/storepulse/internal/storezone"
 )
 
 // App is a configured ingest service.
@@ -45,6 +46,8 @@ type App struct {
 	pipeline *pipeline.Pipeline
 	http     *http.Server
 	ln       net.Listener
+	ingester string
+	now      clock.Func
 }
 
 // New opens the data directory, recovers the spool and prepares the server.
@@ -146,7 +149,7 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 	log.Info("ingest service ready", "ingester", ingester, "pending_segments", len(sp.Sealed()),
 		"spool_bytes", sp.Bytes(), "influx_url", config.RedactURL(cfg.Influx.URL), "bucket", cfg.Influx.Bucket,
 		"body_memory_bytes", bodyMemory(cfg))
-	return &App{cfg: cfg, log: log, spool: sp, db: db, pipeline: pl,
+	return &App{cfg: cfg, log: log, spool: sp, db: db, pipeline: pl, ingester: ingester, now: now,
 		http: &http.Server{
 			Handler:           srv.Handler(),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -191,6 +194,8 @@ func (a *App) Run(ctx context.Context) error {
 	defer stopRun()
 	flushed := make(chan error, 1)
 	go func() { flushed <- a.pipeline.Run(runCtx) }()
+	recorded := make(chan struct{})
+	go func() { defer close(recorded); a.recordTimeZone(runCtx) }()
 
 	served := make(chan error, 1)
 	go func() {
@@ -222,6 +227,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Warn("http shutdown", "err", err)
 	}
 	stopRun()
+	<-recorded
 	if err := <-flushed; err != nil {
 		a.log.Warn("flush loop", "err", err)
 	}
@@ -416,3 +422,43 @@ type rollupSegment struct {
 func (s rollupSegment) Add(b *event.Batch)                      { s.s.Add(b) }
 func (s rollupSegment) SumLines() ([]string, error)             { return s.r.SumLines(s.s) }
 func (s rollupSegment) MergeSketches(ctx context.Context) error { return s.r.MergeSketches(ctx, s.s) }
+
+// zoneRewrite is how often the store time zone is written again (in case the
+// point was deleted); zoneRetry after a failure.
+const (
+	zoneRewrite = 24 * time.Hour
+	zoneRetry   = time.Minute
+)
+
+// recordTimeZone writes the store time zone to InfluxDB (schema.MeasMeta,
+// package storezone) at start and once a day until ctx ends, so that the
+// datasource cuts its days where the daily sketches are cut. The point's
+// time is storezone.RecordTime, so writes replace each other.
+func (a *App) recordTimeZone(ctx context.Context) {
+	zone := a.cfg.Location.String()
+	for {
+		wait := zoneRewrite
+		line, err := storezone.Line(a.ingester, zone, storezone.RecordTime())
+		if err != nil {
+			a.log.Error("cannot record the store time zone", "timezone", zone, "err", err)
+			return
+		}
+		wctx, cancel := context.WithTimeout(ctx, a.cfg.Influx.Timeout+time.Minute)
+		err = a.db.Write(wctx, []string{line})
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			a.log.Warn("cannot record the store time zone in InfluxDB yet; the datasource falls back to its own setting until it is", "timezone", zone, "err", err)
+			wait = zoneRetry
+		default:
+			a.log.Info("recorded the store time zone", "timezone", zone)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}

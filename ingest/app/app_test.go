@@ -122,3 +122,48 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// TestRecordsStoreTimeZone: the ingest's timezone is the store's, written to
+// InfluxDB at start (sp_meta, one series per ingester) for the datasource.
+func TestRecordsStoreTimeZone(t *testing.T) {
+	db := influxtest.Start(t)
+	dir := t.TempDir()
+	t.Setenv("STOREPULSE_LISTEN", "127.0.0.1:0")
+	t.Setenv("STOREPULSE_DATA_DIR", filepath.Join(dir, "data"))
+	t.Setenv("STOREPULSE_INFLUX_URL", db.URL)
+	t.Setenv("STOREPULSE_INFLUX_BUCKET", db.Bucket)
+	t.Setenv("STOREPULSE_TIMEZONE", "America/Sao_Paulo")
+	t.Setenv("STOREPULSE_INGESTER", "ing-a")
+	t.Setenv(config.EnvTokens, "test="+auth.Hash("tok"))
+	cfg, err := config.Load(pflag.NewFlagSet("x", pflag.ContinueOnError), os.Getenv)
+	require.NoError(t, err)
+	a, err := app.New(cfg, slog.New(slog.DiscardHandler), testclock.Clock())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+
+	flux := `from(bucket: "` + db.Bucket + `") |> range(start: 1970-01-01T00:00:00Z, stop: 2200-01-01T00:00:00Z)
+  |> filter(fn: (r) => r._measurement == "sp_meta" and r._field == "timezone")`
+	want := "2100-01-01T00:00:00Z" // fixed: rewrites replace it, no retention drops it
+	require.Eventually(t, func() bool {
+		out, err := db.Query(context.Background(), flux)
+		return err == nil && strings.Contains(out, "America/Sao_Paulo") && strings.Contains(out, "ing-a") && strings.Contains(out, want)
+	}, 20*time.Second, 100*time.Millisecond)
+}
+
+// TestRefusesZonesOffTheHour: a store time zone whose offset is not a whole
+// hour is refused at start-up, naming the setting and the reason.
+func TestRefusesZonesOffTheHour(t *testing.T) {
+	for _, z := range []string{"Asia/Kolkata", "Asia/Kathmandu"} {
+		t.Run(z, func(t *testing.T) {
+			t.Setenv("STOREPULSE_DATA_DIR", t.TempDir())
+			t.Setenv("STOREPULSE_TIMEZONE", z)
+			t.Setenv(config.EnvTokens, "test="+auth.Hash("tok"))
+			_, err := config.Load(pflag.NewFlagSet("x", pflag.ContinueOnError), os.Getenv)
+			require.ErrorContains(t, err, "timezone: time zone "+z)
+			require.ErrorContains(t, err, "only zones whose offset is a whole number of hours")
+		})
+	}
+}

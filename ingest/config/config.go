@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/storepulse/storepulse/internal/influxql"
+	"github.com/storepulse/storepulse/internal/storezone"
 )
 
 // Config is the ingest service's whole configuration.
@@ -263,8 +264,15 @@ func (c *Config) check() error {
 		bad("data_dir", "must be a directory path")
 	}
 	loc, err := time.LoadLocation(c.TimeZone)
-	if err != nil {
+	switch {
+	case c.TimeZone == "" || c.TimeZone == "Local":
+		bad("timezone", "must be an IANA time zone name such as Asia/Shanghai, got %q", c.TimeZone)
+	case err != nil:
 		bad("timezone", "unknown time zone %q", c.TimeZone)
+	default:
+		if zerr := storezone.Check(loc); zerr != nil {
+			bad("timezone", "%v", zerr)
+		}
 	}
 	c.Location = loc
 	if u, err := url.Parse(c.Influx.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

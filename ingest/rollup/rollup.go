@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/internal/localday"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -411,15 +412,15 @@ func (s *Segment) dim(window uint8, start int64, e *event.Event) *kindSketches {
 	return ks
 }
 
-// day is the start (unix ns) of the day containing t in the store time zone.
+// day is the start (unix ns) of the day containing t in the store time zone:
+// the first instant of its local date (localday, shared with the datasource's
+// day buckets), which is not 00:00 when the clocks jump over midnight.
 func (s *Segment) day(t int64) int64 {
 	if t >= s.dayStart && t < s.dayEnd {
 		return s.dayStart
 	}
-	lt := time.Unix(0, t).In(s.r.loc)
-	start := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, s.r.loc)
-	end := start.AddDate(0, 0, 1)
-	s.dayStart, s.dayEnd = start.UnixNano(), end.UnixNano()
+	at := time.Unix(0, t)
+	s.dayStart, s.dayEnd = localday.Floor(at, s.r.loc).UnixNano(), localday.Next(at, s.r.loc).UnixNano()
 	return s.dayStart
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
+	"github.com/storepulse/storepulse/internal/localday"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -85,13 +86,15 @@ type Target struct {
 	Value  float64 `json:"value"`
 }
 
-// StartTime is the period's start in loc. A week starts on Monday.
+// StartTime is the period's start in loc: the first instant of the local
+// date (localday; 01:00 where midnight does not exist), the instant the
+// datasource's buckets start at. A week starts on Monday.
 func (t *Target) StartTime(loc *time.Location) (time.Time, error) {
-	d, err := time.ParseInLocation("2006-01-02", t.Start, loc)
+	d, err := time.Parse("2006-01-02", t.Start)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("start: must be a date YYYY-MM-DD, got %q", t.Start)
 	}
-	return d, nil
+	return localday.Start(d.Year(), d.Month(), d.Day(), loc), nil
 }
 
 // Documented limits of the calendar (docs/api.md). Times outside

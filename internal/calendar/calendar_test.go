@@ -67,3 +67,21 @@ func TestTargetValidateAndLine(t *testing.T) {
 		require.ErrorContains(t, c.t.Validate(sh), c.want)
 	}
 }
+
+// TestTargetStartWithoutMidnight: a target for 2017-10-15 in São Paulo (00:00
+// did not exist) starts where that day's bucket does, at 01:00 local.
+func TestTargetStartWithoutMidnight(t *testing.T) {
+	sp, err := time.LoadLocation("America/Sao_Paulo")
+	require.NoError(t, err)
+	for _, tc := range []struct{ start, want string }{
+		{"2017-10-15", "2017-10-15T03:00:00Z"},
+		{"2017-10-16", "2017-10-16T02:00:00Z"},
+		{"2017-10-14", "2017-10-14T03:00:00Z"},
+	} {
+		got, err := (&calendar.Target{Start: tc.start}).StartTime(sp)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, got.UTC().Format(time.RFC3339), tc.start)
+	}
+	_, err = (&calendar.Target{Start: "15/10/2017"}).StartTime(sp)
+	require.ErrorContains(t, err, "must be a date YYYY-MM-DD")
+}

@@ -49,6 +49,12 @@ const (
 	// MeasTarget holds KPI targets: one point per (kpi, store, period) at the
 	// period's start, field FieldValue and FieldDeleted.
 	MeasTarget = "sp_target"
+	// MeasMeta holds facts the ingest service records about the store: field
+	// FieldTimeZone is the store time zone (an IANA name) that cuts the local
+	// days of daily sketches, one series per ingester (tag TagIngester). The
+	// datasource reads it (package storezone).
+	MeasMeta      = "sp_meta"
+	FieldTimeZone = "timezone"
 )
 
 // Fields of the rolled-up measurements.

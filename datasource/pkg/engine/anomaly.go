@@ -12,6 +12,7 @@ import (
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/kpi"
+	"github.com/storepulse/storepulse/internal/localday"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -260,8 +261,8 @@ func (ev *evaluation) anomalyHistory(ctx context.Context, a *models.Anomaly, fro
 	}
 	p.cells = cells
 	for w := 1; w <= a.Weeks; w++ {
-		hf := ext.In(ev.e.Location).AddDate(0, 0, -7*w)
-		ht := to.In(ev.e.Location).AddDate(0, 0, -7*w)
+		hf := localday.ShiftDays(ext, -7*w, ev.e.Location)
+		ht := localday.ShiftDays(to, -7*w, ev.e.Location)
 		b, err := MakeBuckets(hf, ht, ev.step, ev.e.Location, ev.now)
 		if err != nil {
 			return nil, backend.PluginError(err)
@@ -339,7 +340,7 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 		for w, b := range p.weeks {
 			// the bucket at the same local time w+1 weeks earlier (by index
 			// only where no DST change lies between the two weeks)
-			j := b.Index(start.In(ev.e.Location).AddDate(0, 0, -7*(w+1)))
+			j := b.Index(localday.ShiftDays(start, -7*(w+1), ev.e.Location))
 			if j < 0 || hist[w][j] == nil {
 				continue
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/internal/localday"
 )
 
 // Step is a resolved interval: a fixed duration below a day (aligned to local
@@ -132,29 +133,28 @@ func MakeBuckets(from, to time.Time, step Step, loc *time.Location, now time.Tim
 	return b, nil
 }
 
-// midnight is the start of t's local day.
+// midnight is the start of t's local day: the first instant of its date,
+// which is not 00:00 when the clocks jump over midnight (localday).
 func midnight(t time.Time, loc *time.Location) time.Time {
-	l := t.In(loc)
-	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
+	return localday.Floor(t, loc)
 }
 
 // floor is the start of the bucket holding t.
 func floor(t time.Time, step Step, loc *time.Location) time.Time {
-	m := midnight(t, loc)
 	switch step.Calendar {
 	case models.IntervalDay:
-		return m
+		return localday.Floor(t, loc)
 	case models.IntervalWeek:
-		wd := (int(m.Weekday()) + 6) % 7 // Monday = 0
-		return m.AddDate(0, 0, -wd)
+		return localday.WeekStart(t, loc)
 	case models.IntervalMonth:
-		return m.AddDate(0, 0, 1-m.Day())
+		return localday.MonthStart(t, loc)
 	}
 	if step.Fixed < time.Hour {
 		// Sub-hour steps divide the hour: align to UTC (works for any zone
 		// whose offset is a multiple of the step).
 		return t.Truncate(step.Fixed)
 	}
+	m := midnight(t, loc)
 	// Hour steps are aligned to local midnight, restarting each day (DST days
 	// have a shorter or longer last bucket).
 	return m.Add(t.Sub(m) / step.Fixed * step.Fixed)
@@ -178,18 +178,17 @@ func cutAtNow(prev, cur Buckets, now, then time.Time) Buckets {
 
 // next is the start of the bucket after the one starting at t.
 func next(t time.Time, step Step, loc *time.Location) time.Time {
-	l := t.In(loc)
 	switch step.Calendar {
 	case models.IntervalDay:
-		return l.AddDate(0, 0, 1)
+		return localday.Next(t, loc)
 	case models.IntervalWeek:
-		return l.AddDate(0, 0, 7)
+		return localday.AddDays(localday.WeekStart(t, loc), 7, loc)
 	case models.IntervalMonth:
-		return l.AddDate(0, 1, 0)
+		return localday.AddMonths(t, 1, loc)
 	}
 	n := t.Add(step.Fixed)
 	if step.Fixed >= time.Hour {
-		if nm := midnight(t, loc).AddDate(0, 0, 1); n.After(nm) {
+		if nm := localday.Next(t, loc); n.After(nm) {
 			return nm
 		}
 	}
@@ -230,5 +229,5 @@ func Shift(t time.Time, compare string, rangeLen time.Duration, loc *time.Locati
 	default:
 		return t, fmt.Errorf("unknown compare %q", compare)
 	}
-	return t.In(loc).AddDate(0, 0, -days), nil
+	return localday.ShiftDays(t, -days, loc), nil
 }

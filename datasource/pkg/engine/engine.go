@@ -16,6 +16,7 @@ import (
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/kpi"
+	"github.com/storepulse/storepulse/internal/localday"
 	"github.com/storepulse/storepulse/internal/schema"
 	"github.com/storepulse/storepulse/internal/sketch"
 )
@@ -520,7 +521,7 @@ func (ev *evaluation) compute(f *fetched, key string, b Buckets) []*float64 {
 				continue
 			}
 			n, total := 0, 0.0
-			for d := b.Starts[i]; d.Before(b.EndOf(i)) && !d.After(ev.now); d = d.In(ev.e.Location).AddDate(0, 0, 1) {
+			for d := b.Starts[i]; d.Before(b.EndOf(i)) && !d.After(ev.now); d = localday.Next(d, ev.e.Location) {
 				n++
 				if u := f.days[key][d]; u != nil {
 					total += float64(u.Estimate())

@@ -10,6 +10,7 @@ import (
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/kpi"
+	"github.com/storepulse/storepulse/internal/localday"
 )
 
 // Roles of the forecast's series besides RoleLower, RoleUpper and RoleTarget.
@@ -81,18 +82,18 @@ func planForecast(horizon string, at time.Time, loc *time.Location) (*forecastPl
 	case models.HorizonDay:
 		p.step, p.season = Step{Fixed: time.Hour}, 24
 		p.p0 = midnight(last, loc)
-		p.p1 = p.p0.AddDate(0, 0, 1)
+		p.p1 = localday.Next(p.p0, loc)
 	case models.HorizonMonth:
 		p.step, p.season = Step{Calendar: models.IntervalDay}, 7
 		p.p0 = floor(last, Step{Calendar: models.IntervalMonth}, loc)
-		p.p1 = p.p0.AddDate(0, 1, 0)
+		p.p1 = localday.AddMonths(p.p0, 1, loc)
 		histDays = forecastMonthHistory
 	default:
 		return nil, pluginErrorf("forecast horizon must be day or month, got %q", horizon)
 	}
 	p.cur = floor(at, p.step, loc)
 	var err error
-	if p.hist, err = MakeBuckets(p.p0.AddDate(0, 0, -histDays), p.cur, p.step, loc, p.cur); err != nil {
+	if p.hist, err = MakeBuckets(localday.AddDays(p.p0, -histDays, loc), p.cur, p.step, loc, p.cur); err != nil {
 		return nil, backend.PluginError(err)
 	}
 	for _, s := range p.hist.Starts {

@@ -11,6 +11,7 @@ import (
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/kpi"
+	"github.com/storepulse/storepulse/internal/localday"
 	"github.com/storepulse/storepulse/internal/schema"
 	"github.com/storepulse/storepulse/internal/sketch"
 )
@@ -27,12 +28,11 @@ const OtherValue = "other"
 // periodStart is the start of the local month (mtd) or year (ytd) holding t;
 // ok is false without such a cumulative mode.
 func (ev *evaluation) periodStart(t time.Time) (time.Time, bool) {
-	l := t.In(ev.e.Location)
 	switch ev.q.Cumulative {
 	case models.CumulativeMTD:
-		return time.Date(l.Year(), l.Month(), 1, 0, 0, 0, 0, ev.e.Location), true
+		return localday.MonthStart(t, ev.e.Location), true
 	case models.CumulativeYTD:
-		return time.Date(l.Year(), 1, 1, 0, 0, 0, 0, ev.e.Location), true
+		return localday.YearStart(t, ev.e.Location), true
 	}
 	return time.Time{}, false
 }

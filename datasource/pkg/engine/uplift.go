@@ -11,6 +11,7 @@ import (
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/kpi"
+	"github.com/storepulse/storepulse/internal/localday"
 )
 
 // UpliftRow is one campaign (of one series when grouped) of an uplift query.
@@ -97,7 +98,7 @@ func (e *Engine) Uplift(ctx context.Context, req Request) (*UpliftResult, error)
 		first = minTime(first, midnight(c.Start(), e.Location))
 		last = maxTime(last, c.End())
 	}
-	first = first.AddDate(0, 0, -baseDays)
+	first = localday.AddDays(first, -baseDays, e.Location)
 	day := Step{Calendar: models.IntervalDay}
 	days, err := MakeBuckets(first, last, day, e.Location, now)
 	if err != nil {
@@ -136,7 +137,7 @@ func (e *Engine) Uplift(ctx context.Context, req Request) (*UpliftResult, error)
 func upliftDaysOf(c calendar.Campaign, all []calendar.Campaign, stores map[string][]string, days Buckets, baseDays int, loc *time.Location) upliftDays {
 	var d upliftDays
 	firstDay := midnight(c.Start(), loc)
-	baseStart := firstDay.AddDate(0, 0, -baseDays)
+	baseStart := localday.AddDays(firstDay, -baseDays, loc)
 	for i, start := range days.Starts {
 		end := days.EndOf(i)
 		switch {

@@ -57,6 +57,11 @@ type Settings struct {
 
 	Token    string         `json:"-"`
 	Location *time.Location `json:"-"`
+	// TimeZoneSet is true when the datasource names a time zone itself.
+	// The store time zone is the one storepulse-ingest records in InfluxDB;
+	// TimeZone (default DefaultTimeZone) is only used while none is recorded,
+	// and Save & test refuses a set one that differs (docs/query.md).
+	TimeZoneSet bool `json:"-"`
 }
 
 // LoadSettings parses jsonData and applies defaults; dsURL is the
@@ -98,6 +103,7 @@ func LoadSettings(dsURL string, jsonData []byte, secure map[string]string) (Sett
 	if s.Bucket == "" {
 		s.Bucket = DefaultBucket
 	}
+	s.TimeZoneSet = s.TimeZone != ""
 	if s.TimeZone == "" {
 		s.TimeZone = DefaultTimeZone
 	}

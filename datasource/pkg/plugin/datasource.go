@@ -6,6 +6,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -41,6 +42,9 @@ type Datasource struct {
 	logger    log.Logger
 	now       func() time.Time
 	resources backend.CallResourceHandler
+
+	zoneMu sync.Mutex // guards zone
+	zone   zoneState  // the store time zone last read (zone.go)
 }
 
 var (

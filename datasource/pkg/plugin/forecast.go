@@ -10,7 +10,7 @@ import (
 )
 
 func (d *Datasource) forecastQuery(ctx context.Context, req engine.Request) (data.Frames, error) {
-	res, err := d.engine.Forecast(ctx, req)
+	res, err := d.engineFor(ctx).Forecast(ctx, req)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 func (d *Datasource) freshnessQuery(ctx context.Context, q models.Query, to time.Time) (data.Frames, error) {
-	res, err := d.engine.Freshness(ctx, to, q.Filters)
+	res, err := d.engineFor(ctx).Freshness(ctx, to, q.Filters)
 	if err != nil {
 		return nil, err
 	}

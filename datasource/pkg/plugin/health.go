@@ -64,8 +64,22 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError,
 			Message: fmt.Sprintf("InfluxDB is reachable and bucket %q exists, but it has no StorePulse data from the last 30 days: is storepulse-ingest writing to it?", s.Bucket)}, nil
 	}
+	d.zoneMu.Lock()
+	d.zone = zoneState{} // Save & test reads the zone afresh
+	d.zoneMu.Unlock()
+	z := d.storeZone(ctx)
+	switch {
+	case z.err != nil:
+		return fail("store time zone: %v", z.err)
+	case z.rec.Zone == "":
+		return &backend.CheckHealthResult{Status: backend.HealthStatusOk,
+			Message: fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data; no store time zone recorded by storepulse-ingest yet (an ingest older than this plugin?): using the datasource setting %s", s.Version, s.Bucket, s.TimeZone)}, nil
+	case s.TimeZoneSet && s.TimeZone != z.rec.Zone:
+		return fail("the datasource's store time zone %s differs from %s, the zone storepulse-ingest cuts the days of its daily sketches by (timezone in its configuration, recorded in InfluxDB): queries use %s; clear the datasource's time zone or set it to %s",
+			s.TimeZone, z.rec.Zone, z.rec.Zone, z.rec.Zone)
+	}
 	return &backend.CheckHealthResult{Status: backend.HealthStatusOk,
-		Message: fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data; store time zone %s", s.Version, s.Bucket, s.TimeZone)}, nil
+		Message: fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data; store time zone %s (recorded by storepulse-ingest)", s.Version, s.Bucket, z.rec.Zone)}, nil
 }
 
 // redactURL returns u without a password (user:xxxxx@) and without its

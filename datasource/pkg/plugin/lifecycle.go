@@ -9,7 +9,7 @@ import (
 )
 
 func (d *Datasource) lifecycleQuery(ctx context.Context, req engine.Request) (data.Frames, error) {
-	res, err := d.engine.Lifecycle(ctx, req)
+	res, err := d.engineFor(ctx).Lifecycle(ctx, req)
 	if err != nil {
 		return nil, err
 	}

@@ -58,7 +58,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		switch {
 		case q.Funnel:
 			var res *engine.FunnelResult
-			if res, err = d.engine.Funnel(ctx, req); err == nil {
+			if res, err = d.engineFor(ctx).Funnel(ctx, req); err == nil {
 				frames = data.Frames{funnelFrame(res)}
 			}
 		case q.Forecast != nil:
@@ -67,17 +67,17 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 			frames, err = d.lifecycleQuery(ctx, req)
 		case q.Uplift != nil:
 			var res *engine.UpliftResult
-			if res, err = d.engine.Uplift(ctx, req); err == nil {
+			if res, err = d.engineFor(ctx).Uplift(ctx, req); err == nil {
 				frames = data.Frames{upliftFrame(res, d.settings.Currency)}
 			}
 		case q.Contribution != nil:
 			var res *engine.ContributionResult
-			if res, err = d.engine.Contribution(ctx, req); err == nil {
+			if res, err = d.engineFor(ctx).Contribution(ctx, req); err == nil {
 				frames = data.Frames{contributionFrame(res, d.settings.Currency)}
 			}
 		default:
 			var res *engine.Result
-			if res, err = d.engine.Run(ctx, req); err == nil {
+			if res, err = d.engineFor(ctx).Run(ctx, req); err == nil {
 				frames = seriesFrames(res, d.settings.Currency)
 			}
 		}
@@ -85,19 +85,19 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		return d.dimensionQuery(ctx, q, dq)
 	case models.QueryTypeCampaigns:
 		var rows []engine.PhaseRow
-		if rows, err = d.engine.CampaignPhases(ctx, from, to, q.Filters); err == nil {
+		if rows, err = d.engineFor(ctx).CampaignPhases(ctx, from, to, q.Filters); err == nil {
 			frames = data.Frames{campaignsFrame(rows)}
 		}
 	case models.QueryTypeAnomalies:
 		req := engine.Request{Query: q, From: from, To: to, Interval: dq.Interval, MaxDataPoints: dq.MaxDataPoints}
 		var res *engine.Result
 		var regions []engine.AnomalyRegion
-		if res, regions, err = d.engine.AnomalyRegions(ctx, req); err == nil {
+		if res, regions, err = d.engineFor(ctx).AnomalyRegions(ctx, req); err == nil {
 			frames = data.Frames{anomaliesFrame(res, regions, d.settings.Currency)}
 		}
 	case models.QueryTypeCalendar:
 		var tl *engine.Timeline
-		if tl, err = d.engine.CalendarTimeline(ctx, from, to, q.Filters); err == nil {
+		if tl, err = d.engineFor(ctx).CalendarTimeline(ctx, from, to, q.Filters); err == nil {
 			frames = data.Frames{calendarFrame(tl)}
 		}
 	case models.QueryTypeFreshness:
