@@ -531,3 +531,24 @@ func report(t *testing.T, what string, bad []string) {
 	}
 	t.Errorf("%s: %d mismatches:\n  %s%s", what, n, strings.Join(bad, "\n  "), more)
 }
+
+// The oracle's own day boundaries, for the days the test is about.
+func TestOracleFirstInstant(t *testing.T) {
+	loc, err := time.LoadLocation(zone)
+	require.NoError(t, err)
+	for _, c := range []struct{ date, want string }{
+		{"2017-10-14", "2017-10-14T00:00:00-03:00"},
+		{"2017-10-15", "2017-10-15T01:00:00-02:00"}, // no midnight
+		{"2017-10-16", "2017-10-16T00:00:00-02:00"},
+		{"2018-02-17", "2018-02-17T00:00:00-02:00"}, // 25 hours
+		{"2018-02-18", "2018-02-18T00:00:00-03:00"},
+	} {
+		d, err := time.Parse(day, c.date)
+		require.NoError(t, err)
+		require.Equal(t, c.want, firstInstant(d, loc).In(loc).Format(time.RFC3339), c.date)
+	}
+	d, err := time.Parse(day, "2017-10-15")
+	require.NoError(t, err)
+	require.Equal(t, "2017-10-09", weekUnit.key(d).Format(day), "weeks start on Monday")
+	require.Equal(t, "2017-10-01", monthUnit.key(d).Format(day))
+}
