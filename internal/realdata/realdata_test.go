@@ -357,9 +357,9 @@ func (o *oracle) expect(u unit, kpi string, from, to time.Time) []point {
 
 // --- the test ---
 
-// A KPI's whole-period figure from a real InfluxDB through the plugin over
-// gRPC, against the oracle: sums and counts to the cent (1e-6), AOV to 1e-9
-// relative, distinct counts exactly (see docs/real-data.md: at these
+// Every daily, weekly and monthly value of seven KPIs, from a real InfluxDB
+// through the plugin over gRPC, against the oracle: sums and counts to 1e-6,
+// AOV to 1e-9 relative, distinct counts exactly (see docs/real-data.md: at these
 // cardinalities the HyperLogLog sketches are in their sparse, 2^25-register
 // form and count exactly).
 func TestOlistOrdersSaoPaulo(t *testing.T) {
@@ -371,7 +371,8 @@ func TestOlistOrdersSaoPaulo(t *testing.T) {
 	require.Len(t, orders, 426)
 	require.Len(t, pays, 454)
 
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	srv := influxtest.Start(t)
 	// The data ends on 2018-04-03; the plugin's "now" is a month later.
 	now := time.Date(2018, 5, 1, 12, 0, 0, 0, loc)
