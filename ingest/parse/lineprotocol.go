@@ -2,6 +2,7 @@ package parse
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
 	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/internal/lineproto"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -35,24 +37,52 @@ func precisionNS(p string) (int64, bool) {
 	return 0, false
 }
 
-// LineProtocol parses POST /write and /api/v2/write bodies. StorePulse summed
-// measurements are validated like metrics and marked Rollup; reserved ones are
-// rejected; anything else passes through with its field kinds.
+// LineProtocol parses POST /write and /api/v2/write bodies all-or-nothing:
+// it returns every point, or an *Error listing the refused lines. The HTTP
+// endpoints use LineProtocolPartial instead.
 func LineProtocol(r io.Reader, precision string, lim Limits) (event.Batch, error) {
+	b, rejected, err := LineProtocolPartial(r, precision, lim)
+	if err != nil {
+		return event.Batch{}, err
+	}
+	if rejected != nil {
+		return event.Batch{}, rejected
+	}
+	if len(b.Points) == 0 {
+		return event.Batch{}, newError(KindEmpty, "line", "no line-protocol points in the request body")
+	}
+	return b, nil
+}
+
+// LineProtocolPartial parses a line-protocol body the way InfluxDB does: each
+// line stands alone, so it returns the valid points and, when some lines were
+// refused, an *Error listing them (Kind KindInvalidItems, unit "line"; its
+// Items carry the refused line's text in Input). err is set only when the
+// whole request is refused (a bad precision, too many points, a body that
+// cannot be read). An empty or comment-only body is a valid, empty batch.
+//
+// StorePulse summed measurements are validated like metrics and marked
+// Rollup; reserved ones are refused; anything else passes through with its
+// field kinds. A field given two kinds in one request keeps the first: the
+// later lines are refused, as InfluxDB refuses them (field type conflict).
+func LineProtocolPartial(r io.Reader, precision string, lim Limits) (event.Batch, *Error, error) {
 	lim = lim.withDefaults()
 	unit, ok := precisionNS(precision)
 	if !ok {
-		return event.Batch{}, newError(KindInvalidRequest, "line",
+		return event.Batch{}, nil, newError(KindInvalidRequest, "line",
 			"invalid precision %s; want one of ns, us, ms, s, m, h", quote(precision))
 	}
 	data, err := readBody(r)
 	if err != nil {
-		return event.Batch{}, err
+		return event.Batch{}, nil, err
 	}
+	now := lim.Now().UnixNano()
 	lp := &lpParser{
-		errs:     newCollector(lim.MaxErrors, "line"),
-		win:      newTimeWindow(lim),
-		now:      lim.Now().UnixNano(),
+		errs: newCollector(lim.MaxErrors, "line"),
+		win:  newTimeWindow(lim),
+		// A point without a timestamp gets the request's time truncated to
+		// the precision, as InfluxDB does.
+		now:      now - now%unit,
 		unit:     unit,
 		ms:       summedMeasurements(),
 		names:    make(map[string]string),
@@ -75,26 +105,45 @@ func LineProtocol(r io.Reader, precision string, lim Limits) (event.Batch, error
 			continue // blank or comment line
 		}
 		if n >= lim.MaxItems {
-			return event.Batch{}, newError(KindTooManyItems, "line",
+			return event.Batch{}, nil, newError(KindTooManyItems, "line",
 				"more than %d points in one request; split it into smaller requests", lim.MaxItems)
 		}
+		lp.input = entry
 		p, ok := lp.point(dec, n, first)
-		if ok && !lp.errs.failed() {
+		if dec.Next() {
+			// Only possible if nextEntry mis-split; never accept silently.
+			lp.reject(n, first, "", "unexpected second entry on one line")
+			ok = false
+		}
+		if ok {
+			lp.commitKinds(p.Measurement, first)
 			points = append(points, p)
 		}
 		n++
-		if dec.Next() {
-			// Only possible if nextEntry mis-split; never accept silently.
-			lp.errs.add(n, first, "", "unexpected second entry on one line")
-		}
-	}
-	if n == 0 {
-		return event.Batch{}, newError(KindEmpty, "line", "no line-protocol points in the request body")
 	}
 	if lp.errs.failed() {
-		return event.Batch{}, lp.errs.err(n)
+		e := lp.errs.err(n)
+		e.msg = fmt.Sprintf("%d of %d lines refused", len(lp.errs.bad), n)
+		return event.Batch{Points: points}, e, nil
 	}
-	return event.Batch{Points: points}, nil
+	return event.Batch{Points: points}, nil, nil
+}
+
+// maxInput bounds the text of a refused line echoed back in an error.
+const maxInput = 256
+
+// shortInput is a refused line as echoed back: without its line break, cut
+// to maxInput bytes on a rune boundary.
+func shortInput(entry []byte) string {
+	entry = bytes.TrimRight(entry, "\r\n")
+	if len(entry) <= maxInput {
+		return string(entry)
+	}
+	cut := maxInput
+	for cut > 0 && !utf8.RuneStart(entry[cut]) {
+		cut--
+	}
+	return string(entry[:cut]) + "..."
 }
 
 // nextEntry cuts the next line (plus continuation lines while a string field
@@ -219,7 +268,33 @@ type lpParser struct {
 	ms       map[string]schema.Measurement
 	names    map[string]string // interned measurement names, tag keys and values
 	kinds    map[kindKey]kindSeen
-	unsigned bool // accept unsigned (1u) pass-through fields
+	pending  []pendingKind // kinds of the current line, recorded if it is accepted
+	unsigned bool          // accept unsigned (1u) pass-through fields
+	input    []byte        // the current line, echoed back if refused
+}
+
+type pendingKind struct {
+	field string
+	kind  lineprotocol.ValueKind
+}
+
+// reject records a refused line with its text.
+func (lp *lpParser) reject(index, line int, field, reason string) {
+	listed := len(lp.errs.items)
+	lp.errs.add(index, line, field, reason)
+	if len(lp.errs.items) > listed {
+		lp.errs.items[listed].Input = shortInput(lp.input)
+	}
+}
+
+// commitKinds records the field kinds of an accepted line.
+func (lp *lpParser) commitKinds(measurement string, line int) {
+	for _, pk := range lp.pending {
+		k := kindKey{measurement, pk.field}
+		if _, ok := lp.kinds[k]; !ok {
+			lp.kinds[k] = kindSeen{pk.kind, line}
+		}
+	}
 }
 
 func (lp *lpParser) str(b []byte) string {
@@ -233,9 +308,10 @@ func (lp *lpParser) str(b []byte) string {
 
 func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Point, bool) {
 	bad := false
+	lp.pending = lp.pending[:0]
 	fail := func(field, reason string) {
 		bad = true
-		lp.errs.add(index, line, field, reason)
+		lp.reject(index, line, field, reason)
 	}
 	syntax := func(err error) (event.Point, bool) {
 		fail("", "invalid line protocol: "+err.Error())
@@ -249,7 +325,7 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 	m, rollup := lp.ms[string(name)]
 	if reason := reservedMeasurement(string(name)); reason != "" {
 		fail("", reason)
-	} else if reason := checkName(string(name)); reason != "" {
+	} else if reason := checkPassName(string(name)); reason != "" {
 		fail("", "measurement name "+reason)
 	}
 	p.Measurement = lp.str(name)
@@ -279,7 +355,7 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 				continue
 			}
 		default:
-			if reason := checkName(key); reason != "" {
+			if reason := checkPassName(key); reason != "" {
 				fail(field, "tag key "+reason)
 				continue
 			}
@@ -290,7 +366,13 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 			}
 		}
 		v := lp.str(val)
-		if reason := checkTag(v); reason != "" {
+		check := checkPassName
+		if rollup {
+			// Tags of StorePulse measurements become dimensions of its
+			// rollups and dashboards: printable, at most 128 bytes.
+			check = checkTag
+		}
+		if reason := check(v); reason != "" {
 			fail(field, reason)
 			continue
 		}
@@ -315,20 +397,36 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 		}
 		field := "fields." + string(k)
 		key := lp.str(k)
-		for _, f := range p.Fields {
-			if f.Key == key {
-				fail(field, "duplicate field")
-			}
-		}
 		f, reason := lp.field(key, val, rollup, m)
+		if reason == "" && seriesKeyLen(&p)+len(key) > maxSeriesKey {
+			reason = "series key and field key together exceed InfluxDB's " + strconv.Itoa(maxSeriesKey) + " bytes (max key length exceeded)"
+		}
 		if reason == "" && !rollup {
-			reason = lp.sameKind(p.Measurement, key, val.Kind(), line)
+			reason = lp.sameKind(p.Measurement, key, val.Kind())
 		}
 		if reason != "" {
 			fail(field, reason)
 			continue
 		}
-		p.Fields = append(p.Fields, f)
+		if !rollup {
+			lp.pending = append(lp.pending, pendingKind{key, val.Kind()})
+		}
+		// A field key given twice keeps the last value, as InfluxDB does,
+		// unless the two values differ in kind (InfluxDB: field type conflict).
+		dup := false
+		for i := range p.Fields {
+			if p.Fields[i].Key != key {
+				continue
+			}
+			dup = true
+			if p.Fields[i].Kind != f.Kind {
+				fail(field, "field type conflict: the line gives this field twice with different types")
+			}
+			p.Fields[i] = f
+		}
+		if !dup {
+			p.Fields = append(p.Fields, f)
+		}
 	}
 	if len(p.Fields) == 0 && !bad {
 		fail("", "no fields")
@@ -386,7 +484,7 @@ func (lp *lpParser) field(key string, val lineprotocol.Value, rollup bool, m sch
 	if key == "time" {
 		return f, `field key "time" is not allowed: InfluxDB refuses it`
 	}
-	if reason := checkName(key); reason != "" {
+	if reason := checkPassName(key); reason != "" {
 		return f, "field key " + reason
 	}
 	switch val.Kind() {
@@ -418,17 +516,12 @@ func (lp *lpParser) field(key string, val lineprotocol.Value, rollup bool, m sch
 	return f, ""
 }
 
-// sameKind records the kind of a pass-through field and reports a conflict
-// with an earlier line of the request: InfluxDB refuses a whole batch in
-// which one field of a measurement has two kinds.
-func (lp *lpParser) sameKind(measurement, field string, kind lineprotocol.ValueKind, line int) string {
-	k := kindKey{measurement, field}
-	seen, ok := lp.kinds[k]
-	if !ok {
-		lp.kinds[k] = kindSeen{kind, line}
-		return ""
-	}
-	if seen.kind == kind {
+// sameKind reports a conflict of a pass-through field's kind with an earlier
+// accepted line of the request: InfluxDB refuses the later point (field type
+// conflict).
+func (lp *lpParser) sameKind(measurement, field string, kind lineprotocol.ValueKind) string {
+	seen, ok := lp.kinds[kindKey{measurement, field}]
+	if !ok || seen.kind == kind {
 		return ""
 	}
 	return "field type conflict: " + kindName(kind) + " here, but " + kindName(seen.kind) + " on line " +
@@ -449,4 +542,16 @@ func kindName(k lineprotocol.ValueKind) string {
 		return "boolean"
 	}
 	return k.String()
+}
+
+// checkPassName validates the measurement name, tag keys, tag values and
+// field keys of a pass-through point: whatever InfluxDB 1.8 stores and
+// internal/lineproto can write back (lineproto.ValidName). Control characters
+// other than a newline or carriage return are allowed, as InfluxDB allows
+// them; the length is bounded only by InfluxDB's series-key limit.
+func checkPassName(s string) string {
+	if err := lineproto.ValidName(s); err != nil {
+		return "cannot be stored in InfluxDB: it " + err.Error() + "; got " + quote(s)
+	}
+	return ""
 }

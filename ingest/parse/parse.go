@@ -85,6 +85,8 @@ type ItemError struct {
 	Line   int    `json:"line,omitempty"`  // 1-based line in the body where the item starts
 	Field  string `json:"field,omitempty"` // the field at fault, if any
 	Reason string `json:"reason"`
+	// Input is the refused line (line protocol only), cut to 256 bytes.
+	Input string `json:"input,omitempty"`
 }
 
 // Error rejects a whole request. The server maps it to 400 with the JSON
