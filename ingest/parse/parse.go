@@ -95,9 +95,14 @@ type Error struct {
 	Kind      string
 	Items     []ItemError
 	Truncated int // item errors found but not listed in Items
+	refused   int // items refused (line protocol: lines), listed or not
 	msg       string
 	unit      string // what an item is called in messages: item, row, line
 }
+
+// Refused is the number of items (for line protocol: lines) refused,
+// listed in Items or not.
+func (e *Error) Refused() int { return e.refused }
 
 func (e *Error) noun() string {
 	if e.unit == "" {
@@ -208,6 +213,7 @@ func (c *collector) err(total int) *Error {
 		Kind:      KindInvalidItems,
 		Items:     c.items,
 		Truncated: c.truncated,
+		refused:   len(c.bad),
 		unit:      c.unit,
 		msg:       fmt.Sprintf("%d of %d %ss invalid, request rejected", len(c.bad), total, c.unit),
 	}
