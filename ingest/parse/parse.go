@@ -1,7 +1,9 @@
 // Package parse turns request bodies (JSON events, pre-aggregated metrics,
 // InfluxDB line protocol and CSV platform exports) into validated
 // event.Batch values. A request is all-or-nothing: every function returns
-// either a fully valid batch or an *Error listing the invalid items.
+// either a fully valid batch or an *Error listing the invalid items, except
+// LineProtocolPartial, which takes line protocol line by line as InfluxDB
+// does.
 package parse
 
 import (

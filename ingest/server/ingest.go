@@ -16,8 +16,8 @@ type parser func(r io.Reader) (event.Batch, error)
 
 // ingest is the receive half of the pipeline for every write endpoint:
 // cap+decompress the body, validate all of it, check the caller may write
-// every store in it, then make it durable. Nothing is stored unless all of it
-// is valid.
+// every store in it, then make it durable. Nothing is stored unless all of
+// the batch parse returns is valid (for line protocol: the valid lines).
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p *auth.Principal, endpoint string, parse parser) (Result, *apiError) {
 	body, closeBody, aerr := s.body(w, r)
 	if aerr != nil {
