@@ -133,6 +133,7 @@ func TestInvalidInputs(t *testing.T) {
 		{name: "lp old timestamp", parser: "lp", param: "s", body: "cpu v=1 1000\n", kind: KindInvalidItems, msg: `line 1: time 1970-01-01T00:16:40Z is older than the late-data horizon`},
 		{name: "lp overflow timestamp", parser: "lp", param: "h", body: "cpu v=1 99999999999999\n", kind: KindInvalidItems, msg: `invalid timestamp "99999999999999"`},
 		{name: "lp long tag of a summed measurement", parser: "lp", body: "sp_orders,store=" + long + " orders=1\n", kind: KindInvalidItems, msg: `field "tags.store": must be at most 128 bytes`},
+		{name: "lp control character in a summed measurement's tag", parser: "lp", body: "sp_orders,store=a\x01b orders=1\n", kind: KindInvalidItems, msg: `field "tags.store": must not contain control characters`},
 		{name: "lp empty (all-or-nothing wrapper; the endpoints answer 204)", parser: "lp", body: "# only a comment\n", kind: KindEmpty, msg: "no line-protocol points"},
 		{name: "lp too many", parser: "lp", body: "a v=1\na v=1\na v=1\na v=1\n", kind: KindTooManyItems, msg: "more than 3 points"},
 		{name: "lp tag ends in backslash", parser: "lp", body: "cpu,host=web\\\\ v=1\n", kind: KindInvalidItems, msg: `field "tags.host": cannot be stored in InfluxDB: it has a backslash before ",", "=" or " "`},

@@ -100,7 +100,9 @@ func LineProtocolPartial(r io.Reader, precision string, lim Limits) (event.Batch
 		data = rest
 		first := lineNo + 1
 		lineNo += lines
-		dec := lineprotocol.NewDecoderWithBytes(influxStringEscapes(entry))
+		decoded, mapped := mapControls(influxStringEscapes(entry))
+		lp.mapped = mapped
+		dec := lineprotocol.NewDecoderWithBytes(decoded)
 		if !dec.Next() {
 			continue // blank or comment line
 		}
@@ -271,6 +273,86 @@ type lpParser struct {
 	pending  []pendingKind // kinds of the current line, recorded if it is accepted
 	unsigned bool          // accept unsigned (1u) pass-through fields
 	input    []byte        // the current line, echoed back if refused
+	mapped   bool          // the current line's control characters were mapped (mapControls)
+}
+
+// ctlBase is where mapControls puts control characters: Unicode's
+// supplementary private use area B (U+100000 + the byte).
+const ctlBase = 0x100000
+
+// isControl reports a control character that InfluxDB 1.8 accepts in names
+// and the line-protocol decoder does not: all but newline and carriage
+// return, which end a line.
+func isControl(c byte) bool { return (c < 0x20 && c != '\n' && c != '\r') || c == 0x7f }
+
+// mapControls lets the decoder read names that hold control characters, as
+// InfluxDB 1.8 reads them: outside string field values each such byte
+// becomes the private-use rune U+100000+byte, which unmap turns back. An
+// entry that already holds such a rune is left alone (the decoder then
+// refuses its control characters).
+func mapControls(entry []byte) ([]byte, bool) {
+	has := false
+	for _, c := range entry {
+		if isControl(c) {
+			has = true
+			break
+		}
+	}
+	if !has || bytes.Contains(entry, []byte{0xf4, 0x80, 0x80}) || bytes.Contains(entry, []byte{0xf4, 0x80, 0x81}) {
+		return entry, false
+	}
+	// InfluxDB skips leading blanks, tabs included; the decoder only spaces.
+	entry = bytes.TrimLeft(entry, " \t")
+	out := make([]byte, 0, len(entry)+16)
+	inFields, inString := false, false
+	for i := 0; i < len(entry); i++ {
+		c := entry[i]
+		switch {
+		case inString:
+			if c == '\\' && i+1 < len(entry) {
+				out = append(out, c)
+				i++
+				c = entry[i]
+			} else if c == '"' {
+				inString = false
+			}
+		case isControl(c):
+			out = utf8.AppendRune(out, rune(ctlBase+int(c)))
+			continue
+		case c == '\\' && i+1 < len(entry):
+			out = append(out, c)
+			i++
+			c = entry[i]
+			if isControl(c) {
+				out = utf8.AppendRune(out, rune(ctlBase+int(c)))
+				continue
+			}
+		case c == ' ':
+			inFields = true
+		case c == '"' && inFields && i > 0 && entry[i-1] == '=':
+			inString = true
+		}
+		out = append(out, c)
+	}
+	return out, true
+}
+
+// unmap undoes mapControls in a name.
+func (lp *lpParser) unmap(b []byte) []byte {
+	if !lp.mapped || !bytes.Contains(b, []byte{0xf4, 0x80}) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r >= ctlBase && r < ctlBase+0x80 {
+			out = append(out, byte(r-ctlBase))
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
 }
 
 type pendingKind struct {
@@ -314,7 +396,7 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 		lp.reject(index, line, field, reason)
 	}
 	syntax := func(err error) (event.Point, bool) {
-		fail("", "invalid line protocol: "+err.Error())
+		fail("", "invalid line protocol: "+string(lp.unmap([]byte(err.Error()))))
 		return event.Point{}, false
 	}
 	var p event.Point
@@ -322,6 +404,7 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 	if err != nil {
 		return syntax(err)
 	}
+	name = lp.unmap(name)
 	m, rollup := lp.ms[string(name)]
 	if reason := reservedMeasurement(string(name)); reason != "" {
 		fail("", reason)
@@ -340,6 +423,7 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 		if k == nil {
 			break
 		}
+		k, val = lp.unmap(k), lp.unmap(val)
 		field := "tags." + string(k)
 		key := lp.str(k)
 		switch {
@@ -395,6 +479,7 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 		if k == nil {
 			break
 		}
+		k = lp.unmap(k)
 		field := "fields." + string(k)
 		key := lp.str(k)
 		f, reason := lp.field(key, val, rollup, m)

@@ -56,6 +56,11 @@ func TestLineProtocolAcceptsWhatInfluxDBAccepts(t *testing.T) {
 		name, body string
 		want       event.Point
 	}{
+		{"control characters in names and tags", "c\x01pu,ho\x1fst=a\tb v\x7f=1,s=\"x\ty\" 1795478400000000000",
+			event.Point{Measurement: "c\x01pu", Time: 1795478400000000000, Tags: []event.Tag{{Key: "ho\x1fst", Value: "a\tb"}},
+				Fields: []event.Field{{Key: "s", Kind: event.FieldString, Str: "x\ty"}, {Key: "v\x7f", Kind: event.FieldFloat, Float: 1}}}},
+		{"leading tab skipped", "\t cpu v=1 1795478400000000000",
+			event.Point{Measurement: "cpu", Time: 1795478400000000000, Fields: []event.Field{{Key: "v", Kind: event.FieldFloat, Float: 1}}}},
 		{"names and tags over 128 bytes", long + "," + long + "=" + long + " " + long + "=1i 1795478400000000000",
 			event.Point{Measurement: long, Time: 1795478400000000000, Tags: []event.Tag{{Key: long, Value: long}},
 				Fields: []event.Field{{Key: long, Kind: event.FieldInt, Int: 1}}}},
