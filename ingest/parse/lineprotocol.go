@@ -278,7 +278,7 @@ type lpParser struct {
 
 // ctlBase is where mapControls puts control characters: Unicode's
 // supplementary private use area B (U+100000 + the byte).
-const ctlBase = 0x100000
+const ctlBase rune = 0x100000
 
 // isControl reports a control character that InfluxDB 1.8 accepts in names
 // and the line-protocol decoder does not: all but newline and carriage
@@ -317,14 +317,14 @@ func mapControls(entry []byte) ([]byte, bool) {
 				inString = false
 			}
 		case isControl(c):
-			out = utf8.AppendRune(out, rune(ctlBase+int(c)))
+			out = utf8.AppendRune(out, ctlBase+rune(c))
 			continue
 		case c == '\\' && i+1 < len(entry):
 			out = append(out, c)
 			i++
 			c = entry[i]
 			if isControl(c) {
-				out = utf8.AppendRune(out, rune(ctlBase+int(c)))
+				out = utf8.AppendRune(out, ctlBase+rune(c))
 				continue
 			}
 		case c == ' ':
