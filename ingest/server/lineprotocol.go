@@ -63,7 +63,7 @@ func (s *Server) writeLineProtocol(w http.ResponseWriter, r *http.Request, p *au
 		return
 	}
 	refused := rejected.Refused()
-	s.metrics.rejected(endpoint, "partial_write", refused)
+	s.metrics.rejected(endpoint, "partial_write", 1) // a request, partly refused
 	msg := partialWriteMessage(endpoint, rejected, written, refused)
 	writeJSON(w, http.StatusBadRequest, errorBody{Error: msg, Kind: "partial_write", Items: rejected.Items,
 		Truncated: rejected.Truncated, Code: "invalid", Message: msg})
