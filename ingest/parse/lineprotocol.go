@@ -2,6 +2,7 @@ package parse
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
 	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/internal/lineproto"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -35,24 +37,52 @@ func precisionNS(p string) (int64, bool) {
 	return 0, false
 }
 
-// LineProtocol parses POST /write and /api/v2/write bodies. StorePulse summed
-// measurements are validated like metrics and marked Rollup; reserved ones are
-// rejected; anything else passes through with its field kinds.
+// LineProtocol parses POST /write and /api/v2/write bodies all-or-nothing:
+// it returns every point, or an *Error listing the refused lines. The HTTP
+// endpoints use LineProtocolPartial instead.
 func LineProtocol(r io.Reader, precision string, lim Limits) (event.Batch, error) {
+	b, rejected, err := LineProtocolPartial(r, precision, lim)
+	if err != nil {
+		return event.Batch{}, err
+	}
+	if rejected != nil {
+		return event.Batch{}, rejected
+	}
+	if len(b.Points) == 0 {
+		return event.Batch{}, newError(KindEmpty, "line", "no line-protocol points in the request body")
+	}
+	return b, nil
+}
+
+// LineProtocolPartial parses a line-protocol body the way InfluxDB does: each
+// line stands alone, so it returns the valid points and, when some lines were
+// refused, an *Error listing them (Kind KindInvalidItems, unit "line"; its
+// Items carry the refused line's text in Input). err is set only when the
+// whole request is refused (a bad precision, too many points, a body that
+// cannot be read). An empty or comment-only body is a valid, empty batch.
+//
+// StorePulse summed measurements are validated like metrics and marked
+// Rollup; reserved ones are refused; anything else passes through with its
+// field kinds. A field given two kinds in one request keeps the first: the
+// later lines are refused, as InfluxDB refuses them (field type conflict).
+func LineProtocolPartial(r io.Reader, precision string, lim Limits) (event.Batch, *Error, error) {
 	lim = lim.withDefaults()
 	unit, ok := precisionNS(precision)
 	if !ok {
-		return event.Batch{}, newError(KindInvalidRequest, "line",
+		return event.Batch{}, nil, newError(KindInvalidRequest, "line",
 			"invalid precision %s; want one of ns, us, ms, s, m, h", quote(precision))
 	}
 	data, err := readBody(r)
 	if err != nil {
-		return event.Batch{}, err
+		return event.Batch{}, nil, err
 	}
+	now := lim.Now().UnixNano()
 	lp := &lpParser{
-		errs:     newCollector(lim.MaxErrors, "line"),
-		win:      newTimeWindow(lim),
-		now:      lim.Now().UnixNano(),
+		errs: newCollector(lim.MaxErrors, "line"),
+		win:  newTimeWindow(lim),
+		// A point without a timestamp gets the request's time truncated to
+		// the precision, as InfluxDB does.
+		now:      now - now%unit,
 		unit:     unit,
 		ms:       summedMeasurements(),
 		names:    make(map[string]string),
@@ -70,33 +100,52 @@ func LineProtocol(r io.Reader, precision string, lim Limits) (event.Batch, error
 		data = rest
 		first := lineNo + 1
 		lineNo += lines
-		dec := lineprotocol.NewDecoderWithBytes(influxStringEscapes(entry))
+		decoded, mapped := mapControls(influxStringEscapes(entry))
+		lp.mapped = mapped
+		dec := lineprotocol.NewDecoderWithBytes(decoded)
 		if !dec.Next() {
 			continue // blank or comment line
 		}
 		if n >= lim.MaxItems {
-			return event.Batch{}, newError(KindTooManyItems, "line",
+			return event.Batch{}, nil, newError(KindTooManyItems, "line",
 				"more than %d points in one request; split it into smaller requests", lim.MaxItems)
 		}
+		lp.input = entry
 		p, ok := lp.point(dec, n, first)
-		if ok && !lp.errs.failed() {
+		if dec.Next() {
+			// Only possible if nextEntry mis-split; never accept silently.
+			lp.reject(n, first, "", "unexpected second entry on one line")
+			ok = false
+		}
+		if ok {
+			lp.commitKinds(p.Measurement, first)
 			points = append(points, p)
 		}
 		n++
-		if dec.Next() {
-			// Only possible if nextEntry mis-split; never accept silently.
-			// It belongs to the entry just counted (n-1): counting it as item
-			// n printed "2 of 1 lines invalid".
-			lp.errs.add(n-1, first, "", "unexpected second entry on one line")
-		}
-	}
-	if n == 0 {
-		return event.Batch{}, newError(KindEmpty, "line", "no line-protocol points in the request body")
 	}
 	if lp.errs.failed() {
-		return event.Batch{}, lp.errs.err(n)
+		e := lp.errs.err(n)
+		e.msg = fmt.Sprintf("%d of %d lines refused", len(lp.errs.bad), n)
+		return event.Batch{Points: points}, e, nil
 	}
-	return event.Batch{Points: points}, nil
+	return event.Batch{Points: points}, nil, nil
+}
+
+// maxInput bounds the text of a refused line echoed back in an error.
+const maxInput = 256
+
+// shortInput is a refused line as echoed back: without its line break, cut
+// to maxInput bytes on a rune boundary.
+func shortInput(entry []byte) string {
+	entry = bytes.TrimRight(entry, "\r\n")
+	if len(entry) <= maxInput {
+		return string(entry)
+	}
+	cut := maxInput
+	for cut > 0 && !utf8.RuneStart(entry[cut]) {
+		cut--
+	}
+	return string(entry[:cut]) + "..."
 }
 
 // nextEntry cuts the next line (plus continuation lines while a string field
@@ -221,7 +270,113 @@ type lpParser struct {
 	ms       map[string]schema.Measurement
 	names    map[string]string // interned measurement names, tag keys and values
 	kinds    map[kindKey]kindSeen
-	unsigned bool // accept unsigned (1u) pass-through fields
+	pending  []pendingKind // kinds of the current line, recorded if it is accepted
+	unsigned bool          // accept unsigned (1u) pass-through fields
+	input    []byte        // the current line, echoed back if refused
+	mapped   bool          // the current line's control characters were mapped (mapControls)
+}
+
+// ctlBase is where mapControls puts control characters: Unicode's
+// supplementary private use area B (U+100000 + the byte).
+const ctlBase rune = 0x100000
+
+// isControl reports a control character that InfluxDB 1.8 accepts in names
+// and the line-protocol decoder does not: all but newline and carriage
+// return, which end a line.
+func isControl(c byte) bool { return (c < 0x20 && c != '\n' && c != '\r') || c == 0x7f }
+
+// mapControls lets the decoder read names that hold control characters, as
+// InfluxDB 1.8 reads them: outside string field values each such byte
+// becomes the private-use rune U+100000+byte, which unmap turns back. An
+// entry that already holds such a rune is left alone (the decoder then
+// refuses its control characters).
+func mapControls(entry []byte) ([]byte, bool) {
+	has := false
+	for _, c := range entry {
+		if isControl(c) {
+			has = true
+			break
+		}
+	}
+	if !has || bytes.Contains(entry, []byte{0xf4, 0x80, 0x80}) || bytes.Contains(entry, []byte{0xf4, 0x80, 0x81}) {
+		return entry, false
+	}
+	// InfluxDB skips leading blanks, tabs included; the decoder only spaces.
+	entry = bytes.TrimLeft(entry, " \t")
+	out := make([]byte, 0, len(entry)+16)
+	inFields, inString := false, false
+	for i := 0; i < len(entry); i++ {
+		c := entry[i]
+		switch {
+		case inString:
+			if c == '\\' && i+1 < len(entry) {
+				out = append(out, c)
+				i++
+				c = entry[i]
+			} else if c == '"' {
+				inString = false
+			}
+		case isControl(c):
+			out = utf8.AppendRune(out, ctlBase+rune(c))
+			continue
+		case c == '\\' && i+1 < len(entry):
+			out = append(out, c)
+			i++
+			c = entry[i]
+			if isControl(c) {
+				out = utf8.AppendRune(out, ctlBase+rune(c))
+				continue
+			}
+		case c == ' ':
+			inFields = true
+		case c == '"' && inFields && i > 0 && entry[i-1] == '=':
+			inString = true
+		}
+		out = append(out, c)
+	}
+	return out, true
+}
+
+// unmap undoes mapControls in a name.
+func (lp *lpParser) unmap(b []byte) []byte {
+	if !lp.mapped || !bytes.Contains(b, []byte{0xf4, 0x80}) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r >= ctlBase && r < ctlBase+0x80 {
+			out = append(out, byte(r-ctlBase))
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
+}
+
+type pendingKind struct {
+	field string
+	kind  lineprotocol.ValueKind
+}
+
+// reject records a refused line with its text.
+func (lp *lpParser) reject(index, line int, field, reason string) {
+	listed := len(lp.errs.items)
+	lp.errs.add(index, line, field, reason)
+	if len(lp.errs.items) > listed {
+		lp.errs.items[listed].Input = shortInput(lp.input)
+	}
+}
+
+// commitKinds records the field kinds of an accepted line.
+func (lp *lpParser) commitKinds(measurement string, line int) {
+	for _, pk := range lp.pending {
+		k := kindKey{measurement, pk.field}
+		if _, ok := lp.kinds[k]; !ok {
+			lp.kinds[k] = kindSeen{pk.kind, line}
+		}
+	}
 }
 
 func (lp *lpParser) str(b []byte) string {
@@ -235,12 +390,13 @@ func (lp *lpParser) str(b []byte) string {
 
 func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Point, bool) {
 	bad := false
+	lp.pending = lp.pending[:0]
 	fail := func(field, reason string) {
 		bad = true
-		lp.errs.add(index, line, field, reason)
+		lp.reject(index, line, field, reason)
 	}
 	syntax := func(err error) (event.Point, bool) {
-		fail("", "invalid line protocol: "+err.Error())
+		fail("", "invalid line protocol: "+string(lp.unmap([]byte(err.Error()))))
 		return event.Point{}, false
 	}
 	var p event.Point
@@ -248,10 +404,11 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 	if err != nil {
 		return syntax(err)
 	}
+	name = lp.unmap(name)
 	m, rollup := lp.ms[string(name)]
 	if reason := reservedMeasurement(string(name)); reason != "" {
 		fail("", reason)
-	} else if reason := checkName(string(name)); reason != "" {
+	} else if reason := checkPassName(string(name)); reason != "" {
 		fail("", "measurement name "+reason)
 	}
 	p.Measurement = lp.str(name)
@@ -266,6 +423,7 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 		if k == nil {
 			break
 		}
+		k, val = lp.unmap(k), lp.unmap(val)
 		field := "tags." + string(k)
 		key := lp.str(k)
 		switch {
@@ -281,7 +439,7 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 				continue
 			}
 		default:
-			if reason := checkName(key); reason != "" {
+			if reason := checkPassName(key); reason != "" {
 				fail(field, "tag key "+reason)
 				continue
 			}
@@ -292,7 +450,13 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 			}
 		}
 		v := lp.str(val)
-		if reason := checkTag(v); reason != "" {
+		check := checkPassName
+		if rollup {
+			// Tags of StorePulse measurements become dimensions of its
+			// rollups and dashboards: printable, at most 128 bytes.
+			check = checkTag
+		}
+		if reason := check(v); reason != "" {
 			fail(field, reason)
 			continue
 		}
@@ -315,22 +479,39 @@ func (lp *lpParser) point(dec *lineprotocol.Decoder, index, line int) (event.Poi
 		if k == nil {
 			break
 		}
+		k = lp.unmap(k)
 		field := "fields." + string(k)
 		key := lp.str(k)
-		for _, f := range p.Fields {
-			if f.Key == key {
-				fail(field, "duplicate field")
-			}
-		}
 		f, reason := lp.field(key, val, rollup, m)
+		if reason == "" && seriesKeyLen(&p)+len(key) > maxSeriesKey {
+			reason = "series key and field key together exceed InfluxDB's " + strconv.Itoa(maxSeriesKey) + " bytes (max key length exceeded)"
+		}
 		if reason == "" && !rollup {
-			reason = lp.sameKind(p.Measurement, key, val.Kind(), line)
+			reason = lp.sameKind(p.Measurement, key, val.Kind())
 		}
 		if reason != "" {
 			fail(field, reason)
 			continue
 		}
-		p.Fields = append(p.Fields, f)
+		if !rollup {
+			lp.pending = append(lp.pending, pendingKind{key, val.Kind()})
+		}
+		// A field key given twice keeps the last value, as InfluxDB does,
+		// unless the two values differ in kind (InfluxDB: field type conflict).
+		dup := false
+		for i := range p.Fields {
+			if p.Fields[i].Key != key {
+				continue
+			}
+			dup = true
+			if p.Fields[i].Kind != f.Kind {
+				fail(field, "field type conflict: the line gives this field twice with different types")
+			}
+			p.Fields[i] = f
+		}
+		if !dup {
+			p.Fields = append(p.Fields, f)
+		}
 	}
 	if len(p.Fields) == 0 && !bad {
 		fail("", "no fields")
@@ -388,7 +569,7 @@ func (lp *lpParser) field(key string, val lineprotocol.Value, rollup bool, m sch
 	if key == "time" {
 		return f, `field key "time" is not allowed: InfluxDB refuses it`
 	}
-	if reason := checkName(key); reason != "" {
+	if reason := checkPassName(key); reason != "" {
 		return f, "field key " + reason
 	}
 	switch val.Kind() {
@@ -420,17 +601,12 @@ func (lp *lpParser) field(key string, val lineprotocol.Value, rollup bool, m sch
 	return f, ""
 }
 
-// sameKind records the kind of a pass-through field and reports a conflict
-// with an earlier line of the request: InfluxDB refuses a whole batch in
-// which one field of a measurement has two kinds.
-func (lp *lpParser) sameKind(measurement, field string, kind lineprotocol.ValueKind, line int) string {
-	k := kindKey{measurement, field}
-	seen, ok := lp.kinds[k]
-	if !ok {
-		lp.kinds[k] = kindSeen{kind, line}
-		return ""
-	}
-	if seen.kind == kind {
+// sameKind reports a conflict of a pass-through field's kind with an earlier
+// accepted line of the request: InfluxDB refuses the later point (field type
+// conflict).
+func (lp *lpParser) sameKind(measurement, field string, kind lineprotocol.ValueKind) string {
+	seen, ok := lp.kinds[kindKey{measurement, field}]
+	if !ok || seen.kind == kind {
 		return ""
 	}
 	return "field type conflict: " + kindName(kind) + " here, but " + kindName(seen.kind) + " on line " +
@@ -451,4 +627,16 @@ func kindName(k lineprotocol.ValueKind) string {
 		return "boolean"
 	}
 	return k.String()
+}
+
+// checkPassName validates the measurement name, tag keys, tag values and
+// field keys of a pass-through point: whatever InfluxDB 1.8 stores and
+// internal/lineproto can write back (lineproto.ValidName). Control characters
+// other than a newline or carriage return are allowed, as InfluxDB allows
+// them; the length is bounded only by InfluxDB's series-key limit.
+func checkPassName(s string) string {
+	if err := lineproto.ValidName(s); err != nil {
+		return "cannot be stored in InfluxDB: it " + err.Error() + "; got " + quote(s)
+	}
+	return ""
 }

@@ -1,7 +1,9 @@
 // Package parse turns request bodies (JSON events, pre-aggregated metrics,
 // InfluxDB line protocol and CSV platform exports) into validated
 // event.Batch values. A request is all-or-nothing: every function returns
-// either a fully valid batch or an *Error listing the invalid items.
+// either a fully valid batch or an *Error listing the invalid items, except
+// LineProtocolPartial, which takes line protocol line by line as InfluxDB
+// does.
 package parse
 
 import (
@@ -92,6 +94,8 @@ type ItemError struct {
 	Line   int    `json:"line,omitempty"`  // 1-based line in the body where the item starts
 	Field  string `json:"field,omitempty"` // the field at fault, if any
 	Reason string `json:"reason"`
+	// Input is the refused line (line protocol only), cut to 256 bytes.
+	Input string `json:"input,omitempty"`
 }
 
 // Error rejects a whole request. The server maps it to 400 with the JSON
@@ -100,9 +104,14 @@ type Error struct {
 	Kind      string
 	Items     []ItemError
 	Truncated int // item errors found but not listed in Items
+	refused   int // items refused (line protocol: lines), listed or not
 	msg       string
 	unit      string // what an item is called in messages: item, row, line
 }
+
+// Refused is the number of items (for line protocol: lines) refused,
+// listed in Items or not.
+func (e *Error) Refused() int { return e.refused }
 
 func (e *Error) noun() string {
 	if e.unit == "" {
@@ -247,6 +256,7 @@ func (c *collector) err(total int) *Error {
 		Kind:      KindInvalidItems,
 		Items:     c.items,
 		Truncated: c.truncated,
+		refused:   len(c.bad),
 		unit:      c.unit,
 		msg:       fmt.Sprintf("%d of %d %ss invalid, request rejected", len(c.bad), total, c.unit),
 	}

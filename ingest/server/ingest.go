@@ -17,8 +17,8 @@ type parser func(r io.Reader) (event.Batch, error)
 
 // ingest is the receive half of the pipeline for every write endpoint:
 // cap+decompress the body, validate all of it, check the caller may write
-// every store in it, then make it durable. Nothing is stored unless all of it
-// is valid.
+// every store in it, then make it durable. Nothing is stored unless all of
+// the batch parse returns is valid (for line protocol: the valid lines).
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p *auth.Principal, endpoint string, parse parser) (Result, *apiError) {
 	body, release, aerr := s.body(w, r)
 	defer release()
@@ -31,6 +31,9 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	}
 	if aerr := authorizeStores(p, &batch); aerr != nil {
 		return Result{}, aerr
+	}
+	if len(batch.Events)+len(batch.Points) == 0 {
+		return Result{}, nil // only line protocol may be empty (InfluxDB answers 204)
 	}
 	res, err := s.pipeline.Accept(r.Context(), &batch)
 	switch {
@@ -106,29 +109,4 @@ func (s *Server) postCSV(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	}
 	res, aerr := s.ingest(w, r, p, "csv", func(b io.Reader) (event.Batch, error) { return parse.CSV(b, m, s.limits()) })
 	s.respond(w, "csv", res, aerr)
-}
-
-// postWriteV2 is InfluxDB's v2 write API: line protocol, 204 on success. The
-// org and bucket parameters are accepted and ignored: every point goes to the
-// bucket StorePulse is configured with.
-func (s *Server) postWriteV2(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	s.writeLineProtocol(w, r, p, "write_v2")
-}
-
-// postWriteV1 is InfluxDB's v1 write API (db, rp ignored like bucket above).
-func (s *Server) postWriteV1(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	s.writeLineProtocol(w, r, p, "write_v1")
-}
-
-func (s *Server) writeLineProtocol(w http.ResponseWriter, r *http.Request, p *auth.Principal, endpoint string) {
-	precision := r.URL.Query().Get("precision")
-	_, aerr := s.ingest(w, r, p, endpoint, func(b io.Reader) (event.Batch, error) {
-		return parse.LineProtocol(b, precision, s.limits())
-	})
-	if aerr != nil {
-		s.metrics.rejected(endpoint, aerr.kind, 1)
-		aerr.write(w)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }

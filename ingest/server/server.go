@@ -97,6 +97,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/import/csv", s.authed("csv", s.postCSV))
 	mux.Handle("POST /api/v2/write", s.authed("write_v2", s.postWriteV2))
 	mux.Handle("POST /write", s.authed("write_v1", s.postWriteV1))
+	// Telegraf's v1 output sends CREATE DATABASE at start.
+	mux.Handle("POST /query", s.authed("query", s.query))
+	mux.Handle("GET /query", s.authed("query", s.query))
 	// Telegraf's v1 output and other clients probe /ping before writing.
 	mux.HandleFunc("GET /ping", s.ping)
 	mux.HandleFunc("HEAD /ping", s.ping)

@@ -133,13 +133,12 @@ func badCases(t testing.TB) []badCase {
 
 		// Line protocol, v2 and v1
 		lp("line protocol: malformed", "/api/v2/write?bucket=x&precision=ns", "sp_orders,store=s1 orders= "+nowNS, "line 1"),
-		lp("line protocol: reserved sketch measurement", "/api/v2/write?precision=ns", "sp_distinct,store=s1 estimate=3 "+nowNS, "sp_distinct"),
-		lp("line protocol: reserved ingester tag", "/api/v2/write?precision=ns", "sp_orders,ingester=x,store=s1 orders=1 "+nowNS, "ingester"),
+		lp("line protocol: reserved sketch measurement", "/api/v2/write?bucket=storepulse&precision=ns", "sp_distinct,store=s1 estimate=3 "+nowNS, "sp_distinct"),
+		lp("line protocol: reserved ingester tag", "/api/v2/write?bucket=storepulse&precision=ns", "sp_orders,ingester=x,store=s1 orders=1 "+nowNS, "ingester"),
 		lp("line protocol: negative rollup field", "/write?db=x&precision=n", "sp_orders,store=s1 gmv=-3 "+nowNS, "gmv"),
-		lp("line protocol: unknown field of a StorePulse measurement", "/write?precision=n", "sp_orders,store=s1 revenue=3 "+nowNS, "revenue"),
-		lp("line protocol: bad precision", "/api/v2/write?precision=fortnight", "cpu v=1", "precision"),
-		lp("line protocol: too old", "/api/v2/write?precision=s", fmt.Sprintf("cpu v=1 %d", now.Add(-30*24*time.Hour).Unix()), "line 1"),
-		lp("line protocol: second line bad, none stored", "/api/v2/write?precision=ns", "cpu v=1 "+nowNS+"\ncpu v=\"unterminated "+nowNS, "line 2"),
+		lp("line protocol: unknown field of a StorePulse measurement", "/write?db=x&precision=n", "sp_orders,store=s1 revenue=3 "+nowNS, "revenue"),
+		lp("line protocol: bad precision", "/api/v2/write?bucket=storepulse&precision=fortnight", "cpu v=1", "precision"),
+		lp("line protocol: too old", "/api/v2/write?bucket=storepulse&precision=s", fmt.Sprintf("cpu v=1 %d", now.Add(-30*24*time.Hour).Unix()), "line 1"),
 
 		// CSV import
 		{name: "csv: no event type", method: "POST", path: "/v1/import/csv?col.id=order_no", contentType: "text/csv", body: csvBody, status: 400, want: []string{"type"}},

@@ -93,14 +93,14 @@ func deadLetterLines(t testing.TB, dataDir string) []string {
 // is wrong on its own) and land in the same InfluxDB batch as A's points,
 // which InfluxDB 1.8 refuses whole. A's points must all arrive, and only B's
 // refused line may be dead-lettered. What InfluxDB would refuse within one
-// request is refused at the door.
+// request is refused at the door, line by line (a partial write).
 func TestConflictingLineProtocolClients(t *testing.T) {
 	db := influxtest.Start(t)
 	in := startIngest(t, db, ingestOpts{SealInterval: time.Second})
 	base := testclock.Now().Add(-time.Minute).Truncate(time.Second).UnixNano()
 	write := func(body string) response {
 		t.Helper()
-		resp, err := in.Do("POST", "/api/v2/write?precision=ns", "text/plain", []byte(body), nil)
+		resp, err := in.Do("POST", "/api/v2/write?bucket=storepulse&precision=ns", "text/plain", []byte(body), nil)
 		require.NoError(t, err)
 		return resp
 	}
@@ -134,7 +134,11 @@ func TestConflictingLineProtocolClients(t *testing.T) {
 	rows = influxQL(t, db, `SELECT v FROM clientb`)
 	require.Len(t, rows, 1)
 	require.Equal(t, json.Number("1"), rows[0]["v"])
-	require.Empty(t, influxQL(t, db, `SELECT * FROM clientc`), "nothing of a refused request is stored")
+	// Line protocol is a partial write, as in InfluxDB: the first clientc
+	// line of the conflicting request is stored, the refused lines are not.
+	rows = influxQL(t, db, `SELECT * FROM clientc`)
+	require.Len(t, rows, 1, "only the valid line of a partially refused request is stored")
+	require.Equal(t, json.Number("1"), rows[0]["w"])
 
 	require.Equal(t, []string{refused}, deadLetterLines(t, in.DataDir),
 		"the dead-letter file holds exactly the line InfluxDB refused")
@@ -170,7 +174,7 @@ func TestStringFieldsReadBackAsWrittenDirectly(t *testing.T) {
 		return lines
 	}
 	db.WriteLines(t, body("direct"))
-	resp, err := in.Do("POST", "/api/v2/write?precision=ns", "text/plain", []byte(strings.Join(body("storepulse"), "\n")), nil)
+	resp, err := in.Do("POST", "/api/v2/write?bucket=storepulse&precision=ns", "text/plain", []byte(strings.Join(body("storepulse"), "\n")), nil)
 	require.NoError(t, err)
 	require.Equal(t, 204, resp.Status, resp.Body)
 	in.WaitDrained(30 * time.Second)
@@ -221,7 +225,7 @@ func TestUnrepresentableAndUnboundedValuesRefused(t *testing.T) {
 			mustJSON(t, []any{map[string]any{"id": "m1", "measurement": "sp_orders", "time": now.Format(time.RFC3339),
 				"tags": map[string]string{"store": "s1", "channel": `app\`}, "fields": map[string]float64{"orders": 1}}}),
 			[]string{`field \"tags.channel\"`, "ends with a backslash"}},
-		{"line protocol tag ending in a backslash", "/api/v2/write?precision=ns", "text/plain",
+		{"line protocol tag ending in a backslash", "/api/v2/write?bucket=storepulse&precision=ns", "text/plain",
 			[]byte(fmt.Sprintf(`sp_orders,store=s1,channel=app\\ orders=1 %d`, now.UnixNano())), []string{"backslash"}},
 		{"amounts summing past float64 in one minute", "/v1/events", "application/json",
 			mustJSON(t, []ev{order("o1", 10, ""), order("o2", 1e308, ""), order("o3", 1e308, "")}),

@@ -7,7 +7,9 @@
 // written raw here. (The library writes them as \t, \n and \r, which InfluxDB
 // stores as two characters each.) Names are as strict as the library's:
 // measurement names, tag keys, tag values and field keys must be non-empty
-// valid UTF-8 without control characters and must not end with a backslash
+// valid UTF-8 without a newline or carriage return (either would end the
+// line; other control characters are written raw, as InfluxDB 1.8 reads and
+// stores them) and must not end with a backslash
 // (line protocol cannot represent that; InfluxDB answers "invalid tag
 // format") nor hold a backslash right before ",", "=" or " " (InfluxDB reads
 // that as an escaped backslash followed by a separator); tags must be added
@@ -139,8 +141,8 @@ func ValidName(s string) error {
 	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
-		case c < 0x20 || c == 0x7f:
-			return errors.New("contains a control character")
+		case c == '\n' || c == '\r':
+			return errors.New("contains a newline or carriage return, which would end the line")
 		case c == '\\' && i+1 < len(s) && (s[i+1] == ',' || s[i+1] == '=' || s[i+1] == ' '):
 			return errors.New(`has a backslash before ",", "=" or " ", which line protocol cannot represent`)
 		}

@@ -51,11 +51,20 @@ func TestEncoder(t *testing.T) {
 			e.AddTag("t", `a\ b`)
 			e.AddField("f", f)
 		}, err: `has a backslash before`},
-		{name: "control character in tag", encode: func(e *Encoder) {
+		{name: "newline in tag", encode: func(e *Encoder) {
 			e.StartLine("m")
 			e.AddTag("t", "a\nb")
 			e.AddField("f", f)
-		}, err: "contains a control character"},
+		}, err: "contains a newline or carriage return"},
+		{name: "carriage return in field key", encode: func(e *Encoder) {
+			e.StartLine("m")
+			e.AddField("f\r", f)
+		}, err: "contains a newline or carriage return"},
+		{name: "other control characters are written raw, as InfluxDB 1.8 reads them", encode: func(e *Encoder) {
+			e.StartLine("m\x01")
+			e.AddTag("t\t", "a\x1fb")
+			e.AddField("f\x7f", f)
+		}, want: "m\x01,t\t=a\x1fb f\x7f=1.5 7"},
 		{name: "tags out of order", encode: func(e *Encoder) {
 			e.StartLine("m")
 			e.AddTag("b", "1")
