@@ -1,9 +1,8 @@
 package parse
 
 import (
-	"bufio"
+	"context"
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/storepulse/storepulse/ingest/event"
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/lpcorpus"
 	"github.com/storepulse/storepulse/internal/testclock"
 )
 
@@ -28,22 +28,7 @@ var updateConformance = flag.Bool("update-conformance", false, "rewrite testdata
 
 const conformanceDir = "testdata/lpconformance"
 
-type conformanceCase struct {
-	Key       string `json:"key"`
-	Source    string `json:"source"`
-	Precision string `json:"precision"`
-	Text      string `json:"text"`
-	Base64    string `json:"base64"`
-}
-
-func (c conformanceCase) body(t *testing.T) []byte {
-	if c.Base64 == "" {
-		return []byte(c.Text)
-	}
-	b, err := base64.StdEncoding.DecodeString(c.Base64)
-	require.NoError(t, err)
-	return b
-}
+type conformanceCase = lpcorpus.Case
 
 // conformanceReport is the committed outcome: totals by outcome and every
 // case on which StorePulse and InfluxDB 1.8 differ, with StorePulse's reason.
@@ -72,7 +57,7 @@ func TestLineProtocolConformance(t *testing.T) {
 	lim := Limits{Now: func() time.Time { return t0 }, LateHorizon: window, FutureTolerance: window}
 	rep := conformanceReport{Cases: len(cases), Outcomes: map[string]int{}, Differences: map[string]string{}}
 	for _, c := range cases {
-		body := c.body(t)
+		body := c.Text
 		b, rejected, err := LineProtocolPartial(bytes.NewReader(body), c.Precision, lim)
 		if err != nil {
 			// Whole-request refusals cannot happen for one small case.
@@ -129,18 +114,10 @@ func TestLineProtocolConformance(t *testing.T) {
 }
 
 func loadConformanceCases(t *testing.T) []conformanceCase {
-	f, err := os.Open(filepath.Join(conformanceDir, "cases.jsonl"))
+	path, err := lpcorpus.Path(context.Background(), "")
+	require.NoError(t, err, "the public corpus comes from the Go module proxy (go.sum pins it)")
+	cases, err := lpcorpus.Load(path)
 	require.NoError(t, err)
-	defer func() { _ = f.Close() }()
-	var cases []conformanceCase
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var c conformanceCase
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &c))
-		cases = append(cases, c)
-	}
-	require.NoError(t, sc.Err())
 	require.Greater(t, len(cases), 6000)
 	return cases
 }
