@@ -1,8 +1,8 @@
 package parse
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
