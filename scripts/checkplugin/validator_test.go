@@ -292,3 +292,20 @@ func TestCheckBackendBuild(t *testing.T) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// The plugin's README as the repository has it (webpack copies it into the package unchanged apart from the
+// version): its links work on the catalog page.
+func TestPluginReadmeLinksAreAbsolute(t *testing.T) {
+	requireProblems(t, checkReadme(filepath.Join("..", "..", "datasource")))
+}
+
+// plugin.json's screenshots and logos, as the source has them (webpack copies src/img into the package).
+func TestPluginJSONImages(t *testing.T) {
+	src := filepath.Join("..", "..", "datasource", "src")
+	raw, err := os.ReadFile(filepath.Join(src, "plugin.json"))
+	require.NoError(t, err)
+	var p pluginJSON
+	require.NoError(t, json.Unmarshal(raw, &p))
+	require.NotEmpty(t, p.Info.Screenshots)
+	requireProblems(t, checkImages(src, p))
+}
