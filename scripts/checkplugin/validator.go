@@ -361,7 +361,7 @@ var (
 )
 
 // checkSourceTree: the layout the validator reads from the submitted source: package.json with the plugin's
-// version (packagejson), src/plugin.json, the create-plugin webpack configuration and, next to go.mod, a
+// version (packagejson) and no other package.json one level down, src/plugin.json, the create-plugin webpack configuration and, next to go.mod, a
 // Magefile using the SDK's build package (buildtools), and go.mod requiring an unreplaced Grafana plugin
 // SDK (sdkusage; its age check needs GitHub and is not done here).
 func checkSourceTree(source string, p pluginJSON) []string {
@@ -385,6 +385,9 @@ func checkSourceTree(source string, p pluginJSON) []string {
 		}
 	}
 	read(filepath.Join("src", "plugin.json"))
+	if pkgs, _ := filepath.Glob(filepath.Join(source, "*", "package.json")); len(pkgs) > 0 {
+		problems = append(problems, "source tree: a second package.json, "+pkgs[0]+": the validator may take it for the plugin's root")
+	}
 	if wp := read(filepath.Join(".config", "webpack", "webpack.config.ts")); wp != "" && !strings.Contains(wp, "@grafana/create-plugin") {
 		problems = append(problems, "source tree: .config/webpack/webpack.config.ts is not create-plugin's layout")
 	}

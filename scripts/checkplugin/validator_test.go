@@ -235,6 +235,7 @@ func TestCheckSourceTree(t *testing.T) {
 		{"SDK replaced", map[string]string{"go.mod": good["go.mod"] + "replace github.com/grafana/grafana-plugin-sdk-go => ../sdk\n"}, "", []string{"replaces github.com/grafana/grafana-plugin-sdk-go"}},
 		{"no SDK", map[string]string{"go.mod": "module x\n"}, "", []string{"does not require github.com/grafana/grafana-plugin-sdk-go"}},
 		{"package.json of another version", map[string]string{"package.json": `{"version":"0.1.0"}`}, "", []string{"package.json version 0.1.0, plugin.json 0.2.0"}},
+		{"a second package.json (datasource/react19)", map[string]string{"react19/package.json": `{"version":"0.0.0"}`}, "", []string{"a second package.json"}},
 		{"hand-made webpack config", map[string]string{".config/webpack/webpack.config.ts": "export default {}\n"}, "", []string{"not create-plugin's layout"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
