@@ -115,25 +115,46 @@ demo:
 	@scripts/demo.sh
 
 ## plugin: the Grafana plugin storepulse-kpi-datasource in datasource/dist/
-## (module.js, plugin.json, README, CHANGELOG, logo, the Go backend for
-## linux/darwin amd64+arm64 and windows/amd64) and dist/<id>-<version>.zip.
-## frontend-test: typecheck, eslint and jest of the plugin's TypeScript;
-## plugin-check: the built package is complete and its binaries match their targets.
+## (module.js and its source map, plugin.json, README, CHANGELOG, LICENSE, logo,
+## screenshots, the Go backend for linux/darwin amd64+arm64 and windows/amd64 and
+## its go_plugin_build_manifest, built by Magefile.go with the plugin SDK's build
+## tooling), dist/<id>-<version>.zip and the plugin's source in the layout the
+## plugin validator reads, dist/<id>-<version>-source(.zip) (scripts/build-plugin.sh).
+## frontend-test: typecheck, eslint and jest of the plugin's TypeScript, jest twice:
+## React 18 with the @grafana/* packages of Grafana 12.4 (package.json), then React
+## 19 with those of Grafana 13.2 (datasource/react19/, Grafana >= 13.2's runtime).
+## plugin-check: scripts/checkplugin: the package is complete, its binaries match
+## their targets, and the plugin validator's offline rules hold (see its doc comment).
 .PHONY: plugin frontend-test plugin-check
 DS_MODULES := datasource/node_modules/.package-lock.json
+DS_R19_MODULES := datasource/react19/node_modules/.package-lock.json
+PLUGIN_VERSION = $$(node -p "require('./datasource/package.json').version")
 
 $(DS_MODULES): datasource/package-lock.json
 	cd datasource && npm ci --no-audit --no-fund
 	@touch $@
 
+$(DS_R19_MODULES): datasource/react19/package-lock.json
+	cd datasource/react19 && npm ci --no-audit --no-fund
+	@touch $@
+
 plugin: $(DS_MODULES)
 	GO=$(GO) scripts/build-plugin.sh
 
-frontend-test: $(DS_MODULES)
-	cd datasource && npm run -s typecheck && npm run -s lint && npm run -s test:ci
+frontend-test: $(DS_MODULES) $(DS_R19_MODULES)
+	cd datasource && npm run -s typecheck && npm run -s lint && npm run -s test:ci && npm run -s test:react19
+
+## plugin-screenshots: plugin.json's catalog screenshots, the real editors
+## rendered in jsdom and photographed by headless Chromium (scripts/screenshots.sh).
+.PHONY: plugin-screenshots
+plugin-screenshots: $(DS_MODULES)
+	scripts/screenshots.sh
 
 plugin-check: plugin
-	$(GO) run ./scripts/checkplugin -dist datasource/dist -zip dist/storepulse-kpi-datasource-$$(node -p "require('./datasource/package.json').version").zip
+	$(GO) run ./scripts/checkplugin -dist datasource/dist \
+	  -zip dist/storepulse-kpi-datasource-$(PLUGIN_VERSION).zip \
+	  -source dist/storepulse-kpi-datasource-$(PLUGIN_VERSION)-source \
+	  -shared datasource/.config/webpack/grafana-shared-modules.json
 
 clean:
 	rm -rf bin dist

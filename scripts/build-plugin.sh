@@ -1,16 +1,30 @@
 #!/usr/bin/env bash
-# Builds the Grafana plugin storepulse-kpi-datasource into datasource/dist/ (frontend module.js, plugin.json
-# with version and date filled in, README, CHANGELOG, logo, the Go backend for every target Grafana runs on)
-# and zips it as dist/<id>-<version>.zip with the top-level folder named by the plugin id, the layout
-# `grafana cli plugins install` and an unzip into the plugins directory expect. Used by `make plugin`.
+# Builds the Grafana plugin storepulse-kpi-datasource (make plugin) in the layout Grafana's plugin validator
+# expects, and the source archive to submit with it:
+#
+#   dist/<id>-<version>-source/ and dist/<id>-<version>-source.zip
+#       the plugin's source in the layout the validator reads (go.mod next to package.json and src/):
+#       datasource/'s package.json, lock, src/, .config/ and configs at the top, beside the repository's
+#       go.mod, go.sum, LICENSE, Magefile.go and the Go packages the backend is built from, at their paths
+#       in the module (datasource/pkg/..., internal/...). The repository keeps its single Go module.
+#   datasource/dist/
+#       module.js and module.js.map (the validator compares the map with src/), plugin.json with version
+#       and date filled in, README, CHANGELOG, LICENSE, logo, screenshots, and from the plugin SDK's build
+#       tooling (Magefile.go, run with mage inside the staged source tree): the backend for linux, darwin
+#       and windows amd64, linux and darwin arm64, and go_plugin_build_manifest, the sha256 of every .go
+#       file of that source tree.
+#   dist/<id>-<version>.zip
+#       datasource/dist/ under a top-level folder named by the plugin id (what `grafana cli plugins
+#       install` and an unzip into the plugins directory expect), executables 0755.
+#
+# scripts/checkplugin (make plugin-check) checks the result against the validator's rules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DS=$ROOT/datasource
 DIST=$DS/dist
 GO=${GO:-go}
-
-TARGETS=(linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64)
+export GOFLAGS=${GOFLAGS:-}
 
 # Frontend dependencies exactly as locked; skipped when node_modules matches the lock file.
 if [[ ! -f $DS/node_modules/.package-lock.json || $DS/package-lock.json -nt $DS/node_modules/.package-lock.json ]]; then
@@ -19,25 +33,43 @@ fi
 (cd "$DS" && npm run -s build)
 
 id=$(node -p "require('$DIST/plugin.json').id")
-exe=$(node -p "require('$DIST/plugin.json').executable")
 version=$(node -p "require('$DIST/plugin.json').info.version")
 
-for t in "${TARGETS[@]}"; do
-  os=${t%/*} arch=${t#*/}
-  out=$DIST/${exe}_${os}_${arch}
-  [[ $os == windows ]] && out+=.exe
-  echo "go build $t -> ${out#"$ROOT"/}"
-  CGO_ENABLED=0 GOOS=$os GOARCH=$arch $GO build -trimpath -ldflags "-s -w" -o "$out" ./datasource/pkg
+# The plugin's source tree, with one package.json (the validator takes the first it finds as the plugin's
+# root, so datasource/react19/, the React 19 test run, stays out). The Go packages: those of this module the backend imports on any target OS,
+# their non-test .go and embedded files.
+src=$ROOT/dist/$id-$version-source
+rm -rf "$src" "$src.zip"
+mkdir -p "$src"
+tar -C "$DS" -cf - --exclude=./node_modules --exclude=./dist --exclude=./pkg --exclude=./cmd --exclude=./bench \
+  --exclude=./Dockerfile --exclude=./react19 --exclude=./screenshots/out --exclude='.eslintcache' . | tar -C "$src" -xf -
+cp go.mod go.sum LICENSE Magefile.go "$src/"
+for os in linux darwin windows; do
+  GOOS=$os $GO list -deps -f '{{if .Module}}{{if .Module.Main}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}
+{{end}}{{range .IgnoredGoFiles}}{{$d}}/{{.}}
+{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}
+{{end}}{{end}}{{end}}' ./datasource/pkg
+done | grep -v '_test\.go$' | sort -u | while read -r f; do
+  rel=${f#"$ROOT"/}
+  mkdir -p "$src/$(dirname "$rel")"
+  cp "$f" "$src/$rel"
 done
 
+# The backend and its build manifest, with the SDK's tooling, in the source tree: what was built is what
+# the manifest lists.
+(cd "$src" && $GO run github.com/magefile/mage -v)
+exe=$(node -p "require('$DIST/plugin.json').executable")
+cp "$src"/dist/"${exe}"_* "$src/dist/go_plugin_build_manifest" "$DIST/"
+chmod 0755 "$DIST"/"${exe}"_*
+chmod 0644 "$DIST/go_plugin_build_manifest"
+rm -rf "$src/dist"
+
 command -v zip >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip >/dev/null; }
-mkdir -p "$ROOT/dist"
 zipfile=$ROOT/dist/$id-$version.zip
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 cp -a "$DIST" "$stage/$id"
-find "$stage/$id" -name '*.map' -delete
-chmod 0755 "$stage/$id"/"${exe}"_*
 rm -f "$zipfile"
 (cd "$stage" && zip -qr -X "$zipfile" "$id")
-echo "plugin: ${DIST#"$ROOT"/}/ and ${zipfile#"$ROOT"/}"
+(cd "$ROOT/dist" && zip -qr -X "$src.zip" "$(basename "$src")")
+echo "plugin: ${DIST#"$ROOT"/}/, ${zipfile#"$ROOT"/} and its source ${src#"$ROOT"/}.zip"

@@ -3,7 +3,26 @@
 // every target and is a binary for its OS and architecture (ELF, Mach-O, PE headers). With -zip it checks
 // the archive holds the same files under a top-level folder named by the plugin id.
 //
-//	go run ./scripts/checkplugin -dist datasource/dist -zip dist/storepulse-kpi-datasource-<version>.zip
+// It also applies the rules of Grafana's plugin validator (github.com/grafana/plugin-validator) that fit
+// this plugin and run offline; the validator itself cannot run here (its npm package downloads a binary
+// from GitHub, and the Go module proxy does not serve it). By analyzer: archive and archivename (one
+// top-level folder named by the id), modulejs, metadata, typesuffix, backendbinary (a linux/amd64 binary by
+// its Go build information), binarypermissions (exactly 0755), backenddebug, readme and brokenlinks' relative
+// links (README.md links are absolute), license (LICENSE packaged), jssourcemap (module.js.map packaged and,
+// with -source, equal to the source tree's src/), gomanifest (go_plugin_build_manifest lists the sha256 of
+// every .go file of the source tree), buildtools (create-plugin's webpack configuration, a Magefile using
+// the SDK's build package next to go.mod), sdkusage (go.mod requires an unreplaced plugin SDK), packagejson
+// (its version is the plugin's), screenshots, logos, metadatapaths and unsafesvg (images exist, relative,
+// of their extension's type), grafanadependency (a version range) and reactcompat (module.js carries none of
+// the React APIs React 19 removed: @grafana/react-detect's patterns). And module.js requests from Grafana
+// only the modules Grafana shares with plugins (-shared, the list the webpack externals are made of).
+// Not done, because they need the network or outside tools: broken-link requests, the SDK's age, signature
+// and MANIFEST.txt, osv-scanner, gosec, govulncheck, semgrep code rules, virus scan, Web Risk, published
+// versions, LLM review.
+//
+//	go run ./scripts/checkplugin -dist datasource/dist -zip dist/storepulse-kpi-datasource-<version>.zip \
+//	  -source dist/storepulse-kpi-datasource-<version>-source \
+//	  -shared datasource/.config/webpack/grafana-shared-modules.json
 package main
 
 import (
@@ -41,6 +60,10 @@ type pluginJSON struct {
 			Small string `json:"small"`
 			Large string `json:"large"`
 		} `json:"logos"`
+		Screenshots []struct {
+			Name string `json:"name"`
+			Path string `json:"path"`
+		} `json:"screenshots"`
 	} `json:"info"`
 	Dependencies *struct {
 		GrafanaDependency string `json:"grafanaDependency"`
@@ -50,8 +73,15 @@ type pluginJSON struct {
 func main() {
 	dist := flag.String("dist", "datasource/dist", "the plugin's dist directory")
 	zipPath := flag.String("zip", "", "the plugin archive to check too")
+	source := flag.String("source", "", "the plugin's source tree (make plugin stages it) to compare the source map and Go manifest with")
+	sharedPath := flag.String("shared", "datasource/.config/webpack/grafana-shared-modules.json", "the modules Grafana shares with plugins")
 	flag.Parse()
-	problems, files := check(*dist)
+	shared, err := readShared(*sharedPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "plugin check:", err)
+		os.Exit(1)
+	}
+	problems, files := check(*dist, *source, shared)
 	if *zipPath != "" && len(problems) == 0 {
 		problems = append(problems, checkZip(*zipPath, *dist, files)...)
 	}
@@ -64,8 +94,9 @@ func main() {
 	fmt.Printf("plugin check: %s ok (%d files, %d executables)\n", *dist, len(files), len(targets))
 }
 
-// check returns the problems of the dist directory and the files it must hold.
-func check(dist string) ([]string, []string) {
+// check returns the problems of the dist directory (and of the source tree, if given) and the files the
+// dist directory must hold.
+func check(dist, source string, shared []string) ([]string, []string) {
 	var problems []string
 	raw, err := os.ReadFile(filepath.Join(dist, "plugin.json")) // #nosec G304 -- a path given by the caller
 	if err != nil {
@@ -76,11 +107,15 @@ func check(dist string) ([]string, []string) {
 		return []string{"plugin.json: " + err.Error()}, nil
 	}
 	problems = append(problems, checkPluginJSON(p, string(raw))...)
-	files := []string{"plugin.json", "module.js", "README.md", "CHANGELOG.md"}
+	files := []string{"plugin.json", "module.js", "module.js.map", "README.md", "CHANGELOG.md", "LICENSE", "go_plugin_build_manifest"}
 	if p.Info != nil {
-		for _, logo := range []string{p.Info.Logos.Small, p.Info.Logos.Large} {
-			if logo != "" && !contains(files, logo) {
-				files = append(files, logo)
+		images := []string{p.Info.Logos.Small, p.Info.Logos.Large}
+		for _, s := range p.Info.Screenshots {
+			images = append(images, s.Path)
+		}
+		for _, img := range images {
+			if img != "" && !contains(files, img) {
+				files = append(files, img)
 			}
 		}
 	}
@@ -91,9 +126,18 @@ func check(dist string) ([]string, []string) {
 			problems = append(problems, f+" is empty")
 		}
 	}
+	problems = append(problems, checkReadme(dist)...)
+	problems = append(problems, checkSourceMap(dist, p.ID, source)...)
+	problems = append(problems, checkModuleJS(dist, shared)...)
+	problems = append(problems, checkImages(dist, p)...)
+	problems = append(problems, checkGoManifest(dist, source)...)
+	if source != "" {
+		problems = append(problems, checkSourceTree(source, p)...)
+	}
 	if p.Executable == "" {
 		return problems, files
 	}
+	problems = append(problems, checkBackendBuild(dist, p)...)
 	for _, t := range targets {
 		name := executableName(p.Executable, t)
 		files = append(files, name)
@@ -131,6 +175,10 @@ func checkPluginJSON(p pluginJSON, raw string) []string {
 	}
 	if strings.Contains(raw, "%VERSION%") || strings.Contains(raw, "%TODAY%") {
 		problems = append(problems, "plugin.json: %VERSION% or %TODAY% not filled in")
+	}
+	if p.Dependencies != nil && p.Dependencies.GrafanaDependency != "" &&
+		!regexp.MustCompile(`^(\s*(>=|<=|>|<|=|~|\^)?\s*v?\d+(\.\d+){0,2}(-\S+)?\s*)+$`).MatchString(p.Dependencies.GrafanaDependency) {
+		problems = append(problems, "plugin.json: dependencies.grafanaDependency "+p.Dependencies.GrafanaDependency+" is not a version range")
 	}
 	if p.Info != nil {
 		if !regexp.MustCompile(`^\d+\.\d+\.\d+`).MatchString(p.Info.Version) {
@@ -224,8 +272,8 @@ func checkZip(path, dist string, files []string) []string {
 		switch {
 		case !ok:
 			problems = append(problems, fmt.Sprintf("%s: missing %s/%s", path, p.ID, name))
-		case strings.HasPrefix(name, p.Executable+"_") && !strings.HasSuffix(name, ".exe") && f.Mode()&0o111 == 0:
-			problems = append(problems, fmt.Sprintf("%s: %s/%s is not executable", path, p.ID, name))
+		case strings.HasPrefix(name, p.Executable+"_") && !strings.HasSuffix(name, ".exe") && f.Mode().Perm() != 0o755:
+			problems = append(problems, fmt.Sprintf("%s: %s/%s has permissions %04o, want exactly 0755", path, p.ID, name, f.Mode().Perm()))
 		}
 	}
 	return problems

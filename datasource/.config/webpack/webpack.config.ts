@@ -1,7 +1,9 @@
 /*
  * Webpack configuration in the layout @grafana/create-plugin sets up (.config/webpack), written by hand and
- * trimmed to what a production build needs: an AMD module.js with Grafana's packages as externals,
- * plugin.json / README.md / CHANGELOG.md / logo copied into dist/ with %VERSION% and %TODAY% filled in.
+ * trimmed to what a production build needs: an AMD module.js whose externals are exactly the modules Grafana
+ * shares at runtime (externals.ts), with its source map (module.js.map, kept in the package for the plugin
+ * validator), plugin.json / README.md / CHANGELOG.md / LICENSE / logo / screenshots copied into dist/ with
+ * %VERSION% and %TODAY% filled in.
  * The Go backend binaries are built by `make plugin` into the same dist/ and kept across rebuilds.
  */
 import CopyWebpackPlugin from 'copy-webpack-plugin';
@@ -9,8 +11,10 @@ import fs from 'fs';
 import path from 'path';
 import ReplaceInFileWebpackPlugin from 'replace-in-file-webpack-plugin';
 import TerserPlugin from 'terser-webpack-plugin';
-import webpack, { type Configuration, type ExternalItemFunctionData } from 'webpack';
+import webpack, { type Configuration } from 'webpack';
 import VirtualModulesPlugin from 'webpack-virtual-modules';
+
+import { externals } from './externals';
 
 const SOURCE_DIR = 'src';
 const DIST_DIR = 'dist';
@@ -21,45 +25,10 @@ const loadJson = (file: string) => JSON.parse(fs.readFileSync(path.resolve(proce
 const pluginJson = loadJson(`${SOURCE_DIR}/plugin.json`);
 const pluginVersion: string = loadJson('package.json').version;
 const logoPaths = Array.from(new Set([pluginJson.info?.logos?.large, pluginJson.info?.logos?.small])).filter(Boolean);
-
-const externals: Configuration['externals'] = [
-  { 'amd-module': 'module' },
-  'lodash',
-  'jquery',
-  'moment',
-  'slate',
-  'emotion',
-  '@emotion/react',
-  '@emotion/css',
-  'prismjs',
-  'slate-plain-serializer',
-  '@grafana/slate-react',
-  'react',
-  'react/jsx-runtime',
-  'react/jsx-dev-runtime',
-  'react-dom',
-  'react-redux',
-  'redux',
-  'rxjs',
-  'i18next',
-  'react-router',
-  'd3',
-  'angular',
-  /^@grafana\/ui/i,
-  /^@grafana\/runtime/i,
-  /^@grafana\/data/i,
-  /^@grafana\/i18n/i,
-  ({ request }: ExternalItemFunctionData, callback: (error?: Error, result?: string) => void) => {
-    const prefix = 'grafana/';
-    if (request && request.indexOf(prefix) === 0) {
-      return callback(undefined, request.slice(prefix.length));
-    }
-    callback();
-  },
-];
+const screenshotPaths: string[] = (pluginJson.info?.screenshots ?? []).map((s: { path: string }) => s.path);
 
 const config = async (env: Env): Promise<Configuration> => ({
-  cache: { type: 'filesystem', buildDependencies: { config: [path.resolve(process.cwd(), '.config', 'webpack', 'webpack.config.ts')] } },
+  cache: { type: 'filesystem', buildDependencies: { config: ['webpack.config.ts', 'externals.ts', 'grafana-shared-modules.json'].map((f) => path.resolve(process.cwd(), '.config', 'webpack', f)) } },
   context: path.join(process.cwd(), SOURCE_DIR),
   devtool: env.production ? 'source-map' : 'eval-source-map',
   entry: { module: './module.ts' },
@@ -131,6 +100,7 @@ __webpack_public_path__ =
         { from: '../../LICENSE', to: '.', noErrorOnMissing: true },
         { from: '../CHANGELOG.md', to: '.', force: true },
         ...logoPaths.map((logoPath) => ({ from: logoPath, to: logoPath })),
+        ...screenshotPaths.map((p) => ({ from: p, to: p })),
       ],
     }),
     new ReplaceInFileWebpackPlugin([

@@ -322,7 +322,9 @@ describe('QueryEditor new controls', () => {
   it('sets the anomaly sensitivity as low, medium, high or a number, and the weeks', async () => {
     const { onChange, rerender, ds, onRunQuery } = setup({ kpi: 'gmv', anomaly: {} });
     await screen.findByTestId('kpi-info');
-    const level = screen.getByRole('radiogroup', { name: 'Anomaly sensitivity level' });
+    // The group's accessible name: its aria-label on Grafana 12.4; from 13.2 on, @grafana/ui's InlineField
+    // labels its control (aria-labelledby), so the field's label "Sensitivity" wins.
+    const level = screen.getByRole('radiogroup', { name: /^(Anomaly sensitivity level|Sensitivity)$/ });
     expect(within(level).getByRole('radio', { name: 'Medium' })).toBeChecked();
     expect(screen.getByLabelText('Anomaly sensitivity')).toHaveValue(3);
     await userEvent.click(within(level).getByRole('radio', { name: 'Low' }));
