@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/storepulse/storepulse/internal/influxql"
+	"github.com/storepulse/storepulse/internal/redact"
 	"github.com/storepulse/storepulse/internal/storezone"
 )
 
@@ -371,16 +372,5 @@ func (c *Config) check() error {
 	return errors.Join(errs...)
 }
 
-// RedactURL returns u fit for a log or an error message: a password in it
-// is replaced by xxxxx and its query (which may hold a token) dropped. A
-// string that does not parse as a URL is not echoed at all.
-func RedactURL(u string) string {
-	parsed, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if parsed.RawQuery != "" {
-		parsed.RawQuery = "redacted"
-	}
-	return parsed.Redacted()
-}
+// RedactURL returns u fit for a log or an error message (package redact).
+func RedactURL(u string) string { return redact.URL(u) }

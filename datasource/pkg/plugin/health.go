@@ -16,6 +16,7 @@ import (
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	iql "github.com/storepulse/storepulse/internal/influxql"
+	"github.com/storepulse/storepulse/internal/redact"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -35,7 +36,7 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: fmt.Sprintf(format, a...)}, nil
 	}
 	s := d.settings
-	s.URL = redactURL(s.URL) // user:password@ never reaches Grafana's UI
+	s.URL = redact.URL(s.URL) // user:password@ never reaches Grafana's UI
 	clean := func(err error) string { return redactErr(err, d.settings.URL) }
 	ok, err := d.influx.Ping(ctx)
 	if err != nil || !ok {
@@ -82,19 +83,6 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		Message: fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data; store time zone %s (recorded by storepulse-ingest)", s.Version, s.Bucket, z.rec.Zone)}, nil
 }
 
-// redactURL returns u without a password (user:xxxxx@) and without its
-// query; a string that does not parse is not shown.
-func redactURL(u string) string {
-	parsed, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if parsed.RawQuery != "" {
-		parsed.RawQuery = "redacted"
-	}
-	return parsed.Redacted()
-}
-
 // redactErr is err's text with the configured URL, and any user:password@
 // in it, shown without the password.
 func redactErr(err error, rawURL string) string {
@@ -103,7 +91,7 @@ func redactErr(err error, rawURL string) string {
 	}
 	msg := err.Error()
 	if rawURL != "" {
-		msg = strings.ReplaceAll(msg, rawURL, redactURL(rawURL))
+		msg = strings.ReplaceAll(msg, rawURL, redact.URL(rawURL))
 	}
 	if parsed, perr := url.Parse(rawURL); perr == nil && parsed.User != nil {
 		if pw, ok := parsed.User.Password(); ok && pw != "" {
@@ -122,7 +110,7 @@ func (d *Datasource) checkHealthInfluxQL(ctx context.Context) (*backend.CheckHea
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: fmt.Sprintf(format, a...)}, nil
 	}
 	s, c := d.settings, d.ql
-	s.URL = redactURL(s.URL) // user:password@ never reaches Grafana's UI
+	s.URL = redact.URL(s.URL) // user:password@ never reaches Grafana's UI
 	clean := func(err error) string { return redactErr(err, d.settings.URL) }
 	rejected := func(err error) (int, bool) {
 		var e *iql.Error
