@@ -65,22 +65,31 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError,
 			Message: fmt.Sprintf("InfluxDB is reachable and bucket %q exists, but it has no StorePulse data from the last 30 days: is storepulse-ingest writing to it?", s.Bucket)}, nil
 	}
+	return d.checkStoreZone(ctx, fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data", s.Version, s.Bucket)), nil
+}
+
+// checkStoreZone ends Save & test on both read paths: the store time zone
+// storepulse-ingest recorded against the datasource's setting. found says
+// what was found so far.
+func (d *Datasource) checkStoreZone(ctx context.Context, found string) *backend.CheckHealthResult {
+	s := d.settings
 	d.zoneMu.Lock()
 	d.zone = zoneState{} // Save & test reads the zone afresh
 	d.zoneMu.Unlock()
 	z := d.storeZone(ctx)
 	switch {
 	case z.err != nil:
-		return fail("store time zone: %v", z.err)
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: fmt.Sprintf("store time zone: %s", redactErr(z.err, s.URL))}
 	case z.rec.Zone == "":
 		return &backend.CheckHealthResult{Status: backend.HealthStatusOk,
-			Message: fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data; no store time zone recorded by storepulse-ingest yet (an ingest older than this plugin?): using the datasource setting %s", s.Version, s.Bucket, s.TimeZone)}, nil
+			Message: fmt.Sprintf("%s; no store time zone recorded by storepulse-ingest yet (an ingest older than this plugin?): using the datasource setting %s", found, s.TimeZone)}
 	case s.TimeZoneSet && s.TimeZone != z.rec.Zone:
-		return fail("the datasource's store time zone %s differs from %s, the zone storepulse-ingest cuts the days of its daily sketches by (timezone in its configuration, recorded in InfluxDB): queries use %s; clear the datasource's time zone or set it to %s",
-			s.TimeZone, z.rec.Zone, z.rec.Zone, z.rec.Zone)
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError,
+			Message: fmt.Sprintf("the datasource's store time zone %s differs from %s, the zone storepulse-ingest cuts the days of its daily sketches by (timezone in its configuration, recorded in InfluxDB): queries use %s; clear the datasource's time zone or set it to %s",
+				s.TimeZone, z.rec.Zone, z.rec.Zone, z.rec.Zone)}
 	}
 	return &backend.CheckHealthResult{Status: backend.HealthStatusOk,
-		Message: fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data; store time zone %s (recorded by storepulse-ingest)", s.Version, s.Bucket, z.rec.Zone)}, nil
+		Message: fmt.Sprintf("%s; store time zone %s (recorded by storepulse-ingest)", found, z.rec.Zone)}
 }
 
 // redactErr is err's text with the configured URL, and any user:password@
@@ -148,8 +157,7 @@ func (d *Datasource) checkHealthInfluxQL(ctx context.Context) (*backend.CheckHea
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError,
 			Message: fmt.Sprintf("InfluxDB is reachable and bucket %q exists, but it has no StorePulse data from the last 30 days: is storepulse-ingest writing to it?", s.Bucket)}, nil
 	}
-	return &backend.CheckHealthResult{Status: backend.HealthStatusOk,
-		Message: fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data (read with InfluxQL); store time zone %s", s.Version, s.Bucket, s.TimeZone)}, nil
+	return d.checkStoreZone(ctx, fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data (read with InfluxQL)", s.Version, s.Bucket)), nil
 }
 
 // tableNotFound tells a missing measurement (a table on 3.x) from a missing

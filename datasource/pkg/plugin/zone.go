@@ -2,10 +2,12 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	iql "github.com/storepulse/storepulse/internal/influxql"
 	"github.com/storepulse/storepulse/internal/schema"
 	"github.com/storepulse/storepulse/internal/storezone"
 )
@@ -30,6 +32,9 @@ type zoneState struct {
 func (d *Datasource) readStoreZone(ctx context.Context) ([]storezone.Recorded, error) {
 	ctx, cancel := context.WithTimeout(ctx, zoneTimeout)
 	defer cancel()
+	if d.ql != nil {
+		return d.readStoreZoneInfluxQL(ctx)
+	}
 	flux := fmt.Sprintf("from(bucket: %s)\n  |> range(start: 1970-01-01T00:00:00Z, stop: 2200-01-01T00:00:00Z)\n  |> filter(fn: (r) => r._measurement == %s and r._field == %s)\n  |> last()",
 		engine.FluxString(d.settings.Bucket), engine.FluxString(schema.MeasMeta), engine.FluxString(schema.FieldTimeZone))
 	res, err := d.influx.QueryAPI(orgOf(d.settings.Org, d.settings.Version)).Query(ctx, flux)
@@ -50,11 +55,46 @@ func (d *Datasource) readStoreZone(ctx context.Context) ([]storezone.Recorded, e
 	return out, nil
 }
 
+// readStoreZoneInfluxQL reads the zones the ingesters recorded through the
+// v1 /query API (InfluxDB 1.8, 2.x, 3.x): the last sp_meta timezone per
+// ingester.
+func (d *Datasource) readStoreZoneInfluxQL(ctx context.Context) ([]storezone.Recorded, error) {
+	q := fmt.Sprintf("SELECT last(%s) FROM %s WHERE time >= %s AND time < %s GROUP BY %s",
+		iql.Ident(schema.FieldTimeZone), iql.Ident(schema.MeasMeta), iql.Time(time.Unix(0, 0)),
+		iql.Time(storezone.RecordTime().AddDate(100, 0, 0)), iql.Ident(schema.TagIngester))
+	var out []storezone.Recorded
+	err := d.ql.Query(ctx, q, iql.Options{}, func(_ int, sr *iql.Series) error {
+		ti, zi := sr.Column("time"), sr.Column("last")
+		for _, row := range sr.Values {
+			if len(out) >= 1000 || zi < 0 || zi >= len(row) {
+				break
+			}
+			zone, _ := row[zi].(string)
+			rec := storezone.Recorded{Ingester: sr.Tags[schema.TagIngester], Zone: zone}
+			if ti >= 0 && ti < len(row) {
+				if ts, ok := row[ti].(string); ok {
+					rec.At, _ = time.Parse(time.RFC3339Nano, ts)
+				}
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		var e *iql.Error
+		if errors.As(err, &e) && tableNotFound(e.Message) {
+			return nil, nil // 3.x before the first sp_meta point: nothing recorded
+		}
+		return nil, fmt.Errorf("read the store time zone: %w", err)
+	}
+	return out, nil
+}
+
 // storeZone is the zone queries use: the one storepulse-ingest recorded, or
 // the datasource setting while none is (or it cannot be read or used).
 func (d *Datasource) storeZone(ctx context.Context) zoneState {
 	fallback := zoneState{loc: d.settings.Location}
-	if d.influx == nil {
+	if d.influx == nil && d.ql == nil {
 		return fallback
 	}
 	d.zoneMu.Lock()
