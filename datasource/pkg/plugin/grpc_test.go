@@ -72,7 +72,7 @@ func TestGRPCAgainstInfluxDB(t *testing.T) {
 		res, err := client.CheckHealth(ctx, &backend.CheckHealthRequest{PluginContext: pc})
 		require.NoError(t, err)
 		require.Equal(t, backend.HealthStatusError, res.Status)
-		require.Contains(t, res.Message, "no StorePulse data from the last 30 days")
+		require.Contains(t, res.Message, "holds no StorePulse data at all")
 	})
 
 	// Two ingesters, two segment offsets, two stores: an hour ago and yesterday.
@@ -326,4 +326,28 @@ func TestHealthInfluxDB3(t *testing.T) {
 	res = check("nodb", "apiv3_good")
 	require.Equal(t, backend.HealthStatusError, res.Status)
 	require.Contains(t, res.Message, `bucket "nodb" does not exist`)
+}
+
+// TestHealthOnHistoryOnlyData: a datasource full of last year's data (an
+// imported platform export) is a warning that says what it found, not an
+// error, on both read paths.
+func TestHealthOnHistoryOnlyData(t *testing.T) {
+	srv := influxtest.Start(t)
+	client := servePlugin(t)
+	ctx := context.Background()
+	old := testclock.Now().AddDate(-1, 0, -3).UTC().Truncate(time.Minute)
+	writeLP(t, srv,
+		fmt.Sprintf("sp_ingest,ingester=i1,store=tmall,type=order events=3 %d", old.UnixNano()),
+		fmt.Sprintf("sp_ingest,ingester=i1,store=jd,type=order events=1 %d", old.Add(-time.Hour).UnixNano()))
+	for i, lang := range []string{"", "flux"} {
+		t.Run("lang "+lang, func(t *testing.T) {
+			res, err := client.CheckHealth(ctx, &backend.CheckHealthRequest{PluginContext: pluginContextLang(int64(40+i), srv.URL, srv.Bucket, lang)})
+			require.NoError(t, err)
+			require.Equal(t, backend.HealthStatusOk, res.Status, res.Message)
+			require.Contains(t, res.Message, "warning: bucket")
+			require.Contains(t, res.Message, "none from the last 30 days")
+			require.Contains(t, res.Message, old.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04"), "names the newest data")
+			require.Contains(t, res.Message, "368 days ago")
+		})
+	}
 }

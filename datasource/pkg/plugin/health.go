@@ -62,8 +62,11 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		return fail("InfluxDB at %s failed to look for StorePulse data: %s", s.URL, clean(err))
 	}
 	if !found {
-		return &backend.CheckHealthResult{Status: backend.HealthStatusError,
-			Message: fmt.Sprintf("InfluxDB is reachable and bucket %q exists, but it has no StorePulse data from the last 30 days: is storepulse-ingest writing to it?", s.Bucket)}, nil
+		newest, ok, err := d.newestFlux(ctx, q)
+		if err != nil {
+			return fail("InfluxDB at %s failed to look for older StorePulse data: %s", s.URL, clean(err))
+		}
+		return d.historyOnly(ctx, newest, ok), nil
 	}
 	return d.checkStoreZone(ctx, fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data", s.Version, s.Bucket)), nil
 }
@@ -154,10 +157,88 @@ func (d *Datasource) checkHealthInfluxQL(ctx context.Context) (*backend.CheckHea
 		}
 	}
 	if !found {
-		return &backend.CheckHealthResult{Status: backend.HealthStatusError,
-			Message: fmt.Sprintf("InfluxDB is reachable and bucket %q exists, but it has no StorePulse data from the last 30 days: is storepulse-ingest writing to it?", s.Bucket)}, nil
+		newest, ok, err := d.newestInfluxQL(ctx)
+		if err != nil {
+			return fail("InfluxDB at %s failed to look for older StorePulse data: %s", s.URL, clean(err))
+		}
+		return d.historyOnly(ctx, newest, ok), nil
 	}
 	return d.checkStoreZone(ctx, fmt.Sprintf("InfluxDB %s: bucket %q has StorePulse data (read with InfluxQL)", s.Version, s.Bucket)), nil
+}
+
+// historyStart bounds the search for older data (InfluxDB 3.x plans a query
+// over every file in its range).
+func historyStart() time.Time { return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+// historyOnly is Save & test's answer when nothing arrived in the last 30
+// days: an error when the bucket holds no StorePulse data at all, else a
+// warning (Grafana's health check has no warning status: OK with a message
+// that starts with "warning") that says what it found — history imported
+// from a platform export is a fine datasource.
+func (d *Datasource) historyOnly(ctx context.Context, newest time.Time, found bool) *backend.CheckHealthResult {
+	s := d.settings
+	if !found {
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError,
+			Message: fmt.Sprintf("InfluxDB is reachable and bucket %q exists, but it holds no StorePulse data at all: is storepulse-ingest writing to it?", s.Bucket)}
+	}
+	now := d.now()
+	days := int(now.Sub(newest).Hours() / 24)
+	loc := d.storeZone(ctx).loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	return d.checkStoreZone(ctx, fmt.Sprintf("warning: bucket %q has StorePulse data, but none from the last 30 days: the newest is from %s, %d days ago. "+
+		"Panels on recent ranges stay empty: pick a time range that holds the data, or check that storepulse-ingest is still writing",
+		s.Bucket, newest.In(loc).Format("2006-01-02 15:04 MST"), days))
+}
+
+// newestInfluxQL is the time of the newest sp_ingest point since 2000.
+func (d *Datasource) newestInfluxQL(ctx context.Context) (time.Time, bool, error) {
+	q := fmt.Sprintf("SELECT last(%s) FROM %s WHERE time >= %s AND time <= %s", iql.Ident(schema.FieldEvents), iql.Ident(schema.MeasIngest),
+		iql.Time(historyStart()), iql.Time(d.now()))
+	var newest time.Time
+	err := d.ql.Query(ctx, q, iql.Options{}, func(_ int, sr *iql.Series) error {
+		ti := sr.Column("time")
+		for _, row := range sr.Values {
+			if ti < 0 || ti >= len(row) {
+				continue
+			}
+			if t, err := iql.TimeOf(row[ti]); err == nil && t.After(newest) {
+				newest = t
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		var e *iql.Error
+		if errors.As(err, &e) && tableNotFound(e.Message) {
+			return time.Time{}, false, nil
+		}
+		return time.Time{}, false, err
+	}
+	return newest, !newest.IsZero(), nil
+}
+
+// newestFlux is the time of the newest sp_ingest point since 2000.
+func (d *Datasource) newestFlux(ctx context.Context, q api.QueryAPI) (time.Time, bool, error) {
+	flux := fmt.Sprintf("from(bucket: %s)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => r._measurement == %s and r._field == %s)\n  |> last()\n  |> group()\n  |> sort(columns: [\"_time\"], desc: true)\n  |> limit(n: 1)",
+		engine.FluxString(d.settings.Bucket), historyStart().Format(time.RFC3339), d.now().UTC().Add(time.Second).Format(time.RFC3339Nano),
+		engine.FluxString(schema.MeasIngest), engine.FluxString(schema.FieldEvents))
+	res, err := q.Query(ctx, flux)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	defer func() { _ = res.Close() }()
+	var newest time.Time
+	for res.Next() {
+		if t := res.Record().Time(); t.After(newest) {
+			newest = t
+		}
+	}
+	if err := res.Err(); err != nil {
+		return time.Time{}, false, err
+	}
+	return newest, !newest.IsZero(), nil
 }
 
 // tableNotFound tells a missing measurement (a table on 3.x) from a missing

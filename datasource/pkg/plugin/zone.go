@@ -72,9 +72,7 @@ func (d *Datasource) readStoreZoneInfluxQL(ctx context.Context) ([]storezone.Rec
 			zone, _ := row[zi].(string)
 			rec := storezone.Recorded{Ingester: sr.Tags[schema.TagIngester], Zone: zone}
 			if ti >= 0 && ti < len(row) {
-				if ts, ok := row[ti].(string); ok {
-					rec.At, _ = time.Parse(time.RFC3339Nano, ts)
-				}
+				rec.At, _ = iql.TimeOf(row[ti])
 			}
 			out = append(out, rec)
 		}
