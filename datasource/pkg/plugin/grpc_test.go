@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"testing"
 	"time"
 
@@ -319,7 +320,15 @@ func TestHealthInfluxDB3(t *testing.T) {
 	res := check("storepulse", "apiv3_good")
 	require.Equal(t, backend.HealthStatusOk, res.Status, res.Message)
 	require.Contains(t, res.Message, "read with InfluxQL")
-	require.Regexp(t, `^storepulse\|\|SELECT last\("events"\) FROM "sp_ingest" WHERE time >= '2026-05-11T06:00:[0-9.]+Z'$`, queries[0])
+	m := regexp.MustCompile(`^storepulse\|\|SELECT last\("events"\) FROM "sp_ingest" WHERE time >= '([0-9T:.-]+Z)'$`).FindStringSubmatch(queries[0])
+	require.NotNil(t, m, queries[0])
+	since, err := time.Parse(time.RFC3339Nano, m[1])
+	require.NoError(t, err)
+	// The plugin's clock is the tests' (testclock), running since the test
+	// binary started: 30 days before it.
+	want := testclock.Now().Add(-30 * 24 * time.Hour)
+	require.False(t, since.Before(want), "%s is 30 days before the tests' now (%s)", since, want)
+	require.Less(t, since.Sub(want), 30*time.Minute)
 	res = check("storepulse", "apiv3_bad")
 	require.Equal(t, backend.HealthStatusError, res.Status)
 	require.Contains(t, res.Message, "rejected the token (401)")
