@@ -149,13 +149,16 @@ func TestQueryBoundsAndTimeout(t *testing.T) {
 	defer srv.Close()
 	defer close(block)
 
-	c := &Client{URL: srv.URL, Database: "db", MaxResponseBytes: 100 << 10, Timeout: 200 * time.Millisecond}
+	// The size bound, with a timeout that a loaded machine (-race, CI) never
+	// reaches; then the timeout, on a query that never answers.
+	big := &Client{URL: srv.URL, Database: "db", MaxResponseBytes: 100 << 10, Timeout: time.Minute}
 	n := 0
-	err := c.Query(context.Background(), "big", Options{}, func(int, *Series) error { n++; return nil })
+	err := big.Query(context.Background(), "big", Options{}, func(int, *Series) error { n++; return nil })
 	var tl *TooLargeError
 	require.ErrorAs(t, err, &tl)
 	require.Less(t, n, 30)
 
+	c := &Client{URL: srv.URL, Database: "db", MaxResponseBytes: 100 << 10, Timeout: 200 * time.Millisecond}
 	start := time.Now()
 	err = c.Query(context.Background(), "slow", Options{}, func(int, *Series) error { return nil })
 	require.ErrorIs(t, err, context.DeadlineExceeded)
