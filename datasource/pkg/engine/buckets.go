@@ -107,8 +107,8 @@ func (b Buckets) Index(t time.Time) int {
 	return sort.Search(len(b.Starts), func(i int) bool { return b.Starts[i].After(t) }) - 1
 }
 
-// maxBuckets bounds the buckets of one query.
-const maxBuckets = 20000
+// MaxBuckets bounds the buckets of one query.
+const MaxBuckets = 20000
 
 // MakeBuckets covers [from, to) with buckets of step in loc: the first bucket
 // holds from, the last holds to (exclusive); buckets starting after now are
@@ -121,8 +121,8 @@ func MakeBuckets(from, to time.Time, step Step, loc *time.Location, now time.Tim
 	t := floor(from, step, loc)
 	for t.Before(to) && !t.After(now) {
 		b.Starts = append(b.Starts, t)
-		if len(b.Starts) > maxBuckets {
-			return Buckets{}, fmt.Errorf("%d buckets of %s exceed the limit of %d: choose a larger interval", len(b.Starts), step, maxBuckets)
+		if len(b.Starts) > MaxBuckets {
+			return Buckets{}, fmt.Errorf("%d buckets of %s exceed the limit of %d: choose a larger interval", len(b.Starts), step, MaxBuckets)
 		}
 		t = next(t, step, loc)
 	}

@@ -116,11 +116,18 @@ func TestLoadSettings(t *testing.T) {
 	require.Equal(t, "CNY", s.Currency)
 	require.Equal(t, DefaultCacheTTL, s.CacheTTL)
 	require.Equal(t, QueryInfluxQL, s.QueryLanguage, "InfluxQL is the default")
+	require.Equal(t, int64(DefaultRequestMemoryMB)<<20, s.RequestMemoryBytes())
+	require.Equal(t, int64(DefaultProcessMemoryMB)<<20, s.ProcessMemoryBytes())
+	require.Equal(t, int64(DefaultProcessMemoryMB)<<20, Settings{}.ProcessMemoryBytes(), "unset means the default")
 
 	s, err = LoadSettings("", []byte(`{"url":"https://x","version":"1.8","bucket":"db/rp","timeZone":"Europe/Berlin","seriesLimit":7}`), nil)
 	require.NoError(t, err)
 	require.Equal(t, "db/rp", s.Bucket)
 	require.Equal(t, 7, s.SeriesLimit)
+	s, err = LoadSettings("http://x", []byte(`{"requestMemoryMB":64,"processMemoryMB":128}`), nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(64)<<20, s.RequestMemoryBytes())
+	require.Equal(t, int64(128)<<20, s.ProcessMemoryBytes())
 	s, err = LoadSettings("http://x", []byte(`{"cacheTTL":"0s"}`), nil)
 	require.NoError(t, err)
 	require.Zero(t, s.CacheTTL)
@@ -141,6 +148,7 @@ func TestLoadSettings(t *testing.T) {
 		{"http://x", `{`, "invalid datasource settings"},
 		{"http://x", `{"cacheTTL":"soon"}`, "cacheTTL \"soon\" is not a duration"},
 		{"http://x", `{"cacheTTL":"-1s"}`, "is not a duration"},
+		{"http://x", `{"requestMemoryMB":2048}`, "requestMemoryMB 2048 is above processMemoryMB 1024"},
 	} {
 		_, err := LoadSettings(tt.url, []byte(tt.json), nil)
 		require.ErrorContains(t, err, tt.err)

@@ -32,6 +32,10 @@ const (
 	DefaultSeriesLimit = 500
 	DefaultBucket      = "storepulse/autogen"
 	DefaultCacheTTL    = 10 * time.Second
+	// DefaultRequestMemoryMB bounds the estimated memory of one request's
+	// queries, DefaultProcessMemoryMB that of all requests running at once.
+	DefaultRequestMemoryMB = 256
+	DefaultProcessMemoryMB = 1024
 )
 
 // SecureKeyToken is the secureJsonData key of the InfluxDB token (on 1.8:
@@ -52,6 +56,11 @@ type Settings struct {
 	// CacheTTLText is how long identical reads are served from memory, a Go
 	// duration ("10s" default; "0s" turns the cache off).
 	CacheTTLText string `json:"cacheTTL"`
+	// RequestMemoryMB bounds the estimated working memory of one request's
+	// queries together; ProcessMemoryMB that of all the datasource's
+	// requests running at once (docs/query.md, "Memory limits").
+	RequestMemoryMB int `json:"requestMemoryMB"`
+	ProcessMemoryMB int `json:"processMemoryMB"`
 
 	CacheTTL time.Duration `json:"-"`
 
@@ -116,6 +125,15 @@ func LoadSettings(dsURL string, jsonData []byte, secure map[string]string) (Sett
 	if s.SeriesLimit <= 0 {
 		s.SeriesLimit = DefaultSeriesLimit
 	}
+	if s.RequestMemoryMB <= 0 {
+		s.RequestMemoryMB = DefaultRequestMemoryMB
+	}
+	if s.ProcessMemoryMB <= 0 {
+		s.ProcessMemoryMB = DefaultProcessMemoryMB
+	}
+	if s.RequestMemoryMB > s.ProcessMemoryMB {
+		return s, fmt.Errorf("requestMemoryMB %d is above processMemoryMB %d: a request could never use it all", s.RequestMemoryMB, s.ProcessMemoryMB)
+	}
 	s.CacheTTL = DefaultCacheTTL
 	if s.CacheTTLText != "" {
 		if s.CacheTTL, err = time.ParseDuration(s.CacheTTLText); err != nil || s.CacheTTL < 0 {
@@ -124,4 +142,20 @@ func LoadSettings(dsURL string, jsonData []byte, secure map[string]string) (Sett
 	}
 	s.Token = secure[SecureKeyToken]
 	return s, nil
+}
+
+// RequestMemoryBytes is RequestMemoryMB in bytes (its default when unset).
+func (s Settings) RequestMemoryBytes() int64 {
+	if s.RequestMemoryMB <= 0 {
+		return DefaultRequestMemoryMB << 20
+	}
+	return int64(s.RequestMemoryMB) << 20
+}
+
+// ProcessMemoryBytes is ProcessMemoryMB in bytes (its default when unset).
+func (s Settings) ProcessMemoryBytes() int64 {
+	if s.ProcessMemoryMB <= 0 {
+		return DefaultProcessMemoryMB << 20
+	}
+	return int64(s.ProcessMemoryMB) << 20
 }

@@ -42,6 +42,7 @@ type Datasource struct {
 	logger    log.Logger
 	now       func() time.Time
 	resources backend.CallResourceHandler
+	memory    *memBudget // the estimated memory of the queries running (budget.go)
 
 	zoneMu sync.Mutex // guards zone
 	zone   zoneState  // the store time zone last read (zone.go)
@@ -102,7 +103,8 @@ func newDatasource(settings models.Settings, src engine.Source, logger log.Logge
 	if settings.CacheTTL > 0 {
 		src = engine.NewCachingSource(src, settings.CacheTTL, now)
 	}
-	d := &Datasource{settings: settings, catalog: kpi.Default(), source: src, logger: logger, now: now}
+	d := &Datasource{settings: settings, catalog: kpi.Default(), source: src, logger: logger, now: now,
+		memory: &memBudget{limit: settings.ProcessMemoryBytes()}}
 	d.engine = &engine.Engine{Catalog: d.catalog, Source: src, Location: settings.Location,
 		SeriesLimit: settings.SeriesLimit, Now: now}
 	d.resources = httpadapter.New(d.routes())

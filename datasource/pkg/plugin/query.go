@@ -15,9 +15,13 @@ import (
 )
 
 // QueryData runs the request's queries concurrently (at most
-// maxConcurrentQueries at once); a cancelled request stops them.
+// maxConcurrentQueries at once); a cancelled request stops them. Each query's
+// estimated memory is reserved in a budget of the request and one of the
+// datasource (budget.go) before it reads; a query over either is refused.
 func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
 	resp := backend.NewQueryDataResponse()
+	budget := &memBudget{limit: d.settings.RequestMemoryBytes()}
+	defer func() { d.memory.release(budget.used) }()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxConcurrentQueries)
@@ -28,7 +32,7 @@ func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataReques
 			var r backend.DataResponse
 			select {
 			case sem <- struct{}{}:
-				r = d.query(ctx, q)
+				r = d.query(ctx, q, budget)
 				<-sem
 			case <-ctx.Done():
 				r = errorResponse(backend.DownstreamError(ctx.Err()))
@@ -42,7 +46,7 @@ func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataReques
 	return resp, nil
 }
 
-func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.DataResponse {
+func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, budget *memBudget) backend.DataResponse {
 	q, err := models.ParseQuery(dq.JSON)
 	if err != nil {
 		return errorResponse(backend.PluginError(err))
@@ -50,6 +54,10 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 	from, to := dq.TimeRange.From, dq.TimeRange.To
 	if err := checkTimeRange(from, to); err != nil {
 		return errorResponse(backend.PluginError(err))
+	}
+	if err := d.admit(budget, estimateQueryBytes(dq, q, d.settings.SeriesLimit)); err != nil {
+		d.logger.Warn("query refused: memory limit", "refId", dq.RefID, "error", err)
+		return errorResponse(err)
 	}
 	var frames data.Frames
 	switch dq.QueryType {
