@@ -3,7 +3,8 @@
 # quickstart-check, part of make test): the fenced ```sh blocks of that section are extracted from the
 # clone's README, so editing the README changes what is tested, and run as they are with two changes:
 #   - ports and directories: InfluxDB's 8086 and 8088 and the ingest's 8080 become free loopback ports, and
-#     /tmp/influx and /tmp/storepulse a temporary directory, so that runs on a shared machine do not collide;
+#     /tmp/influx and /tmp/storepulse a temporary directory, so that runs on a shared machine do not collide
+#     (STOREPULSE_INFLUX_URL points the ingest's default localhost:8086 at InfluxDB's port);
 #   - `make tools` finds this checkout's .tools/bin/influxd and golangci-lint (or those beside
 #     $STOREPULSE_INFLUXD) copied into the clone, when there are some: what `make tools` builds is pinned
 #     and slow to build (InfluxDB takes minutes).
@@ -53,7 +54,10 @@ fi
 
 # The quick start in its own process group (setsid), so that its background processes are stopped with it.
 echo "quickstart-test: running README's quick start in $tmp/repo (InfluxDB 127.0.0.1:$pinflux, ingest 127.0.0.1:$pingest)"
-(cd "$tmp/repo" && exec setsid bash -euo pipefail "$tmp/quickstart.sh" > "$tmp/out" 2> "$tmp/err") &
+# The ingest's default influx.url (localhost:8086) follows InfluxDB's port through the environment; the
+# README's wait loops are bounded by timeout.
+(cd "$tmp/repo" && export STOREPULSE_INFLUX_URL=http://127.0.0.1:$pinflux &&
+  exec setsid timeout 240 bash -euo pipefail "$tmp/quickstart.sh" > "$tmp/out" 2> "$tmp/err") &
 wait_pid=$!
 # setsid execs in place (a background subshell leads no group), so the group's id is that pid.
 pgid=$wait_pid
