@@ -8,7 +8,7 @@ INFLUXD_VERSION := v1.8.10
 GOLANGCI_VERSION := v2.15.0
 export STOREPULSE_INFLUXD ?= $(TOOLS)/influxd
 
-.PHONY: all build tools test vet lint gotest fuzz bench-ingest bench-query env compose-check clean
+.PHONY: all build tools test vet lint gotest fuzz bench-ingest bench-query env compose-check quickstart-check clean
 
 all: build
 
@@ -38,7 +38,7 @@ lint: $(TOOLS)/golangci-lint
 gotest: $(TOOLS)/influxd
 	$(GO) test -race -timeout 30m ./...
 
-test: tools vet lint gotest compose-check frontend-test plugin-check
+test: tools vet lint gotest compose-check quickstart-check frontend-test plugin-check
 
 ## fuzz: runs every fuzz target (go test -fuzz) for FUZZTIME each (default
 ## 3m), one after the other. A failing input is written by go test into the
@@ -77,6 +77,12 @@ test-dates: $(TOOLS)/influxd
 	  STOREPULSE_NOW=$$d $(GO) test -count=1 -timeout 30m $(GOTEST_DATES_FLAGS) $(TEST_DATES_PKGS) \
 	    || { echo "FAILED with STOREPULSE_NOW=$$d"; exit 1; }; \
 	done; echo "test-dates: the suite passed on every date"
+
+## quickstart-check: scripts/quickstart-test.sh follows README.md's "Quick start
+## (from source)" on a fresh clone of HEAD (private ports and directories) and
+## checks its answers and that the event posted reaches InfluxDB.
+quickstart-check: tools
+	scripts/quickstart-test.sh
 
 ## compose-check: Debian's docker-compose validates docker-compose.yml (no
 ## Docker engine needed) with the example environment.

@@ -35,25 +35,10 @@ fi
 id=$(node -p "require('$DIST/plugin.json').id")
 version=$(node -p "require('$DIST/plugin.json').info.version")
 
-# The plugin's source tree, with one package.json (the validator takes the first it finds as the plugin's
-# root, so datasource/react19/, the React 19 test run, stays out). The Go packages: those of this module the backend imports on any target OS,
-# their non-test .go and embedded files.
+# The plugin's source tree (scripts/stage-plugin-source.sh, which datasource/Dockerfile uses too).
 src=$ROOT/dist/$id-$version-source
 rm -rf "$src" "$src.zip"
-mkdir -p "$src"
-tar -C "$DS" -cf - --exclude=./node_modules --exclude=./dist --exclude=./pkg --exclude=./cmd --exclude=./bench \
-  --exclude=./Dockerfile --exclude=./react19 --exclude=./screenshots/out --exclude='.eslintcache' . | tar -C "$src" -xf -
-cp go.mod go.sum LICENSE Magefile.go "$src/"
-for os in linux darwin windows; do
-  GOOS=$os $GO list -deps -f '{{if .Module}}{{if .Module.Main}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}
-{{end}}{{range .IgnoredGoFiles}}{{$d}}/{{.}}
-{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}
-{{end}}{{end}}{{end}}' ./datasource/pkg
-done | grep -v '_test\.go$' | sort -u | while read -r f; do
-  rel=${f#"$ROOT"/}
-  mkdir -p "$src/$(dirname "$rel")"
-  cp "$f" "$src/$rel"
-done
+GO=$GO scripts/stage-plugin-source.sh "$src"
 
 # The backend and its build manifest, with the SDK's tooling, in the source tree: what was built is what
 # the manifest lists.

@@ -139,7 +139,7 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 	srv := server.New(server.Options{
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxDecompressedBytes: cfg.Limits.MaxDecompressedBytes,
 		RequestTimeout: cfg.Limits.RequestTimeout, RetryAfter: cfg.Spool.RetryAfter, Location: cfg.Location,
-		BodyMemory: bodyMemory(cfg),
+		BodyMemory: bodyMemory(cfg), Databases: cfg.LineProtocol.Databases,
 		Limits: parse.Limits{MaxItems: cfg.Limits.MaxItems, MaxErrors: cfg.Limits.MaxErrors,
 			LateHorizon: cfg.Limits.LateHorizon, FutureTolerance: cfg.Limits.FutureTolerance, Now: now,
 			AllowUnsigned: cfg.Influx.UnsignedFields},

@@ -33,6 +33,8 @@ type Config struct {
 	Limits   Limits `mapstructure:"limits"`
 	Auth     Auth   `mapstructure:"auth"`
 	Log      Log    `mapstructure:"log"`
+	// LineProtocol configures InfluxDB's write endpoints (/write, /api/v2/write).
+	LineProtocol LineProtocol `mapstructure:"lineprotocol"`
 	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: none);
 	// the GOMEMLIMIT environment variable, when set, takes precedence.
 	MemoryLimit int64 `mapstructure:"memory_limit"`
@@ -66,6 +68,16 @@ type Influx struct {
 	// QueryLanguage is how the service reads InfluxDB back (stored sketches,
 	// the campaign calendar): QueryInfluxQL (default) or QueryFlux.
 	QueryLanguage string `mapstructure:"query_language"`
+}
+
+// LineProtocol configures the InfluxDB-compatible write endpoints.
+type LineProtocol struct {
+	// Databases lists the database (/write?db=) and bucket
+	// (/api/v2/write?bucket=) names the endpoints accept; a write naming
+	// another gets InfluxDB's 404 (database or bucket not found) and nothing
+	// of it is stored. Empty (the default) accepts any name. Whatever the
+	// name, points go to influx.bucket.
+	Databases []string `mapstructure:"databases"`
 }
 
 // Query languages of influx.query_language.
@@ -168,6 +180,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("limits.late_horizon", 168*time.Hour)
 	v.SetDefault("limits.future_tolerance", 5*time.Minute)
 	v.SetDefault("limits.request_timeout", 30*time.Second)
+	v.SetDefault("lineprotocol.databases", []string{})
 	v.SetDefault("log.level", "info")
 	v.SetDefault("log.format", "json")
 }
@@ -358,6 +371,17 @@ func (c *Config) check() error {
 		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 {
 			bad(opt+".sha256", "must be 64 hex digits (the SHA-256 of the token), not the token itself")
 		}
+	}
+	seenDB := map[string]bool{}
+	for i, name := range c.LineProtocol.Databases {
+		opt := fmt.Sprintf("lineprotocol.databases[%d]", i)
+		switch {
+		case strings.TrimSpace(name) == "":
+			bad(opt, "must not be empty")
+		case seenDB[name]:
+			bad(opt, "duplicate database %q", name)
+		}
+		seenDB[name] = true
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

@@ -49,6 +49,21 @@ func TestEnvTokens(t *testing.T) {
 	require.Equal(t, "sim", c.Auth.Tokens[1].Name)
 }
 
+// TestLineProtocolDatabases: lineprotocol.databases from the file or, comma
+// separated, from the environment; empty by default (any name accepted).
+func TestLineProtocolDatabases(t *testing.T) {
+	tok := "auth:\n  tokens:\n    - name: a\n      sha256: " + hash + "\n"
+	c, err := load(t, tok, nil)
+	require.NoError(t, err)
+	require.Empty(t, c.LineProtocol.Databases)
+	c, err = load(t, tok+"lineprotocol:\n  databases: [telegraf, ops]\n", nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"telegraf", "ops"}, c.LineProtocol.Databases)
+	c, err = load(t, tok, map[string]string{"STOREPULSE_LINEPROTOCOL_DATABASES": "telegraf,ops"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"telegraf", "ops"}, c.LineProtocol.Databases)
+}
+
 func TestInvalid(t *testing.T) {
 	tok := "auth:\n  tokens:\n    - name: a\n      sha256: " + hash + "\n"
 	cases := []struct{ yaml, want string }{
@@ -64,6 +79,8 @@ func TestInvalid(t *testing.T) {
 		{tok + "influx:\n  bucket: /autogen\n", "influx.bucket: bucket \"/autogen\" names no database"},
 		{tok + "spool:\n  max_bytes: 10\n", "spool.max_bytes"},
 		{tok + "limits:\n  late_horizon: 1m\n", "limits.late_horizon"},
+		{tok + "lineprotocol:\n  databases: [telegraf, \"\"]\n", "lineprotocol.databases[1]: must not be empty"},
+		{tok + "lineprotocol:\n  databases: [telegraf, telegraf]\n", `lineprotocol.databases[1]: duplicate database "telegraf"`},
 		{tok + "log:\n  level: loud\n", "log.level"},
 		{tok + "tls:\n  cert_file: a.pem\n", "tls: cert_file and key_file"},
 		{tok + "unknown_option: 1\n", "unknown_option"},

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,24 +19,51 @@ import (
 // named in a 400 (a partial write) that InfluxDB's clients recognise.
 
 // postWriteV2 is InfluxDB's v2 write API. The bucket parameter is required
-// (any name: every point goes to the bucket StorePulse is configured with);
-// org is ignored.
+// and must be one of lineprotocol.databases when that is set (any name when
+// not: every point goes to the bucket StorePulse is configured with); a
+// bucket "db/rp" (InfluxDB 1.8's form) is matched by its db; org is ignored.
 func (s *Server) postWriteV2(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	if r.URL.Query().Get("bucket") == "" {
+	bucket := r.URL.Query().Get("bucket")
+	if bucket == "" {
 		s.lpRefuse(w, "write_v2", "bucket is required")
+		return
+	}
+	db, _, _ := strings.Cut(bucket, "/")
+	if !s.knownDatabase(bucket) && !s.knownDatabase(db) {
+		// InfluxDB 2.x's answer.
+		s.lpNotFound(w, "write_v2", fmt.Sprintf("bucket %q not found", bucket))
 		return
 	}
 	s.writeLineProtocol(w, r, p, "write_v2")
 }
 
-// postWriteV1 is InfluxDB's v1 write API. db is required (any name, like
-// bucket above); rp is ignored.
+// postWriteV1 is InfluxDB's v1 write API. db is required and must be one of
+// lineprotocol.databases when that is set (like bucket above); rp is ignored.
 func (s *Server) postWriteV1(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	if r.URL.Query().Get("db") == "" {
+	db := r.URL.Query().Get("db")
+	if db == "" {
 		s.lpRefuse(w, "write_v1", "database is required")
 		return
 	}
+	if !s.knownDatabase(db) {
+		// InfluxDB 1.8's answer: 404 {"error":"database not found: \"x\""}.
+		s.lpNotFound(w, "write_v1", fmt.Sprintf("database not found: %q", db))
+		return
+	}
 	s.writeLineProtocol(w, r, p, "write_v1")
+}
+
+// knownDatabase: lineprotocol.databases is empty (any name) or lists name.
+func (s *Server) knownDatabase(name string) bool {
+	return len(s.opts.Databases) == 0 || slices.Contains(s.opts.Databases, name)
+}
+
+// lpNotFound answers a write to a database or bucket not configured: 404,
+// nothing stored.
+func (s *Server) lpNotFound(w http.ResponseWriter, endpoint, msg string) {
+	s.metrics.rejected(endpoint, "not_found", 1)
+	w.Header().Set("X-Influxdb-Error", msg)
+	writeJSON(w, http.StatusNotFound, errorBody{Error: msg, Kind: "not_found", Code: "not found", Message: msg})
 }
 
 func (s *Server) lpRefuse(w http.ResponseWriter, endpoint, msg string) {

@@ -53,6 +53,10 @@ type Options struct {
 	RetryAfter           time.Duration // told to clients when the spool is full
 	Limits               parse.Limits
 	Location             *time.Location
+	// Databases, when not empty, are the only database (/write?db=) and
+	// bucket (/api/v2/write?bucket=) names the line-protocol endpoints
+	// accept (lineprotocol.databases); others get InfluxDB's 404.
+	Databases []string
 	// BodyMemory bounds the memory of request bodies in flight, all requests
 	// together (see admission); 0 takes 8 times MaxDecompressedBytes.
 	BodyMemory int64

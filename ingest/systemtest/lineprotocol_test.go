@@ -97,6 +97,36 @@ func TestLineProtocolRefusedAtTheRequest(t *testing.T) {
 	require.Zero(t, dead, "nothing acknowledged was dead-lettered")
 }
 
+// TestLineProtocolUnknownDatabase: with lineprotocol.databases set, /write
+// to another database and /api/v2/write to another bucket get InfluxDB's 404
+// (1.8's and 2.x's bodies) and nothing of them reaches InfluxDB; a listed name
+// is written.
+func TestLineProtocolUnknownDatabase(t *testing.T) {
+	db := influxtest.Start(t)
+	in := startIngest(t, db, ingestOpts{Databases: []string{"telegraf"}})
+	ts := testclock.Now().UnixNano()
+	for _, tc := range []struct {
+		path, measurement string
+		status            int
+		want              string
+	}{
+		{"/write?db=nope", "unknown_v1", 404, `{"error":"database not found: \"nope\""`},
+		{"/api/v2/write?bucket=nope&org=o", "unknown_v2", 404, `"code":"not found","message":"bucket \"nope\" not found"`},
+		{"/write?db=telegraf", "listed_v1", 204, ""},
+		{"/api/v2/write?bucket=telegraf%2Fautogen", "listed_v2", 204, ""},
+	} {
+		resp, err := in.Do("POST", tc.path, "text/plain", []byte(fmt.Sprintf("%s v=1 %d", tc.measurement, ts)), nil)
+		require.NoError(t, err)
+		require.Equal(t, tc.status, resp.Status, resp.Body)
+		require.Contains(t, resp.Body, tc.want, tc.path)
+	}
+	in.WaitDrained(30 * time.Second)
+	require.Empty(t, lpStored(t, db, "unknown_v1"))
+	require.Empty(t, lpStored(t, db, "unknown_v2"))
+	require.Len(t, lpStored(t, db, "listed_v1"), 1)
+	require.Len(t, lpStored(t, db, "listed_v2"), 1)
+}
+
 // TestLineProtocolInfluxDBAnswers: the smaller differences of issue #15.
 func TestLineProtocolInfluxDBAnswers(t *testing.T) {
 	db := influxtest.Start(t)

@@ -68,6 +68,8 @@ type Options struct {
 	MaxBodyBytes    int64
 	Ingester        string
 	ExtraTokens     string // YAML list items appended to auth.tokens
+	// Databases is lineprotocol.databases (nil: any name accepted).
+	Databases []string
 	// DataDir places the data directory (default: a fresh temp dir), e.g. on
 	// a small tmpfs for disk-full tests.
 	DataDir string
@@ -149,8 +151,10 @@ auth:
 %s
 log:
   level: info
+lineprotocol:
+  databases: %s
 `, port, o.DataDir, o.Ingester, db.URL, db.Token, db.Org, db.Bucket, o.SpoolMaxBytes,
-		o.SegmentMaxBytes, o.SealInterval, o.MaxBodyBytes, 4*o.MaxBodyBytes, o.LateHorizon, auth.Hash(Token), o.ExtraTokens)
+		o.SegmentMaxBytes, o.SealInterval, o.MaxBodyBytes, 4*o.MaxBodyBytes, o.LateHorizon, auth.Hash(Token), o.ExtraTokens, yamlList(o.Databases))
 	in := &Ingest{t: t, binary: binary, URL: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: o.DataDir,
 		config: filepath.Join(dir, "config.yaml"), logPath: filepath.Join(dir, "ingest.log")}
 	require.NoError(t, os.WriteFile(in.config, []byte(cfg), 0o600))
@@ -166,6 +170,15 @@ log:
 		}
 	})
 	return in
+}
+
+// yamlList renders names as a YAML flow sequence of quoted strings.
+func yamlList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 // Start (re)starts the process with its configuration and data directory
