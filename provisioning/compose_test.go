@@ -111,7 +111,7 @@ func TestComposeGrafana(t *testing.T) {
 	require.NotNil(t, m, "an exact Grafana version: %s", g.Image)
 	major, _ := strconv.Atoi(m[2])
 	minor, _ := strconv.Atoi(m[3])
-	require.True(t, major == 12 && minor >= 4, "Grafana 12.4 or later 12.x (plugin.json needs >=12.4.0): %s", g.Image)
+	require.True(t, major == 13 && minor >= 2, "the current Grafana, 13.2 or a later 13.x (the plugin is tested on React 18 and 19): %s", g.Image)
 	require.Contains(t, strings.Split(g.Environment["GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"].(string), ","), datasourceType)
 	require.Equal(t, "service_completed_successfully", g.DependsOn["plugin"].Condition, "Grafana starts once the plugin is in place")
 	require.Contains(t, g.Volumes, "./provisioning:/etc/grafana/provisioning:ro")

@@ -91,8 +91,19 @@ type ruleRunner struct {
 
 // eval evaluates rule r at instant at and returns every refId's numbers.
 func (rr ruleRunner) eval(ctx context.Context, r rule, at time.Time) map[string][]number {
+	nums, _ := rr.evalNoData(ctx, r, at)
+	return nums
+}
+
+// evalNoData is eval, and also returns the refIds of the plugin's queries
+// that answered with no data as Grafana's alerting sees it (IsNoData in
+// pkg/services/ngalert/eval: no frame, or one frame without fields). Grafana
+// gives the whole rule the NoData state when any of them did, whatever the
+// other queries returned.
+func (rr ruleRunner) evalNoData(ctx context.Context, r rule, at time.Time) (map[string][]number, []string) {
 	t := rr.t
 	t.Helper()
+	var noData []string
 	exprs, err := parseExpressions(r.Data)
 	require.NoError(t, err)
 	queries := map[string][]series{}
@@ -106,11 +117,42 @@ func (rr ruleRunner) eval(ctx context.Context, r rule, at time.Time) map[string]
 		to := at.Add(-time.Duration(q.RelativeTimeRange.To) * time.Second)
 		resp := plugintest.Query(ctx, t, rr.client, rr.pc, q.RefID, q.QueryType, model, from, to)
 		require.NoError(t, resp.Error, "%s %s at %s: %s", r.UID, q.RefID, at, plugintest.String(resp))
+		if len(resp.Frames) == 0 || (len(resp.Frames) == 1 && len(resp.Frames[0].Fields) == 0) {
+			noData = append(noData, q.RefID)
+		}
 		queries[q.RefID] = frameSeries(t, resp.Frames)
 	}
 	nums, err := evaluate(r, exprs, queries)
 	require.NoError(t, err)
-	return nums
+	return nums, noData
+}
+
+// pages is why evaluating rule r at instant at would notify someone, or ""
+// when it would not: as Grafana does, a rule is NoData when one of its
+// queries returned no data or its condition has no number (then its
+// noDataState decides: NoData raises a DatasourceNoData alert with the
+// rule's labels, Alerting fires), and every number of its condition other
+// than 0 fires.
+func (rr ruleRunner) pages(ctx context.Context, r rule, at time.Time) string {
+	nums, noData := rr.evalNoData(ctx, r, at)
+	if len(noData) == 0 && len(nums[r.Condition]) == 0 {
+		noData = []string{r.Condition}
+	}
+	if len(noData) > 0 {
+		if r.NoDataState == "NoData" || r.NoDataState == "Alerting" {
+			return fmt.Sprintf("no data from %v, and noDataState %s pages", noData, r.NoDataState)
+		}
+		return ""
+	}
+	for _, n := range nums[r.Condition] {
+		if n.value == nil && (r.NoDataState == "NoData" || r.NoDataState == "Alerting") {
+			return fmt.Sprintf("%v has no value, and noDataState %s pages", n.labels, r.NoDataState)
+		}
+	}
+	if st := firingStores(r, nums); len(st) > 0 {
+		return fmt.Sprintf("fires for %v: %s", st, describe(nums, st[0]))
+	}
+	return ""
 }
 
 // frameSeries converts a response's frames to series as Grafana's
@@ -227,4 +269,32 @@ func TestRulesAgainstSimulatedIncidents(t *testing.T) {
 		}
 		t.Logf("%d rule evaluations in the normal week, none firing", n)
 	})
+
+	// A fresh stack (docker compose up, then the backfill) has data from
+	// the moment its stores start, and nothing a week, or four weeks, before:
+	// the rules' baselines are empty. That is no reason to page anyone.
+	t.Run("a fresh stack pages no one in its first week", func(t *testing.T) {
+		rr.t = t
+		for _, after := range []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour, 3 * 24 * time.Hour, 6*24*time.Hour + 23*time.Hour} {
+			at := cfg.Start.Add(after)
+			for _, uid := range slices.Sorted(maps.Keys(rules)) {
+				if why := rr.pages(ctx, rules[uid], at); why != "" {
+					t.Errorf("%s pages at %s, %s after the first data: %s", uid, at.Format("Mon 01-02 15:04"), after, why)
+				}
+			}
+		}
+	})
+}
+
+// TestRulesOnAnEmptyDatabase: before the ingest has written anything (the
+// first minutes of a fresh stack), every rule is quiet.
+func TestRulesOnAnEmptyDatabase(t *testing.T) {
+	srv := influxtest.Start(t)
+	at := time.Date(2026, 8, 10, 9, 0, 0, 0, time.UTC)
+	rr := ruleRunner{t: t, client: plugintest.ServeAt(t, at), pc: plugintest.Context(srv, datasourceUID, "")}
+	for _, r := range allRules(t) {
+		if why := rr.pages(context.Background(), r, at); why != "" {
+			t.Errorf("%s pages on an empty database: %s", r.UID, why)
+		}
+	}
 }
