@@ -19,7 +19,12 @@ func main() {
 		logger.Error("plugin stopped", "error", err.Error())
 		os.Exit(1)
 	}
-	if err := datasource.Manage(plugin.PluginID, plugin.NewFactory(logger, now), datasource.ManageOpts{}); err != nil {
+	mem, err := plugin.ProcessMemoryFromEnv(os.Getenv)
+	if err != nil {
+		logger.Error("plugin stopped", "error", err.Error())
+		os.Exit(1)
+	}
+	if err := datasource.Manage(plugin.PluginID, plugin.NewFactory(logger, now, mem), datasource.ManageOpts{}); err != nil {
 		logger.Error("plugin stopped", "error", err.Error())
 		os.Exit(1)
 	}

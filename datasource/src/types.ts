@@ -103,12 +103,18 @@ export interface KpiVariableQuery extends DataQuery {
 /** jsonData (datasource/pkg/models.Settings). The InfluxDB URL is the datasource's own URL field. */
 export interface KpiDataSourceOptions extends DataSourceJsonData {
   url?: string;
-  version?: '1.8' | '2.x';
+  version?: '1.8' | '2.x' | '3.x';
+  /** influxql (the default) or flux; InfluxDB 3 has no Flux. */
+  queryLanguage?: 'influxql' | 'flux';
   org?: string;
   bucket?: string;
   timeZone?: string;
   currency?: string;
   seriesLimit?: number;
+  /** Go duration; 0s turns the read cache off. */
+  cacheTTL?: string;
+  requestMemoryMB?: number;
+  datasourceMemoryMB?: number;
 }
 
 /** secureJsonData. */
@@ -146,4 +152,7 @@ export const SETTINGS_DEFAULTS = {
   timeZone: 'Asia/Shanghai',
   currency: 'CNY',
   seriesLimit: 500,
+  cacheTTL: '10s',
+  requestMemoryMB: 256,
+  datasourceMemoryMB: 1024,
 };

@@ -1,6 +1,10 @@
 package models
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -117,17 +121,17 @@ func TestLoadSettings(t *testing.T) {
 	require.Equal(t, DefaultCacheTTL, s.CacheTTL)
 	require.Equal(t, QueryInfluxQL, s.QueryLanguage, "InfluxQL is the default")
 	require.Equal(t, int64(DefaultRequestMemoryMB)<<20, s.RequestMemoryBytes())
-	require.Equal(t, int64(DefaultProcessMemoryMB)<<20, s.ProcessMemoryBytes())
-	require.Equal(t, int64(DefaultProcessMemoryMB)<<20, Settings{}.ProcessMemoryBytes(), "unset means the default")
+	require.Equal(t, int64(DefaultDatasourceMemoryMB)<<20, s.DatasourceMemoryBytes())
+	require.Equal(t, int64(DefaultDatasourceMemoryMB)<<20, Settings{}.DatasourceMemoryBytes(), "unset means the default")
 
 	s, err = LoadSettings("", []byte(`{"url":"https://x","version":"1.8","bucket":"db/rp","timeZone":"Europe/Berlin","seriesLimit":7}`), nil)
 	require.NoError(t, err)
 	require.Equal(t, "db/rp", s.Bucket)
 	require.Equal(t, 7, s.SeriesLimit)
-	s, err = LoadSettings("http://x", []byte(`{"requestMemoryMB":64,"processMemoryMB":128}`), nil)
+	s, err = LoadSettings("http://x", []byte(`{"requestMemoryMB":64,"datasourceMemoryMB":128}`), nil)
 	require.NoError(t, err)
 	require.Equal(t, int64(64)<<20, s.RequestMemoryBytes())
-	require.Equal(t, int64(128)<<20, s.ProcessMemoryBytes())
+	require.Equal(t, int64(128)<<20, s.DatasourceMemoryBytes())
 	s, err = LoadSettings("http://x", []byte(`{"cacheTTL":"0s"}`), nil)
 	require.NoError(t, err)
 	require.Zero(t, s.CacheTTL)
@@ -148,9 +152,35 @@ func TestLoadSettings(t *testing.T) {
 		{"http://x", `{`, "invalid datasource settings"},
 		{"http://x", `{"cacheTTL":"soon"}`, "cacheTTL \"soon\" is not a duration"},
 		{"http://x", `{"cacheTTL":"-1s"}`, "is not a duration"},
-		{"http://x", `{"requestMemoryMB":2048}`, "requestMemoryMB 2048 is above processMemoryMB 1024"},
+		{"http://x", `{"requestMemoryMB":2048}`, "requestMemoryMB 2048 is above datasourceMemoryMB 1024"},
 	} {
 		_, err := LoadSettings(tt.url, []byte(tt.json), nil)
 		require.ErrorContains(t, err, tt.err)
 	}
+}
+
+// TestFrontendDefaultsAgree: the settings page's placeholders
+// (SETTINGS_DEFAULTS in src/types.ts) are the defaults LoadSettings applies.
+func TestFrontendDefaultsAgree(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "src", "types.ts"))
+	require.NoError(t, err)
+	block := regexp.MustCompile(`(?s)export const SETTINGS_DEFAULTS = \{(.*?)\};`).FindSubmatch(b)
+	require.NotNil(t, block, "SETTINGS_DEFAULTS in types.ts")
+	ts := map[string]string{}
+	for _, m := range regexp.MustCompile(`(\w+):\s*'?([^',\n]+)'?,`).FindAllSubmatch(block[1], -1) {
+		ts[string(m[1])] = string(m[2])
+	}
+	s, err := LoadSettings("http://x", nil, nil)
+	require.NoError(t, err)
+	want := map[string]string{
+		"version":            s.Version,
+		"bucket":             s.Bucket,
+		"timeZone":           s.TimeZone,
+		"currency":           s.Currency,
+		"seriesLimit":        strconv.Itoa(s.SeriesLimit),
+		"cacheTTL":           s.CacheTTL.String(),
+		"requestMemoryMB":    strconv.Itoa(s.RequestMemoryMB),
+		"datasourceMemoryMB": strconv.Itoa(s.DatasourceMemoryMB),
+	}
+	require.Equal(t, want, ts)
 }

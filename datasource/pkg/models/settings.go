@@ -33,9 +33,11 @@ const (
 	DefaultBucket      = "storepulse/autogen"
 	DefaultCacheTTL    = 10 * time.Second
 	// DefaultRequestMemoryMB bounds the estimated memory of one request's
-	// queries, DefaultProcessMemoryMB that of all requests running at once.
-	DefaultRequestMemoryMB = 256
-	DefaultProcessMemoryMB = 1024
+	// queries, DefaultDatasourceMemoryMB that of all one datasource's
+	// requests running at once. (The whole plugin process has its own
+	// budget, set in Grafana's configuration: package plugin.)
+	DefaultRequestMemoryMB    = 256
+	DefaultDatasourceMemoryMB = 1024
 )
 
 // SecureKeyToken is the secureJsonData key of the InfluxDB token (on 1.8:
@@ -57,10 +59,10 @@ type Settings struct {
 	// duration ("10s" default; "0s" turns the cache off).
 	CacheTTLText string `json:"cacheTTL"`
 	// RequestMemoryMB bounds the estimated working memory of one request's
-	// queries together; ProcessMemoryMB that of all the datasource's
+	// queries together; DatasourceMemoryMB that of all the datasource's
 	// requests running at once (docs/query.md, "Memory limits").
-	RequestMemoryMB int `json:"requestMemoryMB"`
-	ProcessMemoryMB int `json:"processMemoryMB"`
+	RequestMemoryMB    int `json:"requestMemoryMB"`
+	DatasourceMemoryMB int `json:"datasourceMemoryMB"`
 
 	CacheTTL time.Duration `json:"-"`
 
@@ -128,11 +130,11 @@ func LoadSettings(dsURL string, jsonData []byte, secure map[string]string) (Sett
 	if s.RequestMemoryMB <= 0 {
 		s.RequestMemoryMB = DefaultRequestMemoryMB
 	}
-	if s.ProcessMemoryMB <= 0 {
-		s.ProcessMemoryMB = DefaultProcessMemoryMB
+	if s.DatasourceMemoryMB <= 0 {
+		s.DatasourceMemoryMB = DefaultDatasourceMemoryMB
 	}
-	if s.RequestMemoryMB > s.ProcessMemoryMB {
-		return s, fmt.Errorf("requestMemoryMB %d is above processMemoryMB %d: a request could never use it all", s.RequestMemoryMB, s.ProcessMemoryMB)
+	if s.RequestMemoryMB > s.DatasourceMemoryMB {
+		return s, fmt.Errorf("requestMemoryMB %d is above datasourceMemoryMB %d: a request could never use it all", s.RequestMemoryMB, s.DatasourceMemoryMB)
 	}
 	s.CacheTTL = DefaultCacheTTL
 	if s.CacheTTLText != "" {
@@ -152,10 +154,10 @@ func (s Settings) RequestMemoryBytes() int64 {
 	return int64(s.RequestMemoryMB) << 20
 }
 
-// ProcessMemoryBytes is ProcessMemoryMB in bytes (its default when unset).
-func (s Settings) ProcessMemoryBytes() int64 {
-	if s.ProcessMemoryMB <= 0 {
-		return DefaultProcessMemoryMB << 20
+// DatasourceMemoryBytes is DatasourceMemoryMB in bytes (its default when unset).
+func (s Settings) DatasourceMemoryBytes() int64 {
+	if s.DatasourceMemoryMB <= 0 {
+		return DefaultDatasourceMemoryMB << 20
 	}
-	return int64(s.ProcessMemoryMB) << 20
+	return int64(s.DatasourceMemoryMB) << 20
 }

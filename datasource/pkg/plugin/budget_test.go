@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -37,7 +38,7 @@ func TestEstimateQueryBytes(t *testing.T) {
 }
 
 func TestAdmit(t *testing.T) {
-	d := &Datasource{memory: &memBudget{limit: 100}}
+	d := &Datasource{memory: &memBudget{limit: 100}, process: &ProcessMemory{budget: memBudget{limit: 1000}}}
 	req := &memBudget{limit: 60}
 	require.NoError(t, d.admit(req, 40))
 	var mle *MemoryLimitError
@@ -51,12 +52,87 @@ func TestAdmit(t *testing.T) {
 	err = d.admit(other, 70) // 40 + 70 > 100 of the datasource
 	require.True(t, errors.As(err, &mle))
 	require.Equal(t, "datasource", mle.Scope)
-	require.Contains(t, err.Error(), "processMemoryMB")
+	require.Contains(t, err.Error(), "datasourceMemoryMB")
 	require.Equal(t, int64(0), other.used, "a refused query keeps nothing of the request's budget")
 	require.NoError(t, d.admit(other, 60))
 	require.Equal(t, int64(100), d.memory.used)
-	d.memory.release(req.used)
-	d.memory.release(other.used)
+	require.Equal(t, int64(100), d.process.budget.used)
+	d.releaseRequest(req)
+	d.releaseRequest(other)
 	require.Equal(t, int64(0), d.memory.used)
+	require.Equal(t, int64(0), d.process.budget.used)
 	require.Equal(t, backend.ErrorSourcePlugin, errorResponse(err).ErrorSource)
+}
+
+// TestProcessMemorySharedByDatasources: two datasources of one plugin
+// process share its budget. While a request of the first holds its
+// reservation (its source blocks), the same query on the second, which fits
+// its own request and datasource budgets, is refused naming the plugin's
+// limit and where to set it; once the first is answered, the second is
+// served, and nothing stays reserved.
+func TestProcessMemorySharedByDatasources(t *testing.T) {
+	q := backend.DataQuery{RefID: "A", JSON: json.RawMessage(`{"kpi":"gmv","interval":"1h","groupBy":["store"]}`),
+		TimeRange: backend.TimeRange{From: ts("2026-11-10T16:00:00Z"), To: ts("2026-11-12T16:00:00Z")}}
+	mq, err := models.ParseQuery(q.JSON)
+	require.NoError(t, err)
+	s := testSettings(t)
+	need := estimateQueryBytes(q, mq, s.SeriesLimit)
+	require.Positive(t, need)
+	mem := &ProcessMemory{budget: memBudget{limit: need * 3 / 2}}
+
+	slow := fixture()
+	slow.block = make(chan struct{})
+	d1, d2 := newTestDatasource(t, slow), newTestDatasource(t, fixture())
+	d1.process, d2.process = mem, mem
+	done := make(chan *backend.QueryDataResponse)
+	go func() {
+		r, _ := d1.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{q}})
+		done <- r
+	}()
+	require.Eventually(t, func() bool {
+		mem.budget.mu.Lock()
+		defer mem.budget.mu.Unlock()
+		return mem.budget.used == need
+	}, 5*time.Second, time.Millisecond)
+
+	r, err := d2.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{q}})
+	require.NoError(t, err)
+	var mle *MemoryLimitError
+	require.True(t, errors.As(r.Responses["A"].Error, &mle), "%v", r.Responses["A"].Error)
+	require.Equal(t, "process", mle.Scope)
+	require.Contains(t, mle.Error(), "memory_mb in [plugin.storepulse-kpi-datasource] of grafana.ini")
+	require.Equal(t, backend.ErrorSourcePlugin, r.Responses["A"].ErrorSource)
+	require.Equal(t, int64(0), d2.memory.used, "the refused query keeps nothing of its datasource's budget")
+
+	close(slow.block)
+	first := <-done
+	require.NoError(t, first.Responses["A"].Error)
+	require.Equal(t, int64(0), mem.budget.used)
+	r, err = d2.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{q}})
+	require.NoError(t, err)
+	require.NoError(t, r.Responses["A"].Error)
+	require.NotEmpty(t, r.Responses["A"].Frames)
+	require.Equal(t, int64(0), mem.budget.used)
+}
+
+func TestProcessMemoryFromEnv(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == ProcessMemoryEnv {
+				return v
+			}
+			return ""
+		}
+	}
+	m, err := ProcessMemoryFromEnv(env(""))
+	require.NoError(t, err)
+	require.Equal(t, int64(DefaultProcessMemoryMB)<<20, m.budget.limit)
+	m, err = ProcessMemoryFromEnv(env(" 512 "))
+	require.NoError(t, err)
+	require.Equal(t, int64(512)<<20, m.budget.limit)
+	for _, bad := range []string{"0", "-5", "1.5", "2GB", "99999999"} {
+		_, err := ProcessMemoryFromEnv(env(bad))
+		require.Error(t, err, bad)
+		require.Contains(t, err.Error(), "GF_PLUGIN_MEMORY_MB", bad)
+	}
 }

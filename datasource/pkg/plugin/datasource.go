@@ -42,7 +42,8 @@ type Datasource struct {
 	logger    log.Logger
 	now       func() time.Time
 	resources backend.CallResourceHandler
-	memory    *memBudget // the estimated memory of the queries running (budget.go)
+	memory    *memBudget     // the estimated memory of this datasource's queries running (budget.go)
+	process   *ProcessMemory // the same, of every datasource of the plugin process
 
 	zoneMu sync.Mutex // guards zone
 	zone   zoneState  // the store time zone last read (zone.go)
@@ -57,12 +58,20 @@ var (
 
 // NewFactory returns the instance factory, with the logger and the clock
 // injected (nil now = the wall clock).
-func NewFactory(logger log.Logger, now func() time.Time) datasource.InstanceFactoryFunc {
+func NewFactory(logger log.Logger, now func() time.Time, mem *ProcessMemory) datasource.InstanceFactoryFunc {
 	if now == nil {
 		now = time.Now
 	}
+	if mem == nil {
+		mem = NewProcessMemory(DefaultProcessMemoryMB)
+	}
 	return func(ctx context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
-		return New(ctx, s, logger, now)
+		d, err := New(ctx, s, logger, now)
+		if err != nil {
+			return nil, err
+		}
+		d.process = mem
+		return d, nil
 	}
 }
 
@@ -104,7 +113,8 @@ func newDatasource(settings models.Settings, src engine.Source, logger log.Logge
 		src = engine.NewCachingSource(src, settings.CacheTTL, now)
 	}
 	d := &Datasource{settings: settings, catalog: kpi.Default(), source: src, logger: logger, now: now,
-		memory: &memBudget{limit: settings.ProcessMemoryBytes()}}
+		memory:  &memBudget{limit: settings.DatasourceMemoryBytes()},
+		process: NewProcessMemory(DefaultProcessMemoryMB)}
 	d.engine = &engine.Engine{Catalog: d.catalog, Source: src, Location: settings.Location,
 		SeriesLimit: settings.SeriesLimit, Now: now}
 	d.resources = httpadapter.New(d.routes())

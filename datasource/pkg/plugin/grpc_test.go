@@ -37,7 +37,7 @@ func servePlugin(t *testing.T) *datasourcetest.TestPluginClient {
 	// if another test of this binary registered them already (as
 	// plugintest.FreshMetricsRegistry, which this package cannot import).
 	prometheus.DefaultRegisterer = prometheus.NewRegistry()
-	tp, err := datasourcetest.Manage(NewFactory(log.NewNullLogger(), testclock.Clock()), datasourcetest.ManageOpts{Address: freeAddr(t)})
+	tp, err := datasourcetest.Manage(NewFactory(log.NewNullLogger(), testclock.Clock(), nil), datasourcetest.ManageOpts{Address: freeAddr(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tp.Shutdown() })
 	return tp.Client

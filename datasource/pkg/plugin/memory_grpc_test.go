@@ -13,8 +13,10 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/stretchr/testify/require"
 
+	"github.com/storepulse/storepulse/datasource/pkg/plugin"
 	"github.com/storepulse/storepulse/datasource/pkg/plugin/plugintest"
 	"github.com/storepulse/storepulse/ingest/sim"
+	"github.com/storepulse/storepulse/internal/clock"
 	"github.com/storepulse/storepulse/internal/influxtest"
 	"github.com/storepulse/storepulse/internal/simload"
 )
@@ -109,6 +111,30 @@ func TestRequestMemoryLimitGRPC(t *testing.T) {
 			require.NotEmpty(t, r.Frames, ref)
 		}
 		require.Less(t, grew, int64(256<<20), "the request grew the heap by %d MB", grew>>20)
+	})
+
+	t.Run("the plugin process's budget binds every datasource it serves", func(t *testing.T) {
+		// A plugin started with memory_mb = 8: a 1-minute query by store over a day
+		// (1442 buckets x 500 series x 128 B = 88 MB) fits the request's and
+		// the datasource's defaults, not the process's, on either datasource.
+		small := plugintest.ServeWithMemory(t, clock.Shifted(end), plugin.NewProcessMemory(8))
+		for _, uid := range []string{"storepulse-a", "storepulse-b"} {
+			res, err := small.QueryData(ctx, &backend.QueryDataRequest{PluginContext: plugintest.Context(srv, uid, ""), Queries: []backend.DataQuery{{
+				RefID: "A", JSON: json.RawMessage(`{"kpi":"gmv","interval":"1m","groupBy":["store"]}`),
+				TimeRange: backend.TimeRange{From: end.AddDate(0, 0, -1), To: end}, Interval: time.Minute, MaxDataPoints: 100000}}})
+			require.NoError(t, err)
+			r := res.Responses["A"]
+			require.Error(t, r.Error, uid)
+			require.Contains(t, r.Error.Error(), "plugin's 8 MB memory limit", uid)
+			require.Equal(t, backend.ErrorSourcePlugin, r.ErrorSource, uid)
+			// An hourly query of the same day is served.
+			res, err = small.QueryData(ctx, &backend.QueryDataRequest{PluginContext: plugintest.Context(srv, uid, ""), Queries: []backend.DataQuery{{
+				RefID: "B", JSON: json.RawMessage(`{"kpi":"gmv","interval":"1h"}`),
+				TimeRange: backend.TimeRange{From: end.AddDate(0, 0, -1), To: end}, Interval: time.Minute, MaxDataPoints: 1000}}})
+			require.NoError(t, err)
+			require.NoError(t, res.Responses["B"].Error, uid)
+			require.NotEmpty(t, res.Responses["B"].Frames, uid)
+		}
 	})
 
 	t.Run("a normal dashboard request works", func(t *testing.T) {

@@ -16,12 +16,13 @@ import (
 
 // QueryData runs the request's queries concurrently (at most
 // maxConcurrentQueries at once); a cancelled request stops them. Each query's
-// estimated memory is reserved in a budget of the request and one of the
-// datasource (budget.go) before it reads; a query over either is refused.
+// estimated memory is reserved in a budget of the request, one of the
+// datasource and one of the plugin process (budget.go) before it reads; a
+// query over any of them is refused.
 func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
 	resp := backend.NewQueryDataResponse()
 	budget := &memBudget{limit: d.settings.RequestMemoryBytes()}
-	defer func() { d.memory.release(budget.used) }()
+	defer d.releaseRequest(budget)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxConcurrentQueries)

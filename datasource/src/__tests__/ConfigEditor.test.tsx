@@ -26,7 +26,7 @@ function options(over: Partial<Settings> = {}): Settings {
     isDefault: false,
     withCredentials: false,
     readOnly: false,
-    jsonData: { version: '2.x', org: 'shop', bucket: 'storepulse', timeZone: 'Europe/Berlin', currency: 'EUR', seriesLimit: 200 },
+    jsonData: { version: '2.x', queryLanguage: 'flux', org: 'shop', bucket: 'storepulse', timeZone: 'Europe/Berlin', currency: 'EUR', seriesLimit: 200 },
     secureJsonFields: {},
     ...over,
   } as Settings;
@@ -89,6 +89,44 @@ describe('ConfigEditor', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Reset' }));
     expect(last(onOptionsChange).secureJsonFields.token).toBe(false);
     expect(last(onOptionsChange).secureJsonData).toEqual({ token: '' });
+  });
+
+  it('asks for the organization only where Flux needs it', () => {
+    setup({ jsonData: { version: '2.x', org: 'shop' } });
+    expect(screen.queryByLabelText('Organization')).not.toBeInTheDocument();
+    expect(screen.getByLabelText('InfluxQL')).toBeChecked();
+  });
+
+  it('switches to InfluxDB 3.x: InfluxQL only, the bucket is a database', async () => {
+    const { onOptionsChange, rerender, opts } = setup();
+    await userEvent.click(screen.getByLabelText('InfluxDB 3.x'));
+    expect(last(onOptionsChange).jsonData.version).toBe('3.x');
+    expect(last(onOptionsChange).jsonData).not.toHaveProperty('queryLanguage');
+    rerender(<ConfigEditor options={{ ...opts, jsonData: { ...opts.jsonData, version: '3.x' } }} onOptionsChange={onOptionsChange} />);
+    expect(screen.getByLabelText('InfluxQL')).toBeChecked();
+    expect(screen.getByLabelText('Flux')).toBeDisabled();
+    expect(screen.queryByLabelText('Organization')).not.toBeInTheDocument();
+    expect(screen.getByText('Database')).toBeInTheDocument();
+  });
+
+  it('writes the query language, memory limits and cache to the backend keys', async () => {
+    const { onOptionsChange } = setup({ jsonData: { version: '2.x' } });
+    await userEvent.click(screen.getByLabelText('Flux'));
+    expect(last(onOptionsChange).jsonData.queryLanguage).toBe('flux');
+    fireEvent.change(screen.getByLabelText('Memory per request (MB)'), { target: { value: '512' } });
+    expect(last(onOptionsChange).jsonData.requestMemoryMB).toBe(512);
+    fireEvent.change(screen.getByLabelText('Memory of this datasource (MB)'), { target: { value: '4096' } });
+    expect(last(onOptionsChange).jsonData.datasourceMemoryMB).toBe(4096);
+    fireEvent.change(screen.getByLabelText('Cache TTL'), { target: { value: ' 30s ' } });
+    expect(last(onOptionsChange).jsonData.cacheTTL).toBe('30s');
+    fireEvent.change(screen.getByLabelText('Memory per request (MB)'), { target: { value: '' } });
+    expect(last(onOptionsChange).jsonData).not.toHaveProperty('requestMemoryMB');
+  });
+
+  it('flags limits the backend would refuse', () => {
+    setup({ jsonData: { requestMemoryMB: 2048, cacheTTL: 'soon' } });
+    expect(screen.getByText('A whole number of MB, at least the memory per request')).toBeInTheDocument();
+    expect(screen.getByText('A duration such as 10s or 1m; 0s turns the cache off')).toBeInTheDocument();
   });
 
   it('flags an invalid URL and currency', () => {

@@ -8,10 +8,21 @@ type Props = DataSourcePluginOptionsEditorProps<KpiDataSourceOptions, KpiSecureJ
 
 const LABEL_WIDTH = 20;
 
-const VERSION_OPTIONS: Array<SelectableValue<'1.8' | '2.x'>> = [
-  { label: 'InfluxDB 1.8', value: '1.8', description: 'Flux through the v2 compatibility API; bucket is db/rp' },
-  { label: 'InfluxDB 2.x', value: '2.x' },
+const VERSION_OPTIONS: Array<SelectableValue<'1.8' | '2.x' | '3.x'>> = [
+  { label: 'InfluxDB 1.8', value: '1.8', description: 'Database and retention policy as db/rp' },
+  { label: 'InfluxDB 2.x', value: '2.x', description: 'InfluxQL through the v1 /query API needs a DBRP mapping of the bucket' },
+  { label: 'InfluxDB 3.x', value: '3.x', description: 'Core, Enterprise, Cloud: InfluxQL only (no Flux); the bucket is the database' },
 ];
+
+const LANGUAGE_OPTIONS: Array<SelectableValue<'influxql' | 'flux'>> = [
+  { label: 'InfluxQL', value: 'influxql', description: 'The v1 /query API: InfluxDB 1.8, 2.x and 3.x' },
+  { label: 'Flux', value: 'flux', description: 'InfluxDB 1.8 (flux-enabled) and 2.x only' },
+];
+
+const DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+
+/** A whole number above 0, or unset. */
+const positiveInt = (v: number | undefined) => v === undefined || (Number.isInteger(v) && v > 0);
 
 function timeZones(): string[] {
   const intl = Intl as unknown as { supportedValuesOf?: (key: string) => string[] };
@@ -32,7 +43,17 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
     onOptionsChange({ ...options, jsonData: next });
   };
 
-  const seriesLimitInvalid = jsonData.seriesLimit !== undefined && !(Number.isInteger(jsonData.seriesLimit) && jsonData.seriesLimit > 0);
+  const seriesLimitInvalid = !positiveInt(jsonData.seriesLimit);
+  const requestMemoryInvalid = !positiveInt(jsonData.requestMemoryMB);
+  const datasourceMemory = jsonData.datasourceMemoryMB ?? SETTINGS_DEFAULTS.datasourceMemoryMB;
+  const datasourceMemoryInvalid =
+    !positiveInt(jsonData.datasourceMemoryMB) || (jsonData.requestMemoryMB ?? SETTINGS_DEFAULTS.requestMemoryMB) > datasourceMemory;
+  const cacheTTLInvalid = !!jsonData.cacheTTL && !DURATION.test(jsonData.cacheTTL) && jsonData.cacheTTL !== '0';
+  const language = version === '3.x' ? 'influxql' : (jsonData.queryLanguage ?? 'influxql');
+  const setNumber = (key: 'seriesLimit' | 'requestMemoryMB' | 'datasourceMemoryMB') => (e: ChangeEvent<HTMLInputElement>) => {
+    const raw = e.currentTarget.value;
+    setJson(key, raw === '' ? undefined : Number(raw));
+  };
   const currencyInvalid = !!jsonData.currency && !/^[A-Z]{3}$/.test(jsonData.currency);
   const urlInvalid = !!options.url && !/^https?:\/\/[^/]+/.test(options.url);
 
@@ -50,9 +71,30 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           />
         </InlineField>
         <InlineField label="Version" labelWidth={LABEL_WIDTH}>
-          <RadioButtonGroup options={VERSION_OPTIONS} value={version} onChange={(v) => setJson('version', v)} />
+          <RadioButtonGroup
+            options={VERSION_OPTIONS}
+            value={version}
+            onChange={(v) => {
+              const next = { ...jsonData, version: v };
+              if (v === '3.x') {
+                delete next.queryLanguage; // InfluxDB 3 has no Flux
+              }
+              onOptionsChange({ ...options, jsonData: next });
+            }}
+          />
         </InlineField>
-        {version === '2.x' && (
+        <InlineField
+          label="Query language"
+          labelWidth={LABEL_WIDTH}
+          tooltip="InfluxQL runs on every InfluxDB generation and is the faster path; Flux is kept for InfluxDB 1.8 and 2.x"
+        >
+          <RadioButtonGroup
+            options={LANGUAGE_OPTIONS.map((o) => ({ ...o, disabled: version === '3.x' && o.value === 'flux' }))}
+            value={language}
+            onChange={(v) => setJson('queryLanguage', v === 'influxql' ? undefined : v)}
+          />
+        </InlineField>
+        {version === '2.x' && language === 'flux' && (
           <InlineField label="Organization" labelWidth={LABEL_WIDTH}>
             <Input
               id="config-org"
@@ -64,7 +106,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           </InlineField>
         )}
         <InlineField
-          label={version === '1.8' ? 'Database/RP' : 'Bucket'}
+          label={version === '1.8' ? 'Database/RP' : version === '3.x' ? 'Database' : 'Bucket'}
           labelWidth={LABEL_WIDTH}
           tooltip={`Default ${SETTINGS_DEFAULTS.bucket}; on 1.8 the database and retention policy as db/rp`}
         >
@@ -135,10 +177,60 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             width={12}
             placeholder={String(SETTINGS_DEFAULTS.seriesLimit)}
             value={jsonData.seriesLimit ?? ''}
-            onChange={(e: ChangeEvent<HTMLInputElement>) => {
-              const raw = e.currentTarget.value;
-              setJson('seriesLimit', raw === '' ? undefined : Number(raw));
-            }}
+            onChange={setNumber('seriesLimit')}
+          />
+        </InlineField>
+      </FieldSet>
+
+      <FieldSet label="Limits">
+        <InlineField
+          label="Memory per request"
+          labelWidth={LABEL_WIDTH}
+          invalid={requestMemoryInvalid}
+          error="A whole number of MB above 0"
+          tooltip="Estimated working memory of one panel refresh or alert evaluation, all its queries together (MB); a query over it fails with a message"
+        >
+          <Input
+            id="config-request-memory"
+            aria-label="Memory per request (MB)"
+            type="number"
+            width={12}
+            placeholder={String(SETTINGS_DEFAULTS.requestMemoryMB)}
+            value={jsonData.requestMemoryMB ?? ''}
+            onChange={setNumber('requestMemoryMB')}
+          />
+        </InlineField>
+        <InlineField
+          label="Memory of this datasource"
+          labelWidth={LABEL_WIDTH}
+          invalid={datasourceMemoryInvalid}
+          error="A whole number of MB, at least the memory per request"
+          tooltip="Estimated working memory of all this datasource's requests running at once (MB). The whole plugin process has its own limit: memory_mb in [plugin.storepulse-kpi-datasource] of grafana.ini"
+        >
+          <Input
+            id="config-datasource-memory"
+            aria-label="Memory of this datasource (MB)"
+            type="number"
+            width={12}
+            placeholder={String(SETTINGS_DEFAULTS.datasourceMemoryMB)}
+            value={jsonData.datasourceMemoryMB ?? ''}
+            onChange={setNumber('datasourceMemoryMB')}
+          />
+        </InlineField>
+        <InlineField
+          label="Cache"
+          labelWidth={LABEL_WIDTH}
+          invalid={cacheTTLInvalid}
+          error="A duration such as 10s or 1m; 0s turns the cache off"
+          tooltip="How long identical reads are served from memory: wall screens refreshing together read InfluxDB once"
+        >
+          <Input
+            id="config-cache-ttl"
+            aria-label="Cache TTL"
+            width={12}
+            placeholder={SETTINGS_DEFAULTS.cacheTTL}
+            value={jsonData.cacheTTL ?? ''}
+            onChange={(e: ChangeEvent<HTMLInputElement>) => setJson('cacheTTL', e.currentTarget.value.trim())}
           />
         </InlineField>
       </FieldSet>

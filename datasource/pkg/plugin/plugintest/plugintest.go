@@ -40,6 +40,13 @@ func ServeAt(t testing.TB, now time.Time) *datasourcetest.TestPluginClient {
 // ServeWithClock is Serve with the plugin's clock given.
 func ServeWithClock(t testing.TB, now func() time.Time) *datasourcetest.TestPluginClient {
 	t.Helper()
+	return ServeWithMemory(t, now, nil)
+}
+
+// ServeWithMemory is ServeWithClock with the plugin process's memory
+// budget given (nil: the default), as main hands it to the factory.
+func ServeWithMemory(t testing.TB, now func() time.Time, mem *plugin.ProcessMemory) *datasourcetest.TestPluginClient {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("plugintest: %v", err)
@@ -49,7 +56,7 @@ func ServeWithClock(t testing.TB, now func() time.Time) *datasourcetest.TestPlug
 		t.Fatalf("plugintest: %v", err)
 	}
 	FreshMetricsRegistry()
-	tp, err := datasourcetest.Manage(plugin.NewFactory(log.NewNullLogger(), now), datasourcetest.ManageOpts{Address: addr})
+	tp, err := datasourcetest.Manage(plugin.NewFactory(log.NewNullLogger(), now, mem), datasourcetest.ManageOpts{Address: addr})
 	if err != nil {
 		t.Fatalf("plugintest: start plugin: %v", err)
 	}
