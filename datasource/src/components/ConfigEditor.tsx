@@ -89,9 +89,10 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           tooltip="InfluxQL runs on every InfluxDB generation and is the faster path; Flux is kept for InfluxDB 1.8 and 2.x"
         >
           <RadioButtonGroup
-            options={LANGUAGE_OPTIONS.map((o) => ({ ...o, disabled: version === '3.x' && o.value === 'flux' }))}
+            options={LANGUAGE_OPTIONS}
+            disabledOptions={version === '3.x' ? ['flux'] : []}
             value={language}
-            onChange={(v) => setJson('queryLanguage', v === 'influxql' ? undefined : v)}
+            onChange={(v) => setJson('queryLanguage', v === 'flux' ? 'flux' : undefined)}
           />
         </InlineField>
         {version === '2.x' && language === 'flux' && (
