@@ -10,8 +10,16 @@ const LABEL_WIDTH = 20;
 
 const VERSION_OPTIONS: Array<SelectableValue<'1.8' | '2.x' | '3.x'>> = [
   { label: 'InfluxDB 1.8', value: '1.8', description: 'Database and retention policy as db/rp' },
-  { label: 'InfluxDB 2.x', value: '2.x', description: 'InfluxQL through the v1 /query API needs a DBRP mapping of the bucket' },
-  { label: 'InfluxDB 3.x', value: '3.x', description: 'Core, Enterprise, Cloud: InfluxQL only (no Flux); the bucket is the database' },
+  {
+    label: 'InfluxDB 2.x',
+    value: '2.x',
+    description: 'InfluxQL through the v1 /query API needs a DBRP mapping of the bucket',
+  },
+  {
+    label: 'InfluxDB 3.x',
+    value: '3.x',
+    description: 'Core, Enterprise, Cloud: InfluxQL only (no Flux); the bucket is the database',
+  },
 ];
 
 const LANGUAGE_OPTIONS: Array<SelectableValue<'influxql' | 'flux'>> = [
@@ -28,6 +36,35 @@ function timeZones(): string[] {
   const intl = Intl as unknown as { supportedValuesOf?: (key: string) => string[] };
   const zones = intl.supportedValuesOf ? intl.supportedValuesOf('timeZone') : [];
   return Array.from(new Set([SETTINGS_DEFAULTS.timeZone, 'UTC', ...zones]));
+}
+
+interface NumberSettingProps {
+  label: string;
+  aria: string;
+  id: string;
+  invalid: boolean;
+  error: string;
+  tooltip: string;
+  placeholder: number;
+  value?: number;
+  onChange: (e: ChangeEvent<HTMLInputElement>) => void;
+}
+
+/** A whole-number setting: empty means the backend's default (the placeholder). */
+function NumberSetting({ label, aria, id, invalid, error, tooltip, placeholder, value, onChange }: NumberSettingProps) {
+  return (
+    <InlineField label={label} labelWidth={LABEL_WIDTH} invalid={invalid} error={error} tooltip={tooltip}>
+      <Input
+        id={id}
+        aria-label={aria}
+        type="number"
+        width={12}
+        placeholder={String(placeholder)}
+        value={value ?? ''}
+        onChange={onChange}
+      />
+    </InlineField>
+  );
 }
 
 export function ConfigEditor({ options, onOptionsChange }: Props) {
@@ -47,27 +84,37 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   const requestMemoryInvalid = !positiveInt(jsonData.requestMemoryMB);
   const datasourceMemory = jsonData.datasourceMemoryMB ?? SETTINGS_DEFAULTS.datasourceMemoryMB;
   const datasourceMemoryInvalid =
-    !positiveInt(jsonData.datasourceMemoryMB) || (jsonData.requestMemoryMB ?? SETTINGS_DEFAULTS.requestMemoryMB) > datasourceMemory;
+    !positiveInt(jsonData.datasourceMemoryMB) ||
+    (jsonData.requestMemoryMB ?? SETTINGS_DEFAULTS.requestMemoryMB) > datasourceMemory;
   const cacheTTLInvalid = !!jsonData.cacheTTL && !DURATION.test(jsonData.cacheTTL) && jsonData.cacheTTL !== '0';
   const language = version === '3.x' ? 'influxql' : (jsonData.queryLanguage ?? 'influxql');
-  const setNumber = (key: 'seriesLimit' | 'requestMemoryMB' | 'datasourceMemoryMB') => (e: ChangeEvent<HTMLInputElement>) => {
-    const raw = e.currentTarget.value;
-    setJson(key, raw === '' ? undefined : Number(raw));
-  };
+  const setNumber =
+    (key: 'seriesLimit' | 'requestMemoryMB' | 'datasourceMemoryMB') => (e: ChangeEvent<HTMLInputElement>) => {
+      const raw = e.currentTarget.value;
+      setJson(key, raw === '' ? undefined : Number(raw));
+    };
   const currencyInvalid = !!jsonData.currency && !/^[A-Z]{3}$/.test(jsonData.currency);
   const urlInvalid = !!options.url && !/^https?:\/\/[^/]+/.test(options.url);
 
   return (
     <>
       <FieldSet label="InfluxDB">
-        <InlineField label="URL" labelWidth={LABEL_WIDTH} invalid={urlInvalid} error="An http(s) URL, e.g. http://influxdb:8086" tooltip="Where the StorePulse ingest service writes">
+        <InlineField
+          label="URL"
+          labelWidth={LABEL_WIDTH}
+          invalid={urlInvalid}
+          error="An http(s) URL, e.g. http://influxdb:8086"
+          tooltip="Where the StorePulse ingest service writes"
+        >
           <Input
             id="config-url"
             aria-label="InfluxDB URL"
             width={40}
             placeholder="http://localhost:8086"
             value={options.url ?? ''}
-            onChange={(e: ChangeEvent<HTMLInputElement>) => onOptionsChange({ ...options, url: e.currentTarget.value.trim() })}
+            onChange={(e: ChangeEvent<HTMLInputElement>) =>
+              onOptionsChange({ ...options, url: e.currentTarget.value.trim() })
+            }
           />
         </InlineField>
         <InlineField label="Version" labelWidth={LABEL_WIDTH}>
@@ -120,7 +167,13 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             onChange={(e: ChangeEvent<HTMLInputElement>) => setJson('bucket', e.currentTarget.value)}
           />
         </InlineField>
-        <InlineField label="Token" labelWidth={LABEL_WIDTH} tooltip={version === '1.8' ? 'user:password on InfluxDB 1.8' : 'An InfluxDB API token with read access to the bucket'}>
+        <InlineField
+          label="Token"
+          labelWidth={LABEL_WIDTH}
+          tooltip={
+            version === '1.8' ? 'user:password on InfluxDB 1.8' : 'An InfluxDB API token with read access to the bucket'
+          }
+        >
           <SecretInput
             id="config-token"
             aria-label="Token"
@@ -143,7 +196,11 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       </FieldSet>
 
       <FieldSet label="Store">
-        <InlineField label="Store time zone" labelWidth={LABEL_WIDTH} tooltip="Day, week and month buckets follow it; must equal the ingest service's location">
+        <InlineField
+          label="Store time zone"
+          labelWidth={LABEL_WIDTH}
+          tooltip="Day, week and month buckets follow it; must equal the ingest service's location"
+        >
           <Select<string>
             inputId="config-timezone"
             aria-label="Store time zone"
@@ -154,70 +211,59 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             onChange={(v) => setJson('timeZone', v?.value)}
           />
         </InlineField>
-        <InlineField label="Currency" labelWidth={LABEL_WIDTH} invalid={currencyInvalid} error="An ISO 4217 code such as CNY, USD, EUR">
+        <InlineField
+          label="Currency"
+          labelWidth={LABEL_WIDTH}
+          invalid={currencyInvalid}
+          error="An ISO 4217 code such as CNY, USD, EUR"
+        >
           <Input
             id="config-currency"
             aria-label="Currency"
             width={12}
             placeholder={SETTINGS_DEFAULTS.currency}
             value={jsonData.currency ?? ''}
-            onChange={(e: ChangeEvent<HTMLInputElement>) => setJson('currency', e.currentTarget.value.trim().toUpperCase())}
+            onChange={(e: ChangeEvent<HTMLInputElement>) =>
+              setJson('currency', e.currentTarget.value.trim().toUpperCase())
+            }
           />
         </InlineField>
-        <InlineField
+        <NumberSetting
           label="Series limit"
-          labelWidth={LABEL_WIDTH}
+          aria="Series limit"
+          id="config-series-limit"
           invalid={seriesLimitInvalid}
           error="A whole number above 0"
           tooltip="A query returning more series fails with a message instead of being truncated"
-        >
-          <Input
-            id="config-series-limit"
-            aria-label="Series limit"
-            type="number"
-            width={12}
-            placeholder={String(SETTINGS_DEFAULTS.seriesLimit)}
-            value={jsonData.seriesLimit ?? ''}
-            onChange={setNumber('seriesLimit')}
-          />
-        </InlineField>
+          placeholder={SETTINGS_DEFAULTS.seriesLimit}
+          value={jsonData.seriesLimit}
+          onChange={setNumber('seriesLimit')}
+        />
       </FieldSet>
 
       <FieldSet label="Limits">
-        <InlineField
+        <NumberSetting
           label="Memory per request"
-          labelWidth={LABEL_WIDTH}
+          aria="Memory per request (MB)"
+          id="config-request-memory"
           invalid={requestMemoryInvalid}
           error="A whole number of MB above 0"
           tooltip="Estimated working memory of one panel refresh or alert evaluation, all its queries together (MB); a query over it fails with a message"
-        >
-          <Input
-            id="config-request-memory"
-            aria-label="Memory per request (MB)"
-            type="number"
-            width={12}
-            placeholder={String(SETTINGS_DEFAULTS.requestMemoryMB)}
-            value={jsonData.requestMemoryMB ?? ''}
-            onChange={setNumber('requestMemoryMB')}
-          />
-        </InlineField>
-        <InlineField
+          placeholder={SETTINGS_DEFAULTS.requestMemoryMB}
+          value={jsonData.requestMemoryMB}
+          onChange={setNumber('requestMemoryMB')}
+        />
+        <NumberSetting
           label="Memory of this datasource"
-          labelWidth={LABEL_WIDTH}
+          aria="Memory of this datasource (MB)"
+          id="config-datasource-memory"
           invalid={datasourceMemoryInvalid}
           error="A whole number of MB, at least the memory per request"
           tooltip="Estimated working memory of all this datasource's requests running at once (MB). The whole plugin process has its own limit: memory_mb in [plugin.storepulse-kpi-datasource] of grafana.ini"
-        >
-          <Input
-            id="config-datasource-memory"
-            aria-label="Memory of this datasource (MB)"
-            type="number"
-            width={12}
-            placeholder={String(SETTINGS_DEFAULTS.datasourceMemoryMB)}
-            value={jsonData.datasourceMemoryMB ?? ''}
-            onChange={setNumber('datasourceMemoryMB')}
-          />
-        </InlineField>
+          placeholder={SETTINGS_DEFAULTS.datasourceMemoryMB}
+          value={jsonData.datasourceMemoryMB}
+          onChange={setNumber('datasourceMemoryMB')}
+        />
         <InlineField
           label="Cache"
           labelWidth={LABEL_WIDTH}
