@@ -84,6 +84,19 @@ test-dates: $(TOOLS)/influxd
 quickstart-check: tools
 	scripts/quickstart-test.sh
 
+## test-target: the storage suite (internal/storagesuite: the ingest's writes
+## through its InfluxDB client and its readiness check, the sketch reload, the
+## calendar store, the datasource's InfluxQL reads and its engine, checked
+## against the raw events; dead letters with InfluxDB's reason) against the
+## InfluxDB named by STOREPULSE_TARGET_URL, STOREPULSE_TARGET_TOKEN,
+## STOREPULSE_TARGET_DATABASE, STOREPULSE_TARGET_VERSION (1.8, 2.x or 3.x) and,
+## for 2.x, STOREPULSE_TARGET_ORG. Opt-in; an unreachable target fails. `make
+## test` runs the same test against a local InfluxDB 1.8. docs/influxdb3.md.
+.PHONY: test-target
+test-target:
+	@test -n "$$STOREPULSE_TARGET_URL" || { echo "test-target: set STOREPULSE_TARGET_URL, _TOKEN, _DATABASE and _VERSION (see docs/influxdb3.md)" >&2; exit 2; }
+	$(GO) test -count=1 -timeout 10m -run '^TestStorageSuite$$' -v ./internal/storagesuite/
+
 ## compose-check: Debian's docker-compose validates docker-compose.yml (no
 ## Docker engine needed) with the example environment.
 compose-check:
