@@ -97,12 +97,16 @@ test-target:
 	@test -n "$$STOREPULSE_TARGET_URL" || { echo "test-target: set STOREPULSE_TARGET_URL, _TOKEN, _DATABASE and _VERSION (see docs/influxdb3.md)" >&2; exit 2; }
 	$(GO) test -count=1 -timeout 10m -run '^TestStorageSuite$$' -v ./internal/storagesuite/
 
-## compose-check: Debian's docker-compose validates docker-compose.yml (no
-## Docker engine needed) with the example environment.
+## compose-check: Debian's docker-compose validates both compose variants (no
+## Docker engine needed) with the example environment: docker-compose.yml
+## (InfluxDB 2.7) and docker-compose.yml + docker-compose.influxdb3.yml
+## (InfluxDB 3 Core).
 compose-check:
 	@command -v docker-compose >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
 	@tmp=$$(mktemp); cp .env.example $$tmp; echo STOREPULSE_TOKEN_SHA256=0000 >> $$tmp; \
-	docker-compose --env-file $$tmp config -q && echo "docker-compose.yml: valid"; rc=$$?; rm -f $$tmp; exit $$rc
+	docker-compose --env-file $$tmp config -q && echo "docker-compose.yml (InfluxDB 2.7): valid" && \
+	docker-compose --env-file $$tmp -f docker-compose.yml -f docker-compose.influxdb3.yml config -q && \
+	echo "docker-compose.yml + docker-compose.influxdb3.yml (InfluxDB 3 Core): valid"; rc=$$?; rm -f $$tmp; exit $$rc
 
 ## bench-ingest: events/s through /v1/events (durable) vs raw client writes vs
 ## line protocol through /api/v2/write; results go to docs/benchmarks.md.
