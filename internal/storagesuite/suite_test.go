@@ -171,8 +171,10 @@ func TestStorageSuite(t *testing.T) {
 	run := runID(t, tg)
 	loc, err := time.LoadLocation("Europe/Berlin") // DST days when testclock is moved onto one
 	require.NoError(t, err)
-	day0 := localday.AddDays(localday.Floor(testclock.Now(), loc), -2, loc)
-	day1 := localday.Next(day0, loc)
+	// The local day of the tests' clock and the day before: a DST day when
+	// `make test-dates` moves the clock onto one.
+	day1 := localday.Floor(testclock.Now(), loc)
+	day0 := localday.AddDays(day1, -1, loc)
 	day2 := localday.Next(day1, loc)
 	stores := []string{"sps-" + run + "-a", "sps-" + run + "-b"}
 	ingester := "sps-" + run
