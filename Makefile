@@ -84,12 +84,29 @@ test-dates: $(TOOLS)/influxd
 quickstart-check: tools
 	scripts/quickstart-test.sh
 
-## compose-check: Debian's docker-compose validates docker-compose.yml (no
-## Docker engine needed) with the example environment.
+## test-target: the storage suite (internal/storagesuite: the ingest's writes
+## through its InfluxDB client and its readiness check, the sketch reload, the
+## calendar store, the datasource's InfluxQL reads and its engine, checked
+## against the raw events; dead letters with InfluxDB's reason) against the
+## InfluxDB named by STOREPULSE_TARGET_URL, STOREPULSE_TARGET_TOKEN,
+## STOREPULSE_TARGET_DATABASE, STOREPULSE_TARGET_VERSION (1.8, 2.x or 3.x) and,
+## for 2.x, STOREPULSE_TARGET_ORG. Opt-in; an unreachable target fails. `make
+## test` runs the same test against a local InfluxDB 1.8. docs/influxdb3.md.
+.PHONY: test-target
+test-target:
+	@test -n "$$STOREPULSE_TARGET_URL" || { echo "test-target: set STOREPULSE_TARGET_URL, _TOKEN, _DATABASE and _VERSION (see docs/influxdb3.md)" >&2; exit 2; }
+	$(GO) test -count=1 -timeout 10m -run '^TestStorageSuite$$' -v ./internal/storagesuite/
+
+## compose-check: Debian's docker-compose validates both compose variants (no
+## Docker engine needed) with the example environment: docker-compose.yml
+## (InfluxDB 2.7) and docker-compose.yml + docker-compose.influxdb3.yml
+## (InfluxDB 3 Core).
 compose-check:
 	@command -v docker-compose >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
 	@tmp=$$(mktemp); cp .env.example $$tmp; echo STOREPULSE_TOKEN_SHA256=0000 >> $$tmp; \
-	docker-compose --env-file $$tmp config -q && echo "docker-compose.yml: valid"; rc=$$?; rm -f $$tmp; exit $$rc
+	docker-compose --env-file $$tmp config -q && echo "docker-compose.yml (InfluxDB 2.7): valid" && \
+	docker-compose --env-file $$tmp -f docker-compose.yml -f docker-compose.influxdb3.yml config -q && \
+	echo "docker-compose.yml + docker-compose.influxdb3.yml (InfluxDB 3 Core): valid"; rc=$$?; rm -f $$tmp; exit $$rc
 
 ## bench-ingest: events/s through /v1/events (durable) vs raw client writes vs
 ## line protocol through /api/v2/write; results go to docs/benchmarks.md.

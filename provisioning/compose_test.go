@@ -3,6 +3,7 @@ package provisioning
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -20,25 +21,90 @@ import (
 
 // The parts of docker-compose.yml these tests read.
 type composeFile struct {
-	Services map[string]struct {
-		Image       string         `yaml:"image"`
-		Build       any            `yaml:"build"`
-		Environment map[string]any `yaml:"environment"`
-		Volumes     []string       `yaml:"volumes"`
-		DependsOn   map[string]struct {
-			Condition string `yaml:"condition"`
-		} `yaml:"depends_on"`
-		Command any `yaml:"command"`
-	} `yaml:"services"`
+	Services map[string]composeService `yaml:"services"`
+	Volumes  map[string]any            `yaml:"volumes"`
+}
+
+type composeService struct {
+	Image       string         `yaml:"image"`
+	Build       any            `yaml:"build"`
+	Entrypoint  []string       `yaml:"entrypoint"`
+	Environment map[string]any `yaml:"environment"`
+	Volumes     []string       `yaml:"volumes"`
+	DependsOn   map[string]struct {
+		Condition string `yaml:"condition"`
+	} `yaml:"depends_on"`
+	Command     any `yaml:"command"`
+	Healthcheck *struct {
+		Test []string `yaml:"test"`
+	} `yaml:"healthcheck"`
+}
+
+// The compose variants: docker-compose.yml alone (InfluxDB 2.7) and with
+// docker-compose.influxdb3.yml (InfluxDB 3 Core).
+var composeVariants = map[string][]string{
+	"2.7": {"docker-compose.yml"},
+	"3.x": {"docker-compose.yml", "docker-compose.influxdb3.yml"},
 }
 
 func readCompose(t *testing.T) (composeFile, string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "docker-compose.yml"))
-	require.NoError(t, err)
+	return readComposeFiles(t, composeVariants["2.7"]...)
+}
+
+// readComposeFiles reads compose files and merges each onto the previous as
+// docker compose does for the keys these tests read: image, entrypoint,
+// command and healthcheck are replaced, environment and depends_on merged by
+// key, volumes by their container path. raw is the files' text together.
+func readComposeFiles(t *testing.T, names ...string) (composeFile, string) {
+	t.Helper()
 	var c composeFile
-	require.NoError(t, yaml.Unmarshal(b, &c))
-	return c, string(b)
+	var raw strings.Builder
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join("..", name)) //nolint:gosec // a file of this repository
+		require.NoError(t, err)
+		raw.Write(b)
+		var o composeFile
+		require.NoError(t, yaml.Unmarshal(b, &o), name)
+		if c.Services == nil {
+			c = o
+			continue
+		}
+		for k, v := range o.Volumes {
+			c.Volumes[k] = v
+		}
+		for name, ov := range o.Services {
+			bs, ok := c.Services[name]
+			if !ok {
+				c.Services[name] = ov
+				continue
+			}
+			if ov.Image != "" {
+				bs.Image = ov.Image
+			}
+			if ov.Entrypoint != nil {
+				bs.Entrypoint = ov.Entrypoint
+			}
+			if ov.Command != nil {
+				bs.Command = ov.Command
+			}
+			if ov.Healthcheck != nil {
+				bs.Healthcheck = ov.Healthcheck
+			}
+			bs.Environment = maps.Clone(bs.Environment)
+			maps.Copy(bs.Environment, ov.Environment)
+			deps := maps.Clone(bs.DependsOn)
+			maps.Copy(deps, ov.DependsOn)
+			bs.DependsOn = deps
+			for _, v := range ov.Volumes {
+				target := strings.Split(v, ":")[1]
+				bs.Volumes = slices.DeleteFunc(bs.Volumes, func(b string) bool { return strings.Split(b, ":")[1] == target })
+				bs.Volumes = append(bs.Volumes, v)
+			}
+			c.Services[name] = bs
+		}
+	}
+	return c, raw.String()
 }
 
 // envExample reads .env.example plus what `make env` appends.
@@ -88,19 +154,68 @@ func interpolate(s string, env map[string]string) (string, []string) {
 }
 
 func TestComposeAndEnvExampleAgree(t *testing.T) {
-	c, raw := readCompose(t)
 	env := envExample(t)
+	for variant, files := range composeVariants {
+		t.Run(variant, func(t *testing.T) {
+			c, raw := readComposeFiles(t, files...)
+			_, missing := interpolate(raw, env)
+			require.Empty(t, missing, "required variables missing from .env.example")
+			for _, name := range []string{"influxdb", "ingest", "sim", "plugin", "grafana"} {
+				require.Contains(t, c.Services, name)
+			}
+		})
+	}
+	_, raw := readCompose(t)
 	used := map[string]bool{}
 	for _, m := range composeVar.FindAllStringSubmatch(raw, -1) {
 		used[m[1]] = true
 	}
-	_, missing := interpolate(raw, env)
-	require.Empty(t, missing, "required variables missing from .env.example")
 	for k := range env {
 		require.True(t, used[k], ".env.example sets %s, which docker-compose.yml does not use", k)
 	}
-	for _, name := range []string{"influxdb", "ingest", "sim", "plugin", "grafana"} {
-		require.Contains(t, c.Services, name)
+}
+
+// The InfluxDB 3 variant: a pinned InfluxDB 3 Core serving on the port every
+// service uses, a preconfigured admin token that the ingest and Grafana use
+// too, its database created before they start, and a database name
+// InfluxDB 3 takes (no "/").
+func TestComposeInfluxDB3(t *testing.T) {
+	c, _ := readComposeFiles(t, composeVariants["3.x"]...)
+	env := envExample(t)
+	val := func(service, key string) string {
+		t.Helper()
+		v, ok := c.Services[service].Environment[key]
+		require.True(t, ok, "%s sets %s", service, key)
+		s, missing := interpolate(fmt.Sprint(v), env)
+		require.Empty(t, missing)
+		return s
+	}
+	db := c.Services["influxdb"]
+	require.Regexp(t, `^influxdb:3\.\d+\.\d+-core$`, db.Image, "an exact InfluxDB 3 Core version")
+	script := fmt.Sprint(db.Command)
+	for _, flag := range []string{"influxdb3 serve", "--node-id", "--object-store file", "--data-dir /var/lib/influxdb3/",
+		"--http-bind 0.0.0.0:8086", "--admin-token-file", "--query-file-limit"} {
+		require.Contains(t, script, flag)
+	}
+	require.Contains(t, db.Volumes, "influxdb3-data:/var/lib/influxdb3", "the image's data directory, owned by its user")
+	require.Contains(t, c.Volumes, "influxdb3-data")
+	require.Equal(t, []string{"CMD", "influxdb3", "show", "databases"}, db.Healthcheck.Test)
+
+	token := val("influxdb", "INFLUXDB3_AUTH_TOKEN")
+	require.Equal(t, "apiv3_"+env["INFLUXDB_ADMIN_TOKEN"], token, "InfluxDB 3 tokens start with apiv3_")
+	require.Equal(t, token, val("influxdb-init", "INFLUXDB3_AUTH_TOKEN"))
+	require.Equal(t, token, val("ingest", "STOREPULSE_INFLUX_TOKEN"))
+	require.Equal(t, token, val("grafana", "STOREPULSE_INFLUX_TOKEN"))
+	require.Equal(t, "http://influxdb:8086", val("ingest", "STOREPULSE_INFLUX_URL"))
+
+	database := val("influxdb-init", "STOREPULSE_DATABASE")
+	require.Equal(t, database, val("ingest", "STOREPULSE_INFLUX_BUCKET"), "the ingest writes the database influxdb-init creates")
+	require.NotContains(t, database, "/", "an InfluxDB 3 database name has no /")
+	require.Contains(t, fmt.Sprint(c.Services["influxdb-init"].Command), "influxdb3 create database")
+	require.Equal(t, "service_healthy", c.Services["influxdb-init"].DependsOn["influxdb"].Condition)
+	for _, s := range []string{"ingest", "grafana"} {
+		require.Equal(t, "service_completed_successfully", c.Services[s].DependsOn["influxdb-init"].Condition, s)
+		require.Equal(t, "service_healthy", c.Services[s].DependsOn["influxdb"].Condition, s)
 	}
 }
 
@@ -202,6 +317,18 @@ func provisioningEnvRefs(t *testing.T) []string {
 }
 
 func TestDatasourceProvisioning(t *testing.T) {
+	for variant, want := range map[string]struct{ version, tokenPrefix string }{
+		"2.7": {models.InfluxV2, ""},
+		"3.x": {models.InfluxV3, "apiv3_"},
+	} {
+		t.Run(variant, func(t *testing.T) {
+			testDatasourceProvisioning(t, composeVariants[variant], want.version, want.tokenPrefix)
+		})
+	}
+}
+
+func testDatasourceProvisioning(t *testing.T, composeFiles []string, version, tokenPrefix string) {
+	t.Helper()
 	files := yamlFiles(t, "datasources")
 	require.Len(t, files, 1)
 	var f datasourcesFile
@@ -215,8 +342,8 @@ func TestDatasourceProvisioning(t *testing.T) {
 	require.Equal(t, []string{"token"}, slices.Collect(maps.Keys(ds.SecureJSONData)), "the token is the only secret")
 
 	// With the values docker compose gives Grafana (from .env.example), the
-	// plugin accepts the settings, and they point at the compose InfluxDB 2.
-	c, _ := readCompose(t)
+	// plugin accepts the settings, and they point at the compose InfluxDB.
+	c, _ := readComposeFiles(t, composeFiles...)
 	env := envExample(t)
 	genv := map[string]string{}
 	for k, v := range c.Services["grafana"].Environment {
@@ -246,10 +373,15 @@ func TestDatasourceProvisioning(t *testing.T) {
 	s, err := models.LoadSettings("", raw, map[string]string{"token": expand(ds.SecureJSONData["token"])})
 	require.NoError(t, err)
 	require.Equal(t, "http://influxdb:8086", s.URL)
-	require.Equal(t, models.InfluxV2, s.Version)
+	require.Equal(t, version, s.Version)
+	require.Equal(t, models.QueryInfluxQL, s.QueryLanguage)
 	require.Equal(t, env["INFLUXDB_BUCKET"], s.Bucket)
 	require.Equal(t, env["INFLUXDB_ORG"], s.Org)
 	require.Equal(t, env["STOREPULSE_TIMEZONE"], s.TimeZone)
-	require.Equal(t, env["INFLUXDB_ADMIN_TOKEN"], s.Token)
+	require.Equal(t, tokenPrefix+env["INFLUXDB_ADMIN_TOKEN"], s.Token)
+	// Grafana and the ingest read and write the same database.
+	require.Equal(t, genv["STOREPULSE_INFLUX_BUCKET"], s.Bucket)
+	ingestToken, _ := interpolate(fmt.Sprint(c.Services["ingest"].Environment["STOREPULSE_INFLUX_TOKEN"]), env)
+	require.Equal(t, ingestToken, s.Token)
 	require.NotEmpty(t, s.Currency)
 }

@@ -27,6 +27,11 @@
 //     value. Finding k bad lines among n costs at most about 2k*log2(n)
 //     requests.
 //
+// The dead-letter record and the logs carry InfluxDB's reason: the library's
+// text (2.x "code: message", 1.8's X-Influxdb-Error), or, for InfluxDB 3's
+// answers, which the library cannot read, the "error" and per-line
+// "error_message" of the answer body (errbody.go).
+//
 // Every returned error is an *Error that says whether InfluxDB (Downstream)
 // or StorePulse caused it. The token never appears in logs or errors.
 package influx
@@ -184,7 +189,7 @@ func New(cfg Config, logger *slog.Logger, m *Metrics) (*Client, error) {
 	}
 	tr = tr.Clone()
 	tr.MaxIdleConnsPerHost = 8
-	hc := &http.Client{Timeout: cfg.Timeout, Transport: tr}
+	hc := &http.Client{Timeout: cfg.Timeout, Transport: errorBodyTransport{base: tr}}
 
 	opts := influxdb2.DefaultOptions().
 		SetHTTPClient(hc).
@@ -283,7 +288,8 @@ func (c *Client) writeBatch(ctx context.Context, batch []string, depth int) erro
 			c.m.Retries.Inc()
 		}
 		start := time.Now()
-		err := c.writer.WriteRecord(ctx, batch...)
+		var eb errorBody
+		err := c.writer.WriteRecord(withErrorBody(ctx, &eb), batch...)
 		c.m.WriteDuration.Observe(time.Since(start).Seconds())
 		if err == nil {
 			c.succeeded(ctx, len(batch))
@@ -314,13 +320,13 @@ func (c *Client) writeBatch(ctx context.Context, batch []string, depth int) erro
 				return c.writeHalves(ctx, batch, depth)
 			}
 			// One line InfluxDB will never take: set it aside like invalid data.
-			return c.deadLetter(ctx, batch, herr)
+			return c.deadLetter(ctx, batch, herr, eb.b)
 		case actDeadLetter:
 			if len(batch) > 1 {
 				// Find the refused lines: never set aside the good lines
 				// (often another client's) that share the batch.
 				c.m.Bisections.Inc()
-				reason := scrubString(herr.Error(), c.cfg.Token)
+				reason := scrubString(reasonOf(herr, eb.b), c.cfg.Token)
 				if depth == 0 {
 					c.log.WarnContext(ctx, "InfluxDB refused a batch as invalid; writing it in halves to find the refused lines",
 						"status", herr.StatusCode, "reason", reason, "lines", len(batch))
@@ -330,8 +336,13 @@ func (c *Client) writeBatch(ctx context.Context, batch []string, depth int) erro
 				}
 				return c.writeHalves(ctx, batch, depth)
 			}
-			return c.deadLetter(ctx, batch, herr)
+			return c.deadLetter(ctx, batch, herr, eb.b)
 		case actRetry:
+		}
+		if herr.Err == nil && herr.Message == "" && len(eb.b) > 0 {
+			// The library found no reason (InfluxDB 3's answer shape): say what
+			// InfluxDB said in the logs and the returned error.
+			herr.Err = errors.New(reasonOf(herr, eb.b))
 		}
 		last = &Error{Op: "write", StatusCode: herr.StatusCode, Downstream: true, Err: scrub(herr, c.cfg.Token)}
 		c.failed(ctx, class, herr.StatusCode, last)
@@ -393,8 +404,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (c *Client) deadLetter(ctx context.Context, batch []string, herr *http2.Error) error {
-	reason := scrubString(herr.Error(), c.cfg.Token)
+// deadLetter sets batch aside with InfluxDB's reason for refusing it (from
+// herr, or from body, the start of InfluxDB's answer).
+func (c *Client) deadLetter(ctx context.Context, batch []string, herr *http2.Error, body []byte) error {
+	reason := scrubString(reasonOf(herr, body), c.cfg.Token)
 	rec := DeadLetterRecord{
 		Time:   time.Now().UTC(),
 		Status: herr.StatusCode,

@@ -341,6 +341,42 @@ func TestWriteDeadLettersInvalidBatches(t *testing.T) {
 			},
 			wantReason: "unable to parse",
 		},
+		{
+			// InfluxDB 3's /api/v2/write refuses the whole request at the first
+			// bad line (accept_partial=false) in the v2 error shape.
+			name:   "3.x v2 write, field type conflict",
+			status: http.StatusBadRequest,
+			reject: func(w http.ResponseWriter) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write([]byte(`{"code":"invalid","message":"write buffer error: line protocol parse failed: invalid column type for column 'orders', expected iox::column_type::field::integer, got iox::column_type::field::string"}`))
+			},
+			wantReason: "invalid column type for column 'orders'",
+		},
+		{
+			// InfluxDB 3's partial-write answer: no code or message, the reason
+			// is in "error" and in each refused line's "error_message" (the
+			// client library alone reports "Unexpected status code 400").
+			name:   "3.x partial write answer",
+			status: http.StatusBadRequest,
+			reject: func(w http.ResponseWriter) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write([]byte(`{"error":"partial write of line protocol occurred","data":[{"error_message":"invalid column type for column 'orders', expected iox::column_type::field::integer, got iox::column_type::field::string","line_number":1,"original_line":"sp_orders,store=s1,i"}]}`))
+			},
+			wantReason: "partial write of line protocol occurred: line 1: invalid column type for column 'orders'",
+		},
+		{
+			// InfluxDB 3's answer when a write would pass a schema limit.
+			name:   "3.x column limit",
+			status: http.StatusUnprocessableEntity,
+			reject: func(w http.ResponseWriter) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnprocessableEntity)
+				_, _ = w.Write([]byte(`{"error":"partial write of line protocol occurred","data":{"error_message":"Update to schema would exceed number of columns per table (500)","line_number":2,"original_line":"sp_orders,store=s1,i"}}`))
+			},
+			wantReason: "line 2: Update to schema would exceed number of columns per table",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

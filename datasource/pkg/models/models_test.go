@@ -141,6 +141,9 @@ func TestLoadSettings(t *testing.T) {
 	s, err = LoadSettings("http://x", []byte(`{"version":"3.x","bucket":"storepulse"}`), nil)
 	require.NoError(t, err)
 	require.Equal(t, InfluxV3, s.Version)
+	s, err = LoadSettings("http://x", []byte(`{"version":"3.x"}`), nil)
+	require.NoError(t, err)
+	require.Equal(t, "storepulse", s.Bucket, "on 3.x the default bucket is a database name, without /")
 
 	for _, tt := range []struct{ url, json, err string }{
 		{"", ``, "URL is not set"},
@@ -148,6 +151,7 @@ func TestLoadSettings(t *testing.T) {
 		{"http://x", `{"version":"3"}`, "unknown InfluxDB version"},
 		{"http://x", `{"queryLanguage":"sql"}`, `unknown query language "sql"`},
 		{"http://x", `{"queryLanguage":"flux","version":"3.x"}`, "InfluxDB 3.x has no Flux"},
+		{"http://x", `{"version":"3.x","bucket":"storepulse/autogen"}`, `on InfluxDB 3.x the bucket is the database's name, without / (got "storepulse/autogen"): e.g. "storepulse"`},
 		{"http://x", `{"timeZone":"Mars/Olympus"}`, "unknown store time zone"},
 		{"http://x", `{`, "invalid datasource settings"},
 		{"http://x", `{"cacheTTL":"soon"}`, "cacheTTL \"soon\" is not a duration"},

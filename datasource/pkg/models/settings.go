@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -31,7 +32,10 @@ const (
 	DefaultCurrency    = "CNY"
 	DefaultSeriesLimit = 500
 	DefaultBucket      = "storepulse/autogen"
-	DefaultCacheTTL    = 10 * time.Second
+	// DefaultDatabase3 is the default bucket on InfluxDB 3.x: a database
+	// name, which has no retention policy part.
+	DefaultDatabase3 = "storepulse"
+	DefaultCacheTTL  = 10 * time.Second
 	// DefaultRequestMemoryMB bounds the estimated memory of one request's
 	// queries, DefaultDatasourceMemoryMB that of all one datasource's
 	// requests running at once. (The whole plugin process has its own
@@ -111,8 +115,16 @@ func LoadSettings(dsURL string, jsonData []byte, secure map[string]string) (Sett
 	if s.QueryLanguage == QueryFlux && s.Version == InfluxV3 {
 		return s, errors.New("InfluxDB 3.x has no Flux: use the query language influxql")
 	}
-	if s.Bucket == "" {
+	switch {
+	case s.Bucket == "" && s.Version == InfluxV3:
+		s.Bucket = DefaultDatabase3
+	case s.Bucket == "":
 		s.Bucket = DefaultBucket
+	case s.Version == InfluxV3 && strings.Contains(s.Bucket, "/"):
+		// InfluxDB 3 keeps a / in a database name only to emulate 1.x's
+		// database/retention-policy pairs; StorePulse names a 3.x database
+		// plainly (docs/influxdb3.md, "Database naming").
+		return s, fmt.Errorf("on InfluxDB 3.x the bucket is the database's name, without / (got %q): e.g. %q", s.Bucket, strings.SplitN(s.Bucket, "/", 2)[0])
 	}
 	s.TimeZoneSet = s.TimeZone != ""
 	if s.TimeZone == "" {
