@@ -149,6 +149,8 @@ export interface KpiInfo {
 export const SETTINGS_DEFAULTS = {
   version: '2.x',
   bucket: 'storepulse/autogen',
+  /** The default bucket on InfluxDB 3.x: a database name. */
+  database3: 'storepulse',
   timeZone: 'Asia/Shanghai',
   currency: 'CNY',
   seriesLimit: 500,

@@ -185,6 +185,7 @@ func TestFrontendDefaultsAgree(t *testing.T) {
 		"cacheTTL":           s.CacheTTL.String(),
 		"requestMemoryMB":    strconv.Itoa(s.RequestMemoryMB),
 		"datasourceMemoryMB": strconv.Itoa(s.DatasourceMemoryMB),
+		"database3":          DefaultDatabase3,
 	}
 	require.Equal(t, want, ts)
 }

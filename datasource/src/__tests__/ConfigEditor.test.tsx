@@ -107,6 +107,12 @@ describe('ConfigEditor', () => {
     expect(screen.getByLabelText('Flux')).toBeDisabled();
     expect(screen.queryByLabelText('Organization')).not.toBeInTheDocument();
     expect(screen.getByText('Database')).toBeInTheDocument();
+    expect(screen.getByLabelText('Bucket')).toHaveAttribute('placeholder', 'storepulse');
+  });
+
+  it('flags a 3.x database name with a /', () => {
+    setup({ jsonData: { version: '3.x', bucket: 'storepulse/autogen' } });
+    expect(screen.getByText('InfluxDB 3 names a database without /')).toBeInTheDocument();
   });
 
   it('writes the query language, memory limits and cache to the backend keys', async () => {

@@ -87,6 +87,8 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
     !positiveInt(jsonData.datasourceMemoryMB) ||
     (jsonData.requestMemoryMB ?? SETTINGS_DEFAULTS.requestMemoryMB) > datasourceMemory;
   const cacheTTLInvalid = !!jsonData.cacheTTL && !DURATION.test(jsonData.cacheTTL) && jsonData.cacheTTL !== '0';
+  const bucketDefault = version === '3.x' ? SETTINGS_DEFAULTS.database3 : SETTINGS_DEFAULTS.bucket;
+  const bucketInvalid = version === '3.x' && !!jsonData.bucket?.includes('/');
   const language = version === '3.x' ? 'influxql' : (jsonData.queryLanguage ?? 'influxql');
   const setNumber =
     (key: 'seriesLimit' | 'requestMemoryMB' | 'datasourceMemoryMB') => (e: ChangeEvent<HTMLInputElement>) => {
@@ -156,13 +158,15 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         <InlineField
           label={version === '1.8' ? 'Database/RP' : version === '3.x' ? 'Database' : 'Bucket'}
           labelWidth={LABEL_WIDTH}
-          tooltip={`Default ${SETTINGS_DEFAULTS.bucket}; on 1.8 the database and retention policy as db/rp`}
+          invalid={bucketInvalid}
+          error="InfluxDB 3 names a database without /"
+          tooltip={`Default ${bucketDefault}; on 1.8 the database and retention policy as db/rp; on 2.x a bucket with a DBRP mapping; on 3.x a database`}
         >
           <Input
             id="config-bucket"
             aria-label="Bucket"
             width={40}
-            placeholder={SETTINGS_DEFAULTS.bucket}
+            placeholder={bucketDefault}
             value={jsonData.bucket ?? ''}
             onChange={(e: ChangeEvent<HTMLInputElement>) => setJson('bucket', e.currentTarget.value)}
           />
