@@ -23,9 +23,9 @@ import (
 
 // Defaults applied to zero Limits fields.
 const (
-	DefaultMaxItems        = 10000
-	DefaultMaxErrors       = 100
-	DefaultLateHorizon     = 168 * time.Hour
+	DefaultMaxItems    = 10000
+	DefaultMaxErrors   = 100
+	DefaultLateHorizon = 168 * time.Hour
 	// DefaultHistoryHorizon is how old a history import's timestamps may be
 	// (three years of 365 days).
 	DefaultHistoryHorizon  = 3 * 365 * 24 * time.Hour
@@ -42,9 +42,9 @@ const (
 
 // Limits bounds one request. Zero fields take the defaults above.
 type Limits struct {
-	MaxItems        int           // items per request
-	MaxErrors       int           // item errors listed before Truncated counts the rest
-	LateHorizon     time.Duration // timestamps older than Now()-LateHorizon are rejected
+	MaxItems    int           // items per request
+	MaxErrors   int           // item errors listed before Truncated counts the rest
+	LateHorizon time.Duration // timestamps older than Now()-LateHorizon are rejected
 	// HistoryHorizon replaces LateHorizon in a history import (History):
 	// how old its timestamps may be. Never shorter than LateHorizon.
 	HistoryHorizon time.Duration
@@ -54,7 +54,7 @@ type Limits struct {
 	// tz= query parameter); nil refuses such timestamps. A wall-clock time
 	// that a clock change skips or repeats is read by localday.Instant's
 	// rule: with the offset in force before the change.
-	Location *time.Location
+	Location        *time.Location
 	FutureTolerance time.Duration // timestamps newer than Now()+FutureTolerance are rejected
 	Now             func() time.Time
 	// AllowUnsigned accepts line-protocol unsigned integer fields (1u) on

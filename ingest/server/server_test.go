@@ -42,7 +42,7 @@ const (
 type fakeAcceptor struct {
 	mu       sync.Mutex
 	accepted int
-	times    []int64 // of every event and point accepted
+	times    []int64       // of every event and point accepted
 	hold     chan struct{} // when set, Accept waits for it to close
 	err      error         // when set, Accept fails with it
 }
