@@ -414,7 +414,7 @@ data_dir: %s
 influx: {url: %s, token: %q, bucket: %q, org: %q}
 spool: {max_bytes: 8589934592, seal_interval: 1s, sketch_interval: 5s}
 limits: {late_horizon: 240h, max_items: 10000}
-auth: {tokens: [{name: bench, sha256: %s}]}
+auth: {tokens: [{name: bench, sha256: %s, admin: true}]}
 log: {level: warn}
 pprof_listen: %q
 `, port, filepath.Join(dir, "data"), db.URL, db.Token, db.Bucket, db.Org, auth.Hash(token), os.Getenv("STOREPULSE_BENCH_PPROF"))
