@@ -63,7 +63,7 @@ func historyExports(o HistoryOptions, end time.Time, loc *time.Location) ([]expo
 	first := time.Date(y, m, d-o.Days, 0, 0, 0, 0, time.UTC) // a civil date
 	header := "order_no,created_at,buyer_id,total,qty,channel,category,buyer_type\n"
 	for s := range o.Stores {
-		rng := rand.New(rand.NewPCG(uint64(s)+1, 2024))
+		rng := rand.New(rand.NewPCG(uint64(s)+1, 2024)) // #nosec G404 -- seeded test data, not secrets
 		store := fmt.Sprintf("store-%03d", s)
 		var b strings.Builder
 		n := 0

@@ -43,7 +43,7 @@ func historyExport(now time.Time) []historyRow {
 			buyer: fmt.Sprintf("b%d", rng.IntN(500)), wall: wall, cents: 100 + rng.IntN(100000), qty: 1 + rng.IntN(3)})
 	}
 	for range 2400 {
-		add(start.Add(time.Duration(rng.Int64N(int64(10*24*time.Hour)))).Truncate(time.Second))
+		add(start.Add(time.Duration(rng.Int64N(int64(10 * 24 * time.Hour)))).Truncate(time.Second))
 	}
 	y := now.Year() - 1
 	for _, m := range []time.Month{time.March, time.October} {
