@@ -104,11 +104,13 @@ bench-ingest: tools build
 ## rows/s and the time until all of it is visible through InfluxQL (sums and
 ## daily sketches checked against the generated rows). On the 2-core
 ## development machine the full size takes over 20 minutes: docs/benchmarks.md
-## has a 73-day (10%) run, BENCH_HISTORY_DAYS=73.
+## has 10% runs (BENCH_HISTORY_STORES=10; BENCH_HISTORY_DAYS=73).
+## BENCH_HISTORY_FLAGS adds flags, e.g. -segment-bytes 2097152.
 BENCH_HISTORY_STORES ?= 100
 BENCH_HISTORY_DAYS ?= 730
+BENCH_HISTORY_FLAGS ?=
 bench-history: tools build
-	$(GO) run ./ingest/cmd/storepulse-bench-ingest -history -stores $(BENCH_HISTORY_STORES) -days $(BENCH_HISTORY_DAYS) -clients 4
+	$(GO) run ./ingest/cmd/storepulse-bench-ingest -history -stores $(BENCH_HISTORY_STORES) -days $(BENCH_HISTORY_DAYS) -clients 4 $(BENCH_HISTORY_FLAGS)
 
 ## bench-query: the director's wall screen (dashboards/storepulse-wall.json, as
 ## Grafana requests it) through the plugin's QueryData (its own process, cold

@@ -30,6 +30,7 @@ type HistoryOptions struct {
 	OrdersPerDay   int
 	RowsPerRequest int
 	Clients        int
+	SegmentBytes   int64 // spool.segment_max_bytes of the ingest (0: default)
 	Out            io.Writer
 }
 
@@ -136,7 +137,7 @@ func RunHistory(ctx context.Context, o HistoryOptions) error {
 		return err
 	}
 	defer db.Stop()
-	ing, err := startIngest(ctx, o.IngestBinary, filepath.Join(tmp, "ingest"), db)
+	ing, err := startIngest(ctx, o.IngestBinary, filepath.Join(tmp, "ingest"), db, o.SegmentBytes)
 	if err != nil {
 		return err
 	}
@@ -173,9 +174,9 @@ func RunHistory(ctx context.Context, o HistoryOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Out, "\n%d order rows of %d stores over %d days (%s to %s), CSV via /v1/import/csv?history=true, %d rows a request, %d concurrent clients; ingest peak RSS %.0f MB\n\n",
+	fmt.Fprintf(o.Out, "\n%d order rows of %d stores over %d days (%s to %s), CSV via /v1/import/csv?history=true, %d rows a request, %d concurrent clients; spool.segment_max_bytes %d; ingest peak RSS %.0f MB\n\n",
 		tot.rows, o.Stores, o.Days, tot.first.In(loc).Format(time.DateOnly), tot.last.In(loc).Format(time.DateOnly),
-		o.RowsPerRequest, o.Clients, float64(rss)/(1<<20))
+		o.RowsPerRequest, o.Clients, o.SegmentBytes, float64(rss)/(1<<20))
 	fmt.Fprintln(o.Out, "| rows | acknowledged after | acknowledged rows/s | spool drained after | all visible through InfluxQL after | end-to-end rows/s | lines written per row |")
 	fmt.Fprintln(o.Out, "|---:|---:|---:|---:|---:|---:|---:|")
 	fmt.Fprintf(o.Out, "| %d | %s | %.0f | %s | %s | %.0f | %.2f |\n", tot.rows, acked.Round(10*time.Millisecond),

@@ -27,6 +27,7 @@ func main() {
 	flag.IntVar(&h.Days, "days", 730, "history: days of exports, ending yesterday")
 	flag.IntVar(&h.OrdersPerDay, "orders-per-day", 20, "history: average orders per store and day")
 	flag.IntVar(&h.RowsPerRequest, "rows", 10000, "history: CSV rows per request (at most limits.max_items)")
+	flag.Int64Var(&h.SegmentBytes, "segment-bytes", 16<<20, "history: the ingest's spool.segment_max_bytes")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
