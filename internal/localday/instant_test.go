@@ -107,3 +107,14 @@ func TestInstantEveryZoneAgainstOracle(t *testing.T) {
 	require.Positive(t, gaps)
 	require.Positive(t, overlaps)
 }
+
+// BenchmarkInstant is the cost of reading one local time (a row of a CSV
+// export with tz=) in a zone with DST.
+func BenchmarkInstant(b *testing.B) {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(b, err)
+	wall := time.Date(2024, 10, 27, 2, 30, 0, 0, time.UTC)
+	for b.Loop() {
+		_ = localday.InstantOf(wall, loc)
+	}
+}
