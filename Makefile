@@ -8,7 +8,7 @@ INFLUXD_VERSION := v1.8.10
 GOLANGCI_VERSION := v2.15.0
 export STOREPULSE_INFLUXD ?= $(TOOLS)/influxd
 
-.PHONY: all build tools test vet lint gotest fuzz bench-ingest bench-query env compose-check quickstart-check clean
+.PHONY: all build tools test vet lint gotest fuzz bench-ingest bench-history bench-query env compose-check quickstart-check clean
 
 all: build
 
@@ -113,6 +113,21 @@ compose-check:
 bench-ingest: tools build
 	$(GO) run ./ingest/cmd/storepulse-bench-ingest -events 500000 -span 3h -scale 250
 	$(GO) run ./ingest/cmd/storepulse-bench-ingest -events 500000 -span 72h -scale 1
+
+## bench-history: a history import (issue 10): BENCH_HISTORY_STORES stores'
+## order exports over BENCH_HISTORY_DAYS days ending yesterday (default 100 x
+## 730, two years; about 20 orders per store and day) posted store by store
+## to /v1/import/csv?history=true with an admin token; prints acknowledged
+## rows/s and the time until all of it is visible through InfluxQL (sums and
+## daily sketches checked against the generated rows). On the 2-core
+## development machine the full size takes over 20 minutes: docs/benchmarks.md
+## has 10% runs (BENCH_HISTORY_STORES=10; BENCH_HISTORY_DAYS=73).
+## BENCH_HISTORY_FLAGS adds flags, e.g. -segment-bytes 2097152.
+BENCH_HISTORY_STORES ?= 100
+BENCH_HISTORY_DAYS ?= 730
+BENCH_HISTORY_FLAGS ?=
+bench-history: tools build
+	$(GO) run ./ingest/cmd/storepulse-bench-ingest -history -stores $(BENCH_HISTORY_STORES) -days $(BENCH_HISTORY_DAYS) -clients 4 $(BENCH_HISTORY_FLAGS)
 
 ## bench-query: the director's wall screen (dashboards/storepulse-wall.json, as
 ## Grafana requests it) through the plugin's QueryData (its own process, cold

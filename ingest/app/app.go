@@ -141,7 +141,8 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 		RequestTimeout: cfg.Limits.RequestTimeout, RetryAfter: cfg.Spool.RetryAfter, Location: cfg.Location,
 		BodyMemory: bodyMemory(cfg), Databases: cfg.LineProtocol.Databases,
 		Limits: parse.Limits{MaxItems: cfg.Limits.MaxItems, MaxErrors: cfg.Limits.MaxErrors,
-			LateHorizon: cfg.Limits.LateHorizon, FutureTolerance: cfg.Limits.FutureTolerance, Now: now,
+			LateHorizon: cfg.Limits.LateHorizon, HistoryHorizon: cfg.Limits.HistoryHorizon,
+			FutureTolerance: cfg.Limits.FutureTolerance, Now: now,
 			AllowUnsigned: cfg.Influx.UnsignedFields},
 	}, authn, pl, pl, cal, server.NewMetrics(reg),
 		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log.With("component", "http"))

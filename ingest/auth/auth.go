@@ -25,7 +25,11 @@ var ErrInvalid = errors.New("invalid token")
 type Principal struct {
 	Name   string
 	stores map[string]struct{} // nil: every store
+	admin  bool
 }
+
+// Admin reports whether the principal may import history (history=true).
+func (p *Principal) Admin() bool { return p.admin }
 
 // AllStores reports whether the principal may write to any store.
 func (p *Principal) AllStores() bool { return p.stores == nil }
@@ -58,7 +62,7 @@ func New(tokens []config.Token) (*Authenticator, error) {
 		if err != nil || len(raw) != sha256.Size {
 			return nil, fmt.Errorf("auth: token %q: sha256 must be 64 hex digits", t.Name)
 		}
-		e := entry{principal: Principal{Name: t.Name}}
+		e := entry{principal: Principal{Name: t.Name, admin: t.Admin}}
 		copy(e.hash[:], raw)
 		if len(t.Stores) > 0 {
 			e.principal.stores = make(map[string]struct{}, len(t.Stores))

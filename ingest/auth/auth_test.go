@@ -62,9 +62,29 @@ func TestStoreLimits(t *testing.T) {
 	require.True(t, p.MayWrite("s1"))
 	require.False(t, p.MayWrite("s2"))
 
+	require.False(t, p.Admin())
+
 	r.Header.Set("Authorization", "Bearer a")
 	p, err = a.Authenticate(r)
 	require.NoError(t, err)
 	require.True(t, p.AllStores())
 	require.True(t, p.MayWrite("anything"))
+	require.False(t, p.Admin())
+}
+
+// TestAdmin: only tokens configured admin may import history.
+func TestAdmin(t *testing.T) {
+	a, err := auth.New([]config.Token{
+		{Name: "feed", SHA256: auth.Hash("a")},
+		{Name: "ops", SHA256: auth.Hash("b"), Admin: true},
+		{Name: "shop-ops", SHA256: auth.Hash("c"), Admin: true, Stores: []string{"s1"}},
+	})
+	require.NoError(t, err)
+	for tok, want := range map[string]bool{"a": false, "b": true, "c": true} {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		p, err := a.Authenticate(r)
+		require.NoError(t, err)
+		require.Equal(t, want, p.Admin(), p.Name)
+	}
 }

@@ -82,7 +82,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer db.Stop()
-	ing, err := startIngest(ctx, o.IngestBinary, filepath.Join(tmp, "ingest"), db)
+	ing, err := startIngest(ctx, o.IngestBinary, filepath.Join(tmp, "ingest"), db, 0)
 	if err != nil {
 		return err
 	}
@@ -401,7 +401,12 @@ type ingestProc struct {
 	cmd *exec.Cmd
 }
 
-func startIngest(ctx context.Context, binary, dir string, db *influxtest.Server) (*ingestProc, error) {
+// startIngest starts binary against db; segmentBytes sets
+// spool.segment_max_bytes (0: the default, 16 MiB).
+func startIngest(ctx context.Context, binary, dir string, db *influxtest.Server, segmentBytes int64) (*ingestProc, error) {
+	if segmentBytes <= 0 {
+		segmentBytes = 16 << 20
+	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
@@ -412,12 +417,12 @@ func startIngest(ctx context.Context, binary, dir string, db *influxtest.Server)
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
 data_dir: %s
 influx: {url: %s, token: %q, bucket: %q, org: %q}
-spool: {max_bytes: 8589934592, seal_interval: 1s, sketch_interval: 5s}
+spool: {max_bytes: 8589934592, segment_max_bytes: %d, seal_interval: 1s, sketch_interval: 5s}
 limits: {late_horizon: 240h, max_items: 10000}
-auth: {tokens: [{name: bench, sha256: %s}]}
+auth: {tokens: [{name: bench, sha256: %s, admin: true}]}
 log: {level: warn}
 pprof_listen: %q
-`, port, filepath.Join(dir, "data"), db.URL, db.Token, db.Bucket, db.Org, auth.Hash(token), os.Getenv("STOREPULSE_BENCH_PPROF"))
+`, port, filepath.Join(dir, "data"), db.URL, db.Token, db.Bucket, db.Org, segmentBytes, auth.Hash(token), os.Getenv("STOREPULSE_BENCH_PPROF"))
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil { // #nosec G703 -- a temp dir of our own
 		return nil, err

@@ -115,8 +115,11 @@ type Limits struct {
 	MaxItems             int           `mapstructure:"max_items"`
 	MaxErrors            int           `mapstructure:"max_errors"`
 	LateHorizon          time.Duration `mapstructure:"late_horizon"`
-	FutureTolerance      time.Duration `mapstructure:"future_tolerance"`
-	RequestTimeout       time.Duration `mapstructure:"request_timeout"`
+	// HistoryHorizon is how old the times of a history import
+	// (history=true, admin tokens only) may be.
+	HistoryHorizon  time.Duration `mapstructure:"history_horizon"`
+	FutureTolerance time.Duration `mapstructure:"future_tolerance"`
+	RequestTimeout  time.Duration `mapstructure:"request_timeout"`
 }
 
 // Auth lists the accepted bearer tokens, stored as SHA-256 hashes.
@@ -125,11 +128,13 @@ type Auth struct {
 }
 
 // Token is one source's credential. Stores, when not empty, limits what the
-// token may write to those stores.
+// token may write to those stores. Admin tokens may also import history
+// (history=true: times back to limits.history_horizon).
 type Token struct {
 	Name   string   `mapstructure:"name"`
 	SHA256 string   `mapstructure:"sha256"`
 	Stores []string `mapstructure:"stores"`
+	Admin  bool     `mapstructure:"admin"`
 }
 
 // Log configures the structured logger.
@@ -144,6 +149,15 @@ const EnvPrefix = "STOREPULSE"
 // EnvTokens is a comma-separated list of name=sha256hex pairs, an
 // environment-friendly way to set auth.tokens (all stores allowed).
 const EnvTokens = "STOREPULSE_AUTH_TOKENS" // #nosec G101 -- a variable name, not a credential
+
+// EnvAdminTokens is EnvTokens for admin tokens (auth.tokens[].admin: true).
+const EnvAdminTokens = "STOREPULSE_AUTH_ADMIN_TOKENS" // #nosec G101 -- a variable name, not a credential
+
+// DefaultHistoryHorizon is limits.history_horizon's default: three years.
+const DefaultHistoryHorizon = 3 * 365 * 24 * time.Hour
+
+// maxHistoryHorizon bounds limits.history_horizon: twenty years.
+const maxHistoryHorizon = 20 * 365 * 24 * time.Hour
 
 func setDefaults(v *viper.Viper) {
 	v.SetDefault("listen", ":8080")
@@ -178,6 +192,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("limits.max_items", 10000)
 	v.SetDefault("limits.max_errors", 100)
 	v.SetDefault("limits.late_horizon", 168*time.Hour)
+	v.SetDefault("limits.history_horizon", DefaultHistoryHorizon)
 	v.SetDefault("limits.future_tolerance", 5*time.Minute)
 	v.SetDefault("limits.request_timeout", 30*time.Second)
 	v.SetDefault("lineprotocol.databases", []string{})
@@ -230,12 +245,14 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 	if err := v.UnmarshalExact(&c); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if env := getenv(EnvTokens); env != "" {
-		toks, err := parseEnvTokens(env)
-		if err != nil {
-			return nil, err
+	for _, name := range []string{EnvTokens, EnvAdminTokens} {
+		if env := getenv(name); env != "" {
+			toks, err := parseEnvTokens(name, env)
+			if err != nil {
+				return nil, err
+			}
+			c.Auth.Tokens = append(c.Auth.Tokens, toks...)
 		}
-		c.Auth.Tokens = append(c.Auth.Tokens, toks...)
 	}
 	if err := c.check(); err != nil {
 		return nil, err
@@ -243,7 +260,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 	return &c, nil
 }
 
-func parseEnvTokens(s string) ([]Token, error) {
+func parseEnvTokens(variable, s string) ([]Token, error) {
 	var out []Token
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
@@ -252,9 +269,9 @@ func parseEnvTokens(s string) ([]Token, error) {
 		}
 		name, hash, ok := strings.Cut(part, "=")
 		if !ok {
-			return nil, fmt.Errorf("config: %s: entry %q must be name=sha256hex", EnvTokens, part)
+			return nil, fmt.Errorf("config: %s: entry %q must be name=sha256hex", variable, part)
 		}
-		out = append(out, Token{Name: name, SHA256: hash})
+		out = append(out, Token{Name: name, SHA256: hash, Admin: variable == EnvAdminTokens})
 	}
 	return out, nil
 }
@@ -348,6 +365,10 @@ func (c *Config) check() error {
 	}
 	if c.Limits.LateHorizon < time.Hour {
 		bad("limits.late_horizon", "must be at least 1h")
+	}
+	if c.Limits.HistoryHorizon < c.Limits.LateHorizon || c.Limits.HistoryHorizon > maxHistoryHorizon {
+		bad("limits.history_horizon", "must be at least limits.late_horizon (%s) and at most %s (20 years), got %s",
+			c.Limits.LateHorizon, maxHistoryHorizon, c.Limits.HistoryHorizon)
 	}
 	if c.Limits.FutureTolerance < 0 {
 		bad("limits.future_tolerance", "must not be negative")

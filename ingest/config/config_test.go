@@ -47,6 +47,29 @@ func TestEnvTokens(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, c.Auth.Tokens, 2)
 	require.Equal(t, "sim", c.Auth.Tokens[1].Name)
+	require.False(t, c.Auth.Tokens[0].Admin)
+
+	c, err = load(t, "", map[string]string{config.EnvTokens: "feed=" + hash, config.EnvAdminTokens: "ops=" + hash})
+	require.NoError(t, err)
+	require.Equal(t, []config.Token{{Name: "feed", SHA256: hash}, {Name: "ops", SHA256: hash, Admin: true}}, c.Auth.Tokens)
+	_, err = load(t, "", map[string]string{config.EnvAdminTokens: "ops"})
+	require.ErrorContains(t, err, `config: STOREPULSE_AUTH_ADMIN_TOKENS: entry "ops" must be name=sha256hex`)
+}
+
+// TestHistoryHorizon: three years by default, from the file or the
+// environment, checked against late_horizon and a 20-year cap.
+func TestHistoryHorizon(t *testing.T) {
+	tok := "auth:\n  tokens:\n    - name: a\n      sha256: " + hash + "\n      admin: true\n"
+	c, err := load(t, tok, nil)
+	require.NoError(t, err)
+	require.Equal(t, 26280*time.Hour, c.Limits.HistoryHorizon)
+	require.True(t, c.Auth.Tokens[0].Admin)
+	c, err = load(t, tok+"limits:\n  history_horizon: 17520h\n", nil)
+	require.NoError(t, err)
+	require.Equal(t, 17520*time.Hour, c.Limits.HistoryHorizon)
+	c, err = load(t, tok, map[string]string{"STOREPULSE_LIMITS_HISTORY_HORIZON": "8760h"})
+	require.NoError(t, err)
+	require.Equal(t, 8760*time.Hour, c.Limits.HistoryHorizon)
 }
 
 // TestLineProtocolDatabases: lineprotocol.databases from the file or, comma
@@ -79,6 +102,8 @@ func TestInvalid(t *testing.T) {
 		{tok + "influx:\n  bucket: /autogen\n", "influx.bucket: bucket \"/autogen\" names no database"},
 		{tok + "spool:\n  max_bytes: 10\n", "spool.max_bytes"},
 		{tok + "limits:\n  late_horizon: 1m\n", "limits.late_horizon"},
+		{tok + "limits:\n  late_horizon: 2400h\n  history_horizon: 720h\n", "limits.history_horizon: must be at least limits.late_horizon (2400h0m0s) and at most 175200h0m0s (20 years), got 720h0m0s"},
+		{tok + "limits:\n  history_horizon: 200000h\n", "limits.history_horizon: must be at least"},
 		{tok + "lineprotocol:\n  databases: [telegraf, \"\"]\n", "lineprotocol.databases[1]: must not be empty"},
 		{tok + "lineprotocol:\n  databases: [telegraf, telegraf]\n", `lineprotocol.databases[1]: duplicate database "telegraf"`},
 		{tok + "log:\n  level: loud\n", "log.level"},

@@ -11,10 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	_ "time/tzdata" // tz= must work in minimal containers without /usr/share/zoneinfo
 	"unicode/utf8"
 
 	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/internal/localday"
 )
 
 // Time layouts with a special meaning in CSVMapping.TimeLayout.
@@ -29,24 +29,20 @@ type CSVMapping struct {
 	Columns    map[string]string // event field -> CSV header column
 	Set        map[string]string // event field -> constant for every row ("type" included)
 	TimeLayout string            // LayoutRFC3339, LayoutUnixMS, LayoutUnix or a Go time layout
-	Location   *time.Location    // zone for layouts without an offset
+	Location   *time.Location    // zone of times without an offset (tz=)
+	History    bool              // history=true: a history import (admin tokens)
 	Delimiter  rune              // default ','
 }
 
 // ParseCSVMapping reads the mapping from the query of POST /v1/import/csv:
-// type, col.<field>, set.<field>, time_layout, tz, delimiter.
+// type, col.<field>, set.<field>, time_layout, tz, delimiter, history.
 func ParseCSVMapping(q url.Values) (CSVMapping, error) {
 	m := CSVMapping{Columns: map[string]string{}, Set: map[string]string{}, Delimiter: ','}
 	e := &Error{Kind: KindInvalidRequest, unit: "parameter", msg: "invalid CSV mapping"}
 	bad := func(param, format string, args ...any) {
 		e.Items = append(e.Items, ItemError{Field: param, Reason: fmt.Sprintf(format, args...)})
 	}
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys) // deterministic error order
-	for _, k := range keys {
+	for _, k := range sortedKeys(q) { // deterministic error order
 		vals := q[k]
 		if len(vals) != 1 {
 			bad(k, "given %d times; give it once", len(vals))
@@ -91,13 +87,20 @@ func ParseCSVMapping(q url.Values) (CSVMapping, error) {
 				val = LayoutRFC3339
 			}
 			m.TimeLayout = val
-		case k == "tz":
-			loc, err := time.LoadLocation(val)
-			if err != nil {
-				bad(k, "unknown time zone %s (want an IANA name such as Asia/Shanghai)", quote(val))
+		case k == ParamTZ:
+			loc, reason := LoadZone(val)
+			if reason != "" {
+				bad(k, "%s", reason)
 				continue
 			}
 			m.Location = loc
+		case k == ParamHistory:
+			h, reason := parseHistory(val)
+			if reason != "" {
+				bad(k, "%s", reason)
+				continue
+			}
+			m.History = h
 		case k == "delimiter":
 			if val == "tab" || val == `\t` {
 				val = "\t"
@@ -109,7 +112,7 @@ func ParseCSVMapping(q url.Values) (CSVMapping, error) {
 			}
 			m.Delimiter = r
 		default:
-			bad(k, "unknown parameter; want type, col.<field>, set.<field>, time_layout, tz, delimiter")
+			bad(k, "unknown parameter; want type, col.<field>, set.<field>, time_layout, tz, delimiter, history")
 		}
 	}
 	for name := range m.Columns {
@@ -165,7 +168,7 @@ type csvSource struct {
 // CSV parses POST /v1/import/csv: a header row plus data rows, mapped onto
 // events by m. Every row goes through the same validator as JSON events.
 func CSV(r io.Reader, m CSVMapping, lim Limits) (event.Batch, error) {
-	lim = lim.withDefaults()
+	lim = WriteOptions{Location: m.Location, History: m.History}.Apply(lim).withDefaults()
 	data, err := readBody(r)
 	if err != nil {
 		return event.Batch{}, err
@@ -352,7 +355,13 @@ func setCSVTime(raw *rawEvent, m CSVMapping, val []byte, where string) {
 			loc = time.UTC
 		}
 		var err error
-		t, err = time.ParseInLocation(m.TimeLayout, s, loc)
+		if layoutHasZone(m.TimeLayout) {
+			t, err = time.ParseInLocation(m.TimeLayout, s, loc)
+		} else if t, err = time.Parse(m.TimeLayout, s); err == nil {
+			// A wall-clock reading: DST gaps and overlaps by localday's rule,
+			// as for times without offset in JSON.
+			t = localday.InstantOf(t, loc)
+		}
 		if err != nil {
 			raw.present |= 1 << fTime
 			raw.v[fTime] = rawVal{kind: vInvalid}

@@ -23,9 +23,12 @@ import (
 
 // Defaults applied to zero Limits fields.
 const (
-	DefaultMaxItems        = 10000
-	DefaultMaxErrors       = 100
-	DefaultLateHorizon     = 168 * time.Hour
+	DefaultMaxItems    = 10000
+	DefaultMaxErrors   = 100
+	DefaultLateHorizon = 168 * time.Hour
+	// DefaultHistoryHorizon is how old a history import's timestamps may be
+	// (three years of 365 days).
+	DefaultHistoryHorizon  = 3 * 365 * 24 * time.Hour
 	DefaultFutureTolerance = 5 * time.Minute
 	// MaxIDLen bounds event ids and identifier fields (user, visitor, order, sku).
 	MaxIDLen = 256
@@ -39,9 +42,19 @@ const (
 
 // Limits bounds one request. Zero fields take the defaults above.
 type Limits struct {
-	MaxItems        int           // items per request
-	MaxErrors       int           // item errors listed before Truncated counts the rest
-	LateHorizon     time.Duration // timestamps older than Now()-LateHorizon are rejected
+	MaxItems    int           // items per request
+	MaxErrors   int           // item errors listed before Truncated counts the rest
+	LateHorizon time.Duration // timestamps older than Now()-LateHorizon are rejected
+	// HistoryHorizon replaces LateHorizon in a history import (History):
+	// how old its timestamps may be. Never shorter than LateHorizon.
+	HistoryHorizon time.Duration
+	// History marks a history import (history=true, admin tokens only).
+	History bool
+	// Location is the zone of timestamps written without a UTC offset (the
+	// tz= query parameter); nil refuses such timestamps. A wall-clock time
+	// that a clock change skips or repeats is read by localday.Instant's
+	// rule: with the offset in force before the change.
+	Location        *time.Location
 	FutureTolerance time.Duration // timestamps newer than Now()+FutureTolerance are rejected
 	Now             func() time.Time
 	// AllowUnsigned accepts line-protocol unsigned integer fields (1u) on
@@ -61,6 +74,10 @@ func (l Limits) withDefaults() Limits {
 	if l.LateHorizon <= 0 {
 		l.LateHorizon = DefaultLateHorizon
 	}
+	if l.HistoryHorizon <= 0 {
+		l.HistoryHorizon = DefaultHistoryHorizon
+	}
+	l.HistoryHorizon = max(l.HistoryHorizon, l.LateHorizon)
 	if l.FutureTolerance <= 0 {
 		l.FutureTolerance = DefaultFutureTolerance
 	}
@@ -278,18 +295,25 @@ func readBody(r io.Reader) ([]byte, error) {
 
 // timeWindow checks timestamps against the accepted window.
 type timeWindow struct {
-	min, max       time.Time
-	minNS, maxNS   int64
-	horizon, ahead time.Duration
+	min, max     time.Time
+	minNS, maxNS int64
+	ahead        time.Duration
+	tooOld       string // the reason after the time, naming the setting and the way
 }
 
 func newTimeWindow(lim Limits) timeWindow {
 	now := lim.Now()
 	w := timeWindow{
-		min:     now.Add(-lim.LateHorizon),
-		max:     now.Add(lim.FutureTolerance),
-		horizon: lim.LateHorizon,
-		ahead:   lim.FutureTolerance,
+		min:   now.Add(-lim.LateHorizon),
+		max:   now.Add(lim.FutureTolerance),
+		ahead: lim.FutureTolerance,
+		tooOld: fmt.Sprintf("is older than the late-data horizon (limits.late_horizon: %s before now); "+
+			"import older data as history: POST it to /v1/import/csv, /v1/events or /v1/metrics with the query "+
+			"parameter history=true and an admin token (accepted back to limits.history_horizon: %s; see docs/import-csv.md)", lim.LateHorizon, lim.HistoryHorizon),
+	}
+	if lim.History {
+		w.min = now.Add(-lim.HistoryHorizon)
+		w.tooOld = fmt.Sprintf("is older than the history horizon (limits.history_horizon: %s before now)", lim.HistoryHorizon)
 	}
 	w.minNS, w.maxNS = w.min.UnixNano(), w.max.UnixNano()
 	return w
@@ -300,8 +324,7 @@ func newTimeWindow(lim Limits) timeWindow {
 func (w timeWindow) checkTime(t time.Time) (int64, string) {
 	switch {
 	case t.Before(w.min):
-		return 0, fmt.Sprintf("time %s is older than the late-data horizon (%s before now)",
-			t.UTC().Format(time.RFC3339Nano), w.horizon)
+		return 0, "time " + t.UTC().Format(time.RFC3339Nano) + " " + w.tooOld
 	case t.After(w.max):
 		return 0, fmt.Sprintf("time %s is in the future (more than %s after now)",
 			t.UTC().Format(time.RFC3339Nano), w.ahead)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/internal/localday"
 )
 
 // valKind is the syntactic kind of a raw value.
@@ -82,13 +83,14 @@ func (r *rawEvent) setVal(f fieldID, v rawVal) {
 // validator checks raw events and maps them to event.Event.
 type validator struct {
 	win    timeWindow
+	loc    *time.Location // zone of times without offset (tz=), or nil
 	errs   *collector
 	intern map[string]string // tag values repeat a lot; share one string per value
 	nerr   int               // errors reported for the current item
 }
 
 func newValidator(lim Limits, errs *collector) *validator {
-	return &validator{win: newTimeWindow(lim), errs: errs, intern: make(map[string]string)}
+	return &validator{win: newTimeWindow(lim), loc: lim.Location, errs: errs, intern: make(map[string]string)}
 }
 
 func (v *validator) fail(r *rawEvent, f fieldID, reason string) {
@@ -346,15 +348,41 @@ func literal(val *rawVal) string {
 	return quote(string(val.raw))
 }
 
+// localLayout is a time without offset, read in the tz= zone: RFC 3339
+// without its offset (fractional seconds optional).
+const localLayout = "2006-01-02T15:04:05"
+
+// parseTime reads a time string: RFC 3339 with offset, or without one when
+// the request gave its zone (tz=).
+func (v *validator) parseTime(r *rawEvent, f fieldID, val *rawVal) (time.Time, bool) {
+	s := string(val.raw)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, true
+	}
+	wall, err := time.Parse(localLayout, s)
+	switch {
+	case err != nil:
+		hint := timeFormatHint
+		if v.loc != nil {
+			hint = timeFormatHint + ", or without offset (e.g. 2024-06-18T09:30:00) in the tz zone " + v.loc.String()
+		}
+		v.fail(r, f, "must be "+hint+", got "+val.describe())
+		return time.Time{}, false
+	case v.loc == nil:
+		v.fail(r, f, "has no UTC offset, got "+val.describe()+
+			": add one (e.g. 2024-06-18T09:30:00+08:00) or give the zone of such times with the query parameter tz (e.g. tz=Asia/Shanghai)")
+		return time.Time{}, false
+	}
+	return localday.InstantOf(wall, v.loc), true
+}
+
 func (v *validator) time(r *rawEvent, f fieldID) int64 {
 	val := &r.v[f]
 	var t time.Time
 	switch val.kind {
 	case vString, vText:
-		var err error
-		t, err = time.Parse(time.RFC3339Nano, string(val.raw))
-		if err != nil {
-			v.fail(r, f, "must be "+timeFormatHint+", got "+val.describe())
+		var ok bool
+		if t, ok = v.parseTime(r, f, val); !ok {
 			return 0
 		}
 	case vNumber:

@@ -92,13 +92,30 @@ func (s *Server) respond(w http.ResponseWriter, endpoint string, res Result, aer
 }
 
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	res, aerr := s.ingest(w, r, p, "events", func(b io.Reader) (event.Batch, error) { return parse.Events(b, s.limits()) })
-	s.respond(w, "events", res, aerr)
+	s.postJSON(w, r, p, "events", parse.Events)
 }
 
 func (s *Server) postMetrics(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	res, aerr := s.ingest(w, r, p, "metrics", func(b io.Reader) (event.Batch, error) { return parse.Metrics(b, s.limits()) })
-	s.respond(w, "metrics", res, aerr)
+	s.postJSON(w, r, p, "metrics", parse.Metrics)
+}
+
+// postJSON serves the JSON writes: tz= and history= from the query, then
+// the body.
+func (s *Server) postJSON(w http.ResponseWriter, r *http.Request, p *auth.Principal, endpoint string,
+	parseBody func(io.Reader, parse.Limits) (event.Batch, error)) {
+	opts, err := parse.ParseWriteOptions(r.URL.Query())
+	if err != nil {
+		s.respond(w, endpoint, Result{}, s.parseFailure(err))
+		return
+	}
+	if aerr := authorizeHistory(p, opts.History); aerr != nil {
+		s.respond(w, endpoint, Result{}, aerr)
+		return
+	}
+	lim := opts.Apply(s.limits())
+	res, aerr := s.ingest(w, r, p, endpoint, func(b io.Reader) (event.Batch, error) { return parseBody(b, lim) })
+	s.logHistory(endpoint, p, opts.History, res, aerr)
+	s.respond(w, endpoint, res, aerr)
 }
 
 func (s *Server) postCSV(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
@@ -107,6 +124,31 @@ func (s *Server) postCSV(w http.ResponseWriter, r *http.Request, p *auth.Princip
 		s.respond(w, "csv", Result{}, s.parseFailure(err))
 		return
 	}
+	if aerr := authorizeHistory(p, m.History); aerr != nil {
+		s.respond(w, "csv", Result{}, aerr)
+		return
+	}
 	res, aerr := s.ingest(w, r, p, "csv", func(b io.Reader) (event.Batch, error) { return parse.CSV(b, m, s.limits()) })
+	s.logHistory("csv", p, m.History, res, aerr)
 	s.respond(w, "csv", res, aerr)
+}
+
+// authorizeHistory refuses a history import (history=true) by a token that
+// is not an admin token (403), before the body is read.
+func authorizeHistory(p *auth.Principal, history bool) *apiError {
+	if !history || p.Admin() {
+		return nil
+	}
+	return &apiError{status: http.StatusForbidden, kind: "forbidden",
+		msg: fmt.Sprintf("token %q may not import history: history=true needs an admin token "+
+			"(auth.tokens[].admin: true, or the token in STOREPULSE_AUTH_ADMIN_TOKENS); nothing was stored", p.Name)}
+}
+
+// logHistory records accepted history imports: they write into the past,
+// which operators want to be able to trace.
+func (s *Server) logHistory(endpoint string, p *auth.Principal, history bool, res Result, aerr *apiError) {
+	if history && aerr == nil {
+		s.log.Info("history import accepted", "endpoint", endpoint, "principal", p.Name,
+			"accepted", res.Accepted, "duplicates", res.Duplicates)
+	}
 }

@@ -32,8 +32,9 @@ import (
 )
 
 const (
-	testToken = "test-token"
-	shopToken = "shop-token"
+	testToken  = "test-token"
+	shopToken  = "shop-token"
+	adminToken = "admin-token"
 )
 
 // fakeAcceptor stands in for the pipeline in unit tests: it counts what it
@@ -41,6 +42,7 @@ const (
 type fakeAcceptor struct {
 	mu       sync.Mutex
 	accepted int
+	times    []int64       // of every event and point accepted
 	hold     chan struct{} // when set, Accept waits for it to close
 	err      error         // when set, Accept fails with it
 }
@@ -59,6 +61,12 @@ func (f *fakeAcceptor) Accept(ctx context.Context, b *event.Batch) (Result, erro
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.accepted += b.Len()
+	for _, e := range b.Events {
+		f.times = append(f.times, e.Time)
+	}
+	for _, p := range b.Points {
+		f.times = append(f.times, p.Time)
+	}
 	return Result{Accepted: b.Len()}, nil
 }
 
@@ -86,6 +94,7 @@ func newTestServer(t testing.TB, opts Options, ready Readiness) *testServer {
 	a, err := auth.New([]config.Token{
 		{Name: "test", SHA256: auth.Hash(testToken)},
 		{Name: "shop", SHA256: auth.Hash(shopToken), Stores: []string{"s1"}},
+		{Name: "ops", SHA256: auth.Hash(adminToken), Admin: true},
 	})
 	require.NoError(t, err)
 	if ready == nil {

@@ -22,10 +22,21 @@ func main() {
 	flag.IntVar(&o.Stores, "stores", 100, "simulated stores")
 	flag.DurationVar(&o.Span, "span", 72*time.Hour, "simulated time the events cover, ending now (short: a live stream; long: a backfill)")
 	flag.Float64Var(&o.Scale, "scale", 1, "simulator volume multiplier")
+	history := flag.Bool("history", false, "measure a history import instead: -stores stores' order exports over -days days through /v1/import/csv?history=true")
+	h := bench.HistoryOptions{Out: os.Stdout}
+	flag.IntVar(&h.Days, "days", 730, "history: days of exports, ending yesterday")
+	flag.IntVar(&h.OrdersPerDay, "orders-per-day", 20, "history: average orders per store and day")
+	flag.IntVar(&h.RowsPerRequest, "rows", 10000, "history: CSV rows per request (at most limits.max_items)")
+	flag.Int64Var(&h.SegmentBytes, "segment-bytes", 16<<20, "history: the ingest's spool.segment_max_bytes")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := bench.Run(ctx, o); err != nil {
+	run := func() error { return bench.Run(ctx, o) }
+	if *history {
+		h.IngestBinary, h.Stores, h.Clients = o.IngestBinary, o.Stores, o.Clients
+		run = func() error { return bench.RunHistory(ctx, h) }
+	}
+	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}

@@ -228,3 +228,53 @@ func goZip() (string, error) {
 	}
 	return p, nil
 }
+
+// wallAt is the wall-clock reading of t in loc, as a civil time in UTC.
+func wallAt(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
+}
+
+// WallInstant is the instant the wall-clock reading wall (a civil time given
+// in UTC) names in loc under StorePulse's rule for clock changes (read a
+// reading in a gap or overlap with the offset in force before the change),
+// found the long way: the first UTC instant whose reading is wall or later
+// (a 15-minute scan from 30 hours before, a 1-second rescan of a step that
+// holds a backward jump, then a bisection to the nanosecond). If that
+// instant shows wall, it is the answer (in an overlap: the earlier one);
+// otherwise the clocks jumped over wall there, and the answer is wall minus
+// the offset in force just before the jump.
+func WallInstant(wall time.Time, loc *time.Location) time.Time {
+	lo := wall.Add(-30 * time.Hour)
+	if !wallAt(lo, loc).Before(wall) {
+		panic(fmt.Sprintf("localdaytest: %s already shows %s at %s", loc, wall, lo))
+	}
+	step := scanStep
+	hi := lo.Add(step)
+	for wallAt(hi, loc).Before(wall) {
+		lo, hi = hi, hi.Add(step)
+	}
+	if wallAt(hi, loc).Sub(wallAt(lo, loc)) < step {
+		// The clocks went back inside the step: a reading may have been
+		// crossed twice. Rescan the step by the second.
+		for t := lo.Add(time.Second); !t.After(hi); t = t.Add(time.Second) {
+			if !wallAt(t, loc).Before(wall) {
+				lo, hi = t.Add(-time.Second), t
+				break
+			}
+		}
+	}
+	for hi.Sub(lo) > 1 { // lo reads before wall, hi reads wall or later
+		mid := lo.Add(hi.Sub(lo) / 2)
+		if wallAt(mid, loc).Before(wall) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	if wallAt(hi, loc).Equal(wall) {
+		return hi
+	}
+	_, before := hi.Add(-time.Nanosecond).In(loc).Zone()
+	return wall.Add(-time.Duration(before) * time.Second)
+}
