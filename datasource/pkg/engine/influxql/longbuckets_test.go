@@ -148,10 +148,10 @@ func periodOf(interval string, d time.Time) time.Time {
 
 // agg is what the oracle knows about one bucket.
 type agg struct {
-	gmv, paid, orders, signups       float64
-	buyers, payers, active, visitors map[string]bool
-	paidOrders                       map[string]bool
-	dailyActive                      map[time.Time]map[string]bool
+	gmv, paid, orders, signups, payments float64
+	buyers, payers, active, visitors     map[string]bool
+	paidOrders                           map[string]bool
+	dailyActive                          map[time.Time]map[string]bool
 }
 
 func newAgg() *agg {
@@ -176,6 +176,7 @@ func (a *agg) add(e event.Event, day time.Time) {
 		a.buyers[e.User] = true
 	case event.TypePayment:
 		a.paid += e.Amount
+		a.payments++
 		a.payers[e.User] = true
 		a.paidOrders[e.Order] = true
 	case event.TypeSignup:
@@ -214,6 +215,12 @@ func (a *agg) value(id string, days int) (float64, bool) {
 		return ratio(float64(len(a.buyers)), float64(len(a.visitors)))
 	case "arppu":
 		return ratio(a.paid, float64(len(a.payers)))
+	case "paid_orders": // orders with a payment, each once
+		return float64(len(a.paidOrders)), true
+	case "payments":
+		return a.payments, true
+	case "payment_conversion":
+		return ratio(float64(len(a.paidOrders)), a.orders)
 	case "stickiness":
 		if len(a.active) == 0 {
 			return 0, false
@@ -229,7 +236,7 @@ func (a *agg) value(id string, days int) (float64, bool) {
 
 // distinctBased KPIs are compared within the sketches' error.
 func distinctBased(id string) bool {
-	return slices.Contains([]string{"buyers", "paying_buyers", "active_users", "conversion_rate", "arppu", "stickiness"}, id)
+	return slices.Contains([]string{"buyers", "paying_buyers", "active_users", "conversion_rate", "arppu", "stickiness", "paid_orders", "payment_conversion"}, id)
 }
 
 func TestLongBucketsAgainstRawEvents(t *testing.T) {
@@ -267,8 +274,9 @@ func TestLongBucketsAgainstRawEvents(t *testing.T) {
 		}
 	}
 
-	ids := []string{"gmv", "orders", "paid_revenue", "new_users", "aov", "buyers", "paying_buyers", "active_users", "conversion_rate", "arppu", "stickiness"}
-	fluxIDs := []string{"gmv", "aov", "buyers", "conversion_rate", "arppu", "stickiness"}
+	ids := []string{"gmv", "orders", "paid_revenue", "new_users", "aov", "buyers", "paying_buyers", "active_users", "conversion_rate", "arppu", "stickiness",
+		"paid_orders", "payment_conversion", "payments"}
+	fluxIDs := []string{"gmv", "aov", "buyers", "conversion_rate", "arppu", "stickiness", "paid_orders"}
 	type shape struct {
 		name     string
 		interval string
@@ -372,6 +380,42 @@ func TestLongBucketsAgainstRawEvents(t *testing.T) {
 					})
 				}
 			}
+		}
+
+		// Split payments: paid orders count orders, payments count parts, and
+		// payment conversion over the range stays below 1.
+		for name, eng := range engines {
+			from, to := time.Date(2017, 9, 1, 0, 0, 0, 0, l), time.Date(2018, 1, 1, 0, 0, 0, 0, l)
+			val := func(id string) float64 {
+				res, err := eng.Run(ctx, engine.Request{Query: models.Query{KPI: id, Interval: models.IntervalRange, Filters: map[string][]string{"store": stores}}, From: from, To: to})
+				require.NoError(t, err)
+				require.Len(t, res.Times, 1)
+				return *res.Series[0].Values[0]
+			}
+			orders := map[string]bool{}
+			paidParts := map[string]int{}
+			for _, e := range events[zone] {
+				if at := time.Unix(0, e.Time); inStore[e.Store] && !at.Before(from) && at.Before(to) {
+					switch e.Type {
+					case event.TypeOrder:
+						orders[e.Order] = true
+					case event.TypePayment:
+						paidParts[e.Order]++
+					}
+				}
+			}
+			split := 0
+			for _, n := range paidParts {
+				if n > 1 {
+					split++
+				}
+			}
+			require.Greater(t, split, 500, "the data has orders paid in two parts")
+			payments, paid := val("payments"), val("paid_orders")
+			require.InDelta(t, float64(len(paidParts)+split), payments, 1e-9, "%s %s: payment events", zone, name)
+			require.InEpsilon(t, float64(len(paidParts)), paid, 0.02, "%s %s: paid orders", zone, name)
+			require.Less(t, val("payment_conversion"), 1.0, "%s %s", zone, name)
+			require.InEpsilon(t, float64(len(paidParts))/float64(len(orders)), val("payment_conversion"), 0.02, "%s %s", zone, name)
 		}
 
 		// Buyers this year: people who bought in several months count once
