@@ -477,11 +477,19 @@ func (ev *evaluation) rangeSketchSpecs(start, stop time.Time, kinds []string) []
 	return []SketchSpec{spec(start, d0, schema.WindowHour), spec(d0, d1, schema.WindowDay), spec(d1, stop, schema.WindowHour)}
 }
 
+// inSpec reports whether a sketch stamped t lies in [spec.Start, spec.Stop).
+// Flux on InfluxDB 1.8 also returns the points stamped exactly at the stop: a
+// daily sketch there is the whole next day, which a read ending at that
+// day's start (hourly sketches follow) must not count.
+func inSpec(t time.Time, spec SketchSpec) bool {
+	return !t.Before(spec.Start) && t.Before(spec.Stop)
+}
+
 // fetchSketches merges the sketches of spec into f's buckets b.
 func (ev *evaluation) fetchSketches(ctx context.Context, spec SketchSpec, b Buckets, f *fetched) error {
 	return ev.e.Source.Sketches(ctx, spec, func(r SketchRow) error {
 		i := b.Index(r.Time)
-		if i < 0 {
+		if i < 0 || !inSpec(r.Time, spec) {
 			return nil
 		}
 		key := f.add(r.Groups)

@@ -182,6 +182,9 @@ func (e *Engine) funnelDistinct(ctx context.Context, req Request, kinds []string
 			continue
 		}
 		err := e.Source.Sketches(ctx, spec, func(r SketchRow) error {
+			if !inSpec(r.Time, spec) {
+				return nil
+			}
 			key := seriesKey(r.Groups)
 			fu := out[key]
 			if fu == nil {

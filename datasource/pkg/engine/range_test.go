@@ -44,6 +44,12 @@ func TestRangeDistinctReadsDaysAndEdgeHours(t *testing.T) {
 	e := newEngine(t, src, "Europe/Berlin", 0)
 	res, err := e.Run(context.Background(), Request{Query: models.Query{KPI: "active_users", Interval: models.IntervalRange}, From: from, To: to})
 	require.NoError(t, err)
+	// Flux on InfluxDB 1.8 also returns the sketches stamped at a read's
+	// stop (the daily sketch of the day after the daily read): not counted.
+	e1 := newEngine(t, &stopInclusiveSource{memSource: &memSource{sketches: sks}}, "Europe/Berlin", 0)
+	res1, err := e1.Run(context.Background(), Request{Query: models.Query{KPI: "active_users", Interval: models.IntervalRange}, From: from, To: to})
+	require.NoError(t, err)
+	require.Equal(t, vals(res.Series[0]), vals(res1.Series[0]))
 	require.Equal(t, []string{"2026-03-27T09:00:00Z"}, times(res.Times), "the range bucket starts at the hour holding from")
 	require.Len(t, res.Series, 1)
 	require.Len(t, res.Series[0].Values, 1)
@@ -59,6 +65,15 @@ func TestRangeDistinctReadsDaysAndEdgeHours(t *testing.T) {
 		"1d 2026-03-27T23:00:00Z 2026-03-30T22:00:00Z", // Saturday to Monday: daily sketches (Sunday is 23 h)
 		"1h 2026-03-30T22:00:00Z 2026-03-31T14:00:00Z", // Tuesday until 16:00 local: hours
 	}, got)
+}
+
+// stopInclusiveSource reads sketches as Flux on InfluxDB 1.8 does: the
+// points stamped exactly at the stop too.
+type stopInclusiveSource struct{ *memSource }
+
+func (s *stopInclusiveSource) Sketches(ctx context.Context, spec SketchSpec, fn func(SketchRow) error) error {
+	spec.Stop = spec.Stop.Add(time.Nanosecond)
+	return s.memSource.Sketches(ctx, spec, fn)
 }
 
 // TestLongBucketsRules: what quarter, year and range combine with.
