@@ -3,6 +3,7 @@ package dashboards
 import (
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/stat"
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 
@@ -41,7 +42,9 @@ func (g *gen) drilldown() *dashboardBuilder {
 
 	f := filters(drillDims()...)
 
-	// Row 1: the KPI against the comparison; the KPI in its expected band.
+	// Row 1: the KPI over the whole range (one number), the KPI against the
+	// comparison, the KPI in its expected band.
+	d.WithPanel(g.rangeStat(f).Span(4).Height(9))
 	d.WithPanel(timeseries.NewPanelBuilder().Title("${kpi:text} against ${compare:text}").
 		Description("The KPI (solid), the comparison period drawn on the same time axis (dashed) and the change "+
 			"in percent (bars, right axis).").
@@ -55,7 +58,7 @@ func (g *gen) drilldown() *dashboardBuilder {
 		OverrideByRegexp("/ % vs /", props(prop("custom.drawStyle", "bars"), prop("custom.fillOpacity", 40),
 			prop("custom.axisPlacement", "right"), prop("unit", "percentunit"),
 			prop("color", dashboard.FieldColor{Mode: dashboard.FieldColorModeIdFixed, FixedColor: ptr("purple")}))).
-		Span(12).Height(9))
+		Span(10).Height(9))
 	d.WithPanel(timeseries.NewPanelBuilder().Title("${kpi:text} in its expected band").
 		Description("Hourly values against the same hour of the past 6 weeks (their median, campaign hours left "+
 			"out) with a band of 3 spreads fitted to the series' own noise. Needs a KPI with hourly buckets: not "+
@@ -71,7 +74,7 @@ func (g *gen) drilldown() *dashboardBuilder {
 		OverrideByRegexp("/ (lower|upper)$/", append(fixedColor(colorBand), prop("custom.lineWidth", 1),
 			prop("custom.lineStyle", map[string]any{"fill": "dot"}))).
 		OverrideByRegexp("/ anomaly( score)?$/", hidden()).
-		Span(12).Height(9))
+		Span(10).Height(9))
 
 	// Row 2: contribution by store, channel, category.
 	for _, dim := range drillDims() {
@@ -113,6 +116,26 @@ func (g *gen) drilldown() *dashboardBuilder {
 				"var-store=${__data.fields.store}")...))}}))).
 		Span(16).Height(8))
 	return d
+}
+
+// rangeStat is the KPI over the whole time range as one number, computed by
+// the plugin (interval range): distinct counts merged over the range, ratios
+// as sum/sum. A reduction of daily or monthly buckets in Grafana would count
+// a buyer of several months once per month, and average ratios.
+func (g *gen) rangeStat(f map[string][]string) *stat.PanelBuilder {
+	return stat.NewPanelBuilder().Title("${kpi:text} over the range").
+		Description("The KPI over the whole time range, one number computed by the plugin: buyers and other distinct " +
+			"counts count each person once however many days they came back, ratios are sums over sums.").
+		Datasource(Datasource()).
+		WithTarget(query("A", models.Query{KPI: "${kpi}", Filters: f, Interval: models.IntervalRange})).
+		ReduceOptions(reduce("", "lastNotNull")).
+		GraphMode(common.BigValueGraphModeNone).
+		ColorMode(common.BigValueColorModeValue).
+		TextMode(common.BigValueTextModeValue).
+		JustifyMode(common.BigValueJustifyModeCenter).
+		Orientation(common.VizOrientationAuto).
+		ColorScheme(fixedScheme(colorNeutral)).
+		Thresholds(steps(step(nil, colorNeutral)))
 }
 
 // contributionTable ranks the values of dim by their part of the KPI's

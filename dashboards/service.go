@@ -110,8 +110,9 @@ func (g *gen) service() *dashboardBuilder {
 	d.WithPanel(piechart.NewPanelBuilder().Title("Refund reasons").
 		Description("Refunds over the range by the reason given.").
 		Datasource(Datasource()).
-		WithTarget(query("A", models.Query{KPI: refunds.ID, Filters: f, GroupBy: []string{"reason"}, Interval: models.IntervalDay})).
-		ReduceOptions(reduce("", "sum")).
+		// One value per reason for the whole range, computed by the plugin.
+		WithTarget(query("A", models.Query{KPI: refunds.ID, Filters: f, GroupBy: []string{"reason"}, Interval: models.IntervalRange})).
+		ReduceOptions(reduce("", "lastNotNull")).
 		DisplayName("${__field.labels.reason}").
 		PieType(piechart.PieChartTypeDonut).
 		Tooltip(tooltip()).

@@ -28,8 +28,15 @@ export type Compare = '' | 'previous_period' | '1d' | '1w' | '4w' | '1y' | 'camp
 export type CompareOutput = 'series' | 'delta' | 'change';
 export type Cumulative = 'running' | 'mtd' | 'ytd';
 
-export const INTERVALS = ['auto', '1m', '5m', '10m', '15m', '30m', '1h', '2h', '3h', '6h', '12h', 'day', 'week', 'month'];
-export const CALENDAR_INTERVALS = ['day', 'week', 'month'];
+export const INTERVALS = ['auto', '1m', '5m', '10m', '15m', '30m', '1h', '2h', '3h', '6h', '12h', 'day', 'week', 'month', 'quarter', 'year', 'range'];
+/** Buckets of whole local days in the store time zone. */
+export const CALENDAR_INTERVALS = ['day', 'week', 'month', 'quarter', 'year'];
+/** One bucket for the whole time range: the one number a stat panel shows (distinct counts merged over the range). */
+export const RANGE_INTERVAL = 'range';
+/** How the interval picker names the intervals that are not their own label. */
+export const INTERVAL_LABELS: Record<string, string> = { range: 'whole range (one value)' };
+/** The intervals a target can be measured in (the periods targets are stored for). */
+export const TARGET_INTERVALS = ['day', 'week', 'month'];
 
 /** Anomaly band width: a named sensitivity (k = 4, 3, 2 spreads) or k itself (0 < k ≤ 100). */
 export type AnomalySensitivity = 'low' | 'medium' | 'high' | number;

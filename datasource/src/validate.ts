@@ -2,6 +2,8 @@ import {
   ANOMALY_MAX_WEEKS,
   ANOMALY_MIN_WEEKS,
   CALENDAR_INTERVALS,
+  RANGE_INTERVAL,
+  TARGET_INTERVALS,
   KpiInfo,
   KpiQuery,
   LIFECYCLE_MIN_WEEKS,
@@ -58,12 +60,12 @@ export function isDistinctBased(kpi: KpiInfo): boolean {
   return kpi.kind === 'distinct' || (kpi.kind === 'ratio' && (!!kpi.numerator?.distinct || !!kpi.denominator?.distinct));
 }
 
-/** Minutes of a duration interval ("5m", "1h"), Infinity for day/week/month, undefined for auto or a variable. */
+/** Minutes of a duration interval ("5m", "1h"), Infinity for calendar intervals and the whole range, undefined for auto or a variable. */
 export function intervalMinutes(interval: string | undefined): number | undefined {
   if (!interval || interval === 'auto' || isVariable(interval)) {
     return undefined;
   }
-  if (CALENDAR_INTERVALS.includes(interval)) {
+  if (CALENDAR_INTERVALS.includes(interval) || interval === RANGE_INTERVAL) {
     return Infinity;
   }
   const m = interval.match(/^(\d+)(m|h)$/);
@@ -157,8 +159,8 @@ export function validateQuery(q: KpiQuery, kpi: KpiInfo | undefined, rangeMs?: n
       out.push(...transformKpiProblems(q, kpi));
     }
     out.push(...dimensionProblems(q, kpi));
-    if (kpi.kind === 'stickiness' && q.interval && !isVariable(q.interval) && q.interval !== 'auto' && !CALENDAR_INTERVALS.includes(q.interval)) {
-      out.push(`${kpi.name} needs an interval of at least a day (day, week, month or auto).`);
+    if (kpi.kind === 'stickiness' && intervalMinutes(q.interval) !== undefined && intervalMinutes(q.interval) !== Infinity) {
+      out.push(`${kpi.name} needs an interval of at least a day (day, week, month, quarter, year, whole range or auto).`);
     }
     if (q.cumulative && ['ratio', 'distinct', 'stickiness', 'cumulative'].includes(kpi.kind)) {
       out.push(
@@ -197,6 +199,7 @@ export function validateQuery(q: KpiQuery, kpi: KpiInfo | undefined, rangeMs?: n
       );
     }
   }
+  out.push(...intervalProblems(q));
   if (q.compareOutputs && q.compareOutputs.length === 0 && q.compare) {
     out.push('Compare is set but no compare output is chosen: pick series, delta or change.');
   }
@@ -246,6 +249,26 @@ export function validateQuery(q: KpiQuery, kpi: KpiInfo | undefined, rangeMs?: n
   const transforms = transformsSet(q);
   if (transforms.length > 1) {
     out.push(`${transforms.join(' and ')} cannot be combined in one query: use one query per transform.`);
+  }
+  return out;
+}
+
+/** The transforms that cannot use the chosen interval (the backend refuses them alike). */
+function intervalProblems(q: KpiQuery): string[] {
+  const iv = q.interval;
+  if (!iv || isVariable(iv) || intervalMinutes(iv) !== Infinity) {
+    return []; // auto, a variable or a duration: the backend decides
+  }
+  const out: string[] = [];
+  const crosses =
+    (q.cumulative === 'mtd' && !['day', 'month'].includes(iv)) ||
+    (q.cumulative === 'ytd' && !['day', 'month', 'quarter', 'year'].includes(iv));
+  if (crosses) {
+    const period = q.cumulative === 'mtd' ? 'month' : 'year';
+    out.push(`Cumulative ${q.cumulative} restarts each ${period}: a ${iv === RANGE_INTERVAL ? 'whole-range' : iv} bucket can cross a ${period} boundary. Use day or month${q.cumulative === 'ytd' ? ', quarter or year' : ''}.`);
+  }
+  if (q.target && !TARGET_INTERVALS.includes(iv)) {
+    out.push('Targets are set per day, week or month: use one of those intervals with Target.');
   }
   return out;
 }
@@ -313,6 +336,12 @@ export function queryHints(q: KpiQuery, kpi: KpiInfo | undefined): string[] {
     out.push(
       `Uplift: one table row per campaign overlapping the range, the ${kpi?.name ?? 'KPI'} per day during it against the ` +
         `${q.uplift.baselineDays ?? 28} days before its start (other campaigns' days left out).`
+    );
+  }
+  if (q.interval === RANGE_INTERVAL) {
+    out.push(
+      `Whole range: one value of ${kpi?.name ?? 'the KPI'} for the whole time range, at its start (sums to the minute, distinct counts to the hour: ` +
+        'each user once, however many days they came back). Show it in a stat panel with the calculation "Last".'
     );
   }
   if (q.forecast) {

@@ -296,7 +296,7 @@ type dimKey struct {
 	store, channel, category string
 }
 
-type kindSketches [6]*hyperloglog.Sketch // by index in schema.DistinctKinds()
+type kindSketches [7]*hyperloglog.Sketch // by index in schema.DistinctKinds()
 
 // NewSegment starts collecting segment seg. Segment ids must be below
 // schema.RollupWindow in nanoseconds (Lines fails otherwise).

@@ -114,6 +114,7 @@ type distinctRule struct {
 
 func user(e *event.Event) string    { return e.User }
 func visitor(e *event.Event) string { return e.Visitor }
+func orderID(e *event.Event) string { return e.Order }
 
 // distinctRules maps event types to the distinct counts they feed. An empty
 // id feeds nothing (e.g. an anonymous session has a visitor but no user).
@@ -133,6 +134,9 @@ func distinctRules() map[event.Type][]distinctRule {
 		event.TypePayment: {
 			{schema.KindActive, nil, user},
 			{schema.KindPayer, nil, user},
+			// An order paid in several parts (voucher plus card) is one
+			// paid order: counted by its id, once over any range.
+			{schema.KindPaidOrder, nil, orderID},
 		},
 		event.TypeConsultation: {{schema.KindActive, nil, user}},
 	}

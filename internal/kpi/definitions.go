@@ -37,6 +37,10 @@ const (
 // Definitions is the catalog: every KPI of the glossary in shared/MISSION.md.
 func Definitions() []KPI {
 	paid := sum(s.MeasPayments, s.FieldPaidAmount)
+	// Paid orders are orders with at least one payment, each counted once:
+	// the distinct order ids of the payments (an order paid in several
+	// parts, voucher plus card, sends several payment events).
+	paidOrders := distinct(s.KindPaidOrder)
 	return []KPI{
 		// users
 		{ID: "new_users", Name: "New users", Area: AreaUsers, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
@@ -58,8 +62,12 @@ func Definitions() []KPI {
 			Description: "Amount paid minus amount refunded.", Num: minus(paid, s.MeasRefunds, s.FieldRefundAmount)},
 		{ID: "orders", Name: "Orders", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
 			Description: "Orders placed.", Num: sum(s.MeasOrders, s.FieldOrders)},
-		{ID: "paid_orders", Name: "Paid orders", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
-			Description: "Orders paid.", Num: sum(s.MeasPayments, s.FieldPaidOrders)},
+		{ID: "paid_orders", Name: "Paid orders", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindDistinct,
+			Description: "Orders with at least one payment, each counted once however many parts it was paid in (distinct order ids of the payments).",
+			Num:         paidOrders},
+		{ID: "payments", Name: "Payments", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
+			Description: "Payment events: each part of an order paid in several parts counts (count orders with paid orders). Exact to the minute, for alerts on payment outages.",
+			Num:         sum(s.MeasPayments, s.FieldPaidOrders)},
 		{ID: "items_sold", Name: "Items ordered", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
 			Description: "Items in the orders placed.", Num: sum(s.MeasOrders, s.FieldItems)},
 		{ID: "buyers", Name: "Buyers", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindDistinct,
@@ -77,8 +85,8 @@ func Definitions() []KPI {
 		{ID: "order_conversion_rate", Name: "Order conversion rate", Area: AreaRevenue, Unit: UnitPercent, Direction: HigherIsBetter, Kind: KindRatio,
 			Description: "Orders / sessions.", Num: sum(s.MeasOrders, s.FieldOrders), Den: ptr(sum(s.MeasTraffic, s.FieldSessions))},
 		{ID: "payment_conversion", Name: "Payment conversion", Area: AreaRevenue, Unit: UnitPercent, Direction: HigherIsBetter, Kind: KindRatio,
-			Description: "Paid orders / orders placed: collapses when payments fail while orders keep coming (payments count by payment time, so it can exceed 1).",
-			Num:         sum(s.MeasPayments, s.FieldPaidOrders), Den: ptr(sum(s.MeasOrders, s.FieldOrders))},
+			Description: "Paid orders / orders placed: collapses when payments fail while orders keep coming. An order paid in several parts counts once; paid orders count by payment time, so a bucket can exceed 1 when orders placed before it are paid in it.",
+			Num:         paidOrders, Den: ptr(sum(s.MeasOrders, s.FieldOrders))},
 		{ID: "new_buyers", Name: "New buyers", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindDistinct,
 			Description: "Distinct users who placed a new customer's order.", Num: distinct(s.KindBuyerNew)},
 		{ID: "returning_buyers", Name: "Returning buyers", Area: AreaRevenue, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindDistinct,
@@ -125,7 +133,7 @@ func Definitions() []KPI {
 		{ID: "refund_rate", Name: "Refund rate", Area: AreaAfterSales, Unit: UnitPercent, Direction: LowerIsBetter, Kind: KindRatio,
 			Description: "Refunded amount / paid amount. A day with refunds but no payments has no refund rate (null, not 0 or +Inf): see the refund amount.", Num: sum(s.MeasRefunds, s.FieldRefundAmount), Den: ptr(paid)},
 		{ID: "refund_count_rate", Name: "Refund rate (count)", Area: AreaAfterSales, Unit: UnitPercent, Direction: LowerIsBetter, Kind: KindRatio,
-			Description: "Refunds / paid orders (null when there are no paid orders).", Num: sum(s.MeasRefunds, s.FieldRefunds), Den: ptr(sum(s.MeasPayments, s.FieldPaidOrders))},
+			Description: "Refunds / paid orders (null when there are no paid orders; a partial refund is one refund).", Num: sum(s.MeasRefunds, s.FieldRefunds), Den: ptr(paidOrders)},
 		// marketing
 		{ID: "impressions", Name: "Impressions", Area: AreaMarketing, Unit: UnitCount, Direction: HigherIsBetter, Kind: KindSum,
 			Description: "Impressions of banners, pushes and SMS.", Num: sum(s.MeasMarketing, s.FieldImpressions)},

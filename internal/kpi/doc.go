@@ -14,7 +14,7 @@ func Markdown(c *Catalog) []byte {
 	b.WriteString("Every KPI the datasource serves (resource `/kpis`, query field `kpi`). Sums run over the bucket and the\n")
 	b.WriteString("filter; a ratio is sum(numerator) / sum(denominator) per bucket, never an average of ratios.\n")
 	b.WriteString("`distinct(kind)` merges the HyperLogLog sketches of that kind over the bucket and filter (docs/schema.md).\n")
-	b.WriteString("Percent values are fractions (0.25 = 25 %). Day, week and month buckets follow the store time zone.\n\n")
+	b.WriteString("Percent values are fractions (0.25 = 25 %). Day, week, month, quarter and year buckets follow the store time zone; interval `range` is one value for the whole range (docs/query.md).\n\n")
 	b.WriteString("## Zero numerators and denominators\n\n")
 	b.WriteString("A ratio whose denominator sums to 0 has **no value** (null: a gap in a graph, \"No data\" in a stat, and\n")
 	b.WriteString("NoData, not a breach, in an alert rule), whatever its numerator. A ratio whose numerator sums to 0 over a\n")

@@ -18,7 +18,7 @@ func TestDefaultCatalogIsValid(t *testing.T) {
 	require.GreaterOrEqual(t, len(all), 45)
 	// The glossary's KPIs, by id.
 	for _, id := range []string{"new_users", "total_users", "active_users", "stickiness", "gmv", "paid_revenue",
-		"net_revenue", "orders", "paid_orders", "buyers", "aov", "arpu", "arppu", "conversion_rate",
+		"net_revenue", "orders", "paid_orders", "payments", "buyers", "aov", "arpu", "arppu", "conversion_rate",
 		"order_conversion_rate", "new_buyers", "returning_buyers", "repeat_purchase_rate", "sessions", "page_views",
 		"pv_per_session", "avg_session_duration", "add_to_cart_rate", "cart_abandonment", "consultations",
 		"consultation_conversion", "first_response_time", "after_sales_tickets", "resolution_time", "refund_rate",
@@ -54,6 +54,13 @@ func TestFormulaAndDimensions(t *testing.T) {
 			[]string{schema.MeasPrices}, nil},
 		{"ctr", "sum(clicks) / sum(impressions)", []string{"store", "channel", "campaign", "creative"},
 			[]string{schema.MeasMarketing}, nil},
+		// Paid orders count orders, not payment events: distinct order ids.
+		{"paid_orders", "distinct(paid_order)", []string{"store", "channel", "category"}, nil, []string{schema.KindPaidOrder}},
+		{"payment_conversion", "distinct(paid_order) / sum(orders)", []string{"store", "channel", "category"},
+			[]string{schema.MeasOrders}, []string{schema.KindPaidOrder}},
+		{"refund_count_rate", "sum(refunds) / distinct(paid_order)", []string{"store", "channel", "category"},
+			[]string{schema.MeasRefunds}, []string{schema.KindPaidOrder}},
+		{"payments", "sum(paid_orders)", []string{"store", "channel", "category", "campaign"}, []string{schema.MeasPayments}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {

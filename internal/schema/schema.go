@@ -115,6 +115,7 @@ const (
 	KindBuyerNew       = "buyer_new"       // ... whose order was a new customer's
 	KindBuyerReturning = "buyer_returning" // ... whose order was a returning customer's
 	KindPayer          = "payer"           // users who paid
+	KindPaidOrder      = "paid_order"      // orders with a payment (by order id: a split payment counts once)
 )
 
 // Sketch windows (values of TagWindow in MeasDistinct). Hourly sketches serve
@@ -169,5 +170,5 @@ func Lookup(name string) (Measurement, bool) {
 
 // DistinctKinds lists the sketch kinds.
 func DistinctKinds() []string {
-	return []string{KindActive, KindVisitor, KindBuyer, KindBuyerNew, KindBuyerReturning, KindPayer}
+	return []string{KindActive, KindVisitor, KindBuyer, KindBuyerNew, KindBuyerReturning, KindPayer, KindPaidOrder}
 }

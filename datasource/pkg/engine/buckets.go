@@ -10,10 +10,15 @@ import (
 )
 
 // Step is a resolved interval: a fixed duration below a day (aligned to local
-// midnight when an hour or more), or a calendar unit in the store time zone.
+// midnight when an hour or more), a calendar unit in the store time zone, or
+// the whole range as one bucket.
 type Step struct {
 	Fixed    time.Duration // > 0 for fixed steps
-	Calendar string        // models.IntervalDay, IntervalWeek or IntervalMonth
+	Calendar string        // models.IntervalDay, IntervalWeek, IntervalMonth, IntervalQuarter, IntervalYear or IntervalRange
+	// Unit is the resolution a range bucket's bounds are aligned to: a minute
+	// (sums), an hour (distinct counts: hourly sketches) or a local day
+	// (daily sketches only: stickiness, distinct counts by category).
+	Unit time.Duration
 }
 
 func (s Step) String() string {
@@ -24,7 +29,23 @@ func (s Step) String() string {
 }
 
 // WholeDays reports whether every bucket is made of whole local days.
-func (s Step) WholeDays() bool { return s.Calendar != "" }
+func (s Step) WholeDays() bool {
+	return s.Calendar != "" && (s.Calendar != models.IntervalRange || s.Unit >= 24*time.Hour)
+}
+
+// IsRange reports whether the step is one bucket for the whole range.
+func (s Step) IsRange() bool { return s.Calendar == models.IntervalRange }
+
+// unitStep is the step a range bucket's bounds are aligned to.
+func (s Step) unitStep() Step {
+	switch {
+	case s.Unit >= 24*time.Hour:
+		return Step{Calendar: models.IntervalDay}
+	case s.Unit >= time.Hour:
+		return Step{Fixed: time.Hour}
+	}
+	return Step{Fixed: time.Minute}
+}
 
 // fixedSteps are the allowed fixed steps: each divides the next hour or day.
 func fixedSteps() []time.Duration {
@@ -33,11 +54,15 @@ func fixedSteps() []time.Duration {
 }
 
 // ResolveStep turns a query interval into a Step. For "auto" it takes the
-// smallest step not below grafanaInterval, (to-from)/maxDataPoints and minStep.
+// smallest step not below grafanaInterval, (to-from)/maxDataPoints and minStep;
+// "range" is one bucket whose bounds are aligned to minStep (a minute, an hour
+// or a local day).
 func ResolveStep(interval string, from, to time.Time, grafanaInterval time.Duration, maxDataPoints int64, minStep time.Duration) (Step, error) {
 	switch interval {
-	case models.IntervalDay, models.IntervalWeek, models.IntervalMonth:
+	case models.IntervalDay, models.IntervalWeek, models.IntervalMonth, models.IntervalQuarter, models.IntervalYear:
 		return Step{Calendar: interval}, nil
+	case models.IntervalRange:
+		return Step{Calendar: interval, Unit: max(minStep, time.Minute)}, nil
 	case models.IntervalAuto, "":
 		want := max(grafanaInterval, minStep, time.Minute)
 		if maxDataPoints > 0 {
@@ -58,7 +83,7 @@ func ResolveStep(interval string, from, to time.Time, grafanaInterval time.Durat
 	}
 	d, err := time.ParseDuration(interval)
 	if err != nil {
-		return Step{}, fmt.Errorf("unknown interval %q (auto, day, week, month or a duration like 5m, 1h)", interval)
+		return Step{}, fmt.Errorf("unknown interval %q (auto, day, week, month, quarter, year, range or a duration like 5m, 1h)", interval)
 	}
 	for _, s := range fixedSteps() {
 		if s == d {
@@ -71,7 +96,7 @@ func ResolveStep(interval string, from, to time.Time, grafanaInterval time.Durat
 	if d == 24*time.Hour {
 		return Step{Calendar: models.IntervalDay}, nil
 	}
-	return Step{}, fmt.Errorf("interval %s is not supported: use one of 1m, 5m, 10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, day, week, month", d)
+	return Step{}, fmt.Errorf("interval %s is not supported: use one of 1m, 5m, 10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, day, week, month, quarter, year, range", d)
 }
 
 // Buckets are consecutive [Starts[i], Starts[i+1]) windows; End closes the last.
@@ -112,10 +137,23 @@ const MaxBuckets = 20000
 
 // MakeBuckets covers [from, to) with buckets of step in loc: the first bucket
 // holds from, the last holds to (exclusive); buckets starting after now are
-// dropped (a dashboard's "today" does not draw the future as zero).
+// dropped (a dashboard's "today" does not draw the future as zero). A range
+// step is one bucket from from to to, both aligned to the step's unit (from
+// down, to up).
 func MakeBuckets(from, to time.Time, step Step, loc *time.Location, now time.Time) (Buckets, error) {
 	if !from.Before(to) {
 		return Buckets{}, fmt.Errorf("empty time range %s .. %s", from, to)
+	}
+	if step.IsRange() {
+		u := step.unitStep()
+		start, end := floor(from, u, loc), floor(to, u, loc)
+		if end.Before(to) {
+			end = next(end, u, loc)
+		}
+		if start.After(now) {
+			return Buckets{End: from}, nil
+		}
+		return Buckets{Starts: []time.Time{start}, End: end}, nil
 	}
 	var b Buckets
 	t := floor(from, step, loc)
@@ -148,6 +186,12 @@ func floor(t time.Time, step Step, loc *time.Location) time.Time {
 		return localday.WeekStart(t, loc)
 	case models.IntervalMonth:
 		return localday.MonthStart(t, loc)
+	case models.IntervalQuarter:
+		return localday.QuarterStart(t, loc)
+	case models.IntervalYear:
+		return localday.YearStart(t, loc)
+	case models.IntervalRange:
+		return floor(t, step.unitStep(), loc)
 	}
 	if step.Fixed < time.Hour {
 		// Sub-hour steps divide the hour: align to UTC (works for any zone
@@ -185,6 +229,12 @@ func next(t time.Time, step Step, loc *time.Location) time.Time {
 		return localday.AddDays(localday.WeekStart(t, loc), 7, loc)
 	case models.IntervalMonth:
 		return localday.AddMonths(t, 1, loc)
+	case models.IntervalQuarter:
+		return localday.AddMonths(localday.QuarterStart(t, loc), 3, loc)
+	case models.IntervalYear:
+		return localday.AddMonths(localday.YearStart(t, loc), 12, loc)
+	case models.IntervalRange:
+		return next(t, step.unitStep(), loc) // the range has one bucket: its unit's next
 	}
 	n := t.Add(step.Fixed)
 	if step.Fixed >= time.Hour {

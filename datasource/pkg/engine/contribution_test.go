@@ -109,12 +109,19 @@ func TestFunnel(t *testing.T) {
 		point(at, schema.MeasTraffic, schema.FieldSessions, "tmall", 100),
 		point(at, schema.MeasTraffic, schema.FieldCartSessions, "tmall", 20),
 		point(at, schema.MeasOrders, schema.FieldOrders, "tmall", 10),
-		point(at, schema.MeasPayments, schema.FieldPaidOrders, "tmall", 8),
+		point(at, schema.MeasPayments, schema.FieldPaidOrders, "tmall", 9), // 9 payment events ...
 		point(at, schema.MeasTraffic, schema.FieldSessions, "jd", 50),
 		point(at, schema.MeasPayments, schema.FieldPaidOrders, "jd", 1),                     // paid for an earlier order
 		point("2026-11-21T02:00:00Z", schema.MeasTraffic, schema.FieldSessions, "jd", 1000), // outside the range
 	}
-	e := newEngine(t, &memSource{points: pts}, "Asia/Shanghai", 10)
+	day := utc("2026-11-19T16:00:00Z") // the Shanghai day's daily sketches
+	sks := []memSketch{
+		// ... for 8 orders: order 8 was paid in two parts (voucher plus card).
+		{t: day, kind: schema.KindPaidOrder, window: schema.WindowDay, tags: map[string]string{"store": "tmall", "channel": "app"}, ids: []int{1, 2, 3, 4, 5, 6, 7, 8, 8}},
+		{t: day, kind: schema.KindPaidOrder, window: schema.WindowDay, tags: map[string]string{"store": "jd", "channel": "app"}, ids: []int{100}},
+		{t: day.Add(24 * time.Hour), kind: schema.KindPaidOrder, window: schema.WindowDay, tags: map[string]string{"store": "jd", "channel": "app"}, ids: ids(200, 300)}, // outside
+	}
+	e := newEngine(t, &memSource{points: pts, sketches: sks}, "Asia/Shanghai", 10)
 	from, to := utc("2026-11-19T16:00:00Z"), utc("2026-11-20T16:00:00Z")
 	type step struct {
 		v          float64

@@ -142,10 +142,13 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	if minStep == 24*time.Hour && !step.WholeDays() {
 		return nil, pluginErrorf("KPI %s needs an interval of a day, week or month here (daily sketches: stickiness, or distinct counts by category)", k.ID)
 	}
-	if (q.Cumulative == models.CumulativeMTD || q.Cumulative == models.CumulativeYTD) && step.Calendar == models.IntervalWeek {
-		return nil, pluginErrorf("cumulative %s needs an interval that does not cross month or year boundaries: a duration, day or month, not week", q.Cumulative)
+	if err := checkCumulativeStep(q.Cumulative, step); err != nil {
+		return nil, err
 	}
 	if q.Anomaly != nil {
+		if step.IsRange() {
+			return nil, pluginErrorf("anomaly compares the same hour-of-week of past weeks: it needs an interval of 1h or finer, got range")
+		}
 		if err := checkAnomalyStep(k, step); err != nil {
 			return nil, err
 		}
@@ -250,6 +253,26 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// checkCumulativeStep refuses buckets that can cross the period a cumulative
+// total restarts at: mtd needs a duration, day or month; ytd also allows
+// quarter and year. A range bucket can cross both.
+func checkCumulativeStep(mode string, step Step) error {
+	var ok []string
+	switch mode {
+	case models.CumulativeMTD:
+		ok = []string{models.IntervalDay, models.IntervalMonth}
+	case models.CumulativeYTD:
+		ok = []string{models.IntervalDay, models.IntervalMonth, models.IntervalQuarter, models.IntervalYear}
+	default:
+		return nil
+	}
+	if step.Calendar == "" || slices.Contains(ok, step.Calendar) {
+		return nil
+	}
+	return pluginErrorf("cumulative %s needs an interval that does not cross %s boundaries: a duration or %s, not %s",
+		mode, map[string]string{models.CumulativeMTD: "month", models.CumulativeYTD: "year"}[mode], strings.Join(ok, ", "), step.Calendar)
 }
 
 func compareValue(out string, cur, prev *float64) *float64 {
@@ -417,7 +440,10 @@ func (ev *evaluation) fetch(ctx context.Context, b Buckets) (*fetched, error) {
 	// its last, partial day from hourly sketches: hour precision instead of
 	// the whole day. Daily sketches are the only ones keyed by category.
 	specs := []SketchSpec{{Start: b.Start(), Stop: b.End, Kinds: kinds, Window: window, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy}}
-	if last := b.Starts[b.Len()-1]; window == schema.WindowDay && !ev.byCategory && b.End.Before(next(last, ev.step, ev.e.Location)) {
+	switch last := b.Starts[b.Len()-1]; {
+	case ev.step.IsRange() && !ev.byCategory:
+		specs = ev.rangeSketchSpecs(b.Start(), b.End, kinds)
+	case window == schema.WindowDay && !ev.byCategory && b.End.Before(next(last, ev.step, ev.e.Location)):
 		specs[0].Stop = last
 		specs = append(specs, SketchSpec{Start: last, Stop: b.End, Kinds: kinds, Window: schema.WindowHour, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy})
 	}
@@ -432,11 +458,38 @@ func (ev *evaluation) fetch(ctx context.Context, b Buckets) (*fetched, error) {
 	return f, nil
 }
 
+// rangeSketchSpecs reads a range bucket [start, stop) (aligned to the hour)
+// from the daily sketches of the local days it holds whole and the hourly
+// sketches of the hours before the first and after the last of them: a year
+// is about 365 sketches per series and kind, not 8760, and exact to the hour.
+func (ev *evaluation) rangeSketchSpecs(start, stop time.Time, kinds []string) []SketchSpec {
+	loc := ev.e.Location
+	d0, d1 := localday.Floor(start, loc), localday.Floor(stop, loc)
+	if d0.Before(start) {
+		d0 = localday.Next(d0, loc)
+	}
+	spec := func(from, to time.Time, window string) SketchSpec {
+		return SketchSpec{Start: from, Stop: to, Kinds: kinds, Window: window, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy}
+	}
+	if !d0.Before(d1) {
+		return []SketchSpec{spec(start, stop, schema.WindowHour)}
+	}
+	return []SketchSpec{spec(start, d0, schema.WindowHour), spec(d0, d1, schema.WindowDay), spec(d1, stop, schema.WindowHour)}
+}
+
+// inSpec reports whether a sketch stamped t lies in [spec.Start, spec.Stop).
+// Flux on InfluxDB 1.8 also returns the points stamped exactly at the stop: a
+// daily sketch there is the whole next day, which a read ending at that
+// day's start (hourly sketches follow) must not count.
+func inSpec(t time.Time, spec SketchSpec) bool {
+	return !t.Before(spec.Start) && t.Before(spec.Stop)
+}
+
 // fetchSketches merges the sketches of spec into f's buckets b.
 func (ev *evaluation) fetchSketches(ctx context.Context, spec SketchSpec, b Buckets, f *fetched) error {
 	return ev.e.Source.Sketches(ctx, spec, func(r SketchRow) error {
 		i := b.Index(r.Time)
-		if i < 0 {
+		if i < 0 || !inSpec(r.Time, spec) {
 			return nil
 		}
 		key := f.add(r.Groups)

@@ -77,6 +77,18 @@ func TestMakeBuckets(t *testing.T) {
 			[]string{"2026-03-28T23:00:00Z", "2026-03-29T11:00:00Z"}, "2026-03-29T22:00:00Z"},
 		{"buckets after now are dropped", utc("2026-11-19T16:00:00Z"), utc("2026-11-20T16:00:00Z"), Step{Fixed: time.Hour}, sh, utc("2026-11-19T18:30:00Z"),
 			[]string{"2026-11-19T16:00:00Z", "2026-11-19T17:00:00Z", "2026-11-19T18:00:00Z"}, "2026-11-19T19:00:00Z"},
+		{"Berlin quarters: winter time, then summer time", utc("2026-02-10T00:00:00Z"), utc("2026-07-02T00:00:00Z"), Step{Calendar: "quarter"}, ber, far,
+			[]string{"2025-12-31T23:00:00Z", "2026-03-31T22:00:00Z", "2026-06-30T22:00:00Z"}, "2026-09-30T22:00:00Z"},
+		{"Sao Paulo years (2018 began in summer time)", utc("2017-06-01T00:00:00Z"), utc("2018-01-01T02:00:01Z"), Step{Calendar: "year"}, loc(t, "America/Sao_Paulo"), far,
+			[]string{"2017-01-01T02:00:00Z", "2018-01-01T02:00:00Z"}, "2019-01-01T02:00:00Z"},
+		{"range of a sum: one bucket, bounds to the minute", utc("2026-11-20T17:07:30Z"), utc("2026-12-03T08:00:10Z"), Step{Calendar: "range", Unit: time.Minute}, sh, far,
+			[]string{"2026-11-20T17:07:00Z"}, "2026-12-03T08:01:00Z"},
+		{"range of a distinct count: bounds to the hour", utc("2026-11-20T17:07:30Z"), utc("2026-12-03T08:00:00Z"), Step{Calendar: "range", Unit: time.Hour}, sh, far,
+			[]string{"2026-11-20T17:00:00Z"}, "2026-12-03T08:00:00Z"},
+		{"range by category: bounds to local days", utc("2026-03-28T12:00:00Z"), utc("2026-03-29T12:00:00Z"), Step{Calendar: "range", Unit: 24 * time.Hour}, ber, far,
+			[]string{"2026-03-27T23:00:00Z"}, "2026-03-29T22:00:00Z"},
+		{"range starting after now is empty", utc("2026-11-20T17:00:00Z"), utc("2026-11-21T17:00:00Z"), Step{Calendar: "range", Unit: time.Minute}, sh, utc("2026-11-20T16:00:00Z"),
+			[]string{}, "2026-11-20T17:00:00Z"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,6 +134,9 @@ func TestResolveStep(t *testing.T) {
 		{"5m", from.Add(time.Hour), 0, 0, time.Hour, "", "below"},
 		{"7m", from.Add(time.Hour), 0, 0, 0, "", "not supported"},
 		{"fortnight", from.Add(time.Hour), 0, 0, 0, "", "unknown interval"},
+		{"quarter", from.Add(time.Hour), 0, 0, 0, "quarter", ""},
+		{"year", from.Add(time.Hour), 0, 0, time.Hour, "year", ""},
+		{"range", from.Add(time.Hour), 0, 0, time.Minute, "range", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.interval+"/"+tt.want+tt.err, func(t *testing.T) {

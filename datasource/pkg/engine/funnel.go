@@ -2,19 +2,24 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/schema"
+	"github.com/storepulse/storepulse/internal/sketch"
 )
 
-// FunnelStep is one step of the funnel.
+// FunnelStep is one step of the funnel: a sum (Term) or a distinct count
+// (Distinct, a sketch kind).
 type FunnelStep struct {
-	Name  string
-	Term  Term
-	Value float64
+	Name     string
+	Term     Term
+	Distinct string
+	Value    float64
 	// StepRate is Value / the previous step's value, OverallRate Value / the
 	// first step's; null when that is 0. The first step has neither.
 	StepRate, OverallRate *float64
@@ -38,7 +43,8 @@ func FunnelSteps() []FunnelStep {
 		{Name: "sessions", Term: Term{schema.MeasTraffic, schema.FieldSessions}},
 		{Name: "add-to-cart", Term: Term{schema.MeasTraffic, schema.FieldCartSessions}},
 		{Name: "orders", Term: Term{schema.MeasOrders, schema.FieldOrders}},
-		{Name: "paid", Term: Term{schema.MeasPayments, schema.FieldPaidOrders}},
+		// Orders with a payment, each once (an order paid in two parts is one).
+		{Name: "paid", Distinct: schema.KindPaidOrder},
 	}
 }
 
@@ -50,6 +56,8 @@ func FunnelDimensions() []string {
 // Funnel computes the funnel over the request's range (no buckets: one value
 // per step and group). Each step counts its own events in the range (orders
 // by order time, payments by payment time), so a step rate may exceed 1.
+// Paid orders are distinct order ids from the sketches of the range,
+// aligned to the hour (to local days with a category).
 func (e *Engine) Funnel(ctx context.Context, req Request) (*FunnelResult, error) {
 	q := req.Query
 	for dim := range q.Filters {
@@ -69,10 +77,14 @@ func (e *Engine) Funnel(ctx context.Context, req Request) (*FunnelResult, error)
 	if !req.From.Before(to) {
 		return nil, pluginErrorf("empty time range %s .. %s", req.From, to)
 	}
-	steps := FunnelSteps()
-	ts := make([]Term, len(steps))
-	for i, s := range steps {
-		ts[i] = s.Term
+	var ts []Term
+	var kinds []string
+	for _, s := range FunnelSteps() {
+		if s.Distinct != "" {
+			kinds = append(kinds, s.Distinct)
+		} else {
+			ts = append(ts, s.Term)
+		}
 	}
 	rows, err := e.Source.Sums(ctx, SumSpec{Start: req.From, Stop: to, Terms: ts, Filters: q.Filters, GroupBy: q.GroupBy})
 	if err != nil {
@@ -80,17 +92,33 @@ func (e *Engine) Funnel(ctx context.Context, req Request) (*FunnelResult, error)
 	}
 	byKey := map[string]*FunnelGroup{}
 	var keys []string
-	for _, r := range rows {
-		key := seriesKey(r.Groups)
+	group := func(groups []string) *FunnelGroup {
+		key := seriesKey(groups)
 		g := byKey[key]
 		if g == nil {
-			g = &FunnelGroup{Groups: slices.Clone(r.Groups), Steps: FunnelSteps()}
+			g = &FunnelGroup{Groups: slices.Clone(groups), Steps: FunnelSteps()}
 			byKey[key] = g
 			keys = append(keys, key)
 		}
+		return g
+	}
+	for _, r := range rows {
+		g := group(r.Groups)
 		for i := range g.Steps {
-			if g.Steps[i].Term == r.Term {
+			if g.Steps[i].Distinct == "" && g.Steps[i].Term == r.Term {
 				g.Steps[i].Value += r.Value
+			}
+		}
+	}
+	unions, err := e.funnelDistinct(ctx, req, kinds)
+	if err != nil {
+		return nil, err
+	}
+	for _, byKind := range unions {
+		g := group(byKind.groups)
+		for i := range g.Steps {
+			if u := byKind.kinds[g.Steps[i].Distinct]; u != nil {
+				g.Steps[i].Value = float64(u.Estimate())
 			}
 		}
 	}
@@ -116,4 +144,66 @@ func (e *Engine) Funnel(ctx context.Context, req Request) (*FunnelResult, error)
 		res.Groups = append(res.Groups, *g)
 	}
 	return res, nil
+}
+
+// funnelUnions are one group's merged sketches by kind.
+type funnelUnions struct {
+	groups []string
+	kinds  map[string]*sketch.Union
+}
+
+// funnelDistinct merges the sketches of kinds over the request's range as
+// one whole-range bucket, per group.
+func (e *Engine) funnelDistinct(ctx context.Context, req Request, kinds []string) (map[string]*funnelUnions, error) {
+	out := map[string]*funnelUnions{}
+	if len(kinds) == 0 {
+		return out, nil
+	}
+	q := req.Query
+	byCategory := len(q.Filters[schema.TagCategory]) > 0 || slices.Contains(q.GroupBy, schema.TagCategory)
+	step := Step{Calendar: models.IntervalRange, Unit: time.Hour}
+	if byCategory {
+		step.Unit = 24 * time.Hour // only daily sketches carry the category
+	}
+	b, err := MakeBuckets(req.From, req.To, step, e.Location, e.now())
+	if err != nil {
+		return nil, backend.PluginError(err)
+	}
+	if b.Len() == 0 { // a range after now
+		return out, nil
+	}
+	ev := evaluation{e: e, q: q, step: step, byCategory: byCategory}
+	specs := []SketchSpec{{Start: b.Start(), Stop: b.End, Kinds: kinds, Window: schema.WindowDay, Filters: q.Filters, GroupBy: q.GroupBy}}
+	if !byCategory {
+		specs = ev.rangeSketchSpecs(b.Start(), b.End, kinds)
+	}
+	for _, spec := range specs {
+		if !spec.Start.Before(spec.Stop) {
+			continue
+		}
+		err := e.Source.Sketches(ctx, spec, func(r SketchRow) error {
+			if !inSpec(r.Time, spec) {
+				return nil
+			}
+			key := seriesKey(r.Groups)
+			fu := out[key]
+			if fu == nil {
+				fu = &funnelUnions{groups: slices.Clone(r.Groups), kinds: map[string]*sketch.Union{}}
+				out[key] = fu
+			}
+			u := fu.kinds[r.Kind]
+			if u == nil {
+				u = &sketch.Union{}
+				fu.kinds[r.Kind] = u
+			}
+			if err := u.AddEncodedEstimate(r.Sketch, r.Estimate); err != nil {
+				return backend.DownstreamError(fmt.Errorf("InfluxDB returned an undecodable %s sketch at %s: %w", r.Kind, r.Time.Format(time.RFC3339), err))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -49,6 +49,7 @@ func storeEvents(rng *rand.Rand, n int, from time.Time, span time.Duration) []ev
 			e.Items = 1
 		case event.TypePayment:
 			e.Amount = float64(rng.IntN(50000)) / 100
+			e.Order = "o" + strconv.Itoa(i%4000) // some orders paid in several parts
 		}
 		out[i] = e
 	}

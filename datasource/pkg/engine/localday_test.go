@@ -13,7 +13,7 @@ import (
 )
 
 // TestBucketsEveryZone walks every zone of Go's tz database: around each
-// transition from 2000 to 2030 the day, week and month buckets start at the
+// transition from 2000 to 2030 the day, week, month, quarter and year buckets start at the
 // first instant of the local date, as the independent oracle finds it (the
 // ingest's daily sketch stamps are checked against the same oracle in
 // ingest/rollup, so both sides agree).
@@ -22,6 +22,7 @@ func TestBucketsEveryZone(t *testing.T) {
 	require.NoError(t, err)
 	from, to := utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z")
 	day, week, month := Step{Calendar: models.IntervalDay}, Step{Calendar: models.IntervalWeek}, Step{Calendar: models.IntervalMonth}
+	quarter, year := Step{Calendar: models.IntervalQuarter}, Step{Calendar: models.IntervalYear}
 	for _, z := range zones {
 		l := loc(t, z)
 		o := localdaytest.New(l)
@@ -35,6 +36,13 @@ func TestBucketsEveryZone(t *testing.T) {
 			sameInstant(t, o.DayStart(w.In(l).Year(), w.In(l).Month(), w.In(l).Day()+7), next(w, week, l), "%s week after %s", z, x)
 			sameInstant(t, o.MonthFloor(x), floor(x, month, l), "%s month of %s", z, x)
 			sameInstant(t, o.MonthNext(x), next(o.MonthFloor(x), month, l), "%s month after %s", z, x)
+			dd := o.DayDate(x)
+			q0 := o.DayStart(dd.Year(), (dd.Month()-1)/3*3+1, 1)
+			sameInstant(t, q0, floor(x, quarter, l), "%s quarter of %s", z, x)
+			sameInstant(t, o.DayStart(dd.Year(), (dd.Month()-1)/3*3+4, 1), next(q0, quarter, l), "%s quarter after %s", z, x)
+			y0 := o.DayStart(dd.Year(), 1, 1)
+			sameInstant(t, y0, floor(x, year, l), "%s year of %s", z, x)
+			sameInstant(t, o.DayStart(dd.Year()+1, 1, 1), next(y0, year, l), "%s year after %s", z, x)
 		}
 		// Day buckets across each transition are consecutive local days.
 		for i := 0; i < len(instants); i += 8 {

@@ -47,7 +47,7 @@ type targetPlan struct {
 // planTarget checks that a query can be measured against stored targets:
 // targets exist per store (or "all") and per day, week or month.
 func planTarget(k kpi.KPI, q models.Query, step Step) (*targetPlan, error) {
-	if !step.WholeDays() {
+	if !slices.Contains([]string{models.IntervalDay, models.IntervalWeek, models.IntervalMonth}, step.Calendar) {
 		return nil, pluginErrorf("target needs an interval of day, week or month (the periods targets are set for), got %s", step)
 	}
 	p := &targetPlan{period: step.Calendar, store: calendar.AllStores}

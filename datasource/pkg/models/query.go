@@ -120,12 +120,16 @@ func (a *Anomaly) resolve() error {
 }
 
 // Intervals besides a duration ("5m", "1h", "6h"): auto (from Grafana's
-// interval and maxDataPoints) and calendar buckets in the store time zone.
+// interval and maxDataPoints), calendar buckets in the store time zone, and
+// range: one bucket for the whole query range (docs/query.md).
 const (
-	IntervalAuto  = "auto"
-	IntervalDay   = "day"
-	IntervalWeek  = "week" // starting Monday
-	IntervalMonth = "month"
+	IntervalAuto    = "auto"
+	IntervalDay     = "day"
+	IntervalWeek    = "week" // starting Monday
+	IntervalMonth   = "month"
+	IntervalQuarter = "quarter" // January, April, July, October
+	IntervalYear    = "year"
+	IntervalRange   = "range" // one value for the whole range
 )
 
 // Comparisons.
@@ -175,7 +179,8 @@ type Query struct {
 	Filters map[string][]string `json:"filters,omitempty"`
 	// GroupBy dimensions: one series per combination of values.
 	GroupBy []string `json:"groupBy,omitempty"`
-	// Interval: "auto" (default), a duration ("1m" to "12h"), "day", "week", "month".
+	// Interval: "auto" (default), a duration ("1m" to "12h"), "day", "week",
+	// "month", "quarter", "year", or "range" (one bucket for the whole range).
 	Interval string `json:"interval,omitempty"`
 	// Compare with an earlier period (Compare* constants).
 	Compare string `json:"compare,omitempty"`

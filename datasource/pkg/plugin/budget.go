@@ -67,6 +67,12 @@ func estimateQueryBytes(dq backend.DataQuery, q models.Query, seriesLimit int) i
 		width = 7 * 24 * time.Hour
 	case models.IntervalMonth:
 		width = 28 * 24 * time.Hour
+	case models.IntervalQuarter:
+		width = 90 * 24 * time.Hour
+	case models.IntervalYear:
+		width = 365 * 24 * time.Hour
+	case models.IntervalRange:
+		width = to.Sub(from) // one bucket (+2 below: a safe bound)
 	}
 	buckets := min(int64(to.Sub(from)/width)+2, engine.MaxBuckets)
 	series := int64(1)

@@ -165,6 +165,7 @@ func fixture() *fakeSource {
 		{t: ts(day1).Add(time.Hour), term: engine.Term{Measurement: schema.MeasTraffic, Field: schema.FieldSessions}, tags: tmall, v: 200},
 		{t: ts(day1).Add(time.Hour), term: engine.Term{Measurement: schema.MeasTraffic, Field: schema.FieldCartSessions}, tags: tmall, v: 40},
 		{t: ts(day1).Add(time.Hour), term: engine.Term{Measurement: schema.MeasPayments, Field: schema.FieldPaidOrders}, tags: tmall, v: 9},
+		{t: ts(day1), kind: schema.KindPaidOrder, tags: tmall, users: 9}, // the 9 payments' orders
 		{t: ts(day1).Add(time.Hour), term: engine.Term{Measurement: schema.MeasTraffic, Field: schema.FieldSessions}, tags: jd, v: 50},
 	}, campaigns: []calendar.Campaign{
 		{ID: "d11-2026", Name: "Double Eleven 2026", Kind: "double11", Stores: []string{"tmall", "jd"}, Phases: []calendar.Phase{
@@ -234,6 +235,7 @@ func TestGoldenFrames(t *testing.T) {
 		{"contribution_ratio_by_store", "kpi", `{"kpi":"aov","compare":"1w","contribution":{"dimension":"store"}}`},
 		{"contribution_sum_by_store", "kpi", `{"kpi":"gmv","compare":"1d","contribution":{"dimension":"store"}}`},
 		{"funnel_by_store", "kpi", `{"funnel":true,"groupBy":["store"]}`},
+		{"kpi_whole_range_by_store", "kpi", `{"kpi":"active_users","interval":"range","groupBy":["store"]}`},
 		{"campaigns", "campaigns", `{"filters":{"store":["tmall"]}}`},
 		{"calendar", "calendar", `{}`},
 	}

@@ -115,6 +115,14 @@ describe('QueryEditor', () => {
     expect(lastQuery(onChange).compareOutputs).toBeUndefined();
   });
 
+  it('offers quarter, year and the whole range as one value', async () => {
+    const { onChange } = setup({ kpi: 'active_users' });
+    await pick(screen.getByLabelText('Interval'), 'year');
+    expect(lastQuery(onChange).interval).toBe('year');
+    await pick(screen.getByLabelText('Interval'), 'whole range (one value)');
+    expect(lastQuery(onChange).interval).toBe('range');
+  });
+
   it('writes the legend on blur', async () => {
     const { onChange } = setup({ kpi: 'gmv' });
     const input = screen.getByLabelText('Legend');

@@ -56,6 +56,23 @@ describe('validateQuery', () => {
     expect(validateQuery(q({ contribution: { dimension: 'store' }, compare: '$compare' as KpiQuery['compare'], compareOutputs: ['series'] }), kpi('gmv'))).toEqual([]);
   });
 
+  it('knows what quarter, year and the whole range combine with', () => {
+    expect(validateQuery(q({ kpi: 'stickiness', interval: 'quarter' }), kpi('stickiness'))).toEqual([]);
+    expect(validateQuery(q({ kpi: 'stickiness', interval: 'range' }), kpi('stickiness'))).toEqual([]);
+    expect(validateQuery(q({ kpi: 'active_users', interval: 'year' }), kpi('active_users'))).toEqual([]);
+    expect(validateQuery(q({ cumulative: 'ytd', interval: 'quarter' }), kpi('gmv'))).toEqual([]);
+    expect(validateQuery(q({ cumulative: 'running', interval: 'range' }), kpi('gmv'))).toEqual([]);
+    expect(validateQuery(q({ cumulative: 'mtd', interval: 'quarter' }), kpi('gmv'))).toEqual([
+      'Cumulative mtd restarts each month: a quarter bucket can cross a month boundary. Use day or month.',
+    ]);
+    expect(validateQuery(q({ cumulative: 'ytd', interval: 'range' }), kpi('gmv'))).toEqual([
+      'Cumulative ytd restarts each year: a whole-range bucket can cross a year boundary. Use day or month, quarter or year.',
+    ]);
+    expect(validateQuery(q({ target: true, interval: 'year' }), kpi('gmv'))).toEqual(['Targets are set per day, week or month: use one of those intervals with Target.']);
+    expect(validateQuery(q({ anomaly: {}, interval: 'range' }), kpi('gmv')).join(' ')).toContain('use an interval of 1h or finer');
+    expect(queryHints(q({ kpi: 'active_users', interval: 'range' }), kpi('active_users')).join(' ')).toContain('each user once');
+  });
+
   it('leaves an interval variable or auto to the backend for anomalies', () => {
     expect(validateQuery(q({ anomaly: {}, interval: '$step' }), kpi('gmv'))).toEqual([]);
     expect(validateQuery(q({ anomaly: {}, interval: 'auto' }), kpi('gmv'))).toEqual([]);
@@ -68,6 +85,9 @@ describe('helpers', () => {
     expect(intervalMinutes('5m')).toBe(5);
     expect(intervalMinutes('2h')).toBe(120);
     expect(intervalMinutes('week')).toBe(Infinity);
+    expect(intervalMinutes('quarter')).toBe(Infinity);
+    expect(intervalMinutes('year')).toBe(Infinity);
+    expect(intervalMinutes('range')).toBe(Infinity);
     expect(intervalMinutes('auto')).toBeUndefined();
     expect(intervalMinutes('$step')).toBeUndefined();
   });

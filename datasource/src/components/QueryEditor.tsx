@@ -11,6 +11,7 @@ import {
   DEFAULT_QUERY,
   DIMENSIONS,
   INTERVALS,
+  INTERVAL_LABELS,
   KpiDataSourceOptions,
   KpiInfo,
   KpiQuery,
@@ -303,12 +304,16 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
               }}
             />
           </InlineField>
-          <InlineField label="Interval" labelWidth={LABEL_WIDTH} tooltip="Bucket size; day, week (Monday) and month follow the store time zone">
+          <InlineField
+            label="Interval"
+            labelWidth={LABEL_WIDTH}
+            tooltip="Bucket size; day, week (Monday), month, quarter and year follow the store time zone; whole range gives one value for the whole time range (for stat panels: distinct counts are counted once over the range)"
+          >
             <Select<string>
               inputId="interval"
               aria-label="Interval"
               width={16}
-              options={INTERVALS.map((i) => ({ label: i, value: i }))}
+              options={INTERVALS.map((i) => ({ label: INTERVAL_LABELS[i] ?? i, value: i }))}
               value={query.interval ?? 'auto'}
               allowCustomValue
               onChange={(v) => change({ interval: v?.value ?? 'auto' })}
