@@ -102,8 +102,12 @@ func TestCrashConsolidation(t *testing.T) {
 
 	start, end := now.Add(-10*24*time.Hour), now.Add(24*time.Hour)
 	fine := func(from, to time.Time) map[string]map[string]float64 { return sumsBy(t, ql, "", from, to) }
-	hourly := func(from, to time.Time) map[string]map[string]float64 { return sumsBy(t, ql, schema.SuffixHour, from, to) }
-	daily := func(from, to time.Time) map[string]map[string]float64 { return sumsBy(t, ql, schema.SuffixDay, from, to) }
+	hourly := func(from, to time.Time) map[string]map[string]float64 {
+		return sumsBy(t, ql, schema.SuffixHour, from, to)
+	}
+	daily := func(from, to time.Time) map[string]map[string]float64 {
+		return sumsBy(t, ql, schema.SuffixDay, from, to)
+	}
 
 	requireSums(t, expectedSums(sent), addSums(daily(start, days), hourly(days, hours), fine(hours, end)))
 	requireSums(t, fine(start, hours), hourly(start, hours))
