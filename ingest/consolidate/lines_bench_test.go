@@ -21,7 +21,8 @@ import (
 
 // BenchmarkHistoryLines measures what a history costs in stored points once
 // its minute series have expired: simulated stores (STOREPULSE_BENCH_STORES,
-// default 10, over STOREPULSE_BENCH_DAYS, default 28, in Asia/Shanghai) are
+// default 10, over STOREPULSE_BENCH_DAYS, default 28, in Asia/Shanghai, at
+// STOREPULSE_BENCH_SCALE times the simulator's traffic, default 1) are
 // rolled up and consolidated into a real InfluxDB 1.8, then the points of the
 // hourly and daily series and of the sketches are counted and divided by the
 // events. Run it once:
@@ -29,6 +30,7 @@ import (
 //	go test ./ingest/consolidate -run '^$' -bench HistoryLines -benchtime 1x
 func BenchmarkHistoryLines(b *testing.B) {
 	stores, days := envInt(b, "STOREPULSE_BENCH_STORES", 10), envInt(b, "STOREPULSE_BENCH_DAYS", 28)
+	scale := float64(envInt(b, "STOREPULSE_BENCH_SCALE", 1))
 	for range b.N {
 		srv := influxtest.Start(b)
 		sh, err := time.LoadLocation("Asia/Shanghai")
@@ -46,7 +48,7 @@ func BenchmarkHistoryLines(b *testing.B) {
 					}
 				}
 				return srv.Write(ctx, lines)
-			}}, sim.Config{Seed: 3, NumStores: stores, Days: days, Start: from, Location: sh})
+			}}, sim.Config{Seed: 3, NumStores: stores, Days: days, Start: from, Location: sh, Scale: scale})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -79,8 +81,8 @@ func BenchmarkHistoryLines(b *testing.B) {
 		b.ReportMetric(float64(daily)/ev, "daily/event")
 		b.ReportMetric(float64(sketchH)/ev, "sketch-1h/event")
 		b.ReportMetric(float64(sketchD)/ev, "sketch-1d/event")
-		b.Logf("%d stores x %d days: %d events, %d minute lines written (one segment per simulated day); history: %d hourly + %d daily points, %d hourly + %d daily sketches; consolidation took %s",
-			stores, days, res.Events, minuteLines.Load(), hourly, daily, sketchH, sketchD, took.Round(time.Millisecond))
+		b.Logf("%d stores x %d days, scale %v: %d events, %d minute lines written (one segment per simulated day); history: %d hourly + %d daily points, %d hourly + %d daily sketches; consolidation took %s",
+			stores, days, scale, res.Events, minuteLines.Load(), hourly, daily, sketchH, sketchD, took.Round(time.Millisecond))
 	}
 }
 
