@@ -11,8 +11,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	dsinfluxql "github.com/storepulse/storepulse/datasource/pkg/engine/influxql"
 	"github.com/storepulse/storepulse/internal/influxql"
 	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/localday"
 	"github.com/storepulse/storepulse/internal/schema"
 	"github.com/storepulse/storepulse/internal/testclock"
 )
@@ -178,4 +181,83 @@ func addSums(parts ...map[string]map[string]float64) map[string]map[string]float
 		}
 	}
 	return out
+}
+
+// TestFineBucket: with influx.fine_bucket on a retention policy of its own,
+// the minute series go there and nothing else does; sketches, consolidated
+// series and watermarks stay in influx.bucket, the watermarks name the fine
+// bucket, and the datasource's InfluxQL source, given only the main bucket,
+// reads exact sums across both.
+func TestFineBucket(t *testing.T) {
+	db := influxtest.Start(t)
+	ql := &influxql.Client{URL: db.URL, Token: db.Token, Database: influxtest.Database, Timeout: time.Minute}
+	// InfluxDB expires by its own wall clock, and the tests' data lies at
+	// their own "now" (testclock): the policy keeps everything, what is
+	// tested here is where each series goes and how it is read back.
+	require.NoError(t, ql.Query(context.Background(), `CREATE RETENTION POLICY "recent" ON "db" DURATION INF REPLICATION 1`,
+		influxql.Options{}, func(int, *influxql.Series) error { return nil }))
+	in := startIngest(t, db, ingestOpts{FineBucket: "db/recent", FineRetention: 720 * time.Hour})
+	now := testclock.Now()
+	events := append(genEvents(41, "fine-a", 3000, now), genEvents(42, "fine-b", 3000, now.Add(-30*time.Hour))...)
+	for i := 0; i < len(events); i += 500 {
+		resp, err := in.Do("POST", "/v1/events", "application/json", mustJSON(t, events[i:i+500]), nil)
+		require.NoError(t, err)
+		require.Equal(t, 202, resp.Status, resp.Body)
+	}
+	in.WaitDrained(2 * time.Minute)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		hours, _ := watermarks(t, ql, "systemtest")
+		if !hours.Before(testclock.Clock()().Add(-10 * time.Minute).Truncate(time.Hour)) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "consolidation stuck at %s", hours)
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	start, end := now.Add(-5*24*time.Hour), now.Add(24*time.Hour)
+	recent := &influxql.Client{URL: db.URL, Token: db.Token, Database: influxtest.Database, RetentionPolicy: "recent", Timeout: time.Minute}
+	want := expectedSums(events)
+	requireSums(t, want, sumsBy(t, recent, "", start, end))
+	require.Empty(t, sumsBy(t, ql, "", start, end), "no minute series in the main bucket")
+	require.Empty(t, sumsBy(t, recent, schema.SuffixHour, start, end), "no hourly series in the fine bucket")
+	require.NotEmpty(t, sumsBy(t, ql, schema.SuffixHour, start, end), "hourly series in the main bucket")
+	sketches := 0
+	require.NoError(t, ql.Query(context.Background(), `SELECT count(estimate) FROM sp_distinct`, influxql.Options{}, func(_ int, s *influxql.Series) error {
+		sketches += len(s.Values)
+		return nil
+	}))
+	require.Positive(t, sketches, "sketches in the main bucket")
+	var fine string
+	require.NoError(t, ql.Query(context.Background(), `SELECT fine_bucket FROM sp_rollup`, influxql.Options{}, func(_ int, s *influxql.Series) error {
+		fine, _ = s.Values[0][1].(string)
+		return nil
+	}))
+	require.Equal(t, "db/recent", fine)
+
+	// The datasource, configured with the main bucket only.
+	src, err := dsinfluxql.New(db.URL, db.Token, "db/autogen", nil)
+	require.NoError(t, err)
+	sh, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	rows, err := src.Sums(context.Background(), engine.SumSpec{Start: localday.Floor(start, sh), Stop: end, DayZone: sh,
+		Terms: []engine.Term{{Measurement: schema.MeasOrders, Field: schema.FieldGMV}, {Measurement: schema.MeasIngest, Field: schema.FieldEvents}},
+		GroupBy: []string{schema.TagStore}})
+	require.NoError(t, err)
+	got := map[string]map[string]float64{}
+	for _, r := range rows {
+		st := r.Groups[0]
+		if got[st] == nil {
+			got[st] = map[string]float64{}
+		}
+		got[st][r.Term.Measurement+"."+r.Term.Field] += r.Value
+	}
+	for st := range want {
+		for k := range want[st] {
+			if k != "sp_orders.gmv" && k != "sp_ingest.events" {
+				delete(want[st], k)
+			}
+		}
+	}
+	requireSums(t, want, got)
 }
