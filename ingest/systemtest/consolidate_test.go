@@ -241,7 +241,7 @@ func TestFineBucket(t *testing.T) {
 	sh, err := time.LoadLocation("Asia/Shanghai")
 	require.NoError(t, err)
 	rows, err := src.Sums(context.Background(), engine.SumSpec{Start: localday.Floor(start, sh), Stop: end, DayZone: sh,
-		Terms: []engine.Term{{Measurement: schema.MeasOrders, Field: schema.FieldGMV}, {Measurement: schema.MeasIngest, Field: schema.FieldEvents}},
+		Terms:   []engine.Term{{Measurement: schema.MeasOrders, Field: schema.FieldGMV}, {Measurement: schema.MeasIngest, Field: schema.FieldEvents}},
 		GroupBy: []string{schema.TagStore}})
 	require.NoError(t, err)
 	got := map[string]map[string]float64{}
