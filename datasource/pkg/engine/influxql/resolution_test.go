@@ -79,9 +79,9 @@ func TestPlan(t *testing.T) {
 
 // TestConsolidatedAgrees: on simulated stores whose history is consolidated
 // (up to an hour before now, in a zone with a DST change in the range),
-// every KPI through the engine reads the same from the InfluxQL source (days,
-// hours and minutes as the watermarks allow) as from the Flux source, which
-// reads only the minute series.
+// every KPI through the engine reads the same from the InfluxQL and the Flux
+// sources (days, hours and minutes as the watermarks allow) as from the Flux
+// source reading only the minute series.
 func TestConsolidatedAgrees(t *testing.T) {
 	srv := influxtest.Start(t)
 	ctx := context.Background()
@@ -116,8 +116,10 @@ func TestConsolidatedAgrees(t *testing.T) {
 	eng := func(src engine.Source) *engine.Engine {
 		return &engine.Engine{Catalog: kpi.Default(), Source: src, Location: berlin, SeriesLimit: 500, Now: func() time.Time { return now }}
 	}
-	ef := eng(&engine.InfluxSource{QueryAPI: func() api.QueryAPI { return flux.QueryAPI(srv.Org) }, Bucket: srv.Bucket})
+	qapi := func() api.QueryAPI { return flux.QueryAPI(srv.Org) }
+	ef := eng(&engine.InfluxSource{QueryAPI: qapi, Bucket: srv.Bucket, MinutesOnly: true}) // the oracle
 	eq := eng(ql)
+	efc := eng(&engine.InfluxSource{QueryAPI: qapi, Bucket: srv.Bucket})
 	day := 24 * time.Hour
 	shapes := []struct {
 		name     string
@@ -156,6 +158,9 @@ func TestConsolidatedAgrees(t *testing.T) {
 				}
 				require.NoError(t, gerr)
 				same(t, want, got)
+				gotFlux, err := efc.Run(ctx, req)
+				require.NoError(t, err)
+				same(t, want, gotFlux, "the Flux source reading consolidated series")
 				for _, s := range got.Series {
 					for _, v := range s.Values {
 						if v != nil && *v != 0 {
@@ -180,16 +185,20 @@ func TestConsolidatedAgrees(t *testing.T) {
 	freq := engine.Request{Query: models.Query{Funnel: true}, From: from, To: to}
 	wf, err := ef.Funnel(ctx, freq)
 	require.NoError(t, err)
-	gf, err := eq.Funnel(ctx, freq)
-	require.NoError(t, err)
-	same(t, wf, gf)
+	for _, e := range []*engine.Engine{eq, efc} {
+		gf, err := e.Funnel(ctx, freq)
+		require.NoError(t, err)
+		same(t, wf, gf)
+	}
 	creq := engine.Request{Query: models.Query{KPI: "gmv", Compare: models.ComparePrevious, Contribution: &models.Contribution{Dimension: "store"}},
 		From: from.Add(6 * day), To: to}
 	wc, err := ef.Contribution(ctx, creq)
 	require.NoError(t, err)
-	gc, err := eq.Contribution(ctx, creq)
-	require.NoError(t, err)
-	same(t, wc, gc)
+	for _, e := range []*engine.Engine{eq, efc} {
+		gc, err := e.Contribution(ctx, creq)
+		require.NoError(t, err)
+		same(t, wc, gc)
+	}
 }
 
 type writer struct{ srv *influxtest.Server }
