@@ -24,6 +24,7 @@ import (
 	"github.com/storepulse/storepulse/ingest/auth"
 	"github.com/storepulse/storepulse/ingest/calendarstore"
 	"github.com/storepulse/storepulse/ingest/config"
+	"github.com/storepulse/storepulse/ingest/consolidate"
 	"github.com/storepulse/storepulse/ingest/dedup"
 	"github.com/storepulse/storepulse/ingest/event"
 	"github.com/storepulse/storepulse/ingest/influx"
@@ -34,6 +35,7 @@ import (
 	"github.com/storepulse/storepulse/ingest/spool"
 	"github.com/storepulse/storepulse/internal/clock"
 	"github.com/storepulse/storepulse/internal/influxql"
+	"github.com/storepulse/storepulse/internal/schema"
 	"github.com/storepulse/storepulse/internal/storezone"
 )
 
@@ -103,16 +105,50 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 	// InfluxDB 3.x has no Flux.
 	sketches := rollup.NewInfluxSketches(db.QueryAPI(), cfg.Influx.Bucket, ingester)
 	cal := calendarstore.New(db, cfg.Influx.Bucket, cfg.Location)
+	database, rp, err := influxql.SplitBucket(cfg.Influx.Bucket)
+	if err != nil {
+		_ = sp.Close()
+		return nil, fmt.Errorf("influx.bucket: %w (the consolidation reads it with InfluxQL)", err)
+	}
+	ql := &influxql.Client{URL: cfg.Influx.URL, Token: cfg.Influx.Token, Database: database, RetentionPolicy: rp,
+		Timeout: cfg.Influx.Timeout}
 	if cfg.Influx.QueryLanguage != config.QueryFlux {
-		database, rp, err := influxql.SplitBucket(cfg.Influx.Bucket)
-		if err != nil {
-			_ = sp.Close()
-			return nil, fmt.Errorf("influx.bucket: %w", err)
-		}
-		ql := &influxql.Client{URL: cfg.Influx.URL, Token: cfg.Influx.Token, Database: database, RetentionPolicy: rp,
-			Timeout: cfg.Influx.Timeout}
 		sketches = rollup.NewInfluxQLSketches(ql, ingester)
 		cal = calendarstore.NewInfluxQL(db, ql, cfg.Influx.Bucket, cfg.Location)
+	}
+	// The minute series go to influx.fine_bucket when set (a bucket or
+	// retention policy that expires them); everything else to influx.bucket.
+	var writer pipeline.Writer = db
+	fineQL, fineBucket := ql, cfg.Influx.Bucket
+	if cfg.Influx.FineBucket != "" && cfg.Influx.FineBucket != cfg.Influx.Bucket {
+		fine, err := influx.New(influx.Config{
+			URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org, Bucket: cfg.Influx.FineBucket,
+			Timeout: cfg.Influx.Timeout, BatchLines: cfg.Influx.BatchLines, Concurrency: cfg.Influx.Concurrency,
+			MinBackoff: cfg.Influx.MinBackoff, MaxBackoff: cfg.Influx.MaxBackoff,
+			DeadLetterDir: filepath.Join(cfg.DataDir, "deadletter"),
+		}, log.With("component", "influx", "bucket", cfg.Influx.FineBucket), nil)
+		if err != nil {
+			_ = sp.Close()
+			return nil, fmt.Errorf("InfluxDB client of influx.fine_bucket: %w", err)
+		}
+		fdb, frp, err := influxql.SplitBucket(cfg.Influx.FineBucket)
+		if err != nil {
+			_ = sp.Close()
+			return nil, fmt.Errorf("influx.fine_bucket: %w", err)
+		}
+		fineQL = &influxql.Client{URL: cfg.Influx.URL, Token: cfg.Influx.Token, Database: fdb, RetentionPolicy: frp,
+			Timeout: cfg.Influx.Timeout}
+		fineBucket = cfg.Influx.FineBucket
+		writer = routeWriter{main: db, fine: fine}
+	}
+	cons, err := consolidate.New(consolidate.Options{
+		Ingester: ingester, Location: cfg.Location, Fine: fineQL, Main: ql, Write: db, FineBucket: fineBucket,
+		Grace: cfg.Influx.ConsolidateGrace, FineRetention: cfg.Influx.FineRetention, Now: now,
+		Logger: log.With("component", "consolidate"),
+	})
+	if err != nil {
+		_ = sp.Close()
+		return nil, err
 	}
 	ru, err := rollup.New(rollup.Options{
 		Ingester: ingester, Location: cfg.Location,
@@ -125,8 +161,8 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 		return nil, err
 	}
 	pl := pipeline.New(pipeline.Options{SealInterval: cfg.Spool.SealInterval, MaxSpoolBytes: cfg.Spool.MaxBytes,
-		SketchInterval: cfg.Spool.SketchInterval},
-		spoolAdapter{sp}, dd, rollupAdapter{ru}, db, dedup.Key, log.With("component", "pipeline"), reg)
+		SketchInterval: cfg.Spool.SketchInterval, Consolidator: cons},
+		spoolAdapter{sp}, dd, rollupAdapter{ru}, writer, dedup.Key, log.With("component", "pipeline"), reg)
 	if err := pl.Recover(); err != nil {
 		_ = sp.Close()
 		return nil, err
@@ -423,6 +459,33 @@ type rollupSegment struct {
 func (s rollupSegment) Add(b *event.Batch)                      { s.s.Add(b) }
 func (s rollupSegment) SumLines() ([]string, error)             { return s.r.SumLines(s.s) }
 func (s rollupSegment) MergeSketches(ctx context.Context) error { return s.r.MergeSketches(ctx, s.s) }
+func (s rollupSegment) Hours() []int64                          { return s.s.Hours() }
+
+// routeWriter sends the minute series to the fine bucket and every other
+// line (sketches, pass-through points, consolidated series) to the main one.
+type routeWriter struct{ main, fine *influx.Client }
+
+func (w routeWriter) Write(ctx context.Context, lines []string) error {
+	var fine, main []string
+	for _, l := range lines {
+		if schema.IsFineLine(l) {
+			fine = append(fine, l)
+		} else {
+			main = append(main, l)
+		}
+	}
+	if len(fine) > 0 {
+		if err := w.fine.Write(ctx, fine); err != nil {
+			return err
+		}
+	}
+	if len(main) > 0 {
+		return w.main.Write(ctx, main)
+	}
+	return nil
+}
+
+func (w routeWriter) Ready(ctx context.Context) error { return w.main.Ready(ctx) }
 
 // zoneRewrite is how often the store time zone is written again (in case the
 // point was deleted); zoneRetry after a failure.

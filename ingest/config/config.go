@@ -68,6 +68,17 @@ type Influx struct {
 	// QueryLanguage is how the service reads InfluxDB back (stored sketches,
 	// the campaign calendar): QueryInfluxQL (default) or QueryFlux.
 	QueryLanguage string `mapstructure:"query_language"`
+	// FineBucket is where the minute series go ("" : Bucket). Give it a
+	// retention (a 1.8 retention policy "db/rp", a 2.x bucket, a 3.x
+	// database) to keep only the recent minutes; the consolidated hourly and
+	// daily series stay in Bucket.
+	FineBucket string `mapstructure:"fine_bucket"`
+	// FineRetention is FineBucket's retention (0: the minute series never
+	// expire). Hours older than it are never consolidated again.
+	FineRetention time.Duration `mapstructure:"fine_retention"`
+	// ConsolidateGrace is how long after an hour's end its minute series
+	// are consolidated into the hourly series (later events re-consolidate).
+	ConsolidateGrace time.Duration `mapstructure:"consolidate_grace"`
 }
 
 // LineProtocol configures the InfluxDB-compatible write endpoints.
@@ -180,6 +191,9 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("influx.min_backoff", 100*time.Millisecond)
 	v.SetDefault("influx.max_backoff", 30*time.Second)
 	v.SetDefault("influx.query_language", QueryInfluxQL)
+	v.SetDefault("influx.fine_bucket", "")
+	v.SetDefault("influx.fine_retention", time.Duration(0))
+	v.SetDefault("influx.consolidate_grace", 10*time.Minute)
 	v.SetDefault("spool.max_bytes", int64(1)<<30)
 	v.SetDefault("spool.segment_max_bytes", int64(16)<<20)
 	v.SetDefault("spool.seal_interval", 5*time.Second)
@@ -323,6 +337,23 @@ func (c *Config) check() error {
 	case QueryFlux:
 	default:
 		bad("influx.query_language", "must be %s or %s, got %q", QueryInfluxQL, QueryFlux, c.Influx.QueryLanguage)
+	}
+	if c.Influx.FineBucket != "" {
+		if _, _, err := influxql.SplitBucket(c.Influx.FineBucket); err != nil {
+			bad("influx.fine_bucket", "%v", err)
+		}
+	}
+	switch {
+	case c.Influx.FineRetention < 0:
+		bad("influx.fine_retention", "must not be negative")
+	case c.Influx.FineRetention > 0 && c.Influx.FineBucket == "":
+		bad("influx.fine_retention", "is the retention of influx.fine_bucket, which is not set (the main bucket must keep everything)")
+	case c.Influx.FineRetention > 0 && c.Influx.FineRetention < c.Limits.LateHorizon+24*time.Hour:
+		bad("influx.fine_retention", "must be at least limits.late_horizon + 24h (%s): a late event's minutes must still be there to consolidate its hour again",
+			c.Limits.LateHorizon+24*time.Hour)
+	}
+	if c.Influx.ConsolidateGrace < time.Minute || c.Influx.ConsolidateGrace > 24*time.Hour {
+		bad("influx.consolidate_grace", "must be between 1m and 24h, got %s", c.Influx.ConsolidateGrace)
 	}
 	if c.Influx.BatchLines < 1 || c.Influx.BatchLines > 100000 {
 		bad("influx.batch_lines", "must be between 1 and 100000, got %d", c.Influx.BatchLines)

@@ -83,6 +83,23 @@ type RollupSegment interface {
 	MergeSketches(ctx context.Context) error
 }
 
+// Consolidator keeps the consolidated (hourly and daily) series
+// (ingest/consolidate). The flusher is its only caller: nothing is written
+// to the minute series while it reads them.
+type Consolidator interface {
+	// Written records the hours a flushed segment wrote minute points to.
+	Written(hours []int64)
+	// Settle consolidates again the hours recorded by Written that were
+	// already consolidated; the segments that reported them leave the
+	// spool only after it succeeded.
+	Settle(ctx context.Context) error
+	// Tick consolidates closed hours, for at most budget.
+	Tick(ctx context.Context, budget time.Duration) (more bool, err error)
+}
+
+// hourLister is a RollupSegment that knows the hours of its sums.
+type hourLister interface{ Hours() []int64 }
+
 // Writer writes lines to InfluxDB, retrying until ctx ends (ingest/influx).
 type Writer interface {
 	Write(ctx context.Context, lines []string) error
@@ -106,6 +123,10 @@ type Options struct {
 	SketchInterval time.Duration
 	// MaxAwaiting writes the sketches early when this many segments wait (default 64).
 	MaxAwaiting int
+	// Consolidator, when set, is told the hours each segment wrote, settles
+	// them before the segments are removed and consolidates closed hours
+	// after each flush.
+	Consolidator Consolidator
 }
 
 // Pipeline is the ingest data path.
@@ -421,9 +442,30 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 		}
 	}
 	if len(p.awaiting) > 0 && (p.removeSoon || time.Since(p.lastSketchFlush) >= p.opts.SketchInterval) {
-		return p.flushSketches(ctx)
+		if err := p.flushSketches(ctx); err != nil {
+			return err
+		}
+	}
+	if c := p.opts.Consolidator; c != nil {
+		if _, err := c.Tick(ctx, consolidateBudget); err != nil {
+			p.m.flushErrors.WithLabelValues("consolidate").Inc()
+			return fmt.Errorf("pipeline: consolidate: %w", err)
+		}
 	}
 	return nil
+}
+
+// consolidateBudget bounds the time one flush spends consolidating closed
+// hours (a catch-up over a long history goes on at the next flush).
+const consolidateBudget = 2 * time.Second
+
+// written tells the consolidator the hours a segment wrote to.
+func (p *Pipeline) written(seg RollupSegment) {
+	if c := p.opts.Consolidator; c != nil {
+		if h, ok := seg.(hourLister); ok {
+			c.Written(h.Hours())
+		}
+	}
 }
 
 // flushSketches writes every pending sketch, then removes the segments that
@@ -442,6 +484,15 @@ func (p *Pipeline) flushSketches(ctx context.Context) error {
 	p.lastSketchFlush = time.Now()
 	p.removeSoon = false
 	p.m.lines.Add(float64(len(lines)))
+	if c := p.opts.Consolidator; c != nil && len(p.awaiting) > 0 {
+		// Late minute points in consolidated hours: their hours and days are
+		// consolidated again before the segments go (a crash before that
+		// replays them, which reports the same hours again).
+		if err := c.Settle(ctx); err != nil {
+			p.m.flushErrors.WithLabelValues("consolidate").Inc()
+			return fmt.Errorf("pipeline: consolidate late data: %w", err)
+		}
+	}
 	for len(p.awaiting) > 0 {
 		id := p.awaiting[0]
 		if err := p.spool.Remove(id); err != nil {
@@ -497,6 +548,7 @@ func (p *Pipeline) flushSegment(ctx context.Context, id uint64) error {
 		}
 		// Its ids are persisted already; Recover made them pending again.
 		p.dedup.Release(keys)
+		p.written(seg)
 		p.awaiting = append(p.awaiting, id)
 		p.awaitingSet[id] = true
 		return nil
@@ -513,6 +565,7 @@ func (p *Pipeline) flushSegment(ctx context.Context, id uint64) error {
 		p.m.flushErrors.WithLabelValues("write").Inc()
 		return fmt.Errorf("pipeline: write segment %d: %w", id, err)
 	}
+	p.written(seg)
 	if err := p.persistIDs(ctx, id, keys); err != nil {
 		p.m.flushErrors.WithLabelValues("dedup").Inc()
 		return fmt.Errorf("pipeline: keep ids of segment %d: %w", id, err)

@@ -445,3 +445,53 @@ func TestReadyReportsSpoolHealth(t *testing.T) {
 	sp.health = errors.New("spool cannot accept writes: no space left on device")
 	require.ErrorContains(t, p.Ready(context.Background()), "spool cannot accept writes")
 }
+
+// Hours makes countSegment report one hour per segment to a consolidator.
+func (c *countSegment) Hours() []int64 { return []int64{int64(c.seg) * int64(time.Hour)} }
+
+// fakeConsolidator keeps the hours it was told until a Settle succeeds.
+type fakeConsolidator struct {
+	dirty, settled  []int64
+	failSettle      int
+	ticks           int
+	removedAtSettle []int
+	sp              *memSpool
+}
+
+func (c *fakeConsolidator) Written(hours []int64) { c.dirty = append(c.dirty, hours...) }
+func (c *fakeConsolidator) Settle(context.Context) error {
+	c.removedAtSettle = append(c.removedAtSettle, len(c.sp.Sealed()))
+	if c.failSettle > 0 {
+		c.failSettle--
+		return errors.New("InfluxDB down")
+	}
+	c.settled, c.dirty = append(c.settled, c.dirty...), nil
+	return nil
+}
+func (c *fakeConsolidator) Tick(context.Context, time.Duration) (bool, error) {
+	c.ticks++
+	return false, nil
+}
+
+// TestConsolidatorSettlesBeforeRemove: a segment's hours are settled before
+// it leaves the spool, and a failed settle keeps it there.
+func TestConsolidatorSettlesBeforeRemove(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	cons := &fakeConsolidator{failSettle: 1, sp: sp}
+	p, _ := newPipelineOpts(t, sp, &memWriter{}, pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond,
+		SketchInterval: time.Millisecond, Consolidator: cons})
+	ctx := context.Background()
+	_, err := p.Accept(ctx, events("e0"))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
+	time.Sleep(2 * time.Millisecond)
+	require.ErrorContains(t, p.FlushSealed(ctx), "consolidate late data")
+	require.Len(t, sp.Sealed(), 1, "a segment whose hours are not settled stays in the spool")
+	require.Equal(t, []int64{0}, cons.dirty)
+	time.Sleep(2 * time.Millisecond)
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Empty(t, sp.Sealed())
+	require.Equal(t, []int64{0}, cons.settled)
+	require.Equal(t, []int{1, 1}, cons.removedAtSettle, "settled while the segment was still in the spool")
+	require.Equal(t, 1, cons.ticks, "closed hours are consolidated after a successful flush")
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/axiomhq/hyperloglog"
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
@@ -373,4 +374,22 @@ func (r *Rollup) PendingSketches() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.pending)
+}
+
+// Hours lists the UTC hours (unix ns of their starts, ascending) in which the
+// segment has summed points: the hours whose consolidated series
+// (ingest/consolidate) its sums change.
+func (s *Segment) Hours() []int64 {
+	seen := map[int64]bool{}
+	for k, v := range s.sums {
+		if v.set != 0 {
+			seen[floorDiv(k.window, int64(time.Hour))] = true
+		}
+	}
+	out := make([]int64, 0, len(seen))
+	for h := range seen {
+		out = append(out, h)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -73,6 +73,10 @@ type Options struct {
 	// DataDir places the data directory (default: a fresh temp dir), e.g. on
 	// a small tmpfs for disk-full tests.
 	DataDir string
+	// FineBucket and FineRetention are influx.fine_bucket and
+	// influx.fine_retention (empty, 0: not set).
+	FineBucket    string
+	FineRetention time.Duration
 }
 
 // Ingest is a running storepulse-ingest process.
@@ -133,6 +137,8 @@ influx:
   timeout: 10s
   min_backoff: 50ms
   max_backoff: 500ms
+  fine_bucket: %q
+  fine_retention: %s
 spool:
   max_bytes: %d
   segment_max_bytes: %d
@@ -153,7 +159,7 @@ log:
   level: info
 lineprotocol:
   databases: %s
-`, port, o.DataDir, o.Ingester, db.URL, db.Token, db.Org, db.Bucket, o.SpoolMaxBytes,
+`, port, o.DataDir, o.Ingester, db.URL, db.Token, db.Org, db.Bucket, o.FineBucket, o.FineRetention, o.SpoolMaxBytes,
 		o.SegmentMaxBytes, o.SealInterval, o.MaxBodyBytes, 4*o.MaxBodyBytes, o.LateHorizon, auth.Hash(Token), o.ExtraTokens, yamlList(o.Databases))
 	in := &Ingest{t: t, binary: binary, URL: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: o.DataDir,
 		config: filepath.Join(dir, "config.yaml"), logPath: filepath.Join(dir, "ingest.log")}

@@ -3,7 +3,10 @@
 // exactly this and the datasource reads exactly this; docs/schema.md describes it.
 package schema
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Tag keys. Every tag is a bounded dimension; ids (user, order, session, event)
 // are never tags.
@@ -55,7 +58,47 @@ const (
 	// datasource reads it (package storezone).
 	MeasMeta      = "sp_meta"
 	FieldTimeZone = "timezone"
+	// MeasRollup records, per ingester (tag TagIngester), how far its
+	// consolidated series reach: FieldHoursUntil (unix ns, an hour boundary)
+	// — every hour before it is in the hourly measurements — and
+	// FieldDaysUntil (unix ns, a local-day boundary) — every local day before
+	// it is in the daily measurements — and FieldFineBucket, where its
+	// minute series are (docs/schema.md, "Consolidated series").
+	MeasRollup      = "sp_rollup"
+	FieldHoursUntil = "hours_until"
+	FieldDaysUntil  = "days_until"
+	FieldFineBucket = "fine_bucket"
 )
+
+// Suffixes of the consolidated measurements: sp_orders_1h holds one point
+// per series (ingester included) and UTC hour, at the hour's start;
+// sp_orders_1d one per series and local day of the store time zone, at the
+// day's first instant.
+const (
+	SuffixHour = "_1h"
+	SuffixDay  = "_1d"
+)
+
+// Hourly is the hourly consolidated measurement of summed measurement m.
+func Hourly(m string) string { return m + SuffixHour }
+
+// Daily is the daily consolidated measurement of summed measurement m.
+func Daily(m string) string { return m + SuffixDay }
+
+// IsFineLine reports whether a line-protocol line is a point of a summed
+// measurement's minute series (its measurement name, up to the first
+// unescaped comma or space, is a summed measurement's).
+func IsFineLine(line string) bool {
+	if !strings.HasPrefix(line, "sp_") {
+		return false
+	}
+	end := strings.IndexAny(line, ", ")
+	if end < 0 {
+		return false
+	}
+	_, ok := Lookup(line[:end])
+	return ok
+}
 
 // Fields of the rolled-up measurements.
 const (

@@ -208,7 +208,11 @@ func (c *CachingSource) Sums(ctx context.Context, spec SumSpec) ([]SumRow, error
 		ts[i] = t.Measurement + "." + t.Field
 	}
 	slices.Sort(ts)
-	key := fmt.Sprintf("sums|%s|%s|%d|%q|%s|%q", keyTime(spec.Start), keyTime(spec.Stop), spec.Every, ts, keyFilters(spec.Filters), spec.GroupBy)
+	zone := ""
+	if spec.DayZone != nil {
+		zone = spec.DayZone.String()
+	}
+	key := fmt.Sprintf("sums|%s|%s|%d|%q|%s|%q|%s", keyTime(spec.Start), keyTime(spec.Stop), spec.Every, ts, keyFilters(spec.Filters), spec.GroupBy, zone)
 	v, err := c.do(ctx, key, func(ctx context.Context) (any, error) { return c.src.Sums(ctx, spec) })
 	if err != nil {
 		return nil, err

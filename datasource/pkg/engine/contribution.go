@@ -77,7 +77,7 @@ func (e *Engine) Contribution(ctx context.Context, req Request) (*ContributionRe
 	type side struct{ num, den map[string]float64 }
 	read := func(from, to time.Time) (side, error) {
 		s := side{num: map[string]float64{}, den: map[string]float64{}}
-		rows, err := e.Source.Sums(ctx, SumSpec{Start: from, Stop: to, Terms: ts, Filters: q.Filters, GroupBy: []string{dim}})
+		rows, err := e.Source.Sums(ctx, SumSpec{Start: from, Stop: to, Terms: ts, Filters: q.Filters, GroupBy: []string{dim}, DayZone: e.Location})
 		if err != nil {
 			return s, err
 		}

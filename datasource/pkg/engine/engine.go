@@ -390,8 +390,12 @@ func (ev *evaluation) fetch(ctx context.Context, b Buckets) (*fetched, error) {
 	slices.SortFunc(ts, func(a, b Term) int { return strings.Compare(a.Measurement+"."+a.Field, b.Measurement+"."+b.Field) })
 	ts = slices.Compact(ts)
 	if len(ts) > 0 {
-		rows, err := ev.e.Source.Sums(ctx, SumSpec{Start: b.Start(), Stop: b.End,
-			Every: Grain(ev.step, ev.e.Location, b.Start(), b.End), Terms: ts, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy})
+		spec := SumSpec{Start: b.Start(), Stop: b.End,
+			Every: Grain(ev.step, ev.e.Location, b.Start(), b.End), Terms: ts, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy}
+		if ev.step.WholeDays() {
+			spec.DayZone = ev.e.Location
+		}
+		rows, err := ev.e.Source.Sums(ctx, spec)
 		if err != nil {
 			return nil, err
 		}
@@ -415,7 +419,7 @@ func (ev *evaluation) fetch(ctx context.Context, b Buckets) (*fetched, error) {
 		}
 		if withBase && baseStart.Before(b.Start()) {
 			rows, err := ev.e.Source.Sums(ctx, SumSpec{Start: baseStart, Stop: b.Start(),
-				Terms: ts, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy})
+				Terms: ts, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy, DayZone: ev.e.Location})
 			if err != nil {
 				return nil, err
 			}

@@ -90,7 +90,12 @@ func filterLines(b *strings.Builder, filters map[string][]string) {
 
 // SumFlux is the query of a SumSpec: sums pushed into InfluxDB per window
 // and group; a reader never needs the raw points.
-func SumFlux(bucket string, spec SumSpec) string {
+func SumFlux(bucket string, spec SumSpec) string { return SumFluxFrom(bucket, spec, "") }
+
+// SumFluxFrom is SumFlux reading each measurement's series with suffix (""
+// the minute series, schema.SuffixHour or schema.SuffixDay the consolidated
+// ones).
+func SumFluxFrom(bucket string, spec SumSpec, suffix string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "from(bucket: %s)\n", FluxString(bucket))
 	fmt.Fprintf(&b, "  |> range(start: %s, stop: %s)\n", fluxTime(spec.Start), fluxTime(spec.Stop))
@@ -105,7 +110,7 @@ func SumFlux(bucket string, spec SumSpec) string {
 	slices.Sort(meas)
 	var ors []string
 	for _, m := range meas {
-		ors = append(ors, fmt.Sprintf("(r._measurement == %s and %s)", FluxString(m), anyOf("r._field", byMeas[m])))
+		ors = append(ors, fmt.Sprintf("(r._measurement == %s and %s)", FluxString(m+suffix), anyOf("r._field", byMeas[m])))
 	}
 	fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", strings.Join(ors, " or "))
 	filterLines(&b, spec.Filters)

@@ -86,7 +86,7 @@ func (e *Engine) Funnel(ctx context.Context, req Request) (*FunnelResult, error)
 			ts = append(ts, s.Term)
 		}
 	}
-	rows, err := e.Source.Sums(ctx, SumSpec{Start: req.From, Stop: to, Terms: ts, Filters: q.Filters, GroupBy: q.GroupBy})
+	rows, err := e.Source.Sums(ctx, SumSpec{Start: req.From, Stop: to, Terms: ts, Filters: q.Filters, GroupBy: q.GroupBy, DayZone: e.Location})
 	if err != nil {
 		return nil, err
 	}

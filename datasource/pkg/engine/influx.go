@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -20,6 +22,15 @@ type InfluxSource struct {
 	// the read, a data race when one is shared by concurrent queries.
 	QueryAPI func() api.QueryAPI
 	Bucket   string
+	// MinutesOnly reads every sum from the minute series, never from the
+	// consolidated ones (an oracle for tests and benchmarks).
+	MinutesOnly bool
+	// Now is the clock of the watermark cache (time.Now when nil).
+	Now func() time.Time
+
+	marksMu sync.Mutex
+	marks   Marks
+	marksAt time.Time
 }
 
 // downstream marks an InfluxDB failure; a cancelled query stays a
@@ -68,10 +79,47 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-// Sums implements Source.
+// Sums implements Source. As the InfluxQL source, it reads the coarsest
+// series that answer the sum exactly (Plan): consolidated local days and
+// hours below the ingesters' watermarks, minutes above.
 func (s *InfluxSource) Sums(ctx context.Context, spec SumSpec) ([]SumRow, error) {
+	pieces := []Piece{{spec.Start, spec.Stop, ""}}
+	fine := s.Bucket
+	if !s.MinutesOnly {
+		m, err := s.readMarks(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pieces = Plan(spec, m)
+		if m.FineBucket != "" {
+			fine = m.FineBucket
+		}
+	}
 	var rows []SumRow
-	err := s.run(ctx, "summing fields", SumFlux(s.Bucket, spec), func(rec *query.FluxRecord) error {
+	for _, p := range pieces {
+		ps := spec
+		ps.Start, ps.Stop = p.Start, p.Stop
+		bucket := s.Bucket
+		if p.Suffix == "" {
+			bucket = fine
+		} else {
+			// Consolidated points lie exactly on window starts, and Flux on
+			// InfluxDB 1.8 also reads a point at the range stop: stop just
+			// before it (the next piece reads it).
+			ps.Stop = ps.Stop.Add(-time.Nanosecond)
+		}
+		var err error
+		if rows, err = s.sums(ctx, bucket, ps, p.Suffix, spec.Start, rows); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// sums appends the rows of spec read from bucket's series with suffix;
+// windows are stamped no earlier than start.
+func (s *InfluxSource) sums(ctx context.Context, bucket string, spec SumSpec, suffix string, start time.Time, rows []SumRow) ([]SumRow, error) {
+	err := s.run(ctx, "summing fields", SumFluxFrom(bucket, spec, suffix), func(rec *query.FluxRecord) error {
 		v, ok := number(rec.Value())
 		if !ok {
 			if rec.Value() == nil {
@@ -79,11 +127,12 @@ func (s *InfluxSource) Sums(ctx context.Context, spec SumSpec) ([]SumRow, error)
 			}
 			return backend.DownstreamError(fmt.Errorf("InfluxDB: field %s.%s holds %T, the schema says float", rec.Measurement(), rec.Field(), rec.Value()))
 		}
-		t := spec.Start
-		if spec.Every > 0 {
+		t := start
+		if spec.Every > 0 && rec.Time().After(t) {
 			t = rec.Time()
 		}
-		rows = append(rows, SumRow{Time: t, Term: Term{rec.Measurement(), rec.Field()}, Groups: groupValues(rec, spec.GroupBy), Value: v})
+		meas := strings.TrimSuffix(rec.Measurement(), suffix)
+		rows = append(rows, SumRow{Time: t, Term: Term{meas, rec.Field()}, Groups: groupValues(rec, spec.GroupBy), Value: v})
 		return nil
 	})
 	return rows, err

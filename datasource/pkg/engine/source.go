@@ -19,6 +19,11 @@ type SumSpec struct {
 	Terms   []Term
 	Filters map[string][]string
 	GroupBy []string
+	// DayZone, when set, is the store time zone and says that every window
+	// is made of whole local days of it (always true when Every is 0): a
+	// source may then answer the whole local days from daily roll-ups. Nil:
+	// whole hours at the coarsest.
+	DayZone *time.Location
 }
 
 // SumRow is one window's sum of one field for one group.

@@ -48,7 +48,7 @@ func TestBucketSelectsDatabaseAndRetentionPolicy(t *testing.T) {
 	src, err := influxql.New(srv.URL, srv.Token, "nodb/autogen", nil)
 	require.NoError(t, err)
 	_, err = src.Sums(context.Background(), spec)
-	require.ErrorContains(t, err, "InfluxDB: summing fields failed: InfluxDB: database not found: nodb")
+	require.ErrorContains(t, err, "InfluxDB: reading the consolidation watermarks failed: InfluxDB: database not found: nodb")
 	require.True(t, backend.IsDownstreamError(err), "InfluxDB's error is downstream")
 	_, err = src.Sums(context.Background(), engine.SumSpec{Start: spec.Start, Stop: spec.Stop, Terms: spec.Terms,
 		Filters: map[string][]string{"store": {"a\rb"}}})

@@ -111,7 +111,12 @@ func SumMeasurements(spec engine.SumSpec) (meas []string, fields map[string][]st
 
 // SumQuery is the query of a SumSpec: per measurement one statement summing
 // its fields (aliased to the field names) per window and group.
-func SumQuery(spec engine.SumSpec) string {
+func SumQuery(spec engine.SumSpec) string { return SumQueryFrom(spec, "") }
+
+// SumQueryFrom is SumQuery reading the series of each measurement with
+// suffix ("" the minute series, schema.SuffixHour or schema.SuffixDay the
+// consolidated ones).
+func SumQueryFrom(spec engine.SumSpec, suffix string) string {
 	meas, fields := SumMeasurements(spec)
 	stmts := make([]string, len(meas))
 	for i, m := range meas {
@@ -120,7 +125,7 @@ func SumQuery(spec engine.SumSpec) string {
 			sel[j] = "sum(" + iql.Ident(f) + ") AS " + iql.Ident(f)
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "SELECT %s FROM %s WHERE %s%s", strings.Join(sel, ", "), iql.Ident(m),
+		fmt.Fprintf(&b, "SELECT %s FROM %s WHERE %s%s", strings.Join(sel, ", "), iql.Ident(m+suffix),
 			timeRange(spec.Start, spec.Stop), filterConds(spec.Filters))
 		switch {
 		case spec.Every > 0:
@@ -151,6 +156,12 @@ func SketchQuery(spec engine.SketchSpec) string {
 // else from every summed measurement carrying the dimension (one statement
 // each). Only values with a point in range are listed, as in Flux.
 func DimensionQuery(spec engine.DimensionSpec, fromSums bool) string {
+	return DimensionQueryFrom(spec, fromSums, "")
+}
+
+// DimensionQueryFrom is DimensionQuery reading the summed measurements'
+// series with suffix ("" the minute series).
+func DimensionQueryFrom(spec engine.DimensionSpec, fromSums bool, suffix string) string {
 	where := timeRange(spec.Start, spec.Stop)
 	g := iql.Ident(spec.Dimension)
 	if !fromSums && SketchDimension(spec.Dimension) {
@@ -162,7 +173,7 @@ func DimensionQuery(spec engine.DimensionSpec, fromSums bool) string {
 	for _, m := range schema.Summed() {
 		if slices.Contains(m.Tags, spec.Dimension) {
 			stmts = append(stmts, fmt.Sprintf("SELECT count(%s) FROM %s WHERE %s%s GROUP BY %s",
-				iql.Ident(m.Fields[0]), iql.Ident(m.Name), where, filterConds(spec.Filters), g))
+				iql.Ident(m.Fields[0]), iql.Ident(m.Name+suffix), where, filterConds(spec.Filters), g))
 		}
 	}
 	return strings.Join(stmts, "; ")
@@ -198,9 +209,12 @@ func CampaignQuery() string {
 
 // LatestQuery finds the newest sp_ingest point per store: last() is a
 // selector, so the row's time is the point's.
-func LatestQuery(spec engine.LatestSpec) string {
+func LatestQuery(spec engine.LatestSpec) string { return LatestQueryFrom(spec, "") }
+
+// LatestQueryFrom is LatestQuery reading the sp_ingest series with suffix.
+func LatestQueryFrom(spec engine.LatestSpec, suffix string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "SELECT last(%s) FROM %s WHERE %s", iql.Ident(schema.FieldEvents), iql.Ident(schema.MeasIngest),
+	fmt.Fprintf(&b, "SELECT last(%s) FROM %s WHERE %s", iql.Ident(schema.FieldEvents), iql.Ident(schema.MeasIngest+suffix),
 		timeRange(spec.Start, spec.Stop))
 	if len(spec.Stores) > 0 {
 		b.WriteString(" AND " + anyOf(schema.TagStore, spec.Stores))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -25,6 +26,13 @@ const SketchChunkSize = 500
 // with InfluxQL. Safe for concurrent use.
 type Source struct {
 	Client *iql.Client
+	// Now is the clock of the watermark cache (time.Now when nil).
+	Now func() time.Time
+
+	mu          sync.Mutex
+	cachedMarks Marks
+	fine        *iql.Client // reads the minute series
+	marksAt     time.Time
 }
 
 var (
@@ -58,8 +66,13 @@ func downstream(what string, err error) error {
 
 // run runs q; an error fn returns is passed through unmarked.
 func (s *Source) run(ctx context.Context, what, q string, o iql.Options, fn func(stmt int, sr *iql.Series) error) error {
+	return run(ctx, s.Client, what, q, o, fn)
+}
+
+// run runs q with c; an error fn returns is passed through unmarked.
+func run(ctx context.Context, c *iql.Client, what, q string, o iql.Options, fn func(stmt int, sr *iql.Series) error) error {
 	var fnErr error
-	err := s.Client.Query(ctx, q, o, func(stmt int, sr *iql.Series) error {
+	err := c.Query(ctx, q, o, func(stmt int, sr *iql.Series) error {
 		if err := fn(stmt, sr); err != nil {
 			fnErr = err
 			return err
@@ -97,7 +110,10 @@ func rowTime(sr *iql.Series, row []any) (time.Time, error) {
 	return t, nil
 }
 
-// Sums implements engine.Source.
+// Sums implements engine.Source. The range is read from the coarsest
+// series that answer it exactly (Plan): consolidated local days and hours
+// below the ingesters' watermarks, minutes above; the rows of the pieces
+// add up as the rows of one window do.
 func (s *Source) Sums(ctx context.Context, spec engine.SumSpec) ([]engine.SumRow, error) {
 	if len(spec.Terms) == 0 {
 		return nil, nil
@@ -105,9 +121,30 @@ func (s *Source) Sums(ctx context.Context, spec engine.SumSpec) ([]engine.SumRow
 	if err := checkAll(spec.Filters, spec.GroupBy); err != nil {
 		return nil, badInput(err)
 	}
-	meas, fields := SumMeasurements(spec)
+	m, fine, err := s.marks(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var rows []engine.SumRow
-	err := s.run(ctx, "summing fields", SumQuery(spec), iql.Options{}, func(stmt int, sr *iql.Series) error {
+	for _, p := range Plan(spec, m) {
+		ps := spec
+		ps.Start, ps.Stop = p.Start, p.Stop
+		c := s.Client
+		if p.Suffix == "" {
+			c = fine
+		}
+		if rows, err = s.sums(ctx, c, ps, p.Suffix, spec.Start, rows); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// sums appends the rows of spec read from the series with suffix; windows
+// are stamped no earlier than start.
+func (s *Source) sums(ctx context.Context, c *iql.Client, spec engine.SumSpec, suffix string, start time.Time, rows []engine.SumRow) ([]engine.SumRow, error) {
+	meas, fields := SumMeasurements(spec)
+	err := run(ctx, c, "summing fields", SumQueryFrom(spec, suffix), iql.Options{}, func(stmt int, sr *iql.Series) error {
 		if stmt < 0 || stmt >= len(meas) {
 			return backend.DownstreamError(fmt.Errorf("InfluxDB: answer to statement %d of %d", stmt, len(meas)))
 		}
@@ -118,7 +155,7 @@ func (s *Source) Sums(ctx context.Context, spec engine.SumSpec) ([]engine.SumRow
 			cols[j] = sr.Column(f)
 		}
 		for _, row := range sr.Values {
-			t := spec.Start
+			t := start
 			if spec.Every > 0 {
 				wt, err := rowTime(sr, row)
 				if err != nil {
@@ -137,7 +174,7 @@ func (s *Source) Sums(ctx context.Context, spec engine.SumSpec) ([]engine.SumRow
 				}
 				v, ok, err := iql.Float(row[c])
 				if err != nil {
-					return backend.DownstreamError(fmt.Errorf("InfluxDB: field %s.%s %w, the schema says float", m, f, err))
+					return backend.DownstreamError(fmt.Errorf("InfluxDB: field %s.%s %w, the schema says float", m+suffix, f, err))
 				}
 				if !ok {
 					continue // no point of this field in the window
@@ -197,11 +234,21 @@ func (s *Source) DimensionValues(ctx context.Context, spec engine.DimensionSpec)
 		return nil
 	}
 	what := "listing " + spec.Dimension + " values"
-	err := s.run(ctx, what, DimensionQuery(spec, false), iql.Options{}, collect)
-	if err == nil && len(out) == 0 && SketchDimension(spec.Dimension) {
+	if SketchDimension(spec.Dimension) {
+		if err := s.run(ctx, what, DimensionQuery(spec, false), iql.Options{}, collect); err != nil || len(out) > 0 {
+			slices.Sort(out)
+			return out, err
+		}
 		// No sketches (e.g. stores sending only pre-aggregated metrics): ask
 		// the summed measurements.
-		err = s.run(ctx, what, DimensionQuery(spec, true), iql.Options{}, collect)
+	}
+	// The minute series, and the hourly ones where the minutes expired.
+	_, fine, err := s.marks(ctx)
+	if err == nil {
+		err = run(ctx, fine, what, DimensionQueryFrom(spec, true, ""), iql.Options{}, collect)
+	}
+	if err == nil {
+		err = s.run(ctx, what, DimensionQueryFrom(spec, true, schema.SuffixHour), iql.Options{}, collect)
 	}
 	slices.Sort(out)
 	return out, err
@@ -272,16 +319,41 @@ func (s *Source) Latest(ctx context.Context, spec engine.LatestSpec) ([]engine.L
 	if err := checkAll(nil, spec.Stores); err != nil {
 		return nil, badInput(err)
 	}
-	var out []engine.LatestRow
-	err := s.run(ctx, "finding the newest data per store", LatestQuery(spec), iql.Options{}, func(_ int, sr *iql.Series) error {
+	_, fine, err := s.marks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The newest minute point per store; where the minutes expired, the
+	// newest consolidated hour.
+	latest := map[string]time.Time{}
+	var stores []string
+	collect := func(_ int, sr *iql.Series) error {
 		for _, row := range sr.Values {
 			t, err := rowTime(sr, row)
 			if err != nil {
 				return err
 			}
-			out = append(out, engine.LatestRow{Store: sr.Tags[schema.TagStore], Time: t})
+			st := sr.Tags[schema.TagStore]
+			prev, ok := latest[st]
+			if !ok {
+				stores = append(stores, st)
+			}
+			if !ok || t.After(prev) {
+				latest[st] = t
+			}
 		}
 		return nil
-	})
-	return out, err
+	}
+	what := "finding the newest data per store"
+	if err := run(ctx, fine, what, LatestQuery(spec), iql.Options{}, collect); err != nil {
+		return nil, err
+	}
+	if err := s.run(ctx, what, LatestQueryFrom(spec, schema.SuffixHour), iql.Options{}, collect); err != nil {
+		return nil, err
+	}
+	out := make([]engine.LatestRow, len(stores))
+	for i, st := range stores {
+		out[i] = engine.LatestRow{Store: st, Time: latest[st]}
+	}
+	return out, nil
 }

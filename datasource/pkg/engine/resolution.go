@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/storepulse/storepulse/internal/localday"
+	"github.com/storepulse/storepulse/internal/schema"
+)
+
+// MarksTTL is how long the consolidation watermarks read from InfluxDB are
+// reused. An older watermark is never wrong: below it the consolidated
+// series are complete, above it the minute series are read.
+const MarksTTL = time.Minute
+
+// MarkRecord is what one ingester recorded: its time zone (sp_meta, every
+// ingester since it was recorded) and, when it consolidates, its watermarks
+// (sp_rollup).
+type MarkRecord struct {
+	Marked      bool
+	Hours, Days int64 // unix ns
+	FineBucket  string
+}
+
+// ResolveMarks combines the records of every ingester (by id): the smallest
+// watermarks. One ingester without watermarks (it does not consolidate)
+// leaves Marks zero, so that everything is read from the minute series;
+// ingesters recording different fine buckets are an error.
+func ResolveMarks(recs map[string]*MarkRecord) (Marks, error) {
+	var m Marks
+	names := make([]string, 0, len(recs))
+	for ing := range recs {
+		names = append(names, ing)
+	}
+	slices.Sort(names)
+	for i, ing := range names {
+		r := recs[ing]
+		if !r.Marked {
+			return Marks{}, nil
+		}
+		h, d := time.Unix(0, r.Hours).UTC(), time.Unix(0, r.Days).UTC()
+		if i == 0 || h.Before(m.Hours) {
+			m.Hours = h
+		}
+		if i == 0 || d.Before(m.Days) {
+			m.Days = d
+		}
+		if i > 0 && r.FineBucket != m.FineBucket {
+			return Marks{}, fmt.Errorf("the ingesters record different fine buckets (%q and %q): give every storepulse-ingest the same influx.fine_bucket",
+				m.FineBucket, r.FineBucket)
+		}
+		m.FineBucket = r.FineBucket
+	}
+	return m, nil
+}
+
+// Marks are how far every ingester's consolidated series reach
+// (docs/schema.md, "Consolidated series").
+type Marks struct {
+	// Hours and Days are the smallest watermarks of all ingesters: every
+	// hour before Hours is in the hourly series, every local day before Days
+	// in the daily ones. Zero: nothing may be read from them.
+	Hours, Days time.Time
+	// FineBucket is where the minute series are ("" : the main bucket).
+	FineBucket string
+}
+
+// Coarse reports whether any consolidated series may be read.
+func (m Marks) Coarse() bool { return !m.Hours.IsZero() }
+
+// Piece is one part of a sum's range and the series that answer it.
+type Piece struct {
+	Start, Stop time.Time
+	Suffix      string // "" (minute series), schema.SuffixHour or schema.SuffixDay
+}
+
+// Plan splits [spec.Start, spec.Stop) into the coarsest series that answer
+// it exactly: whole local days below m.Days from the daily series (only when
+// spec.DayZone is set), whole hours below m.Hours from the hourly series,
+// the rest from the minute series. Windows (spec.Every) below an hour, or
+// not whole hours, read minutes only. Pieces are in time order and do not
+// overlap.
+func Plan(spec SumSpec, m Marks) []Piece {
+	s, e := spec.Start, spec.Stop
+	all := []Piece{{s, e, ""}}
+	if !m.Coarse() || (spec.Every != 0 && spec.Every%time.Hour != 0) || !s.Before(e) {
+		return all
+	}
+	hs := s.Truncate(time.Hour)
+	if hs.Before(s) {
+		hs = hs.Add(time.Hour)
+	}
+	he := e
+	if m.Hours.Before(he) {
+		he = m.Hours
+	}
+	he = he.Truncate(time.Hour)
+	if !hs.Before(he) {
+		return all
+	}
+	var out []Piece
+	add := func(a, b time.Time, suffix string) {
+		if a.Before(b) {
+			out = append(out, Piece{a, b, suffix})
+		}
+	}
+	add(s, hs, "")
+	ds, de := hs, hs
+	if z := spec.DayZone; z != nil {
+		ds = localday.Floor(hs, z)
+		if ds.Before(hs) {
+			ds = localday.Next(hs, z)
+		}
+		last := he
+		if m.Days.Before(last) {
+			last = m.Days
+		}
+		de = localday.Floor(last, z)
+		if !ds.Before(de) {
+			ds, de = hs, hs
+		}
+	}
+	add(hs, ds, schema.SuffixHour)
+	add(ds, de, schema.SuffixDay)
+	add(de, he, schema.SuffixHour)
+	add(he, e, "")
+	return out
+}

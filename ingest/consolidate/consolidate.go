@@ -1,0 +1,579 @@
+// Package consolidate keeps one ingester's consolidated series: per summed
+// measurement m, m_1h holds one point per series and UTC hour (at the hour's
+// start) and m_1d one per series and local day of the store time zone (at
+// the day's first instant), each the sum of that ingester's minute points
+// (docs/design.md, "Multi-resolution roll-ups"; docs/schema.md).
+//
+// Two watermarks, kept in InfluxDB (schema.MeasRollup, one point per
+// ingester), say how far the consolidated series reach: every hour before
+// HoursUntil is in m_1h, every local day before DaysUntil is in m_1d.
+// Readers read the coarse series below the smallest watermark of all
+// ingesters and the minute series above it.
+//
+// The consolidator runs in the flusher's goroutine (ingest/pipeline), so
+// nothing is written to the minute series while it reads them:
+//   - Tick consolidates closed hours (hour end + grace) from the minute
+//     series, then the local days they complete from the hourly series, and
+//     only then advances the watermarks. A crash in between redoes the same
+//     writes: a consolidated point is the sum of what is stored, written at
+//     a fixed time, so rewriting it overwrites it with the same value.
+//   - Written tells it the hours a flushed segment wrote to; Settle, called
+//     before those segments leave the spool, consolidates again every such
+//     hour below the watermark (a late event) and the local day holding it.
+//     A crash before Settle keeps the segments in the spool: their replay
+//     reports the same hours again, so the spool itself is the durable list
+//     of hours to redo.
+package consolidate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"github.com/storepulse/storepulse/internal/clock"
+	"github.com/storepulse/storepulse/internal/influxql"
+	"github.com/storepulse/storepulse/internal/lineproto"
+	"github.com/storepulse/storepulse/internal/localday"
+	"github.com/storepulse/storepulse/internal/schema"
+	"github.com/storepulse/storepulse/internal/storezone"
+)
+
+// Defaults of Options.
+const (
+	DefaultGrace    = 10 * time.Minute
+	DefaultMaxHours = 24
+	// retentionMargin keeps re-consolidation away from minute data that the
+	// fine bucket's retention may be dropping.
+	retentionMargin = time.Hour
+	// maxSpan bounds the time range one read covers when redoing hours.
+	maxSpan = 7 * 24 * time.Hour
+)
+
+// Querier runs InfluxQL (internal/influxql.Client).
+type Querier interface {
+	Query(ctx context.Context, q string, o influxql.Options, fn func(stmt int, s *influxql.Series) error) error
+}
+
+// Writer writes line protocol to the main bucket.
+type Writer interface {
+	Write(ctx context.Context, lines []string) error
+}
+
+// Options configure a Consolidator.
+type Options struct {
+	Ingester string
+	// Location is the store time zone (local days).
+	Location *time.Location
+	// Fine reads the minute series (the fine bucket); Main reads the hourly
+	// series and the watermarks (the main bucket).
+	Fine, Main Querier
+	// Write writes consolidated points and watermarks to the main bucket.
+	Write Writer
+	// FineBucket is recorded with the watermarks, so readers know where the
+	// minute series are.
+	FineBucket string
+	// Grace is how long after an hour's end it is consolidated (DefaultGrace).
+	Grace time.Duration
+	// FineRetention is the fine bucket's retention (0: minute series never
+	// expire). Hours older than it (less a margin) are never consolidated
+	// again from minute data that may be partly gone.
+	FineRetention time.Duration
+	// MaxHours bounds the hours one Tick step consolidates (DefaultMaxHours).
+	MaxHours int
+	Now      clock.Func
+	Logger   *slog.Logger
+	// Fault, when set, is called after each write of a consolidation with
+	// the step's name ("hours", "days", "watermark", "late-hours",
+	// "late-days"); an error it returns aborts there, as a crash would
+	// (tests).
+	Fault func(step string) error
+}
+
+// Consolidator keeps one ingester's consolidated series. Not safe for
+// concurrent use: the pipeline's flusher is its only caller.
+type Consolidator struct {
+	o     Options
+	meas  []schema.Measurement
+	log   *slog.Logger
+	ready bool
+	hours int64 // watermark: hours before it are consolidated
+	days  int64 // watermark: local days before it are consolidated
+	dirty map[int64]bool
+}
+
+// New checks opts and returns a Consolidator; it reads nothing yet.
+func New(opts Options) (*Consolidator, error) {
+	switch {
+	case opts.Ingester == "":
+		return nil, errors.New("consolidate: ingester is required")
+	case opts.Location == nil:
+		return nil, errors.New("consolidate: store time zone is required")
+	case opts.Fine == nil || opts.Main == nil || opts.Write == nil:
+		return nil, errors.New("consolidate: fine and main readers and a writer are required")
+	case opts.Grace < 0 || opts.FineRetention < 0 || opts.MaxHours < 0:
+		return nil, errors.New("consolidate: grace, fine retention and max hours must not be negative")
+	}
+	if err := storezone.Check(opts.Location); err != nil {
+		return nil, fmt.Errorf("consolidate: %w", err)
+	}
+	if opts.Grace == 0 {
+		opts.Grace = DefaultGrace
+	}
+	if opts.MaxHours == 0 {
+		opts.MaxHours = DefaultMaxHours
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Consolidator{o: opts, meas: schema.Summed(), log: opts.Logger, dirty: map[int64]bool{}}, nil
+}
+
+// Watermarks are how far the consolidated series reach (unix ns); ok is
+// false until they are loaded.
+func (c *Consolidator) Watermarks() (hours, days int64, ok bool) { return c.hours, c.days, c.ready }
+
+func (c *Consolidator) fault(step string) error {
+	if c.o.Fault == nil {
+		return nil
+	}
+	return c.o.Fault(step)
+}
+
+// load reads the watermarks, or starts them at the local day of this
+// ingester's oldest minute point (today when it has none) and records them.
+func (c *Consolidator) load(ctx context.Context) error {
+	if c.ready {
+		return nil
+	}
+	at := storezone.RecordTime()
+	q := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s = %s AND time >= %s AND time <= %s",
+		influxql.Ident(schema.FieldHoursUntil), influxql.Ident(schema.FieldDaysUntil), influxql.Ident(schema.MeasRollup),
+		influxql.Ident(schema.TagIngester), influxql.String(c.o.Ingester), influxql.Time(at), influxql.Time(at))
+	hours, days, found := int64(0), int64(0), false
+	err := c.o.Main.Query(ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
+		hc, dc := s.Column(schema.FieldHoursUntil), s.Column(schema.FieldDaysUntil)
+		for _, row := range s.Values {
+			if hc < 0 || dc < 0 {
+				return errors.New("stored watermark: no hours or days column")
+			}
+			h, hok, herr := intOf(row[hc])
+			d, dok, derr := intOf(row[dc])
+			if herr != nil || derr != nil {
+				return fmt.Errorf("stored watermark: %w", errors.Join(herr, derr))
+			}
+			if hok && dok {
+				hours, days, found = h, d, true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("consolidate: InfluxDB: reading the watermarks failed: %w", err)
+	}
+	if !found {
+		oldest, ok, err := c.oldest(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			oldest = c.o.Now()
+		}
+		start := localday.Floor(oldest, c.o.Location).UnixNano()
+		hours, days = start, start
+		if err := c.writeMark(ctx, hours, days); err != nil {
+			return err
+		}
+		c.log.Info("consolidation starts", "from", time.Unix(0, start).UTC().Format(time.RFC3339))
+	}
+	c.hours, c.days, c.ready = hours, days, true
+	return nil
+}
+
+// intOf reads an integer column value exactly (nanoseconds exceed a
+// float64's 53 bits); ok is false for null.
+func intOf(v any) (int64, bool, error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, false, nil
+	case json.Number:
+		n, err := x.Int64()
+		if err != nil {
+			return 0, false, fmt.Errorf("%q is not an integer: %w", x, err)
+		}
+		return n, true, nil
+	}
+	return 0, false, fmt.Errorf("holds %T, not an integer", v)
+}
+
+// oldest finds this ingester's oldest minute point.
+func (c *Consolidator) oldest(ctx context.Context) (time.Time, bool, error) {
+	stmts := make([]string, len(c.meas))
+	for i, m := range c.meas {
+		stmts[i] = fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s LIMIT 1", fieldList(m, false), influxql.Ident(m.Name),
+			influxql.Ident(schema.TagIngester), influxql.String(c.o.Ingester))
+	}
+	var oldest time.Time
+	found := false
+	err := c.o.Fine.Query(ctx, strings.Join(stmts, "; "), influxql.Options{}, func(_ int, s *influxql.Series) error {
+		tc := s.Column("time")
+		for _, row := range s.Values {
+			t, err := influxql.TimeOf(row[tc])
+			if err != nil {
+				return err
+			}
+			if !found || t.Before(oldest) {
+				oldest, found = t, true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("consolidate: InfluxDB: finding the oldest minute point failed: %w", err)
+	}
+	return oldest, found, nil
+}
+
+// Written records the hours (unix ns of their starts) a flushed segment
+// wrote minute points to; Settle consolidates again those already
+// consolidated.
+func (c *Consolidator) Written(hours []int64) {
+	for _, h := range hours {
+		c.dirty[h] = true
+	}
+}
+
+// Settle consolidates again every hour reported by Written that lies below
+// the hours watermark, then every local day holding one that lies below the
+// days watermark. Call it before the segments that reported them leave the
+// spool; on error they must stay.
+func (c *Consolidator) Settle(ctx context.Context) error {
+	if len(c.dirty) == 0 {
+		return nil
+	}
+	if err := c.load(ctx); err != nil {
+		return err
+	}
+	var late []int64
+	oldestSafe := int64(0)
+	if c.o.FineRetention > 0 {
+		oldestSafe = c.o.Now().Add(-c.o.FineRetention + retentionMargin).UnixNano()
+	}
+	var tooOld []int64
+	for h := range c.dirty {
+		switch {
+		case h >= c.hours:
+		case c.o.FineRetention > 0 && h < oldestSafe:
+			tooOld = append(tooOld, h)
+		default:
+			late = append(late, h)
+		}
+	}
+	if len(tooOld) > 0 {
+		slices.Sort(tooOld)
+		c.log.Error("late minute points in hours whose minute data may have expired: their hourly and daily series are left as they are",
+			"hours", len(tooOld), "oldest", time.Unix(0, tooOld[0]).UTC().Format(time.RFC3339), "fine_retention", c.o.FineRetention)
+	}
+	slices.Sort(late)
+	if len(late) > 0 {
+		if err := c.redoHours(ctx, late); err != nil {
+			return err
+		}
+		if err := c.fault("late-hours"); err != nil {
+			return err
+		}
+		var days []int64
+		for _, h := range late {
+			d := localday.Floor(time.Unix(0, h), c.o.Location).UnixNano()
+			if d < c.days && !slices.Contains(days, d) {
+				days = append(days, d)
+			}
+		}
+		for _, d := range days {
+			if err := c.consolidateDays(ctx, d, localday.Next(time.Unix(0, d), c.o.Location).UnixNano()); err != nil {
+				return err
+			}
+		}
+		if err := c.fault("late-days"); err != nil {
+			return err
+		}
+		c.log.Info("late data: consolidated again", "hours", len(late), "days", len(days))
+	}
+	clear(c.dirty)
+	return nil
+}
+
+// redoHours consolidates the given hours (sorted), reading spans of at most
+// maxSpan.
+func (c *Consolidator) redoHours(ctx context.Context, hours []int64) error {
+	for len(hours) > 0 {
+		n := 1
+		for n < len(hours) && hours[n]-hours[0] < int64(maxSpan) {
+			n++
+		}
+		want := map[int64]bool{}
+		for _, h := range hours[:n] {
+			want[h] = true
+		}
+		pts, err := c.read(ctx, c.o.Fine, "", hours[0], hours[n-1]+int64(time.Hour))
+		if err != nil {
+			return err
+		}
+		pts = slices.DeleteFunc(pts, func(p point) bool { return !want[p.t] })
+		if err := c.write(ctx, pts, schema.SuffixHour); err != nil {
+			return err
+		}
+		hours = hours[n:]
+	}
+	return nil
+}
+
+// Tick consolidates the closed hours after the watermark (at most MaxHours
+// per step, for at most budget), then the local days they complete, then
+// records the new watermarks. It reports whether closed hours remain.
+func (c *Consolidator) Tick(ctx context.Context, budget time.Duration) (more bool, err error) {
+	if err := c.load(ctx); err != nil {
+		return false, err
+	}
+	began := time.Now()
+	for {
+		closed := c.o.Now().Add(-c.o.Grace).Truncate(time.Hour).UnixNano()
+		if c.hours >= closed {
+			return false, nil
+		}
+		if time.Since(began) > budget {
+			return true, nil
+		}
+		to := min(closed, c.hours+int64(c.o.MaxHours)*int64(time.Hour))
+		pts, err := c.read(ctx, c.o.Fine, "", c.hours, to)
+		if err != nil {
+			return false, err
+		}
+		if err := c.write(ctx, pts, schema.SuffixHour); err != nil {
+			return false, err
+		}
+		if err := c.fault("hours"); err != nil {
+			return false, err
+		}
+		days := c.days
+		if d := localday.Floor(time.Unix(0, to), c.o.Location).UnixNano(); d > days {
+			if err := c.consolidateDays(ctx, days, d); err != nil {
+				return false, err
+			}
+			days = d
+			if err := c.fault("days"); err != nil {
+				return false, err
+			}
+		}
+		if err := c.writeMark(ctx, to, days); err != nil {
+			return false, err
+		}
+		c.hours, c.days = to, days
+		if err := c.fault("watermark"); err != nil {
+			return false, err
+		}
+	}
+}
+
+// consolidateDays writes the daily points of the local days in [from, to)
+// (day boundaries) from the hourly series.
+func (c *Consolidator) consolidateDays(ctx context.Context, from, to int64) error {
+	pts, err := c.read(ctx, c.o.Main, schema.SuffixHour, from, to)
+	if err != nil {
+		return err
+	}
+	// Sum the hours of each local day.
+	byKey := map[string]*point{}
+	var order []string
+	for i := range pts {
+		p := &pts[i]
+		day := localday.Floor(time.Unix(0, p.t), c.o.Location).UnixNano()
+		k := fmt.Sprintf("%s\x00%d\x00%s", p.meas, day, p.tagKey())
+		q := byKey[k]
+		if q == nil {
+			q = &point{meas: p.meas, t: day, tags: p.tags, fields: map[string]float64{}}
+			byKey[k] = q
+			order = append(order, k)
+		}
+		for f, v := range p.fields {
+			q.fields[f] += v
+		}
+	}
+	out := make([]point, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byKey[k])
+	}
+	return c.write(ctx, out, schema.SuffixDay)
+}
+
+// point is one consolidated point: summed measurement (base name), window
+// start, tags (ingester included) and field sums.
+type point struct {
+	meas   string
+	t      int64
+	tags   [][2]string // sorted by key, non-empty values only
+	fields map[string]float64
+}
+
+func (p *point) tagKey() string {
+	var b strings.Builder
+	for _, t := range p.tags {
+		b.WriteString(t[0] + "=" + t[1] + ",")
+	}
+	return b.String()
+}
+
+// fieldList is the select list of m's fields, summed when sum.
+func fieldList(m schema.Measurement, sum bool) string {
+	sel := make([]string, len(m.Fields))
+	for i, f := range m.Fields {
+		if sum {
+			sel[i] = "sum(" + influxql.Ident(f) + ") AS " + influxql.Ident(f)
+		} else {
+			sel[i] = influxql.Ident(f)
+		}
+	}
+	return strings.Join(sel, ", ")
+}
+
+// read sums this ingester's points of every summed measurement (with suffix
+// "" the minute series, else the consolidated ones) per UTC hour and series
+// over [from, to).
+func (c *Consolidator) read(ctx context.Context, q Querier, suffix string, from, to int64) ([]point, error) {
+	stmts := make([]string, len(c.meas))
+	for i, m := range c.meas {
+		tags := append([]string{schema.TagIngester}, m.Tags...)
+		quoted := make([]string, len(tags))
+		for j, t := range tags {
+			quoted[j] = influxql.Ident(t)
+		}
+		stmts[i] = fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s AND time >= %s AND time < %s GROUP BY time(1h), %s fill(none)",
+			fieldList(m, true), influxql.Ident(m.Name+suffix), influxql.Ident(schema.TagIngester), influxql.String(c.o.Ingester),
+			influxql.Time(time.Unix(0, from)), influxql.Time(time.Unix(0, to)), strings.Join(quoted, ", "))
+	}
+	var out []point
+	err := q.Query(ctx, strings.Join(stmts, "; "), influxql.Options{}, func(stmt int, s *influxql.Series) error {
+		if stmt < 0 || stmt >= len(c.meas) {
+			return fmt.Errorf("answer to statement %d of %d", stmt, len(c.meas))
+		}
+		m := c.meas[stmt]
+		var tags [][2]string
+		for k, v := range s.Tags {
+			if v != "" {
+				tags = append(tags, [2]string{k, v})
+			}
+		}
+		if s.Tags[schema.TagIngester] != c.o.Ingester {
+			return fmt.Errorf("%s: a series of ingester %q in the answer for %q", m.Name, s.Tags[schema.TagIngester], c.o.Ingester)
+		}
+		slices.SortFunc(tags, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+		tc := s.Column("time")
+		for _, row := range s.Values {
+			t, err := influxql.TimeOf(row[tc])
+			if err != nil {
+				return err
+			}
+			p := point{meas: m.Name, t: t.UnixNano(), tags: tags, fields: map[string]float64{}}
+			for _, f := range m.Fields {
+				fc := s.Column(f)
+				if fc < 0 {
+					continue
+				}
+				v, ok, err := influxql.Float(row[fc])
+				if err != nil {
+					return fmt.Errorf("%s.%s: %w", m.Name, f, err)
+				}
+				if ok {
+					p.fields[f] = v
+				}
+			}
+			if len(p.fields) > 0 {
+				out = append(out, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consolidate: InfluxDB: reading sums from %s to %s failed: %w",
+			time.Unix(0, from).UTC().Format(time.RFC3339), time.Unix(0, to).UTC().Format(time.RFC3339), err)
+	}
+	return out, nil
+}
+
+// write writes pts to their measurements with suffix, at their window start.
+func (c *Consolidator) write(ctx context.Context, pts []point, suffix string) error {
+	if len(pts) == 0 {
+		return nil
+	}
+	var enc lineproto.Encoder
+	lines := make([]string, 0, len(pts))
+	for i := range pts {
+		p := &pts[i]
+		enc.StartLine(p.meas + suffix)
+		for _, t := range p.tags {
+			enc.AddTag(t[0], t[1])
+		}
+		names := make([]string, 0, len(p.fields))
+		for f := range p.fields {
+			names = append(names, f)
+		}
+		slices.Sort(names)
+		for _, f := range names {
+			v, ok := lineprotocol.FloatValue(p.fields[f])
+			if !ok {
+				return fmt.Errorf("consolidate: %s.%s: sum %v is not finite", p.meas, f, p.fields[f])
+			}
+			enc.AddField(f, v)
+		}
+		line, err := enc.EndLine(p.t)
+		if err != nil {
+			return fmt.Errorf("consolidate: %w", err)
+		}
+		lines = append(lines, line)
+	}
+	if err := c.o.Write.Write(ctx, lines); err != nil {
+		return fmt.Errorf("consolidate: writing %d points to %s series: %w", len(lines), suffix, err)
+	}
+	return nil
+}
+
+// writeMark records the watermarks.
+func (c *Consolidator) writeMark(ctx context.Context, hours, days int64) error {
+	line, err := MarkLine(c.o.Ingester, hours, days, c.o.FineBucket)
+	if err != nil {
+		return err
+	}
+	if err := c.o.Write.Write(ctx, []string{line}); err != nil {
+		return fmt.Errorf("consolidate: recording the watermarks: %w", err)
+	}
+	return nil
+}
+
+// MarkLine is the schema.MeasRollup point of an ingester's watermarks (at
+// storezone.RecordTime, so that each write replaces the last).
+func MarkLine(ingester string, hours, days int64, fineBucket string) (string, error) {
+	var enc lineproto.Encoder
+	enc.StartLine(schema.MeasRollup)
+	enc.AddTag(schema.TagIngester, ingester)
+	sv, ok := lineprotocol.StringValue(fineBucket)
+	if !ok {
+		return "", fmt.Errorf("consolidate: fine bucket %q is not valid UTF-8", fineBucket)
+	}
+	enc.AddField(schema.FieldDaysUntil, lineprotocol.IntValue(days))
+	enc.AddField(schema.FieldFineBucket, sv)
+	enc.AddField(schema.FieldHoursUntil, lineprotocol.IntValue(hours))
+	line, err := enc.EndLine(storezone.RecordTime().UnixNano())
+	if err != nil {
+		return "", fmt.Errorf("consolidate: %w", err)
+	}
+	return line, nil
+}

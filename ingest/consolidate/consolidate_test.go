@@ -1,0 +1,371 @@
+package consolidate_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/ingest/consolidate"
+	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/ingest/rollup"
+	"github.com/storepulse/storepulse/internal/influxql"
+	"github.com/storepulse/storepulse/internal/influxtest"
+	"github.com/storepulse/storepulse/internal/localday"
+	"github.com/storepulse/storepulse/internal/schema"
+)
+
+// The tests run against a real InfluxDB 1.8. Each case uses its own
+// ingester ids, so cases share one server without seeing each other's data.
+// Times are fixed (never the wall clock): the store zone is Europe/Berlin
+// and the history crosses the spring DST change (29 March 2026, a 23-hour
+// local day).
+
+var (
+	berlin = mustZone("Europe/Berlin")
+	now0   = time.Date(2026, 4, 20, 12, 0, 0, 0, time.UTC)
+	from0  = time.Date(2026, 3, 25, 9, 30, 0, 0, time.UTC)
+)
+
+func mustZone(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
+// checked are the (measurement, field) pairs compared with the raw events.
+var checked = [][2]string{
+	{schema.MeasOrders, schema.FieldOrders}, {schema.MeasOrders, schema.FieldGMV},
+	{schema.MeasRefunds, schema.FieldRefunds}, {schema.MeasRefunds, schema.FieldRefundAmount},
+	{schema.MeasIngest, schema.FieldEvents},
+}
+
+// genEvents makes orders and refunds of two stores over [from, to), with
+// whole amounts (exact float sums in any order).
+func genEvents(seed uint64, prefix string, from, to time.Time) []event.Event {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	var out []event.Event
+	for t := from; t.Before(to); t = t.Add(time.Duration(5+rng.IntN(40)) * time.Minute) {
+		e := event.Event{Type: event.TypeOrder, ID: fmt.Sprintf("%s-%d", prefix, len(out)), Time: t.UnixNano(),
+			Store: []string{"tmall", "jd"}[rng.IntN(2)], Channel: []string{"app", "web", ""}[rng.IntN(3)],
+			User: fmt.Sprintf("u%d", rng.IntN(50)), Amount: float64(1 + rng.IntN(500)), Items: 1}
+		if rng.IntN(5) == 0 {
+			e.Type, e.Reason = event.TypeRefund, "damaged"
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// value is what event e adds to (measurement, field).
+func value(e event.Event, mf [2]string) float64 {
+	switch {
+	case mf[0] == schema.MeasIngest:
+		return 1
+	case e.Type == event.TypeOrder && mf == [2]string{schema.MeasOrders, schema.FieldOrders},
+		e.Type == event.TypeRefund && mf == [2]string{schema.MeasRefunds, schema.FieldRefunds}:
+		return 1
+	case e.Type == event.TypeOrder && mf == [2]string{schema.MeasOrders, schema.FieldGMV},
+		e.Type == event.TypeRefund && mf == [2]string{schema.MeasRefunds, schema.FieldRefundAmount}:
+		return e.Amount
+	}
+	return 0
+}
+
+type env struct {
+	t   *testing.T
+	db  *influxtest.Server
+	ql  *influxql.Client
+	ctx context.Context
+}
+
+func newEnv(t *testing.T) *env {
+	db := influxtest.Start(t)
+	return &env{t: t, db: db, ctx: context.Background(),
+		ql: &influxql.Client{URL: db.URL, Token: db.Token, Database: influxtest.Database, Timeout: time.Minute}}
+}
+
+type writer struct{ db *influxtest.Server }
+
+func (w writer) Write(ctx context.Context, lines []string) error { return w.db.Write(ctx, lines) }
+
+// flush rolls up events as segment seg of ingester ing and writes its
+// minute points and sketches (as the pipeline does); it returns the hours
+// the segment wrote.
+func (e *env) flush(ing string, seg uint64, evs []event.Event) []int64 {
+	r, err := rollup.New(rollup.Options{Ingester: ing, Location: berlin, Sketches: rollup.NewInfluxQLSketches(e.ql, ing)})
+	require.NoError(e.t, err)
+	s := r.NewSegment(seg)
+	s.Add(&event.Batch{Events: evs})
+	lines, err := r.Lines(e.ctx, s)
+	require.NoError(e.t, err)
+	e.db.WriteLines(e.t, lines)
+	return s.Hours()
+}
+
+// clockAt is an adjustable clock.
+type clockAt struct{ t time.Time }
+
+func (c *clockAt) now() time.Time { return c.t }
+
+func (e *env) consolidator(ing string, clk *clockAt, fault func(string) error) *consolidate.Consolidator {
+	c, err := consolidate.New(consolidate.Options{Ingester: ing, Location: berlin, Fine: e.ql, Main: e.ql,
+		Write: writer{e.db}, FineBucket: influxtest.Bucket, Now: clk.now, Fault: fault})
+	require.NoError(e.t, err)
+	return c
+}
+
+// tickAll consolidates every closed hour.
+func tickAll(t *testing.T, c *consolidate.Consolidator) {
+	for range 1000 {
+		more, err := c.Tick(context.Background(), time.Minute)
+		require.NoError(t, err)
+		if !more {
+			return
+		}
+	}
+	t.Fatal("consolidation never caught up")
+}
+
+// marks reads an ingester's stored watermarks.
+func (e *env) marks(ing string) (hours, days time.Time) {
+	q := fmt.Sprintf(`SELECT hours_until, days_until FROM sp_rollup WHERE ingester = '%s'`, ing)
+	found := false
+	require.NoError(e.t, e.ql.Query(e.ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
+		for _, row := range s.Values {
+			h, err := row[s.Column("hours_until")].(interface{ Int64() (int64, error) }).Int64()
+			require.NoError(e.t, err)
+			d, err := row[s.Column("days_until")].(interface{ Int64() (int64, error) }).Int64()
+			require.NoError(e.t, err)
+			hours, days, found = time.Unix(0, h).UTC(), time.Unix(0, d).UTC(), true
+		}
+		return nil
+	}))
+	require.True(e.t, found, "no watermark recorded for %s", ing)
+	return hours, days
+}
+
+// sums reads sum(field) of ing's points of meas per UTC hour over [from, to).
+func (e *env) sums(meas, field, ing string, from, to time.Time) map[time.Time]float64 {
+	out := map[time.Time]float64{}
+	if !from.Before(to) {
+		return out
+	}
+	q := fmt.Sprintf(`SELECT sum(%q) FROM %q WHERE ingester = '%s' AND time >= %s AND time < %s GROUP BY time(1h) fill(none)`,
+		field, meas, ing, influxql.Time(from), influxql.Time(to))
+	require.NoError(e.t, e.ql.Query(e.ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
+		for _, row := range s.Values {
+			t, err := influxql.TimeOf(row[0])
+			require.NoError(e.t, err)
+			v, ok, err := influxql.Float(row[1])
+			require.NoError(e.t, err)
+			if ok {
+				out[t] += v
+			}
+		}
+		return nil
+	}))
+	return out
+}
+
+func total(m map[time.Time]float64) float64 {
+	s := 0.0
+	for _, v := range m {
+		s += v
+	}
+	return s
+}
+
+// requireExact checks what ing stored against its raw events: every hour
+// below the hours watermark and every local day below the days watermark
+// hold exactly their events' sums (one point per series and window), and
+// reading days below the days watermark, hours up to the hours watermark
+// and minutes above it gives the total once.
+func (e *env) requireExact(ing string, evs []event.Event) {
+	e.t.Helper()
+	hw, dw := e.marks(ing)
+	start, end := localday.Floor(from0.AddDate(0, -1, 0), berlin), now0.Add(24*time.Hour)
+	for _, mf := range checked {
+		wantHour, wantDay := map[time.Time]float64{}, map[time.Time]float64{}
+		want := 0.0
+		for _, ev := range evs {
+			v := value(ev, mf)
+			if v == 0 {
+				continue
+			}
+			t := time.Unix(0, ev.Time).UTC()
+			want += v
+			if t.Before(hw) {
+				wantHour[t.Truncate(time.Hour)] += v
+			}
+			if t.Before(dw) {
+				wantDay[localday.Floor(t, berlin).UTC()] += v
+			}
+		}
+		require.Equal(e.t, wantHour, e.sums(schema.Hourly(mf[0]), mf[1], ing, start, hw), "%s hourly %s.%s", ing, mf[0], mf[1])
+		require.Equal(e.t, wantDay, e.sums(schema.Daily(mf[0]), mf[1], ing, start, dw), "%s daily %s.%s", ing, mf[0], mf[1])
+		got := total(e.sums(schema.Daily(mf[0]), mf[1], ing, start, dw)) +
+			total(e.sums(schema.Hourly(mf[0]), mf[1], ing, dw, hw)) +
+			total(e.sums(mf[0], mf[1], ing, hw, end))
+		require.Equal(e.t, want, got, "%s: %s.%s read across resolutions (days < %s, hours < %s, minutes after)", ing, mf[0], mf[1], dw, hw)
+	}
+	// One point per series and window.
+	for _, m := range []string{schema.Hourly(schema.MeasOrders), schema.Daily(schema.MeasOrders)} {
+		q := fmt.Sprintf(`SELECT count(orders) FROM %q WHERE ingester = '%s' AND time >= %s AND time < %s GROUP BY time(1h), * fill(none)`,
+			m, ing, influxql.Time(start), influxql.Time(end))
+		require.NoError(e.t, e.ql.Query(e.ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
+			for _, row := range s.Values {
+				n, _, err := influxql.Float(row[1])
+				require.NoError(e.t, err)
+				require.EqualValues(e.t, 1, n, "%s %v at %v: one point per series and window", m, s.Tags, row[0])
+			}
+			return nil
+		}))
+	}
+}
+
+// history writes ing's events one local day per segment.
+func (e *env) history(ing string, evs []event.Event) {
+	seg := uint64(1)
+	for len(evs) > 0 {
+		day := localday.Floor(time.Unix(0, evs[0].Time), berlin)
+		n := 1
+		for n < len(evs) && localday.Floor(time.Unix(0, evs[n].Time), berlin).Equal(day) {
+			n++
+		}
+		e.flush(ing, seg, evs[:n])
+		seg++
+		evs = evs[n:]
+	}
+}
+
+func TestConsolidation(t *testing.T) {
+	e := newEnv(t)
+	clk := &clockAt{now0}
+
+	t.Run("two ingesters each consolidate their own series", func(t *testing.T) {
+		a := genEvents(1, "a", from0, now0)
+		b := genEvents(2, "b", from0.Add(17*time.Minute), now0)
+		e.history("a", a)
+		e.history("b", b)
+		ca, cb := e.consolidator("a", clk, nil), e.consolidator("b", clk, nil)
+		tickAll(t, ca)
+		tickAll(t, cb)
+		hw, dw := e.marks("a")
+		require.Equal(t, time.Date(2026, 4, 20, 11, 0, 0, 0, time.UTC), hw, "hours up to the last closed hour")
+		require.Equal(t, localday.Floor(hw, berlin).UTC(), dw, "days up to the last whole local day")
+		e.requireExact("a", a)
+		e.requireExact("b", b)
+		// The 23-hour DST day is one daily point per series, holding its 23 hours.
+		dst := localday.Start(2026, 3, 29, berlin)
+		got := e.sums(schema.Daily(schema.MeasOrders), schema.FieldOrders, "a", dst, localday.Next(dst, berlin))
+		require.Len(t, got, 1)
+		want := 0.0
+		for _, ev := range a {
+			if ev.Type == event.TypeOrder && !time.Unix(0, ev.Time).Before(dst) && time.Unix(0, ev.Time).Before(localday.Next(dst, berlin)) {
+				want++
+			}
+		}
+		require.Equal(t, want, got[dst.UTC()])
+		require.Equal(t, 23*time.Hour, localday.Next(dst, berlin).Sub(dst))
+
+		// An hour later, one more hour is consolidated; nothing else changes.
+		clk.t = now0.Add(time.Hour)
+		tickAll(t, ca)
+		hw2, _ := e.marks("a")
+		require.Equal(t, hw.Add(time.Hour), hw2)
+		e.requireExact("a", a)
+		clk.t = now0
+	})
+
+	t.Run("a refund 20 days late updates every resolution", func(t *testing.T) {
+		evs := genEvents(3, "late", from0, now0)
+		e.history("late", evs)
+		c := e.consolidator("late", clk, nil)
+		tickAll(t, c)
+		e.requireExact("late", evs)
+		refund := event.Event{Type: event.TypeRefund, ID: "late-refund", Time: now0.Add(-20*24*time.Hour + 7*time.Minute).UnixNano(),
+			Store: "tmall", Channel: "app", Reason: "damaged", Amount: 321}
+		before := e.sums(schema.Daily(schema.MeasRefunds), schema.FieldRefundAmount, "late", from0.AddDate(0, -1, 0), now0)
+		c.Written(e.flush("late", 900, []event.Event{refund}))
+		require.NoError(t, c.Settle(context.Background()))
+		evs = append(evs, refund)
+		e.requireExact("late", evs)
+		after := e.sums(schema.Daily(schema.MeasRefunds), schema.FieldRefundAmount, "late", from0.AddDate(0, -1, 0), now0)
+		day := localday.Floor(time.Unix(0, refund.Time), berlin).UTC()
+		require.Equal(t, before[day]+321, after[day], "the refund's local day")
+	})
+
+	t.Run("a crash at any step of consolidation, then a restart, gives exact totals", func(t *testing.T) {
+		steps := []string{"hours", "days", "watermark", "late-hours", "late-days"}
+		for i, step := range steps {
+			ing := "crash-" + step
+			evs := genEvents(uint64(10+i), ing, from0, now0)
+			e.history(ing, evs)
+			crashed := false
+			fault := func(s string) error {
+				if s == step && !crashed {
+					crashed = true
+					return errors.New("killed at " + s)
+				}
+				return nil
+			}
+			c := e.consolidator(ing, clk, fault)
+			late := event.Event{Type: event.TypeOrder, ID: ing + "-late", Time: now0.Add(-20*24*time.Hour + 3*time.Minute).UnixNano(),
+				Store: "jd", Amount: 77}
+			var err error
+			if strings.HasPrefix(step, "late") {
+				tickAll(t, c)
+				c.Written(e.flush(ing, 900, []event.Event{late}))
+				err = c.Settle(context.Background())
+			} else {
+				_, err = c.Tick(context.Background(), time.Minute)
+			}
+			require.ErrorContains(t, err, "killed at "+step)
+			if !strings.HasPrefix(step, "late") {
+				// Mid-consolidation, readers splitting at the stored
+				// watermarks still count everything once.
+				e.requireExact(ing, evs)
+			}
+			// Restart: a new consolidator; the spool replays the segment
+			// not yet settled (same points, same hours).
+			c = e.consolidator(ing, clk, nil)
+			if strings.HasPrefix(step, "late") {
+				c.Written(e.flush(ing, 900, []event.Event{late}))
+				require.NoError(t, c.Settle(context.Background()))
+				evs = append(evs, late)
+			}
+			tickAll(t, c)
+			e.requireExact(ing, evs)
+		}
+	})
+
+	t.Run("distinct-count sketches are left as the rollup merged them", func(t *testing.T) {
+		q := `SELECT sketch FROM sp_distinct WHERE ingester = 'a' GROUP BY *`
+		read := func() []string {
+			var out []string
+			require.NoError(t, e.ql.Query(context.Background(), q, influxql.Options{ChunkSize: 500}, func(_ int, s *influxql.Series) error {
+				for _, row := range s.Values {
+					out = append(out, fmt.Sprint(s.Tags, row))
+				}
+				return nil
+			}))
+			slices.Sort(out)
+			return out
+		}
+		before := read()
+		require.NotEmpty(t, before)
+		clk.t = now0.Add(30 * time.Hour)
+		tickAll(t, e.consolidator("a", clk, nil))
+		clk.t = now0
+		require.Equal(t, before, read(), "consolidation never writes sketches")
+	})
+}
