@@ -114,7 +114,7 @@ func (b *Builder) dimensionReason(ctx context.Context, st *state, k kpi.KPI, fil
 		r := &Reason{Kind: ReasonDimension, Dimension: schema.TagStore, Value: best.store,
 			Numbers: map[string]float64{"value": *best.value, "expected": best.expected, "deviation": dev, "share": dev / total},
 			Link:    b.drill(k.ID, best.store, "", "", d.start, d.end)}
-		r.Text = fmt.Sprintf("store %s: %s against %s expected (%s of the deviation)", best.store, fmtNum(*best.value), fmtNum(best.expected), share(dev/total))
+		r.Text = fmt.Sprintf("store %s: %s against %s expected (%s of the deviation)", best.store, unitNum(k, *best.value), unitNum(k, best.expected), share(dev/total))
 		return r, nil
 	}
 	var best *engine.ContributionResult
@@ -177,14 +177,14 @@ func (b *Builder) dimensionReason(ctx context.Context, st *state, k kpi.KPI, fil
 	}
 	r.Link = b.drill(k.ID, store, keyOf(link), link[keyOf(link)], d.start, d.end)
 	r.Text = fmt.Sprintf("%s %s: %s of the change against a week earlier (%s, %s → %s)", best.Dimension, value,
-		share(*row.Share), signed(*row.Contribution), fmtPtr(row.Previous), fmtPtr(row.Current))
+		share(*row.Share), unitSigned(k, *row.Contribution), unitPtr(k, row.Previous), unitPtr(k, row.Current))
 	if row.Rate != nil && row.Mix != nil {
 		r.Numbers["rate"], r.Numbers["mix"] = *row.Rate, *row.Mix
 		r.Effect = "rate"
 		if math.Abs(*row.Mix) > math.Abs(*row.Rate) {
 			r.Effect = "mix"
 		}
-		r.Text += fmt.Sprintf("; rate effect %s, mix effect %s: mostly %s", signed(*row.Rate), signed(*row.Mix), r.Effect)
+		r.Text += fmt.Sprintf("; rate effect %s, mix effect %s: mostly %s", unitSigned(k, *row.Rate), unitSigned(k, *row.Mix), r.Effect)
 	}
 	return r, nil
 }
@@ -417,4 +417,33 @@ func fmtPtr(f *float64) string {
 		return "–"
 	}
 	return fmtNum(*f)
+}
+
+// unitNum formats a value in the KPI's unit: percentages as percent.
+func unitNum(k kpi.KPI, v float64) string {
+	switch k.Unit {
+	case kpi.UnitPercent:
+		return fmt.Sprintf("%.1f %%", v*100)
+	case kpi.UnitSeconds:
+		return fmt.Sprintf("%.0f s", v)
+	}
+	return fmtNum(v)
+}
+
+// unitSigned formats a change in the KPI's unit: percentages in points.
+func unitSigned(k kpi.KPI, v float64) string {
+	if k.Unit == kpi.UnitPercent {
+		return fmt.Sprintf("%+.1f pp", v*100)
+	}
+	if v >= 0 {
+		return "+" + unitNum(k, v)
+	}
+	return unitNum(k, v)
+}
+
+func unitPtr(k kpi.KPI, v *float64) string {
+	if v == nil {
+		return "–"
+	}
+	return unitNum(k, *v)
 }
