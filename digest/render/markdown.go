@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -39,6 +40,15 @@ func localClock(br *briefing.Briefing, t time.Time) string {
 type md struct {
 	b strings.Builder
 	d Dialect
+}
+
+// detail links a secondary item (a glance KPI, a reason, a campaign): WeCom's
+// 4096 bytes leave no room for them, so there they are plain text.
+func (m *md) detail(text, url string) string {
+	if m.d == DialectWeCom || url == "" {
+		return text
+	}
+	return m.link(text, url)
 }
 
 func (m *md) bold(s string) string {
@@ -91,7 +101,7 @@ func Markdown(br *briefing.Briefing, d Dialect) string {
 	m.line("")
 	m.heading("1. Yesterday at a glance")
 	for _, h := range br.Glance {
-		s := fmt.Sprintf("- %s: %s", m.link(h.Name, h.Link), m.bold(value(h.Value, h.Unit, br.Currency)))
+		s := fmt.Sprintf("- %s: %s", m.detail(h.Name, h.Link), m.bold(value(h.Value, h.Unit, br.Currency)))
 		s += " · vs last week " + m.toned(arrow(h.Change)+" "+change(h.Change), h.ChangeTone)
 		if h.Attainment != nil {
 			s += " · target " + m.toned(percent(h.Attainment), h.TargetTone)
@@ -122,11 +132,7 @@ func Markdown(br *briefing.Briefing, d Dialect) string {
 			m.line("   - unusual hours: " + h)
 		}
 		for _, r := range c.Reasons {
-			text := r.Text
-			if r.Link != "" {
-				text = m.link(text, r.Link)
-			}
-			m.line("   - why: " + text)
+			m.line("   - why: " + m.detail(r.Text, r.Link))
 		}
 		for _, a := range c.Actions {
 			m.line(fmt.Sprintf("   - do: %s (%s; rule %s)", a.Action, a.Owner, a.Rule))
@@ -142,24 +148,24 @@ func Markdown(br *briefing.Briefing, d Dialect) string {
 			if p.State == briefing.PhaseEnded {
 				continue
 			}
-			m.line("- " + m.link(p.Text, c.Link))
+			m.line("- " + m.detail(p.Text, c.Link))
 		}
 	}
 	for _, u := range br.Rhythm.Uplift {
 		m.line(fmt.Sprintf("- %s: GMV %s against %s a day before it (%s); %s over the campaign so far",
-			m.link(u.Name, u.Link), value(u.Day, "currency", br.Currency), value(u.Baseline, "currency", br.Currency), change(u.DayUplift), change(u.ToDate)))
+			m.detail(u.Name, u.Link), value(u.Day, "currency", br.Currency), value(u.Baseline, "currency", br.Currency), change(u.DayUplift), change(u.ToDate)))
 	}
 	m.line("")
 	m.heading("4. Data quality")
 	q := br.Quality
-	if len(q.Silent) == 0 && len(q.Stale) == 0 && (q.Rejected == nil || q.Rejected.NewOnDay == 0) {
-		m.line("Every store sent data; nothing rejected.")
+	if len(q.Silent) == 0 && len(q.Stale) == 0 {
+		m.line("Every store sent data.")
 	}
 	for _, g := range q.Silent {
-		m.line(fmt.Sprintf("- %s: no events for %d h (%s – %s)", m.link("store "+g.Store, g.Link), g.Hours, localClock(br, g.From), localClock(br, g.To)))
+		m.line(fmt.Sprintf("- %s: no events for %d h (%s – %s)", m.detail("store "+g.Store, g.Link), g.Hours, localClock(br, g.From), localClock(br, g.To)))
 	}
 	for _, s := range q.Stale {
-		m.line(fmt.Sprintf("- %s: newest data %s old", m.link("store "+s.Store, s.Link), (time.Duration(s.Age) * time.Second).String()))
+		m.line(fmt.Sprintf("- %s: newest data %s old", m.detail("store "+s.Store, s.Link), (time.Duration(s.Age) * time.Second).String()))
 	}
 	if r := q.Rejected; r != nil {
 		m.line(fmt.Sprintf("- rejected input: %d dead-letter files, %d quarantined files (%d new on the day)", r.DeadLetterFiles, r.QuarantineFiles, r.NewOnDay))
@@ -190,32 +196,38 @@ func truncate(s string, n int, more string) string {
 // Slack is the payload of a Slack incoming webhook.
 func Slack(br *briefing.Briefing) ([]byte, error) {
 	text := truncate(Markdown(br, DialectSlack), slackMaxBytes, "… (cut: open the JSON or HTML briefing)")
-	return json.MarshalIndent(map[string]any{"text": text, "mrkdwn": true}, "", "  ")
+	return marshal(map[string]any{"text": text, "mrkdwn": true})
 }
 
 // WeCom is the payload of a WeCom (企业微信) group robot webhook.
 func WeCom(br *briefing.Briefing) ([]byte, error) {
 	text := truncate(Markdown(br, DialectWeCom), wecomMaxBytes, "… (cut at WeCom's 4096 bytes)")
-	return json.MarshalIndent(map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": text}}, "", "  ")
+	return marshal(map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": text}})
 }
 
 // DingTalk is the payload of a DingTalk (钉钉) custom robot webhook.
 func DingTalk(br *briefing.Briefing) ([]byte, error) {
 	text := truncate(Markdown(br, DialectMarkdown), dingtalkMaxBytes, "… (cut)")
-	return json.MarshalIndent(map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": title(br), "text": text}}, "", "  ")
+	return marshal(map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": title(br), "text": text}})
 }
 
 // Webhook is the generic webhook payload: a title, the Markdown and the
 // briefing itself.
 func Webhook(br *briefing.Briefing) ([]byte, error) {
-	return json.MarshalIndent(map[string]any{"title": title(br), "markdown": Markdown(br, DialectMarkdown), "briefing": br}, "", "  ")
+	return marshal(map[string]any{"title": title(br), "markdown": Markdown(br, DialectMarkdown), "briefing": br})
 }
 
 // JSON is the briefing as indented JSON.
-func JSON(br *briefing.Briefing) ([]byte, error) {
-	out, err := json.MarshalIndent(br, "", "  ")
-	if err != nil {
+func JSON(br *briefing.Briefing) ([]byte, error) { return marshal(br) }
+
+// marshal is indented JSON without HTML escaping (links keep their &).
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
-	return append(out, '\n'), nil
+	return b.Bytes(), nil
 }
