@@ -310,7 +310,8 @@ func TestServiceDeliver(t *testing.T) {
 	s := &Service{Builder: fakeBuilder{}, SMTP: &SMTP{Host: "127.0.0.1", Port: srv.port(), From: "b@example.com", Insecure: true, Timeout: 5 * time.Second},
 		Webhook: &Webhook{Client: &http.Client{Timeout: 5 * time.Second}, Attempts: 1}, FailedDir: dir,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return time.Date(2026, 5, 19, 23, 30, 0, 0, time.UTC) }}
-	l := List{Name: "directors", Schedule: sched, Email: []string{"d@example.com"},
+	archive := t.TempDir()
+	l := List{Name: "directors", Schedule: sched, Email: []string{"d@example.com"}, Dir: archive,
 		Webhooks: []Target{{URL: hook.URL + "/good", Format: "wecom"}, {URL: hook.URL + "/bad", Format: "slack"}}}
 	err = s.Deliver(context.Background(), l)
 	require.ErrorContains(t, err, "webhook 2 (slack)")
@@ -324,6 +325,10 @@ func TestServiceDeliver(t *testing.T) {
 	require.Equal(t, "20260519T233000Z-directors-webhook_2_slack_.slack.json", kept[0].Name())
 	require.Contains(t, logs.String(), "level=ERROR")
 	require.NotContains(t, logs.String(), "/bad") // webhook URLs are secrets
+	files, err := os.ReadDir(archive)
+	require.NoError(t, err)
+	require.Len(t, files, 3)
+	require.Equal(t, "briefing-2026-05-19.html", files[0].Name())
 
 	err = (&Service{Builder: fakeBuilder{err: errors.New("influx down")}, Logger: s.Logger, Now: s.Now}).Deliver(context.Background(), l)
 	require.ErrorContains(t, err, "influx down")

@@ -27,6 +27,9 @@ type List struct {
 	Store    string // empty: the whole business
 	Email    []string
 	Webhooks []Target
+	// Dir receives the briefing as files (JSON, Markdown, HTML) named by
+	// date: an archive, or a directory a web server publishes.
+	Dir string
 }
 
 // Builder builds a briefing (briefing.Builder).
@@ -108,6 +111,24 @@ func (s *Service) Deliver(ctx context.Context, l List) error {
 			s.Logger.Info("briefing mailed", "list", l.Name, "date", br.Date, "recipients", len(l.Email))
 		}
 	}
+	if l.Dir != "" {
+		for _, format := range []string{render.FormatJSON, render.FormatMarkdown, render.FormatHTML} {
+			out, err := render.Render(br, format)
+			if err != nil {
+				return err
+			}
+			name := "briefing-" + br.Date
+			if br.Store != "" {
+				name += "-" + unsafeName().ReplaceAllString(br.Store, "_")
+			}
+			name += map[string]string{render.FormatJSON: ".json", render.FormatMarkdown: ".md", render.FormatHTML: ".html"}[format]
+			if err := writeAtomic(filepath.Join(l.Dir, name), out); err != nil {
+				fail("dir", format, out, err)
+				continue
+			}
+		}
+		s.Logger.Info("briefing written", "list", l.Name, "date", br.Date, "dir", l.Dir)
+	}
 	for i, w := range l.Webhooks {
 		payload, err := render.Render(br, w.Format)
 		if err != nil {
@@ -139,12 +160,36 @@ func (s *Service) keep(list, channel, ext string, payload []byte) (string, error
 	if s.FailedDir == "" {
 		return "", errors.New("no failed_dir configured")
 	}
-	unsafeName := regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-	name := fmt.Sprintf("%s-%s-%s.%s", s.Now().UTC().Format("20060102T150405Z"), unsafeName.ReplaceAllString(list, "_"),
-		unsafeName.ReplaceAllString(channel, "_"), ext)
+	name := fmt.Sprintf("%s-%s-%s.%s", s.Now().UTC().Format("20060102T150405Z"), unsafeName().ReplaceAllString(list, "_"),
+		unsafeName().ReplaceAllString(channel, "_"), ext)
 	path := filepath.Join(s.FailedDir, name)
 	if err := os.MkdirAll(s.FailedDir, 0o750); err != nil {
 		return "", err
 	}
 	return path, os.WriteFile(path, payload, 0o600)
+}
+
+func unsafeName() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) }
+
+// writeAtomic writes through a temporary file and a rename.
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".briefing-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close() //nolint:errcheck,gosec // the write error is reported
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { //nolint:gosec // a briefing is meant to be read
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

@@ -45,6 +45,24 @@ type config struct {
 	Timeout       time.Duration `yaml:"timeout"` // the whole run
 	SeriesLimit   int           `yaml:"series_limit"`
 
+	// Delivery (serve mode).
+	SMTP struct {
+		Host     string        `yaml:"host"`
+		Port     int           `yaml:"port"`
+		Username string        `yaml:"username"`
+		Password string        `yaml:"password"`
+		From     string        `yaml:"from"`
+		Insecure bool          `yaml:"insecure"`
+		Timeout  time.Duration `yaml:"timeout"`
+	} `yaml:"smtp"`
+	Webhook struct {
+		Timeout  time.Duration `yaml:"timeout"`
+		Attempts int           `yaml:"attempts"`
+		Backoff  time.Duration `yaml:"backoff"`
+	} `yaml:"webhook"`
+	FailedDir string       `yaml:"failed_dir"`
+	Lists     []listConfig `yaml:"lists"`
+
 	// Per run (flags or environment).
 	Date   string `yaml:"date"`
 	Store  string `yaml:"store"`
@@ -53,6 +71,19 @@ type config struct {
 
 	loc     *time.Location
 	formats []string // Format split at commas
+}
+
+// listConfig is a recipient list.
+type listConfig struct {
+	Name     string   `yaml:"name"`
+	Schedule string   `yaml:"schedule"`
+	Store    string   `yaml:"store"`
+	Email    []string `yaml:"email"`
+	Dir      string   `yaml:"dir"`
+	Webhooks []struct {
+		URL    string `yaml:"url"`
+		Format string `yaml:"format"`
+	} `yaml:"webhooks"`
 }
 
 func defaults() config {
@@ -67,6 +98,11 @@ func defaults() config {
 	c.SeriesLimit = 500
 	c.Format = render.FormatMarkdown
 	c.Out = "-"
+	c.SMTP.Port = 587
+	c.SMTP.Timeout = 30 * time.Second
+	c.Webhook.Timeout = 10 * time.Second
+	c.Webhook.Attempts = 3
+	c.Webhook.Backoff = 10 * time.Second
 	return c
 }
 
@@ -131,6 +167,8 @@ func settings() []setting {
 		{"store", "store", "brief one store instead of the whole business", str(func(c *config) *string { return &c.Store })},
 		{"format", "format", "output formats, comma-separated: " + strings.Join(render.Formats(), ", "), str(func(c *config) *string { return &c.Format })},
 		{"out", "out", "output file, or directory for several formats (- for standard output)", str(func(c *config) *string { return &c.Out })},
+		{"smtp.password", "", "SMTP password (environment or file only)", str(func(c *config) *string { return &c.SMTP.Password })},
+		{"failed_dir", "failed-dir", "serve: directory keeping the payloads of failed deliveries", str(func(c *config) *string { return &c.FailedDir })},
 	}
 }
 

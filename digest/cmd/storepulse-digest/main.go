@@ -5,6 +5,7 @@
 // WeCom, DingTalk webhook payloads) or an HTML e-mail. See docs/briefing.md.
 //
 //	storepulse-digest --influx-url http://localhost:8086 --format html --out briefing.html
+//	storepulse-digest serve --config digest.yaml   # deliver on the lists' schedules
 package main
 
 import (
@@ -18,12 +19,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
 	"github.com/storepulse/storepulse/datasource/pkg/engine/influxql"
 	"github.com/storepulse/storepulse/digest/briefing"
+	"github.com/storepulse/storepulse/digest/deliver"
 	"github.com/storepulse/storepulse/digest/render"
 	"github.com/storepulse/storepulse/internal/clock"
 	"github.com/storepulse/storepulse/internal/kpi"
@@ -48,9 +51,19 @@ func main() {
 
 // run is the command with its inputs injected (tests run it in process).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, now clock.Func) error {
+	serve := len(args) > 0 && args[0] == "serve"
+	if serve {
+		args = args[1:]
+	}
 	cfg, err := loadConfig(args, stderr, getenv)
 	if err != nil {
 		return err
+	}
+	var lists []deliver.List
+	if serve {
+		if lists, err = cfg.serveLists(); err != nil {
+			return err
+		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cat := kpi.Default()
@@ -69,6 +82,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		K: cfg.Sensitivity, IngestDataDir: cfg.IngestDataDir})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if serve {
+		svc := &deliver.Service{Lists: lists, Builder: timeoutBuilder{b, cfg.Timeout}, SMTP: cfg.smtp(), Webhook: cfg.webhook(),
+			FailedDir: cfg.FailedDir, Logger: logger, Now: now}
+		logger.Info("serving", "lists", len(lists), "timezone", cfg.loc.String())
+		return svc.Run(ctx)
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
@@ -116,6 +135,18 @@ func fileName(br *briefing.Briefing, format string) string {
 		return name + ".json"
 	}
 	return name + "." + format + ".json"
+}
+
+// timeoutBuilder bounds every scheduled build by the run timeout.
+type timeoutBuilder struct {
+	b       *briefing.Builder
+	timeout time.Duration
+}
+
+func (t timeoutBuilder) Build(ctx context.Context, date, store string) (*briefing.Briefing, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	return t.b.Build(ctx, date, store)
 }
 
 // writeFile writes through a temporary file and a rename: a reader never
