@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/localday"
@@ -60,7 +62,7 @@ func (e *Engine) Total(ctx context.Context, req Request) (*TotalResult, error) {
 		res.Series = append(res.Series, Series{Role: RoleCurrent, Groups: groups, Values: []*float64{v}})
 	}
 	if e.SeriesLimit > 0 && len(res.Series) > e.SeriesLimit {
-		return nil, pluginErrorf("%s", (&SeriesLimitError{Got: len(res.Series), Limit: e.SeriesLimit}).Error())
+		return nil, backend.PluginError(&SeriesLimitError{Got: len(res.Series), Limit: e.SeriesLimit})
 	}
 	return res, nil
 }
