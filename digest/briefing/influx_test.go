@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/stretchr/testify/require"
 
+	"github.com/storepulse/storepulse/datasource/pkg/plugin/plugintest"
 	"github.com/storepulse/storepulse/digest/briefing"
 	"github.com/storepulse/storepulse/digest/internal/digesttest"
 	"github.com/storepulse/storepulse/ingest/sim"
@@ -32,6 +34,27 @@ func TestBriefingInflux(t *testing.T) {
 	require.Equal(t, digesttest.IncidentDay, incident.Date)
 
 	t.Run("numbers", func(t *testing.T) { checkNumbers(t, incident) })
+
+	t.Run("same as the plugin", func(t *testing.T) {
+		// Each glance number equals what the plugin answers over gRPC for
+		// the same query (the day, a week earlier, the target).
+		c := plugintest.ServeAt(t, digesttest.Now())
+		pc := plugintest.Context(f.Server, "storepulse-kpi", "Asia/Shanghai")
+		day, err := time.ParseInLocation(time.DateOnly, incident.Date, digesttest.Shanghai())
+		require.NoError(t, err)
+		for _, h := range incident.Glance {
+			r := plugintest.Query(ctx, t, c, pc, "A", "kpi", []byte(`{"kpi":"`+h.KPI+`","interval":"day","compare":"1w","compareOutputs":["series"]}`),
+				day, day.AddDate(0, 0, 1))
+			require.NoError(t, r.Error, plugintest.String(r))
+			require.Len(t, r.Frames, 2, h.KPI)
+			requireSame(t, h.Value, lastValue(t, r.Frames[0]), h.KPI)
+			requireSame(t, h.LastWeek, lastValue(t, r.Frames[1]), h.KPI+" last week")
+			r = plugintest.Query(ctx, t, c, pc, "B", "kpi", []byte(`{"kpi":"`+h.KPI+`","interval":"day","target":true}`), day, day.AddDate(0, 0, 1))
+			require.NoError(t, r.Error, plugintest.String(r))
+			require.Len(t, r.Frames, 3, h.KPI)
+			requireSame(t, h.Target, lastValue(t, r.Frames[1]), h.KPI+" target")
+		}
+	})
 
 	t.Run("quiet day", func(t *testing.T) {
 		quiet, err := b.Build(ctx, digesttest.QuietDay, "")
@@ -259,4 +282,25 @@ func addID(set map[string]bool, id string) {
 	if id != "" {
 		set[id] = true
 	}
+}
+
+// lastValue is the last value of a frame's numeric field.
+func lastValue(t *testing.T, fr *data.Frame) *float64 {
+	t.Helper()
+	for _, fld := range fr.Fields {
+		if fld.Type() == data.FieldTypeNullableFloat64 && fld.Len() > 0 {
+			return fld.At(fld.Len() - 1).(*float64)
+		}
+	}
+	t.Fatalf("frame %s has no numeric field", fr.Name)
+	return nil
+}
+
+func requireSame(t *testing.T, want, got *float64, what string) {
+	t.Helper()
+	if want == nil || got == nil {
+		require.Equal(t, want == nil, got == nil, what)
+		return
+	}
+	require.InDelta(t, *want, *got, 1e-9*math.Max(1, math.Abs(*want)), what)
 }
