@@ -13,7 +13,7 @@ export STOREPULSE_INFLUXD ?= $(TOOLS)/influxd
 all: build
 
 build:
-	$(GO) build -o bin/ ./ingest/cmd/... ./datasource/cmd/...
+	$(GO) build -o bin/ ./ingest/cmd/... ./datasource/cmd/... ./digest/cmd/...
 
 ## tools: a real InfluxDB 1.8 for the integration tests and the pinned linter,
 ## built once into .tools/bin (git-ignored, cached between runs).

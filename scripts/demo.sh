@@ -117,7 +117,7 @@ wait_http() { # name url pid seconds
 utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 # --- build ------------------------------------------------------------------
-log "building bin/storepulse-ingest, bin/storepulse-sim and .tools/bin/influxd (first time: a few minutes)"
+log "building bin/storepulse-ingest, bin/storepulse-sim, bin/storepulse-digest and .tools/bin/influxd (first time: a few minutes)"
 make --no-print-directory build
 # Only influxd of `make tools`: the linter is not needed to run the demo.
 make --no-print-directory "$root/.tools/bin/influxd"
@@ -206,6 +206,29 @@ wait "$last_pid" || rc=$?
 ((rc == 0)) || die "backfill failed (exit $rc); see the output above and $state/logs/ingest.log"
 forget_last
 
+# Yesterday's morning briefing (docs/briefing.md): what a new user reads first,
+# without Grafana or Docker. A failure is reported, the demo runs on.
+briefing="(not written: see $state/logs/digest.log)"
+mkdir -p "$state/briefing"
+# The backfill is acknowledged once on the ingest's disk: its last segment is
+# sealed within spool.seal_interval (5 s) and the distinct-count sketches are
+# written every spool.sketch_interval (30 s); then wait until the spool has
+# drained into InfluxDB (at most 3 minutes).
+log "waiting for the ingest to write the backfill's last sums and sketches (35 s)"
+sleep 35
+for ((i = 0; i < 1800; i++)); do
+	curl -fsS "$ingest_url/metrics" 2>/dev/null | grep -Eq '^storepulse_ingest_(pending_segments|spool_bytes) [1-9]' || break
+	sleep 0.1
+done
+if STOREPULSE_DIGEST_INFLUX_URL=$influx_url STOREPULSE_DIGEST_INFLUX_BUCKET=$bucket bin/storepulse-digest \
+	--timezone Asia/Shanghai --business "StorePulse demo" --ingest-data-dir "$state/ingest" \
+	--format html,markdown,json --out "$state/briefing" 2>"$state/logs/digest.log"; then
+	briefing=$(ls "$state"/briefing/briefing-*.html)
+	log "yesterday's briefing: $briefing"
+else
+	log "the briefing failed; see $state/logs/digest.log"
+fi
+
 start_bg storepulse-sim-live "$state/logs/sim-live.log" \
 	"${sim[@]}" live --days "$live_days" --start "$live_start" --progress=false
 live_pid=$last_pid
@@ -221,7 +244,9 @@ StorePulse demo is running (state and logs in $state; wiped at the next start).
   ingest API       $ingest_url   token $token  (also in $state/token; config $config)
                    $ingest_url/metrics, $ingest_url/readyz
   simulator        live feed of $stores stores (pid $live_pid), after $days days of backfill
-  logs             $state/logs/{influxd,ingest,sim-live}.log
+  briefing         $briefing
+                   yesterday's morning briefing (open it in a browser; .md and .json next to it)
+  logs             $state/logs/{influxd,ingest,sim-live,digest}.log
                    calendar, targets and incident labels: $state/{campaigns,targets,labels}.json
   stop             Ctrl-C here (or kill -TERM $$): stops the feed, the ingest service, then InfluxDB
 

@@ -1,0 +1,195 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/storepulse/storepulse/digest/briefing"
+	"github.com/storepulse/storepulse/digest/render"
+)
+
+// Target is one webhook of a list and the payload format it takes.
+type Target struct {
+	URL    string
+	Format string // render.FormatSlack, FormatWeCom, FormatDingTalk, FormatWebhook, FormatJSON
+}
+
+// List is a recipient list: who gets which briefing when.
+type List struct {
+	Name     string
+	Schedule *Schedule
+	Store    string // empty: the whole business
+	Email    []string
+	Webhooks []Target
+	// Dir receives the briefing as files (JSON, Markdown, HTML) named by
+	// date: an archive, or a directory a web server publishes.
+	Dir string
+}
+
+// Builder builds a briefing (briefing.Builder).
+type Builder interface {
+	Build(ctx context.Context, date, store string) (*briefing.Briefing, error)
+}
+
+// Service delivers the lists' briefings on their schedules.
+type Service struct {
+	Lists   []List
+	Builder Builder
+	SMTP    *SMTP // required when a list has e-mail recipients
+	Webhook *Webhook
+	// FailedDir keeps the payload of every delivery that failed for good.
+	FailedDir string
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Run delivers every list at its scheduled times until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	for {
+		now := s.Now()
+		var next time.Time
+		var due []List
+		for _, l := range s.Lists {
+			t := l.Schedule.Next(now)
+			switch {
+			case next.IsZero() || t.Before(next):
+				next, due = t, []List{l}
+			case t.Equal(next):
+				due = append(due, l)
+			}
+		}
+		if next.IsZero() {
+			return errors.New("deliver: no schedule fires")
+		}
+		s.Logger.Info("next delivery", "at", next, "lists", len(due))
+		timer := time.NewTimer(next.Sub(now))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		}
+		for _, l := range due {
+			if err := s.Deliver(ctx, l); err != nil {
+				s.Logger.Error("delivery failed", "list", l.Name, "err", err)
+			}
+		}
+	}
+}
+
+// Deliver builds the list's briefing of yesterday and sends it to every
+// channel. A channel that fails is logged as an error and its payload is
+// written to FailedDir; the others are still served. The error joins every
+// failure.
+func (s *Service) Deliver(ctx context.Context, l List) error {
+	br, err := s.Builder.Build(ctx, "", l.Store)
+	if err != nil {
+		s.Logger.Error("briefing not built: nothing delivered", "list", l.Name, "err", err)
+		return fmt.Errorf("list %s: %w", l.Name, err)
+	}
+	var errs []error
+	fail := func(channel, ext string, payload []byte, err error) {
+		path, werr := s.keep(l.Name, channel, ext, payload)
+		s.Logger.Error("delivery failed", "list", l.Name, "channel", channel, "err", err, "kept", path, "keepErr", werr)
+		errs = append(errs, fmt.Errorf("list %s, %s: %w", l.Name, channel, err))
+	}
+	if len(l.Email) > 0 {
+		html, err := render.HTML(br)
+		if err != nil {
+			return err
+		}
+		m := Mail{To: l.Email, Subject: subject(br), Text: render.Markdown(br, render.DialectMarkdown), HTML: html}
+		if err := s.SMTP.Send(ctx, m, s.Now()); err != nil {
+			fail("email", "html", html, err)
+		} else {
+			s.Logger.Info("briefing mailed", "list", l.Name, "date", br.Date, "recipients", len(l.Email))
+		}
+	}
+	if l.Dir != "" {
+		for _, format := range []string{render.FormatJSON, render.FormatMarkdown, render.FormatHTML} {
+			out, err := render.Render(br, format)
+			if err != nil {
+				return err
+			}
+			name := "briefing-" + br.Date
+			if br.Store != "" {
+				name += "-" + unsafeName().ReplaceAllString(br.Store, "_")
+			}
+			name += map[string]string{render.FormatJSON: ".json", render.FormatMarkdown: ".md", render.FormatHTML: ".html"}[format]
+			if err := writeAtomic(filepath.Join(l.Dir, name), out); err != nil {
+				fail("dir", format, out, err)
+				continue
+			}
+		}
+		s.Logger.Info("briefing written", "list", l.Name, "date", br.Date, "dir", l.Dir)
+	}
+	for i, w := range l.Webhooks {
+		payload, err := render.Render(br, w.Format)
+		if err != nil {
+			return err
+		}
+		channel := fmt.Sprintf("webhook %d (%s)", i+1, w.Format)
+		if err := s.Webhook.Post(ctx, w.URL, payload); err != nil {
+			fail(channel, w.Format+".json", payload, err)
+			continue
+		}
+		s.Logger.Info("briefing posted", "list", l.Name, "date", br.Date, "webhook", i+1, "format", w.Format)
+	}
+	return errors.Join(errs...)
+}
+
+func subject(br *briefing.Briefing) string {
+	s := fmt.Sprintf("%s briefing %s", br.Business, br.Date)
+	if br.Store != "" {
+		s += " · " + br.Store
+	}
+	if n := len(br.Changes); n > 0 {
+		return fmt.Sprintf("%s: %d changes", s, n)
+	}
+	return s + ": nothing unusual"
+}
+
+// keep writes an undelivered payload to FailedDir.
+func (s *Service) keep(list, channel, ext string, payload []byte) (string, error) {
+	if s.FailedDir == "" {
+		return "", errors.New("no failed_dir configured")
+	}
+	name := fmt.Sprintf("%s-%s-%s.%s", s.Now().UTC().Format("20060102T150405Z"), unsafeName().ReplaceAllString(list, "_"),
+		unsafeName().ReplaceAllString(channel, "_"), ext)
+	path := filepath.Join(s.FailedDir, name)
+	if err := os.MkdirAll(s.FailedDir, 0o750); err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(path, payload, 0o600)
+}
+
+func unsafeName() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) }
+
+// writeAtomic writes through a temporary file and a rename.
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".briefing-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close() //nolint:errcheck,gosec // the write error is reported
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { //nolint:gosec // a briefing is meant to be read
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,233 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/storepulse/storepulse/digest/briefing"
+)
+
+// Dialect is a chat's flavour of Markdown.
+type Dialect int
+
+// Dialects.
+const (
+	DialectMarkdown Dialect = iota // CommonMark: generic webhooks, DingTalk
+	DialectSlack                   // Slack mrkdwn: *bold*, <url|text>, no tables
+	DialectWeCom                   // WeCom robot markdown: **bold**, [text](url), <font color>
+)
+
+// Chat message size limits: WeCom's robot takes 4096 bytes of markdown,
+// DingTalk's about 20000, Slack's text 40000 characters.
+const (
+	wecomMaxBytes    = 4096
+	dingtalkMaxBytes = 20000
+	slackMaxBytes    = 39000
+)
+
+func localClock(br *briefing.Briefing, t time.Time) string {
+	loc, err := time.LoadLocation(br.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("15:04")
+}
+
+type md struct {
+	b strings.Builder
+	d Dialect
+}
+
+// detail links a secondary item (a glance KPI, a reason, a campaign): WeCom's
+// 4096 bytes leave no room for them, so there they are plain text.
+func (m *md) detail(text, url string) string {
+	if m.d == DialectWeCom || url == "" {
+		return text
+	}
+	return m.link(text, url)
+}
+
+func (m *md) bold(s string) string {
+	if m.d == DialectSlack {
+		return "*" + s + "*"
+	}
+	return "**" + s + "**"
+}
+
+func (m *md) link(text, url string) string {
+	if m.d == DialectSlack {
+		return "<" + url + "|" + strings.NewReplacer("|", "/", ">", ")", "<", "(").Replace(text) + ">"
+	}
+	return "[" + strings.NewReplacer("[", "(", "]", ")").Replace(text) + "](" + url + ")"
+}
+
+// toned marks a text good or bad: WeCom colours it, the others use an emoji.
+func (m *md) toned(s, tone string) string {
+	switch {
+	case m.d == DialectWeCom && tone == briefing.ToneGood:
+		return `<font color="info">` + s + `</font>`
+	case m.d == DialectWeCom && tone == briefing.ToneBad:
+		return `<font color="warning">` + s + `</font>`
+	case tone == briefing.ToneGood:
+		return "🟢 " + s
+	case tone == briefing.ToneBad:
+		return "🔴 " + s
+	}
+	return s
+}
+
+func (m *md) heading(s string) {
+	if m.d == DialectSlack {
+		m.line(m.bold(s))
+		return
+	}
+	m.line("### " + s)
+}
+
+func (m *md) line(s string) { m.b.WriteString(s + "\n") }
+
+// Markdown writes the briefing as chat Markdown.
+func Markdown(br *briefing.Briefing, d Dialect) string {
+	m := &md{d: d}
+	if d == DialectSlack {
+		m.line(m.bold(title(br)))
+	} else {
+		m.line("## " + title(br))
+	}
+	m.line("")
+	m.heading("1. Yesterday at a glance")
+	for _, h := range br.Glance {
+		s := fmt.Sprintf("- %s: %s", m.detail(h.Name, h.Link), m.bold(value(h.Value, h.Unit, br.Currency)))
+		s += " · vs last week " + m.toned(arrow(h.Change)+" "+change(h.Change), h.ChangeTone)
+		if h.Attainment != nil {
+			s += " · target " + m.toned(percent(h.Attainment), h.TargetTone)
+		}
+		if h.MonthToDate.Attainment != nil {
+			s += " · MTD " + m.toned(percent(h.MonthToDate.Attainment), h.MonthToDate.Tone)
+		}
+		if f := h.Forecast; f != nil && f.Attainment != nil {
+			s += " · month forecast " + m.toned(percent(f.Attainment)+" of target", f.Tone)
+		}
+		m.line(s)
+	}
+	m.line("")
+	m.heading("2. What changed")
+	if br.NothingUnusual {
+		m.line("Nothing unusual: every KPI stayed within its normal range.")
+	}
+	for _, c := range br.Changes {
+		scope := ""
+		if c.Store != "" && c.Store != br.Store {
+			scope = " in store " + c.Store
+		}
+		m.line(fmt.Sprintf("%d. %s%s %s: %s against %s expected (normal %s – %s) · impact %s", c.Rank,
+			m.toned(m.link(c.Name, c.Link), c.Tone), scope, c.Direction,
+			m.bold(number(c.Value, c.Unit, br.Currency)), number(c.Expected, c.Unit, br.Currency),
+			number(c.Lower, c.Unit, br.Currency), number(c.Upper, c.Unit, br.Currency), impact(c.Impact, br.Currency)))
+		if h := hours(br, c); h != "" {
+			m.line("   - unusual hours: " + h)
+		}
+		for _, r := range c.Reasons {
+			m.line("   - why: " + m.detail(r.Text, r.Link))
+		}
+		for _, a := range c.Actions {
+			m.line(fmt.Sprintf("   - do: %s (%s; rule %s)", a.Action, a.Owner, a.Rule))
+		}
+	}
+	m.line("")
+	m.heading("3. Rhythm")
+	if len(br.Rhythm.Campaigns) == 0 {
+		m.line("No campaign in the next 30 days.")
+	}
+	for _, c := range br.Rhythm.Campaigns {
+		for _, p := range c.Phases {
+			if p.State == briefing.PhaseEnded {
+				continue
+			}
+			m.line("- " + m.detail(p.Text, c.Link))
+		}
+	}
+	for _, u := range br.Rhythm.Uplift {
+		m.line(fmt.Sprintf("- %s: GMV %s against %s a day before it (%s); %s over the campaign so far",
+			m.detail(u.Name, u.Link), value(u.Day, "currency", br.Currency), value(u.Baseline, "currency", br.Currency), change(u.DayUplift), change(u.ToDate)))
+	}
+	m.line("")
+	m.heading("4. Data quality")
+	q := br.Quality
+	if len(q.Silent) == 0 && len(q.Stale) == 0 {
+		m.line("Every store sent data.")
+	}
+	for _, g := range q.Silent {
+		m.line(fmt.Sprintf("- %s: no events for %d h (%s – %s)", m.detail("store "+g.Store, g.Link), g.Hours, localClock(br, g.From), localClock(br, g.To)))
+	}
+	for _, s := range q.Stale {
+		m.line(fmt.Sprintf("- %s: newest data %s old", m.detail("store "+s.Store, s.Link), (time.Duration(s.Age) * time.Second).String()))
+	}
+	if r := q.Rejected; r != nil {
+		m.line(fmt.Sprintf("- rejected input: %d dead-letter files, %d quarantined files (%d new on the day)", r.DeadLetterFiles, r.QuarantineFiles, r.NewOnDay))
+	}
+	for _, n := range q.NotChecked {
+		m.line("- not checked: " + n)
+	}
+	m.line("")
+	m.line(m.link("Open the wall screen", br.Link))
+	return m.b.String()
+}
+
+// truncate cuts s to at most n bytes on a line boundary, saying so.
+func truncate(s string, n int, more string) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := s[:n-len(more)-1]
+	for !utf8.ValidString(cut) {
+		cut = cut[:len(cut)-1]
+	}
+	if i := strings.LastIndexByte(cut, '\n'); i > 0 {
+		cut = cut[:i+1]
+	}
+	return cut + more
+}
+
+// Slack is the payload of a Slack incoming webhook.
+func Slack(br *briefing.Briefing) ([]byte, error) {
+	text := truncate(Markdown(br, DialectSlack), slackMaxBytes, "… (cut: open the JSON or HTML briefing)")
+	return marshal(map[string]any{"text": text, "mrkdwn": true})
+}
+
+// WeCom is the payload of a WeCom (企业微信) group robot webhook.
+func WeCom(br *briefing.Briefing) ([]byte, error) {
+	text := truncate(Markdown(br, DialectWeCom), wecomMaxBytes, "… (cut at WeCom's 4096 bytes)")
+	return marshal(map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": text}})
+}
+
+// DingTalk is the payload of a DingTalk (钉钉) custom robot webhook.
+func DingTalk(br *briefing.Briefing) ([]byte, error) {
+	text := truncate(Markdown(br, DialectMarkdown), dingtalkMaxBytes, "… (cut)")
+	return marshal(map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": title(br), "text": text}})
+}
+
+// Webhook is the generic webhook payload: a title, the Markdown and the
+// briefing itself.
+func Webhook(br *briefing.Briefing) ([]byte, error) {
+	return marshal(map[string]any{"title": title(br), "markdown": Markdown(br, DialectMarkdown), "briefing": br})
+}
+
+// JSON is the briefing as indented JSON.
+func JSON(br *briefing.Briefing) ([]byte, error) { return marshal(br) }
+
+// marshal is indented JSON without HTML escaping (links keep their &).
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	return b.Bytes(), nil
+}

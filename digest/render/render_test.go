@@ -1,0 +1,96 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/digest/briefing"
+)
+
+func f(v float64) *float64 { return &v }
+
+func TestNumbers(t *testing.T) {
+	tests := []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{1234567.891, "currency", "CNY 1,234,568"},
+		{354.066, "currency", "CNY 354.07"},
+		{-21772.4, "currency", "CNY -21,772"},
+		{0.0341, "percent", "3.4 %"},
+		{45, "seconds", "45 s"},
+		{600, "seconds", "10.0 min"},
+		{1234, "count", "1,234"},
+		{61.5, "count", "61.5"},
+		{1.2345, "ratio", "1.23"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, number(tt.v, tt.unit, "CNY"), "%v %s", tt.v, tt.unit)
+	}
+	require.Equal(t, "+12.3 %", change(f(0.123)))
+	require.Equal(t, "–", value(nil, "currency", "CNY"))
+}
+
+// big is a briefing with many long changes: chat payloads must stay within
+// their size limits.
+func big() *briefing.Briefing {
+	br := &briefing.Briefing{Business: "Shop", Date: "2026-05-19", Weekday: "Tuesday", TimeZone: "Asia/Shanghai", Currency: "CNY",
+		Link: "https://g.example.com/d/storepulse-wall"}
+	for i := range 40 {
+		br.Changes = append(br.Changes, briefing.Change{Rank: i + 1, KPI: "gmv", Name: "GMV 国内", Unit: "currency", Tone: briefing.ToneBad,
+			Direction: "down", Value: 100, Expected: 200, Link: "https://g.example.com/d/x?var-kpi=gmv&var-store=s" + fmt.Sprint(i),
+			Reasons: []briefing.Reason{{Kind: briefing.ReasonDimension, Text: strings.Repeat("店铺原因 ", 20), Link: "https://g.example.com/r"}},
+			Actions: []briefing.Action{{Rule: "revenue-drop", Action: "检查漏斗", Owner: "运营"}}})
+	}
+	br.Rhythm.From = "2026-05-20"
+	br.Rhythm.Campaigns = []briefing.CampaignPlan{{ID: "618", Name: "618", Phases: []briefing.PhasePlan{{Name: "warm-up",
+		Start: time.Date(2026, 5, 25, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), State: briefing.PhaseUpcoming, Text: "618 warm-up starts in 5 days"}}}}
+	return br
+}
+
+func TestChatPayloads(t *testing.T) {
+	br := big()
+	tests := []struct {
+		format string
+		text   func(map[string]any) string
+		limit  int
+	}{
+		{FormatWeCom, func(m map[string]any) string { return m["markdown"].(map[string]any)["content"].(string) }, wecomMaxBytes},
+		{FormatDingTalk, func(m map[string]any) string { return m["markdown"].(map[string]any)["text"].(string) }, dingtalkMaxBytes},
+		{FormatSlack, func(m map[string]any) string { return m["text"].(string) }, slackMaxBytes},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			out, err := Render(br, tt.format)
+			require.NoError(t, err)
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(out, &m))
+			text := tt.text(m)
+			require.LessOrEqual(t, len(text), tt.limit)
+			require.True(t, utf8.ValidString(text))
+			require.Contains(t, text, "morning briefing for Tuesday, 2026-05-19")
+		})
+	}
+	out, err := Render(br, FormatSlack)
+	require.NoError(t, err)
+	require.Contains(t, string(out), "<https://g.example.com/d/x?var-kpi=gmv&var-store=s0|GMV 国内>")
+	_, err = Render(br, "pdf")
+	require.ErrorContains(t, err, `unknown format "pdf"`)
+}
+
+func TestHTMLNoScript(t *testing.T) {
+	br := big()
+	br.Changes[0].Name = `<script>alert(1)</script>`
+	out, err := HTML(br)
+	require.NoError(t, err)
+	require.NotContains(t, string(out), "<script")
+	require.Contains(t, string(out), "&lt;script&gt;")
+	require.Contains(t, string(out), "618 warm-up starts in 5 days")
+}
