@@ -397,6 +397,14 @@ func (c *Config) check() error {
 	if c.Limits.LateHorizon < time.Hour {
 		bad("limits.late_horizon", "must be at least 1h")
 	}
+	if fr := c.Influx.FineRetention; fr > 0 && c.Limits.HistoryHorizon > fr-24*time.Hour {
+		// History older than the minute series' retention would be written
+		// as minutes that the fine bucket refuses or drops before their hour
+		// is consolidated; writing it straight into the hourly and daily
+		// series is not implemented.
+		bad("limits.history_horizon", "must be at most influx.fine_retention - 24h (%s) when influx.fine_retention is set, got %s: "+
+			"history older than the minute series' retention cannot be imported", fr-24*time.Hour, c.Limits.HistoryHorizon)
+	}
 	if c.Limits.HistoryHorizon < c.Limits.LateHorizon || c.Limits.HistoryHorizon > maxHistoryHorizon {
 		bad("limits.history_horizon", "must be at least limits.late_horizon (%s) and at most %s (20 years), got %s",
 			c.Limits.LateHorizon, maxHistoryHorizon, c.Limits.HistoryHorizon)

@@ -103,6 +103,7 @@ func TestInvalid(t *testing.T) {
 		{tok + "influx:\n  fine_bucket: a/b/c\n", "influx.fine_bucket: bucket \"a/b/c\" has more than one /"},
 		{tok + "influx:\n  fine_retention: 720h\n", "influx.fine_retention: is the retention of influx.fine_bucket, which is not set"},
 		{tok + "influx:\n  fine_bucket: storepulse/recent\n  fine_retention: 170h\n", "influx.fine_retention: must be at least limits.late_horizon + 24h (192h0m0s)"},
+		{tok + "influx:\n  fine_bucket: storepulse/recent\n  fine_retention: 720h\n", "limits.history_horizon: must be at most influx.fine_retention - 24h (696h0m0s) when influx.fine_retention is set, got 26280h0m0s"},
 		{tok + "influx:\n  consolidate_grace: 10s\n", "influx.consolidate_grace: must be between 1m and 24h, got 10s"},
 		{tok + "spool:\n  max_bytes: 10\n", "spool.max_bytes"},
 		{tok + "limits:\n  late_horizon: 1m\n", "limits.late_horizon"},

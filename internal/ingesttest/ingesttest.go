@@ -150,7 +150,7 @@ limits:
   max_decompressed_bytes: %d
   max_items: 10000
   late_horizon: %s
-auth:
+%sauth:
   tokens:
     - name: test
       sha256: %q
@@ -160,7 +160,7 @@ log:
 lineprotocol:
   databases: %s
 `, port, o.DataDir, o.Ingester, db.URL, db.Token, db.Org, db.Bucket, o.FineBucket, o.FineRetention, o.SpoolMaxBytes,
-		o.SegmentMaxBytes, o.SealInterval, o.MaxBodyBytes, 4*o.MaxBodyBytes, o.LateHorizon, auth.Hash(Token), o.ExtraTokens, yamlList(o.Databases))
+		o.SegmentMaxBytes, o.SealInterval, o.MaxBodyBytes, 4*o.MaxBodyBytes, o.LateHorizon, historyHorizon(o.FineRetention), auth.Hash(Token), o.ExtraTokens, yamlList(o.Databases))
 	in := &Ingest{t: t, binary: binary, URL: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: o.DataDir,
 		config: filepath.Join(dir, "config.yaml"), logPath: filepath.Join(dir, "ingest.log")}
 	require.NoError(t, os.WriteFile(in.config, []byte(cfg), 0o600))
@@ -389,4 +389,13 @@ func (in *Ingest) PeakRSS() (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("peak RSS: no VmHWM in /proc/%d/status", in.cmd.Process.Pid)
+}
+
+// historyHorizon is the limits.history_horizon line a fine retention needs
+// (at most the retention less a day), or nothing (the default).
+func historyHorizon(fineRetention time.Duration) string {
+	if fineRetention <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("  history_horizon: %s\n", fineRetention-24*time.Hour)
 }
