@@ -59,6 +59,8 @@ type Series struct {
 	Role   string
 	Groups []string // values of the query's GroupBy ("" = tag absent)
 	Values []*float64
+	// Notice is shown with the series (an anomaly band still learning).
+	Notice string
 }
 
 // Result is a computed KPI query.
@@ -188,14 +190,14 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	}
 	var anom *anomalyPlan
 	if q.Anomaly != nil {
-		if anom, err = ev.anomalyHistory(ctx, q.Anomaly, req.From, req.To, fc); err != nil {
+		if anom, err = ev.anomalyHistory(ctx, q.Anomaly, req.From, req.To); err != nil {
 			return nil, err
 		}
 		res.Anomaly = q.Anomaly.K
 	}
 	keys := fc.keys(len(q.GroupBy), fp)
 	if anom != nil { // a series that vanished (a store down) is still checked
-		for _, h := range anom.fetched {
+		for _, h := range append(anom.fetched, anom.cur) {
 			for key := range h.groups {
 				if _, ok := fc.groups[key]; !ok {
 					fc.groups[key] = h.groups[key]
@@ -233,7 +235,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 			res.Series = append(res.Series, targetSeries(tgt, targets, groups, vals, cur)...)
 		}
 		if anom != nil {
-			res.Series = append(res.Series, ev.anomalySeries(anom, key, groups, vals, cur)...)
+			res.Series = append(res.Series, ev.anomalySeries(anom, key, groups, cur)...)
 		}
 		if fp == nil {
 			continue

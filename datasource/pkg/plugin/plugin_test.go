@@ -388,6 +388,9 @@ func anomalyFixture() *fakeSource {
 			fakePoint{t: day.Add(3 * time.Hour), term: gmv, tags: tmall, v: 500 + 20*float64(w)},
 			fakePoint{t: day.Add(2 * time.Hour), term: gmv, tags: jd, v: 50 + 5*float64(w)})
 	}
+	// both stores sold before their oldest history week (a first day is not history)
+	before := ts("2026-11-10T16:00:00Z").AddDate(0, 0, -28).Add(-11 * time.Hour)
+	f.points = append(f.points, fakePoint{t: before.Add(-time.Hour), term: gmv, tags: tmall, v: 10}, fakePoint{t: before.Add(-time.Hour), term: gmv, tags: jd, v: 10})
 	return f
 }
 
