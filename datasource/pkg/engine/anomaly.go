@@ -66,6 +66,9 @@ const anomalySingleFactor = 5.0 / 3
 // follows busier pre-sale weeks, which make up its history).
 const anomalyCampaignFactor = 3
 
+// KindHoliday is the kind of the campaigns made from public holidays.
+const KindHoliday = "holiday"
+
 // KindClosure is the campaign kind of a planned closure (a store shut for a
 // day, a stock-take): in its phases nothing is flagged.
 const KindClosure = "closure"
@@ -664,8 +667,34 @@ func (e *Engine) AnomalyRegions(ctx context.Context, req Request) (*Result, []An
 	return res, out, nil
 }
 
-// holidayCampaigns are the public holidays of the query's markets between
-// from and to as campaigns of kind "holiday" without stores (every store).
+// holidayCampaigns are the public holidays of the query's markets (the
+// datasource's holidayMarkets unless the query names its own) between from
+// and to as campaigns of kind "holiday" without stores (so in every store),
+// each a phase over its local day.
 func (ev *evaluation) holidayCampaigns(a *models.Anomaly, from, to time.Time) ([]calendar.Campaign, error) {
-	return nil, nil
+	markets := ev.e.HolidayMarkets
+	if a.Holidays != nil {
+		markets = a.Holidays
+	}
+	if len(markets) == 0 {
+		return nil, nil
+	}
+	if ev.e.Holidays == nil {
+		return nil, pluginErrorf("anomaly holidays %v: no holiday lists are loaded", markets)
+	}
+	if err := ev.e.Holidays.Check(markets); err != nil {
+		return nil, backend.PluginError(fmt.Errorf("anomaly holidays: %w", err))
+	}
+	loc := ev.e.Location
+	var out []calendar.Campaign
+	for _, code := range markets {
+		m, _ := ev.e.Holidays.Market(code)
+		for _, d := range m.Between(from.In(loc), to.In(loc)) {
+			start := localday.Start(d.Year, d.Month, d.Day, loc)
+			out = append(out, calendar.Campaign{ID: fmt.Sprintf("holiday-%s-%04d-%02d-%02d", code, d.Year, d.Month, d.Day),
+				Name: d.Name + " (" + code + ")", Kind: KindHoliday,
+				Phases: []calendar.Phase{{Name: KindHoliday, Start: start, End: localday.Next(start, loc)}}})
+		}
+	}
+	return out, nil
 }

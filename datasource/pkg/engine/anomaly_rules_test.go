@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/internal/holidays"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -125,4 +126,59 @@ func TestAnomalyRangeIndependent(t *testing.T) {
 	}
 	require.InDelta(t, 1.0, *alert.Series[5].Values[2], 0, "the outage's second hour is flagged as the last bucket")
 	require.Less(t, *alert.Series[4].Values[2], -5.0)
+}
+
+// TestAnomalyHolidays: public holidays of the chosen markets are planned
+// days, like campaign phases: a drop to half on Thanksgiving is not flagged
+// (today it was: 13 of 19 false regions on NAB were holidays), a holiday in
+// a history week is left out of the baseline; the query's markets override
+// the datasource's.
+func TestAnomalyHolidays(t *testing.T) {
+	hs, err := holidays.Shipped()
+	require.NoError(t, err)
+	start := utc("2026-09-01T00:00:00Z")
+	thanksgiving := utc("2026-11-26T00:00:00Z")
+	set := map[time.Time]float64{}
+	for h := range 24 { // Thanksgiving: 25 orders an hour all day, about half the usual (60 at noon)
+		set[thanksgiving.Add(time.Duration(h)*time.Hour)] = 25
+	}
+	src := &memSource{points: hourlyOrders("s", start, 100*24, 3, set)}
+	e := newEngine(t, src, "America/New_York", 100)
+	e.Location = time.UTC
+	e.Holidays = hs
+	run := func(json string, from time.Time) *Result {
+		q, err := models.ParseQuery([]byte(json))
+		require.NoError(t, err)
+		e.Now = func() time.Time { return from.Add(3 * time.Hour) }
+		res, err := e.Run(context.Background(), Request{Query: q, From: from, To: from.Add(3 * time.Hour)})
+		require.NoError(t, err)
+		return res
+	}
+	noon := thanksgiving.Add(12 * time.Hour)
+	plain := run(`{"kpi":"orders","interval":"1h","anomaly":{}}`, noon)
+	require.Equal(t, []any{1.0, 1.0, 1.0}, vals(plain.Series[5]), "without holidays Thanksgiving is an incident")
+	us := run(`{"kpi":"orders","interval":"1h","anomaly":{"holidays":["us"]}}`, noon)
+	require.Equal(t, []any{0.0, 0.0, 0.0}, vals(us.Series[5]), "a planned drop, within a factor of 3")
+	require.Equal(t, vals(plain.Series[4]), vals(us.Series[4]), "the score is kept")
+
+	// a week later: the Thanksgiving week is left out of the baseline
+	later := noon.AddDate(0, 0, 7)
+	e.HolidayMarkets = []string{"us"} // the datasource's markets
+	withHol := run(`{"kpi":"orders","interval":"1h","anomaly":{"weeks":4}}`, later)
+	var hist []float64
+	for w := 2; w <= 4; w++ {
+		for _, p := range src.points {
+			if p.t.Truncate(time.Hour).Equal(later.AddDate(0, 0, -7*w)) {
+				hist = append(hist, p.v)
+			}
+		}
+	}
+	require.InDelta(t, median(hist), *withHol.Series[1].Values[0], 1e-9, "the median of weeks 2-4")
+	none := run(`{"kpi":"orders","interval":"1h","anomaly":{"weeks":4,"holidays":[]}}`, later)
+	require.NotEqual(t, *withHol.Series[1].Values[0], *none.Series[1].Values[0], "[]: no holidays, Thanksgiving is history")
+
+	q, err := models.ParseQuery([]byte(`{"kpi":"orders","interval":"1h","anomaly":{"holidays":["xx"]}}`))
+	require.NoError(t, err)
+	_, err = e.Run(context.Background(), Request{Query: q, From: noon, To: noon.Add(time.Hour)})
+	requirePluginError(t, err, `unknown holiday market "xx"`)
 }

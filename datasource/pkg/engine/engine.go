@@ -15,6 +15,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/internal/holidays"
 	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/localday"
 	"github.com/storepulse/storepulse/internal/schema"
@@ -27,7 +28,12 @@ type Engine struct {
 	Source      Source
 	Location    *time.Location
 	SeriesLimit int
-	Now         func() time.Time
+	// Holidays are the holiday lists (nil: none loaded); HolidayMarkets the
+	// markets whose holidays anomaly detection treats as planned days when a
+	// query names none.
+	Holidays       *holidays.Set
+	HolidayMarkets []string
+	Now            func() time.Time
 }
 
 // now is the engine's clock: Now, or the wall clock when unset.
