@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/internal/holidays"
 	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/nab"
 	"github.com/storepulse/storepulse/internal/schema"
@@ -30,7 +31,7 @@ const nabBaselineHours = 14 * 24
 // z-score from the first record (the window growing to two weeks, as NAB's
 // windowedGaussian grows its window) and only once it has its two weeks.
 func nabDetectors() []string {
-	return []string{"StorePulse (k = 3, 6 weeks)", "rolling z-score beyond ±3, 2 weeks (growing from the first record)", "rolling z-score beyond ±3, 2 weeks (from the third week)"}
+	return []string{"StorePulse (k = 3, 6 weeks, US holidays)", "StorePulse without holidays", "rolling z-score beyond ±3, 2 weeks (growing from the first record)", "rolling z-score beyond ±3, 2 weeks (from the third week)"}
 }
 
 // nabDetector is one detector's outcome on one file.
@@ -56,10 +57,10 @@ func TestAnomalyNAB(t *testing.T) {
 	var doc strings.Builder
 	dets := nabDetectors()
 	doc.WriteString("| category | file | hours | windows |")
-	for _, d := range []string{"StorePulse", "z-score (growing)", "z-score (2 weeks)"} {
+	for _, d := range []string{"StorePulse", "StorePulse without holidays", "z-score (growing)", "z-score (2 weeks)"} {
 		fmt.Fprintf(&doc, " %s: NAB raw, windows found, regions (true) |", d)
 	}
-	doc.WriteString("\n|---|---|---|---|---|---|---|\n")
+	doc.WriteString("\n|---|---|---|---|---|---|---|---|\n")
 	type total struct {
 		det            []nabDetector
 		null, perfect  float64
@@ -112,9 +113,11 @@ func TestAnomalyNAB(t *testing.T) {
 		}
 	}
 	t.Log("\n" + doc.String())
-	require.Greater(t, score("realKnownCause", 0), score("realKnownCause", 1), "StorePulse scores above the z-score on the real series")
-	require.Greater(t, score("realKnownCause", 0), score("realKnownCause", 2), "StorePulse scores above the z-score on the real series")
-	require.Greater(t, score("all", 0), score("all", 2), "StorePulse scores above the two-week z-score on all series")
+	for _, cat := range []string{"realKnownCause", "all"} {
+		for _, z := range []int{2, 3} {
+			require.Greater(t, score(cat, 0), score(cat, z), "%s: StorePulse scores above %s", cat, dets[z])
+		}
+	}
 	if os.Getenv("STOREPULSE_ANOMALY_EVAL") != "" {
 		writeNABSection(t, doc.String())
 	}
@@ -153,15 +156,19 @@ func nabFile(t *testing.T, s nab.Series, ws []nab.Window) (out []nabDetector, ho
 				tags: map[string]string{"store": "nab"}, v: v})
 		}
 	}
-	e := &Engine{Catalog: kpi.Default(), Source: src, Location: time.UTC, SeriesLimit: 100, Now: func() time.Time { return end }}
+	hs, err := holidays.Shipped()
+	require.NoError(t, err)
+	e := &Engine{Catalog: kpi.Default(), Source: src, Location: time.UTC, SeriesLimit: 100, Now: func() time.Time { return end },
+		Holidays: hs, HolidayMarkets: []string{"us"}}
 	q := models.Query{KPI: "orders", Interval: "1h", Filters: map[string][]string{}, Anomaly: models.DefaultAnomaly()}
 	res, err := e.Run(context.Background(), Request{Query: q, From: start, To: end})
 	require.NoError(t, err)
 	require.Len(t, res.Times, hours)
-	spFlags := make([]bool, hours)
-	for h, f := range res.Series[5].Values {
-		spFlags[h] = f != nil && *f == 1
-	}
+	spFlags := nabFlags(res)
+	e.HolidayMarkets = nil
+	plain, err := e.Run(context.Background(), Request{Query: q, From: start, To: end})
+	require.NoError(t, err)
+	e.HolidayMarkets = []string{"us"}
 	for h := 3; h < hours; h += 50 { // the alert rule at the end of hour h
 		at := start.Add(time.Duration(h+1) * time.Hour)
 		ea := *e
@@ -173,11 +180,20 @@ func nabFile(t *testing.T, s nab.Series, ws []nab.Window) (out []nabDetector, ho
 	}
 	pts, err := nab.Sweep(s.Times, ws, nab.Standard())
 	require.NoError(t, err)
-	out = append(out, nabScore(pts, ws, start, spFlags, last))
+	out = append(out, nabScore(pts, ws, start, spFlags, last), nabScore(pts, ws, start, nabFlags(plain), last))
 	for _, need := range []int{2, nabBaselineHours} {
 		out = append(out, nabScore(pts, ws, start, zScoreFlags(sums, need), last))
 	}
 	return out, hours
+}
+
+// nabFlags are the flags of a single-series anomaly result.
+func nabFlags(res *Result) []bool {
+	out := make([]bool, len(res.Times))
+	for h, f := range res.Series[5].Values {
+		out[h] = f != nil && *f == 1
+	}
+	return out
 }
 
 // zScoreFlags is the baseline: hour h is flagged when its sum lies more than
