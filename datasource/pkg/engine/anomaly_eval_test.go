@@ -122,7 +122,8 @@ type evalRegion struct {
 func evalScenario(t *testing.T, sc evalScenarioDef, seed uint64, full bool, sh *time.Location) string {
 	start := sc.start
 	srv := influxtest.Start(t)
-	client := influxdb2.NewClient(srv.URL, srv.Token)
+	// a long timeout: the hourly sums of 49 days are one large Flux query, slow on a busy machine
+	client := influxdb2.NewClientWithOptions(srv.URL, srv.Token, influxdb2.DefaultOptions().SetHTTPRequestTimeout(600))
 	defer client.Close()
 
 	kinds := append(sim.IncidentKinds(), sim.IncidentKinds()...)
