@@ -56,7 +56,7 @@ func TestAnomalyNAB(t *testing.T) {
 	require.NoError(t, err)
 	var doc strings.Builder
 	dets := nabDetectors()
-	doc.WriteString("| category | file | hours | windows |")
+	doc.WriteString("| category | file | hours spanned | windows |")
 	for _, d := range []string{"StorePulse", "StorePulse without holidays", "z-score (growing)", "z-score (2 weeks)"} {
 		fmt.Fprintf(&doc, " %s: NAB raw, windows found, regions (true) |", d)
 	}
@@ -112,6 +112,12 @@ func TestAnomalyNAB(t *testing.T) {
 				score(cat, i), frac(d.truePos, d.regions), frac(d.result.Detected, d.result.Windows), float64(d.regions-d.truePos)/tt.weeks)
 		}
 	}
+	fmt.Fprintf(&doc, "\nOn the real series StorePulse scores %.1f (%.1f without holidays) against %.1f and %.1f for the z-scores. "+
+		"Over all %d files it scores %.1f with the holiday market and %.1f without, against %.1f for the z-score growing from the first "+
+		"record, which alone fires on the 14-day artificial series (StorePulse is still learning there by design), and %.1f for the "+
+		"z-score that waits for its two weeks.\n",
+		score("realKnownCause", 0), score("realKnownCause", 1), score("realKnownCause", 2), score("realKnownCause", 3),
+		totals["all"].files, score("all", 0), score("all", 1), score("all", 2), score("all", 3))
 	t.Log("\n" + doc.String())
 	for _, cat := range []string{"realKnownCause", "all"} {
 		for _, z := range []int{2, 3} {
@@ -294,8 +300,9 @@ NAB's published results: it reproduces the normalised scores of NAB's windowedGa
 HTM (70.10) detectors from their published anomaly scores.
 
 **Protocol.** Each series of ` + "`realKnownCause`" + ` and ` + "`artificialWithAnomaly`" + ` is fed in as a count KPI (the orders of
-one store), summed per hour (UTC). StorePulse runs with its defaults (k = 3, 6 weeks, interval ` + "`1h`" + `) as an alert
-rule evaluated every hour over the last 3 hours, firing on the last complete hour's flag — identical to one panel
+one store), summed per hour (UTC). StorePulse runs with its defaults (k = 3, 6 weeks, interval ` + "`1h`" + `) and the ` + "`us`" + ` holiday
+market (NAB's series come from US systems and New York; also shown without holidays) as an alert rule
+evaluated every hour over the last 3 hours, firing on the last complete hour's flag — identical to one panel
 query over the whole series, since a bucket's flag does not depend on the range (the test checks this on every 50th
 hour). The baseline is a rolling z-score of the same hourly sums: flagged when more than 3 standard deviations
 from the mean of the previous two weeks, either from the first record on (the window growing to two weeks, as
@@ -304,6 +311,14 @@ complete; everything is counted from the first record (NAB's own probation appli
 Precision = flagged regions (runs of flagged hours) overlapping a label window / regions; recall = windows
 detected / windows scored; false alarms per week = regions outside windows per week of data.
 StorePulse needs 3 weeks of history after a series' first day before it flags anything: the artificial series
-are 14 days long, so it never fires on them (scored as missing their windows).
+are 14 days long, so it never fires on them (scored as missing their windows), nor on the 14- and 18-day
+` + "`ec2_request_latency_system_failure`" + ` and ` + "`rogue_agent_*`" + ` series; a z-score that also waits for its two weeks
+fares no better there. NAB labels Thanksgiving, Christmas and New Year in ` + "`nyc_taxi`" + ` as anomalies, which
+the holiday market treats as planned: fewer of its regions count as true, and fewer false alarms remain
+(the NAB score rises from the run without holidays).
+
+Per file (NAB raw score, windows found, flagged regions and how many overlap a window):
+
+
 
 `
