@@ -113,7 +113,9 @@ func (s *Set) readDir(fsys fs.FS, dir string) error {
 			return err
 		}
 		m, err := Parse(code, io.LimitReader(f, maxFileSize+1))
-		f.Close()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}

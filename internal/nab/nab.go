@@ -183,7 +183,7 @@ func parseTime(s string) (time.Time, error) {
 // ReadWindows reads a label file (labels/combined_windows.json): per data
 // file ("realKnownCause/nyc_taxi.csv"), its windows.
 func ReadWindows(path string) (map[string][]Window, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 G703 -- a NAB checkout named by the caller
 	if err != nil {
 		return nil, fmt.Errorf("NAB labels: %w", err)
 	}
@@ -219,7 +219,7 @@ type Series struct {
 // ReadSeries reads the column named column ("value" for a data file,
 // "anomaly_score" or "S(t)_standard" for a results file) of a NAB CSV file.
 func ReadSeries(path, column string) (Series, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) // #nosec G304 G703 -- a NAB checkout named by the caller
 	if err != nil {
 		return Series{}, fmt.Errorf("NAB data: %w", err)
 	}
