@@ -60,6 +60,13 @@ const anomalyWinsor = 6
 // a neighbour (an outage shorter than two buckets, a spike of 30 spreads).
 const anomalySingleFactor = 5.0 / 3
 
+// anomalySingleMinCount is the evidence a single extreme bucket needs to be
+// flagged without a neighbour, in events: for counts, a deviation of at
+// least 10 (one refund among none expected is not extreme, whatever its
+// score); for ratios, a denominator of at least 10 (one unpaid order of 2 is
+// not a payment outage). Amounts (GMV) need none beyond the score.
+const anomalySingleMinCount = 10
+
 // anomalyCampaignFactor is the factor by which a campaign phase may lower a
 // KPI below its expected value without being flagged: planned phases move
 // KPIs by up to about 3× (the peak day triples traffic; the after-sales lull
@@ -213,21 +220,24 @@ const (
 // the range ends): a bucket is flagged when its score is beyond ±k and so
 // is the previous bucket's in the same direction — one odd bucket (a single
 // large order, a quiet night hour) is noise, an incident lasts — or when
-// its score alone is beyond ±5k/3 (±5 at k = 3): an extreme bucket. prev is
+// its score alone is beyond ±5k/3 (±5 at k = 3) with the events behind it
+// (single): an extreme bucket. prev is
 // the direction (−1, 0, +1) of the bucket before the first, which the caller
 // computes from its own history. On planned days (days[i] DayPlanned: a
 // campaign phase, a public holiday) a move in the KPI's better direction
 // (better: +1 higher, −1 lower) is never beyond, and a move in the worse
 // direction only past a factor of 3 (below a third of the expected value,
 // or above three times the history's volume); on closed days nothing is.
-// Null scores give null flags and break runs.
-func Flags(values, expected, volume, scores []*float64, days []int, k float64, better, prev int) []*float64 {
+// single[i] says whether bucket i has the events to be flagged alone (nil:
+// every bucket). Null scores give null flags and break runs.
+func Flags(values, expected, volume, scores []*float64, days []int, single []bool, k float64, better, prev int) []*float64 {
 	out := make([]*float64, len(scores))
 	for i, z := range scores {
 		d := direction(z, values[i], expected[i], volume[i], days[i], k, better)
 		if z != nil {
 			f := 0.0
-			if d != 0 && (prev == d || math.Abs(*z) > anomalySingleFactor*k) {
+			alone := math.Abs(*z) > anomalySingleFactor*k && (single == nil || single[i])
+			if d != 0 && (prev == d || alone) {
 				f = 1
 			}
 			out[i] = ptr(f)
@@ -524,6 +534,7 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 		outs[j] = make([]*float64, n)
 	}
 	days := make([]int, n)
+	single := make([]bool, n)
 	volumes := make([]*float64, n)
 	var window []Residual
 	for c := range n {
@@ -553,12 +564,20 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 		}
 		outs[3][c] = ptr(Score(*vals[c], m, u, s, sqrtScale))
 		days[c] = calendarDay(p.camps, filter, p.cells.Starts[c], p.cells.EndOf(c))
+		switch {
+		case ratio:
+			single[c] = den >= anomalySingleMinCount
+		case counts:
+			single[c] = math.Abs(*vals[c]-m) >= anomalySingleMinCount
+		default:
+			single[c] = true
+		}
 	}
 	better := 1
 	if ev.k.Direction == kpi.LowerIsBetter {
 		better = -1
 	}
-	flags := Flags(vals, outs[0], volumes, outs[3], days, p.k, better, 0)
+	flags := Flags(vals, outs[0], volumes, outs[3], days, single, p.k, better, 0)
 
 	out := make([]Series, 5)
 	for j, role := range []string{RoleExpected, RoleLower, RoleUpper, RoleScore, RoleAnomaly} {

@@ -379,7 +379,9 @@ const evalReading = `## Reading the numbers
   2. *heavy-tailed amounts*: one large order lifts an hour's GMV far above a median — high values now score
      on a square-root scale (the upper tail of counts and amounts is longer than the lower);
   3. *single odd hours*: a flag needs two consecutive buckets beyond the band in the same direction
-     (incidents last, noise does not) — or one bucket beyond 5k/3 spreads (5 at k = 3): an extreme bucket;
+     (incidents last, noise does not) — or one bucket beyond 5k/3 spreads (5 at k = 3) that also deviates by
+     10 events or more (counts) or has a denominator of 10 or more (ratios): an extreme bucket, not one unpaid
+     order of two;
   4. *campaign phases*: the after-sales lull of Double Eleven was flagged low against a history of busier
      pre-sale weeks — in a campaign phase a move in the KPI's worse direction now counts only past a factor
      of 3 (a third of the expected value), and one in its better direction never (as before for highs).

@@ -156,27 +156,30 @@ func TestFlags(t *testing.T) {
 		values       []*float64
 		scores       []*float64
 		days         []int
+		single       []bool
 		better, prev int
 		want         []any
 	}{
-		{"one odd bucket is noise", fps(1.0, 9.0, 1.0), fps(0.0, 5.0, 0.0), []int{o, o, o}, 1, 0, []any{0.0, 0.0, 0.0}},
+		{"one odd bucket is noise", fps(1.0, 9.0, 1.0), fps(0.0, 5.0, 0.0), []int{o, o, o}, nil, 1, 0, []any{0.0, 0.0, 0.0}},
 		// today's rule needed a neighbour: a 30-spread spike alone was never flagged
-		{"an extreme single bucket is flagged (beyond 5k/3)", fps(1.0, 90.0, 1.0), fps(0.0, 5.01, 0.0), []int{o, o, o}, 1, 0, []any{0.0, 1.0, 0.0}},
-		{"an extreme single drop is flagged", fps(0.0), fps(-30.0), []int{o}, 1, 0, []any{1.0}},
+		{"an extreme single bucket is flagged (beyond 5k/3)", fps(1.0, 90.0, 1.0), fps(0.0, 5.01, 0.0), []int{o, o, o}, nil, 1, 0, []any{0.0, 1.0, 0.0}},
+		{"an extreme single drop is flagged", fps(0.0), fps(-30.0), []int{o}, nil, 1, 0, []any{1.0}},
 		// looking back only: the first bucket of a run waits for the second
-		{"two in a row are an incident, from the second", fps(1.0, 0.0, 0.0, 1.0), fps(0.0, -5.0, -4.0, 0.0), []int{o, o, o, o}, 1, 0, []any{0.0, 0.0, 1.0, 0.0}},
-		{"the bucket before the range counts", fps(0.0), fps(-4.0), []int{o}, 1, -1, []any{1.0}},
-		{"the bucket after does not", fps(0.0, 0.0), fps(-4.0, -4.0), []int{o, o}, 1, 0, []any{0.0, 1.0}},
-		{"the direction must persist", fps(9.0, 0.0), fps(4.0, -4.0), []int{o, o}, 1, 0, []any{0.0, 0.0}},
-		{"a null breaks the run", fps(0.0, nil, 0.0), fps(-4.0, nil, -4.0), []int{o, o, o}, 1, 0, []any{0.0, nil, 0.0}},
-		{"campaign: high is planned", fps(99.0, 99.0), fps(9.0, 9.0), []int{pl, pl}, 1, 0, []any{0.0, 0.0}},
-		{"campaign: a drop to half is planned", fps(5.0, 5.0), fps(-5.0, -5.0), []int{pl, pl}, 1, 0, []any{0.0, 0.0}},
-		{"campaign: a collapse is not", fps(2.0, 0.0), fps(-4.0, -6.0), []int{pl, pl}, 1, 0, []any{0.0, 1.0}},
-		{"campaign, lower is better: refunds double", fps(20.0, 20.0), fps(5.0, 5.0), []int{pl, pl}, -1, 0, []any{0.0, 0.0}},
-		{"campaign, lower is better: refunds fourfold", fps(40.0, 40.0), fps(4.0, 4.0), []int{pl, pl}, -1, 0, []any{0.0, 1.0}},
-		{"campaign, lower is better: a drop is good news", fps(0.0, 0.0), fps(-5.0, -5.0), []int{pl, pl}, -1, 0, []any{0.0, 0.0}},
-		{"outside campaigns both directions count", fps(40.0, 40.0), fps(4.0, 4.0), []int{o, o}, 1, 0, []any{0.0, 1.0}},
-		{"a planned closure is never flagged", fps(0.0, 0.0), fps(-30.0, -30.0), []int{cl, cl}, 1, 0, []any{0.0, 0.0}},
+		{"two in a row are an incident, from the second", fps(1.0, 0.0, 0.0, 1.0), fps(0.0, -5.0, -4.0, 0.0), []int{o, o, o, o}, nil, 1, 0, []any{0.0, 0.0, 1.0, 0.0}},
+		{"the bucket before the range counts", fps(0.0), fps(-4.0), []int{o}, nil, 1, -1, []any{1.0}},
+		{"the bucket after does not", fps(0.0, 0.0), fps(-4.0, -4.0), []int{o, o}, nil, 1, 0, []any{0.0, 1.0}},
+		{"the direction must persist", fps(9.0, 0.0), fps(4.0, -4.0), []int{o, o}, nil, 1, 0, []any{0.0, 0.0}},
+		{"a null breaks the run", fps(0.0, nil, 0.0), fps(-4.0, nil, -4.0), []int{o, o, o}, nil, 1, 0, []any{0.0, nil, 0.0}},
+		{"campaign: high is planned", fps(99.0, 99.0), fps(9.0, 9.0), []int{pl, pl}, nil, 1, 0, []any{0.0, 0.0}},
+		{"campaign: a drop to half is planned", fps(5.0, 5.0), fps(-5.0, -5.0), []int{pl, pl}, nil, 1, 0, []any{0.0, 0.0}},
+		{"campaign: a collapse is not", fps(2.0, 0.0), fps(-4.0, -6.0), []int{pl, pl}, nil, 1, 0, []any{0.0, 1.0}},
+		{"campaign, lower is better: refunds double", fps(20.0, 20.0), fps(5.0, 5.0), []int{pl, pl}, nil, -1, 0, []any{0.0, 0.0}},
+		{"campaign, lower is better: refunds fourfold", fps(40.0, 40.0), fps(4.0, 4.0), []int{pl, pl}, nil, -1, 0, []any{0.0, 1.0}},
+		{"campaign, lower is better: a drop is good news", fps(0.0, 0.0), fps(-5.0, -5.0), []int{pl, pl}, nil, -1, 0, []any{0.0, 0.0}},
+		{"outside campaigns both directions count", fps(40.0, 40.0), fps(4.0, 4.0), []int{o, o}, nil, 1, 0, []any{0.0, 1.0}},
+		{"a planned closure is never flagged", fps(0.0, 0.0), fps(-30.0, -30.0), []int{cl, cl}, nil, 1, 0, []any{0.0, 0.0}},
+		// one unpaid order of two: extreme in score, not in events; a second such hour is flagged
+		{"an extreme bucket without the events is not flagged alone", fps(0.0, 9.0, 0.0, 0.0), fps(-20.0, 0.0, -20.0, -20.0), []int{o, o, o, o}, []bool{false, true, false, false}, 1, 0, []any{0.0, 0.0, 0.0, 1.0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,7 +188,7 @@ func TestFlags(t *testing.T) {
 			for i := range exp {
 				exp[i], vol[i] = ptr(10), ptr(10)
 			}
-			got := Flags(tt.values, exp, vol, tt.scores, tt.days, 3, tt.better, tt.prev)
+			got := Flags(tt.values, exp, vol, tt.scores, tt.days, tt.single, 3, tt.better, tt.prev)
 			for i, w := range tt.want {
 				if w == nil {
 					require.Nil(t, got[i], i)
