@@ -38,12 +38,12 @@ const anomalyRelFloor = 0.05
 
 // anomalyNoiseHours is the span of buckets, ending at a bucket, whose
 // history sets that bucket's noise level (at most anomalyNoiseCells
-// buckets): a fixed trailing window, so that a bucket's level is the same
-// whatever range it is queried in.
-const anomalyNoiseHours = 24
+// buckets): a fixed trailing window of a week (every hour of the week), so
+// that a bucket's level is the same whatever range it is queried in.
+const anomalyNoiseHours = 7 * 24
 
 // anomalyNoiseCells bounds the noise window of fine intervals (work).
-const anomalyNoiseCells = 144
+const anomalyNoiseCells = 7 * 24
 
 // anomalyMinResiduals is the number of history values outside campaigns
 // needed to estimate the noise level from them; with fewer (a range inside
@@ -136,7 +136,7 @@ type Residual struct {
 // phases, against an expected value from clean values): a mean, since the
 // rare large deviations are the noise that matters, but winsorised: each
 // per-unit deviation (|h − m|/√|m|, or |r − m|·√D) is capped at 6 robust
-// spreads (1.4826 × their median; their mean where the median is 0: a
+// spreads (1.4826 × their median; not capped where the median is 0, a
 // history mostly exactly on its expected values), so that one past burst, itself an
 // anomaly, does not widen the band. With fewer than 24 clean values (a range
 // inside a long campaign, whose phases move the history) sums and ratios
@@ -168,10 +168,8 @@ func NoiseLevel(rs []Residual, ratio, counts bool) float64 {
 	switch {
 	case len(clean) >= anomalyMinResiduals:
 		capx := anomalyWinsor * MADScale * median(slices.Clone(clean))
-		if capx == 0 { // most values exactly on their expected value: the mean deviation
-			for _, x := range clean {
-				capx += anomalyWinsor * x / float64(len(clean))
-			}
+		if capx == 0 { // most values exactly on their expected value: no robust scale to cap by
+			capx = math.Inf(1)
 		}
 		var sq, su float64
 		for i, x := range clean {
@@ -537,7 +535,10 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 	single := make([]bool, n)
 	volumes := make([]*float64, n)
 	var window []Residual
-	for c := range n {
+	// the cells shown and the one before them (its direction counts for
+	// the first): the cells before are only the noise window's history
+	need := max(0, p.cells.Index(cur.Start())-1)
+	for c := need; c < n; c++ {
 		ch := cells[c]
 		if !ch.ok {
 			continue

@@ -64,8 +64,8 @@ func TestNoiseLevel(t *testing.T) {
 		// Σ(h − m)² / Σ|m| = 12·(100+100) / 12·(100+100) = 1
 		{"sums: variance per unit of volume", residuals(12, true, [3]float64{110, 100}, [3]float64{90, 100}), false, false, 1},
 		// one large order in a quiet hour: per-unit deviations 23 × 0 and 900/√100 = 90; their
-		// median is 0, their mean 3.75, so the 90 is capped at 6 × 3.75 = 22.5: 22.5²·100 / 24·100
-		{"sums: a rare large deviation is capped", append(residuals(23, true, [3]float64{100, 100}), Residual{Value: 1000, Expected: 100, Clean: true}), false, false, 22.5 * 22.5 / 24},
+		// median is 0, no robust scale to cap by: (1000−100)² + 23·0 over 24·100: 337.5
+		{"sums: a rare large deviation counts where most are exact", append(residuals(23, true, [3]float64{100, 100}), Residual{Value: 1000, Expected: 100, Clean: true}), false, false, 337.5},
 		// Poisson noise (±√m) and one burst of 1,017 orders against 15.5: the mean of squares was
 		// (143·15.5 + 1001.5²) / (144·15.5) = 450, a band 21 times too wide for weeks; capped at
 		// 6 × 1.4826 per unit: (143 + 8.8956²) / 144
