@@ -47,6 +47,8 @@ export interface AnomalySettings {
   sensitivity?: AnomalySensitivity;
   /** Weeks of history, 4..8, default 6. */
   weeks?: number;
+  /** Markets whose public holidays are planned days (["cn"]); unset: the datasource's holidayMarkets; []: none. */
+  holidays?: string[];
 }
 
 export const ANOMALY_MIN_WEEKS = 4;

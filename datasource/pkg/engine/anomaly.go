@@ -36,20 +36,49 @@ const anomalyMinHistory = 3
 // regular history (MAD 0) would otherwise flag the smallest change.
 const anomalyRelFloor = 0.05
 
-// anomalyNoiseHours is the least span whose history sets a series' noise
-// level: short alert-rule ranges still estimate it from a day of cells.
-const anomalyNoiseHours = 24
+// anomalyNoiseHours is the span of buckets, ending at a bucket, whose
+// history sets that bucket's noise level (at most anomalyNoiseCells
+// buckets): a fixed trailing window of a week (every hour of the week), so
+// that a bucket's level is the same whatever range it is queried in.
+const anomalyNoiseHours = 7 * 24
+
+// anomalyNoiseCells bounds the noise window of fine intervals (work).
+const anomalyNoiseCells = 7 * 24
 
 // anomalyMinResiduals is the number of history values outside campaigns
 // needed to estimate the noise level from them; with fewer (a range inside
 // a long campaign) it comes robustly from all history values.
 const anomalyMinResiduals = 24
 
+// anomalyWinsor is the cap of one history value's deviation in the noise
+// level, in robust spreads of the window (1.4826 × the median per-unit
+// deviation): one past burst (1,017 orders against 15.5) then counts as a
+// large deviation, not as one that sets the band for weeks.
+const anomalyWinsor = 6
+
+// anomalySingleFactor: a single bucket beyond ±factor·k is flagged without
+// a neighbour (an outage shorter than two buckets, a spike of 30 spreads).
+const anomalySingleFactor = 5.0 / 3
+
+// anomalySingleMinCount is the evidence a single extreme bucket needs to be
+// flagged without a neighbour, in events: for counts, a deviation of at
+// least 10 (one refund among none expected is not extreme, whatever its
+// score); for ratios, a denominator of at least 10 (one unpaid order of 2 is
+// not a payment outage). Amounts (GMV) need none beyond the score.
+const anomalySingleMinCount = 10
+
 // anomalyCampaignFactor is the factor by which a campaign phase may lower a
 // KPI below its expected value without being flagged: planned phases move
 // KPIs by up to about 3× (the peak day triples traffic; the after-sales lull
 // follows busier pre-sale weeks, which make up its history).
 const anomalyCampaignFactor = 3
+
+// KindHoliday is the kind of the campaigns made from public holidays.
+const KindHoliday = "holiday"
+
+// KindClosure is the campaign kind of a planned closure (a store shut for a
+// day, a stock-take): in its phases nothing is flagged.
+const KindClosure = "closure"
 
 // median of a non-empty slice (sorted in place).
 func median(xs []float64) float64 {
@@ -62,20 +91,31 @@ func median(xs []float64) float64 {
 }
 
 // HistoryCenter is the expected value of a bucket, the median of its
-// history, and the history's own spread 1.4826·MAD; ok is false with fewer
-// than 3 values. The history is not modified.
+// history, the history's own spread 1.4826·MAD and its volume: the larger
+// of |expected| and the mean |history|, each value capped at |expected| + 6
+// robust spreads (the larger of 1.4826·MAD and √|expected|), so that one
+// past burst is not volume (a history of mostly zeros, expected 0, keeps
+// its plain mean); ok is false with fewer than 3 values. The history is not
+// modified.
 func HistoryCenter(history []float64) (expected, madSpread, volume float64, ok bool) {
 	if len(history) < anomalyMinHistory {
 		return 0, 0, 0, false
 	}
 	h := slices.Clone(history)
 	m := median(h)
-	mean := 0.0
 	for i := range h {
-		mean += math.Abs(h[i]) / float64(len(h))
-		h[i] = math.Abs(h[i] - m)
+		h[i] = math.Abs(history[i] - m)
 	}
-	return m, MADScale * median(h), math.Max(math.Abs(m), mean), true
+	mad := MADScale * median(h)
+	capv := math.Inf(1)
+	if m != 0 {
+		capv = math.Abs(m) + anomalyWinsor*math.Max(mad, math.Sqrt(math.Abs(m)))
+	}
+	mean := 0.0
+	for _, v := range history {
+		mean += math.Min(math.Abs(v), capv) / float64(len(history))
+	}
+	return m, mad, math.Max(math.Abs(m), mean), true
 }
 
 // Residual is one history value against its bucket's expected value, for
@@ -93,14 +133,18 @@ type Residual struct {
 // large single orders make it heavy-tailed). Ratios: the variance of the
 // ratio times its denominator, mean((r − m)²·D), so a ratio over few orders
 // is noisier than one over many. It uses the clean values (outside campaign
-// phases, against an expected value from clean values): a mean, not a
-// median, since the rare large deviations are the noise that matters; with
-// fewer than 24 clean values (a range inside a long campaign, whose phases
-// move the history) sums and ratios take a robust estimate from all values
-// (the square of 1.4826 × the median of |h − m|/√|m|, or of |r − m|·√D) and
-// counts the Poisson level. Count KPIs are at least Poisson (1).
+// phases, against an expected value from clean values): a mean, since the
+// rare large deviations are the noise that matters, but winsorised: each
+// per-unit deviation (|h − m|/√|m|, or |r − m|·√D) is capped at 6 robust
+// spreads (1.4826 × their median; not capped where the median is 0, a
+// history mostly exactly on its expected values), so that one past burst, itself an
+// anomaly, does not widen the band. With fewer than 24 clean values (a range
+// inside a long campaign, whose phases move the history) sums and ratios
+// take a robust estimate from all values (the square of 1.4826 × the median
+// per-unit deviation) and counts the Poisson level. Count KPIs are at least
+// Poisson (1).
 func NoiseLevel(rs []Residual, ratio, counts bool) float64 {
-	var clean, all []float64 // squared deviations per unit, and their units
+	var clean, all []float64 // per-unit deviations, and the units of the clean ones
 	var units []float64
 	for _, r := range rs {
 		d, u := r.Value-r.Expected, math.Abs(r.Expected)
@@ -113,18 +157,24 @@ func NoiseLevel(rs []Residual, ratio, counts bool) float64 {
 		if u == 0 {
 			continue
 		}
-		all = append(all, math.Abs(d)/math.Sqrt(u))
+		x := math.Abs(d) / math.Sqrt(u)
+		all = append(all, x)
 		if r.Clean {
-			clean = append(clean, d*d)
+			clean = append(clean, x)
 			units = append(units, u)
 		}
 	}
 	level := 0.0
 	switch {
 	case len(clean) >= anomalyMinResiduals:
+		capx := anomalyWinsor * MADScale * median(slices.Clone(clean))
+		if capx == 0 { // most values exactly on their expected value: no robust scale to cap by
+			capx = math.Inf(1)
+		}
 		var sq, su float64
-		for i := range clean {
-			sq += clean[i]
+		for i, x := range clean {
+			x = math.Min(x, capx)
+			sq += x * x * units[i]
 			su += units[i]
 		}
 		if su > 0 {
@@ -156,52 +206,68 @@ func Spread(expected, madSpread, volume, level, den float64, ratio bool) float64
 	return s
 }
 
-// Flags marks the anomalies of a series from its scores: a bucket is
-// flagged when its score is beyond ±k and so is a neighbour's (the previous
-// or the next bucket) in the same direction — one odd bucket (a single large
-// order, a quiet night hour) is noise, an incident lasts. In a campaign phase
-// (campaign[i]) a move in the KPI's better direction (better: +1 higher, −1
-// lower) is never beyond, and a move in the worse direction only past a
-// factor of 3 (below a third of the expected value, or above three times the
-// history's volume). Null scores give null flags and break runs.
-func Flags(values, expected, volume, scores []*float64, campaign []bool, k float64, better int) []*float64 {
-	n := len(scores)
-	dir := make([]int, n)
+// Calendar states of a bucket for the flags.
+const (
+	DayOrdinary = iota
+	DayPlanned  // a campaign phase or a public holiday: planned moves are not anomalies
+	DayClosed   // a planned closure: nothing is flagged
+)
+
+// Flags marks the anomalies of a series from its scores, looking back only
+// (so a bucket's flag does not depend on the buckets after it, nor on where
+// the range ends): a bucket is flagged when its score is beyond ±k and so
+// is the previous bucket's in the same direction — one odd bucket (a single
+// large order, a quiet night hour) is noise, an incident lasts — or when
+// its score alone is beyond ±5k/3 (±5 at k = 3) with the events behind it
+// (single): an extreme bucket. prev is
+// the direction (−1, 0, +1) of the bucket before the first, which the caller
+// computes from its own history. On planned days (days[i] DayPlanned: a
+// campaign phase, a public holiday) a move in the KPI's better direction
+// (better: +1 higher, −1 lower) is never beyond, and a move in the worse
+// direction only past a factor of 3 (below a third of the expected value,
+// or above three times the history's volume); on closed days nothing is.
+// single[i] says whether bucket i has the events to be flagged alone (nil:
+// every bucket). Null scores give null flags and break runs.
+func Flags(values, expected, volume, scores []*float64, days []int, single []bool, k float64, better, prev int) []*float64 {
+	out := make([]*float64, len(scores))
 	for i, z := range scores {
-		if z == nil {
-			continue
-		}
-		d := 0
-		switch {
-		case *z > k:
-			d = 1
-		case *z < -k:
-			d = -1
-		}
-		if d != 0 && campaign[i] {
-			switch {
-			case d == better:
-				d = 0
-			case d < 0 && *values[i] >= *expected[i]/anomalyCampaignFactor:
-				d = 0
-			case d > 0 && *values[i] <= *volume[i]*anomalyCampaignFactor:
-				d = 0
+		d := direction(z, values[i], expected[i], volume[i], days[i], k, better)
+		if z != nil {
+			f := 0.0
+			alone := math.Abs(*z) > anomalySingleFactor*k && (single == nil || single[i])
+			if d != 0 && (prev == d || alone) {
+				f = 1
 			}
+			out[i] = ptr(f)
 		}
-		dir[i] = d
-	}
-	out := make([]*float64, n)
-	for i, z := range scores {
-		if z == nil {
-			continue
-		}
-		f := 0.0
-		if dir[i] != 0 && ((i > 0 && dir[i-1] == dir[i]) || (i+1 < n && dir[i+1] == dir[i])) {
-			f = 1
-		}
-		out[i] = ptr(f)
+		prev = d
 	}
 	return out
+}
+
+// direction is +1 or −1 when the score z is beyond ±k (and the calendar
+// does not explain it), else 0.
+func direction(z, value, expected, volume *float64, day int, k float64, better int) int {
+	if z == nil {
+		return 0
+	}
+	d := 0
+	switch {
+	case *z > k:
+		d = 1
+	case *z < -k:
+		d = -1
+	}
+	switch {
+	case d == 0 || day == DayOrdinary:
+	case day == DayClosed || d == better:
+		d = 0
+	case d < 0 && *value >= *expected/anomalyCampaignFactor:
+		d = 0
+	case d > 0 && *value <= *volume*anomalyCampaignFactor:
+		d = 0
+	}
+	return d
 }
 
 // Score is the deviation of v from the expected value m in spreads s. On the
@@ -225,16 +291,26 @@ func BandLimits(m, u, s, k float64, sq bool) (lower, upper float64) {
 	return m - k*s, (r + d) * (r + d)
 }
 
-// anomalyPlan is the history of one query: the same buckets w weeks earlier.
+// anomalyPlan is the history of one query: the range's buckets extended
+// back by a noise window (the cells), their values, the same cells w weeks
+// earlier, and the days on which each series had data.
 type anomalyPlan struct {
-	k float64
-	// cells are the range's buckets, extended back to at least a day: every
-	// cell's history enters the noise level.
+	k     float64
+	weeks int
+	// cells are the range's buckets extended back by the noise window and
+	// one more bucket: each bucket's noise level and the previous bucket's
+	// direction come from cells of their own, whatever the range.
 	cells   Buckets
-	weeks   []Buckets
+	cur     *fetched // the cells' values (ratios: each bucket's denominator)
+	hist    []Buckets
 	fetched []*fetched
-	camps   []calendar.Campaign
-	cur     *fetched // the current period (ratios: each bucket's denominator)
+	// days are the local days from one day before the earliest history
+	// bucket's window to the range's end; daysF their sums: a history
+	// bucket counts only when its series had data on an earlier day.
+	days  Buckets
+	daysF *fetched
+	camps []calendar.Campaign // campaigns, closures and the market's public holidays
+	win   int                 // the noise window in cells
 }
 
 func checkAnomalyStep(k kpi.KPI, step Step) error {
@@ -247,19 +323,25 @@ func checkAnomalyStep(k kpi.KPI, step Step) error {
 	return nil
 }
 
-// anomalyHistory fetches the previous weeks of the range extended back to
-// at least a day (moved back by 7·w local days) and the campaigns.
-func (ev *evaluation) anomalyHistory(ctx context.Context, a *models.Anomaly, from, to time.Time, cur *fetched) (*anomalyPlan, error) {
-	p := &anomalyPlan{k: a.K, cur: cur}
-	ext := from
-	if d := anomalyNoiseHours * time.Hour; to.Sub(from) < d {
-		ext = to.Add(-d)
-	}
+// noiseWindow is the number of cells whose history sets a bucket's noise level.
+func noiseWindow(step Step) int {
+	return max(1, min(int(anomalyNoiseHours*time.Hour/step.Fixed), anomalyNoiseCells))
+}
+
+// anomalyHistory fetches the cells (the range extended back by the noise
+// window and one bucket), their previous weeks (moved back by 7·w local
+// days), the days with data and the calendar.
+func (ev *evaluation) anomalyHistory(ctx context.Context, a *models.Anomaly, from, to time.Time) (*anomalyPlan, error) {
+	p := &anomalyPlan{k: a.K, weeks: a.Weeks, win: noiseWindow(ev.step)}
+	ext := floor(from, ev.step, ev.e.Location).Add(-time.Duration(p.win+1) * ev.step.Fixed)
 	cells, err := MakeBuckets(ext, to, ev.step, ev.e.Location, ev.now)
 	if err != nil {
 		return nil, backend.PluginError(err)
 	}
 	p.cells = cells
+	if p.cur, err = ev.fetch(ctx, cells); err != nil {
+		return nil, err
+	}
 	for w := 1; w <= a.Weeks; w++ {
 		hf := localday.ShiftDays(ext, -7*w, ev.e.Location)
 		ht := localday.ShiftDays(to, -7*w, ev.e.Location)
@@ -271,14 +353,26 @@ func (ev *evaluation) anomalyHistory(ctx context.Context, a *models.Anomaly, fro
 		if err != nil {
 			return nil, err
 		}
-		p.weeks = append(p.weeks, b)
+		p.hist = append(p.hist, b)
 		p.fetched = append(p.fetched, f)
+	}
+	days := *ev
+	days.step = Step{Calendar: models.IntervalDay}
+	if p.days, err = MakeBuckets(localday.ShiftDays(ext, -7*a.Weeks-1, ev.e.Location), to, days.step, ev.e.Location, ev.now); err != nil {
+		return nil, backend.PluginError(err)
+	}
+	if p.daysF, err = days.fetch(ctx, p.days); err != nil {
+		return nil, err
 	}
 	cs, err := ev.e.Source.Campaigns(ctx)
 	if err != nil {
 		return nil, err
 	}
-	p.camps = cs
+	hs, err := ev.holidayCampaigns(a, localday.ShiftDays(ext, -7*a.Weeks-1, ev.e.Location), to)
+	if err != nil {
+		return nil, err
+	}
+	p.camps = append(cs, hs...)
 	return p, nil
 }
 
@@ -295,56 +389,89 @@ func (ev *evaluation) campaignFilter(groups []string) map[string][]string {
 
 // inCampaign says whether [start, end) overlaps any phase of a matching campaign.
 func inCampaign(camps []calendar.Campaign, filters map[string][]string, start, end time.Time) bool {
+	return calendarDay(camps, filters, start, end) != DayOrdinary
+}
+
+// calendarDay is the calendar state of [start, end): DayClosed in a phase
+// of a matching closure, DayPlanned in a phase of any other matching
+// campaign (public holidays included), else DayOrdinary.
+func calendarDay(camps []calendar.Campaign, filters map[string][]string, start, end time.Time) int {
+	state := DayOrdinary
 	for _, c := range camps {
 		if !campaignMatches(c, filters) {
 			continue
 		}
 		for _, ph := range c.Phases {
-			if ph.Start.Before(end) && ph.End.After(start) {
-				return true
+			if !ph.Start.Before(end) || !ph.End.After(start) {
+				continue
 			}
+			if c.Kind == KindClosure {
+				return DayClosed
+			}
+			state = DayPlanned
 		}
 	}
-	return false
+	return state
 }
 
-// cellHistory is one cell's history: the values used for its expected value.
+// cellHistory is one cell's history: the values used for its expected
+// value, and the residuals for the noise level.
 type cellHistory struct {
 	expected, madSpread, volume float64
 	ok                          bool
+	rs                          []Residual
+	valid                       int // history weeks after the series' first day with data
 }
 
-// anomalySeries are the expected, lower, upper, score and anomaly series of
-// one KPI series (docs/query.md#anomaly). History buckets inside a campaign
-// phase are left out of the baseline (unless fewer than 3 values would
-// remain); the bucket in progress gets a band but no score or flag (a
-// partial hour would look low).
-func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string, vals []*float64, cur Buckets) []Series {
-	hist := make([][]*float64, len(p.weeks))
-	for w := range p.weeks {
-		hist[w] = ev.compute(p.fetched[w], key, p.weeks[w])
-	}
-	filter := ev.campaignFilter(groups)
-	counts := ev.k.Unit == kpi.UnitCount && (ev.k.Kind == kpi.KindSum || ev.k.Kind == kpi.KindDistinct)
-	ratio := ev.k.Kind == kpi.KindRatio
-	sqrtScale := !ratio // a sum of non-negative terms: amounts and counts, skewed upwards
-	for _, t := range ev.k.Num.Terms {
-		if t.Sign < 0 {
-			sqrtScale = false // a difference (net revenue) can be negative
+// seriesDays says, per local day of the plan, whether the series had data;
+// started[d] counts the days with data before day d.
+func (ev *evaluation) seriesDays(p *anomalyPlan, key string) []int {
+	started := make([]int, p.days.Len()+1)
+	for d := range p.days.Len() {
+		has := false
+		for _, o := range ev.operands() {
+			if p.daysF.operand(o, key, d) != 0 {
+				has = true
+			}
+		}
+		started[d+1] = started[d]
+		if has {
+			started[d+1]++
 		}
 	}
+	return started
+}
+
+// cellHistories are the history, expected value and residuals of every
+// cell of one series. A history bucket counts when it is not null and the
+// series had data on a day before it and no more than weeks·7 + 1 days
+// before the cell (the same test for any range): the buckets before a new
+// series' first day are not a history of zeros.
+func (ev *evaluation) cellHistories(p *anomalyPlan, key string, filter map[string][]string, ratio bool) []cellHistory {
+	hist := make([][]*float64, len(p.hist))
+	for w := range p.hist {
+		hist[w] = ev.compute(p.fetched[w], key, p.hist[w])
+	}
+	started := ev.seriesDays(p, key)
+	dayIndex := func(t time.Time) int { return max(p.days.Index(t), 0) }
 	cells := make([]cellHistory, p.cells.Len())
-	var rs []Residual
 	for c, start := range p.cells.Starts {
+		lo := dayIndex(localday.ShiftDays(start, -7*p.weeks-1, ev.e.Location))
 		var all, clean []Residual
-		for w, b := range p.weeks {
+		valid := 0
+		for w, b := range p.hist {
 			// the bucket at the same local time w+1 weeks earlier (by index
 			// only where no DST change lies between the two weeks)
-			j := b.Index(localday.ShiftDays(start, -7*(w+1), ev.e.Location))
-			if j < 0 || hist[w][j] == nil {
+			at := localday.ShiftDays(start, -7*(w+1), ev.e.Location)
+			j := b.Index(at)
+			if j < 0 || started[dayIndex(at)]-started[lo] == 0 {
 				continue
 			}
-			r := Residual{Value: *hist[w][j], Clean: !inCampaign(p.camps, filter, b.Starts[j], b.EndOf(j))}
+			valid++
+			if hist[w][j] == nil {
+				continue
+			}
+			r := Residual{Value: *hist[w][j], Clean: calendarDay(p.camps, filter, b.Starts[j], b.EndOf(j)) == DayOrdinary}
 			if ratio {
 				r.Den = p.fetched[w].operand(*ev.k.Den, key, j)
 			}
@@ -365,55 +492,137 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 			values[i] = r.Value
 		}
 		m, mad, u, ok := HistoryCenter(values)
-		cells[c] = cellHistory{expected: m, madSpread: mad, volume: u, ok: ok}
+		cells[c] = cellHistory{expected: m, madSpread: mad, volume: u, ok: ok, valid: valid}
 		if !ok {
 			continue
 		}
-		for _, r := range all {
-			r.Expected = m
-			rs = append(rs, r)
+		for i := range all {
+			all[i].Expected = m
+		}
+		cells[c].rs = all
+	}
+	return cells
+}
+
+// anomalySeries are the expected, lower, upper, score and anomaly series of
+// one KPI series (docs/query.md#anomaly). Everything is computed on the
+// plan's cells and depends only on a bucket's own history, the noise window
+// before it and the bucket before it, so any range holding a bucket gives it
+// the same outputs. History buckets inside a campaign phase or a public
+// holiday are left out of the baseline (unless fewer than 3 values would
+// remain); the bucket in progress gets a band but no score or flag (a
+// partial hour would look low). A series still learning (fewer than 3
+// history weeks since its first day with data at the range's last bucket)
+// carries a notice.
+func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string, cur Buckets) []Series {
+	filter := ev.campaignFilter(groups)
+	counts := ev.k.Unit == kpi.UnitCount && (ev.k.Kind == kpi.KindSum || ev.k.Kind == kpi.KindDistinct)
+	ratio := ev.k.Kind == kpi.KindRatio
+	sqrtScale := !ratio // a sum of non-negative terms: amounts and counts, skewed upwards
+	for _, t := range ev.k.Num.Terms {
+		if t.Sign < 0 {
+			sqrtScale = false // a difference (net revenue) can be negative
 		}
 	}
-	level := NoiseLevel(rs, ratio, counts)
-
-	n := len(vals)
-	out := make([]Series, 5)
-	for j, role := range []string{RoleExpected, RoleLower, RoleUpper, RoleScore, RoleAnomaly} {
-		out[j] = Series{Role: role, Groups: groups, Values: make([]*float64, n)}
+	cells := ev.cellHistories(p, key, filter, ratio)
+	vals := ev.compute(p.cur, key, p.cells)
+	n := p.cells.Len()
+	outs := make([][]*float64, 4) // expected, lower, upper, score
+	for j := range outs {
+		outs[j] = make([]*float64, n)
 	}
-	inCamp := make([]bool, n)
+	days := make([]int, n)
+	single := make([]bool, n)
 	volumes := make([]*float64, n)
-	for i := range vals {
-		c := p.cells.Index(cur.Starts[i])
-		if c < 0 || !cells[c].ok {
+	var window []Residual
+	// the cells shown and the one before them (its direction counts for
+	// the first): the cells before are only the noise window's history
+	need := max(0, p.cells.Index(cur.Start())-1)
+	for c := need; c < n; c++ {
+		ch := cells[c]
+		if !ch.ok {
 			continue
 		}
-		m := cells[c].expected
+		window = window[:0]
+		for w := max(0, c-p.win+1); w <= c; w++ {
+			window = append(window, cells[w].rs...)
+		}
+		level := NoiseLevel(window, ratio, counts)
+		m, u := ch.expected, ch.volume
 		den := 0.0
 		if ratio {
-			den = p.cur.operand(*ev.k.Den, key, i)
+			den = p.cur.operand(*ev.k.Den, key, c)
 		}
-		u := cells[c].volume
 		if counts {
 			u = math.Max(u, 1) // a history of zeros still has Poisson noise
 		}
-		volumes[i] = ptr(u)
-		s := Spread(m, cells[c].madSpread, u, level, den, ratio)
-		sq := sqrtScale
-		lo, hi := BandLimits(m, u, s, p.k, sq)
-		out[0].Values[i], out[1].Values[i], out[2].Values[i] = ptr(m), ptr(lo), ptr(hi)
-		if vals[i] == nil || s == 0 || cur.EndOf(i).After(ev.now) {
+		volumes[c] = ptr(u)
+		s := Spread(m, ch.madSpread, u, level, den, ratio)
+		lo, hi := BandLimits(m, u, s, p.k, sqrtScale)
+		outs[0][c], outs[1][c], outs[2][c] = ptr(m), ptr(lo), ptr(hi)
+		if vals[c] == nil || s == 0 || p.cells.EndOf(c).After(ev.now) {
 			continue
 		}
-		out[3].Values[i] = ptr(Score(*vals[i], m, u, s, sq))
-		inCamp[i] = inCampaign(p.camps, filter, cur.Starts[i], cur.EndOf(i))
+		outs[3][c] = ptr(Score(*vals[c], m, u, s, sqrtScale))
+		days[c] = calendarDay(p.camps, filter, p.cells.Starts[c], p.cells.EndOf(c))
+		switch {
+		case ratio:
+			single[c] = den >= anomalySingleMinCount
+		case counts:
+			single[c] = math.Abs(*vals[c]-m) >= anomalySingleMinCount
+		default:
+			single[c] = true
+		}
 	}
 	better := 1
 	if ev.k.Direction == kpi.LowerIsBetter {
 		better = -1
 	}
-	out[4].Values = Flags(vals, out[0].Values, volumes, out[3].Values, inCamp, p.k, better)
+	flags := Flags(vals, outs[0], volumes, outs[3], days, single, p.k, better, 0)
+
+	out := make([]Series, 5)
+	for j, role := range []string{RoleExpected, RoleLower, RoleUpper, RoleScore, RoleAnomaly} {
+		out[j] = Series{Role: role, Groups: groups, Values: make([]*float64, cur.Len())}
+	}
+	for i, start := range cur.Starts {
+		c := p.cells.Index(start)
+		if c < 0 {
+			continue
+		}
+		for j := range outs {
+			out[j].Values[i] = outs[j][c]
+		}
+		out[4].Values[i] = flags[c]
+	}
+	if notice := ev.learning(p, key, cells); notice != "" {
+		for j := range out {
+			out[j].Notice = notice
+		}
+	}
 	return out
+}
+
+// learning is the notice of a series whose last cell has fewer than 3
+// history weeks since the series' first day with data, else "".
+func (ev *evaluation) learning(p *anomalyPlan, key string, cells []cellHistory) string {
+	last := len(cells) - 1
+	if last < 0 || cells[last].valid >= anomalyMinHistory {
+		return ""
+	}
+	started := ev.seriesDays(p, key)
+	first := -1
+	for d := range p.days.Len() {
+		if started[d+1] > 0 {
+			first = d
+			break
+		}
+	}
+	need := 7 * anomalyMinHistory
+	if first < 0 {
+		return fmt.Sprintf("learning: no data yet, 0 days of %d (no band until the series has %d weeks of history)", need, anomalyMinHistory)
+	}
+	have := max(0, p.days.Index(p.cells.Starts[last])-first-1)
+	return fmt.Sprintf("learning: %d days of %d (no band until the series has %d weeks of history)", min(have, need-1), need, anomalyMinHistory)
 }
 
 // AnomalyRegion is a run of consecutive flagged buckets of one series.
@@ -476,4 +685,36 @@ func (e *Engine) AnomalyRegions(ctx context.Context, req Request) (*Result, []An
 	}
 	slices.SortStableFunc(out, func(a, b AnomalyRegion) int { return a.Start.Compare(b.Start) })
 	return res, out, nil
+}
+
+// holidayCampaigns are the public holidays of the query's markets (the
+// datasource's holidayMarkets unless the query names its own) between from
+// and to as campaigns of kind "holiday" without stores (so in every store),
+// each a phase over its local day.
+func (ev *evaluation) holidayCampaigns(a *models.Anomaly, from, to time.Time) ([]calendar.Campaign, error) {
+	markets := ev.e.HolidayMarkets
+	if a.Holidays != nil {
+		markets = a.Holidays
+	}
+	if len(markets) == 0 {
+		return nil, nil
+	}
+	if ev.e.Holidays == nil {
+		return nil, pluginErrorf("anomaly holidays %v: no holiday lists are loaded", markets)
+	}
+	if err := ev.e.Holidays.Check(markets); err != nil {
+		return nil, backend.PluginError(fmt.Errorf("anomaly holidays: %w", err))
+	}
+	loc := ev.e.Location
+	var out []calendar.Campaign
+	for _, code := range markets {
+		m, _ := ev.e.Holidays.Market(code)
+		for _, d := range m.Between(from.In(loc), to.In(loc)) {
+			start := localday.Start(d.Year, d.Month, d.Day, loc)
+			out = append(out, calendar.Campaign{ID: fmt.Sprintf("holiday-%s-%04d-%02d-%02d", code, d.Year, d.Month, d.Day),
+				Name: d.Name + " (" + code + ")", Kind: KindHoliday,
+				Phases: []calendar.Phase{{Name: KindHoliday, Start: start, End: localday.Next(start, loc)}}})
+		}
+	}
+	return out, nil
 }

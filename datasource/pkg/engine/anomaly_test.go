@@ -21,8 +21,9 @@ func TestHistoryCenter(t *testing.T) {
 	}{
 		// 100 110 90 105 95 100: median 100, |dev| 0 0 5 5 10 10: MAD 5
 		{"normal", []float64{100, 110, 90, 105, 95, 100}, 100, 5 * MADScale, 100, true},
-		// 90 95 100 105 110 1000: median 102.5, MAD 7.5; the mean 250 is the volume
-		{"an outlier barely moves the centre", []float64{100, 110, 90, 105, 95, 1000}, 102.5, 7.5 * MADScale, 250, true},
+		// 90 95 100 105 110 1000: median 102.5, MAD 7.5; the volume is not the mean 250 (a past
+		// burst would widen the band for weeks): the 1000 counts as 102.5 + 6 spreads (1.4826·MAD > √102.5)
+		{"an outlier barely moves the centre nor the volume", []float64{100, 110, 90, 105, 95, 1000}, 102.5, 7.5 * MADScale, (500 + 102.5 + 6*7.5*MADScale) / 6, true},
 		// 8 10 12 14: median 11, |dev| 1 1 3 3: MAD 2
 		{"even count: the middle two", []float64{8, 10, 12, 14}, 11, 2 * MADScale, 11, true},
 		// a refund now and then: median 0, the mean 0.25 is the volume
@@ -62,8 +63,13 @@ func TestNoiseLevel(t *testing.T) {
 	}{
 		// Σ(h − m)² / Σ|m| = 12·(100+100) / 12·(100+100) = 1
 		{"sums: variance per unit of volume", residuals(12, true, [3]float64{110, 100}, [3]float64{90, 100}), false, false, 1},
-		// one large order in a quiet hour: (1000−100)² + 23·0 over 24·100: 337.5
-		{"sums: a rare large deviation counts fully", append(residuals(23, true, [3]float64{100, 100}), Residual{Value: 1000, Expected: 100, Clean: true}), false, false, 337.5},
+		// one large order in a quiet hour: per-unit deviations 23 × 0 and 900/√100 = 90; their
+		// median is 0, no robust scale to cap by: (1000−100)² + 23·0 over 24·100: 337.5
+		{"sums: a rare large deviation counts where most are exact", append(residuals(23, true, [3]float64{100, 100}), Residual{Value: 1000, Expected: 100, Clean: true}), false, false, 337.5},
+		// Poisson noise (±√m) and one burst of 1,017 orders against 15.5: the mean of squares was
+		// (143·15.5 + 1001.5²) / (144·15.5) = 450, a band 21 times too wide for weeks; capped at
+		// 6 × 1.4826 per unit: (143 + 8.8956²) / 144
+		{"sums: one past burst does not set the level", append(residuals(143, true, [3]float64{15.5 + math.Sqrt(15.5), 15.5}), Residual{Value: 1017, Expected: 15.5, Clean: true}), false, true, (143 + 6*MADScale*6*MADScale) / 144},
 		{"counts are at least Poisson", residuals(24, true, [3]float64{100, 100}), false, true, 1},
 		// ratios: mean((r − m)²·D) = (0.1² · 50) = 0.5
 		{"ratios: variance times the denominator", residuals(12, true, [3]float64{0.6, 0.5, 50}, [3]float64{0.4, 0.5, 50}), true, false, 0.5},
@@ -144,25 +150,36 @@ func fps(vs ...any) []*float64 {
 }
 
 func TestFlags(t *testing.T) {
+	o, pl, cl := DayOrdinary, DayPlanned, DayClosed
 	tests := []struct {
-		name     string
-		values   []*float64
-		scores   []*float64
-		campaign []bool
-		better   int
-		want     []any
+		name         string
+		values       []*float64
+		scores       []*float64
+		days         []int
+		single       []bool
+		better, prev int
+		want         []any
 	}{
-		{"one odd bucket is noise", fps(1.0, 9.0, 1.0), fps(0.0, 5.0, 0.0), []bool{false, false, false}, 1, []any{0.0, 0.0, 0.0}},
-		{"two in a row are an incident", fps(1.0, 0.0, 0.0, 1.0), fps(0.0, -5.0, -4.0, 0.0), []bool{false, false, false, false}, 1, []any{0.0, 1.0, 1.0, 0.0}},
-		{"the direction must persist", fps(9.0, 0.0), fps(5.0, -5.0), []bool{false, false}, 1, []any{0.0, 0.0}},
-		{"a null breaks the run", fps(0.0, nil, 0.0), fps(-5.0, nil, -5.0), []bool{false, false, false}, 1, []any{0.0, nil, 0.0}},
-		{"campaign: high is planned", fps(9.0, 9.0), fps(5.0, 5.0), []bool{true, true}, 1, []any{0.0, 0.0}},
-		{"campaign: a drop to half is planned", fps(5.0, 5.0), fps(-5.0, -5.0), []bool{true, true}, 1, []any{0.0, 0.0}},
-		{"campaign: a collapse is not", fps(2.0, 0.0), fps(-5.0, -6.0), []bool{true, true}, 1, []any{1.0, 1.0}},
-		{"campaign, lower is better: refunds double", fps(20.0, 20.0), fps(5.0, 5.0), []bool{true, true}, -1, []any{0.0, 0.0}},
-		{"campaign, lower is better: refunds fourfold", fps(40.0, 40.0), fps(8.0, 8.0), []bool{true, true}, -1, []any{1.0, 1.0}},
-		{"campaign, lower is better: a drop is good news", fps(0.0, 0.0), fps(-5.0, -5.0), []bool{true, true}, -1, []any{0.0, 0.0}},
-		{"outside campaigns both directions count", fps(40.0, 40.0), fps(8.0, 8.0), []bool{false, false}, 1, []any{1.0, 1.0}},
+		{"one odd bucket is noise", fps(1.0, 9.0, 1.0), fps(0.0, 5.0, 0.0), []int{o, o, o}, nil, 1, 0, []any{0.0, 0.0, 0.0}},
+		// today's rule needed a neighbour: a 30-spread spike alone was never flagged
+		{"an extreme single bucket is flagged (beyond 5k/3)", fps(1.0, 90.0, 1.0), fps(0.0, 5.01, 0.0), []int{o, o, o}, nil, 1, 0, []any{0.0, 1.0, 0.0}},
+		{"an extreme single drop is flagged", fps(0.0), fps(-30.0), []int{o}, nil, 1, 0, []any{1.0}},
+		// looking back only: the first bucket of a run waits for the second
+		{"two in a row are an incident, from the second", fps(1.0, 0.0, 0.0, 1.0), fps(0.0, -5.0, -4.0, 0.0), []int{o, o, o, o}, nil, 1, 0, []any{0.0, 0.0, 1.0, 0.0}},
+		{"the bucket before the range counts", fps(0.0), fps(-4.0), []int{o}, nil, 1, -1, []any{1.0}},
+		{"the bucket after does not", fps(0.0, 0.0), fps(-4.0, -4.0), []int{o, o}, nil, 1, 0, []any{0.0, 1.0}},
+		{"the direction must persist", fps(9.0, 0.0), fps(4.0, -4.0), []int{o, o}, nil, 1, 0, []any{0.0, 0.0}},
+		{"a null breaks the run", fps(0.0, nil, 0.0), fps(-4.0, nil, -4.0), []int{o, o, o}, nil, 1, 0, []any{0.0, nil, 0.0}},
+		{"campaign: high is planned", fps(99.0, 99.0), fps(9.0, 9.0), []int{pl, pl}, nil, 1, 0, []any{0.0, 0.0}},
+		{"campaign: a drop to half is planned", fps(5.0, 5.0), fps(-5.0, -5.0), []int{pl, pl}, nil, 1, 0, []any{0.0, 0.0}},
+		{"campaign: a collapse is not", fps(2.0, 0.0), fps(-4.0, -6.0), []int{pl, pl}, nil, 1, 0, []any{0.0, 1.0}},
+		{"campaign, lower is better: refunds double", fps(20.0, 20.0), fps(5.0, 5.0), []int{pl, pl}, nil, -1, 0, []any{0.0, 0.0}},
+		{"campaign, lower is better: refunds fourfold", fps(40.0, 40.0), fps(4.0, 4.0), []int{pl, pl}, nil, -1, 0, []any{0.0, 1.0}},
+		{"campaign, lower is better: a drop is good news", fps(0.0, 0.0), fps(-5.0, -5.0), []int{pl, pl}, nil, -1, 0, []any{0.0, 0.0}},
+		{"outside campaigns both directions count", fps(40.0, 40.0), fps(4.0, 4.0), []int{o, o}, nil, 1, 0, []any{0.0, 1.0}},
+		{"a planned closure is never flagged", fps(0.0, 0.0), fps(-30.0, -30.0), []int{cl, cl}, nil, 1, 0, []any{0.0, 0.0}},
+		// one unpaid order of two: extreme in score, not in events; a second such hour is flagged
+		{"an extreme bucket without the events is not flagged alone", fps(0.0, 9.0, 0.0, 0.0), fps(-20.0, 0.0, -20.0, -20.0), []int{o, o, o, o}, []bool{false, true, false, false}, 1, 0, []any{0.0, 0.0, 0.0, 1.0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,7 +188,7 @@ func TestFlags(t *testing.T) {
 			for i := range exp {
 				exp[i], vol[i] = ptr(10), ptr(10)
 			}
-			got := Flags(tt.values, exp, vol, tt.scores, tt.campaign, 3, tt.better)
+			got := Flags(tt.values, exp, vol, tt.scores, tt.days, tt.single, 3, tt.better, tt.prev)
 			for i, w := range tt.want {
 				if w == nil {
 					require.Nil(t, got[i], i)
@@ -197,6 +214,10 @@ func anomalyData() *memSource {
 	for i, v := range []float64{1000, 1100, 900, 1050} {
 		add(days[i], "02", "tmall", v)
 	}
+	// both stores sell before the first history week (a series' first day with
+	// data is not history: the store may have opened that afternoon)
+	add("2026-10-25", "08", "tmall", 100)
+	add("2026-10-25", "08", "jd", 100)
 	for _, d := range days {
 		add(d, "03", "tmall", 1000)
 		add(d, "02", "jd", 500)
@@ -236,11 +257,12 @@ func TestAnomaly(t *testing.T) {
 	up0 := math.Pow(math.Sqrt(1025)+3*sp/(2*math.Sqrt(1025)), 2)
 	up1 := math.Pow(math.Sqrt(1000)+3*50/(2*math.Sqrt(1000)), 2)
 	// jd: history 500 ×4: spread 25 (5 %). 02:00 is its campaign peak (not
-	// flagged for being high), 03:00 is high alone: not flagged either.
+	// flagged for being high); 03:00 is high alone, but 29 spreads: extreme.
+	// tmall: 02:00 scores 5.8 and 03:00 5.6, both beyond 5 = 5k/3.
 	zj := 2 * math.Sqrt(500) * (math.Sqrt(1500) - math.Sqrt(500)) / 25
 	upj := math.Pow(math.Sqrt(500)+3*25/(2*math.Sqrt(500)), 2)
 	want := map[string][][]any{
-		"jd": {{1500.0, 1500.0, 0.0}, {500.0, 500.0, 0.0}, {425.0, 425.0, 0.0}, {upj, upj, 0.0}, {zj, zj, nil}, {0.0, 0.0, nil}},
+		"jd": {{1500.0, 1500.0, 0.0}, {500.0, 500.0, 0.0}, {425.0, 425.0, 0.0}, {upj, upj, 0.0}, {zj, zj, nil}, {0.0, 1.0, nil}},
 		"tmall": {{1500.0, 1300.0, 0.0}, {1025.0, 1000.0, 0.0}, {1025 - 3*sp, 850.0, 0.0}, {up0, up1, 0.0},
 			{z0, z1, nil}, {1.0, 1.0, nil}},
 	}
@@ -278,7 +300,7 @@ func TestAnomalyCampaignHistory(t *testing.T) {
 
 func TestAnomalyVanishedSeries(t *testing.T) {
 	src := anomalyData()
-	for _, d := range []string{"2026-11-16", "2026-11-09", "2026-11-02", "2026-10-26"} {
+	for _, d := range []string{"2026-11-16", "2026-11-09", "2026-11-02", "2026-10-26", "2026-10-25"} {
 		src.points = append(src.points, order(d+"T02:10:00Z", "pdd", "app", "tv", 40)...)
 		src.points = append(src.points, order(d+"T03:10:00Z", "pdd", "app", "tv", 40)...)
 	}
@@ -301,8 +323,10 @@ func TestAnomalyRegions(t *testing.T) {
 	res, regions, err := e.AnomalyRegions(context.Background(), Request{Query: q, From: utc("2026-11-23T00:00:00Z"), To: utc("2026-11-23T06:00:00Z")})
 	require.NoError(t, err)
 	require.Equal(t, time.Hour, res.Step.Fixed)
-	require.Len(t, regions, 1, "tmall's two high hours; jd's high hours are a campaign peak and a single hour")
+	require.Len(t, regions, 2, "tmall's two high hours; jd's campaign peak is planned, its next hour extreme")
 	require.Equal(t, []string{"tmall"}, regions[0].Groups)
+	require.Equal(t, []string{"jd"}, regions[1].Groups)
+	require.True(t, utc("2026-11-23T03:00:00Z").Equal(regions[1].Start))
 	require.True(t, utc("2026-11-23T02:00:00Z").Equal(regions[0].Start))
 	require.True(t, utc("2026-11-23T04:00:00Z").Equal(regions[0].End))
 	require.InDelta(t, 1500.0, regions[0].Value, 0)

@@ -15,6 +15,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/internal/holidays"
 	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/localday"
 	"github.com/storepulse/storepulse/internal/schema"
@@ -27,7 +28,12 @@ type Engine struct {
 	Source      Source
 	Location    *time.Location
 	SeriesLimit int
-	Now         func() time.Time
+	// Holidays are the holiday lists (nil: none loaded); HolidayMarkets the
+	// markets whose holidays anomaly detection treats as planned days when a
+	// query names none.
+	Holidays       *holidays.Set
+	HolidayMarkets []string
+	Now            func() time.Time
 }
 
 // now is the engine's clock: Now, or the wall clock when unset.
@@ -59,6 +65,8 @@ type Series struct {
 	Role   string
 	Groups []string // values of the query's GroupBy ("" = tag absent)
 	Values []*float64
+	// Notice is shown with the series (an anomaly band still learning).
+	Notice string
 }
 
 // Result is a computed KPI query.
@@ -191,14 +199,14 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	}
 	var anom *anomalyPlan
 	if q.Anomaly != nil {
-		if anom, err = ev.anomalyHistory(ctx, q.Anomaly, req.From, req.To, fc); err != nil {
+		if anom, err = ev.anomalyHistory(ctx, q.Anomaly, req.From, req.To); err != nil {
 			return nil, err
 		}
 		res.Anomaly = q.Anomaly.K
 	}
 	keys := fc.keys(len(q.GroupBy), fp)
 	if anom != nil { // a series that vanished (a store down) is still checked
-		for _, h := range anom.fetched {
+		for _, h := range append(anom.fetched, anom.cur) {
 			for key := range h.groups {
 				if _, ok := fc.groups[key]; !ok {
 					fc.groups[key] = h.groups[key]
@@ -236,7 +244,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 			res.Series = append(res.Series, targetSeries(tgt, targets, groups, vals, cur)...)
 		}
 		if anom != nil {
-			res.Series = append(res.Series, ev.anomalySeries(anom, key, groups, vals, cur)...)
+			res.Series = append(res.Series, ev.anomalySeries(anom, key, groups, cur)...)
 		}
 		if fp == nil {
 			continue

@@ -67,6 +67,10 @@ type Anomaly struct {
 	Sensitivity json.RawMessage `json:"sensitivity,omitempty"`
 	// Weeks of history (4..8, default 6).
 	Weeks int `json:"weeks,omitempty"`
+	// Holidays are the markets whose public holidays are planned days
+	// (["cn"], ["us", "de"]); absent: the datasource's holidayMarkets; []:
+	// none.
+	Holidays []string `json:"holidays,omitempty"`
 	// K is the resolved band width in spreads (set by ParseQuery).
 	K float64 `json:"-"`
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/storepulse/storepulse/internal/holidays"
 )
 
 // InfluxDB versions (they matter to Flux only: InfluxQL reads every version
@@ -68,7 +70,17 @@ type Settings struct {
 	RequestMemoryMB    int `json:"requestMemoryMB"`
 	DatasourceMemoryMB int `json:"datasourceMemoryMB"`
 
+	// HolidayMarkets are the markets whose public holidays the anomaly
+	// detection treats as planned days by default (codes of
+	// internal/holidays: cn, us, de, fr, es, it, nl, sg, my, th, id, vn, ph);
+	// a query's anomaly.holidays overrides them. HolidayLists override or add
+	// lists: market code → CSV text "date,name" (docs/query.md#holidays).
+	HolidayMarkets []string          `json:"holidayMarkets"`
+	HolidayLists   map[string]string `json:"holidayLists"`
+
 	CacheTTL time.Duration `json:"-"`
+	// Holidays are the shipped holiday lists with HolidayLists applied.
+	Holidays *holidays.Set `json:"-"`
 
 	Token    string         `json:"-"`
 	Location *time.Location `json:"-"`
@@ -153,6 +165,12 @@ func LoadSettings(dsURL string, jsonData []byte, secure map[string]string) (Sett
 		if s.CacheTTL, err = time.ParseDuration(s.CacheTTLText); err != nil || s.CacheTTL < 0 {
 			return s, fmt.Errorf("cacheTTL %q is not a duration like 10s (0s turns the cache off)", s.CacheTTLText)
 		}
+	}
+	if s.Holidays, err = holidays.Load(s.HolidayLists); err != nil {
+		return s, fmt.Errorf("holidayLists: %w", err)
+	}
+	if err := s.Holidays.Check(s.HolidayMarkets); err != nil {
+		return s, fmt.Errorf("holidayMarkets: %w", err)
 	}
 	s.Token = secure[SecureKeyToken]
 	return s, nil

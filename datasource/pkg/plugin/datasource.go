@@ -116,7 +116,7 @@ func newDatasource(settings models.Settings, src engine.Source, logger log.Logge
 		memory:  &memBudget{limit: settings.DatasourceMemoryBytes()},
 		process: NewProcessMemory(DefaultProcessMemoryMB)}
 	d.engine = &engine.Engine{Catalog: d.catalog, Source: src, Location: settings.Location,
-		SeriesLimit: settings.SeriesLimit, Now: now}
+		SeriesLimit: settings.SeriesLimit, Now: now, Holidays: settings.Holidays, HolidayMarkets: settings.HolidayMarkets}
 	d.resources = httpadapter.New(d.routes())
 	return d
 }

@@ -85,11 +85,16 @@ func seriesFrames(res *engine.Result, currency string) data.Frames {
 		}
 		value := data.NewField(res.KPI.ID, labels, s.Values).SetConfig(cfg)
 		f := data.NewFrame(res.KPI.ID, data.NewField(data.TimeSeriesTimeFieldName, nil, res.Times), value)
-		f.SetMeta(&data.FrameMeta{
+		meta := &data.FrameMeta{
 			Type:        data.FrameTypeTimeSeriesMulti,
 			TypeVersion: data.FrameTypeVersion{0, 1},
 			Custom:      frameCustom(res),
-		})
+		}
+		if s.Notice != "" { // an anomaly band still learning
+			meta.Notices = []data.Notice{{Severity: data.NoticeSeverityInfo, Text: display + ": " + s.Notice}}
+			meta.Custom.(map[string]any)["learning"] = s.Notice
+		}
+		f.SetMeta(meta)
 		frames = append(frames, f)
 	}
 	return frames

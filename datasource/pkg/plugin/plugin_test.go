@@ -15,12 +15,14 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/grafana/grafana-plugin-sdk-go/experimental"
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/calendar"
+	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/schema"
 	"github.com/storepulse/storepulse/internal/sketch"
 )
@@ -390,6 +392,9 @@ func anomalyFixture() *fakeSource {
 			fakePoint{t: day.Add(3 * time.Hour), term: gmv, tags: tmall, v: 500 + 20*float64(w)},
 			fakePoint{t: day.Add(2 * time.Hour), term: gmv, tags: jd, v: 50 + 5*float64(w)})
 	}
+	// both stores sold before their oldest history week (a first day is not history)
+	before := ts("2026-11-10T16:00:00Z").AddDate(0, 0, -28).Add(-11 * time.Hour)
+	f.points = append(f.points, fakePoint{t: before.Add(-time.Hour), term: gmv, tags: tmall, v: 10}, fakePoint{t: before.Add(-time.Hour), term: gmv, tags: jd, v: 10})
 	return f
 }
 
@@ -412,4 +417,23 @@ func TestGoldenAnomalyFrames(t *testing.T) {
 			experimental.CheckGoldenJSONResponse(t, "testdata", tt.name, &dr, *update)
 		})
 	}
+}
+
+// TestAnomalyLearningNotice: a series still learning carries its notice on
+// each anomaly output's frame (Grafana shows it on the panel), not a band of
+// zeros.
+func TestAnomalyLearningNotice(t *testing.T) {
+	k, ok := kpi.Default().Get("gmv")
+	require.True(t, ok)
+	res := &engine.Result{KPI: k, GroupBy: []string{"store"}, Step: engine.Step{Fixed: time.Hour}, Anomaly: 3,
+		Times: []time.Time{ts("2026-11-23T02:00:00Z")},
+		Series: []engine.Series{
+			{Role: engine.RoleCurrent, Groups: []string{"new"}, Values: []*float64{nil}},
+			{Role: engine.RoleExpected, Groups: []string{"new"}, Values: []*float64{nil}, Notice: "learning: 5 days of 21"},
+		}}
+	frames := seriesFrames(res, "CNY")
+	require.Len(t, frames, 2)
+	require.Empty(t, frames[0].Meta.Notices)
+	require.Equal(t, []data.Notice{{Severity: data.NoticeSeverityInfo, Text: "GMV new expected: learning: 5 days of 21"}}, frames[1].Meta.Notices)
+	require.Equal(t, "learning: 5 days of 21", frames[1].Meta.Custom.(map[string]any)["learning"])
 }
