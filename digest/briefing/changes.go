@@ -332,9 +332,14 @@ func (b *Builder) band(k kpi.KPI, store string, vals, dens []*float64, inCamp []
 	// better direction during a phase is planned; a worse one counts only
 	// past a factor of 3).
 	v, e, vol, z := out.value, ptr(m), ptr(u), ptr(out.score)
-	camp := inCamp[n-1]
-	flags := engine.Flags([]*float64{v, v}, []*float64{e, e}, []*float64{vol, vol}, []*float64{z, z}, []bool{camp, camp}, b.o.K, int(better(k)))
-	out.flagged = flags[0] != nil && *flags[0] == 1
+	day := engine.DayOrdinary
+	if inCamp[n-1] {
+		day = engine.DayPlanned
+	}
+	// The second bucket of the run: flagged when it and the one before it
+	// (the same day) are beyond ±k, under the planned-day rule.
+	flags := engine.Flags([]*float64{v, v}, []*float64{e, e}, []*float64{vol, vol}, []*float64{z, z}, []int{day, day}, nil, b.o.K, int(better(k)), 0)
+	out.flagged = flags[1] != nil && *flags[1] == 1
 	return out
 }
 
