@@ -36,7 +36,8 @@ func insightsBytes(q models.Query, seriesLimit int) int64 {
 // insightsQuery answers queryType insights: the briefing's "what changed",
 // "why" and "what to do" (digest/briefing, the same builder as
 // storepulse-digest, over this datasource's engine and store time zone) for
-// the last local day of the range that has ended, as one table.
+// the last whole local day of the range (that has ended by now), as one
+// table.
 func (d *Datasource) insightsQuery(ctx context.Context, q models.Query, from, to time.Time) (data.Frames, error) {
 	store, err := q.InsightsStore()
 	if err != nil {
@@ -45,14 +46,16 @@ func (d *Datasource) insightsQuery(ctx context.Context, q models.Query, from, to
 	e := d.engineFor(ctx)
 	loc := e.Location
 	now := d.now()
-	end := to
+	// Grafana ends ranges such as Yesterday at 23:59:59.999: a millisecond
+	// later the day is whole.
+	end := to.Add(time.Millisecond)
 	if now.Before(end) {
 		end = now
 	}
 	dayEnd := localday.Floor(end, loc)
 	dayStart := localday.AddDays(dayEnd, -1, loc)
 	if dayStart.Before(from) {
-		return nil, backend.PluginError(fmt.Errorf("insights need a whole local day (%s) in the time range, and %s to %s holds none that has ended: choose a range of at least the last 2 days",
+		return nil, backend.PluginError(fmt.Errorf("insights need a whole local day (%s) in the time range, and %s to %s holds none that has ended: choose a range that holds one, such as Yesterday or the last 2 days",
 			loc, from.In(loc).Format(time.DateTime), end.In(loc).Format(time.DateTime)))
 	}
 	pb, err := d.playbook()
