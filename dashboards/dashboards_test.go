@@ -122,7 +122,7 @@ func substitutions(d dashJSON) []map[string]string {
 // noKPI are the query types that name no KPI.
 func noKPI(queryType string, q models.Query) bool {
 	switch queryType {
-	case models.QueryTypeDimensions, models.QueryTypeCampaigns, models.QueryTypeCalendar, models.QueryTypeFreshness:
+	case models.QueryTypeDimensions, models.QueryTypeCampaigns, models.QueryTypeCalendar, models.QueryTypeFreshness, models.QueryTypeInsights:
 		return true
 	}
 	return q.Funnel

@@ -115,7 +115,36 @@ func (g *gen) drilldown() *dashboardBuilder {
 			Type: dashboard.DashboardLinkTypeLink, Url: ptr(dashURL(UIDDrilldown, append(drillVars("store"),
 				"var-store=${__data.fields.store}")...))}}))).
 		Span(16).Height(8))
+
+	// Row 5: insights, the morning briefing's "what changed, why, what to do"
+	// for the range's last whole local day.
+	d.WithPanel(g.insightsTable().Span(24).Height(9))
 	return d
+}
+
+// insightsTable is the briefing's "what changed, why, what to do" of the
+// range's last whole day (queryType insights): the whole business, or the
+// store chosen (several stores are refused: choose one or All).
+func (g *gen) insightsTable() *table.PanelBuilder {
+	return table.NewPanelBuilder().Title("Insights: what changed on the last day, why, what to do").
+		Description("The morning briefing's changes (storepulse-digest, docs/briefing.md) for the last whole local day "+
+			"of the range: each KPI that moved beyond its normal range (the day's band and forecast, or flagged hours), "+
+			"ranked by its impact in currency, with the dimension value and funnel step that explain it and the "+
+			"playbook's suggestion, its owner and rule. An empty table means nothing unusual. The store filter takes "+
+			"one store or All. Click a KPI to drill into it against a week earlier.").
+		Datasource(Datasource()).
+		WithTarget(Target{RefID: "A", QueryType: models.QueryTypeInsights, Model: models.Query{Filters: filters("store")}}).
+		OverrideByName("kpi", hiddenColumn()).
+		OverrideByName("unit", hiddenColumn()).
+		OverrideByName("impactValue", hiddenColumn()).
+		OverrideByName("impactUnit", hiddenColumn()).
+		OverrideByName("score", hiddenColumn()).
+		OverrideByName("link", hiddenColumn()).
+		// The row's KPI against a week earlier, the store filter kept (the
+		// hidden link column holds the briefing's own link of the day).
+		OverrideByName("name", props(prop("links", []dashboard.DashboardLink{{Title: "Drill into ${__data.fields.name}",
+			Type: dashboard.DashboardLinkTypeLink, Url: ptr(dashURL(UIDDrilldown, "var-kpi=${__data.fields.kpi}", "var-compare=1w",
+				"${store:queryparam}"))}})))
 }
 
 // rangeStat is the KPI over the whole time range as one number, computed by

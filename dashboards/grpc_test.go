@@ -204,6 +204,12 @@ type expectation struct {
 // empty and documented refusals of the plugin.
 func expect(uid, where string, e envelope, sc scenario) expectation {
 	switch {
+	case e.QueryType == models.QueryTypeInsights && strings.HasPrefix(sc.vals["store"], "{"):
+		// Insights brief the business or one store (docs/query.md).
+		return expectation{errContains: "one store or all"}
+	case e.QueryType == models.QueryTypeInsights:
+		// "Nothing unusual" is a valid and common answer: an empty table.
+		return expectation{mayBeEmpty: true}
 	case e.QueryType == models.QueryTypeAnomalies:
 		// Anomalies are rare by design: a run may find none (the drill-down
 		// must find the injected silent store, checked separately).

@@ -55,6 +55,7 @@ export class DataSource extends DataSourceWithBackend<KpiQuery, KpiDataSourceOpt
       case QueryType.Campaigns:
       case QueryType.Calendar:
       case QueryType.Freshness:
+      case QueryType.Insights:
         return true;
       case QueryType.Anomalies:
         return !!query.kpi;

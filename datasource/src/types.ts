@@ -17,6 +17,8 @@ export enum QueryType {
   Anomalies = 'anomalies',
   /** Per store, the age in seconds of its newest data (sp_ingest): alert on a store that stopped sending. */
   Freshness = 'freshness',
+  /** The morning briefing's "what changed, why, what to do" for the range's last ended local day: a table (docs/briefing.md). */
+  Insights = 'insights',
 }
 
 /** Dimensions a query can filter and group by (datasource/pkg/engine.Dimensions). */

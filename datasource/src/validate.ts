@@ -36,9 +36,12 @@ export function transformsSet(q: KpiQuery): string[] {
 
 const isVariable = (s: string | undefined) => !!s && s.includes('$');
 
+const DAY_MS = 24 * 3600 * 1000;
+
 /** The dimensions the query types without a KPI can be filtered by (the backend refuses others). */
 export const TYPE_FILTER_DIMENSIONS: Record<string, string[]> = {
   [QueryType.Freshness]: ['store'],
+  [QueryType.Insights]: ['store'],
   [QueryType.Calendar]: ['store', 'campaign'],
   [QueryType.Campaigns]: ['store', 'campaign'],
 };
@@ -135,6 +138,21 @@ export function validateQuery(q: KpiQuery, kpi: KpiInfo | undefined, rangeMs?: n
     case QueryType.Freshness: {
       const others = filtersOutside(q, TYPE_FILTER_DIMENSIONS[type]);
       return others.length ? [`Freshness is per store: it can be filtered by store only; clear the ${others.join(', ')} filter.`] : [];
+    }
+    case QueryType.Insights: {
+      const out: string[] = [];
+      const others = filtersOutside(q, TYPE_FILTER_DIMENSIONS[type]);
+      if (others.length) {
+        out.push(`Insights are for the whole business or one store: clear the ${others.join(', ')} filter.`);
+      }
+      const stores = q.filters?.store ?? [];
+      if (stores.length > 1) {
+        out.push('Insights take one store or all of them: choose one store, or none for the whole business.');
+      }
+      if (rangeMs !== undefined && rangeMs < DAY_MS - 1000) {
+        out.push('Insights brief the last whole local day of the range: choose a range that holds one, such as Yesterday or the last 2 days.');
+      }
+      return out;
     }
     case QueryType.Campaigns:
     case QueryType.Calendar: {

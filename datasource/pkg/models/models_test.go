@@ -189,3 +189,29 @@ func TestFrontendDefaultsAgree(t *testing.T) {
 	}
 	require.Equal(t, want, ts)
 }
+
+func TestInsightsStore(t *testing.T) {
+	tests := []struct {
+		name, raw, store, err string
+	}{
+		{"whole business", `{}`, "", ""},
+		{"All", `{"filters":{"store":["$__all"]}}`, "", ""},
+		{"one store", `{"filters":{"store":["s001"]}}`, "s001", ""},
+		{"one store as a variable value", `{"filters":{"store":["{s001}"]}}`, "s001", ""},
+		{"two stores", `{"filters":{"store":["{s001,s002}"]}}`, "", "one store or all"},
+		{"another filter", `{"filters":{"channel":["app"],"store":["s001"]}}`, "", "store only, not by [channel]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := ParseQuery([]byte(tt.raw))
+			require.NoError(t, err)
+			store, err := q.InsightsStore()
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.store, store)
+		})
+	}
+}

@@ -25,6 +25,7 @@ const (
 	QueryTypeCalendar   = "calendar"  // the campaign calendar for a state timeline
 	QueryTypeAnomalies  = "anomalies" // flagged anomalies as annotation regions
 	QueryTypeFreshness  = "freshness" // per store, the age of its newest data
+	QueryTypeInsights   = "insights"  // the briefing's what changed, why, what to do (a table)
 )
 
 // Forecast horizons: the end of the local day or month.

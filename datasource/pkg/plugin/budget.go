@@ -47,9 +47,12 @@ func (b *memBudget) release(n int64) {
 // anomalies query, computed before anything is read: buckets (at the finest
 // step the interval allows, at most the engine's bucket limit) × series (1,
 // or the series limit when grouped) × (1 + a compare period) × bytesPerCell.
-// Other query types read little and estimate 0.
+// Insights estimate their history (insightsBytes); other query types read
+// little and estimate 0.
 func estimateQueryBytes(dq backend.DataQuery, q models.Query, seriesLimit int) int64 {
 	switch dq.QueryType {
+	case models.QueryTypeInsights:
+		return insightsBytes(q, seriesLimit)
 	case "", models.QueryTypeKPI, models.QueryTypeAnomalies:
 	default:
 		return 0

@@ -24,6 +24,8 @@ func TestEstimateQueryBytes(t *testing.T) {
 		{"1h over a day by store", "", `{"kpi":"gmv","interval":"1h","groupBy":["store"]}`, 24 * time.Hour, (24 + 2) * 500 * bytesPerCell},
 		{"compare doubles", "anomalies", `{"kpi":"gmv","interval":"1h","compare":"1w"}`, 24 * time.Hour, 2 * (24 + 2) * bytesPerCell},
 		{"capped at the bucket limit", "", `{"kpi":"gmv","interval":"1m"}`, 40 * 24 * time.Hour, 20000 * bytesPerCell},
+		{"insights of the business: the history per store", "insights", `{}`, 7 * 24 * time.Hour, 50 * 25 * 500 * 2 * bytesPerCell},
+		{"insights of one store", "insights", `{"filters":{"store":["s001"]}}`, 24 * time.Hour, 50 * 25 * 2 * bytesPerCell},
 		{"dimensions read little", "dimensions", `{"dimension":"store"}`, 24 * time.Hour, 0},
 		{"a bad interval is the engine's to refuse", "", `{"kpi":"gmv","interval":"7m"}`, 24 * time.Hour, 0},
 	}

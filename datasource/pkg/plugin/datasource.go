@@ -21,6 +21,7 @@ import (
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
 	"github.com/storepulse/storepulse/datasource/pkg/engine/influxql"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/digest/briefing"
 	iql "github.com/storepulse/storepulse/internal/influxql"
 	"github.com/storepulse/storepulse/internal/kpi"
 )
@@ -47,6 +48,10 @@ type Datasource struct {
 
 	zoneMu sync.Mutex // guards zone
 	zone   zoneState  // the store time zone last read (zone.go)
+
+	playbookOnce sync.Once          // reads pb once (insights.go)
+	pb           *briefing.Playbook // the briefing's default playbook
+	pbErr        error
 }
 
 var (

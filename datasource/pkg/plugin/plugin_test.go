@@ -240,6 +240,7 @@ func TestGoldenFrames(t *testing.T) {
 		{"kpi_whole_range_by_store", "kpi", `{"kpi":"active_users","interval":"range","groupBy":["store"]}`},
 		{"campaigns", "campaigns", `{"filters":{"store":["tmall"]}}`},
 		{"calendar", "calendar", `{}`},
+		{"insights_nothing_unusual", "insights", `{"filters":{"store":["tmall"]}}`},
 	}
 	d := newTestDatasource(t, fixture())
 	for _, tt := range tests {

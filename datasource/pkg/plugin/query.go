@@ -111,8 +111,10 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, budget *me
 		}
 	case models.QueryTypeFreshness:
 		frames, err = d.freshnessQuery(ctx, q, to)
+	case models.QueryTypeInsights:
+		frames, err = d.insightsQuery(ctx, q, from, to)
 	default:
-		return errorResponse(backend.PluginErrorf("unknown query type %q (kpi, dimensions, campaigns, calendar, anomalies, freshness)", dq.QueryType))
+		return errorResponse(backend.PluginErrorf("unknown query type %q (kpi, dimensions, campaigns, calendar, anomalies, freshness, insights)", dq.QueryType))
 	}
 	if err != nil {
 		d.logger.Debug("query failed", "refId", dq.RefID, "queryType", dq.QueryType, "kpi", q.KPI, "error", err)

@@ -191,11 +191,11 @@ describe('QueryEditor', () => {
 describe('QueryEditor query types', () => {
   const radio = (name: string) => screen.getByRole('radio', { name });
 
-  it('offers the five query types, KPI series selected by default', async () => {
+  it('offers the six query types, KPI series selected by default', async () => {
     setup({ kpi: 'gmv' });
     await screen.findByTestId('kpi-info');
     expect(screen.getByRole('radiogroup', { name: 'Query type' })).toBeInTheDocument();
-    for (const name of ['KPI series', 'Freshness per store', 'Campaign calendar (state timeline)', 'Campaign annotations', 'Anomaly annotations']) {
+    for (const name of ['KPI series', 'Insights', 'Freshness per store', 'Campaign calendar (state timeline)', 'Campaign annotations', 'Anomaly annotations']) {
       expect(radio(name)).toBeInTheDocument();
     }
     expect(radio('KPI series')).toBeChecked();
@@ -215,6 +215,32 @@ describe('QueryEditor query types', () => {
     await userEvent.click(radio('Freshness per store'));
     expect(lastQuery(onChange)).toEqual({ refId: 'A', queryType: 'freshness', kpi: '', filters: { store: ['jd-02'] } });
     expect(onRunQuery).toHaveBeenCalled();
+  });
+
+  it('switches to insights: only the store filter is kept, KPI series fields and the interval are dropped, and it runs', async () => {
+    const { onChange, onRunQuery } = setup({
+      kpi: 'gmv',
+      compare: '1w',
+      compareOutputs: ['series'],
+      groupBy: ['store'],
+      interval: 'day',
+      filters: { store: ['jd-02'], channel: ['app'] },
+    });
+    await screen.findByTestId('kpi-info');
+    await userEvent.click(radio('Insights'));
+    expect(lastQuery(onChange)).toEqual({ refId: 'A', queryType: 'insights', kpi: '', filters: { store: ['jd-02'] } });
+    expect(onRunQuery).toHaveBeenCalled();
+  });
+
+  it('shows only the store filter for insights and explains the table', async () => {
+    const { onChange } = setup({ queryType: 'insights', kpi: '' });
+    expect(await screen.findByTestId('type-info')).toHaveTextContent('moved beyond its normal range');
+    expect(screen.getByTestId('type-info')).toHaveTextContent('nothing unusual');
+    for (const label of ['KPI', 'Legend', 'Filter channel', 'Group by', 'Interval', 'Compare', 'Anomaly sensitivity']) {
+      expect(screen.queryByLabelText(label)).not.toBeInTheDocument();
+    }
+    await pick(screen.getByLabelText('Filter store'), 'shop-03');
+    expect(lastQuery(onChange)).toMatchObject({ queryType: 'insights', filters: { store: ['shop-03'] } });
   });
 
   it('shows only the store filter and the legend for freshness', async () => {

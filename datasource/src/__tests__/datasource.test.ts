@@ -153,6 +153,7 @@ describe('queries sent to the backend', () => {
     expect(ds.filterQuery({ refId: 'A', kpi: '', queryType: 'campaigns' })).toBe(true);
     expect(ds.filterQuery({ refId: 'A', kpi: '', queryType: 'calendar' })).toBe(true);
     expect(ds.filterQuery({ refId: 'A', kpi: '', queryType: 'freshness' })).toBe(true);
+    expect(ds.filterQuery({ refId: 'A', kpi: '', queryType: 'insights' })).toBe(true);
     // anomalies need a KPI: the backend would refuse the query
     expect(ds.filterQuery({ refId: 'A', kpi: '', queryType: 'anomalies' })).toBe(false);
     expect(ds.filterQuery({ refId: 'A', kpi: 'gmv', queryType: 'anomalies' })).toBe(true);

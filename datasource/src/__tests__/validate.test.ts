@@ -39,6 +39,21 @@ describe('validateQuery', () => {
     expect(validateQuery(q({ queryType: 'dimensions', kpi: '' }), undefined)).toEqual(['Pick the dimension whose values to list.']);
   });
 
+  it('checks insights: one store or none, no other filter, a range holding a whole day', () => {
+    const DAY = 86400000;
+    expect(validateQuery(q({ queryType: 'insights', kpi: '' }), undefined, 7 * DAY)).toEqual([]);
+    expect(validateQuery(q({ queryType: 'insights', kpi: '', filters: { store: ['s001'] } }), undefined, DAY - 1)).toEqual([]);
+    expect(validateQuery(q({ queryType: 'insights', kpi: '', filters: { store: ['s001', 's002'] } }), undefined, 7 * DAY)).toEqual([
+      'Insights take one store or all of them: choose one store, or none for the whole business.',
+    ]);
+    expect(validateQuery(q({ queryType: 'insights', kpi: '', filters: { channel: ['app'] } }), undefined, 7 * DAY)).toEqual([
+      'Insights are for the whole business or one store: clear the channel filter.',
+    ]);
+    expect(validateQuery(q({ queryType: 'insights', kpi: '' }), undefined, 6 * 3600000)).toEqual([
+      'Insights brief the last whole local day of the range: choose a range that holds one, such as Yesterday or the last 2 days.',
+    ]);
+  });
+
   it('checks the life-cycle range only when it is known, and exactly at 8 weeks', () => {
     expect(validateQuery(q({ lifecycle: true }), kpi('gmv'))).toEqual([]);
     expect(validateQuery(q({ lifecycle: true }), kpi('gmv'), 8 * WEEK)).toEqual([]);

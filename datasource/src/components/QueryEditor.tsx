@@ -29,6 +29,7 @@ const LABEL_WIDTH = 14;
 
 const QUERY_TYPES: Array<SelectableValue<string>> = [
   { label: 'KPI series', value: QueryType.KPI, description: 'a KPI over time, with comparisons and transforms' },
+  { label: 'Insights', value: QueryType.Insights, description: 'what changed on the last day, why, and what to do (a table)' },
   { label: 'Freshness per store', value: QueryType.Freshness, description: "how old each store's newest data is, in seconds" },
   { label: 'Campaign calendar (state timeline)', value: QueryType.Calendar, description: 'campaign phases for the state timeline panel' },
   { label: 'Campaign annotations', value: QueryType.Campaigns, description: 'campaign phases as annotation regions' },
@@ -37,6 +38,8 @@ const QUERY_TYPES: Array<SelectableValue<string>> = [
 
 /** What each query type returns, shown under the type selector. */
 const TYPE_INFO: Record<string, string> = {
+  [QueryType.Insights]:
+    "The morning briefing's table for the last local day of the range that has ended: one row per KPI that moved beyond its normal range, ranked by impact, with the expected value, the explaining dimension and funnel step, the playbook's suggestion and a drill-down link. An empty table says nothing unusual. Filter by one store, or none for the whole business.",
   [QueryType.Freshness]:
     'One series per store: the age in seconds of its newest data at the end of the range (stores silent for 7 days are absent). Alert when above 900 (15 minutes without data).',
   [QueryType.Calendar]:
