@@ -19,6 +19,7 @@ import (
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/digest/locale"
 	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/localday"
 )
@@ -32,10 +33,12 @@ const (
 
 // Briefing is one morning's briefing.
 type Briefing struct {
-	Business    string    `json:"business"`
-	Store       string    `json:"store,omitempty"` // empty: the whole business
-	Date        string    `json:"date"`            // the local day briefed, YYYY-MM-DD
-	Weekday     string    `json:"weekday"`
+	Business string `json:"business"`
+	Store    string `json:"store,omitempty"` // empty: the whole business
+	Date     string `json:"date"`            // the local day briefed, YYYY-MM-DD
+	Weekday  string `json:"weekday"`
+	// Language of the texts: en or zh-CN (digest/locale).
+	Language    string    `json:"language"`
 	TimeZone    string    `json:"timeZone"`
 	Currency    string    `json:"currency"`
 	GeneratedAt time.Time `json:"generatedAt"`
@@ -293,6 +296,9 @@ type Options struct {
 	// IngestDataDir is the ingest's data_dir (its deadletter/ and
 	// quarantine/ are read); empty: not checked.
 	IngestDataDir string
+	// Language of the texts and number formats: en (default) or zh-CN
+	// (digest/locale). Build uses it; BuildIn takes one per call.
+	Language string
 	// MaxChanges caps the changes listed (default 8).
 	MaxChanges int
 }
@@ -315,6 +321,7 @@ type Builder struct {
 	parts *engine.Engine // the engine over the catalog's operands (parts.go)
 	kpis  []kpi.KPI      // headline
 	watch []kpi.KPI      // every KPI checked for changes
+	lang  locale.Locale
 }
 
 // New checks the options once.
@@ -356,7 +363,11 @@ func New(o Options) (*Builder, error) {
 	if o.Business == "" {
 		o.Business = "StorePulse"
 	}
-	b := &Builder{o: o}
+	lang, err := locale.Parse(o.Language)
+	if err != nil {
+		return nil, fmt.Errorf("briefing: %w", err)
+	}
+	b := &Builder{o: o, lang: lang}
 	for _, id := range o.Headline {
 		k, ok := o.Engine.Catalog.Get(id)
 		if !ok || k.Kind == kpi.KindTransform {
@@ -410,6 +421,24 @@ func (d day) addDays(n int) time.Time { return localday.AddDays(d.start, n, d.lo
 // Build assembles the briefing of date (YYYY-MM-DD; empty: yesterday by the
 // clock) for the whole business, or for one store.
 func (b *Builder) Build(ctx context.Context, date, store string) (*Briefing, error) {
+	return b.build(ctx, date, store, b.lang)
+}
+
+// BuildIn is Build in a language (en or zh-CN; empty: the Options'), for
+// recipient lists that read another language than the default.
+func (b *Builder) BuildIn(ctx context.Context, date, store, language string) (*Briefing, error) {
+	lang := b.lang
+	if language != "" {
+		l, err := locale.Parse(language)
+		if err != nil {
+			return nil, fmt.Errorf("briefing: %w", err)
+		}
+		lang = l
+	}
+	return b.build(ctx, date, store, lang)
+}
+
+func (b *Builder) build(ctx context.Context, date, store string, lang locale.Locale) (*Briefing, error) {
 	loc := b.o.Location
 	now := b.o.Now()
 	if date == "" {
@@ -424,7 +453,7 @@ func (b *Builder) Build(ctx context.Context, date, store string) (*Briefing, err
 	if d.end.After(now) {
 		return nil, fmt.Errorf("briefing: %s has not ended yet in %s (now %s): brief a past day", date, loc, now.In(loc).Format(time.DateTime))
 	}
-	br := &Briefing{Business: b.o.Business, Store: store, Date: date, Weekday: start.In(loc).Weekday().String(),
+	br := &Briefing{Business: b.o.Business, Store: store, Date: date, Weekday: lang.Weekday(start.In(loc).Weekday()), Language: lang.Tag(),
 		TimeZone: loc.String(), Currency: b.o.Currency, GeneratedAt: now.UTC(), Sensitivity: b.o.K,
 		Link: b.link("/d/storepulse-wall", nil, d.start, d.end)}
 	scope := scope{store: store}
@@ -432,7 +461,7 @@ func (b *Builder) Build(ctx context.Context, date, store string) (*Briefing, err
 	if err != nil {
 		return nil, fmt.Errorf("briefing: campaigns: %w", err)
 	}
-	st := &state{d: d, scope: scope, camps: camps, values: map[string]*float64{}}
+	st := &state{tr: lang, d: d, scope: scope, camps: camps, values: map[string]*float64{}}
 	if br.Glance, err = b.glance(ctx, st); err != nil {
 		return nil, err
 	}
@@ -461,6 +490,7 @@ func (s scope) filters() map[string][]string {
 
 // state is one build's shared inputs.
 type state struct {
+	tr    locale.Locale // the language of the texts
 	d     day
 	scope scope
 	camps []calendarCampaign
@@ -498,3 +528,11 @@ func normalise(q models.Query) (models.Query, error) {
 }
 
 func ptr(f float64) *float64 { return &f }
+
+// localName is a KPI's name in the language (the catalog's NameZH for zh-CN).
+func localName(tr locale.Locale, k kpi.KPI) string {
+	if tr.Zh() && k.NameZH != "" {
+		return k.NameZH
+	}
+	return k.Name
+}

@@ -149,7 +149,7 @@ func (b *Builder) change(ctx context.Context, st *state, k kpi.KPI, band dayBand
 		}
 	}
 	d := st.d
-	c := Change{KPI: k.ID, Name: k.Name, Unit: string(k.Unit), Store: band.store, Value: *band.value,
+	c := Change{KPI: k.ID, Name: localName(st.tr, k), Unit: string(k.Unit), Store: band.store, Value: *band.value,
 		Expected: band.expected, Lower: band.lo, Upper: band.hi, Score: band.score, DayFlag: band.flagged, Hours: hours}
 	c.Link = b.drill(k.ID, store, "", "", d.start, d.end)
 	c.Direction = "up"

@@ -50,7 +50,7 @@ func (b *Builder) glance(ctx context.Context, st *state) ([]Headline, error) {
 // headline computes one KPI of the glance.
 func (b *Builder) headline(ctx context.Context, st *state, k kpi.KPI) (Headline, error) {
 	e, d, loc := b.o.Engine, st.d, st.d.loc
-	h := Headline{KPI: k.ID, Name: k.Name, Unit: string(k.Unit), Direction: string(k.Direction),
+	h := Headline{KPI: k.ID, Name: localName(st.tr, k), Unit: string(k.Unit), Direction: string(k.Direction),
 		Link: b.drill(k.ID, st.scope.store, "", "", d.addDays(-SparkDays+1), d.end)}
 	weekStart := localday.WeekStart(d.start, loc)
 	monthStart := localday.MonthStart(d.start, loc)
@@ -113,7 +113,7 @@ func (b *Builder) headline(ctx context.Context, st *state, k kpi.KPI) (Headline,
 // against the stored target of that period, else the daily targets' sum.
 func (b *Builder) period(ctx context.Context, st *state, k kpi.KPI, label, interval string, from time.Time, daysTarget *float64) (Period, error) {
 	d := st.d
-	p := Period{Label: label, From: from.In(d.loc).Format(time.DateOnly), To: d.date}
+	p := Period{Label: st.tr.T(label), From: from.In(d.loc).Format(time.DateOnly), To: d.date}
 	q, err := normalise(models.Query{KPI: k.ID, Filters: st.scope.filters()})
 	if err != nil {
 		return p, err
@@ -135,7 +135,7 @@ func (b *Builder) period(ctx context.Context, st *state, k kpi.KPI, label, inter
 	if t := last(role(res, engine.RoleTarget)); p.Target == nil && t != nil && k.Kind == kpi.KindSum {
 		elapsed, total := daysBetween(from, d.end, d.loc), daysBetween(from, nextPeriod(from, interval, d.loc), d.loc)
 		p.Target = ptr(*t * float64(elapsed) / float64(total))
-		p.Label += " (target prorated)"
+		p.Label += st.tr.T(" (target prorated)")
 	}
 	p.Attainment, p.Tone = attainment(p.Value, p.Target, k)
 	return p, nil

@@ -36,14 +36,14 @@ func (b *Builder) quality(ctx context.Context, st *state) (Quality, error) {
 				Link: b.drill("events_received", r.Store, "", "", r.Newest.Add(-engine.FreshnessLookback/7), fr.At)})
 		}
 	}
-	q.NotChecked = append(q.NotChecked, "late data that changed past days (not tracked by the ingest yet)")
+	q.NotChecked = append(q.NotChecked, st.tr.T("late data that changed past days (not tracked by the ingest yet)"))
 	if b.o.IngestDataDir == "" {
-		q.NotChecked = append(q.NotChecked, "rejected and dead-lettered input (no ingest data directory configured)")
+		q.NotChecked = append(q.NotChecked, st.tr.T("rejected and dead-lettered input (no ingest data directory configured)"))
 		return q, nil
 	}
 	rej, err := rejected(b.o.IngestDataDir, st.d)
 	if err != nil {
-		q.NotChecked = append(q.NotChecked, "rejected and dead-lettered input: "+err.Error())
+		q.NotChecked = append(q.NotChecked, st.tr.T("rejected and dead-lettered input: ")+err.Error())
 		return q, nil
 	}
 	q.Rejected = rej

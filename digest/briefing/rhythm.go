@@ -42,16 +42,16 @@ func (b *Builder) rhythm(ctx context.Context, st *state) (Rhythm, error) {
 			switch {
 			case !p.Start.Before(today):
 				pp.State, pp.Days = PhaseUpcoming, daysBetween(today, p.Start, d.loc)
-				pp.Text = fmt.Sprintf("%s %s starts in %s", c.Name, p.Name, plural(pp.Days, "day"))
+				pp.Text = st.tr.F("%s %s starts in %s", c.Name, st.tr.T(p.Name), st.tr.Days(pp.Days))
 				if pp.Days == 0 {
-					pp.Text = fmt.Sprintf("%s %s starts today at %s", c.Name, p.Name, p.Start.In(d.loc).Format("15:04"))
+					pp.Text = st.tr.F("%s %s starts today at %s", c.Name, st.tr.T(p.Name), p.Start.In(d.loc).Format("15:04"))
 				}
 			case p.End.After(today):
 				pp.State, pp.Days = PhaseRunning, daysBetween(today, p.End, d.loc)
-				pp.Text = fmt.Sprintf("%s %s runs, %s left (ends %s)", c.Name, p.Name, plural(pp.Days, "day"), p.End.In(d.loc).Format("01-02 15:04"))
+				pp.Text = st.tr.F("%s %s runs, %s left (ends %s)", c.Name, st.tr.T(p.Name), st.tr.Days(pp.Days), p.End.In(d.loc).Format("01-02 15:04"))
 			default:
 				pp.State = PhaseEnded
-				pp.Text = fmt.Sprintf("%s %s ended %s", c.Name, p.Name, p.End.In(d.loc).Format("01-02 15:04"))
+				pp.Text = st.tr.F("%s %s ended %s", c.Name, st.tr.T(p.Name), p.End.In(d.loc).Format("01-02 15:04"))
 			}
 			cp.Phases = append(cp.Phases, pp)
 		}
@@ -91,11 +91,4 @@ func daysBetween(a, b time.Time, loc *time.Location) int {
 		n++
 	}
 	return n
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
 }

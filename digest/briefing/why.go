@@ -10,6 +10,7 @@ import (
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
+	"github.com/storepulse/storepulse/digest/locale"
 	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/schema"
 )
@@ -114,7 +115,7 @@ func (b *Builder) dimensionReason(ctx context.Context, st *state, k kpi.KPI, fil
 		r := &Reason{Kind: ReasonDimension, Dimension: schema.TagStore, Value: best.store,
 			Numbers: map[string]float64{"value": *best.value, "expected": best.expected, "deviation": dev, "share": dev / total},
 			Link:    b.drill(k.ID, best.store, "", "", d.start, d.end)}
-		r.Text = fmt.Sprintf("store %s: %s against %s expected (%s of the deviation)", best.store, unitNum(k, *best.value), unitNum(k, best.expected), share(dev/total))
+		r.Text = st.tr.F("store %s: %s against %s expected (%s of the deviation)", best.store, unitNum(st.tr, k, *best.value), unitNum(st.tr, k, best.expected), share(st.tr, dev/total))
 		return r, nil
 	}
 	var best *engine.ContributionResult
@@ -176,15 +177,15 @@ func (b *Builder) dimensionReason(ctx context.Context, st *state, k kpi.KPI, fil
 		link[best.Dimension] = row.Value
 	}
 	r.Link = b.drill(k.ID, store, keyOf(link), link[keyOf(link)], d.start, d.end)
-	r.Text = fmt.Sprintf("%s %s: %s of the change against a week earlier (%s, %s → %s)", best.Dimension, value,
-		share(*row.Share), unitSigned(k, *row.Contribution), unitPtr(k, row.Previous), unitPtr(k, row.Current))
+	r.Text = st.tr.F("%s %s: %s of the change against a week earlier (%s, %s → %s)", st.tr.T(best.Dimension), value,
+		share(st.tr, *row.Share), unitSigned(st.tr, k, *row.Contribution), unitPtr(st.tr, k, row.Previous), unitPtr(st.tr, k, row.Current))
 	if row.Rate != nil && row.Mix != nil {
 		r.Numbers["rate"], r.Numbers["mix"] = *row.Rate, *row.Mix
 		r.Effect = "rate"
 		if math.Abs(*row.Mix) > math.Abs(*row.Rate) {
 			r.Effect = "mix"
 		}
-		r.Text += fmt.Sprintf("; rate effect %s, mix effect %s: mostly %s", unitSigned(k, *row.Rate), unitSigned(k, *row.Mix), r.Effect)
+		r.Text += st.tr.F("; rate effect %s, mix effect %s: mostly %s", unitSigned(st.tr, k, *row.Rate), unitSigned(st.tr, k, *row.Mix), st.tr.T(r.Effect))
 	}
 	return r, nil
 }
@@ -248,11 +249,11 @@ func (b *Builder) funnelReason(ctx context.Context, st *state, filters map[strin
 	r := &Reason{Kind: ReasonFunnel, Value: s.Name, Numbers: map[string]float64{"value": s.Value, "previousValue": p.Value, "change": bestRel},
 		Link: b.drill("order_conversion_rate", storeOf(filters), "", "", d.start, d.end)}
 	if bestI == 0 {
-		r.Text = fmt.Sprintf("funnel: %s %s against %s a week earlier (%s)", s.Name, fmtNum(s.Value), fmtNum(p.Value), pct(bestRel))
+		r.Text = st.tr.F("funnel: %s %s against %s a week earlier (%s)", st.tr.T(s.Name), fmtNum(s.Value), fmtNum(p.Value), pct(st.tr, bestRel))
 		return r, nil
 	}
 	r.Numbers["stepRate"], r.Numbers["previousStepRate"] = *s.StepRate, *p.StepRate
-	r.Text = fmt.Sprintf("funnel: %s / %s %s against %s a week earlier (%s)", s.Name, cs[bestI-1].Name, share(*s.StepRate), share(*p.StepRate), pct(bestRel))
+	r.Text = st.tr.F("funnel: %s / %s %s against %s a week earlier (%s)", st.tr.T(s.Name), st.tr.T(cs[bestI-1].Name), share(st.tr, *s.StepRate), share(st.tr, *p.StepRate), pct(st.tr, bestRel))
 	return r, nil
 }
 
@@ -277,7 +278,7 @@ func (b *Builder) campaignReasons(st *state, store string) []Reason {
 			default:
 				continue
 			}
-			out = append(out, Reason{Kind: ReasonCampaign, Value: c.ID, Text: fmt.Sprintf("campaign %s: %s phase %s (%s – %s)", c.Name, p.Name, what,
+			out = append(out, Reason{Kind: ReasonCampaign, Value: c.ID, Text: st.tr.F("campaign %s: %s phase %s (%s – %s)", c.Name, st.tr.T(p.Name), st.tr.T(what),
 				p.Start.In(d.loc).Format("01-02 15:04"), p.End.In(d.loc).Format("01-02 15:04")),
 				Numbers: map[string]float64{}, Link: b.campaignLink(c.ID, d.start, d.end)})
 		}
@@ -306,7 +307,7 @@ func (b *Builder) silentReasons(ctx context.Context, st *state, c *Change) []Rea
 			continue
 		}
 		out = append(out, Reason{Kind: ReasonSilent, Value: g.Store, Numbers: map[string]float64{"hours": float64(g.Hours)},
-			Text: fmt.Sprintf("store %s sent no events for %d h (%s – %s)", g.Store, g.Hours,
+			Text: st.tr.F("store %s sent no events for %s (%s – %s)", g.Store, st.tr.Hours(g.Hours),
 				g.From.In(st.d.loc).Format("15:04"), g.To.In(st.d.loc).Format("15:04")), Link: g.Link})
 	}
 	return out
@@ -337,7 +338,7 @@ func (b *Builder) topValue(ctx context.Context, st *state, kpiID, dim string, fi
 	if row.Share != nil {
 		r.Numbers["share"] = *row.Share
 	}
-	r.Text = fmt.Sprintf("%s by %s: %s %s against a week earlier (%s → %s)", kpiID, dim, value, signed(*row.Contribution), fmtPtr(row.Previous), fmtPtr(row.Current))
+	r.Text = st.tr.F("%s by %s: %s %s against a week earlier (%s → %s)", kpiID, st.tr.T(dim), value, signed(*row.Contribution), fmtPtr(row.Previous), fmtPtr(row.Current))
 	return r, nil
 }
 
@@ -357,7 +358,7 @@ func (b *Builder) serviceReason(ctx context.Context, st *state, filters map[stri
 		return nil, nil
 	}
 	return &Reason{Kind: ReasonService, Value: "first_response_time", Numbers: map[string]float64{"value": *cur, "previous": *prev, "change": ch},
-		Text: fmt.Sprintf("first response time %s s against %s s a week earlier (%s)", fmtNum(*cur), fmtNum(*prev), pct(ch)),
+		Text: st.tr.F("first response time %s against %s a week earlier (%s)", st.tr.Seconds(*cur, false), st.tr.Seconds(*prev, false), pct(st.tr, ch)),
 		Link: b.drill("first_response_time", storeOf(filters), "", "", d.start, d.end)}, nil
 }
 
@@ -390,7 +391,7 @@ func (b *Builder) priceReason(ctx context.Context, st *state, c *Change) (*Reaso
 	}
 	ch := *cur / *prev - 1
 	return &Reason{Kind: ReasonPrice, Dimension: schema.TagCategory, Value: cat, Numbers: map[string]float64{"value": *cur, "previous": *prev, "change": ch},
-		Text: fmt.Sprintf("price index of %s %s against %s a week earlier (%s)", cat, fmtNum(*cur), fmtNum(*prev), pct(ch)),
+		Text: st.tr.F("price index of %s %s against %s a week earlier (%s)", cat, fmtNum(*cur), fmtNum(*prev), pct(st.tr, ch)),
 		Link: b.drill("price_index", storeOf(filters), schema.TagCategory, cat, d.start, d.end)}, nil
 }
 
@@ -401,9 +402,9 @@ func sign(f float64) float64 {
 	return 1
 }
 
-func share(f float64) string { return fmt.Sprintf("%.0f %%", f*100) }
+func share(tr locale.Locale, f float64) string { return tr.Percent(f, 0, false) }
 
-func pct(f float64) string { return fmt.Sprintf("%+.0f %%", f*100) }
+func pct(tr locale.Locale, f float64) string { return tr.Percent(f, 0, true) }
 
 func signed(f float64) string {
 	if f >= 0 {
@@ -420,30 +421,30 @@ func fmtPtr(f *float64) string {
 }
 
 // unitNum formats a value in the KPI's unit: percentages as percent.
-func unitNum(k kpi.KPI, v float64) string {
+func unitNum(tr locale.Locale, k kpi.KPI, v float64) string {
 	switch k.Unit {
 	case kpi.UnitPercent:
-		return fmt.Sprintf("%.1f %%", v*100)
+		return tr.Percent(v, 1, false)
 	case kpi.UnitSeconds:
-		return fmt.Sprintf("%.0f s", v)
+		return tr.Seconds(v, false)
 	}
 	return fmtNum(v)
 }
 
 // unitSigned formats a change in the KPI's unit: percentages in points.
-func unitSigned(k kpi.KPI, v float64) string {
+func unitSigned(tr locale.Locale, k kpi.KPI, v float64) string {
 	if k.Unit == kpi.UnitPercent {
-		return fmt.Sprintf("%+.1f pp", v*100)
+		return tr.Points(v)
 	}
 	if v >= 0 {
-		return "+" + unitNum(k, v)
+		return "+" + unitNum(tr, k, v)
 	}
-	return unitNum(k, v)
+	return unitNum(tr, k, v)
 }
 
-func unitPtr(k kpi.KPI, v *float64) string {
+func unitPtr(tr locale.Locale, k kpi.KPI, v *float64) string {
 	if v == nil {
 		return "–"
 	}
-	return unitNum(k, *v)
+	return unitNum(tr, k, *v)
 }

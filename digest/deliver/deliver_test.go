@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -332,4 +333,33 @@ func TestServiceDeliver(t *testing.T) {
 
 	err = (&Service{Builder: fakeBuilder{err: errors.New("influx down")}, Logger: s.Logger, Now: s.Now}).Deliver(context.Background(), l)
 	require.ErrorContains(t, err, "influx down")
+}
+
+// langBuilder records the language each briefing was built in.
+type langBuilder struct {
+	fakeBuilder
+	langs *[]string
+}
+
+func (l langBuilder) BuildIn(ctx context.Context, date, store, language string) (*briefing.Briefing, error) {
+	*l.langs = append(*l.langs, language)
+	br, err := l.Build(ctx, date, store)
+	if err == nil {
+		br.Language = language
+	}
+	return br, err
+}
+
+// A list's language reaches the builder; a list without one gets the
+// builder's default (Build).
+func TestServiceLanguage(t *testing.T) {
+	var langs []string
+	dir := t.TempDir()
+	s := &Service{Builder: langBuilder{langs: &langs}, Logger: slog.New(slog.DiscardHandler), Now: time.Now}
+	require.NoError(t, s.Deliver(context.Background(), List{Name: "zh", Language: "zh-CN", Dir: dir}))
+	require.NoError(t, s.Deliver(context.Background(), List{Name: "default", Dir: dir}))
+	require.Equal(t, []string{"zh-CN"}, langs)
+	md, err := os.ReadFile(filepath.Join(dir, "briefing-2026-05-19.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "Tuesday") // the second delivery (default language) overwrote the first
 }

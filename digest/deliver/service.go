@@ -25,6 +25,8 @@ type List struct {
 	Name     string
 	Schedule *Schedule
 	Store    string // empty: the whole business
+	// Language of the list's briefing (en or zh-CN); empty: the builder's.
+	Language string
 	Email    []string
 	Webhooks []Target
 	// Dir receives the briefing as files (JSON, Markdown, HTML) named by
@@ -35,6 +37,12 @@ type List struct {
 // Builder builds a briefing (briefing.Builder).
 type Builder interface {
 	Build(ctx context.Context, date, store string) (*briefing.Briefing, error)
+}
+
+// LanguageBuilder also builds in a given language (briefing.Builder's
+// BuildIn); lists with a Language need it.
+type LanguageBuilder interface {
+	BuildIn(ctx context.Context, date, store, language string) (*briefing.Briefing, error)
 }
 
 // Service delivers the lists' briefings on their schedules.
@@ -88,7 +96,13 @@ func (s *Service) Run(ctx context.Context) error {
 // written to FailedDir; the others are still served. The error joins every
 // failure.
 func (s *Service) Deliver(ctx context.Context, l List) error {
-	br, err := s.Builder.Build(ctx, "", l.Store)
+	var br *briefing.Briefing
+	var err error
+	if lb, ok := s.Builder.(LanguageBuilder); ok && l.Language != "" {
+		br, err = lb.BuildIn(ctx, "", l.Store, l.Language)
+	} else {
+		br, err = s.Builder.Build(ctx, "", l.Store)
+	}
 	if err != nil {
 		s.Logger.Error("briefing not built: nothing delivered", "list", l.Name, "err", err)
 		return fmt.Errorf("list %s: %w", l.Name, err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/storepulse/storepulse/digest/briefing"
+	"github.com/storepulse/storepulse/digest/locale"
 )
 
 // Formats.
@@ -49,71 +50,68 @@ func Render(br *briefing.Briefing, format string) ([]byte, error) {
 	return nil, fmt.Errorf("render: unknown format %q (%s)", format, strings.Join(Formats(), ", "))
 }
 
+// lang is the briefing's language (English when unknown: the briefing
+// checked it when it was built).
+func lang(br *briefing.Briefing) locale.Locale {
+	l, err := locale.Parse(br.Language)
+	if err != nil {
+		return locale.Locale{}
+	}
+	return l
+}
+
 // value formats a KPI value in its unit.
 func value(v *float64, unit, currency string) string {
+	return valueIn(locale.Locale{}, v, unit, currency)
+}
+
+func valueIn(l locale.Locale, v *float64, unit, currency string) string {
 	if v == nil {
 		return "–"
 	}
-	return number(*v, unit, currency)
+	return numberIn(l, *v, unit, currency)
 }
 
 func number(f float64, unit, currency string) string {
+	return numberIn(locale.Locale{}, f, unit, currency)
+}
+
+func numberIn(l locale.Locale, f float64, unit, currency string) string {
 	switch unit {
 	case "currency":
 		if math.Abs(f) >= 1000 {
-			return currency + " " + grouped(f, 0)
+			return l.Money(f, currency, 0)
 		}
-		return currency + " " + grouped(f, 2)
+		return l.Money(f, currency, 2)
 	case "percent":
-		return strconv.FormatFloat(f*100, 'f', 1, 64) + " %"
+		return l.Percent(f, 1, false)
 	case "seconds":
-		if math.Abs(f) >= 120 {
-			return strconv.FormatFloat(f/60, 'f', 1, 64) + " min"
-		}
-		return strconv.FormatFloat(f, 'f', 0, 64) + " s"
+		return l.Seconds(f, true)
 	case "ratio":
 		return strconv.FormatFloat(f, 'f', 2, 64)
 	}
 	if f == math.Trunc(f) || math.Abs(f) >= 100 {
-		return grouped(f, 0)
+		return l.Number(f, 0)
 	}
-	return grouped(f, 1)
-}
-
-// grouped writes f with digits decimals and thousands separators.
-func grouped(f float64, digits int) string {
-	s := strconv.FormatFloat(math.Abs(f), 'f', digits, 64)
-	intPart, frac := s, ""
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		intPart, frac = s[:i], s[i:]
-	}
-	var b strings.Builder
-	if f < 0 && strings.Trim(s, "0.") != "" {
-		b.WriteByte('-')
-	}
-	for i, c := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String() + frac
+	return l.Number(f, 1)
 }
 
 // change formats a fraction with its sign: +12.3 %.
-func change(v *float64) string {
+func change(v *float64) string { return changeIn(locale.Locale{}, v) }
+
+func changeIn(l locale.Locale, v *float64) string {
 	if v == nil {
 		return "–"
 	}
-	return fmt.Sprintf("%+.1f %%", *v*100)
+	return l.Percent(*v, 1, true)
 }
 
-// percent formats a fraction: 93 %.
-func percent(v *float64) string {
+// percentIn formats a fraction: 93 %.
+func percentIn(l locale.Locale, v *float64) string {
 	if v == nil {
 		return "–"
 	}
-	return fmt.Sprintf("%.0f %%", *v*100)
+	return l.Percent(*v, 0, false)
 }
 
 // arrow is ▲ or ▼ by the sign of v.
@@ -128,22 +126,19 @@ func arrow(v *float64) string {
 }
 
 // impact formats a change's impact: currency when it converts.
-func impact(im briefing.Impact, currency string) string {
+func impact(l locale.Locale, im briefing.Impact, currency string) string {
 	if im.Currency != nil && im.Unit != "currency" {
-		return fmt.Sprintf("%s (%s %s)", signedNumber(*im.Currency, "currency", currency), signedNumber(im.Value, "count", currency), im.Unit)
+		return fmt.Sprintf("%s (%s %s)", signedNumber(l, *im.Currency, "currency", currency), signedNumber(l, im.Value, "count", currency), l.T(im.Unit))
 	}
 	if im.Unit == "currency" {
-		return signedNumber(im.Value, "currency", currency)
+		return signedNumber(l, im.Value, "currency", currency)
 	}
-	return signedNumber(im.Value, "count", currency) + " " + im.Unit
+	return signedNumber(l, im.Value, "count", currency) + " " + l.T(im.Unit)
 }
 
-func signedNumber(f float64, unit, currency string) string {
-	s := number(f, unit, currency)
+func signedNumber(l locale.Locale, f float64, unit, currency string) string {
+	s := numberIn(l, f, unit, currency)
 	if f > 0 {
-		if unit == "currency" {
-			return "+" + s
-		}
 		return "+" + s
 	}
 	return s
@@ -151,11 +146,12 @@ func signedNumber(f float64, unit, currency string) string {
 
 // title is the briefing's headline.
 func title(br *briefing.Briefing) string {
+	l := lang(br)
 	who := br.Business
 	if br.Store != "" {
-		who += " · store " + br.Store
+		who += l.F(" · store %s", br.Store)
 	}
-	return fmt.Sprintf("%s — morning briefing for %s, %s", who, br.Weekday, br.Date)
+	return l.F("%s — morning briefing for %s, %s", who, br.Weekday, br.Date)
 }
 
 // hours formats a change's flagged hours: 09:00–21:00.

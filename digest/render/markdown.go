@@ -93,55 +93,56 @@ func (m *md) line(s string) { m.b.WriteString(s + "\n") }
 // Markdown writes the briefing as chat Markdown.
 func Markdown(br *briefing.Briefing, d Dialect) string {
 	m := &md{d: d}
+	l := lang(br)
 	if d == DialectSlack {
 		m.line(m.bold(title(br)))
 	} else {
 		m.line("## " + title(br))
 	}
 	m.line("")
-	m.heading("1. Yesterday at a glance")
+	m.heading(l.T("1. Yesterday at a glance"))
 	for _, h := range br.Glance {
-		s := fmt.Sprintf("- %s: %s", m.detail(h.Name, h.Link), m.bold(value(h.Value, h.Unit, br.Currency)))
-		s += " · vs last week " + m.toned(arrow(h.Change)+" "+change(h.Change), h.ChangeTone)
+		s := fmt.Sprintf("- %s: %s", m.detail(h.Name, h.Link), m.bold(valueIn(l, h.Value, h.Unit, br.Currency)))
+		s += l.T(" · vs last week ") + m.toned(arrow(h.Change)+" "+changeIn(l, h.Change), h.ChangeTone)
 		if h.Attainment != nil {
-			s += " · target " + m.toned(percent(h.Attainment), h.TargetTone)
+			s += l.T(" · target ") + m.toned(percentIn(l, h.Attainment), h.TargetTone)
 		}
 		if h.MonthToDate.Attainment != nil {
-			s += " · MTD " + m.toned(percent(h.MonthToDate.Attainment), h.MonthToDate.Tone)
+			s += l.T(" · MTD ") + m.toned(percentIn(l, h.MonthToDate.Attainment), h.MonthToDate.Tone)
 		}
 		if f := h.Forecast; f != nil && f.Attainment != nil {
-			s += " · month forecast " + m.toned(percent(f.Attainment)+" of target", f.Tone)
+			s += l.T(" · month forecast ") + m.toned(l.F("%s of target", percentIn(l, f.Attainment)), f.Tone)
 		}
 		m.line(s)
 	}
 	m.line("")
-	m.heading("2. What changed")
+	m.heading(l.T("2. What changed"))
 	if br.NothingUnusual {
-		m.line("Nothing unusual: every KPI stayed within its normal range.")
+		m.line(l.T("Nothing unusual: every KPI stayed within its normal range."))
 	}
 	for _, c := range br.Changes {
 		scope := ""
 		if c.Store != "" && c.Store != br.Store {
-			scope = " in store " + c.Store
+			scope = l.F(" in store %s", c.Store)
 		}
-		m.line(fmt.Sprintf("%d. %s%s %s: %s against %s expected (normal %s – %s) · impact %s", c.Rank,
-			m.toned(m.link(c.Name, c.Link), c.Tone), scope, c.Direction,
-			m.bold(number(c.Value, c.Unit, br.Currency)), number(c.Expected, c.Unit, br.Currency),
-			number(c.Lower, c.Unit, br.Currency), number(c.Upper, c.Unit, br.Currency), impact(c.Impact, br.Currency)))
+		m.line(fmt.Sprintf("%d. ", c.Rank) + l.F("%s%s %s: %s against %s expected (normal %s – %s) · impact %s",
+			m.toned(m.link(c.Name, c.Link), c.Tone), scope, l.T(c.Direction),
+			m.bold(numberIn(l, c.Value, c.Unit, br.Currency)), numberIn(l, c.Expected, c.Unit, br.Currency),
+			numberIn(l, c.Lower, c.Unit, br.Currency), numberIn(l, c.Upper, c.Unit, br.Currency), impact(l, c.Impact, br.Currency)))
 		if h := hours(br, c); h != "" {
-			m.line("   - unusual hours: " + h)
+			m.line(l.T("   - unusual hours: ") + h)
 		}
 		for _, r := range c.Reasons {
-			m.line("   - why: " + m.detail(r.Text, r.Link))
+			m.line(l.T("   - why: ") + m.detail(r.Text, r.Link))
 		}
 		for _, a := range c.Actions {
-			m.line(fmt.Sprintf("   - do: %s (%s; rule %s)", a.Action, a.Owner, a.Rule))
+			m.line(l.F("   - do: %s (%s; rule %s)", a.Action, a.Owner, a.Rule))
 		}
 	}
 	m.line("")
-	m.heading("3. Rhythm")
+	m.heading(l.T("3. Rhythm"))
 	if len(br.Rhythm.Campaigns) == 0 {
-		m.line("No campaign in the next 30 days.")
+		m.line(l.T("No campaign in the next 30 days."))
 	}
 	for _, c := range br.Rhythm.Campaigns {
 		for _, p := range c.Phases {
@@ -152,29 +153,29 @@ func Markdown(br *briefing.Briefing, d Dialect) string {
 		}
 	}
 	for _, u := range br.Rhythm.Uplift {
-		m.line(fmt.Sprintf("- %s: GMV %s against %s a day before it (%s); %s over the campaign so far",
-			m.detail(u.Name, u.Link), value(u.Day, "currency", br.Currency), value(u.Baseline, "currency", br.Currency), change(u.DayUplift), change(u.ToDate)))
+		m.line("- " + l.F("%s: GMV %s against %s a day before it (%s); %s over the campaign so far",
+			m.detail(u.Name, u.Link), valueIn(l, u.Day, "currency", br.Currency), valueIn(l, u.Baseline, "currency", br.Currency), changeIn(l, u.DayUplift), changeIn(l, u.ToDate)))
 	}
 	m.line("")
-	m.heading("4. Data quality")
+	m.heading(l.T("4. Data quality"))
 	q := br.Quality
 	if len(q.Silent) == 0 && len(q.Stale) == 0 {
-		m.line("Every store sent data.")
+		m.line(l.T("Every store sent data."))
 	}
 	for _, g := range q.Silent {
-		m.line(fmt.Sprintf("- %s: no events for %d h (%s – %s)", m.detail("store "+g.Store, g.Link), g.Hours, localClock(br, g.From), localClock(br, g.To)))
+		m.line("- " + l.F("%s: no events for %s (%s – %s)", m.detail(l.F("store %s", g.Store), g.Link), l.Hours(g.Hours), localClock(br, g.From), localClock(br, g.To)))
 	}
 	for _, s := range q.Stale {
-		m.line(fmt.Sprintf("- %s: newest data %s old", m.detail("store "+s.Store, s.Link), (time.Duration(s.Age) * time.Second).String()))
+		m.line("- " + l.F("%s: newest data %s old", m.detail(l.F("store %s", s.Store), s.Link), (time.Duration(s.Age)*time.Second).String()))
 	}
 	if r := q.Rejected; r != nil {
-		m.line(fmt.Sprintf("- rejected input: %d dead-letter files, %d quarantined files (%d new on the day)", r.DeadLetterFiles, r.QuarantineFiles, r.NewOnDay))
+		m.line("- " + l.F("rejected input: %d dead-letter files, %d quarantined files (%d new on the day)", r.DeadLetterFiles, r.QuarantineFiles, r.NewOnDay))
 	}
 	for _, n := range q.NotChecked {
-		m.line("- not checked: " + n)
+		m.line(l.T("- not checked: ") + n)
 	}
 	m.line("")
-	m.line(m.link("Open the wall screen", br.Link))
+	m.line(m.link(l.T("Open the wall screen"), br.Link))
 	return m.b.String()
 }
 

@@ -96,8 +96,10 @@ func (o Operand) String() string {
 
 // KPI is one catalog entry.
 type KPI struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// NameZH is the name in Simplified Chinese (the briefing's zh-CN).
+	NameZH      string    `json:"nameZh,omitempty"`
 	Description string    `json:"description"`
 	Area        string    `json:"area"`
 	Unit        Unit      `json:"unit"`

@@ -111,11 +111,18 @@ func TestNewRejectsInvalid(t *testing.T) {
 	require.ErrorContains(t, err, "duplicate")
 }
 
+// Every KPI has its Simplified Chinese name (the briefing's zh-CN).
+func TestNamesZH(t *testing.T) {
+	for _, k := range Default().All() {
+		require.NotEmpty(t, k.NameZH, k.ID)
+	}
+}
+
 func TestCatalogJSON(t *testing.T) {
 	k, _ := Default().Get("net_revenue")
 	b, err := json.Marshal(k)
 	require.NoError(t, err)
-	require.JSONEq(t, `{"id":"net_revenue","name":"Net revenue","description":"Amount paid minus amount refunded.",
+	require.JSONEq(t, `{"id":"net_revenue","name":"Net revenue","nameZh":"净收入","description":"Amount paid minus amount refunded.",
 	  "area":"revenue","unit":"currency","direction":"higher","kind":"sum",
 	  "numerator":{"terms":[{"measurement":"sp_payments","field":"paid_amount","sign":1},
 	                        {"measurement":"sp_refunds","field":"refund_amount","sign":-1}]}}`, string(b))

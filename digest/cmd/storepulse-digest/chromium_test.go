@@ -31,11 +31,18 @@ func TestHTMLInChromium(t *testing.T) {
 		}
 		t.Skipf("chromium not installed: %v", err)
 	}
-	html, err := os.ReadFile(filepath.Join("testdata", "golden", "briefing-2026-05-19.html"))
+	for _, golden := range []string{"briefing-2026-05-19.html", filepath.Join("zh-CN", "briefing-2026-05-19.html")} {
+		htmlInChromium(t, bin, golden)
+	}
+}
+
+func htmlInChromium(t *testing.T, bin, golden string) {
+	t.Helper()
+	html, err := os.ReadFile(filepath.Join("testdata", "golden", golden))
 	require.NoError(t, err)
 	require.NotContains(t, strings.ToLower(string(html)), "<script", "the e-mail must carry no JavaScript")
 	for _, width := range []int{1280, 390} {
-		t.Run(strconv.Itoa(width), func(t *testing.T) {
+		t.Run(golden+"/"+strconv.Itoa(width), func(t *testing.T) {
 			page := strings.Replace(string(html), "</body>", strings.Replace(probe, "%d", strconv.Itoa(width), 1)+"</body>", 1)
 			path := filepath.Join(t.TempDir(), "page.html")
 			require.NoError(t, os.WriteFile(path, []byte(page), 0o600))

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/storepulse/storepulse/digest/locale"
 	"github.com/storepulse/storepulse/digest/render"
 	"github.com/storepulse/storepulse/internal/redact"
 	"github.com/storepulse/storepulse/internal/storezone"
@@ -36,6 +37,7 @@ type config struct {
 	Timezone      string        `yaml:"timezone"`
 	Business      string        `yaml:"business"`
 	Currency      string        `yaml:"currency"`
+	Language      string        `yaml:"language"`
 	GrafanaURL    string        `yaml:"grafana_url"`
 	Playbook      string        `yaml:"playbook"`
 	Sensitivity   float64       `yaml:"sensitivity"`
@@ -78,6 +80,7 @@ type listConfig struct {
 	Name     string   `yaml:"name"`
 	Schedule string   `yaml:"schedule"`
 	Store    string   `yaml:"store"`
+	Language string   `yaml:"language"` // en or zh-CN; empty: the top-level language
 	Email    []string `yaml:"email"`
 	Dir      string   `yaml:"dir"`
 	Webhooks []struct {
@@ -147,6 +150,7 @@ func settings() []setting {
 		{"timezone", "timezone", "store time zone (the ingest's timezone)", str(func(c *config) *string { return &c.Timezone })},
 		{"business", "business", "business name in the briefing", str(func(c *config) *string { return &c.Business })},
 		{"currency", "currency", "currency code of amounts", str(func(c *config) *string { return &c.Currency })},
+		{"language", "language", "language of the briefing: en or zh-CN (numbers and currency follow it)", str(func(c *config) *string { return &c.Language })},
 		{"grafana_url", "grafana-url", "Grafana base URL of the drill-down links", str(func(c *config) *string { return &c.GrafanaURL })},
 		{"playbook", "playbook", "playbook YAML over the default one", str(func(c *config) *string { return &c.Playbook })},
 		{"sensitivity", "sensitivity", "band width in spreads (low 4, medium 3, high 2)", func(c *config, v string) error {
@@ -243,6 +247,9 @@ func (c *config) check() error {
 		return errors.New("config: series_limit must be at least 1")
 	case c.Currency == "":
 		return errors.New("config: currency is required")
+	}
+	if _, err := locale.Parse(c.Language); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	c.formats = nil
 	for _, f := range strings.Split(c.Format, ",") {

@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	e := &engine.Engine{Catalog: cat, Source: src, Location: cfg.loc, SeriesLimit: cfg.SeriesLimit, Now: now}
 	b, err := briefing.New(briefing.Options{Engine: e, Location: cfg.loc, Now: now, Playbook: pb, Logger: logger,
-		Business: cfg.Business, Currency: cfg.Currency, GrafanaURL: cfg.GrafanaURL, Headline: cfg.Headline, Watch: cfg.Watch,
+		Business: cfg.Business, Currency: cfg.Currency, Language: cfg.Language, GrafanaURL: cfg.GrafanaURL, Headline: cfg.Headline, Watch: cfg.Watch,
 		K: cfg.Sensitivity, IngestDataDir: cfg.IngestDataDir})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -147,6 +147,12 @@ func (t timeoutBuilder) Build(ctx context.Context, date, store string) (*briefin
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	return t.b.Build(ctx, date, store)
+}
+
+func (t timeoutBuilder) BuildIn(ctx context.Context, date, store, language string) (*briefing.Briefing, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	return t.b.BuildIn(ctx, date, store, language)
 }
 
 // writeFile writes through a temporary file and a rename: a reader never

@@ -64,6 +64,28 @@ func TestGolden(t *testing.T) {
 			golden(t, name, got)
 		})
 	}
+	t.Run("zh-CN", func(t *testing.T) {
+		// The same day in Simplified Chinese: texts, KPI names, weekday,
+		// currency (¥) and percent formats follow the language.
+		zhDir := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		args := []string{"--format", "json,markdown,html", "--out", zhDir, "--business", "Demo Retail",
+			"--grafana-url", "https://grafana.example.com", "--language", "zh-CN"}
+		require.NoError(t, run(ctx, args, &stdout, &stderr, getenv, digesttest.Now), stderr.String())
+		for _, ext := range []string{"json", "md", "html"} {
+			name := "briefing-" + digesttest.IncidentDay + "." + ext
+			got, err := os.ReadFile(filepath.Join(zhDir, name))
+			require.NoError(t, err)
+			require.Contains(t, string(got), "下单转化率", name)
+			require.Contains(t, string(got), "星期二", name)
+			require.Contains(t, string(got), "以比率效应为主", name)
+			if ext != "json" {
+				require.Contains(t, string(got), "¥27,972", name) // the day's GMV in the locale's currency format
+				require.NotContains(t, string(got), "CNY", name)
+			}
+			golden(t, filepath.Join("zh-CN", name), got)
+		}
+	})
 	t.Run("serve", func(t *testing.T) {
 		// The clock starts 1 s before the list's 07:30 and runs on: the
 		// delivery fires once, posting the WeCom payload of yesterday.
@@ -122,6 +144,7 @@ func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", "golden", name)
 	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o750))
 		require.NoError(t, os.WriteFile(path, got, 0o600))
 		return
 	}
@@ -157,6 +180,8 @@ func TestConfigErrors(t *testing.T) {
 		{"headline", []string{"--influx-url", "http://127.0.0.1:1", "--headline", "gmv,revenue"}, nil, `headline KPI "revenue"`},
 		{"file", []string{"--config", badFile}, nil, "field colour not found"},
 		{"grafana", []string{"--influx-url", "http://127.0.0.1:1", "--grafana-url", "grafana"}, nil, "grafana_url"},
+		{"language", []string{"--influx-url", "http://127.0.0.1:1", "--language", "fr"}, nil, `language "fr" is not supported (en or zh-CN)`},
+		{"language env", nil, map[string]string{"STOREPULSE_DIGEST_INFLUX_URL": "http://127.0.0.1:1", "STOREPULSE_DIGEST_LANGUAGE": "zh-TW"}, `language "zh-TW"`},
 	}
 	serveCfg := func(name, body string) string {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".yaml")

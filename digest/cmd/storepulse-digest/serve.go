@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/storepulse/storepulse/digest/deliver"
+	"github.com/storepulse/storepulse/digest/locale"
 	"github.com/storepulse/storepulse/digest/render"
 )
 
@@ -44,7 +45,10 @@ func (c *config) serveLists() ([]deliver.List, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
-		l := deliver.List{Name: lc.Name, Schedule: sched, Store: lc.Store, Dir: lc.Dir}
+		if _, err := locale.Parse(lc.Language); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		l := deliver.List{Name: lc.Name, Schedule: sched, Store: lc.Store, Language: lc.Language, Dir: lc.Dir}
 		for _, a := range lc.Email {
 			if _, err := mail.ParseAddress(a); err != nil {
 				return nil, fmt.Errorf("%s: e-mail %q: %w", where, a, err)
