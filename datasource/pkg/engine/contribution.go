@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"math"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -107,10 +108,12 @@ func (e *Engine) Contribution(ctx context.Context, req Request) (*ContributionRe
 	if len(values) > e.SeriesLimit && e.SeriesLimit > 0 {
 		return nil, backend.PluginError(&SeriesLimitError{Got: len(values), Limit: e.SeriesLimit})
 	}
+	// Summed in key order: a map's order would change the last bits of a
+	// total from one run to the next.
 	total := func(m map[string]float64) float64 {
 		v := 0.0
-		for _, x := range m {
-			v += x
+		for _, g := range slices.Sorted(maps.Keys(m)) {
+			v += m[g]
 		}
 		return v
 	}
