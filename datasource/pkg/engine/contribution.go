@@ -3,8 +3,8 @@ package engine
 import (
 	"cmp"
 	"context"
-	"math"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
