@@ -438,7 +438,9 @@ func (b *Builder) BuildIn(ctx context.Context, date, store, language string) (*B
 	return b.build(ctx, date, store, lang)
 }
 
-func (b *Builder) build(ctx context.Context, date, store string, lang locale.Locale) (*Briefing, error) {
+// resolveDay is the local day a briefing of date (YYYY-MM-DD; empty:
+// yesterday by the clock) covers, which must have ended.
+func (b *Builder) resolveDay(date string) (day, time.Time, error) {
 	loc := b.o.Location
 	now := b.o.Now()
 	if date == "" {
@@ -446,13 +448,23 @@ func (b *Builder) build(ctx context.Context, date, store string, lang locale.Loc
 	}
 	t, err := time.ParseInLocation(time.DateOnly, date, loc)
 	if err != nil {
-		return nil, fmt.Errorf("briefing: date %q is not YYYY-MM-DD: %w", date, err)
+		return day{}, now, fmt.Errorf("briefing: date %q is not YYYY-MM-DD: %w", date, err)
 	}
 	start := localday.Start(t.Year(), t.Month(), t.Day(), loc)
 	d := day{date: date, start: start, end: localday.Next(start, loc), loc: loc}
 	if d.end.After(now) {
-		return nil, fmt.Errorf("briefing: %s has not ended yet in %s (now %s): brief a past day", date, loc, now.In(loc).Format(time.DateTime))
+		return day{}, now, fmt.Errorf("briefing: %s has not ended yet in %s (now %s): brief a past day", date, loc, now.In(loc).Format(time.DateTime))
 	}
+	return d, now, nil
+}
+
+func (b *Builder) build(ctx context.Context, date, store string, lang locale.Locale) (*Briefing, error) {
+	d, now, err := b.resolveDay(date)
+	if err != nil {
+		return nil, err
+	}
+	loc, start := d.loc, d.start
+	date = d.date
 	br := &Briefing{Business: b.o.Business, Store: store, Date: date, Weekday: lang.Weekday(start.In(loc).Weekday()), Language: lang.Tag(),
 		TimeZone: loc.String(), Currency: b.o.Currency, GeneratedAt: now.UTC(), Sensitivity: b.o.K,
 		Link: b.link("/d/storepulse-wall", nil, d.start, d.end)}

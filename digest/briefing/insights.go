@@ -3,10 +3,8 @@ package briefing
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/storepulse/storepulse/datasource/pkg/models"
-	"github.com/storepulse/storepulse/internal/localday"
 )
 
 // Changes assembles only "what changed", "why" and "what to do" of the
@@ -16,20 +14,12 @@ import (
 // quality are left out (Glance, Rhythm and Quality stay empty); the changes,
 // their numbers, reasons and actions are those Build gives for the same day.
 func (b *Builder) Changes(ctx context.Context, date, store string) (*Briefing, error) {
-	loc := b.o.Location
-	now := b.o.Now()
-	if date == "" {
-		date = Yesterday(now, loc)
-	}
-	t, err := time.ParseInLocation(time.DateOnly, date, loc)
+	d, now, err := b.resolveDay(date)
 	if err != nil {
-		return nil, fmt.Errorf("briefing: date %q is not YYYY-MM-DD: %w", date, err)
+		return nil, err
 	}
-	start := localday.Start(t.Year(), t.Month(), t.Day(), loc)
-	d := day{date: date, start: start, end: localday.Next(start, loc), loc: loc}
-	if d.end.After(now) {
-		return nil, fmt.Errorf("briefing: %s has not ended yet in %s (now %s): brief a past day", date, loc, now.In(loc).Format(time.DateTime))
-	}
+	loc, start := d.loc, d.start
+	date = d.date
 	br := &Briefing{Business: b.o.Business, Store: store, Date: date, Weekday: start.In(loc).Weekday().String(),
 		TimeZone: loc.String(), Currency: b.o.Currency, GeneratedAt: now.UTC(), Sensitivity: b.o.K,
 		Link: b.link("/d/storepulse-wall", nil, d.start, d.end)}
