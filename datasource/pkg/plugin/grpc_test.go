@@ -33,11 +33,17 @@ func freeAddr(t *testing.T) string {
 // servePlugin runs the plugin behind real gRPC.
 func servePlugin(t *testing.T) *datasourcetest.TestPluginClient {
 	t.Helper()
+	return servePluginWithClock(t, testclock.Clock())
+}
+
+// servePluginWithClock is servePlugin with the plugin's clock given.
+func servePluginWithClock(t *testing.T, now func() time.Time) *datasourcetest.TestPluginClient {
+	t.Helper()
 	// Manage registers the SDK's metrics in the default registry and panics
 	// if another test of this binary registered them already (as
 	// plugintest.FreshMetricsRegistry, which this package cannot import).
 	prometheus.DefaultRegisterer = prometheus.NewRegistry()
-	tp, err := datasourcetest.Manage(NewFactory(log.NewNullLogger(), testclock.Clock(), nil), datasourcetest.ManageOpts{Address: freeAddr(t)})
+	tp, err := datasourcetest.Manage(NewFactory(log.NewNullLogger(), now, nil), datasourcetest.ManageOpts{Address: freeAddr(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tp.Shutdown() })
 	return tp.Client

@@ -9,6 +9,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/stretchr/testify/require"
 
+	"github.com/storepulse/storepulse/internal/clock"
 	"github.com/storepulse/storepulse/internal/influxtest"
 	"github.com/storepulse/storepulse/internal/storezone"
 	"github.com/storepulse/storepulse/internal/testclock"
@@ -32,9 +33,15 @@ func zoneContext(id int64, srv *influxtest.Server, tz string) backend.PluginCont
 // test refuses a datasource zone that differs.
 func TestStoreTimeZoneFromIngest(t *testing.T) {
 	srv := influxtest.Start(t)
-	client := servePlugin(t)
-	ctx := context.Background()
+	// The plugin's clock is the tests' (STOREPULSE_NOW moves it), but after
+	// the fixed 2017 data below: a clock before it would hide that data as
+	// the future.
 	now := testclock.Now().UTC().Truncate(time.Minute)
+	if dataEnd := time.Date(2017, 10, 17, 0, 0, 0, 0, time.UTC); now.Before(dataEnd) {
+		now = dataEnd.AddDate(1, 0, 0)
+	}
+	client := servePluginWithClock(t, clock.Shifted(now))
+	ctx := context.Background()
 	meta := func(ing, zone string) string {
 		l, err := storezone.Line(ing, zone, storezone.RecordTime())
 		require.NoError(t, err)
