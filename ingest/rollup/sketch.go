@@ -76,6 +76,22 @@ func (e *CorruptSketchesError) add(k SketchKey, err error) {
 
 func (e *CorruptSketchesError) Unwrap() error { return e.Err }
 
+// loadInto decodes one stored sketch of key k into out (merged with one
+// already there: one point per series and time is expected, merging is safe
+// anyway); an undecodable one is counted in corrupt instead.
+func loadInto(out map[SketchKey]*hyperloglog.Sketch, k SketchKey, stored string, corrupt *CorruptSketchesError) {
+	sk, err := DecodeSketch(stored)
+	if prev := out[k]; err == nil && prev != nil {
+		err = prev.Merge(sk)
+		sk = prev
+	}
+	if err != nil {
+		corrupt.add(k, err)
+		return
+	}
+	out[k] = sk
+}
+
 // EncodeSketch is the stored form of a sketch (field schema.FieldSketch):
 // base64 (standard, padded) of MarshalBinary. It delegates to internal/sketch,
 // which the datasource shares.
@@ -218,17 +234,7 @@ func (s *influxSketches) Load(ctx context.Context, keys []SketchKey) (map[Sketch
 		if !want[k] {
 			continue
 		}
-		sk, err := DecodeSketch(recString(rec.Value()))
-		if prev := out[k]; err == nil && prev != nil {
-			// One point per series and time is expected; merging is safe anyway.
-			err = prev.Merge(sk)
-			sk = prev
-		}
-		if err != nil {
-			corrupt.add(k, err)
-			continue
-		}
-		out[k] = sk
+		loadInto(out, k, recString(rec.Value()), &corrupt)
 	}
 	if err := res.Err(); err != nil {
 		return nil, fmt.Errorf("InfluxDB: reading stored sketches failed: %w", err)

@@ -91,17 +91,7 @@ func (s *influxQLSketches) Load(ctx context.Context, keys []SketchKey) (map[Sket
 				continue
 			}
 			str, _ := row[vc].(string)
-			sk, err := DecodeSketch(str)
-			if prev := out[k]; err == nil && prev != nil {
-				// One point per series and time is expected; merging is safe anyway.
-				err = prev.Merge(sk)
-				sk = prev
-			}
-			if err != nil {
-				corrupt.add(k, err)
-				continue
-			}
-			out[k] = sk
+			loadInto(out, k, str, &corrupt)
 		}
 		return nil
 	})
