@@ -13,8 +13,12 @@ if [ -e "$out" ]; then
   exit 1
 fi
 
-rand() { # n bytes of randomness as URL- and sed-safe text
-  head -c "$1" /dev/urandom | base64 | tr -d '/+=\n'
+rand() { # n bytes of randomness as URL- and sed-safe text: always 4n/3 characters
+  local want=$(( $1 * 4 / 3 )) s=''
+  while [ "${#s}" -lt "$want" ]; do # base64 less '/', '+' and '=' is a little short, now and then
+    s+=$(head -c "$1" /dev/urandom | base64 | tr -d '/+=\n')
+  done
+  printf '%s' "${s:0:$want}"
 }
 
 sha256() { # the hex SHA-256 of stdin
