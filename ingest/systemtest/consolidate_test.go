@@ -62,19 +62,7 @@ func TestCrashConsolidation(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	kills := 0
-	for loop := true; loop; {
-		select {
-		case <-done:
-			loop = false
-		case <-time.After(200 * time.Millisecond):
-			mu.Lock()
-			in.Kill()
-			kills++
-			in.Start()
-			mu.Unlock()
-		}
-	}
+	kills := killDuring(&mu, in, done, &acked, clients*batches*perBatch, 200*time.Millisecond)
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)

@@ -68,19 +68,7 @@ func TestCrashUnderLoad(t *testing.T) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 
-	kills := 0
-	for loop := true; loop; {
-		select {
-		case <-done:
-			loop = false
-		case <-time.After(150 * time.Millisecond):
-			mu.Lock()
-			in.Kill()
-			kills++
-			in.Start()
-			mu.Unlock()
-		}
-	}
+	kills := killDuring(&mu, in, done, &acked, clients*batches*perBatch, 150*time.Millisecond)
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)
@@ -146,4 +134,32 @@ func TestInfluxOutage(t *testing.T) {
 	}
 	in.WaitDrained(2 * time.Minute)
 	requireSums(t, expectedSums(events), storedSums(t, db))
+}
+
+// killDuring SIGKILLs and restarts the ingest again and again until done is
+// closed: every period, and also each time another eighth of total has been
+// acknowledged, so that a fast machine still sees several crashes in the middle
+// of the load (time alone let a quick run finish after two). It returns the
+// number of kills.
+func killDuring(mu *sync.RWMutex, in *ingest, done <-chan struct{}, acked *atomic.Int64, total int64, period time.Duration) int {
+	kills := 0
+	last := time.Now()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return kills
+		case <-tick.C:
+			if acked.Load() < int64(kills+1)*total/8 && time.Since(last) < period {
+				continue
+			}
+			mu.Lock()
+			in.Kill()
+			kills++
+			in.Start()
+			mu.Unlock()
+			last = time.Now()
+		}
+	}
 }
