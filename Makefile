@@ -8,7 +8,7 @@ INFLUXD_VERSION := v1.8.10
 GOLANGCI_VERSION := v2.15.0
 export STOREPULSE_INFLUXD ?= $(TOOLS)/influxd
 
-.PHONY: all build tools test vet lint gotest fuzz bench-ingest bench-history bench-query env compose-check quickstart-check clean
+.PHONY: all build tools test vet lint gotest fuzz bench-ingest bench-history bench-query bench-query-wall bench-query-history env compose-check quickstart-check clean
 
 all: build
 
@@ -135,9 +135,25 @@ bench-history: tools build
 ## over 50 simulated stores x 90 days; results go to docs/benchmarks.md.
 ## BENCH_QUERY_FLAGS adds flags, e.g. -data DIR to keep the loaded data for
 ## later runs, or -stores 5 -days 14 -iterations 5 for a quick look.
-bench-query: tools build
+##
+## Then the history benchmark (issue 12): 100 stores x 400 days (and the wall
+## screen again at 90 days) stored as minutes and as consolidated hourly and
+## local-day series, four screens (wall, a year by month with contribution by
+## store, Double Eleven against last year's, a 13-month top 10) side by side:
+## today's engine (Flux over minutes), raw InfluxQL, the new path. About an
+## hour here, most of it loading; BENCH_HISTORY_QUERY_FLAGS adds flags, e.g.
+## -data DIR, -scale 0.05, -iterations 1. `make bench-query-wall` and
+## `make bench-query-history` run one of the two.
+BENCH_HISTORY_QUERY_FLAGS ?=
+bench-query: bench-query-wall bench-query-history
+
+bench-query-wall: tools build
 	$(GO) build -o bin/storepulse-kpi-datasource ./datasource/pkg
 	bin/storepulse-bench-query -plugin bin/storepulse-kpi-datasource -stores 50 -days 90 -iterations 20 $(BENCH_QUERY_FLAGS)
+
+bench-query-history: tools build
+	$(GO) build -o bin/storepulse-kpi-datasource ./datasource/pkg
+	bin/storepulse-bench-query -history -plugin bin/storepulse-kpi-datasource -stores 100 -days 400 -short-days 90 -scale 0.05 -iterations 3 $(BENCH_HISTORY_QUERY_FLAGS)
 
 ## env: a .env for docker compose from .env.example with fresh random
 ## secrets and the ingest token's SHA-256 (scripts/make-env.sh: portable,

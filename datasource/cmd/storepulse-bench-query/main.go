@@ -27,6 +27,10 @@ func main() {
 	flag.StringVar(&o.DataDir, "data", "", "keep the loaded InfluxDB in this directory and reuse it in later runs with the same -stores, -days and -seed (default: a temporary directory, loaded afresh)")
 	flag.DurationVar(&o.CacheTTL, "cache-ttl", time.Minute, "the datasource's cacheTTL (the plugin's default is 10s; the cached screen needs the cold screen's reads still kept)")
 	flag.BoolVar(&o.ShowQueries, "show-queries", false, "print every panel's plugin query models and raw Flux")
+	history := flag.Bool("history", false, "run the history benchmark instead: the same data stored as minutes (today's engine, Flux) and consolidated (the new path, InfluxQL), four screens side by side")
+	shortDays := flag.Int("short-days", 90, "-history: the short history the wall screen is also measured at (0: none)")
+	scale := flag.Float64("scale", 0.05, "-history: the simulator's traffic scale (1 is about 1,900 events per store and day)")
+	end := flag.String("end", "2026-12-03T17:00:00+08:00", "-history: the screens' now and the data's end (RFC 3339)")
 	flag.Parse()
 	now, err := clock.FromEnv(os.Getenv)
 	if err != nil {
@@ -36,6 +40,20 @@ func main() {
 	o.Now = now
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *history {
+		e, err := time.Parse(time.RFC3339, *end)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -end:", err)
+			os.Exit(2)
+		}
+		h := bench.HistoryOptions{PluginBinary: o.PluginBinary, Dashboard: o.Dashboard, Stores: o.Stores, Days: o.Days, ShortDays: *shortDays,
+			Scale: *scale, Seed: o.Seed, End: e, Iterations: o.Iterations, DataDir: o.DataDir, Out: o.Out, Log: o.Log}
+		if err := bench.RunHistory(ctx, h); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := bench.Run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
