@@ -89,7 +89,8 @@ type historySet struct {
 	MinuteLines  int64   `json:"minuteLines"`
 	SketchLines  int64   `json:"sketchLines"`
 	OtherLines   int64   `json:"otherLines"` // calendar, targets, freshness
-	Consolidated int64   `json:"consolidatedLines"`
+	Consolidated int64   `json:"consolidatedLines"` // watermark lines included
+	Parts        int     `json:"parts"`
 	LoadSeconds  float64 `json:"loadSeconds"`
 	ConsSeconds  float64 `json:"consolidateSeconds"`
 	MinutesDB    string  `json:"minutesDB"`
@@ -118,16 +119,30 @@ func RunHistory(ctx context.Context, o HistoryOptions) error {
 		return fmt.Errorf("bench: start InfluxDB: %w", err)
 	}
 	defer srv.Stop()
+	// The data sets load at once (their own databases).
 	var sets []*historySet
+	var wg sync.WaitGroup
+	var errs []error
+	var mu sync.Mutex
 	for _, days := range []int{o.Days, o.ShortDays} {
 		if days <= 0 {
 			continue
 		}
-		h, err := ensureHistory(ctx, srv, dir, o, days, loc)
-		if err != nil {
-			return err
-		}
-		sets = append(sets, h)
+		sets = append(sets, nil)
+		i := len(sets) - 1
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := ensureHistory(ctx, srv, dir, o, days, loc)
+			mu.Lock()
+			defer mu.Unlock()
+			sets[i] = h
+			errs = append(errs, err)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	idle := waitIdle(ctx, srv.PID(), compactAfter+15*time.Second, o.Log)
 
@@ -222,33 +237,67 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 	start := localday.AddDays(localday.Floor(h.End, loc), -days, loc)
 	fmt.Fprintf(o.Log, "loading %d stores × %d days (scale %v, %s .. %s)\n", o.Stores, days, o.Scale,
 		start.In(loc).Format(time.DateTime), h.End.In(loc).Format(time.DateTime))
-	res, err := simload.Load(ctx, simload.Target{URL: srv.URL, Token: srv.Token, Org: srv.Org, Bucket: minutes.Bucket, Write: write},
-		sim.Config{Seed: o.Seed, NumStores: o.Stores, Start: start, End: h.End, Location: loc, Scale: o.Scale})
-	if err != nil {
-		return nil, fmt.Errorf("bench: load: %w", err)
+	// Long histories load in parts of at most 100 days at once, each under
+	// its own ingester name (as several ingest instances write), and each
+	// part is consolidated by its own consolidator: loading is a pipeline
+	// that leaves InfluxDB idle between its writes.
+	var parts [][2]time.Time
+	for from := start; from.Before(h.End); {
+		to := localday.AddDays(from, 100, loc)
+		if !to.Before(h.End) || localday.AddDays(to, 20, loc).After(h.End) {
+			to = h.End
+		}
+		parts = append(parts, [2]time.Time{from, to})
+		from = to
 	}
-	h.Events, h.MinuteLines, h.SketchLines, h.OtherLines = res.Events, minuteLines.Load(), sketchLines.Load(), otherLines.Load()
-	h.LoadSeconds = time.Since(started).Seconds()
-	fmt.Fprintf(o.Log, "loaded %d events (%d minute lines) in %.0f s; consolidating\n", h.Events, h.MinuteLines, h.LoadSeconds)
-
-	started = time.Now()
 	fine := &influxql.Client{URL: srv.URL, Token: srv.Token, Database: h.MinutesDB, Timeout: 10 * time.Minute}
 	mainQL := &influxql.Client{URL: srv.URL, Token: srv.Token, Database: h.MainDB, Timeout: 10 * time.Minute}
 	cw := &countingWriter{w: &main}
-	c, err := consolidate.New(consolidate.Options{Ingester: "simload", Location: loc, Fine: fine, Main: mainQL, Write: cw,
-		FineBucket: minutes.Bucket, Now: func() time.Time { return h.End }, MaxHours: 24 * 7})
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+	var events atomic.Int64
+	var loadNanos, consNanos atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, len(parts))
+	for i, part := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ingester := fmt.Sprintf("simload-%d", i)
+			began := time.Now()
+			res, err := simload.Load(ctx, simload.Target{URL: srv.URL, Token: srv.Token, Org: srv.Org, Bucket: minutes.Bucket, Write: write, Ingester: ingester},
+				sim.Config{Seed: o.Seed, NumStores: o.Stores, Start: part[0], End: part[1], Location: loc, Scale: o.Scale})
+			if err != nil {
+				errs[i] = fmt.Errorf("bench: load: %w", err)
+				return
+			}
+			events.Add(int64(res.Events))
+			loadNanos.Store(max(loadNanos.Load(), int64(time.Since(started))))
+			fmt.Fprintf(o.Log, "%d-day set, part %d: %d events loaded in %.0f s; consolidating\n", days, i, res.Events, time.Since(began).Seconds())
+			began = time.Now()
+			c, err := consolidate.New(consolidate.Options{Ingester: ingester, Location: loc, Fine: fine, Main: mainQL, Write: cw,
+				FineBucket: minutes.Bucket, Now: func() time.Time { return h.End }, MaxHours: 24 * 7})
+			if err != nil {
+				errs[i] = fmt.Errorf("bench: %w", err)
+				return
+			}
+			for more := true; more; {
+				if more, err = c.Tick(ctx, time.Minute); err != nil {
+					errs[i] = fmt.Errorf("bench: consolidate: %w", err)
+					return
+				}
+				hours, _, _ := c.Watermarks()
+				fmt.Fprintf(o.Log, "%d-day set, part %d: consolidated up to %s, %.0f s\n", days, i, time.Unix(0, hours).In(loc).Format(time.DateTime), time.Since(began).Seconds())
+			}
+			consNanos.Store(max(consNanos.Load(), int64(time.Since(began))))
+		}()
 	}
-	for more := true; more; {
-		if more, err = c.Tick(ctx, time.Minute); err != nil {
-			return nil, fmt.Errorf("bench: consolidate: %w", err)
-		}
-		hours, _, _ := c.Watermarks()
-		fmt.Fprintf(o.Log, "%d-day set: consolidated up to %s, %.0f s\n", days, time.Unix(0, hours).In(loc).Format(time.DateTime), time.Since(started).Seconds())
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	h.Consolidated = cw.n.Load() - 1 // less the watermark lines
-	h.ConsSeconds = time.Since(started).Seconds()
+	h.Events, h.MinuteLines, h.SketchLines, h.OtherLines = int(events.Load()), minuteLines.Load(), sketchLines.Load(), otherLines.Load()
+	h.LoadSeconds, h.ConsSeconds = time.Duration(loadNanos.Load()).Seconds(), time.Duration(consNanos.Load()).Seconds()
+	h.Parts = len(parts)
+	h.Consolidated = cw.n.Load()
 	b, _ := json.MarshalIndent(h, "", "  ")
 	if err := os.WriteFile(h.manifestPath(dir), b, 0o600); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -680,7 +729,7 @@ func dbSize(dir, db string) int64 {
 func reportHistory(w io.Writer, o HistoryOptions, sets []*historySet, screens []*historyScreen, checks []historyCheck, res []historyTimes, idle time.Duration, dir string) {
 	fmt.Fprintf(w, "%s UTC. Machine: %s. Screens at %s (%s).\n\n", time.Now().UTC().Format("2006-01-02 15:04"), machine(),
 		o.End.In(sets[0].End.Location()).Format(time.DateTime), TimeZone)
-	fmt.Fprintf(w, "**Data** (simulator seed %d, scale %v; InfluxDB 1.8.10; waited %.0f s for InfluxDB to settle after loading):\n\n", o.Seed, o.Scale, idle.Seconds())
+	fmt.Fprintf(w, "**Data** (simulator seed %d, scale %v, long histories loaded in parts of about 100 days at once, each as its own ingester; InfluxDB 1.8.10; waited %.0f s for InfluxDB to settle after loading):\n\n", o.Seed, o.Scale, idle.Seconds())
 	fmt.Fprintln(w, "| set | events | minute lines | sketch lines | consolidated lines | history lines/event | load | consolidation | disk, minutes DB | disk, consolidated DB | disk per store-year, consolidated (minutes) |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, h := range sets {

@@ -30,6 +30,10 @@ type Target struct {
 	// Write writes line-protocol lines to the bucket (for example
 	// influxtest.Server.WriteLines wrapped in a closure). Required.
 	Write func(ctx context.Context, lines []string) error
+	// Ingester is the rolled-up points' ingester tag ("simload" when
+	// empty): loads of disjoint time ranges run at once under different
+	// names, as two ingest instances would write.
+	Ingester string
 }
 
 // Result describes what was loaded.
@@ -54,8 +58,12 @@ func Load(ctx context.Context, dst Target, cfg sim.Config) (*Result, error) {
 	loc := g.Config().Location
 	client := influxdb2.NewClient(dst.URL, dst.Token)
 	defer client.Close()
-	r, err := rollup.New(rollup.Options{Ingester: "simload", Location: loc, CacheSize: 1 << 20,
-		Sketches: rollup.NewInfluxSketches(client.QueryAPI(dst.Org), dst.Bucket, "simload")})
+	ingester := dst.Ingester
+	if ingester == "" {
+		ingester = "simload"
+	}
+	r, err := rollup.New(rollup.Options{Ingester: ingester, Location: loc, CacheSize: 1 << 20,
+		Sketches: rollup.NewInfluxSketches(client.QueryAPI(dst.Org), dst.Bucket, ingester)})
 	if err != nil {
 		return nil, fmt.Errorf("simload: rollup: %w", err)
 	}
