@@ -144,7 +144,7 @@ func (st *state) saveLocked() error {
 	if err := os.Rename(tmp.Name(), st.path); err != nil {
 		return fmt.Errorf("deliver: state: %w", err)
 	}
-	d, err := os.Open(dir)
+	d, err := os.Open(dir) //nolint:gosec // the configured state_dir
 	if err != nil {
 		return fmt.Errorf("deliver: state: %w", err)
 	}
