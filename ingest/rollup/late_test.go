@@ -1,14 +1,18 @@
 package rollup
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/internal/influxtest"
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
@@ -93,4 +97,53 @@ func TestLateData(t *testing.T) {
 		_, err := New(Options{Ingester: "i1", Sketches: &memSketches{}, LateGrace: -time.Second})
 		require.ErrorContains(t, err, "late grace")
 	})
+}
+
+// TestLateDataInflux writes the late-data records of two segments of
+// random events to a real InfluxDB 1.8, the first segment twice (a replay
+// an hour later): the stored events and GMV per store and local day equal
+// an independent count of the late events, not doubled.
+func TestLateDataInflux(t *testing.T) {
+	srv := influxtest.Start(t)
+	sh, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	now := time.Date(2026, 5, 20, 6, 0, 0, 0, sh)
+	r, err := New(Options{Ingester: "i1", Sketches: &memSketches{}, Location: sh, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(5, 6))
+	// 48 h from 05-18 12:00: late (before 05-20 00:00) and on time.
+	events := genEvents(rng, 3000, time.Date(2026, 5, 18, 12, 0, 0, 0, sh).UnixNano(), 50)
+	want := map[string]float64{}
+	midnight := time.Date(2026, 5, 20, 0, 0, 0, 0, sh).UnixNano()
+	for _, e := range events {
+		if e.Time >= midnight {
+			continue
+		}
+		day := time.Unix(0, e.Time).In(sh).Format(time.DateOnly)
+		want[e.Store+"/"+day+"/events"]++
+		if e.Type == event.TypeOrder {
+			want[e.Store+"/"+day+"/gmv"] += e.Amount
+		}
+	}
+	half := len(events) / 2
+	first, second := event.Batch{Events: events[:half]}, event.Batch{Events: events[half:]}
+	srv.WriteLines(t, lines(t, r, 7, first))
+	now = now.Add(time.Hour)
+	srv.WriteLines(t, lines(t, r, 7, first)) // the replay
+	srv.WriteLines(t, lines(t, r, 8, second))
+
+	client := influxdb2.NewClient(srv.URL, srv.Token)
+	defer client.Close()
+	got := map[string]float64{}
+	fluxRows(t, client.QueryAPI(srv.Org), fmt.Sprintf(`from(bucket: %q)
+  |> range(start: 2026-05-01T00:00:00Z, stop: 2026-06-01T00:00:00Z)
+  |> filter(fn: (r) => r._measurement == "sp_late" and (r._field == "events" or r._field == "gmv"))`, influxtest.Bucket),
+		func(rec map[string]any) {
+			day := rec["_time"].(time.Time).In(sh).Format(time.DateOnly) // the day's first instant + the segment id
+			got[fmt.Sprintf("%s/%s/%s", rec["store"], day, rec["_field"])] += rec["_value"].(float64)
+		})
+	require.Len(t, got, len(want))
+	for k, v := range want {
+		require.InDelta(t, v, got[k], 1e-6, k)
+	}
 }
