@@ -238,6 +238,11 @@ type Quality struct {
 	// Stale are stores whose newest data is older than the stale age at the
 	// time of the briefing.
 	Stale []StoreAge `json:"stale"`
+	// Late are the stores whose late data changed days before the briefed
+	// one, having reached InfluxDB from the briefed day's start up to the
+	// briefing; LateChecked says they were looked for.
+	Late        []LateStore `json:"late"`
+	LateChecked bool        `json:"lateChecked"`
 	// Rejected is the ingest's dead-letter and quarantine directories, when
 	// configured and readable.
 	Rejected *Rejected `json:"rejected,omitempty"`

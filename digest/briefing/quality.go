@@ -18,7 +18,8 @@ import (
 // event where the same hours a week earlier had some.
 const minGapHours = 2
 
-// quality is section 6: stores that sent nothing, stale stores, rejected input.
+// quality is section 6: stores that sent nothing, stale stores, late data
+// that changed past days, rejected input.
 func (b *Builder) quality(ctx context.Context, st *state) (Quality, error) {
 	q := Quality{Silent: []StoreGap{}, Stale: []StoreAge{}}
 	gaps, err := b.gaps(ctx, st)
@@ -36,7 +37,14 @@ func (b *Builder) quality(ctx context.Context, st *state) (Quality, error) {
 				Link: b.drill("events_received", r.Store, "", "", r.Newest.Add(-engine.FreshnessLookback/7), fr.At)})
 		}
 	}
-	q.NotChecked = append(q.NotChecked, st.tr.T("late data that changed past days (not tracked by the ingest yet)"))
+	late, checked, err := b.late(ctx, st)
+	if err != nil {
+		return q, err
+	}
+	q.Late, q.LateChecked = late, checked
+	if !checked {
+		q.NotChecked = append(q.NotChecked, st.tr.T("late data that changed past days (this InfluxDB source cannot read it)"))
+	}
 	if b.o.IngestDataDir == "" {
 		q.NotChecked = append(q.NotChecked, st.tr.T("rejected and dead-lettered input (no ingest data directory configured)"))
 		return q, nil

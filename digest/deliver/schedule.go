@@ -84,17 +84,36 @@ func parseField(field string, lo, hi int, dst *[64]bool) error {
 // String is the expression.
 func (s *Schedule) String() string { return s.expr }
 
+// Location is the time zone the schedule is read in.
+func (s *Schedule) Location() *time.Location { return s.loc }
+
 // Next is the first minute strictly after t that the schedule fires, in its
 // time zone (a local time skipped by a DST change does not fire that day).
 func (s *Schedule) Next(t time.Time) time.Time {
 	t = t.In(s.loc).Truncate(time.Minute).Add(time.Minute)
 	for range 2 * 366 * 24 * 60 { // at most two years of minutes
-		if s.month[int(t.Month())] && s.day(t) && s.hour[t.Hour()] && s.minute[t.Minute()] {
+		if s.fires(t) {
 			return t
 		}
 		t = t.Add(time.Minute)
 	}
 	return time.Time{}
+}
+
+// Prev is the last minute at or before t that the schedule fires, if it is
+// after limit; zero otherwise.
+func (s *Schedule) Prev(t, limit time.Time) time.Time {
+	for t = t.In(s.loc).Truncate(time.Minute); t.After(limit); t = t.Add(-time.Minute) {
+		if s.fires(t) {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// fires reports whether the schedule fires at minute t (in its zone).
+func (s *Schedule) fires(t time.Time) bool {
+	return s.month[int(t.Month())] && s.day(t) && s.hour[t.Hour()] && s.minute[t.Minute()]
 }
 
 // day applies cron's rule: when both day fields are restricted, either matches.

@@ -93,7 +93,10 @@ func zhText(en string) (string, bool) {
 		"%s: no events for %s (%s – %s)": "%s：%s 没有事件（%s – %s）",
 		"%s: newest data %s old":         "%s：最新数据已是 %s 前",
 		"rejected input: %d dead-letter files, %d quarantined files (%d new on the day)": "被拒输入：死信文件 %d 个，隔离文件 %d 个（当天新增 %d 个）",
-		"late data that changed past days (not tracked by the ingest yet)":               "改变了过去日期的迟到数据（采集端尚未记录）",
+		"late data that changed past days (this InfluxDB source cannot read it)":         "改变了过去日期的迟到数据（此 InfluxDB 数据源无法读取）",
+		"%s: late data changed %s: %s events, GMV %s, paid %s, refunds %s":               "%s：迟到数据改变了 %s：%s 个事件，GMV %s，支付 %s，退款 %s",
+		"No late data changed past days.":                                                "没有迟到数据改变过去的日期。",
+		"%s and %d more days":                                                            "%s 等另外 %d 天",
 		"rejected and dead-lettered input (no ingest data directory configured)":         "被拒和死信输入（未配置采集端数据目录）",
 		"rejected and dead-lettered input: ":                                             "被拒和死信输入：",
 	}[en]

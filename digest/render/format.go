@@ -165,3 +165,24 @@ func hours(br *briefing.Briefing, c briefing.Change) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// lateDaysShown is how many of a store's days changed by late data the text
+// names (the most recent ones); the JSON has them all.
+const lateDaysShown = 5
+
+// lateDays names the days a store's late data changed.
+func lateDays(l locale.Locale, s briefing.LateStore) string {
+	shown := s.Days
+	if len(shown) > lateDaysShown {
+		shown = shown[len(shown)-lateDaysShown:]
+	}
+	dates := make([]string, len(shown))
+	for i, d := range shown {
+		dates[i] = d.Date
+	}
+	text := strings.Join(dates, ", ")
+	if more := s.MoreDays + len(s.Days) - len(shown); more > 0 {
+		return l.F("%s and %d more days", text, more)
+	}
+	return text
+}

@@ -165,6 +165,7 @@ func funcs(l locale.Locale) template.FuncMap {
 			return template.HTML(`<a href="` + template.HTMLEscapeString(url) + `" style="color:` + colourBad + `">` + string(text) + `</a>`) //nolint:gosec // text is f's escaped output
 		},
 		"hoursText": l.Hours,
+		"lateDays":  func(s briefing.LateStore) string { return lateDays(l, s) },
 		"value":     func(v *float64, unit, currency string) string { return valueIn(l, v, unit, currency) },
 		"number":    func(v float64, unit, currency string) string { return numberIn(l, v, unit, currency) },
 		"change":    func(v *float64) string { return changeIn(l, v) },
@@ -232,6 +233,8 @@ const pageHTML = `<!DOCTYPE html>
 {{with .B.Quality}}{{if and (not .Silent) (not .Stale)}}<div>{{t "Every store sent data."}}</div>{{end}}
 {{range .Silent}}<div style="color:{{$.Bad}}">{{f "%s: no events for %s (%s – %s)" (badLink .Link (f "store %s" .Store)) (hoursText .Hours) (clock $.B .From) (clock $.B .To)}}</div>{{end}}
 {{range .Stale}}<div style="color:{{$.Bad}}">{{f "%s: newest data %s old" (badLink .Link (f "store %s" .Store)) (age .Age)}}</div>{{end}}
+{{range .Late}}<div>{{f "%s: late data changed %s: %s events, GMV %s, paid %s, refunds %s" (link .Link (printf (t "store %s") .Store)) (lateDays .) (number .Events "count" $.B.Currency) (number .GMV "currency" $.B.Currency) (number .PaidAmount "currency" $.B.Currency) (number .RefundAmount "currency" $.B.Currency)}}</div>{{end}}
+{{if and .LateChecked (not .Late)}}<div>{{t "No late data changed past days."}}</div>{{end}}
 {{with .Rejected}}<div>{{f "rejected input: %d dead-letter files, %d quarantined files (%d new on the day)" .DeadLetterFiles .QuarantineFiles .NewOnDay}}</div>{{end}}
 {{range .NotChecked}}<div style="color:#57606a;font-size:12px">{{t "Not checked: "}}{{.}}</div>{{end}}{{end}}
 </div>

@@ -168,6 +168,14 @@ func Markdown(br *briefing.Briefing, d Dialect) string {
 	for _, s := range q.Stale {
 		m.line("- " + l.F("%s: newest data %s old", m.detail(l.F("store %s", s.Store), s.Link), (time.Duration(s.Age)*time.Second).String()))
 	}
+	for _, s := range q.Late {
+		m.line("- " + l.F("%s: late data changed %s: %s events, GMV %s, paid %s, refunds %s", m.detail(l.F("store %s", s.Store), s.Link),
+			lateDays(l, s), numberIn(l, s.Events, "count", br.Currency), numberIn(l, s.GMV, "currency", br.Currency),
+			numberIn(l, s.PaidAmount, "currency", br.Currency), numberIn(l, s.RefundAmount, "currency", br.Currency)))
+	}
+	if q.LateChecked && len(q.Late) == 0 {
+		m.line(l.T("No late data changed past days."))
+	}
 	if r := q.Rejected; r != nil {
 		m.line("- " + l.F("rejected input: %d dead-letter files, %d quarantined files (%d new on the day)", r.DeadLetterFiles, r.QuarantineFiles, r.NewOnDay))
 	}

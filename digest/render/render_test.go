@@ -94,3 +94,51 @@ func TestHTMLNoScript(t *testing.T) {
 	require.Contains(t, string(out), "&lt;script&gt;")
 	require.Contains(t, string(out), "618 warm-up starts in 5 days")
 }
+
+// TestLateData: the stores whose late data changed past days are listed
+// with their days, events and amounts in every format and both languages;
+// a checked briefing without any says so.
+func TestLateData(t *testing.T) {
+	late := func(lang string) *briefing.Briefing {
+		br := big()
+		br.Changes = nil
+		br.Language = lang
+		days := []briefing.LateDay{}
+		for d := 10; d <= 17; d++ {
+			days = append(days, briefing.LateDay{Date: fmt.Sprintf("2026-05-%02d", d), Events: 1})
+		}
+		br.Quality = briefing.Quality{LateChecked: true, Late: []briefing.LateStore{
+			{Store: "s002", Days: days[7:], Events: 3, GMV: 100, PaidAmount: 80, Link: "https://g.example.com/late/s002"},
+			{Store: "s003", Days: days, MoreDays: 2, Events: 10, RefundAmount: 30.5, Link: "https://g.example.com/late/s003"},
+		}}
+		return br
+	}
+	tests := []struct {
+		lang, format string
+		want         []string
+	}{
+		{"en", FormatMarkdown, []string{
+			"[store s002](https://g.example.com/late/s002): late data changed 2026-05-17: 3 events, GMV CNY 100.00, paid CNY 80.00, refunds CNY 0.00",
+			"[store s003](https://g.example.com/late/s003): late data changed 2026-05-13, 2026-05-14, 2026-05-15, 2026-05-16, 2026-05-17 and 5 more days: 10 events, GMV CNY 0.00, paid CNY 0.00, refunds CNY 30.50"}},
+		{"zh-CN", FormatMarkdown, []string{"迟到数据改变了 2026-05-17：3 个事件，GMV ¥100.00，支付 ¥80.00，退款 ¥0.00", "2026-05-17 等另外 5 天"}},
+		{"en", FormatHTML, []string{`<a href="https://g.example.com/late/s002" style="color:#1f2328">store s002</a>: late data changed 2026-05-17: 3 events`}},
+		{"zh-CN", FormatHTML, []string{`>门店 s002</a>：迟到数据改变了 2026-05-17：3 个事件`}},
+		{"en", FormatJSON, []string{`"late": [`, `"store": "s003"`, `"moreDays": 2`, `"lateChecked": true`}},
+		{"en", FormatWeCom, []string{"late data changed 2026-05-17: 3 events"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lang+"/"+tt.format, func(t *testing.T) {
+			out, err := Render(late(tt.lang), tt.format)
+			require.NoError(t, err)
+			for _, w := range tt.want {
+				require.Contains(t, string(out), w)
+			}
+			require.NotContains(t, string(out), "No late data")
+		})
+	}
+	none := big()
+	none.Quality = briefing.Quality{LateChecked: true, Late: []briefing.LateStore{}}
+	require.Contains(t, Markdown(none, DialectMarkdown), "No late data changed past days.")
+	none.Quality.LateChecked = false
+	require.NotContains(t, Markdown(none, DialectMarkdown), "No late data changed past days.")
+}

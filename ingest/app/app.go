@@ -153,6 +153,7 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 	ru, err := rollup.New(rollup.Options{
 		Ingester: ingester, Location: cfg.Location,
 		Sketches: sketches,
+		Now:      now, // late data: events of days already over (sp_late)
 		Logger:   log.With("component", "rollup"),
 		Metrics:  reg,
 	})

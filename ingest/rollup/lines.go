@@ -22,6 +22,7 @@ const (
 	classSum = iota
 	classSketch
 	classPoint
+	classLate
 )
 
 // lineRef is one output line before encoding.
@@ -38,8 +39,8 @@ type mergedSketch struct {
 }
 
 // Lines returns every line-protocol line (without trailing newline,
-// nanosecond precision) for the segment: summed points, merged sketches and
-// pass-through points, oldest timestamp first, deterministically ordered.
+// nanosecond precision) for the segment: summed points, merged sketches,
+// pass-through points and late-data records, oldest timestamp first, deterministically ordered.
 // Sketches missing from the cache are loaded from the SketchSource in one
 // call; if that fails, Lines fails and the segment should be retried. A line
 // that cannot be encoded (e.g. a sum that overflowed to +Inf) is logged and
@@ -49,7 +50,7 @@ func (r *Rollup) Lines(ctx context.Context, s *Segment) ([]string, error) {
 }
 
 // SumLines is Lines without the sketches: summed and pass-through points
-// only. Its sketches go through MergeSketches and PendingSketchLines, which
+// and late-data records only. Its sketches go through MergeSketches and PendingSketchLines, which
 // lets a caller write sketches less often than sums.
 func (r *Rollup) SumLines(s *Segment) ([]string, error) {
 	return r.lines(context.Background(), s, false)
@@ -73,7 +74,8 @@ func (r *Rollup) lines(ctx context.Context, s *Segment, withSketches bool) ([]st
 	points := slices.Clone(s.points)
 	slices.SortStableFunc(points, func(a, b event.Point) int { return cmp.Compare(a.Time, b.Time) })
 
-	refs := make([]lineRef, 0, len(sums)+len(sketches)+len(points))
+	late := s.sortedLate()
+	refs := make([]lineRef, 0, len(sums)+len(sketches)+len(points)+len(late))
 	for i, k := range sums {
 		refs = append(refs, lineRef{k.window + int64(s.id), classSum, i}) // #nosec G115 -- id < 60e9 checked above
 	}
@@ -82,6 +84,9 @@ func (r *Rollup) lines(ctx context.Context, s *Segment, withSketches bool) ([]st
 	}
 	for i, p := range points {
 		refs = append(refs, lineRef{p.Time, classPoint, i})
+	}
+	for i, k := range late {
+		refs = append(refs, lineRef{k.day + int64(s.id), classLate, i}) // #nosec G115 -- id < 60e9 checked above
 	}
 	slices.SortFunc(refs, func(a, b lineRef) int {
 		if c := cmp.Compare(a.ts, b.ts); c != 0 {
@@ -107,6 +112,8 @@ func (r *Rollup) lines(ctx context.Context, s *Segment, withSketches bool) ([]st
 			line, err = r.encodeSketch(&enc, sketches[ref.i])
 		case classPoint:
 			line, err = encodePoint(&enc, &points[ref.i])
+		case classLate:
+			line, err = r.encodeLate(&enc, late[ref.i], s.late[late[ref.i]], s.arrived, ref.ts)
 		}
 		if err != nil {
 			skipped++
@@ -156,6 +163,41 @@ func (s *Segment) sortedSums() []sumKey {
 		return 0
 	})
 	return keys
+}
+
+// sortedLate orders the segment's late-data records by day and store.
+func (s *Segment) sortedLate() []lateKey {
+	keys := make([]lateKey, 0, len(s.late))
+	for k := range s.late {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b lateKey) int {
+		if c := cmp.Compare(a.day, b.day); c != 0 {
+			return c
+		}
+		return strings.Compare(a.store, b.store)
+	})
+	return keys
+}
+
+// encodeLate writes a late-data record at its day's first instant plus the
+// segment id: replaying the segment rewrites the same point.
+func (r *Rollup) encodeLate(enc *lineproto.Encoder, k lateKey, v *lateVal, arrived, ts int64) (string, error) {
+	enc.StartLine(schema.MeasLate)
+	enc.AddTag(schema.TagIngester, r.ingester)
+	if k.store != "" {
+		enc.AddTag(schema.TagStore, k.store)
+	}
+	enc.AddField(schema.FieldArrived, lineprotocol.IntValue(arrived))
+	enc.AddField(schema.FieldEvents, lineprotocol.MustNewValue(v.events))
+	for i, f := range lateFields {
+		fv, ok := lineprotocol.FloatValue(v.v[i])
+		if !ok {
+			return "", fmt.Errorf("%s field %s: sum %v is not a finite number", schema.MeasLate, f, v.v[i])
+		}
+		enc.AddField(f, fv)
+	}
+	return enc.EndLine(ts)
 }
 
 func (r *Rollup) encodeSum(enc *lineproto.Encoder, k sumKey, v *sumVal, ts int64) (string, error) {

@@ -8,7 +8,10 @@
 //     points and a later segment adds to a window instead of overwriting it;
 //   - distinct-count sketches (HyperLogLog, read-merge-write, idempotent);
 //   - pass-through points (line protocol outside the StorePulse schema),
-//     unchanged.
+//     unchanged;
+//   - late-data records (schema.MeasLate): per store and local day already
+//     over when the segment is rolled up, how many of its events and how
+//     much GMV, paid amount and refund amount arrived late (Options.Now).
 //
 // The event -> field mapping lives in rules.go.
 package rollup
@@ -38,6 +41,11 @@ const DefaultLocation = "Asia/Shanghai"
 // DefaultCacheSize is the sketch LRU size used when Options.CacheSize is 0.
 const DefaultCacheSize = 4096
 
+// DefaultLateGrace is Options.LateGrace's default: events of a local day
+// rolled up within this time after the day ended are not late (the spool's
+// ordinary delay of seconds).
+const DefaultLateGrace = 10 * time.Minute
+
 // Limits of the compact keys; New checks the schema fits.
 const (
 	maxTags   = 4
@@ -61,6 +69,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics, when set, registers storepulse_ingest_rollup_refused_values_total.
 	Metrics prometheus.Registerer
+	// Now, when set, is the clock of late data: a segment's events of a
+	// local day that ended more than LateGrace before the segment is rolled
+	// up (NewSegment) are recorded in schema.MeasLate. Nil: nothing is
+	// recorded (a bulk loader of simulated history).
+	Now func() time.Time
+	// LateGrace is the delay after a day's end within which its events are
+	// not late (default DefaultLateGrace).
+	LateGrace time.Duration
 }
 
 // Rollup holds the compiled mapping and the sketch cache. Lines calls are
@@ -71,6 +87,8 @@ type Rollup struct {
 	src      SketchSource
 	log      *slog.Logger
 	refused  prometheus.Counter // values refused to keep a sum finite
+	now      func() time.Time   // late data clock; nil: not recorded
+	grace    time.Duration
 
 	meas     []measSpec
 	measIx   map[string]int
@@ -104,9 +122,14 @@ type compiledRule struct {
 
 type compiledField struct {
 	ix    int
+	late  int // index in lateFields, or -1
 	when  func(*event.Event) bool
 	value func(*event.Event) float64
 }
+
+// lateFields are the sums a late-data record carries besides its events,
+// in line-protocol (sorted) order.
+var lateFields = [...]string{schema.FieldGMV, schema.FieldPaidAmount, schema.FieldRefundAmount}
 
 type compiledKind struct {
 	kind int // index in schema.DistinctKinds()
@@ -139,7 +162,15 @@ func New(opts Options) (*Rollup, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.LateGrace < 0 {
+		return nil, fmt.Errorf("rollup: late grace must not be negative, got %s", opts.LateGrace)
+	}
+	if opts.LateGrace == 0 {
+		opts.LateGrace = DefaultLateGrace
+	}
 	r := &Rollup{
+		now:      opts.Now,
+		grace:    opts.LateGrace,
 		ingester: opts.Ingester,
 		loc:      opts.Location,
 		src:      opts.Sketches,
@@ -213,7 +244,7 @@ func (r *Rollup) compileRules() error {
 			if ix < 0 {
 				return fmt.Errorf("rollup: rule for %s: %s has no field %s", t, rule.meas, f.field)
 			}
-			cr.fields = append(cr.fields, compiledField{ix, f.when, f.value})
+			cr.fields = append(cr.fields, compiledField{ix, slices.Index(lateFields[:], f.field), f.when, f.value})
 		}
 		r.rules[t] = cr
 	}
@@ -248,6 +279,13 @@ type Segment struct {
 
 	// The last day computed, so most events skip the time zone arithmetic.
 	dayStart, dayEnd int64
+
+	// Late data: events before lateBefore (the start of the local day that
+	// held the roll-up time minus the grace) are late; arrived is the
+	// roll-up time (unix s).
+	lateBefore int64
+	arrived    int64
+	late       map[lateKey]*lateVal
 
 	droppedTags, droppedFields int // of rolled-up points, not in the schema
 	// refused counts values left out because adding them would have made a
@@ -298,15 +336,35 @@ type dimKey struct {
 
 type kindSketches [7]*hyperloglog.Sketch // by index in schema.DistinctKinds()
 
+// lateKey is one late-data record of a segment: store and the start (unix
+// ns) of the local day its events belong to.
+type lateKey struct {
+	store string
+	day   int64
+}
+
+type lateVal struct {
+	events float64
+	v      [len(lateFields)]float64
+}
+
 // NewSegment starts collecting segment seg. Segment ids must be below
 // schema.RollupWindow in nanoseconds (Lines fails otherwise).
 func (r *Rollup) NewSegment(seg uint64) *Segment {
-	return &Segment{
-		r:        r,
-		id:       seg,
-		sums:     map[sumKey]*sumVal{},
-		sketches: map[dimKey]*kindSketches{},
+	s := &Segment{
+		r:          r,
+		id:         seg,
+		sums:       map[sumKey]*sumVal{},
+		sketches:   map[dimKey]*kindSketches{},
+		lateBefore: math.MinInt64,
 	}
+	if r.now != nil {
+		at := r.now()
+		s.arrived = at.Unix()
+		s.lateBefore = localday.Floor(at.Add(-r.grace), r.loc).UnixNano()
+		s.late = map[lateKey]*lateVal{}
+	}
+	return s
 }
 
 // ID is the segment id.
@@ -352,6 +410,11 @@ func (s *Segment) addEvent(e *event.Event) {
 	iv.v[0]++ // sp_ingest has the one field "events"
 	iv.set |= 1
 
+	var lv *lateVal
+	if e.Time < s.lateBefore {
+		lv = s.lateOf(e)
+		lv.events++
+	}
 	if int(e.Type) >= len(r.rules) {
 		return
 	}
@@ -362,8 +425,16 @@ func (s *Segment) addEvent(e *event.Event) {
 		}
 		v := s.sum(k)
 		for _, f := range rule.fields {
-			if (f.when == nil || f.when(e)) && !v.add(f.ix, f.value(e)) {
+			if f.when != nil && !f.when(e) {
+				continue
+			}
+			x := f.value(e)
+			if !v.add(f.ix, x) {
 				s.refused++
+				continue
+			}
+			if lv != nil && f.late >= 0 {
+				lv.v[f.late] += x
 			}
 		}
 	}
@@ -386,6 +457,17 @@ func (s *Segment) addEvent(e *event.Event) {
 		hour.insert(d.kind, h)
 		day.insert(d.kind, h)
 	}
+}
+
+// lateOf is the late-data record of e's store and local day.
+func (s *Segment) lateOf(e *event.Event) *lateVal {
+	k := lateKey{store: e.Store, day: s.day(e.Time)}
+	v := s.late[k]
+	if v == nil {
+		v = &lateVal{}
+		s.late[k] = v
+	}
+	return v
 }
 
 func (ks *kindSketches) insert(kind int, h uint64) {

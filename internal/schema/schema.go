@@ -68,6 +68,16 @@ const (
 	FieldHoursUntil = "hours_until"
 	FieldDaysUntil  = "days_until"
 	FieldFineBucket = "fine_bucket"
+	// MeasLate records late data: accepted events that the ingest rolled up
+	// after the local day they belong to (in the store time zone) was over
+	// (docs/schema.md, "Late data"). One point per ingester, store, affected
+	// local day and spool segment, at the day's first instant plus the
+	// segment id in nanoseconds (idempotent, like the summed points): fields
+	// FieldEvents, FieldGMV, FieldPaidAmount, FieldRefundAmount (what the
+	// late events added to the day) and FieldArrived (unix seconds of the
+	// roll-up, when the events reached InfluxDB).
+	MeasLate     = "sp_late"
+	FieldArrived = "arrived"
 )
 
 // Suffixes of the consolidated measurements: sp_orders_1h holds one point

@@ -62,8 +62,12 @@ type config struct {
 		Attempts int           `yaml:"attempts"`
 		Backoff  time.Duration `yaml:"backoff"`
 	} `yaml:"webhook"`
-	FailedDir string       `yaml:"failed_dir"`
-	Lists     []listConfig `yaml:"lists"`
+	FailedDir string `yaml:"failed_dir"`
+	// StateDir keeps the delivery state (missed runs are caught up once).
+	StateDir string `yaml:"state_dir"`
+	// CatchUp is how old a missed scheduled run may be to be caught up.
+	CatchUp time.Duration `yaml:"catch_up"`
+	Lists   []listConfig  `yaml:"lists"`
 
 	// Per run (flags or environment).
 	Date   string `yaml:"date"`
@@ -71,8 +75,10 @@ type config struct {
 	Format string `yaml:"format"`
 	Out    string `yaml:"out"`
 
-	loc     *time.Location
-	formats []string // Format split at commas
+	// override is timezone when set: it wins over the zone the ingest
+	// recorded (zone.go).
+	override *time.Location
+	formats  []string // Format split at commas
 }
 
 // listConfig is a recipient list.
@@ -93,7 +99,6 @@ func defaults() config {
 	var c config
 	c.Influx.Bucket = "storepulse/autogen"
 	c.Influx.Timeout = 2 * time.Minute
-	c.Timezone = "Asia/Shanghai"
 	c.Business = "StorePulse"
 	c.Currency = "CNY"
 	c.Sensitivity = 3
@@ -106,6 +111,7 @@ func defaults() config {
 	c.Webhook.Timeout = 10 * time.Second
 	c.Webhook.Attempts = 3
 	c.Webhook.Backoff = 10 * time.Second
+	c.CatchUp = 24 * time.Hour
 	return c
 }
 
@@ -147,7 +153,7 @@ func settings() []setting {
 		{"influx.token", "", "InfluxDB token (environment or file only: never a flag)", str(func(c *config) *string { return &c.Influx.Token })},
 		{"influx.bucket", "influx-bucket", "bucket (db/rp on InfluxDB 1.8)", str(func(c *config) *string { return &c.Influx.Bucket })},
 		{"influx.timeout", "influx-timeout", "timeout of every InfluxDB call", dur(func(c *config) *time.Duration { return &c.Influx.Timeout })},
-		{"timezone", "timezone", "store time zone (the ingest's timezone)", str(func(c *config) *string { return &c.Timezone })},
+		{"timezone", "timezone", "store time zone, overriding the one storepulse-ingest recorded (default: the recorded one, else Asia/Shanghai)", str(func(c *config) *string { return &c.Timezone })},
 		{"business", "business", "business name in the briefing", str(func(c *config) *string { return &c.Business })},
 		{"currency", "currency", "currency code of amounts", str(func(c *config) *string { return &c.Currency })},
 		{"language", "language", "language of the briefing: en or zh-CN (numbers and currency follow it)", str(func(c *config) *string { return &c.Language })},
@@ -173,6 +179,8 @@ func settings() []setting {
 		{"out", "out", "output file, or directory for several formats (- for standard output)", str(func(c *config) *string { return &c.Out })},
 		{"smtp.password", "", "SMTP password (environment or file only)", str(func(c *config) *string { return &c.SMTP.Password })},
 		{"failed_dir", "failed-dir", "serve: directory keeping the payloads of failed deliveries", str(func(c *config) *string { return &c.FailedDir })},
+		{"state_dir", "state-dir", "serve: directory keeping the delivery state (missed runs are caught up once)", str(func(c *config) *string { return &c.StateDir })},
+		{"catch_up", "catch-up", "serve: how old a missed scheduled run may be to be delivered at start (0: never)", dur(func(c *config) *time.Duration { return &c.CatchUp })},
 	}
 }
 
@@ -277,13 +285,16 @@ func (c *config) check() error {
 			return fmt.Errorf("config: date %q is not YYYY-MM-DD", c.Date)
 		}
 	}
-	loc, err := time.LoadLocation(c.Timezone)
-	if err != nil {
-		return fmt.Errorf("config: timezone: %w", err)
+	c.override = nil
+	if c.Timezone != "" {
+		loc, err := time.LoadLocation(c.Timezone)
+		if err != nil {
+			return fmt.Errorf("config: timezone: %w", err)
+		}
+		if err := storezone.Check(loc); err != nil {
+			return fmt.Errorf("config: timezone: %w", err)
+		}
+		c.override = loc
 	}
-	if err := storezone.Check(loc); err != nil {
-		return fmt.Errorf("config: timezone: %w", err)
-	}
-	c.loc = loc
 	return nil
 }

@@ -59,9 +59,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err != nil {
 		return err
 	}
-	var lists []deliver.List
 	if serve {
-		if lists, err = cfg.serveLists(); err != nil {
+		// Checked before InfluxDB is read; the schedules are read again in
+		// the store time zone below.
+		if _, err = cfg.serveLists(time.UTC); err != nil {
 			return err
 		}
 	}
@@ -76,17 +77,39 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	e := &engine.Engine{Catalog: cat, Source: src, Location: cfg.loc, SeriesLimit: cfg.SeriesLimit, Now: now}
-	b, err := briefing.New(briefing.Options{Engine: e, Location: cfg.loc, Now: now, Playbook: pb, Logger: logger,
+	opts := briefing.Options{Engine: &engine.Engine{Catalog: cat, Source: src, Location: time.UTC, SeriesLimit: cfg.SeriesLimit, Now: now},
+		Location: time.UTC, Now: now, Playbook: pb, Logger: logger,
 		Business: cfg.Business, Currency: cfg.Currency, Language: cfg.Language, GrafanaURL: cfg.GrafanaURL, Headline: cfg.Headline, Watch: cfg.Watch,
-		K: cfg.Sensitivity, IngestDataDir: cfg.IngestDataDir})
+		K: cfg.Sensitivity, IngestDataDir: cfg.IngestDataDir}
+	// The options are checked before InfluxDB is read for the zone.
+	if _, err := briefing.New(opts); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	retry := time.Duration(0) // the one-shot command fails when InfluxDB cannot be read
+	if serve {
+		retry = zoneRetry
+	}
+	loc, err := storeZone(ctx, cfg.override, influxZones(src.Client), retry, logger)
+	if err != nil {
+		return err
+	}
+	var lists []deliver.List
+	if serve {
+		if lists, err = cfg.serveLists(loc); err != nil {
+			return err
+		}
+	}
+	e := *opts.Engine
+	e.Location = loc
+	opts.Engine, opts.Location = &e, loc
+	b, err := briefing.New(opts)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if serve {
 		svc := &deliver.Service{Lists: lists, Builder: timeoutBuilder{b, cfg.Timeout}, SMTP: cfg.smtp(), Webhook: cfg.webhook(),
-			FailedDir: cfg.FailedDir, Logger: logger, Now: now}
-		logger.Info("serving", "lists", len(lists), "timezone", cfg.loc.String())
+			FailedDir: cfg.FailedDir, StateDir: cfg.StateDir, CatchUp: cfg.CatchUp, Logger: logger, Now: now}
+		logger.Info("serving", "lists", len(lists), "timezone", loc.String(), "state_dir", cfg.StateDir, "catch_up", cfg.CatchUp)
 		return svc.Run(ctx)
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)

@@ -101,6 +101,7 @@ func TestGolden(t *testing.T) {
 		require.NoError(t, os.WriteFile(cfgFile, []byte(`business: Demo Retail
 grafana_url: https://grafana.example.com
 failed_dir: `+filepath.Join(dir, "failed")+`
+state_dir: `+filepath.Join(dir, "state")+`
 lists:
   - name: operators
     schedule: "30 7 * * *"
@@ -185,7 +186,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 	serveCfg := func(name, body string) string {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".yaml")
-		require.NoError(t, os.WriteFile(path, []byte("influx: {url: http://127.0.0.1:1}\nfailed_dir: "+dir+"\n"+body), 0o600))
+		require.NoError(t, os.WriteFile(path, []byte("influx: {url: http://127.0.0.1:1}\nfailed_dir: "+dir+"\nstate_dir: "+dir+"\n"+body), 0o600))
 		return path
 	}
 	serve := []struct{ name, body, msg string }{
@@ -195,6 +196,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad format", "lists:\n  - {name: a, schedule: '30 7 * * *', webhooks: [{url: 'https://x.example/h', format: html}]}\n", `format "html"`},
 		{"no smtp", "lists:\n  - {name: a, schedule: '30 7 * * *', email: [d@example.com]}\n", "smtp.host and smtp.from"},
 		{"bad email", "lists:\n  - {name: a, schedule: '30 7 * * *', email: [not-an-address]}\n", `e-mail "not-an-address"`},
+		{"catch-up", "catch_up: -1h\nlists:\n  - {name: a, schedule: '30 7 * * *', dir: /tmp/x}\n", "catch_up must not be negative"},
 		{"bad hook", "lists:\n  - {name: a, schedule: '30 7 * * *', webhooks: [{url: 'ftp://x/secret', format: slack}]}\n", "not an http(s) URL"},
 	}
 	for _, tt := range serve {
@@ -241,7 +243,7 @@ func TestExampleConfig(t *testing.T) {
 	env := map[string]string{"STOREPULSE_DIGEST_INFLUX_URL": "http://influxdb:8086", "STOREPULSE_DIGEST_FAILED_DIR": t.TempDir()}
 	cfg, err := loadConfig([]string{"--config", filepath.Join("..", "..", "..", "docs", "examples", "digest.yaml")}, io.Discard, func(k string) string { return env[k] })
 	require.NoError(t, err)
-	lists, err := cfg.serveLists()
+	lists, err := cfg.serveLists(digesttest.Shanghai())
 	require.NoError(t, err)
 	require.Len(t, lists, 1)
 	require.Equal(t, "/var/lib/storepulse-digest/briefings", lists[0].Dir)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/storepulse/storepulse/digest/deliver"
 	"github.com/storepulse/storepulse/digest/locale"
@@ -19,13 +20,20 @@ func webhookFormats() []string {
 	return []string{render.FormatSlack, render.FormatWeCom, render.FormatDingTalk, render.FormatWebhook, render.FormatJSON}
 }
 
-// serveLists checks the delivery configuration once and builds the lists.
-func (c *config) serveLists() ([]deliver.List, error) {
+// serveLists checks the delivery configuration once and builds the lists,
+// their schedules read in loc (the store time zone).
+func (c *config) serveLists(loc *time.Location) ([]deliver.List, error) {
 	if len(c.Lists) == 0 {
 		return nil, errors.New("config: serve needs at least one recipient list (lists:)")
 	}
 	if c.FailedDir == "" {
 		return nil, errors.New("config: serve needs failed_dir, where undelivered briefings are kept")
+	}
+	if c.StateDir == "" {
+		return nil, errors.New("config: serve needs state_dir, where the delivery state is kept (no run is delivered twice, missed runs are caught up)")
+	}
+	if c.CatchUp < 0 {
+		return nil, errors.New("config: catch_up must not be negative (0: missed runs are not caught up)")
 	}
 	var out []deliver.List
 	seen := map[string]bool{}
@@ -41,7 +49,7 @@ func (c *config) serveLists() ([]deliver.List, error) {
 			return nil, fmt.Errorf("%s: no channel: give email recipients, webhooks or a dir", where)
 		}
 		seen[lc.Name] = true
-		sched, err := deliver.ParseSchedule(lc.Schedule, c.loc)
+		sched, err := deliver.ParseSchedule(lc.Schedule, loc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
