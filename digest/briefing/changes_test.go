@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/storepulse/storepulse/datasource/pkg/engine"
 	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/kpi"
 )
@@ -76,6 +77,41 @@ func TestBandRecurringCampaign(t *testing.T) {
 			require.True(t, band.ok)
 			require.Greater(t, band.score, 3.0)
 			require.Equal(t, tt.wantFlagged, band.flagged)
+		})
+	}
+}
+
+// nopSource is a Source for checking options: New never reads it.
+type nopSource struct{ engine.Source }
+
+// The KPIs checked per category are checked once at start: each must be a
+// catalog KPI with the category dimension.
+func TestByCategoryOptions(t *testing.T) {
+	cat := kpi.Default()
+	pb, err := LoadPlaybook(cat, "")
+	require.NoError(t, err)
+	tests := []struct {
+		name    string
+		by      []string
+		wantErr string
+	}{
+		{"default", nil, ""},
+		{"none", []string{}, ""},
+		{"unknown KPI", []string{"nope"}, `"nope"`},
+		{"no category dimension", []string{"spend"}, `"spend"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &engine.Engine{Catalog: cat, Source: nopSource{}, Location: time.UTC}
+			b, err := New(Options{Engine: e, Location: time.UTC, Now: time.Now, Playbook: pb, ByCategory: tt.by})
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			if tt.by == nil {
+				require.Equal(t, CategoryKPIs(), b.o.ByCategory)
+			}
 		})
 	}
 }
