@@ -22,6 +22,7 @@ import (
 	"github.com/storepulse/storepulse/digest/locale"
 	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/localday"
+	"github.com/storepulse/storepulse/internal/schema"
 )
 
 // Tones colour a number by the KPI's direction.
@@ -135,13 +136,16 @@ type DayForecast struct {
 
 // Change is a KPI beyond its normal range.
 type Change struct {
-	Rank      int     `json:"rank"`
-	KPI       string  `json:"kpi"`
-	Name      string  `json:"name"`
-	Unit      string  `json:"unit"`
-	Store     string  `json:"store,omitempty"` // the scope: empty for the whole business (or the briefed store)
-	Direction string  `json:"direction"`       // up or down
-	Tone      string  `json:"tone"`            // bad or good by the KPI's direction
+	Rank  int    `json:"rank"`
+	KPI   string `json:"kpi"`
+	Name  string `json:"name"`
+	Unit  string `json:"unit"`
+	Store string `json:"store,omitempty"` // the scope: empty for the whole business (or the briefed store)
+	// Category is the category of a store's category series (a KPI checked
+	// per category, Options.ByCategory); empty otherwise.
+	Category  string  `json:"category,omitempty"`
+	Direction string  `json:"direction"` // up or down
+	Tone      string  `json:"tone"`      // bad or good by the KPI's direction
 	Value     float64 `json:"value"`
 	Expected  float64 `json:"expected"`
 	Lower     float64 `json:"lower"`
@@ -306,6 +310,10 @@ type Options struct {
 	Language string
 	// MaxChanges caps the changes listed (default 8).
 	MaxChanges int
+	// ByCategory are the watched KPIs also checked per category of each
+	// store that stayed in its range (default CategoryKPIs); a KPI without
+	// the category dimension is an error.
+	ByCategory []string
 }
 
 // WallKPIs are the wall screen's big numbers (dashboards/wall.go), the
@@ -317,8 +325,13 @@ func WallKPIs() []string {
 // WatchKPIs are checked for changes besides the headline: they show the
 // incidents StorePulse knows (payments, checkout, traffic, service).
 func WatchKPIs() []string {
-	return []string{"payment_conversion", "order_conversion_rate", "sessions", "first_response_time", "refund_amount"}
+	return []string{"payment_conversion", "order_conversion_rate", "sessions", "first_response_time", "refund_amount", "price_index"}
 }
+
+// CategoryKPIs are checked per category of each store as well: a price
+// error hits one category of one store, which the store's price index over
+// all its categories hardly shows.
+func CategoryKPIs() []string { return []string{"price_index"} }
 
 // Builder assembles briefings. Safe for concurrent use.
 type Builder struct {
@@ -362,6 +375,9 @@ func New(o Options) (*Builder, error) {
 	if o.MaxChanges == 0 {
 		o.MaxChanges = 8
 	}
+	if o.ByCategory == nil {
+		o.ByCategory = CategoryKPIs()
+	}
 	if o.Currency == "" {
 		o.Currency = "CNY"
 	}
@@ -394,6 +410,12 @@ func New(o Options) (*Builder, error) {
 			continue
 		}
 		b.watch = append(b.watch, k)
+	}
+	for _, id := range o.ByCategory {
+		k, ok := o.Engine.Catalog.Get(id)
+		if !ok || !slices.Contains(k.Dimensions(), schema.TagCategory) {
+			return nil, fmt.Errorf("briefing: KPI %q to check per category is not a KPI of the catalog with the category dimension", id)
+		}
 	}
 	parts, err := partsEngine(o.Engine)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
@@ -34,11 +35,29 @@ const minHistory = 3
 // dayBand is one series' value of the day in its band.
 type dayBand struct {
 	store            string // "" for the scope's total
+	category         string // the category of a store's category cell
+	key              string // groupKey of the series' groups (hours' key)
 	value            *float64
 	expected, lo, hi float64
 	score            float64
 	ok, flagged      bool
 	den              float64 // ratios: the day's denominator
+}
+
+// filters select the band's series: its store (the scope's for the total)
+// and category.
+func (band dayBand) filters(store string) map[string][]string {
+	f := map[string][]string{}
+	if store != "" {
+		f[schema.TagStore] = []string{store}
+	}
+	if band.category != "" {
+		f[schema.TagCategory] = []string{band.category}
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	return f
 }
 
 // changes is section 2: the KPIs beyond their normal range, ranked by impact.
@@ -77,14 +96,16 @@ func (b *Builder) changes(ctx context.Context, st *state) ([]Change, error) {
 	return out, nil
 }
 
-// kpiChanges checks one KPI: the scope's total, and when the total is within
-// its range, each store.
+// kpiChanges checks one KPI: the scope's total; when the total is within
+// its range, each store; and for the KPIs checked per category
+// (Options.ByCategory), each category of each store that stayed in its
+// range.
 func (b *Builder) kpiChanges(ctx context.Context, st *state, k kpi.KPI) ([]Change, error) {
-	total, err := b.bands(ctx, st, k, false)
+	total, err := b.bands(ctx, st, k, nil)
 	if err != nil {
 		return nil, err
 	}
-	totalHours, _, err := b.hours(ctx, st, k, false)
+	totalHours, _, err := b.hours(ctx, st, k, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -94,20 +115,49 @@ func (b *Builder) kpiChanges(ctx context.Context, st *state, k kpi.KPI) ([]Chang
 		}
 		return nil, err
 	}
-	if st.scope.store != "" || !slices.Contains(k.Dimensions(), schema.TagStore) {
-		return nil, nil
+	var out []Change
+	changed := map[string]bool{} // stores with a change of their own
+	if st.scope.store == "" && slices.Contains(k.Dimensions(), schema.TagStore) {
+		cs, err := b.groupChanges(ctx, st, k, []string{schema.TagStore}, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			changed[c.Store] = true
+		}
+		out = append(out, cs...)
 	}
-	stores, err := b.bands(ctx, st, k, true)
+	if !slices.Contains(b.o.ByCategory, k.ID) || !slices.Contains(k.Dimensions(), schema.TagCategory) {
+		return out, nil
+	}
+	by := []string{schema.TagCategory}
+	if st.scope.store == "" && slices.Contains(k.Dimensions(), schema.TagStore) {
+		by = []string{schema.TagStore, schema.TagCategory}
+	}
+	cs, err := b.groupChanges(ctx, st, k, by, changed)
 	if err != nil {
 		return nil, err
 	}
-	storeHours, _, err := b.hours(ctx, st, k, true)
+	return append(out, cs...), nil
+}
+
+// groupChanges checks each series of k grouped by the dimensions by (store;
+// store and category), leaving out the stores in skip.
+func (b *Builder) groupChanges(ctx context.Context, st *state, k kpi.KPI, by []string, skip map[string]bool) ([]Change, error) {
+	bands, err := b.bands(ctx, st, k, by)
+	if err != nil {
+		return nil, err
+	}
+	hours, _, err := b.hours(ctx, st, k, by)
 	if err != nil {
 		return nil, err
 	}
 	var out []Change
-	for _, band := range stores {
-		c, ok, err := b.change(ctx, st, k, band, storeHours[band.store])
+	for _, band := range bands {
+		if skip[band.store] {
+			continue
+		}
+		c, ok, err := b.change(ctx, st, k, band, hours[band.key])
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +183,7 @@ func (b *Builder) change(ctx context.Context, st *state, k kpi.KPI, band dayBand
 	var fc *DayForecast
 	if band.flagged {
 		var err error
-		if fc, err = b.dayForecast(ctx, st, k, store, *band.value); err != nil {
+		if fc, err = b.dayForecast(ctx, st, k, band.filters(store), *band.value); err != nil {
 			return Change{}, false, err
 		}
 		// The day's band and the forecast must agree: a day beyond its band
@@ -149,9 +199,9 @@ func (b *Builder) change(ctx context.Context, st *state, k kpi.KPI, band dayBand
 		}
 	}
 	d := st.d
-	c := Change{KPI: k.ID, Name: localName(st.tr, k), Unit: string(k.Unit), Store: band.store, Value: *band.value,
+	c := Change{KPI: k.ID, Name: localName(st.tr, k), Unit: string(k.Unit), Store: band.store, Category: band.category, Value: *band.value,
 		Expected: band.expected, Lower: band.lo, Upper: band.hi, Score: band.score, DayFlag: band.flagged, Hours: hours}
-	c.Link = b.drill(k.ID, store, "", "", d.start, d.end)
+	c.Link = b.drill(k.ID, store, dimOf(band.category), band.category, d.start, d.end)
 	c.Direction = "up"
 	dev := *band.value - band.expected
 	if !band.flagged && len(hours) > 0 {
@@ -171,17 +221,14 @@ func (b *Builder) change(ctx context.Context, st *state, k kpi.KPI, band dayBand
 	return c, true, nil
 }
 
-// bands computes the day's band of the scope's total (grouped false) or of
-// each store: the history is the same weekday of the 6 weeks before, the
-// band the engine's (HistoryCenter, NoiseLevel, Spread, Score, BandLimits)
-// at the day's grain.
-func (b *Builder) bands(ctx context.Context, st *state, k kpi.KPI, byStore bool) ([]dayBand, error) {
+// bands computes the day's band of the scope's total (by nil), or of each
+// series grouped by the dimensions by (store; store and category): the
+// history is the same weekday of the 6 weeks before, the band the engine's
+// (HistoryCenter, NoiseLevel, Spread, Score, BandLimits) at the day's grain.
+func (b *Builder) bands(ctx context.Context, st *state, k kpi.KPI, by []string) ([]dayBand, error) {
 	d := st.d
 	from := d.addDays(-(bandWeeks*7 + noiseDays - 1))
-	q := models.Query{KPI: k.ID, Filters: st.scope.filters(), Interval: models.IntervalDay}
-	if byStore {
-		q.GroupBy = []string{schema.TagStore}
-	}
+	q := models.Query{KPI: k.ID, Filters: st.scope.filters(), Interval: models.IntervalDay, GroupBy: by}
 	res, err := run(ctx, b.o.Engine, q, from, d.end)
 	if err != nil {
 		return nil, err
@@ -197,7 +244,7 @@ func (b *Builder) bands(ctx context.Context, st *state, k kpi.KPI, byStore bool)
 		}
 		for _, s := range dr.Series {
 			if s.Role == engine.RoleCurrent {
-				dens[groupOf(s)] = s.Values
+				dens[groupKey(s.Groups)] = s.Values
 			}
 		}
 	}
@@ -210,31 +257,43 @@ func (b *Builder) bands(ctx context.Context, st *state, k kpi.KPI, byStore bool)
 		if s.Role != engine.RoleCurrent {
 			continue
 		}
-		store := groupOf(s)
-		if byStore && store == "" {
-			continue // points without a store tag
+		g := groupValues(by, s.Groups)
+		if len(by) > 0 && slices.Contains(g, "") {
+			continue // points without one of the tags
 		}
-		scopeStore := store
-		if !byStore {
-			scopeStore = st.scope.store
+		store, category := st.scope.store, ""
+		for i, dim := range by {
+			switch dim {
+			case schema.TagStore:
+				store = g[i]
+			case schema.TagCategory:
+				category = g[i]
+			}
 		}
-		inCamp := make([]bool, n)
+		phases := make([]string, n)
 		for i, t := range res.Times {
-			inCamp[i] = inCampaign(st.camps, scopeStore, t, nextDay(res.Times, i, d))
+			phases[i] = campaignPhases(st.camps, store, t, nextDay(res.Times, i, d))
 		}
-		out = append(out, b.band(k, store, s.Values, dens[store], inCamp))
+		band := b.band(k, s.Values, dens[groupKey(s.Groups)], phases)
+		if slices.Contains(by, schema.TagStore) {
+			band.store = store
+		}
+		band.category = category
+		band.key = groupKey(g)
+		out = append(out, band)
 	}
-	if !byStore && len(out) == 0 {
+	if len(by) == 0 && len(out) == 0 {
 		out = append(out, dayBand{})
 	}
 	return out, nil
 }
 
-func nextDay(times []time.Time, i int, d day) time.Time {
-	if i+1 < len(times) {
-		return times[i+1]
-	}
-	return d.end
+// groupValues are a series' values of the dimensions by, in order ("" where
+// the series has none).
+func groupValues(by, groups []string) []string {
+	out := make([]string, len(by))
+	copy(out, groups)
+	return out
 }
 
 func groupOf(s engine.Series) string {
@@ -244,10 +303,22 @@ func groupOf(s engine.Series) string {
 	return s.Groups[0]
 }
 
+func groupKey(groups []string) string { return strings.Join(groups, "\x00") }
+
+func nextDay(times []time.Time, i int, d day) time.Time {
+	if i+1 < len(times) {
+		return times[i+1]
+	}
+	return d.end
+}
+
 // history is day i's history: the same weekday 1..bandWeeks weeks before,
-// outside campaign phases unless fewer than 3 values would remain.
-func history(vals, dens []*float64, inCamp []bool, i int) (values []float64, resid []engine.Residual) {
+// outside campaign phases unless fewer than 3 values would remain; same
+// says every value of it lies in the same kinds of campaign phases as day i
+// (a weekly member day's history of member days).
+func history(vals, dens []*float64, phases []string, i int) (values []float64, resid []engine.Residual, same bool) {
 	var all, clean []engine.Residual
+	var allPhases []string
 	for w := 1; w <= bandWeeks; w++ {
 		j := i - 7*w
 		if j < 0 {
@@ -256,17 +327,19 @@ func history(vals, dens []*float64, inCamp []bool, i int) (values []float64, res
 		if vals[j] == nil {
 			continue
 		}
-		r := engine.Residual{Value: *vals[j], Clean: !inCamp[j]}
+		r := engine.Residual{Value: *vals[j], Clean: phases[j] == ""}
 		if dens != nil && dens[j] != nil {
 			r.Den = *dens[j]
 		}
 		all = append(all, r)
+		allPhases = append(allPhases, phases[j])
 		if r.Clean {
 			clean = append(clean, r)
 		}
 	}
 	if len(clean) >= minHistory {
 		all = clean
+		allPhases = nil
 	} else {
 		for i := range all {
 			all[i].Clean = false
@@ -275,11 +348,15 @@ func history(vals, dens []*float64, inCamp []bool, i int) (values []float64, res
 	for _, r := range all {
 		values = append(values, r.Value)
 	}
-	return values, all
+	same = phases[i] != "" && len(allPhases) > 0
+	for _, p := range allPhases {
+		same = same && p == phases[i]
+	}
+	return values, all, same
 }
 
 // band computes one series' band of its last day.
-func (b *Builder) band(k kpi.KPI, store string, vals, dens []*float64, inCamp []bool) dayBand {
+func (b *Builder) band(k kpi.KPI, vals, dens []*float64, phases []string) dayBand {
 	n := len(vals)
 	ratio := k.Kind == kpi.KindRatio
 	counts := k.Unit == kpi.UnitCount && (k.Kind == kpi.KindSum || k.Kind == kpi.KindDistinct)
@@ -294,7 +371,7 @@ func (b *Builder) band(k kpi.KPI, store string, vals, dens []*float64, inCamp []
 		if i < 0 {
 			continue
 		}
-		values, resid := history(vals, dens, inCamp, i)
+		values, resid, _ := history(vals, dens, phases, i)
 		m, _, _, ok := engine.HistoryCenter(values)
 		if !ok {
 			continue
@@ -305,8 +382,8 @@ func (b *Builder) band(k kpi.KPI, store string, vals, dens []*float64, inCamp []
 		}
 	}
 	level := engine.NoiseLevel(rs, ratio, counts)
-	out := dayBand{store: store, value: vals[n-1]}
-	values, _ := history(vals, dens, inCamp, n-1)
+	out := dayBand{value: vals[n-1]}
+	values, _, same := history(vals, dens, phases, n-1)
 	m, mad, u, ok := engine.HistoryCenter(values)
 	if !ok {
 		return out
@@ -330,10 +407,13 @@ func (b *Builder) band(k kpi.KPI, store string, vals, dens []*float64, inCamp []
 	// The engine's flag rule on a run of two equal days: flagged exactly
 	// when the day is beyond ±k, with its campaign rule (a move in the
 	// better direction during a phase is planned; a worse one counts only
-	// past a factor of 3).
+	// past a factor of 3). A day whose history lies in the same kinds of
+	// phases (a weekly member day against past member days) has the
+	// campaign in its expected value already: the campaign does not
+	// explain a move away from it, and the day is judged as an ordinary one.
 	v, e, vol, z := out.value, ptr(m), ptr(u), ptr(out.score)
 	day := engine.DayOrdinary
-	if inCamp[n-1] {
+	if phases[n-1] != "" && !same {
 		day = engine.DayPlanned
 	}
 	// The second bucket of the run: flagged when it and the one before it
@@ -343,35 +423,36 @@ func (b *Builder) band(k kpi.KPI, store string, vals, dens []*float64, inCamp []
 	return out
 }
 
-// inCampaign says whether [start, end) overlaps a phase of a campaign of the
-// store ("" : any campaign).
-func inCampaign(camps []calendar.Campaign, store string, start, end time.Time) bool {
+// campaignPhases are the kinds of the campaign phases of the store ("":
+// any campaign) that overlap [start, end), as "kind/phase" in order ("":
+// none), so that days in the same kinds of phases compare equal.
+func campaignPhases(camps []calendar.Campaign, store string, start, end time.Time) string {
+	var out []string
 	for _, c := range camps {
 		if store != "" && len(c.Stores) > 0 && !slices.Contains(c.Stores, store) {
 			continue
 		}
 		for _, p := range c.Phases {
 			if p.Start.Before(end) && p.End.After(start) {
-				return true
+				out = append(out, c.Kind+"/"+p.Name)
 			}
 		}
 	}
-	return false
+	slices.Sort(out)
+	return strings.Join(slices.Compact(out), ",")
 }
 
 // hours runs the engine's hourly anomaly band over the day (the total, or
-// per store) and returns its flagged runs per store ("" for the total), and
-// the result for the impact of hourly-only changes.
-func (b *Builder) hours(ctx context.Context, st *state, k kpi.KPI, byStore bool) (map[string][]HourRun, *engine.Result, error) {
+// each series grouped by the dimensions by) and returns its flagged runs by
+// group key (groupKey of the groups; "" for the total), and the result for
+// the impact of hourly-only changes.
+func (b *Builder) hours(ctx context.Context, st *state, k kpi.KPI, by []string) (map[string][]HourRun, *engine.Result, error) {
 	d := st.d
 	sens, err := json.Marshal(b.o.K)
 	if err != nil {
 		return nil, nil, err
 	}
-	q := models.Query{KPI: k.ID, Filters: st.scope.filters(), Interval: "1h", Anomaly: &models.Anomaly{Sensitivity: sens}}
-	if byStore {
-		q.GroupBy = []string{schema.TagStore}
-	}
+	q := models.Query{KPI: k.ID, Filters: st.scope.filters(), Interval: "1h", Anomaly: &models.Anomaly{Sensitivity: sens}, GroupBy: by}
 	if q, err = normalise(q); err != nil {
 		return nil, nil, err
 	}
@@ -382,8 +463,8 @@ func (b *Builder) hours(ctx context.Context, st *state, k kpi.KPI, byStore bool)
 	out := map[string][]HourRun{}
 	for _, r := range regions {
 		g := ""
-		if byStore && len(r.Groups) > 0 {
-			g = r.Groups[0]
+		if len(by) > 0 {
+			g = groupKey(groupValues(by, r.Groups))
 		}
 		out[g] = append(out[g], HourRun{Start: r.Start, End: r.End, Value: r.Value, Expected: r.Expected, Score: r.Score})
 	}
@@ -403,7 +484,11 @@ func (b *Builder) impact(ctx context.Context, st *state, k kpi.KPI, band dayBand
 	case band.flagged:
 		dev = *band.value - band.expected
 	default:
-		v, err := b.hourlyImpact(ctx, st, k, band.store, c.Hours)
+		store := band.store
+		if store == "" {
+			store = st.scope.store
+		}
+		v, err := b.hourlyImpact(ctx, st, k, band.filters(store), c.Hours)
 		if err != nil {
 			return err
 		}
@@ -427,13 +512,12 @@ func (b *Builder) impact(ctx context.Context, st *state, k kpi.KPI, band dayBand
 
 // hourlyImpact adds up value − expected (ratios: times the hour's
 // denominator) over the flagged hours of the series.
-func (b *Builder) hourlyImpact(ctx context.Context, st *state, k kpi.KPI, store string, runs []HourRun) (float64, error) {
+func (b *Builder) hourlyImpact(ctx context.Context, st *state, k kpi.KPI, filters map[string][]string, runs []HourRun) (float64, error) {
 	if len(runs) == 0 {
 		return 0, nil
 	}
-	filters := st.scope.filters()
-	if store != "" {
-		filters = map[string][]string{schema.TagStore: {store}}
+	if filters == nil {
+		filters = st.scope.filters()
 	}
 	from, to := runs[0].Start, runs[0].End
 	for _, r := range runs {
@@ -475,13 +559,9 @@ func (b *Builder) hourlyImpact(ctx context.Context, st *state, k kpi.KPI, store 
 
 // dayForecast is the engine's forecast of the day made at its start, and
 // the actual's error in spreads of its 80 % band.
-func (b *Builder) dayForecast(ctx context.Context, st *state, k kpi.KPI, store string, actual float64) (*DayForecast, error) {
-	if k.Kind != kpi.KindSum && (k.Kind != kpi.KindRatio || k.Num.IsDistinct() || k.Den.IsDistinct()) {
+func (b *Builder) dayForecast(ctx context.Context, st *state, k kpi.KPI, filters map[string][]string, actual float64) (*DayForecast, error) {
+	if !hasForecast(k) {
 		return nil, nil
-	}
-	var filters map[string][]string
-	if store != "" {
-		filters = map[string][]string{schema.TagStore: {store}}
 	}
 	q, err := normalise(models.Query{KPI: k.ID, Filters: filters, Forecast: &models.Forecast{Horizon: models.HorizonDay}})
 	if err != nil {
@@ -515,6 +595,20 @@ func (b *Builder) dayForecast(ctx context.Context, st *state, k kpi.KPI, store s
 		f.Z = ptr(round((actual-f.Value)/sigma, 2))
 	}
 	return f, nil
+}
+
+// dimOf is the category dimension when a category is named.
+func dimOf(category string) string {
+	if category == "" {
+		return ""
+	}
+	return schema.TagCategory
+}
+
+// hasForecast: the engine forecasts sums and ratios of sums, not distinct
+// counts.
+func hasForecast(k kpi.KPI) bool {
+	return k.Kind == kpi.KindSum || (k.Kind == kpi.KindRatio && !k.Num.IsDistinct() && !k.Den.IsDistinct())
 }
 
 func round(f float64, digits int) float64 {

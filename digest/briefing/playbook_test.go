@@ -43,6 +43,8 @@ func TestPlaybookMatch(t *testing.T) {
 		{"payments", Change{KPI: "paid_revenue", Tone: ToneBad, Reasons: []Reason{{Kind: ReasonFunnel, Value: "paid"}}}, "payment-gateway"},
 		{"silent store", Change{KPI: "sessions", Tone: ToneBad, Store: "s1", Reasons: []Reason{{Kind: ReasonSilent, Value: "s1"}}}, "store-silent"},
 		{"aov mix", Change{KPI: "aov", Tone: ToneBad, Reasons: []Reason{{Kind: ReasonDimension, Dimension: "category", Value: "shoes", Effect: "mix"}}}, "aov-mix"},
+		{"price error", Change{KPI: "price_index", Tone: ToneGood, Store: "s3", Category: "apparel", Reasons: []Reason{{Kind: ReasonPrice, Dimension: "category", Value: "apparel"}}}, "price-error"},
+		{"price index, business", Change{KPI: "price_index", Tone: ToneGood, Reasons: []Reason{{Kind: ReasonPrice, Dimension: "category", Value: "apparel"}}}, "competitor-prices"},
 		{"fallback", Change{KPI: "gmv", Tone: ToneBad}, "revenue-drop"},
 		{"better", Change{KPI: "gmv", Tone: ToneGood}, "revenue-spike"},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -33,6 +34,14 @@ func (b *Builder) explain(ctx context.Context, st *state, c *Change) error {
 	filters := st.scope.filters()
 	if c.Store != "" {
 		filters = map[string][]string{schema.TagStore: {c.Store}}
+	}
+	if c.Category != "" {
+		// a category's own change: explained within the category
+		filters = maps.Clone(filters)
+		if filters == nil {
+			filters = map[string][]string{}
+		}
+		filters[schema.TagCategory] = []string{c.Category}
 	}
 	if r, err := b.dimensionReason(ctx, st, k, filters, c); err != nil {
 		return err
@@ -94,7 +103,7 @@ func (b *Builder) dimensionReason(ctx context.Context, st *state, k kpi.KPI, fil
 		if storeOf(filters) != "" || !slices.Contains(k.Dimensions(), schema.TagStore) {
 			return nil, nil
 		}
-		bands, err := b.bands(ctx, st, k, true)
+		bands, err := b.bands(ctx, st, k, []string{schema.TagStore})
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +130,7 @@ func (b *Builder) dimensionReason(ctx context.Context, st *state, k kpi.KPI, fil
 	var best *engine.ContributionResult
 	var bestRow engine.ContributionRow
 	for _, dim := range explainDims() {
-		if (dim == schema.TagStore && storeOf(filters) != "") || !slices.Contains(k.Dimensions(), dim) {
+		if len(filters[dim]) > 0 || !slices.Contains(k.Dimensions(), dim) {
 			continue
 		}
 		q, err := normalise(models.Query{KPI: k.ID, Filters: filters, Compare: models.Compare1w, Contribution: &models.Contribution{Dimension: dim}})
@@ -365,9 +374,9 @@ func (b *Builder) serviceReason(ctx context.Context, st *state, filters map[stri
 // priceReason is the price index of the category a change's dimension
 // reason names, against a week earlier.
 func (b *Builder) priceReason(ctx context.Context, st *state, c *Change) (*Reason, error) {
-	var cat string
+	cat := c.Category
 	for _, r := range c.Reasons {
-		if r.Kind == ReasonDimension && r.Dimension == schema.TagCategory {
+		if cat == "" && r.Kind == ReasonDimension && r.Dimension == schema.TagCategory {
 			cat = r.Value
 		}
 	}

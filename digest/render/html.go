@@ -209,7 +209,7 @@ const pageHTML = `<!DOCTYPE html>
 <h2 style="font-size:16px;margin:16px 0 6px">{{t "2. What changed"}}</h2>
 {{if .B.NothingUnusual}}<div style="background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px">{{t "Nothing unusual: every KPI stayed within its normal range."}}</div>{{end}}
 {{range .B.Changes}}<div style="background:#fff;border:1px solid #d0d7de;border-left:4px solid {{tone .Tone}};border-radius:6px;padding:8px 10px;margin:0 0 8px">
-<div style="font-weight:600"><span style="color:#57606a">{{.Rank}}.</span> <a href="{{.Link}}" style="color:{{tone .Tone}}">{{.Name}}</a>{{if .Store}}{{f " · store %s" .Store}}{{end}} {{t .Direction}}</div>
+<div style="font-weight:600"><span style="color:#57606a">{{.Rank}}.</span> <a href="{{.Link}}" style="color:{{tone .Tone}}">{{.Name}}</a>{{if .Store}}{{f " · store %s" .Store}}{{end}}{{if .Category}} · {{.Category}}{{end}} {{t .Direction}}</div>
 <div>{{f "%s against %s expected (normal %s – %s)" (number .Value .Unit $.B.Currency) (number .Expected .Unit $.B.Currency) (number .Lower .Unit $.B.Currency) (number .Upper .Unit $.B.Currency)}} · {{t "impact"}} <b>{{impact .Impact $.B.Currency}}</b>{{with hours $.B .}} · {{t "unusual hours"}} {{.}}{{end}}</div>
 {{if .Reasons}}<div style="margin-top:4px;font-weight:600">{{t "Why"}}</div><ul style="margin:2px 0 0;padding-left:18px">{{range .Reasons}}<li>{{if .Link}}<a href="{{.Link}}" style="color:#1f2328">{{.Text}}</a>{{else}}{{.Text}}{{end}}</li>{{end}}</ul>{{end}}
 {{if .Actions}}<div style="margin-top:4px;font-weight:600">{{t "What to do"}}</div><ul style="margin:2px 0 0;padding-left:18px">{{range .Actions}}<li>{{.Action}} <span style="color:#57606a">— {{.Owner}} · {{f "rule %s" .Rule}}</span></li>{{end}}</ul>{{end}}

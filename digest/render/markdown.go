@@ -125,6 +125,9 @@ func Markdown(br *briefing.Briefing, d Dialect) string {
 		if c.Store != "" && c.Store != br.Store {
 			scope = l.F(" in store %s", c.Store)
 		}
+		if c.Category != "" {
+			scope += " · " + c.Category
+		}
 		m.line(fmt.Sprintf("%d. ", c.Rank) + l.F("%s%s %s: %s against %s expected (normal %s – %s) · impact %s",
 			m.toned(m.link(c.Name, c.Link), c.Tone), scope, l.T(c.Direction),
 			m.bold(numberIn(l, c.Value, c.Unit, br.Currency)), numberIn(l, c.Expected, c.Unit, br.Currency),

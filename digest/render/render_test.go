@@ -142,3 +142,17 @@ func TestLateData(t *testing.T) {
 	none.Quality.LateChecked = false
 	require.NotContains(t, Markdown(none, DialectMarkdown), "No late data changed past days.")
 }
+
+// A change of one category of a store (the price index checked per
+// category) names the store and the category in Markdown and HTML.
+func TestChangeCategory(t *testing.T) {
+	br := &briefing.Briefing{Business: "Shop", Date: "2026-05-13", Weekday: "Wednesday", TimeZone: "Asia/Shanghai", Currency: "CNY",
+		Changes: []briefing.Change{{Rank: 1, KPI: "price_index", Name: "Price index", Unit: "ratio", Store: "s003", Category: "apparel",
+			Tone: briefing.ToneGood, Direction: "down", Value: 0.683, Expected: 0.961, Impact: briefing.Impact{Value: 641.5, Unit: "count"}}}}
+	md, err := Render(br, FormatMarkdown)
+	require.NoError(t, err)
+	require.Contains(t, string(md), "in store s003 · apparel down")
+	html, err := HTML(br)
+	require.NoError(t, err)
+	require.Contains(t, string(html), " · store s003 · apparel ")
+}
