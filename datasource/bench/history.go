@@ -191,7 +191,11 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	for _, db := range []string{h.MinutesDB, h.MainDB} {
-		if err := createDatabase(ctx, srv.URL, db); err != nil {
+		// A load that did not finish left no manifest: start afresh.
+		if err := dbStatement(ctx, srv.URL, "DROP DATABASE "+influxql.Ident(db)); err != nil {
+			return nil, err
+		}
+		if err := dbStatement(ctx, srv.URL, "CREATE DATABASE "+influxql.Ident(db)); err != nil {
 			return nil, err
 		}
 	}
@@ -318,8 +322,8 @@ func (c *countingWriter) Write(ctx context.Context, lines []string) error {
 	return c.w.Write(ctx, lines)
 }
 
-func createDatabase(ctx context.Context, base, db string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/query", strings.NewReader(url.Values{"q": {"CREATE DATABASE " + influxql.Ident(db)}}.Encode()))
+func dbStatement(ctx context.Context, base, stmt string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/query", strings.NewReader(url.Values{"q": {stmt}}.Encode()))
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
@@ -327,12 +331,12 @@ func createDatabase(ctx context.Context, base, db string) error {
 	c := http.Client{Timeout: 30 * time.Second}
 	resp, err := c.Do(req)
 	if err != nil {
-		return fmt.Errorf("bench: create database %s: %w", db, err)
+		return fmt.Errorf("bench: %s: %w", stmt, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || strings.Contains(string(b), `"error"`) {
-		return fmt.Errorf("bench: create database %s: %s %s", db, resp.Status, b)
+		return fmt.Errorf("bench: %s: %s %s", stmt, resp.Status, b)
 	}
 	return nil
 }
