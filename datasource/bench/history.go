@@ -65,6 +65,7 @@ type HistoryOptions struct {
 	End             time.Time // the screens' now (and the data's end)
 	Iterations      int       // measured rounds; each round runs every screen on every side
 	DataDir         string    // keeps the loaded InfluxDB ("" = a temporary directory)
+	IndexVersion    string    // InfluxDB's series index: "inmem" (1.8's default) or "tsi1"
 	Out, Log        io.Writer
 }
 
@@ -114,7 +115,7 @@ func RunHistory(ctx context.Context, o HistoryOptions) error {
 		}
 		defer func() { _ = os.RemoveAll(dir) }()
 	}
-	srv, err := influxtest.StartDirOptions(filepath.Join(dir, "influx"), influxtest.Options{CompactAfter: compactAfter})
+	srv, err := influxtest.StartDirOptions(filepath.Join(dir, "influx"), influxtest.Options{CompactAfter: compactAfter, IndexVersion: o.IndexVersion})
 	if err != nil {
 		return fmt.Errorf("bench: start InfluxDB: %w", err)
 	}
@@ -733,7 +734,7 @@ func dbSize(dir, db string) int64 {
 func reportHistory(w io.Writer, o HistoryOptions, sets []*historySet, screens []*historyScreen, checks []historyCheck, res []historyTimes, idle time.Duration, dir string) {
 	fmt.Fprintf(w, "%s UTC. Machine: %s. Screens at %s (%s).\n\n", time.Now().UTC().Format("2006-01-02 15:04"), machine(),
 		o.End.In(sets[0].End.Location()).Format(time.DateTime), TimeZone)
-	fmt.Fprintf(w, "**Data** (simulator seed %d, scale %v, long histories loaded in parts of about 100 days at once, each as its own ingester; InfluxDB 1.8.10; waited %.0f s for InfluxDB to settle after loading):\n\n", o.Seed, o.Scale, idle.Seconds())
+	fmt.Fprintf(w, "**Data** (simulator seed %d, scale %v, long histories loaded in parts of about 100 days at once, each as its own ingester; InfluxDB 1.8.10, series index %s; waited %.0f s for InfluxDB to settle after loading):\n\n", o.Seed, o.Scale, indexName(o.IndexVersion), idle.Seconds())
 	fmt.Fprintln(w, "| set | events | minute lines | sketch lines | consolidated lines | history lines/event | load | consolidation | disk, minutes DB | disk, consolidated DB | disk per store-year, consolidated (minutes) |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, h := range sets {
@@ -814,4 +815,11 @@ func firstLine(s string) string {
 		s = s[:300] + "…"
 	}
 	return s
+}
+
+func indexName(v string) string {
+	if v == "" {
+		return "inmem (the default)"
+	}
+	return v
 }

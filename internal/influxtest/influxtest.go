@@ -102,6 +102,10 @@ type Options struct {
 	// benchmark can let a freshly loaded database settle before measuring
 	// instead of having it compact in the middle of the measurement.
 	CompactAfter time.Duration
+	// IndexVersion is InfluxDB's series index: "" or "inmem" (1.8's
+	// default: every series of a database in memory, so that queries pay
+	// for the whole history's series) or "tsi1" (on disk, per shard).
+	IndexVersion string
 }
 
 // StartDirOptions is StartDir with options.
@@ -189,11 +193,15 @@ bind-address = "127.0.0.1:%d"
 
 // dataOptions are the [data] settings of the options.
 func (s *Server) dataOptions() string {
-	if s.opts.CompactAfter <= 0 {
-		return ""
+	var b strings.Builder
+	if s.opts.IndexVersion != "" {
+		fmt.Fprintf(&b, "  index-version = %q\n", s.opts.IndexVersion)
 	}
-	d := s.opts.CompactAfter.String()
-	return fmt.Sprintf("  cache-snapshot-write-cold-duration = %q\n  compact-full-write-cold-duration = %q\n", d, d)
+	if s.opts.CompactAfter > 0 {
+		d := s.opts.CompactAfter.String()
+		fmt.Fprintf(&b, "  cache-snapshot-write-cold-duration = %q\n  compact-full-write-cold-duration = %q\n", d, d)
+	}
+	return b.String()
 }
 
 // Healthy reports whether /health answers pass.
