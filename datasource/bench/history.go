@@ -89,7 +89,7 @@ type historySet struct {
 	Events       int     `json:"events"`
 	MinuteLines  int64   `json:"minuteLines"`
 	SketchLines  int64   `json:"sketchLines"`
-	OtherLines   int64   `json:"otherLines"` // calendar, targets, freshness
+	OtherLines   int64   `json:"otherLines"`        // calendar, targets, freshness
 	Consolidated int64   `json:"consolidatedLines"` // watermark lines included
 	Parts        int     `json:"parts"`
 	LoadSeconds  float64 `json:"loadSeconds"`
