@@ -233,7 +233,7 @@ func (s *Service) deliver(ctx context.Context, l List, date string) (built bool,
 				name += "-" + unsafeName().ReplaceAllString(br.Store, "_")
 			}
 			name += map[string]string{render.FormatJSON: ".json", render.FormatMarkdown: ".md", render.FormatHTML: ".html"}[format]
-			if err := writeAtomic(filepath.Join(l.Dir, name), out); err != nil {
+			if err := writeAtomic(filepath.Join(l.Dir, name), out, 0o644); err != nil {
 				fail("dir", format, out, err)
 				continue
 			}
@@ -281,26 +281,3 @@ func (s *Service) keep(list, channel, ext string, payload []byte) (string, error
 }
 
 func unsafeName() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) }
-
-// writeAtomic writes through a temporary file and a rename.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".briefing-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close() //nolint:errcheck,gosec // the write error is reported
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil { //nolint:gosec // a briefing is meant to be read
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}

@@ -124,33 +124,8 @@ func (st *state) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(st.path)
-	tmp, err := os.CreateTemp(dir, ".deliveries-*")
-	if err != nil {
+	if err := writeAtomic(st.path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("deliver: state: %w", err)
-	}
-	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close() //nolint:errcheck,gosec // the write error is reported
-		return fmt.Errorf("deliver: state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close() //nolint:errcheck,gosec // the sync error is reported
-		return fmt.Errorf("deliver: state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("deliver: state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), st.path); err != nil {
-		return fmt.Errorf("deliver: state: %w", err)
-	}
-	d, err := os.Open(dir) //nolint:gosec // the configured state_dir
-	if err != nil {
-		return fmt.Errorf("deliver: state: %w", err)
-	}
-	defer d.Close() //nolint:errcheck // synced below
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("deliver: state: sync %s: %w", dir, err)
 	}
 	return nil
 }
