@@ -82,18 +82,11 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	dir := o.DataDir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "storepulse-bench-query-"); err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-		defer func() { _ = os.RemoveAll(dir) }()
-	}
-	srv, err := influxtest.StartDirOptions(filepath.Join(dir, "influx"), influxtest.Options{CompactAfter: compactAfter})
+	dir, srv, cleanup, err := startInflux(o.DataDir, "storepulse-bench-query-", "")
 	if err != nil {
-		return fmt.Errorf("bench: start InfluxDB: %w", err)
+		return err
 	}
-	defer srv.Stop()
+	defer cleanup()
 	m, err := ensureData(ctx, srv, dir, o, loc)
 	if err != nil {
 		return err
@@ -227,6 +220,33 @@ func latestTimeOfDay(now time.Time, tod time.Duration, loc *time.Location) time.
 		t = time.Date(l.Year(), l.Month(), l.Day()-1, 0, 0, 0, 0, loc).Add(tod)
 	}
 	return t
+}
+
+// startInflux starts the benchmark's InfluxDB in dataDir, or in a temporary
+// directory named by pattern when dataDir is "". cleanup stops it and removes
+// a temporary directory.
+func startInflux(dataDir, pattern, index string) (string, *influxtest.Server, func(), error) {
+	dir, temp := dataDir, false
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", pattern); err != nil {
+			return "", nil, nil, fmt.Errorf("bench: %w", err)
+		}
+		temp = true
+	}
+	srv, err := influxtest.StartDirOptions(filepath.Join(dir, "influx"), influxtest.Options{CompactAfter: compactAfter, IndexVersion: index})
+	if err != nil {
+		if temp {
+			_ = os.RemoveAll(dir)
+		}
+		return "", nil, nil, fmt.Errorf("bench: start InfluxDB: %w", err)
+	}
+	return dir, srv, func() {
+		srv.Stop()
+		if temp {
+			_ = os.RemoveAll(dir)
+		}
+	}, nil
 }
 
 // compactAfter is how long a shard goes unwritten before InfluxDB snapshots

@@ -108,18 +108,11 @@ func RunHistory(ctx context.Context, o HistoryOptions) error {
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	dir := o.DataDir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "storepulse-bench-history-"); err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-		defer func() { _ = os.RemoveAll(dir) }()
-	}
-	srv, err := influxtest.StartDirOptions(filepath.Join(dir, "influx"), influxtest.Options{CompactAfter: compactAfter, IndexVersion: o.IndexVersion})
+	dir, srv, cleanup, err := startInflux(o.DataDir, "storepulse-bench-history-", o.IndexVersion)
 	if err != nil {
-		return fmt.Errorf("bench: start InfluxDB: %w", err)
+		return err
 	}
-	defer srv.Stop()
+	defer cleanup()
 	// The data sets load at once (their own databases).
 	var sets []*historySet
 	var wg sync.WaitGroup
