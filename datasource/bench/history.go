@@ -162,7 +162,9 @@ func RunHistory(ctx context.Context, o HistoryOptions) error {
 	hb := &historyBench{srv: srv, plugin: plugin, loc: loc}
 	checks := hb.check(ctx, screens)
 	res := hb.measure(ctx, screens, o)
+	alone := hb.measureAlone(ctx, screens, o)
 	reportHistory(o.Out, o, sets, screens, checks, res, idle, dir)
+	reportAlone(o.Out, o, screens, alone)
 	return nil
 }
 
@@ -685,6 +687,85 @@ func (hb *historyBench) measure(ctx context.Context, screens []*historyScreen, o
 		}
 	}
 	return out
+}
+
+// panelAlone is one panel's cold times on each plugin side, requested alone.
+type panelAlone struct {
+	Title string
+	Cold  [numHistorySides][]time.Duration
+}
+
+// measureAlone requests every panel of the screens measured cached (the
+// wall screens) alone, cold, on both plugin sides, the sides' order turning
+// round by round: where a screen's time goes, panel by panel, without the
+// other panels competing for InfluxDB.
+func (hb *historyBench) measureAlone(ctx context.Context, screens []*historyScreen, o HistoryOptions) map[int][]panelAlone {
+	out := map[int][]panelAlone{}
+	for i, s := range screens {
+		if !s.Cached {
+			continue
+		}
+		ps := make([]panelAlone, len(s.Panels))
+		for round := range o.Iterations {
+			for j := range s.Panels {
+				ps[j].Title = s.Panels[j].Title
+				one := &historyScreen{Name: s.Name, Set: s.Set, Panels: s.Panels[j : j+1]}
+				sides := []int{sideFlux, sideNew}
+				if (round+j)%2 == 1 {
+					sides = []int{sideNew, sideFlux}
+				}
+				for _, side := range sides {
+					pc := hb.pluginContext(side, s.Set)
+					_, _ = hb.plugin.QueryData(ctx, &backend.QueryDataRequest{PluginContext: pc})
+					if took, _, err := hb.pluginScreen(ctx, pc, one); err == nil {
+						ps[j].Cold[side] = append(ps[j].Cold[side], took)
+					}
+				}
+			}
+			fmt.Fprintf(o.Log, "round %d/%d: %s, panel by panel, measured\n", round+1, o.Iterations, s.Name)
+		}
+		out[i] = ps
+	}
+	return out
+}
+
+// reportAlone prints the panel-by-panel table: one row per panel, a pair of
+// columns (today's engine, new path) per measured screen.
+func reportAlone(w io.Writer, o HistoryOptions, screens []*historyScreen, alone map[int][]panelAlone) {
+	var idx []int
+	for i := range screens {
+		if _, ok := alone[i]; ok {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n**Panel by panel**, each requested alone on a new datasource instance, cold, %d rounds (median):\n\n", o.Iterations)
+	head, rule := "| panel |", "|---|"
+	for _, i := range idx {
+		head += fmt.Sprintf(" %s: today's engine | %s: new path |", screens[i].Name, screens[i].Name)
+		rule += "---:|---:|"
+	}
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, rule)
+	for j := range alone[idx[0]] {
+		row := "| " + alone[idx[0]][j].Title + " |"
+		for _, i := range idx {
+			if j >= len(alone[i]) {
+				row += " — | — |"
+				continue
+			}
+			for _, side := range []int{sideFlux, sideNew} {
+				if ds := alone[i][j].Cold[side]; len(ds) > 0 {
+					row += " " + ms(median(ds)) + " |"
+				} else {
+					row += " failed |"
+				}
+			}
+		}
+		fmt.Fprintln(w, row)
+	}
 }
 
 func (t *historyTimes) record(side int, cached bool, d time.Duration, err error) {
