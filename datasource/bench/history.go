@@ -624,8 +624,61 @@ func frameSums(resps []*backend.QueryDataResponse) (all, a float64) {
 	return all, a
 }
 
+// fieldSums adds up each numeric field's finite values, keyed by panel,
+// frame and field name.
+func fieldSums(s *historyScreen, resps []*backend.QueryDataResponse) map[string]float64 {
+	out := map[string]float64{}
+	for i, resp := range resps {
+		if resp == nil || i >= len(s.Panels) {
+			continue
+		}
+		for ref, r := range resp.Responses {
+			for _, f := range r.Frames {
+				for _, fd := range f.Fields {
+					if fd.Type().Time() || !fd.Type().Numeric() {
+						continue
+					}
+					key := fmt.Sprintf("%s %s / %s / %s", s.Panels[i].Title, ref, f.Name, fd.Name)
+					if fd.Labels != nil {
+						key += " " + fd.Labels.String()
+					}
+					for j := range fd.Len() {
+						if v, err := fd.FloatAt(j); err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) {
+							out[key] += v
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// differing lists the fields whose sums differ between two sides by more
+// than a relative 1e-9 (or exist on one side only), sorted.
+func differing(a, b map[string]float64) []string {
+	var out []string
+	for k, va := range a {
+		vb, ok := b[k]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("%s: %g, missing on the new path", k, va))
+		case math.Abs(va-vb) > 1e-9*math.Max(1, math.Max(math.Abs(va), math.Abs(vb))):
+			out = append(out, fmt.Sprintf("%s: %g against %g", k, va, vb))
+		}
+	}
+	for k, vb := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, fmt.Sprintf("%s: %g, missing on today's engine", k, vb))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // historyCheck is what one screen's sides answered, before the timing.
 type historyCheck struct {
+	Differ                            []string // the fields whose sums differ between the plugin sides
 	FluxAll, NewAll, FluxA, NewA, Raw float64
 	HasRaw                            bool
 	Err                               [numHistorySides]error
@@ -638,8 +691,10 @@ func (hb *historyBench) check(ctx context.Context, screens []*historyScreen) []h
 		var resps []*backend.QueryDataResponse
 		_, resps, c.Err[sideFlux] = hb.pluginScreen(ctx, hb.pluginContext(sideFlux, s.Set), s)
 		c.FluxAll, c.FluxA = frameSums(resps)
+		flux := fieldSums(s, resps)
 		_, resps, c.Err[sideNew] = hb.pluginScreen(ctx, hb.pluginContext(sideNew, s.Set), s)
 		c.NewAll, c.NewA = frameSums(resps)
+		c.Differ = differing(flux, fieldSums(s, resps))
 		if len(s.Raw) > 0 {
 			_, c.Raw, c.Err[sideRaw] = hb.rawScreen(ctx, s)
 			c.HasRaw = true
@@ -871,6 +926,14 @@ func reportHistory(w io.Writer, o HistoryOptions, sets []*historySet, screens []
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s.Name, num(c.FluxAll), num(c.NewAll), pct(RelDiff(c.NewAll, c.FluxAll)),
 			num(c.NewA), raw, rd, strings.Join(errs, "; "))
+	}
+	for i, s := range screens {
+		if d := checks[i].Differ; len(d) > 0 {
+			fmt.Fprintf(w, "\nFields whose sums differ between the plugin sides on %q (%d):\n", s.Name, len(d))
+			for _, l := range d[:min(len(d), 12)] {
+				fmt.Fprintf(w, "- %s\n", l)
+			}
+		}
 	}
 	for i, s := range screens {
 		for side, e := range res[i].Errors {
