@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/storepulse/storepulse/datasource/pkg/analysis/band"
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/calendar"
@@ -27,10 +28,6 @@ const bandWeeks = models.AnomalyDefaultWeeks
 // noiseDays are the days whose history fits a series' noise level: a whole
 // week, every weekday once (the engine fits it to at least a day of cells).
 const noiseDays = 7
-
-// minHistory is the fewest history values a band is computed from (the
-// engine's anomalyMinHistory).
-const minHistory = 3
 
 // dayBand is one series' value of the day in its band.
 type dayBand struct {
@@ -316,8 +313,8 @@ func nextDay(times []time.Time, i int, d day) time.Time {
 // outside campaign phases unless fewer than 3 values would remain; same
 // says every value of it lies in the same kinds of campaign phases as day i
 // (a weekly member day's history of member days).
-func history(vals, dens []*float64, phases []string, i int) (values []float64, resid []engine.Residual, same bool) {
-	var all, clean []engine.Residual
+func history(vals, dens []*float64, phases []string, i int) (values []float64, resid []band.Residual, same bool) {
+	var all, clean []band.Residual
 	var allPhases []string
 	for w := 1; w <= bandWeeks; w++ {
 		j := i - 7*w
@@ -327,7 +324,7 @@ func history(vals, dens []*float64, phases []string, i int) (values []float64, r
 		if vals[j] == nil {
 			continue
 		}
-		r := engine.Residual{Value: *vals[j], Clean: phases[j] == ""}
+		r := band.Residual{Value: *vals[j], Clean: phases[j] == ""}
 		if dens != nil && dens[j] != nil {
 			r.Den = *dens[j]
 		}
@@ -337,7 +334,7 @@ func history(vals, dens []*float64, phases []string, i int) (values []float64, r
 			clean = append(clean, r)
 		}
 	}
-	if len(clean) >= minHistory {
+	if len(clean) >= band.MinHistory {
 		all = clean
 		allPhases = nil
 	} else {
@@ -366,13 +363,13 @@ func (b *Builder) band(k kpi.KPI, vals, dens []*float64, phases []string) dayBan
 			sq = false
 		}
 	}
-	var rs []engine.Residual
+	var rs []band.Residual
 	for i := n - noiseDays; i < n; i++ {
 		if i < 0 {
 			continue
 		}
 		values, resid, _ := history(vals, dens, phases, i)
-		m, _, _, ok := engine.HistoryCenter(values)
+		m, _, _, ok := band.HistoryCenter(values)
 		if !ok {
 			continue
 		}
@@ -381,10 +378,10 @@ func (b *Builder) band(k kpi.KPI, vals, dens []*float64, phases []string) dayBan
 			rs = append(rs, r)
 		}
 	}
-	level := engine.NoiseLevel(rs, ratio, counts)
+	level := band.NoiseLevel(rs, ratio, counts)
 	out := dayBand{value: vals[n-1]}
 	values, _, same := history(vals, dens, phases, n-1)
-	m, mad, u, ok := engine.HistoryCenter(values)
+	m, mad, u, ok := band.HistoryCenter(values)
 	if !ok {
 		return out
 	}
@@ -396,14 +393,14 @@ func (b *Builder) band(k kpi.KPI, vals, dens []*float64, phases []string) dayBan
 		den = *dens[n-1]
 	}
 	out.den = den
-	s := engine.Spread(m, mad, u, level, den, ratio)
+	s := band.Spread(m, mad, u, level, den, ratio)
 	out.expected = m
-	out.lo, out.hi = engine.BandLimits(m, u, s, b.o.K, sq)
+	out.lo, out.hi = band.BandLimits(m, u, s, b.o.K, sq)
 	out.ok = true
 	if out.value == nil || s == 0 {
 		return out
 	}
-	out.score = engine.Score(*out.value, m, u, s, sq)
+	out.score = band.Score(*out.value, m, u, s, sq)
 	// The engine's flag rule on a run of two equal days: flagged exactly
 	// when the day is beyond ±k, with its campaign rule (a move in the
 	// better direction during a phase is planned; a worse one counts only
@@ -412,13 +409,13 @@ func (b *Builder) band(k kpi.KPI, vals, dens []*float64, phases []string) dayBan
 	// campaign in its expected value already: the campaign does not
 	// explain a move away from it, and the day is judged as an ordinary one.
 	v, e, vol, z := out.value, ptr(m), ptr(u), ptr(out.score)
-	day := engine.DayOrdinary
+	day := band.DayOrdinary
 	if phases[n-1] != "" && !same {
-		day = engine.DayPlanned
+		day = band.DayPlanned
 	}
 	// The second bucket of the run: flagged when it and the one before it
 	// (the same day) are beyond ±k, under the planned-day rule.
-	flags := engine.Flags([]*float64{v, v}, []*float64{e, e}, []*float64{vol, vol}, []*float64{z, z}, []int{day, day}, nil, b.o.K, int(better(k)), 0)
+	flags := band.Flags([]*float64{v, v}, []*float64{e, e}, []*float64{vol, vol}, []*float64{z, z}, []int{day, day}, nil, b.o.K, int(better(k)), 0)
 	out.flagged = flags[1] != nil && *flags[1] == 1
 	return out
 }

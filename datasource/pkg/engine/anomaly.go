@@ -9,6 +9,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/storepulse/storepulse/datasource/pkg/analysis/band"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/kpi"
@@ -25,17 +26,6 @@ const (
 	RoleAnomaly  = "anomaly"  // 1 where the deviation persists beyond the band, else 0
 )
 
-// MADScale makes the median absolute deviation a consistent estimator of the
-// standard deviation for normal data.
-const MADScale = 1.4826
-
-// anomalyMinHistory is the number of past values needed for a band.
-const anomalyMinHistory = 3
-
-// anomalyRelFloor is the spread's floor relative to |expected|: a perfectly
-// regular history (MAD 0) would otherwise flag the smallest change.
-const anomalyRelFloor = 0.05
-
 // anomalyNoiseHours is the span of buckets, ending at a bucket, whose
 // history sets that bucket's noise level (at most anomalyNoiseCells
 // buckets): a fixed trailing window of a week (every hour of the week), so
@@ -45,21 +35,6 @@ const anomalyNoiseHours = 7 * 24
 // anomalyNoiseCells bounds the noise window of fine intervals (work).
 const anomalyNoiseCells = 7 * 24
 
-// anomalyMinResiduals is the number of history values outside campaigns
-// needed to estimate the noise level from them; with fewer (a range inside
-// a long campaign) it comes robustly from all history values.
-const anomalyMinResiduals = 24
-
-// anomalyWinsor is the cap of one history value's deviation in the noise
-// level, in robust spreads of the window (1.4826 × the median per-unit
-// deviation): one past burst (1,017 orders against 15.5) then counts as a
-// large deviation, not as one that sets the band for weeks.
-const anomalyWinsor = 6
-
-// anomalySingleFactor: a single bucket beyond ±factor·k is flagged without
-// a neighbour (an outage shorter than two buckets, a spike of 30 spreads).
-const anomalySingleFactor = 5.0 / 3
-
 // anomalySingleMinCount is the evidence a single extreme bucket needs to be
 // flagged without a neighbour, in events: for counts, a deviation of at
 // least 10 (one refund among none expected is not extreme, whatever its
@@ -67,229 +42,12 @@ const anomalySingleFactor = 5.0 / 3
 // not a payment outage). Amounts (GMV) need none beyond the score.
 const anomalySingleMinCount = 10
 
-// anomalyCampaignFactor is the factor by which a campaign phase may lower a
-// KPI below its expected value without being flagged: planned phases move
-// KPIs by up to about 3× (the peak day triples traffic; the after-sales lull
-// follows busier pre-sale weeks, which make up its history).
-const anomalyCampaignFactor = 3
-
 // KindHoliday is the kind of the campaigns made from public holidays.
 const KindHoliday = "holiday"
 
 // KindClosure is the campaign kind of a planned closure (a store shut for a
 // day, a stock-take): in its phases nothing is flagged.
 const KindClosure = "closure"
-
-// median of a non-empty slice (sorted in place).
-func median(xs []float64) float64 {
-	slices.Sort(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[n/2-1] + xs[n/2]) / 2
-}
-
-// HistoryCenter is the expected value of a bucket, the median of its
-// history, the history's own spread 1.4826·MAD and its volume: the larger
-// of |expected| and the mean |history|, each value capped at |expected| + 6
-// robust spreads (the larger of 1.4826·MAD and √|expected|), so that one
-// past burst is not volume (a history of mostly zeros, expected 0, keeps
-// its plain mean); ok is false with fewer than 3 values. The history is not
-// modified.
-func HistoryCenter(history []float64) (expected, madSpread, volume float64, ok bool) {
-	if len(history) < anomalyMinHistory {
-		return 0, 0, 0, false
-	}
-	h := slices.Clone(history)
-	m := median(h)
-	for i := range h {
-		h[i] = math.Abs(history[i] - m)
-	}
-	mad := MADScale * median(h)
-	capv := math.Inf(1)
-	if m != 0 {
-		capv = math.Abs(m) + anomalyWinsor*math.Max(mad, math.Sqrt(math.Abs(m)))
-	}
-	mean := 0.0
-	for _, v := range history {
-		mean += math.Min(math.Abs(v), capv) / float64(len(history))
-	}
-	return m, mad, math.Max(math.Abs(m), mean), true
-}
-
-// Residual is one history value against its bucket's expected value, for
-// the noise level: Den is the value's denominator (ratios only), Clean
-// says it lies outside every campaign phase.
-type Residual struct {
-	Value, Expected, Den float64
-	Clean                bool
-}
-
-// NoiseLevel is a series' noise per unit of volume, from the deviations of
-// its history values from their buckets' expected values. Sums: the variance
-// per unit of the expected value, Σ(h − m)² / Σ|m| (1 for Poisson counts;
-// the mean squared order value over the mean order value for GMV, whose
-// large single orders make it heavy-tailed). Ratios: the variance of the
-// ratio times its denominator, mean((r − m)²·D), so a ratio over few orders
-// is noisier than one over many. It uses the clean values (outside campaign
-// phases, against an expected value from clean values): a mean, since the
-// rare large deviations are the noise that matters, but winsorised: each
-// per-unit deviation (|h − m|/√|m|, or |r − m|·√D) is capped at 6 robust
-// spreads (1.4826 × their median; not capped where the median is 0, a
-// history mostly exactly on its expected values), so that one past burst, itself an
-// anomaly, does not widen the band. With fewer than 24 clean values (a range
-// inside a long campaign, whose phases move the history) sums and ratios
-// take a robust estimate from all values (the square of 1.4826 × the median
-// per-unit deviation) and counts the Poisson level. Count KPIs are at least
-// Poisson (1).
-func NoiseLevel(rs []Residual, ratio, counts bool) float64 {
-	var clean, all []float64 // per-unit deviations, and the units of the clean ones
-	var units []float64
-	for _, r := range rs {
-		d, u := r.Value-r.Expected, math.Abs(r.Expected)
-		if ratio {
-			if r.Den <= 0 {
-				continue
-			}
-			d, u = d*math.Sqrt(r.Den), 1
-		}
-		if u == 0 {
-			continue
-		}
-		x := math.Abs(d) / math.Sqrt(u)
-		all = append(all, x)
-		if r.Clean {
-			clean = append(clean, x)
-			units = append(units, u)
-		}
-	}
-	level := 0.0
-	switch {
-	case len(clean) >= anomalyMinResiduals:
-		capx := anomalyWinsor * MADScale * median(slices.Clone(clean))
-		if capx == 0 { // most values exactly on their expected value: no robust scale to cap by
-			capx = math.Inf(1)
-		}
-		var sq, su float64
-		for i, x := range clean {
-			x = math.Min(x, capx)
-			sq += x * x * units[i]
-			su += units[i]
-		}
-		if su > 0 {
-			level = sq / su
-		}
-	case len(all) >= anomalyMinHistory && !counts:
-		s := MADScale * median(all)
-		level = s * s
-	}
-	if counts {
-		level = math.Max(level, 1)
-	}
-	return level
-}
-
-// Spread is the scale of a bucket's deviations: the largest of the
-// history's own spread (1.4826·MAD), 5 % of |expected| and the noise floor
-// — √(level·volume) for sums (volume: the larger of |expected| and the
-// history's mean), √(level / den) for ratios (den: the bucket's denominator;
-// no floor when it is 0).
-func Spread(expected, madSpread, volume, level, den float64, ratio bool) float64 {
-	s := math.Max(madSpread, anomalyRelFloor*math.Abs(expected))
-	switch {
-	case ratio && den > 0:
-		s = math.Max(s, math.Sqrt(level/den))
-	case !ratio:
-		s = math.Max(s, math.Sqrt(level*volume))
-	}
-	return s
-}
-
-// Calendar states of a bucket for the flags.
-const (
-	DayOrdinary = iota
-	DayPlanned  // a campaign phase or a public holiday: planned moves are not anomalies
-	DayClosed   // a planned closure: nothing is flagged
-)
-
-// Flags marks the anomalies of a series from its scores, looking back only
-// (so a bucket's flag does not depend on the buckets after it, nor on where
-// the range ends): a bucket is flagged when its score is beyond ±k and so
-// is the previous bucket's in the same direction — one odd bucket (a single
-// large order, a quiet night hour) is noise, an incident lasts — or when
-// its score alone is beyond ±5k/3 (±5 at k = 3) with the events behind it
-// (single): an extreme bucket. prev is
-// the direction (−1, 0, +1) of the bucket before the first, which the caller
-// computes from its own history. On planned days (days[i] DayPlanned: a
-// campaign phase, a public holiday) a move in the KPI's better direction
-// (better: +1 higher, −1 lower) is never beyond, and a move in the worse
-// direction only past a factor of 3 (below a third of the expected value,
-// or above three times the history's volume); on closed days nothing is.
-// single[i] says whether bucket i has the events to be flagged alone (nil:
-// every bucket). Null scores give null flags and break runs.
-func Flags(values, expected, volume, scores []*float64, days []int, single []bool, k float64, better, prev int) []*float64 {
-	out := make([]*float64, len(scores))
-	for i, z := range scores {
-		d := direction(z, values[i], expected[i], volume[i], days[i], k, better)
-		if z != nil {
-			f := 0.0
-			alone := math.Abs(*z) > anomalySingleFactor*k && (single == nil || single[i])
-			if d != 0 && (prev == d || alone) {
-				f = 1
-			}
-			out[i] = ptr(f)
-		}
-		prev = d
-	}
-	return out
-}
-
-// direction is +1 or −1 when the score z is beyond ±k (and the calendar
-// does not explain it), else 0.
-func direction(z, value, expected, volume *float64, day int, k float64, better int) int {
-	if z == nil {
-		return 0
-	}
-	d := 0
-	switch {
-	case *z > k:
-		d = 1
-	case *z < -k:
-		d = -1
-	}
-	switch {
-	case d == 0 || day == DayOrdinary:
-	case day == DayClosed || d == better:
-		d = 0
-	case d < 0 && *value >= *expected/anomalyCampaignFactor:
-		d = 0
-	case d > 0 && *value <= *volume*anomalyCampaignFactor:
-		d = 0
-	}
-	return d
-}
-
-// Score is the deviation of v from the expected value m in spreads s. On the
-// square-root scale (sq; m > 0) it is 2·√m·(√v − √m) / s: the same near m,
-// compressed for large values and stretched for small ones, as the noise of
-// counts and amounts (a few large orders) is skewed.
-func Score(v, m, u, s float64, sq bool) float64 {
-	if !sq || v <= m || m < 0 {
-		return (v - m) / s
-	}
-	return 2 * math.Sqrt(u) * (math.Sqrt(v) - math.Sqrt(m)) / s
-}
-
-// BandLimits are the values whose score is ∓k.
-func BandLimits(m, u, s, k float64, sq bool) (lower, upper float64) {
-	if !sq || m < 0 || u <= 0 {
-		return m - k*s, m + k*s
-	}
-	d := k * s / (2 * math.Sqrt(u))
-	r := math.Sqrt(m)
-	return m - k*s, (r + d) * (r + d)
-}
 
 // anomalyPlan is the history of one query: the range's buckets extended
 // back by a noise window (the cells), their values, the same cells w weeks
@@ -389,14 +147,14 @@ func (ev *evaluation) campaignFilter(groups []string) map[string][]string {
 
 // inCampaign says whether [start, end) overlaps any phase of a matching campaign.
 func inCampaign(camps []calendar.Campaign, filters map[string][]string, start, end time.Time) bool {
-	return calendarDay(camps, filters, start, end) != DayOrdinary
+	return calendarDay(camps, filters, start, end) != band.DayOrdinary
 }
 
-// calendarDay is the calendar state of [start, end): DayClosed in a phase
-// of a matching closure, DayPlanned in a phase of any other matching
-// campaign (public holidays included), else DayOrdinary.
+// calendarDay is the calendar state of [start, end): band.DayClosed in a phase
+// of a matching closure, band.DayPlanned in a phase of any other matching
+// campaign (public holidays included), else band.DayOrdinary.
 func calendarDay(camps []calendar.Campaign, filters map[string][]string, start, end time.Time) int {
-	state := DayOrdinary
+	state := band.DayOrdinary
 	for _, c := range camps {
 		if !campaignMatches(c, filters) {
 			continue
@@ -406,9 +164,9 @@ func calendarDay(camps []calendar.Campaign, filters map[string][]string, start, 
 				continue
 			}
 			if c.Kind == KindClosure {
-				return DayClosed
+				return band.DayClosed
 			}
-			state = DayPlanned
+			state = band.DayPlanned
 		}
 	}
 	return state
@@ -419,7 +177,7 @@ func calendarDay(camps []calendar.Campaign, filters map[string][]string, start, 
 type cellHistory struct {
 	expected, madSpread, volume float64
 	ok                          bool
-	rs                          []Residual
+	rs                          []band.Residual
 	valid                       int // history weeks after the series' first day with data
 }
 
@@ -457,7 +215,7 @@ func (ev *evaluation) cellHistories(p *anomalyPlan, key string, filter map[strin
 	cells := make([]cellHistory, p.cells.Len())
 	for c, start := range p.cells.Starts {
 		lo := dayIndex(localday.ShiftDays(start, -7*p.weeks-1, ev.e.Location))
-		var all, clean []Residual
+		var all, clean []band.Residual
 		valid := 0
 		for w, b := range p.hist {
 			// the bucket at the same local time w+1 weeks earlier (by index
@@ -471,7 +229,7 @@ func (ev *evaluation) cellHistories(p *anomalyPlan, key string, filter map[strin
 			if hist[w][j] == nil {
 				continue
 			}
-			r := Residual{Value: *hist[w][j], Clean: calendarDay(p.camps, filter, b.Starts[j], b.EndOf(j)) == DayOrdinary}
+			r := band.Residual{Value: *hist[w][j], Clean: calendarDay(p.camps, filter, b.Starts[j], b.EndOf(j)) == band.DayOrdinary}
 			if ratio {
 				r.Den = p.fetched[w].operand(*ev.k.Den, key, j)
 			}
@@ -480,7 +238,7 @@ func (ev *evaluation) cellHistories(p *anomalyPlan, key string, filter map[strin
 				clean = append(clean, r)
 			}
 		}
-		if len(clean) >= anomalyMinHistory {
+		if len(clean) >= band.MinHistory {
 			all = clean
 		} else {
 			for i := range all {
@@ -491,7 +249,7 @@ func (ev *evaluation) cellHistories(p *anomalyPlan, key string, filter map[strin
 		for i, r := range all {
 			values[i] = r.Value
 		}
-		m, mad, u, ok := HistoryCenter(values)
+		m, mad, u, ok := band.HistoryCenter(values)
 		cells[c] = cellHistory{expected: m, madSpread: mad, volume: u, ok: ok, valid: valid}
 		if !ok {
 			continue
@@ -534,7 +292,7 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 	days := make([]int, n)
 	single := make([]bool, n)
 	volumes := make([]*float64, n)
-	var window []Residual
+	var window []band.Residual
 	// the cells shown and the one before them (its direction counts for
 	// the first): the cells before are only the noise window's history
 	need := max(0, p.cells.Index(cur.Start())-1)
@@ -547,7 +305,7 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 		for w := max(0, c-p.win+1); w <= c; w++ {
 			window = append(window, cells[w].rs...)
 		}
-		level := NoiseLevel(window, ratio, counts)
+		level := band.NoiseLevel(window, ratio, counts)
 		m, u := ch.expected, ch.volume
 		den := 0.0
 		if ratio {
@@ -557,13 +315,13 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 			u = math.Max(u, 1) // a history of zeros still has Poisson noise
 		}
 		volumes[c] = ptr(u)
-		s := Spread(m, ch.madSpread, u, level, den, ratio)
-		lo, hi := BandLimits(m, u, s, p.k, sqrtScale)
+		s := band.Spread(m, ch.madSpread, u, level, den, ratio)
+		lo, hi := band.BandLimits(m, u, s, p.k, sqrtScale)
 		outs[0][c], outs[1][c], outs[2][c] = ptr(m), ptr(lo), ptr(hi)
 		if vals[c] == nil || s == 0 || p.cells.EndOf(c).After(ev.now) {
 			continue
 		}
-		outs[3][c] = ptr(Score(*vals[c], m, u, s, sqrtScale))
+		outs[3][c] = ptr(band.Score(*vals[c], m, u, s, sqrtScale))
 		days[c] = calendarDay(p.camps, filter, p.cells.Starts[c], p.cells.EndOf(c))
 		switch {
 		case ratio:
@@ -578,7 +336,7 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 	if ev.k.Direction == kpi.LowerIsBetter {
 		better = -1
 	}
-	flags := Flags(vals, outs[0], volumes, outs[3], days, single, p.k, better, 0)
+	flags := band.Flags(vals, outs[0], volumes, outs[3], days, single, p.k, better, 0)
 
 	out := make([]Series, 5)
 	for j, role := range []string{RoleExpected, RoleLower, RoleUpper, RoleScore, RoleAnomaly} {
@@ -606,7 +364,7 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 // history weeks since the series' first day with data, else "".
 func (ev *evaluation) learning(p *anomalyPlan, key string, cells []cellHistory) string {
 	last := len(cells) - 1
-	if last < 0 || cells[last].valid >= anomalyMinHistory {
+	if last < 0 || cells[last].valid >= band.MinHistory {
 		return ""
 	}
 	started := ev.seriesDays(p, key)
@@ -617,12 +375,12 @@ func (ev *evaluation) learning(p *anomalyPlan, key string, cells []cellHistory) 
 			break
 		}
 	}
-	need := 7 * anomalyMinHistory
+	need := 7 * band.MinHistory
 	if first < 0 {
-		return fmt.Sprintf("learning: no data yet, 0 days of %d (no band until the series has %d weeks of history)", need, anomalyMinHistory)
+		return fmt.Sprintf("learning: no data yet, 0 days of %d (no band until the series has %d weeks of history)", need, band.MinHistory)
 	}
 	have := max(0, p.days.Index(p.cells.Starts[last])-first-1)
-	return fmt.Sprintf("learning: %d days of %d (no band until the series has %d weeks of history)", min(have, need-1), need, anomalyMinHistory)
+	return fmt.Sprintf("learning: %d days of %d (no band until the series has %d weeks of history)", min(have, need-1), need, band.MinHistory)
 }
 
 // AnomalyRegion is a run of consecutive flagged buckets of one series.

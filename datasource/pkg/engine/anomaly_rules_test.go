@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/storepulse/storepulse/datasource/pkg/analysis/band"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/holidays"
 	"github.com/storepulse/storepulse/internal/schema"
@@ -76,7 +77,7 @@ func TestAnomalyColdStart(t *testing.T) {
 		}
 	}
 	require.Len(t, hist, 3)
-	want := median(hist)
+	want := band.Median(hist)
 	require.Greater(t, want, 30.0)
 	require.InDelta(t, want, *res.Series[1].Values[2], 1e-9, "expected: the median of the 3 weeks open")
 	for _, f := range res.Series[5].Values[:2] {
@@ -173,7 +174,7 @@ func TestAnomalyHolidays(t *testing.T) {
 			}
 		}
 	}
-	require.InDelta(t, median(hist), *withHol.Series[1].Values[0], 1e-9, "the median of weeks 2-4")
+	require.InDelta(t, band.Median(hist), *withHol.Series[1].Values[0], 1e-9, "the median of weeks 2-4")
 	none := run(`{"kpi":"orders","interval":"1h","anomaly":{"weeks":4,"holidays":[]}}`, later)
 	require.NotEqual(t, *withHol.Series[1].Values[0], *none.Series[1].Values[0], "[]: no holidays, Thanksgiving is history")
 

@@ -3,6 +3,8 @@ package engine
 import (
 	"math"
 	"slices"
+
+	"github.com/storepulse/storepulse/datasource/pkg/analysis/band"
 )
 
 // Life-cycle stages, in the order of their stage codes 1..4.
@@ -105,7 +107,7 @@ func ClassifyLifecycle(weekly []float64) (string, LifecycleTrend, bool) {
 		}
 	}
 	for i := lifecycleLevelWeeks; i <= len(kept); i++ {
-		m := median(slices.Clone(kept[i-lifecycleLevelWeeks : i]))
+		m := band.Median(slices.Clone(kept[i-lifecycleLevelWeeks : i]))
 		tr.Peak = math.Max(tr.Peak, m)
 		tr.Level = m
 	}
@@ -141,5 +143,5 @@ func theilSen(xs, ys []float64) float64 {
 	if len(slopes) == 0 {
 		return 0
 	}
-	return median(slopes)
+	return band.Median(slopes)
 }
