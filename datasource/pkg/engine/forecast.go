@@ -8,6 +8,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/storepulse/storepulse/datasource/pkg/analysis/holtwinters"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/localday"
@@ -200,7 +201,7 @@ func (e *Engine) Forecast(ctx context.Context, req Request) (*ForecastResult, er
 type forecastOperand struct {
 	y       []float64
 	partial float64
-	fit     *hwFit
+	fit     *holtwinters.Model
 }
 
 // value is the KPI of cumulated operands: the sum, or num/den (null for a
@@ -240,7 +241,7 @@ func (ev *evaluation) forecastSeries(p *forecastPlan, fh, fp *fetched, key strin
 	for j := range ops {
 		ops[j].y = ops[j].y[first:]
 		var ok bool
-		if ops[j].fit, ok = fitHoltWinters(ops[j].y, p.season); !ok {
+		if ops[j].fit, ok = holtwinters.Fit(ops[j].y, p.season); !ok {
 			modelled = false
 		}
 	}
@@ -279,10 +280,10 @@ func (ev *evaluation) forecastSeries(p *forecastPlan, fh, fp *fetched, key strin
 	}
 	paths := make([][]float64, len(ops)) // cumulative projected path per operand
 	for j, op := range ops {
-		f := op.fit.forecast(n, H)
+		f := op.fit.Forecast(n, H)
 		if fp != nil { // the current bucket already holds part of its forecast
 			f[0] -= op.partial
-			if op.fit.nonNeg && f[0] < 0 {
+			if op.fit.NonNeg && f[0] < 0 {
 				f[0] = 0
 			}
 		}
@@ -303,7 +304,7 @@ func (ev *evaluation) forecastSeries(p *forecastPlan, fh, fp *fetched, key strin
 	low, high := ev.forecastBand(p, ops, H)
 	nonNeg := true
 	for _, op := range ops {
-		nonNeg = nonNeg && op.fit.nonNeg
+		nonNeg = nonNeg && op.fit.NonNeg
 	}
 	floor := math.Inf(-1)
 	switch {
@@ -318,7 +319,7 @@ func (ev *evaluation) forecastSeries(p *forecastPlan, fh, fp *fetched, key strin
 	// The backtests alone can be too few or too alike (a short history).
 	sigma := math.NaN()
 	if ev.k.Kind == kpi.KindSum {
-		sigma = ops[0].fit.rmse()
+		sigma = ops[0].fit.RMSE()
 	}
 	for h := range H {
 		if fc.Values[h+1] == nil {
@@ -365,7 +366,7 @@ func (ev *evaluation) forecastBand(p *forecastPlan, ops []forecastOperand, H int
 		}
 		fs := make([][]float64, len(ops))
 		for j, op := range ops {
-			fs[j] = op.fit.forecast(o, H)
+			fs[j] = op.fit.Forecast(o, H)
 			base[j] = 0
 			for _, v := range op.y[o-p.elapsed : o] {
 				base[j] += v

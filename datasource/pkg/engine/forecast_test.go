@@ -172,3 +172,16 @@ func TestForecastActualSoFar(t *testing.T) {
 		require.Nil(t, v, "a series needs two seasons of its own history (the buckets before its first data do not count)")
 	}
 }
+
+func TestQuantile(t *testing.T) {
+	xs := []float64{1, 2, 3, 4, 5}
+	for _, tt := range []struct{ q, want float64 }{{0, 1}, {0.1, 1.4}, {0.5, 3}, {0.9, 4.6}, {1, 5}} {
+		require.InDelta(t, tt.want, quantile(xs, tt.q), 1e-12, "q %v", tt.q)
+	}
+	require.InDelta(t, 7.0, quantile([]float64{7}, 0.9), 0)
+}
+
+// dailyShape is a sales day: quiet nights, lunch and evening peaks.
+func dailyShape() []float64 {
+	return []float64{2, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 7, 6, 5, 5, 5, 5, 6, 7, 8, 8, 6, 4}
+}

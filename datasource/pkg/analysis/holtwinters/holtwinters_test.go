@@ -1,4 +1,4 @@
-package engine
+package holtwinters
 
 import (
 	"math"
@@ -38,10 +38,10 @@ func TestHoltWinters(t *testing.T) {
 			for i := range y {
 				y[i] = tt.y(i)
 			}
-			f, ok := fitHoltWinters(y, tt.m)
+			f, ok := Fit(y, tt.m)
 			require.True(t, ok)
 			got, want := 0.0, 0.0
-			for i, v := range f.forecast(tt.n, tt.h) {
+			for i, v := range f.Forecast(tt.n, tt.h) {
 				got += v
 				want += tt.want(tt.n + i)
 			}
@@ -51,21 +51,21 @@ func TestHoltWinters(t *testing.T) {
 }
 
 func TestHoltWintersEdges(t *testing.T) {
-	_, ok := fitHoltWinters(make([]float64, 47), 24)
+	_, ok := Fit(make([]float64, 47), 24)
 	require.False(t, ok, "fewer than two seasons")
 
-	zeros, ok := fitHoltWinters(make([]float64, 48), 24)
+	zeros, ok := Fit(make([]float64, 48), 24)
 	require.True(t, ok, "a series of zeros is a valid (additive) series")
-	require.Equal(t, make([]float64, 5), zeros.forecast(48, 5))
+	require.Equal(t, make([]float64, 5), zeros.Forecast(48, 5))
 
 	// A falling series of sales is floored at 0, never forecast negative.
 	y := make([]float64, 72)
 	for i := range y {
 		y[i] = math.Max(0, 300-5*float64(i))
 	}
-	f, ok := fitHoltWinters(y, 24)
+	f, ok := Fit(y, 24)
 	require.True(t, ok)
-	for _, v := range f.forecast(72, 48) {
+	for _, v := range f.Forecast(72, 48) {
 		require.GreaterOrEqual(t, v, 0.0)
 	}
 
@@ -78,15 +78,7 @@ func TestHoltWintersEdges(t *testing.T) {
 			y[i] = 1000 // a jump on the last day: unknown at origin 72
 		}
 	}
-	f, ok = fitHoltWinters(y, 24)
+	f, ok = Fit(y, 24)
 	require.True(t, ok)
-	require.Less(t, f.forecast(72, 1)[0], 500.0)
-}
-
-func TestQuantile(t *testing.T) {
-	xs := []float64{1, 2, 3, 4, 5}
-	for _, tt := range []struct{ q, want float64 }{{0, 1}, {0.1, 1.4}, {0.5, 3}, {0.9, 4.6}, {1, 5}} {
-		require.InDelta(t, tt.want, quantile(xs, tt.q), 1e-12, "q %v", tt.q)
-	}
-	require.InDelta(t, 7.0, quantile([]float64{7}, 0.9), 0)
+	require.Less(t, f.Forecast(72, 1)[0], 500.0)
 }

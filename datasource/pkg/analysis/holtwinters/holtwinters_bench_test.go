@@ -1,4 +1,4 @@
-package engine
+package holtwinters
 
 import (
 	"math"
@@ -15,7 +15,7 @@ func BenchmarkFitHoltWinters(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for range b.N {
-		if _, ok := fitHoltWinters(y, 24); !ok {
+		if _, ok := Fit(y, 24); !ok {
 			b.Fatal("no fit")
 		}
 	}

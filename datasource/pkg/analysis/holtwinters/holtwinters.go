@@ -1,13 +1,13 @@
-package engine
-
-import "math"
-
-// Holt-Winters (triple exponential smoothing) with an additive or a
-// multiplicative season, written out here: the Go packages found were
+// Package holtwinters is Holt-Winters (triple exponential smoothing) with an
+// additive or a multiplicative season, the model behind the datasource's
+// forecasts. It is written out here: the Go packages found were
 // unmaintained or pulled in a whole query engine, and the method fits on a
 // page. The smoothing parameters are fitted by minimising the one-step-ahead
 // squared error over a small grid; both season forms are tried and the one
 // with the smaller error is kept.
+package holtwinters
+
+import "math"
 
 // hwGrid are the smoothing parameters tried: level α, trend β, season γ.
 func hwGrid() (alphas, betas, gammas []float64) {
@@ -17,24 +17,24 @@ func hwGrid() (alphas, betas, gammas []float64) {
 // hwEps guards the multiplicative form against dividing by a zero season or level.
 const hwEps = 1e-9
 
-// hwFit is a fitted model with its state after every observation, so that it
+// Model is a fitted model with its state after every observation, so that it
 // can forecast from any past origin (the backtests of the band).
-type hwFit struct {
+type Model struct {
 	m                  int
 	mult               bool
 	alpha, beta, gamma float64
 	sse                float64
 	steps              int  // one-step errors in sse
-	nonNeg             bool // every observation ≥ 0: forecasts are floored at 0
+	NonNeg             bool // every observation ≥ 0: forecasts are floored at 0
 	// level[o], trend[o]: the state having seen observations 0..o-1
 	// (level[0] is the initial state); season[i] is the seasonal index of
 	// time i-m.
 	level, trend, season []float64
 }
 
-// fitHoltWinters fits y (oldest first) with season length m. ok is false
+// Fit fits y (oldest first) with season length m. ok is false
 // with fewer than two whole seasons, or when no form gives a finite fit.
-func fitHoltWinters(y []float64, m int) (*hwFit, bool) {
+func Fit(y []float64, m int) (*Model, bool) {
 	if m < 2 || len(y) < 2*m {
 		return nil, false
 	}
@@ -47,7 +47,7 @@ func fitHoltWinters(y []float64, m int) (*hwFit, bool) {
 	// Two fits' state arrays serve the whole grid: the best so far and the
 	// one being tried (a cached wall screen fits on every forecast request;
 	// a fresh state per candidate allocated 2 MB per fit).
-	var best, spare *hwFit
+	var best, spare *Model
 	alphas, betas, gammas := hwGrid()
 	for _, mult := range []bool{false, true} {
 		if mult && !nonNeg {
@@ -62,9 +62,9 @@ func fitHoltWinters(y []float64, m int) (*hwFit, bool) {
 				for _, g := range gammas {
 					f := spare
 					if f == nil {
-						f = &hwFit{}
+						f = &Model{}
 					}
-					f.m, f.mult, f.alpha, f.beta, f.gamma, f.nonNeg = m, mult, a, b, g, nonNeg
+					f.m, f.mult, f.alpha, f.beta, f.gamma, f.NonNeg = m, mult, a, b, g, nonNeg
 					f.run(y, l0, b0, s0)
 					switch {
 					case math.IsNaN(f.sse) || math.IsInf(f.sse, 0):
@@ -132,7 +132,7 @@ func hwInit(y []float64, m int, mult bool) (level, trend float64, season []float
 
 // run smooths y from the initial state, recording the state after each
 // observation and the one-step-ahead squared error after the first season.
-func (f *hwFit) run(y []float64, l0, b0 float64, s0 []float64) {
+func (f *Model) run(y []float64, l0, b0 float64, s0 []float64) {
 	n, m := len(y), f.m
 	f.level = resize(f.level, n+1)
 	f.trend = resize(f.trend, n+1)
@@ -172,9 +172,9 @@ func (f *hwFit) run(y []float64, l0, b0 float64, s0 []float64) {
 	}
 }
 
-// forecast is the h-step-ahead forecast (h = 1..H) from origin o: having
+// Forecast is the h-step-ahead forecast (h = 1..H) from origin o: having
 // seen observations 0..o-1 only. Sums that cannot be negative are floored at 0.
-func (f *hwFit) forecast(o, horizon int) []float64 {
+func (f *Model) Forecast(o, horizon int) []float64 {
 	out := make([]float64, horizon)
 	l, b := f.level[o], f.trend[o]
 	for h := 1; h <= horizon; h++ {
@@ -188,7 +188,7 @@ func (f *hwFit) forecast(o, horizon int) []float64 {
 		if f.mult {
 			v = (l + float64(h)*b) * s
 		}
-		if f.nonNeg && v < 0 {
+		if f.NonNeg && v < 0 {
 			v = 0
 		}
 		out[h-1] = v
@@ -196,8 +196,8 @@ func (f *hwFit) forecast(o, horizon int) []float64 {
 	return out
 }
 
-// rmse is the root mean square of the one-step-ahead errors of the fit.
-func (f *hwFit) rmse() float64 {
+// RMSE is the root mean square of the one-step-ahead errors of the fit.
+func (f *Model) RMSE() float64 {
 	if f.steps == 0 {
 		return 0
 	}
