@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/storepulse/storepulse/ingest/consolidate"
 	"github.com/storepulse/storepulse/ingest/sim"
@@ -594,10 +595,10 @@ func (hb *historyBench) rawScreen(ctx context.Context, s *historyScreen) (time.D
 	return took, t, err
 }
 
-// frameSums adds up every finite number of the responses' frames: all of
-// them (all), and those of RefID A (a).
-func frameSums(resps []*backend.QueryDataResponse) (all, a float64) {
-	for _, resp := range resps {
+// eachNumber calls fn with every finite number of the responses' numeric
+// fields: the response's index, the RefID, the frame and the field.
+func eachNumber(resps []*backend.QueryDataResponse, fn func(i int, ref string, f *data.Frame, fd *data.Field, v float64)) {
+	for i, resp := range resps {
 		if resp == nil {
 			continue
 		}
@@ -607,50 +608,43 @@ func frameSums(resps []*backend.QueryDataResponse) (all, a float64) {
 					if fd.Type().Time() || !fd.Type().Numeric() {
 						continue
 					}
-					for i := range fd.Len() {
-						v, err := fd.FloatAt(i)
-						if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-							continue
-						}
-						all += v
-						if ref == "A" {
-							a += v
+					for j := range fd.Len() {
+						if v, err := fd.FloatAt(j); err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) {
+							fn(i, ref, f, fd, v)
 						}
 					}
 				}
 			}
 		}
 	}
+}
+
+// frameSums adds up every finite number of the responses' frames: all of
+// them (all), and those of RefID A (a).
+func frameSums(resps []*backend.QueryDataResponse) (all, a float64) {
+	eachNumber(resps, func(_ int, ref string, _ *data.Frame, _ *data.Field, v float64) {
+		all += v
+		if ref == "A" {
+			a += v
+		}
+	})
 	return all, a
 }
 
 // fieldSums adds up each numeric field's finite values, keyed by panel,
-// frame and field name.
+// RefID, frame and field name and labels.
 func fieldSums(s *historyScreen, resps []*backend.QueryDataResponse) map[string]float64 {
 	out := map[string]float64{}
-	for i, resp := range resps {
-		if resp == nil || i >= len(s.Panels) {
-			continue
+	eachNumber(resps, func(i int, ref string, f *data.Frame, fd *data.Field, v float64) {
+		if i >= len(s.Panels) {
+			return
 		}
-		for ref, r := range resp.Responses {
-			for _, f := range r.Frames {
-				for _, fd := range f.Fields {
-					if fd.Type().Time() || !fd.Type().Numeric() {
-						continue
-					}
-					key := fmt.Sprintf("%s %s / %s / %s", s.Panels[i].Title, ref, f.Name, fd.Name)
-					if fd.Labels != nil {
-						key += " " + fd.Labels.String()
-					}
-					for j := range fd.Len() {
-						if v, err := fd.FloatAt(j); err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) {
-							out[key] += v
-						}
-					}
-				}
-			}
+		key := fmt.Sprintf("%s %s / %s / %s", s.Panels[i].Title, ref, f.Name, fd.Name)
+		if fd.Labels != nil {
+			key += " " + fd.Labels.String()
 		}
-	}
+		out[key] += v
+	})
 	return out
 }
 
