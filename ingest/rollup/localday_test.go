@@ -44,7 +44,7 @@ func TestDailySketchStampsWithoutMidnight(t *testing.T) {
 // TestDayStampsEveryZone walks every zone of Go's tz database: around each
 // transition from 2000 to 2030 a daily sketch is stamped at the first
 // instant of its local date as the independent oracle finds it — the same
-// instants the datasource's day buckets start at (engine.TestBucketsEveryZone).
+// instants the datasource's day buckets start at (bucket.TestBucketsEveryZone).
 func TestDayStampsEveryZone(t *testing.T) {
 	zones, err := localdaytest.Zones()
 	require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	"github.com/storepulse/storepulse/datasource/pkg/analysis/band"
+	"github.com/storepulse/storepulse/datasource/pkg/bucket"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/kpi"
@@ -58,20 +59,20 @@ type anomalyPlan struct {
 	// cells are the range's buckets extended back by the noise window and
 	// one more bucket: each bucket's noise level and the previous bucket's
 	// direction come from cells of their own, whatever the range.
-	cells   Buckets
+	cells   bucket.Buckets
 	cur     *fetched // the cells' values (ratios: each bucket's denominator)
-	hist    []Buckets
+	hist    []bucket.Buckets
 	fetched []*fetched
 	// days are the local days from one day before the earliest history
 	// bucket's window to the range's end; daysF their sums: a history
 	// bucket counts only when its series had data on an earlier day.
-	days  Buckets
+	days  bucket.Buckets
 	daysF *fetched
 	camps []calendar.Campaign // campaigns, closures and the market's public holidays
 	win   int                 // the noise window in cells
 }
 
-func checkAnomalyStep(k kpi.KPI, step Step) error {
+func checkAnomalyStep(k kpi.KPI, step bucket.Step) error {
 	if k.Kind == kpi.KindStickiness || k.Kind == kpi.KindCumulative {
 		return pluginErrorf("anomaly is not computed for KPI %s (a %s value has no hour-of-week pattern)", k.ID, k.Kind)
 	}
@@ -82,7 +83,7 @@ func checkAnomalyStep(k kpi.KPI, step Step) error {
 }
 
 // noiseWindow is the number of cells whose history sets a bucket's noise level.
-func noiseWindow(step Step) int {
+func noiseWindow(step bucket.Step) int {
 	return max(1, min(int(anomalyNoiseHours*time.Hour/step.Fixed), anomalyNoiseCells))
 }
 
@@ -91,8 +92,8 @@ func noiseWindow(step Step) int {
 // days), the days with data and the calendar.
 func (ev *evaluation) anomalyHistory(ctx context.Context, a *models.Anomaly, from, to time.Time) (*anomalyPlan, error) {
 	p := &anomalyPlan{k: a.K, weeks: a.Weeks, win: noiseWindow(ev.step)}
-	ext := floor(from, ev.step, ev.e.Location).Add(-time.Duration(p.win+1) * ev.step.Fixed)
-	cells, err := MakeBuckets(ext, to, ev.step, ev.e.Location, ev.now)
+	ext := bucket.Floor(from, ev.step, ev.e.Location).Add(-time.Duration(p.win+1) * ev.step.Fixed)
+	cells, err := bucket.Make(ext, to, ev.step, ev.e.Location, ev.now)
 	if err != nil {
 		return nil, backend.PluginError(err)
 	}
@@ -103,7 +104,7 @@ func (ev *evaluation) anomalyHistory(ctx context.Context, a *models.Anomaly, fro
 	for w := 1; w <= a.Weeks; w++ {
 		hf := localday.ShiftDays(ext, -7*w, ev.e.Location)
 		ht := localday.ShiftDays(to, -7*w, ev.e.Location)
-		b, err := MakeBuckets(hf, ht, ev.step, ev.e.Location, ev.now)
+		b, err := bucket.Make(hf, ht, ev.step, ev.e.Location, ev.now)
 		if err != nil {
 			return nil, backend.PluginError(err)
 		}
@@ -115,8 +116,8 @@ func (ev *evaluation) anomalyHistory(ctx context.Context, a *models.Anomaly, fro
 		p.fetched = append(p.fetched, f)
 	}
 	days := *ev
-	days.step = Step{Calendar: models.IntervalDay}
-	if p.days, err = MakeBuckets(localday.ShiftDays(ext, -7*a.Weeks-1, ev.e.Location), to, days.step, ev.e.Location, ev.now); err != nil {
+	days.step = bucket.Step{Calendar: models.IntervalDay}
+	if p.days, err = bucket.Make(localday.ShiftDays(ext, -7*a.Weeks-1, ev.e.Location), to, days.step, ev.e.Location, ev.now); err != nil {
 		return nil, backend.PluginError(err)
 	}
 	if p.daysF, err = days.fetch(ctx, p.days); err != nil {
@@ -272,7 +273,7 @@ func (ev *evaluation) cellHistories(p *anomalyPlan, key string, filter map[strin
 // partial hour would look low). A series still learning (fewer than 3
 // history weeks since its first day with data at the range's last bucket)
 // carries a notice.
-func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string, cur Buckets) []Series {
+func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string, cur bucket.Buckets) []Series {
 	filter := ev.campaignFilter(groups)
 	counts := ev.k.Unit == kpi.UnitCount && (ev.k.Kind == kpi.KindSum || ev.k.Kind == kpi.KindDistinct)
 	ratio := ev.k.Kind == kpi.KindRatio
@@ -410,9 +411,9 @@ func (e *Engine) AnomalyRegions(ctx context.Context, req Request) (*Result, []An
 	if err != nil {
 		return nil, nil, err
 	}
-	b := Buckets{Starts: res.Times}
+	b := bucket.Buckets{Starts: res.Times}
 	if n := len(res.Times); n > 0 {
-		b.End = next(res.Times[n-1], res.Step, e.Location)
+		b.End = bucket.Next(res.Times[n-1], res.Step, e.Location)
 	}
 	var out []AnomalyRegion
 	for i := 0; i+5 < len(res.Series); i += 6 {

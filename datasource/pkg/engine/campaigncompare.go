@@ -11,6 +11,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/storepulse/storepulse/datasource/pkg/bucket"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/schema"
@@ -58,11 +59,11 @@ func calendarQuery(q models.Query) (models.Query, map[string][]string) {
 // campaigns (returned too).
 func (e *Engine) comparePeriod(ctx context.Context, compare string, cal map[string][]string, from, to time.Time) (time.Time, time.Time, *CampaignMatch, error) {
 	if compare != models.CompareCampaign {
-		pf, err := Shift(from, compare, to.Sub(from), e.Location)
+		pf, err := bucket.Shift(from, compare, to.Sub(from), e.Location)
 		if err != nil {
 			return pf, pf, nil, backend.PluginError(err)
 		}
-		pt, _ := Shift(to, compare, to.Sub(from), e.Location)
+		pt, _ := bucket.Shift(to, compare, to.Sub(from), e.Location)
 		return pf, pt, nil, nil
 	}
 	cs, err := e.Source.Campaigns(ctx)
@@ -82,7 +83,7 @@ func (e *Engine) comparePeriod(ctx context.Context, compare string, cal map[stri
 func (e *Engine) compareInstant(compare string, t, from, to, pt time.Time) time.Time {
 	switch compare {
 	case models.Compare1d, models.Compare1w, models.Compare4w, models.Compare1y:
-		if s, err := Shift(t, compare, to.Sub(from), e.Location); err == nil {
+		if s, err := bucket.Shift(t, compare, to.Sub(from), e.Location); err == nil {
 			return s
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/storepulse/storepulse/datasource/pkg/bucket"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/holidays"
 	"github.com/storepulse/storepulse/internal/kpi"
@@ -73,7 +74,7 @@ type Series struct {
 type Result struct {
 	KPI     kpi.KPI
 	GroupBy []string
-	Step    Step
+	Step    bucket.Step
 	Compare string
 	// Cumulative is the query's cumulative mode ("" for none).
 	Cumulative string
@@ -143,7 +144,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	case distinct:
 		minStep = time.Hour
 	}
-	step, err := ResolveStep(q.Interval, req.From, req.To, req.Interval, req.MaxDataPoints, minStep)
+	step, err := bucket.ResolveStep(q.Interval, req.From, req.To, req.Interval, req.MaxDataPoints, minStep)
 	if err != nil {
 		return nil, backend.PluginError(err)
 	}
@@ -168,7 +169,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	now := e.now()
-	cur, err := MakeBuckets(req.From, req.To, step, e.Location, now)
+	cur, err := bucket.Make(req.From, req.To, step, e.Location, now)
 	if err != nil {
 		return nil, backend.PluginError(err)
 	}
@@ -182,17 +183,17 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	var fp *fetched
-	var prev Buckets
+	var prev bucket.Buckets
 	if q.Compare != models.CompareNone {
 		pf, pt, match, err := e.comparePeriod(ctx, q.Compare, cal, req.From, req.To)
 		if err != nil {
 			return nil, err
 		}
 		res.CompareCampaign = match
-		if prev, err = MakeBuckets(pf, pt, step, e.Location, now); err != nil {
+		if prev, err = bucket.Make(pf, pt, step, e.Location, now); err != nil {
 			return nil, backend.PluginError(err)
 		}
-		prev = cutAtNow(prev, cur, now, e.compareInstant(q.Compare, now, req.From, req.To, pt))
+		prev = bucket.CutAtNow(prev, cur, now, e.compareInstant(q.Compare, now, req.From, req.To, pt))
 		if fp, err = ev.fetch(ctx, prev); err != nil {
 			return nil, err
 		}
@@ -266,7 +267,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 // checkCumulativeStep refuses buckets that can cross the period a cumulative
 // total restarts at: mtd needs a duration, day or month; ytd also allows
 // quarter and year. A range bucket can cross both.
-func checkCumulativeStep(mode string, step Step) error {
+func checkCumulativeStep(mode string, step bucket.Step) error {
 	var ok []string
 	switch mode {
 	case models.CumulativeMTD:
@@ -312,7 +313,7 @@ type evaluation struct {
 	e          *Engine
 	k          kpi.KPI
 	q          models.Query
-	step       Step
+	step       bucket.Step
 	now        time.Time
 	byCategory bool
 }
@@ -384,7 +385,7 @@ func (ev *evaluation) operands() []kpi.Operand {
 }
 
 // fetch reads one period's sums and sketches.
-func (ev *evaluation) fetch(ctx context.Context, b Buckets) (*fetched, error) {
+func (ev *evaluation) fetch(ctx context.Context, b bucket.Buckets) (*fetched, error) {
 	f := &fetched{groups: map[string][]string{}, sums: map[string]map[Term][]float64{},
 		unions: map[string]map[string][]*sketch.Union{}, days: map[string]map[time.Time]*sketch.Union{},
 		baseline: map[string]map[Term]float64{}}
@@ -399,7 +400,7 @@ func (ev *evaluation) fetch(ctx context.Context, b Buckets) (*fetched, error) {
 	ts = slices.Compact(ts)
 	if len(ts) > 0 {
 		spec := SumSpec{Start: b.Start(), Stop: b.End,
-			Every: Grain(ev.step, ev.e.Location, b.Start(), b.End), Terms: ts, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy}
+			Every: bucket.Grain(ev.step, ev.e.Location, b.Start(), b.End), Terms: ts, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy}
 		if ev.step.WholeDays() {
 			spec.DayZone = ev.e.Location
 		}
@@ -455,7 +456,7 @@ func (ev *evaluation) fetch(ctx context.Context, b Buckets) (*fetched, error) {
 	switch last := b.Starts[b.Len()-1]; {
 	case ev.step.IsRange() && !ev.byCategory:
 		specs = ev.rangeSketchSpecs(b.Start(), b.End, kinds)
-	case window == schema.WindowDay && !ev.byCategory && b.End.Before(next(last, ev.step, ev.e.Location)):
+	case window == schema.WindowDay && !ev.byCategory && b.End.Before(bucket.Next(last, ev.step, ev.e.Location)):
 		specs[0].Stop = last
 		specs = append(specs, SketchSpec{Start: last, Stop: b.End, Kinds: kinds, Window: schema.WindowHour, Filters: ev.q.Filters, GroupBy: ev.q.GroupBy})
 	}
@@ -498,7 +499,7 @@ func inSpec(t time.Time, spec SketchSpec) bool {
 }
 
 // fetchSketches merges the sketches of spec into f's buckets b.
-func (ev *evaluation) fetchSketches(ctx context.Context, spec SketchSpec, b Buckets, f *fetched) error {
+func (ev *evaluation) fetchSketches(ctx context.Context, spec SketchSpec, b bucket.Buckets, f *fetched) error {
 	return ev.e.Source.Sketches(ctx, spec, func(r SketchRow) error {
 		i := b.Index(r.Time)
 		if i < 0 || !inSpec(r.Time, spec) {
@@ -520,7 +521,7 @@ func (ev *evaluation) fetchSketches(ctx context.Context, spec SketchSpec, b Buck
 			return backend.DownstreamError(fmt.Errorf("InfluxDB returned an undecodable %s sketch at %s: %w", r.Kind, r.Time.Format(time.RFC3339), err))
 		}
 		if ev.k.Kind == kpi.KindStickiness {
-			day := midnight(r.Time, ev.e.Location)
+			day := bucket.Midnight(r.Time, ev.e.Location)
 			if f.days[key] == nil {
 				f.days[key] = map[time.Time]*sketch.Union{}
 			}
@@ -554,7 +555,7 @@ func (f *fetched) operand(o kpi.Operand, key string, i int) float64 {
 }
 
 // compute evaluates the KPI per bucket for one series.
-func (ev *evaluation) compute(f *fetched, key string, b Buckets) []*float64 {
+func (ev *evaluation) compute(f *fetched, key string, b bucket.Buckets) []*float64 {
 	out := make([]*float64, b.Len())
 	k := ev.k
 	running := 0.0

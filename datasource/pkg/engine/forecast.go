@@ -9,6 +9,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	"github.com/storepulse/storepulse/datasource/pkg/analysis/holtwinters"
+	"github.com/storepulse/storepulse/datasource/pkg/bucket"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/localday"
@@ -54,7 +55,7 @@ type ForecastResult struct {
 	GroupBy []string
 	Horizon string
 	// Step is the model's bucket: 1h for the day, a day for the month.
-	Step                   Step
+	Step                   bucket.Step
 	PeriodStart, PeriodEnd time.Time
 	At                     time.Time // min(to, now)
 	// Series per series key: actual, forecast, lower, upper and target
@@ -66,12 +67,12 @@ type ForecastResult struct {
 // buckets (ending at the start of the current bucket), the current bucket's
 // partial part [cur, at) and the buckets left to the period's end.
 type forecastPlan struct {
-	step    Step
+	step    bucket.Step
 	season  int
 	at, cur time.Time
 	p0, p1  time.Time
-	hist    Buckets
-	rest    Buckets
+	hist    bucket.Buckets
+	rest    bucket.Buckets
 	elapsed int // whole buckets of the period in hist (its last ones)
 }
 
@@ -81,20 +82,20 @@ func planForecast(horizon string, at time.Time, loc *time.Location) (*forecastPl
 	histDays := forecastDayHistory
 	switch horizon {
 	case models.HorizonDay:
-		p.step, p.season = Step{Fixed: time.Hour}, 24
-		p.p0 = midnight(last, loc)
+		p.step, p.season = bucket.Step{Fixed: time.Hour}, 24
+		p.p0 = bucket.Midnight(last, loc)
 		p.p1 = localday.Next(p.p0, loc)
 	case models.HorizonMonth:
-		p.step, p.season = Step{Calendar: models.IntervalDay}, 7
-		p.p0 = floor(last, Step{Calendar: models.IntervalMonth}, loc)
+		p.step, p.season = bucket.Step{Calendar: models.IntervalDay}, 7
+		p.p0 = bucket.Floor(last, bucket.Step{Calendar: models.IntervalMonth}, loc)
 		p.p1 = localday.AddMonths(p.p0, 1, loc)
 		histDays = forecastMonthHistory
 	default:
 		return nil, pluginErrorf("forecast horizon must be day or month, got %q", horizon)
 	}
-	p.cur = floor(at, p.step, loc)
+	p.cur = bucket.Floor(at, p.step, loc)
 	var err error
-	if p.hist, err = MakeBuckets(localday.AddDays(p.p0, -histDays, loc), p.cur, p.step, loc, p.cur); err != nil {
+	if p.hist, err = bucket.Make(localday.AddDays(p.p0, -histDays, loc), p.cur, p.step, loc, p.cur); err != nil {
 		return nil, backend.PluginError(err)
 	}
 	for _, s := range p.hist.Starts {
@@ -103,7 +104,7 @@ func planForecast(horizon string, at time.Time, loc *time.Location) (*forecastPl
 		}
 	}
 	if p.cur.Before(p.p1) {
-		if p.rest, err = MakeBuckets(p.cur, p.p1, p.step, loc, p.p1); err != nil {
+		if p.rest, err = bucket.Make(p.cur, p.p1, p.step, loc, p.p1); err != nil {
 			return nil, backend.PluginError(err)
 		}
 	}
@@ -152,12 +153,12 @@ func (e *Engine) Forecast(ctx context.Context, req Request) (*ForecastResult, er
 	}
 	var fp *fetched
 	if at.After(p.cur) {
-		if fp, err = ev.fetch(ctx, Buckets{Starts: []time.Time{p.cur}, End: at}); err != nil {
+		if fp, err = ev.fetch(ctx, bucket.Buckets{Starts: []time.Time{p.cur}, End: at}); err != nil {
 			return nil, err
 		}
 	}
 	keys := fh.keys(len(q.GroupBy), fp)
-	tgt, terr := planTarget(k, q, Step{Calendar: q.Forecast.Horizon})
+	tgt, terr := planTarget(k, q, bucket.Step{Calendar: q.Forecast.Horizon})
 	if terr != nil {
 		tgt = nil // a target is optional here: the query's filters rule it out
 	}
@@ -170,7 +171,7 @@ func (e *Engine) Forecast(ctx context.Context, req Request) (*ForecastResult, er
 	}
 	var targets map[string]map[int64]float64
 	if tgt != nil {
-		if targets, err = ev.targets(ctx, tgt, Buckets{Starts: []time.Time{p.p0}, End: p.p1}); err != nil {
+		if targets, err = ev.targets(ctx, tgt, bucket.Buckets{Starts: []time.Time{p.p0}, End: p.p1}); err != nil {
 			return nil, err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/storepulse/storepulse/datasource/pkg/bucket"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/schema"
 	"github.com/storepulse/storepulse/internal/sketch"
@@ -161,11 +162,11 @@ func (e *Engine) funnelDistinct(ctx context.Context, req Request, kinds []string
 	}
 	q := req.Query
 	byCategory := len(q.Filters[schema.TagCategory]) > 0 || slices.Contains(q.GroupBy, schema.TagCategory)
-	step := Step{Calendar: models.IntervalRange, Unit: time.Hour}
+	step := bucket.Step{Calendar: models.IntervalRange, Unit: time.Hour}
 	if byCategory {
 		step.Unit = 24 * time.Hour // only daily sketches carry the category
 	}
-	b, err := MakeBuckets(req.From, req.To, step, e.Location, e.now())
+	b, err := bucket.Make(req.From, req.To, step, e.Location, e.now())
 	if err != nil {
 		return nil, backend.PluginError(err)
 	}

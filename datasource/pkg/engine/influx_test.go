@@ -12,6 +12,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/stretchr/testify/require"
 
+	"github.com/storepulse/storepulse/datasource/pkg/bucket"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/ingest/event"
 	"github.com/storepulse/storepulse/ingest/rollup"
@@ -140,7 +141,7 @@ func TestEngineAgainstInfluxDB(t *testing.T) {
 
 	e := &Engine{Catalog: kpi.Default(), Source: &InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket}, Location: sh,
 		SeriesLimit: 100, Now: func() time.Time { return from.AddDate(0, 0, 10) }}
-	day := func(t time.Time) time.Time { return midnight(t, sh) }
+	day := func(t time.Time) time.Time { return bucket.Midnight(t, sh) }
 	hour := func(t time.Time) time.Time { return t.Truncate(time.Hour) }
 	tests := []struct {
 		name     string

@@ -11,6 +11,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/stretchr/testify/require"
 
+	"github.com/storepulse/storepulse/datasource/pkg/bucket"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/ingest/event"
 	"github.com/storepulse/storepulse/ingest/rollup"
@@ -93,7 +94,7 @@ func TestTransformsAgainstInfluxDB(t *testing.T) {
 	e := &Engine{Catalog: kpi.Default(), Source: &InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket},
 		Location: sh, SeriesLimit: 100, Now: func() time.Time { return from.AddDate(0, 0, 10) }}
 	to := from.AddDate(0, 0, 3)
-	day := func(t time.Time) time.Time { return midnight(t, sh) }
+	day := func(t time.Time) time.Time { return bucket.Midnight(t, sh) }
 	days := []time.Time{from, from.AddDate(0, 0, 1), from.AddDate(0, 0, 2)}
 	// gmvBy[store][day] from the raw events.
 	gmvBy := map[string]map[int64]float64{}

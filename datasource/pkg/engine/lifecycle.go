@@ -10,6 +10,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/storepulse/storepulse/datasource/pkg/bucket"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/kpi"
@@ -89,16 +90,16 @@ func (e *Engine) Lifecycle(ctx context.Context, req Request) (*LifecycleResult, 
 	if now.Before(to) {
 		to = now
 	}
-	week := Step{Calendar: models.IntervalWeek}
-	first := floor(req.From, week, e.Location)
+	week := bucket.Step{Calendar: models.IntervalWeek}
+	first := bucket.Floor(req.From, week, e.Location)
 	if first.Before(req.From) {
-		first = next(first, week, e.Location)
+		first = bucket.Next(first, week, e.Location)
 	}
-	last := floor(to, week, e.Location)
-	var weeks Buckets
+	last := bucket.Floor(to, week, e.Location)
+	var weeks bucket.Buckets
 	if first.Before(last) {
 		var err error
-		if weeks, err = MakeBuckets(first, last, week, e.Location, last); err != nil {
+		if weeks, err = bucket.Make(first, last, week, e.Location, last); err != nil {
 			return nil, backend.PluginError(err)
 		}
 	}

@@ -12,58 +12,6 @@ import (
 	"github.com/storepulse/storepulse/internal/schema"
 )
 
-// TestBucketsEveryZone walks every zone of Go's tz database: around each
-// transition from 2000 to 2030 the day, week, month, quarter and year buckets start at the
-// first instant of the local date, as the independent oracle finds it (the
-// ingest's daily sketch stamps are checked against the same oracle in
-// ingest/rollup, so both sides agree).
-func TestBucketsEveryZone(t *testing.T) {
-	zones, err := localdaytest.Zones()
-	require.NoError(t, err)
-	from, to := utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z")
-	day, week, month := Step{Calendar: models.IntervalDay}, Step{Calendar: models.IntervalWeek}, Step{Calendar: models.IntervalMonth}
-	quarter, year := Step{Calendar: models.IntervalQuarter}, Step{Calendar: models.IntervalYear}
-	for _, z := range zones {
-		l := loc(t, z)
-		o := localdaytest.New(l)
-		instants := o.Instants(from, to)
-		for _, x := range instants {
-			d := o.DayFloor(x)
-			sameInstant(t, d, floor(x, day, l), "%s day of %s", z, x)
-			sameInstant(t, o.DayNext(x), next(d, day, l), "%s day after %s", z, x)
-			w := o.WeekFloor(x)
-			sameInstant(t, w, floor(x, week, l), "%s week of %s", z, x)
-			sameInstant(t, o.DayStart(w.In(l).Year(), w.In(l).Month(), w.In(l).Day()+7), next(w, week, l), "%s week after %s", z, x)
-			sameInstant(t, o.MonthFloor(x), floor(x, month, l), "%s month of %s", z, x)
-			sameInstant(t, o.MonthNext(x), next(o.MonthFloor(x), month, l), "%s month after %s", z, x)
-			dd := o.DayDate(x)
-			q0 := o.DayStart(dd.Year(), (dd.Month()-1)/3*3+1, 1)
-			sameInstant(t, q0, floor(x, quarter, l), "%s quarter of %s", z, x)
-			sameInstant(t, o.DayStart(dd.Year(), (dd.Month()-1)/3*3+4, 1), next(q0, quarter, l), "%s quarter after %s", z, x)
-			y0 := o.DayStart(dd.Year(), 1, 1)
-			sameInstant(t, y0, floor(x, year, l), "%s year of %s", z, x)
-			sameInstant(t, o.DayStart(dd.Year()+1, 1, 1), next(y0, year, l), "%s year after %s", z, x)
-		}
-		// Day buckets across each transition are consecutive local days.
-		for i := 0; i < len(instants); i += 8 {
-			x := instants[i]
-			b, err := MakeBuckets(x.Add(-36*time.Hour), x.Add(36*time.Hour), day, l, to)
-			require.NoError(t, err)
-			for j, s := range b.Starts {
-				sameInstant(t, o.DayFloor(s), s, "%s bucket %d from %s", z, j, x)
-				sameInstant(t, o.DayNext(s), b.EndOf(j), "%s end of bucket %d from %s", z, j, x)
-			}
-		}
-	}
-}
-
-func sameInstant(t *testing.T, want, got time.Time, msg string, args ...any) {
-	if !want.Equal(got) {
-		t.Helper()
-		require.Equal(t, want.UTC(), got.UTC(), append([]any{msg}, args...)...)
-	}
-}
-
 // saoPauloOrders is one order a local day from 2017-09-25 to 2017-12-05 at
 // 00:30 local (01:30 on 2017-10-15, whose midnight did not exist) and one
 // at 23:30 local, with GMV 1000+day-of-year and day-of-year.

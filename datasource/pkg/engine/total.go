@@ -6,6 +6,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/storepulse/storepulse/datasource/pkg/bucket"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/kpi"
 	"github.com/storepulse/storepulse/internal/localday"
@@ -44,9 +45,9 @@ func (e *Engine) Total(ctx context.Context, req Request) (*TotalResult, error) {
 	if !req.From.Before(req.To) || !localday.Floor(req.From, e.Location).Equal(req.From) || !localday.Floor(req.To, e.Location).Equal(req.To) {
 		return nil, pluginErrorf("a total needs a range of whole local days, got %s .. %s", req.From.Format(time.RFC3339), req.To.Format(time.RFC3339))
 	}
-	day := Step{Calendar: models.IntervalDay}
+	day := bucket.Step{Calendar: models.IntervalDay}
 	ev := evaluation{e: e, k: k, q: q, step: day, now: e.now(), byCategory: len(q.Filters["category"]) > 0 || containsDim(q.GroupBy, "category")}
-	b := Buckets{Starts: []time.Time{req.From}, End: req.To}
+	b := bucket.Buckets{Starts: []time.Time{req.From}, End: req.To}
 	f, err := ev.fetch(ctx, b)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/storepulse/storepulse/datasource/pkg/bucket"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/kpi"
@@ -46,7 +47,7 @@ type targetPlan struct {
 
 // planTarget checks that a query can be measured against stored targets:
 // targets exist per store (or "all") and per day, week or month.
-func planTarget(k kpi.KPI, q models.Query, step Step) (*targetPlan, error) {
+func planTarget(k kpi.KPI, q models.Query, step bucket.Step) (*targetPlan, error) {
 	if !slices.Contains([]string{models.IntervalDay, models.IntervalWeek, models.IntervalMonth}, step.Calendar) {
 		return nil, pluginErrorf("target needs an interval of day, week or month (the periods targets are set for), got %s", step)
 	}
@@ -70,7 +71,7 @@ func planTarget(k kpi.KPI, q models.Query, step Step) (*targetPlan, error) {
 }
 
 // targets reads the plan's targets of the buckets: store -> period start (Unix) -> value.
-func (ev *evaluation) targets(ctx context.Context, p *targetPlan, b Buckets) (map[string]map[int64]float64, error) {
+func (ev *evaluation) targets(ctx context.Context, p *targetPlan, b bucket.Buckets) (map[string]map[int64]float64, error) {
 	out := map[string]map[int64]float64{}
 	if b.Len() == 0 {
 		return out, nil
@@ -96,7 +97,7 @@ func (ev *evaluation) targets(ctx context.Context, p *targetPlan, b Buckets) (ma
 
 // targetSeries are a series' target and attainment (actual / target; null
 // without a target or with a zero target).
-func targetSeries(p *targetPlan, targets map[string]map[int64]float64, groups []string, vals []*float64, b Buckets) []Series {
+func targetSeries(p *targetPlan, targets map[string]map[int64]float64, groups []string, vals []*float64, b bucket.Buckets) []Series {
 	store := p.store
 	if p.byStore {
 		store = groups[0]
@@ -119,7 +120,7 @@ func targetSeries(p *targetPlan, targets map[string]map[int64]float64, groups []
 // topN ranks the series by the KPI over the whole range (largest first,
 // null last, ties by value name), keeps n and merges the rest of both
 // periods into one "other" series. It returns the keys to output in order.
-func (ev *evaluation) topN(fc, fp *fetched, cur, prev Buckets, n int) ([]string, error) {
+func (ev *evaluation) topN(fc, fp *fetched, cur, prev bucket.Buckets, n int) ([]string, error) {
 	type ranked struct {
 		key string
 		v   *float64

@@ -8,6 +8,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/storepulse/storepulse/datasource/pkg/bucket"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/kpi"
@@ -93,14 +94,14 @@ func (e *Engine) Uplift(ctx context.Context, req Request) (*UpliftResult, error)
 	}
 	// One read of daily sums from the first baseline day to the last
 	// campaign day (days after now are not read).
-	first, last := midnight(camps[0].Start(), e.Location), camps[0].End()
+	first, last := bucket.Midnight(camps[0].Start(), e.Location), camps[0].End()
 	for _, c := range camps {
-		first = minTime(first, midnight(c.Start(), e.Location))
+		first = minTime(first, bucket.Midnight(c.Start(), e.Location))
 		last = maxTime(last, c.End())
 	}
 	first = localday.AddDays(first, -baseDays, e.Location)
-	day := Step{Calendar: models.IntervalDay}
-	days, err := MakeBuckets(first, last, day, e.Location, now)
+	day := bucket.Step{Calendar: models.IntervalDay}
+	days, err := bucket.Make(first, last, day, e.Location, now)
 	if err != nil {
 		return nil, backend.PluginError(err)
 	}
@@ -134,9 +135,9 @@ func (e *Engine) Uplift(ctx context.Context, req Request) (*UpliftResult, error)
 // upliftDaysOf are the day buckets of a campaign (its local days) and of its
 // baseline (the baseDays local days before its first day, less the days
 // overlapping a phase of another campaign matching the stores).
-func upliftDaysOf(c calendar.Campaign, all []calendar.Campaign, stores map[string][]string, days Buckets, baseDays int, loc *time.Location) upliftDays {
+func upliftDaysOf(c calendar.Campaign, all []calendar.Campaign, stores map[string][]string, days bucket.Buckets, baseDays int, loc *time.Location) upliftDays {
 	var d upliftDays
-	firstDay := midnight(c.Start(), loc)
+	firstDay := bucket.Midnight(c.Start(), loc)
 	baseStart := localday.AddDays(firstDay, -baseDays, loc)
 	for i, start := range days.Starts {
 		end := days.EndOf(i)
@@ -170,7 +171,7 @@ func phaseOverlaps(c calendar.Campaign, start, end time.Time) bool {
 
 // upliftRow computes one row: sums per day (the day in progress counted by
 // its elapsed part), ratios as sum/sum.
-func (ev *evaluation) upliftRow(f *fetched, key string, c calendar.Campaign, groups []string, d upliftDays, days Buckets) UpliftRow {
+func (ev *evaluation) upliftRow(f *fetched, key string, c calendar.Campaign, groups []string, d upliftDays, days bucket.Buckets) UpliftRow {
 	row := UpliftRow{Campaign: c, Groups: groups}
 	value := func(idx []int) (*float64, float64) {
 		var num, den, n float64

@@ -9,7 +9,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/bucket"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 )
 
@@ -58,7 +58,7 @@ func estimateQueryBytes(dq backend.DataQuery, q models.Query, seriesLimit int) i
 		return 0
 	}
 	from, to := dq.TimeRange.From, dq.TimeRange.To
-	step, err := engine.ResolveStep(q.Interval, from, to, dq.Interval, dq.MaxDataPoints, time.Minute)
+	step, err := bucket.ResolveStep(q.Interval, from, to, dq.Interval, dq.MaxDataPoints, time.Minute)
 	if err != nil || !to.After(from) {
 		return 0 // the engine refuses the query with its own error
 	}
@@ -77,7 +77,7 @@ func estimateQueryBytes(dq backend.DataQuery, q models.Query, seriesLimit int) i
 	case models.IntervalRange:
 		width = to.Sub(from) // one bucket (+2 below: a safe bound)
 	}
-	buckets := min(int64(to.Sub(from)/width)+2, engine.MaxBuckets)
+	buckets := min(int64(to.Sub(from)/width)+2, bucket.Max)
 	series := int64(1)
 	if len(q.GroupBy) > 0 || q.TopN != nil {
 		series = int64(max(seriesLimit, 1))

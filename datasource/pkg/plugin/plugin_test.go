@@ -19,6 +19,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/experimental"
 	"github.com/stretchr/testify/require"
 
+	"github.com/storepulse/storepulse/datasource/pkg/bucket"
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/internal/calendar"
@@ -426,7 +427,7 @@ func TestGoldenAnomalyFrames(t *testing.T) {
 func TestAnomalyLearningNotice(t *testing.T) {
 	k, ok := kpi.Default().Get("gmv")
 	require.True(t, ok)
-	res := &engine.Result{KPI: k, GroupBy: []string{"store"}, Step: engine.Step{Fixed: time.Hour}, Anomaly: 3,
+	res := &engine.Result{KPI: k, GroupBy: []string{"store"}, Step: bucket.Step{Fixed: time.Hour}, Anomaly: 3,
 		Times: []time.Time{ts("2026-11-23T02:00:00Z")},
 		Series: []engine.Series{
 			{Role: engine.RoleCurrent, Groups: []string{"new"}, Values: []*float64{nil}},

@@ -1,4 +1,9 @@
-package engine
+// Package bucket is the datasource's bucket maths: it resolves a query's
+// interval to a Step and cuts a time range into consecutive buckets in the
+// store time zone (local days, weeks, months, quarters and years, DST days
+// included), and shifts a range for comparison periods. It knows nothing of
+// KPIs or InfluxDB; the engine builds its queries on it.
+package bucket
 
 import (
 	"fmt"
@@ -132,23 +137,23 @@ func (b Buckets) Index(t time.Time) int {
 	return sort.Search(len(b.Starts), func(i int) bool { return b.Starts[i].After(t) }) - 1
 }
 
-// MaxBuckets bounds the buckets of one query.
-const MaxBuckets = 20000
+// Max bounds the buckets of one query.
+const Max = 20000
 
-// MakeBuckets covers [from, to) with buckets of step in loc: the first bucket
+// Make covers [from, to) with buckets of step in loc: the first bucket
 // holds from, the last holds to (exclusive); buckets starting after now are
 // dropped (a dashboard's "today" does not draw the future as zero). A range
 // step is one bucket from from to to, both aligned to the step's unit (from
 // down, to up).
-func MakeBuckets(from, to time.Time, step Step, loc *time.Location, now time.Time) (Buckets, error) {
+func Make(from, to time.Time, step Step, loc *time.Location, now time.Time) (Buckets, error) {
 	if !from.Before(to) {
 		return Buckets{}, fmt.Errorf("empty time range %s .. %s", from, to)
 	}
 	if step.IsRange() {
 		u := step.unitStep()
-		start, end := floor(from, u, loc), floor(to, u, loc)
+		start, end := Floor(from, u, loc), Floor(to, u, loc)
 		if end.Before(to) {
-			end = next(end, u, loc)
+			end = Next(end, u, loc)
 		}
 		if start.After(now) {
 			return Buckets{End: from}, nil
@@ -156,13 +161,13 @@ func MakeBuckets(from, to time.Time, step Step, loc *time.Location, now time.Tim
 		return Buckets{Starts: []time.Time{start}, End: end}, nil
 	}
 	var b Buckets
-	t := floor(from, step, loc)
+	t := Floor(from, step, loc)
 	for t.Before(to) && !t.After(now) {
 		b.Starts = append(b.Starts, t)
-		if len(b.Starts) > MaxBuckets {
-			return Buckets{}, fmt.Errorf("%d buckets of %s exceed the limit of %d: choose a larger interval", len(b.Starts), step, MaxBuckets)
+		if len(b.Starts) > Max {
+			return Buckets{}, fmt.Errorf("%d buckets of %s exceed the limit of %d: choose a larger interval", len(b.Starts), step, Max)
 		}
-		t = next(t, step, loc)
+		t = Next(t, step, loc)
 	}
 	b.End = t
 	if len(b.Starts) == 0 {
@@ -171,14 +176,14 @@ func MakeBuckets(from, to time.Time, step Step, loc *time.Location, now time.Tim
 	return b, nil
 }
 
-// midnight is the start of t's local day: the first instant of its date,
+// Midnight is the start of t's local day: the first instant of its date,
 // which is not 00:00 when the clocks jump over midnight (localday).
-func midnight(t time.Time, loc *time.Location) time.Time {
+func Midnight(t time.Time, loc *time.Location) time.Time {
 	return localday.Floor(t, loc)
 }
 
-// floor is the start of the bucket holding t.
-func floor(t time.Time, step Step, loc *time.Location) time.Time {
+// Floor is the start of the bucket holding t.
+func Floor(t time.Time, step Step, loc *time.Location) time.Time {
 	switch step.Calendar {
 	case models.IntervalDay:
 		return localday.Floor(t, loc)
@@ -191,25 +196,26 @@ func floor(t time.Time, step Step, loc *time.Location) time.Time {
 	case models.IntervalYear:
 		return localday.YearStart(t, loc)
 	case models.IntervalRange:
-		return floor(t, step.unitStep(), loc)
+		return Floor(t, step.unitStep(), loc)
 	}
 	if step.Fixed < time.Hour {
 		// Sub-hour steps divide the hour: align to UTC (works for any zone
 		// whose offset is a multiple of the step).
 		return t.Truncate(step.Fixed)
 	}
-	m := midnight(t, loc)
+	m := Midnight(t, loc)
 	// Hour steps are aligned to local midnight, restarting each day (DST days
 	// have a shorter or longer last bucket).
 	return m.Add(t.Sub(m) / step.Fixed * step.Fixed)
 }
 
-// cutAtNow ends the comparison period at the instant matching now when the
+// CutAtNow ends the comparison period at the instant matching now when the
 // current period's last bucket is still in progress: today so far is compared
 // with last week up to the same time, not with last week's whole day. The
 // cut is floored to the minute (the rollup's resolution) so reads of one
-// minute share the cache. Sums are cut exactly; see fetch for sketches.
-func cutAtNow(prev, cur Buckets, now, then time.Time) Buckets {
+// minute share the cache. Sums are cut exactly; see the engine's fetch for
+// sketches.
+func CutAtNow(prev, cur Buckets, now, then time.Time) Buckets {
 	if cur.Len() == 0 || prev.Len() == 0 || !now.Before(cur.End) {
 		return prev
 	}
@@ -220,8 +226,8 @@ func cutAtNow(prev, cur Buckets, now, then time.Time) Buckets {
 	return prev
 }
 
-// next is the start of the bucket after the one starting at t.
-func next(t time.Time, step Step, loc *time.Location) time.Time {
+// Next is the start of the bucket after the one starting at t.
+func Next(t time.Time, step Step, loc *time.Location) time.Time {
 	switch step.Calendar {
 	case models.IntervalDay:
 		return localday.Next(t, loc)
@@ -234,7 +240,7 @@ func next(t time.Time, step Step, loc *time.Location) time.Time {
 	case models.IntervalYear:
 		return localday.AddMonths(localday.YearStart(t, loc), 12, loc)
 	case models.IntervalRange:
-		return next(t, step.unitStep(), loc) // the range has one bucket: its unit's next
+		return Next(t, step.unitStep(), loc) // the range has one bucket: its unit's next
 	}
 	n := t.Add(step.Fixed)
 	if step.Fixed >= time.Hour {
