@@ -1,4 +1,4 @@
-package engine
+package engine_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/stretchr/testify/require"
 
+	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/engine/flux"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/ingest/sim"
 	"github.com/storepulse/storepulse/internal/calendar"
@@ -92,7 +94,7 @@ k = 3 and k = 4; precision and recall:
 	}
 	doc.WriteString(seeds.String())
 	doc.WriteString("\n" + evalReading)
-	doc.WriteString("\n" + nabSection()) // written by TestAnomalyNAB
+	doc.WriteString("\n" + engine.NabSection()) // written by TestAnomalyNAB
 	require.NoError(t, os.WriteFile("../../../docs/anomaly.md", []byte(doc.String()), 0o600))
 	t.Log(doc.String())
 }
@@ -112,7 +114,7 @@ func evalScenarios(sh *time.Location) []evalScenarioDef {
 // evalRegion is a flagged region of one KPI.
 type evalRegion struct {
 	kpi string
-	AnomalyRegion
+	engine.AnomalyRegion
 }
 
 // evalScenario simulates, loads (internal/simload: the ingest parser and
@@ -133,8 +135,8 @@ func evalScenario(t *testing.T, sc evalScenarioDef, seed uint64, full bool, sh *
 
 	end := start.AddDate(0, 0, evalDays)
 	from := end.AddDate(0, 0, -evalWindowDays)
-	src := &InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket}
-	e := &Engine{Catalog: kpi.Default(), Source: src, Location: sh, SeriesLimit: 500, Now: func() time.Time { return end }}
+	src := &flux.Source{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket}
+	e := &engine.Engine{Catalog: kpi.Default(), Source: src, Location: sh, SeriesLimit: 500, Now: func() time.Time { return end }}
 	var incidents []sim.Incident
 	for _, in := range g.Incidents() {
 		if !in.Start.Before(from) && in.End.Before(end) {
@@ -145,11 +147,11 @@ func evalScenario(t *testing.T, sc evalScenarioDef, seed uint64, full bool, sh *
 		row := fmt.Sprintf("| %d | %s | %d |", seed, sc.short, len(incidents))
 		for _, k := range []float64{3, 4} {
 			sc := scoreRegions(panelRegions(t, e, k, from, end), incidents, res.Campaigns, sh)
-			row += fmt.Sprintf(" %s | %s |", frac(sc.truePos, sc.regions), frac(len(sc.found), len(incidents)))
+			row += fmt.Sprintf(" %s | %s |", engine.Frac(sc.truePos, sc.regions), engine.Frac(len(sc.found), len(incidents)))
 		}
 		return row + "\n"
 	}
-	replay := &Engine{Catalog: kpi.Default(), Source: hourlyReplay(t, src, start, end), Location: sh, SeriesLimit: 500}
+	replay := &engine.Engine{Catalog: kpi.Default(), Source: hourlyReplay(t, src, start, end), Location: sh, SeriesLimit: 500}
 	var doc strings.Builder
 	fmt.Fprintf(&doc, "## %s\n\n%d stores × %d days from %s (Asia/Shanghai), %d events, %d incidents placed; evaluated %s to %s (%d days).\n\n",
 		sc.name, evalStores, evalDays, start.Format("2006-01-02"), res.Events, len(g.Incidents()), from.Format("2006-01-02"), end.Format("2006-01-02"), evalWindowDays)
@@ -166,27 +168,25 @@ func evalScenario(t *testing.T, sc evalScenarioDef, seed uint64, full bool, sh *
 
 // hourlyReplay reads the hourly sums per store of the evaluated KPIs once,
 // for the hourly alert-rule queries (thousands of them).
-func hourlyReplay(t *testing.T, src Source, start, end time.Time) *memSource {
+func hourlyReplay(t *testing.T, src engine.Source, start, end time.Time) engine.Source {
 	cat := kpi.Default()
-	var ts []Term
+	var ts []engine.Term
 	for _, id := range evalKPIs() {
 		k, ok := cat.Get(id)
 		require.True(t, ok, id)
-		ts = append(ts, terms(k.Num)...)
+		ts = append(ts, engine.Terms(k.Num)...)
 		if k.Den != nil {
-			ts = append(ts, terms(*k.Den)...)
+			ts = append(ts, engine.Terms(*k.Den)...)
 		}
 	}
-	slices.SortFunc(ts, func(a, b Term) int { return strings.Compare(a.Measurement+"."+a.Field, b.Measurement+"."+b.Field) })
-	rows, err := src.Sums(context.Background(), SumSpec{Start: start, Stop: end, Every: time.Hour, Terms: slices.Compact(ts), GroupBy: []string{"store"}})
+	slices.SortFunc(ts, func(a, b engine.Term) int {
+		return strings.Compare(a.Measurement+"."+a.Field, b.Measurement+"."+b.Field)
+	})
+	rows, err := src.Sums(context.Background(), engine.SumSpec{Start: start, Stop: end, Every: time.Hour, Terms: slices.Compact(ts), GroupBy: []string{"store"}})
 	require.NoError(t, err)
 	camps, err := src.Campaigns(context.Background())
 	require.NoError(t, err)
-	m := &memSource{camps: camps}
-	for _, r := range rows {
-		m.points = append(m.points, memPoint{t: r.Time, meas: r.Term.Measurement, field: r.Term.Field, tags: map[string]string{"store": r.Groups[0]}, v: r.Value})
-	}
-	return m
+	return engine.StoreSumsSource(camps, rows)
 }
 
 func evalQuery(id string, k float64) models.Query {
@@ -195,10 +195,10 @@ func evalQuery(id string, k float64) models.Query {
 }
 
 // panelRegions are the regions of one query over the window per KPI.
-func panelRegions(t *testing.T, e *Engine, k float64, from, end time.Time) []evalRegion {
+func panelRegions(t *testing.T, e *engine.Engine, k float64, from, end time.Time) []evalRegion {
 	var out []evalRegion
 	for _, id := range evalKPIs() {
-		_, rs, err := e.AnomalyRegions(context.Background(), Request{Query: evalQuery(id, k), From: from, To: end})
+		_, rs, err := e.AnomalyRegions(context.Background(), engine.Request{Query: evalQuery(id, k), From: from, To: end})
 		require.NoError(t, err)
 		for _, x := range rs {
 			out = append(out, evalRegion{id, x})
@@ -210,14 +210,14 @@ func panelRegions(t *testing.T, e *Engine, k float64, from, end time.Time) []eva
 // alertRegions replays an alert rule evaluated every hour over the last
 // evalAlertHours hours: it fires while the last (complete) hour is flagged;
 // a region is a run of firing hours.
-func alertRegions(t *testing.T, e *Engine, k float64, from, end time.Time) []evalRegion {
+func alertRegions(t *testing.T, e *engine.Engine, k float64, from, end time.Time) []evalRegion {
 	var out []evalRegion
 	for _, id := range evalKPIs() {
 		open := map[string]*evalRegion{}
 		for at := from.Add(evalAlertHours * time.Hour); !at.After(end); at = at.Add(time.Hour) {
 			ea := *e
 			ea.Now = func() time.Time { return at }
-			res, err := ea.Run(context.Background(), Request{Query: evalQuery(id, k), From: at.Add(-evalAlertHours * time.Hour), To: at})
+			res, err := ea.Run(context.Background(), engine.Request{Query: evalQuery(id, k), From: at.Add(-evalAlertHours * time.Hour), To: at})
 			require.NoError(t, err)
 			last := len(res.Times) - 1
 			for i := 0; i+5 < len(res.Series); i += 6 {
@@ -231,7 +231,7 @@ func alertRegions(t *testing.T, e *Engine, k float64, from, end time.Time) []eva
 				}
 				r := open[store]
 				if r == nil {
-					r = &evalRegion{id, AnomalyRegion{Groups: []string{store}, Start: res.Times[last]}}
+					r = &evalRegion{id, engine.AnomalyRegion{Groups: []string{store}, Start: res.Times[last]}}
 					open[store] = r
 				}
 				r.End = at
@@ -280,7 +280,7 @@ func scoreRegions(regions []evalRegion, incidents []sim.Incident, camps []calend
 			sc.truePos++
 			continue
 		}
-		inCamp := inCampaign(camps, map[string][]string{"store": {x.Groups[0]}}, x.Start, x.End)
+		inCamp := engine.InCampaign(camps, map[string][]string{"store": {x.Groups[0]}}, x.Start, x.End)
 		dir := "high"
 		if x.Score < 0 {
 			dir = "low"
@@ -322,8 +322,8 @@ func scoreSection(name string, k float64, panel, alert evalScore, incidents []si
 
 | store | kind | labelled KPI | start | end | found by (panel) | found by (alert rule) |
 |---|---|---|---|---|---|---|
-`, name, k, panel.regions, alert.regions, panel.truePos, alert.truePos, frac(panel.truePos, panel.regions), frac(alert.truePos, alert.regions),
-		len(incidents), len(incidents), len(panel.found), len(alert.found), frac(len(panel.found), len(incidents)), frac(len(alert.found), len(incidents)),
+`, name, k, panel.regions, alert.regions, panel.truePos, alert.truePos, engine.Frac(panel.truePos, panel.regions), engine.Frac(alert.truePos, alert.regions),
+		len(incidents), len(incidents), len(panel.found), len(alert.found), engine.Frac(len(panel.found), len(incidents)), engine.Frac(len(alert.found), len(incidents)),
 		panel.campaignFalse, alert.campaignFalse, panel.otherFalse, alert.otherFalse)
 	by := func(sc evalScore, i int) string {
 		if s := strings.Join(sc.found[i], ", "); s != "" {
@@ -403,10 +403,3 @@ const evalReading = `## Reading the numbers
   flagged only when severe (a store going silent, payments failing), not a 40 % dip. The flag looks back only,
   so an incident's first bucket is flagged only when extreme.
 `
-
-func frac(a, b int) string {
-	if b == 0 {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.2f (%d/%d)", float64(a)/float64(b), a, b)
-}

@@ -325,3 +325,10 @@ Per file (NAB raw score, windows found, flagged regions and how many overlap a w
 
 
 `
+
+func frac(a, b int) string {
+	if b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f (%d/%d)", float64(a)/float64(b), a, b)
+}

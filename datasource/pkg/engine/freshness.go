@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
-	"github.com/influxdata/influxdb-client-go/v2/api/query"
 
 	"github.com/storepulse/storepulse/internal/schema"
 )
@@ -31,7 +30,7 @@ type LatestRow struct {
 
 // LatestSource finds the newest data per store. It is kept out of Source so
 // that sources serving only KPI reads (test fakes, benchmarks) need not
-// implement it; InfluxSource and CachingSource do.
+// implement it; the InfluxQL and Flux sources and CachingSource do.
 type LatestSource interface {
 	Latest(ctx context.Context, spec LatestSpec) ([]LatestRow, error)
 }
@@ -96,36 +95,6 @@ func (e *Engine) Freshness(ctx context.Context, to time.Time, filters map[string
 		return nil, backend.PluginError(&SeriesLimitError{Got: len(res.Rows), Limit: e.SeriesLimit})
 	}
 	return res, nil
-}
-
-// LatestFlux finds the newest sp_ingest point per store: the last point of
-// each series (pushed down to storage on InfluxDB 2.x), then the latest per
-// store. Runs on Flux 0.65 (InfluxDB 1.8) too.
-func LatestFlux(bucket string, spec LatestSpec) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "from(bucket: %s)\n", FluxString(bucket))
-	fmt.Fprintf(&b, "  |> range(start: %s, stop: %s)\n", fluxTime(spec.Start), fluxTime(spec.Stop))
-	fmt.Fprintf(&b, "  |> filter(fn: (r) => r._measurement == %s and r._field == %s)\n",
-		FluxString(schema.MeasIngest), FluxString(schema.FieldEvents))
-	if len(spec.Stores) > 0 {
-		fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", oneOf("r."+schema.TagStore, spec.Stores))
-	}
-	// keep _value too: InfluxDB 1.8 returns no rows when keep() leaves no
-	// value column.
-	fmt.Fprintf(&b, "  |> last()\n  |> keep(columns: [\"_time\", \"_value\", %s])\n  |> group(columns: [%s])\n  |> max(column: \"_time\")\n",
-		FluxString(schema.TagStore), FluxString(schema.TagStore))
-	return b.String()
-}
-
-// Latest implements LatestSource.
-func (s *InfluxSource) Latest(ctx context.Context, spec LatestSpec) ([]LatestRow, error) {
-	var out []LatestRow
-	err := s.run(ctx, "finding the newest data per store", LatestFlux(s.Bucket, spec), func(rec *query.FluxRecord) error {
-		store, _ := rec.ValueByKey(schema.TagStore).(string)
-		out = append(out, LatestRow{Store: store, Time: rec.Time().In(time.UTC)})
-		return nil
-	})
-	return out, err
 }
 
 // Latest implements LatestSource through the cache (single flight, TTL).

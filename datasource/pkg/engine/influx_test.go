@@ -1,4 +1,4 @@
-package engine
+package engine_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/bucket"
+	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/engine/flux"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/ingest/event"
 	"github.com/storepulse/storepulse/ingest/rollup"
@@ -21,6 +23,8 @@ import (
 )
 
 func writeLines(t *testing.T, srv *influxtest.Server, lines []string) { srv.WriteLines(t, lines) }
+
+func ptr(f float64) *float64 { return &f }
 
 // storeEvents makes sessions, orders, payments and sign-ups over [from, from+span).
 func storeEvents(rng *rand.Rand, n int, from time.Time, span time.Duration) []event.Event {
@@ -139,7 +143,7 @@ func TestEngineAgainstInfluxDB(t *testing.T) {
 		}
 	}
 
-	e := &Engine{Catalog: kpi.Default(), Source: &InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket}, Location: sh,
+	e := &engine.Engine{Catalog: kpi.Default(), Source: &flux.Source{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket}, Location: sh,
 		SeriesLimit: 100, Now: func() time.Time { return from.AddDate(0, 0, 10) }}
 	day := func(t time.Time) time.Time { return bucket.Midnight(t, sh) }
 	hour := func(t time.Time) time.Time { return t.Truncate(time.Hour) }
@@ -168,7 +172,7 @@ func TestEngineAgainstInfluxDB(t *testing.T) {
 						stores[s] = true
 					}
 				}
-				res, err := e.Run(ctx, Request{Query: query, From: tt.from, To: tt.to})
+				res, err := e.Run(ctx, engine.Request{Query: query, From: tt.from, To: tt.to})
 				require.NoError(t, err)
 				require.Len(t, res.Series, 1)
 				want := expect(events, id, tt.bucketOf, tt.from, tt.to, stores)
@@ -194,7 +198,7 @@ func TestEngineAgainstInfluxDB(t *testing.T) {
 	}
 
 	t.Run("group by store equals per-store computation", func(t *testing.T) {
-		res, err := e.Run(ctx, Request{Query: models.Query{KPI: "gmv", Interval: models.IntervalWeek, GroupBy: []string{"store"}},
+		res, err := e.Run(ctx, engine.Request{Query: models.Query{KPI: "gmv", Interval: models.IntervalWeek, GroupBy: []string{"store"}},
 			From: from, To: from.AddDate(0, 0, 3)})
 		require.NoError(t, err)
 		require.Len(t, res.Series, 3)
@@ -206,11 +210,11 @@ func TestEngineAgainstInfluxDB(t *testing.T) {
 		}
 	})
 	t.Run("dimension values", func(t *testing.T) {
-		src := &InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket}
-		got, err := src.DimensionValues(ctx, DimensionSpec{Start: from, Stop: from.AddDate(0, 0, 3), Dimension: "store"})
+		src := &flux.Source{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket}
+		got, err := src.DimensionValues(ctx, engine.DimensionSpec{Start: from, Stop: from.AddDate(0, 0, 3), Dimension: "store"})
 		require.NoError(t, err)
 		require.Equal(t, []string{"s0", "s1", "s2"}, got)
-		got, err = src.DimensionValues(ctx, DimensionSpec{Start: from, Stop: from.AddDate(0, 0, 3), Dimension: "category",
+		got, err = src.DimensionValues(ctx, engine.DimensionSpec{Start: from, Stop: from.AddDate(0, 0, 3), Dimension: "category",
 			Filters: map[string][]string{"store": {"s1"}}})
 		require.NoError(t, err)
 		require.Equal(t, []string{"shoes", "tv"}, got)

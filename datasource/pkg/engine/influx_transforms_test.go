@@ -1,4 +1,4 @@
-package engine
+package engine_test
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/bucket"
+	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/engine/flux"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/ingest/event"
 	"github.com/storepulse/storepulse/ingest/rollup"
@@ -91,7 +93,7 @@ func TestTransformsAgainstInfluxDB(t *testing.T) {
 	writeLines(t, srv, cl[:2])
 	writeLines(t, srv, cl[2:])
 
-	e := &Engine{Catalog: kpi.Default(), Source: &InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket},
+	e := &engine.Engine{Catalog: kpi.Default(), Source: &flux.Source{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket},
 		Location: sh, SeriesLimit: 100, Now: func() time.Time { return from.AddDate(0, 0, 10) }}
 	to := from.AddDate(0, 0, 3)
 	day := func(t time.Time) time.Time { return bucket.Midnight(t, sh) }
@@ -109,13 +111,13 @@ func TestTransformsAgainstInfluxDB(t *testing.T) {
 	}
 
 	t.Run("target per store", func(t *testing.T) {
-		res, err := e.Run(ctx, Request{Query: models.Query{KPI: "gmv", Interval: "day", Target: true, GroupBy: []string{"store"}}, From: from, To: to})
+		res, err := e.Run(ctx, engine.Request{Query: models.Query{KPI: "gmv", Interval: "day", Target: true, GroupBy: []string{"store"}}, From: from, To: to})
 		require.NoError(t, err)
 		require.Len(t, res.Series, 9)
-		want := map[string][]*float64{"s0": {fp(50000), fp(40000), nil}, "s1": {nil, nil, nil}, "s2": {nil, nil, fp(0)}}
+		want := map[string][]*float64{"s0": {ptr(50000), ptr(40000), nil}, "s1": {nil, nil, nil}, "s2": {nil, nil, ptr(0)}}
 		for i := 0; i < 9; i += 3 {
 			store := res.Series[i].Groups[0]
-			require.Equal(t, []string{RoleCurrent, RoleTarget, RoleAttainment}, []string{res.Series[i].Role, res.Series[i+1].Role, res.Series[i+2].Role})
+			require.Equal(t, []string{engine.RoleCurrent, engine.RoleTarget, engine.RoleAttainment}, []string{res.Series[i].Role, res.Series[i+1].Role, res.Series[i+2].Role})
 			for j, d := range days {
 				actual := gmvBy[store][d.Unix()]
 				require.InDelta(t, actual, *res.Series[i].Values[j], 1e-6)
@@ -135,7 +137,7 @@ func TestTransformsAgainstInfluxDB(t *testing.T) {
 		}
 	})
 	t.Run("target of the whole business", func(t *testing.T) {
-		res, err := e.Run(ctx, Request{Query: models.Query{KPI: "gmv", Interval: "day", Target: true}, From: from, To: to})
+		res, err := e.Run(ctx, engine.Request{Query: models.Query{KPI: "gmv", Interval: "day", Target: true}, From: from, To: to})
 		require.NoError(t, err)
 		total := 0.0
 		for _, s := range gmvBy {
@@ -147,7 +149,7 @@ func TestTransformsAgainstInfluxDB(t *testing.T) {
 	})
 
 	t.Run("top 2 stores by GMV, the third as other", func(t *testing.T) {
-		res, err := e.Run(ctx, Request{Query: models.Query{KPI: "gmv", Interval: "day", TopN: &models.TopN{N: 2, By: "store"}}, From: from, To: to})
+		res, err := e.Run(ctx, engine.Request{Query: models.Query{KPI: "gmv", Interval: "day", TopN: &models.TopN{N: 2, By: "store"}}, From: from, To: to})
 		require.NoError(t, err)
 		stores := []string{"s0", "s1", "s2"}
 		tot := func(s string) float64 {
@@ -159,10 +161,10 @@ func TestTransformsAgainstInfluxDB(t *testing.T) {
 		}
 		sort.Slice(stores, func(i, j int) bool { return tot(stores[i]) > tot(stores[j]) })
 		require.Len(t, res.Series, 3)
-		for i, want := range []string{stores[0], stores[1], OtherValue} {
+		for i, want := range []string{stores[0], stores[1], engine.OtherValue} {
 			require.Equal(t, []string{want}, res.Series[i].Groups)
 			src := want
-			if want == OtherValue {
+			if want == engine.OtherValue {
 				src = stores[2]
 			}
 			for j, d := range days {
@@ -173,7 +175,7 @@ func TestTransformsAgainstInfluxDB(t *testing.T) {
 
 	t.Run("funnel by channel for two stores", func(t *testing.T) {
 		fFrom, fTo := from.Add(5*time.Hour), from.Add(50*time.Hour)
-		res, err := e.Funnel(ctx, Request{Query: models.Query{Funnel: true, GroupBy: []string{"channel"}, Filters: map[string][]string{"store": {"s0", "s2"}}},
+		res, err := e.Funnel(ctx, engine.Request{Query: models.Query{Funnel: true, GroupBy: []string{"channel"}, Filters: map[string][]string{"store": {"s0", "s2"}}},
 			From: fFrom, To: fTo})
 		require.NoError(t, err)
 		want := map[string][]float64{}
@@ -222,7 +224,7 @@ func TestTransformsAgainstInfluxDB(t *testing.T) {
 
 	t.Run("contribution of channels to the day-on-day change of AOV", func(t *testing.T) {
 		cFrom := days[2]
-		res, err := e.Contribution(ctx, Request{Query: models.Query{KPI: "aov", Compare: "1d", Contribution: &models.Contribution{Dimension: "channel"}},
+		res, err := e.Contribution(ctx, engine.Request{Query: models.Query{KPI: "aov", Compare: "1d", Contribution: &models.Contribution{Dimension: "channel"}},
 			From: cFrom, To: to})
 		require.NoError(t, err)
 		type nd struct{ n, d float64 }

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/storepulse/storepulse/internal/calendar"
+	"github.com/storepulse/storepulse/internal/schema"
 )
 
 // Term is one summed field to fetch.
@@ -68,6 +70,17 @@ type DimensionSpec struct {
 	Start, Stop time.Time
 	Dimension   string
 	Filters     map[string][]string
+}
+
+// IsDimension reports whether d is a queryable dimension.
+func IsDimension(d string) bool {
+	return slices.Contains(Dimensions(), d)
+}
+
+// Dimensions are the tags a query can filter and group by.
+func Dimensions() []string {
+	return []string{schema.TagStore, schema.TagChannel, schema.TagCategory, schema.TagCampaign, schema.TagCreative,
+		schema.TagReason, schema.TagCompetitor}
 }
 
 // TargetSpec asks for the live targets of one KPI and period whose period

@@ -19,6 +19,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/engine/flux"
 	"github.com/storepulse/storepulse/datasource/pkg/engine/influxql"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/digest/briefing"
@@ -98,7 +99,7 @@ func New(ctx context.Context, s backend.DataSourceInstanceSettings, logger log.L
 	if settings.QueryLanguage == models.QueryFlux {
 		client := influxdb2.NewClientWithOptions(settings.URL, settings.Token, influxdb2.DefaultOptions().SetHTTPClient(hc))
 		org := orgOf(settings.Org, settings.Version)
-		src := &engine.InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(org) }, Bucket: settings.Bucket}
+		src := &flux.Source{QueryAPI: func() api.QueryAPI { return client.QueryAPI(org) }, Bucket: settings.Bucket}
 		d := newDatasource(settings, src, logger, now)
 		d.influx = client
 		return d, nil

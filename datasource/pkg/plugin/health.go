@@ -13,7 +13,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 
-	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/engine/flux"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	iql "github.com/storepulse/storepulse/internal/influxql"
 	"github.com/storepulse/storepulse/internal/redact"
@@ -43,7 +43,7 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		return fail("InfluxDB at %s is unreachable: %s", s.URL, clean(err))
 	}
 	q := d.influx.QueryAPI(orgOf(s.Org, s.Version))
-	probe := fmt.Sprintf("from(bucket: %s)\n  |> range(start: -1m)\n  |> limit(n: 1)", engine.FluxString(s.Bucket))
+	probe := fmt.Sprintf("from(bucket: %s)\n  |> range(start: -1m)\n  |> limit(n: 1)", flux.String(s.Bucket))
 	if err := drain(ctx, q, probe); err != nil {
 		var he *ihttp.Error
 		switch {
@@ -56,7 +56,7 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	}
 	start := d.now().Add(-dataLookback)
 	data := fmt.Sprintf("from(bucket: %s)\n  |> range(start: %s)\n  |> filter(fn: (r) => r._measurement == %s and r._field == %s)\n  |> limit(n: 1)",
-		engine.FluxString(s.Bucket), start.UTC().Format(time.RFC3339), engine.FluxString(schema.MeasIngest), engine.FluxString(schema.FieldEvents))
+		flux.String(s.Bucket), start.UTC().Format(time.RFC3339), flux.String(schema.MeasIngest), flux.String(schema.FieldEvents))
 	found, err := any1(ctx, q, data)
 	if err != nil {
 		return fail("InfluxDB at %s failed to look for StorePulse data: %s", s.URL, clean(err))
@@ -221,10 +221,10 @@ func (d *Datasource) newestInfluxQL(ctx context.Context) (time.Time, bool, error
 
 // newestFlux is the time of the newest sp_ingest point since 2000.
 func (d *Datasource) newestFlux(ctx context.Context, q api.QueryAPI) (time.Time, bool, error) {
-	flux := fmt.Sprintf("from(bucket: %s)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => r._measurement == %s and r._field == %s)\n  |> last()\n  |> group()\n  |> sort(columns: [\"_time\"], desc: true)\n  |> limit(n: 1)",
-		engine.FluxString(d.settings.Bucket), historyStart().Format(time.RFC3339), d.now().UTC().Add(time.Second).Format(time.RFC3339Nano),
-		engine.FluxString(schema.MeasIngest), engine.FluxString(schema.FieldEvents))
-	res, err := q.Query(ctx, flux)
+	latest := fmt.Sprintf("from(bucket: %s)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => r._measurement == %s and r._field == %s)\n  |> last()\n  |> group()\n  |> sort(columns: [\"_time\"], desc: true)\n  |> limit(n: 1)",
+		flux.String(d.settings.Bucket), historyStart().Format(time.RFC3339), d.now().UTC().Add(time.Second).Format(time.RFC3339Nano),
+		flux.String(schema.MeasIngest), flux.String(schema.FieldEvents))
+	res, err := q.Query(ctx, latest)
 	if err != nil {
 		return time.Time{}, false, err
 	}

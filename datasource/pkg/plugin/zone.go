@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/engine/flux"
 	iql "github.com/storepulse/storepulse/internal/influxql"
 	"github.com/storepulse/storepulse/internal/schema"
 	"github.com/storepulse/storepulse/internal/storezone"
@@ -35,9 +36,9 @@ func (d *Datasource) readStoreZone(ctx context.Context) ([]storezone.Recorded, e
 	if d.ql != nil {
 		return d.readStoreZoneInfluxQL(ctx)
 	}
-	flux := fmt.Sprintf("from(bucket: %s)\n  |> range(start: 1970-01-01T00:00:00Z, stop: 2200-01-01T00:00:00Z)\n  |> filter(fn: (r) => r._measurement == %s and r._field == %s)\n  |> last()",
-		engine.FluxString(d.settings.Bucket), engine.FluxString(schema.MeasMeta), engine.FluxString(schema.FieldTimeZone))
-	res, err := d.influx.QueryAPI(orgOf(d.settings.Org, d.settings.Version)).Query(ctx, flux)
+	query := fmt.Sprintf("from(bucket: %s)\n  |> range(start: 1970-01-01T00:00:00Z, stop: 2200-01-01T00:00:00Z)\n  |> filter(fn: (r) => r._measurement == %s and r._field == %s)\n  |> last()",
+		flux.String(d.settings.Bucket), flux.String(schema.MeasMeta), flux.String(schema.FieldTimeZone))
+	res, err := d.influx.QueryAPI(orgOf(d.settings.Org, d.settings.Version)).Query(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("read the store time zone: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/engine/flux"
 	"github.com/storepulse/storepulse/datasource/pkg/engine/influxql"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/ingest/sim"
@@ -27,7 +28,7 @@ import (
 )
 
 // The agreement tests: the same reads and the same engine requests through
-// the Flux source (engine.InfluxSource, the oracle) and the InfluxQL source,
+// the Flux source (flux.Source, the oracle) and the InfluxQL source,
 // on one real InfluxDB 1.8 filled with simulated stores plus hand-written
 // edge cases, must give the same answers.
 //
@@ -100,7 +101,7 @@ func setup(t *testing.T) *fixture {
 	ql, err := influxql.New(srv.URL, srv.Token, srv.Bucket, nil)
 	require.NoError(t, err)
 	return &fixture{srv: srv, loc: sh, from: from, to: from.AddDate(0, 0, 5), edge: edge, denseBytes: len(bin),
-		flux: &engine.InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket},
+		flux: &flux.Source{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket},
 		ql:   ql}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/engine/flux"
 	"github.com/storepulse/storepulse/datasource/pkg/engine/influxql"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/ingest/event"
@@ -247,7 +248,7 @@ func TestLongBucketsAgainstRawEvents(t *testing.T) {
 	ql, err := influxql.New(srv.URL, srv.Token, srv.Bucket, nil)
 	require.NoError(t, err)
 	sources := map[string]engine.Source{
-		"flux":     &engine.InfluxSource{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket},
+		"flux":     &flux.Source{QueryAPI: func() api.QueryAPI { return client.QueryAPI(srv.Org) }, Bucket: srv.Bucket},
 		"influxql": ql,
 	}
 

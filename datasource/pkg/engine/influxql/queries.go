@@ -1,7 +1,7 @@
 // Package influxql is the engine's Source reading InfluxDB with InfluxQL over
 // the v1 /query API: InfluxDB 1.8 natively, 2.x through the v1 compatibility
 // API (DBRP mappings; every bucket has a virtual one) and 3.x. It answers
-// exactly what engine.InfluxSource (Flux) answers on the same stored data;
+// exactly what flux.Source (package engine/flux) answers on the same stored data;
 // queries.go builds the statements, source.go runs them.
 //
 // How the Flux semantics are kept:

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storepulse/storepulse/datasource/pkg/engine"
+	"github.com/storepulse/storepulse/datasource/pkg/engine/flux"
 	"github.com/storepulse/storepulse/datasource/pkg/engine/influxql"
 	"github.com/storepulse/storepulse/datasource/pkg/models"
 	"github.com/storepulse/storepulse/ingest/consolidate"
@@ -109,17 +110,17 @@ func TestConsolidatedAgrees(t *testing.T) {
 	require.Equal(t, now.Add(-10*time.Minute).Truncate(time.Hour).UTC(), marks.Hours)
 	require.Equal(t, localday.Floor(now, berlin).UTC(), marks.Days)
 
-	flux := influxdb2.NewClient(srv.URL, srv.Token)
-	t.Cleanup(flux.Close)
+	fc := influxdb2.NewClient(srv.URL, srv.Token)
+	t.Cleanup(fc.Close)
 	ql, err := influxql.New(srv.URL, srv.Token, srv.Bucket, nil)
 	require.NoError(t, err)
 	eng := func(src engine.Source) *engine.Engine {
 		return &engine.Engine{Catalog: kpi.Default(), Source: src, Location: berlin, SeriesLimit: 500, Now: func() time.Time { return now }}
 	}
-	qapi := func() api.QueryAPI { return flux.QueryAPI(srv.Org) }
-	ef := eng(&engine.InfluxSource{QueryAPI: qapi, Bucket: srv.Bucket, MinutesOnly: true}) // the oracle
+	qapi := func() api.QueryAPI { return fc.QueryAPI(srv.Org) }
+	ef := eng(&flux.Source{QueryAPI: qapi, Bucket: srv.Bucket, MinutesOnly: true}) // the oracle
 	eq := eng(ql)
-	efc := eng(&engine.InfluxSource{QueryAPI: qapi, Bucket: srv.Bucket})
+	efc := eng(&flux.Source{QueryAPI: qapi, Bucket: srv.Bucket})
 	day := 24 * time.Hour
 	shapes := []struct {
 		name     string

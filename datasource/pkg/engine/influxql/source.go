@@ -51,7 +51,7 @@ func New(url, token, bucket string, hc *http.Client) (*Source, error) {
 	return &Source{Client: &iql.Client{URL: url, Token: token, Database: db, RetentionPolicy: rp, HTTP: hc}}, nil
 }
 
-// downstream marks an InfluxDB failure (as engine.InfluxSource does); a
+// downstream marks an InfluxDB failure (as flux.Source does); a
 // response over the size bound is the plugin's refusal, with its reason.
 func downstream(what string, err error) error {
 	var tl *iql.TooLargeError
