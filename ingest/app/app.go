@@ -460,7 +460,7 @@ type rollupSegment struct {
 func (s rollupSegment) Add(b *event.Batch)                      { s.s.Add(b) }
 func (s rollupSegment) SumLines() ([]string, error)             { return s.r.SumLines(s.s) }
 func (s rollupSegment) MergeSketches(ctx context.Context) error { return s.r.MergeSketches(ctx, s.s) }
-func (s rollupSegment) Hours() []int64                          { return s.s.Hours() }
+func (s rollupSegment) HourStores() map[int64][]string          { return s.s.HourStores() }
 
 // routeWriter sends the minute series to the fine bucket and every other
 // line (sketches, pass-through points, consolidated series) to the main one.

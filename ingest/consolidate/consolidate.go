@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ const (
 	retentionMargin = time.Hour
 	// maxSpan bounds the time range one read covers when redoing hours.
 	maxSpan = 7 * 24 * time.Hour
+	// maxStoreFilter bounds the stores a late-data read names; with more,
+	// it reads every store.
+	maxStoreFilter = 100
 )
 
 // Querier runs InfluxQL (internal/influxql.Client).
@@ -103,9 +107,9 @@ type Consolidator struct {
 	meas  []schema.Measurement
 	log   *slog.Logger
 	ready bool
-	hours int64 // watermark: hours before it are consolidated
-	days  int64 // watermark: local days before it are consolidated
-	dirty map[int64]bool
+	hours int64                     // watermark: hours before it are consolidated
+	days  int64                     // watermark: local days before it are consolidated
+	dirty map[int64]map[string]bool // late hours and their stores, for Settle
 }
 
 // New checks opts and returns a Consolidator; it reads nothing yet.
@@ -135,7 +139,7 @@ func New(opts Options) (*Consolidator, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Consolidator{o: opts, meas: schema.Summed(), log: opts.Logger, dirty: map[int64]bool{}}, nil
+	return &Consolidator{o: opts, meas: schema.Summed(), log: opts.Logger, dirty: map[int64]map[string]bool{}}, nil
 }
 
 // Watermarks are how far the consolidated series reach (unix ns); ok is
@@ -244,18 +248,28 @@ func (c *Consolidator) oldest(ctx context.Context) (time.Time, bool, error) {
 }
 
 // Written records the hours (unix ns of their starts) a flushed segment
-// wrote minute points to; Settle consolidates again those already
-// consolidated.
-func (c *Consolidator) Written(hours []int64) {
-	for _, h := range hours {
-		c.dirty[h] = true
+// wrote minute points to, each with the stores whose series it wrote there
+// ("" for series without a store); Settle consolidates again those hours
+// already consolidated, for those stores only.
+func (c *Consolidator) Written(hours map[int64][]string) {
+	for h, stores := range hours {
+		if c.dirty[h] == nil {
+			c.dirty[h] = map[string]bool{}
+		}
+		for _, st := range stores {
+			c.dirty[h][st] = true
+		}
 	}
 }
 
 // Settle consolidates again every hour reported by Written that lies below
 // the hours watermark, then every local day holding one that lies below the
-// days watermark. Call it before the segments that reported them leave the
-// spool; on error they must stay.
+// days watermark, each for the stores reported with those hours only:
+// every summed series has a store tag, so another store's consolidated
+// points are not changed by a late event and are left as they are (a
+// history imported store by store would otherwise consolidate every store's
+// history again for each store). Call it before the segments that reported
+// them leave the spool; on error they must stay.
 func (c *Consolidator) Settle(ctx context.Context) error {
 	if len(c.dirty) == 0 {
 		return nil
@@ -269,14 +283,22 @@ func (c *Consolidator) Settle(ctx context.Context) error {
 		oldestSafe = c.o.Now().Add(-c.o.FineRetention + retentionMargin).UnixNano()
 	}
 	var tooOld []int64
-	for h := range c.dirty {
+	stores := map[string]bool{}
+	for h, st := range c.dirty {
 		switch {
 		case h >= c.hours:
 		case c.o.FineRetention > 0 && h < oldestSafe:
 			tooOld = append(tooOld, h)
 		default:
 			late = append(late, h)
+			for s := range st {
+				stores[s] = true
+			}
 		}
+	}
+	only := slices.Sorted(maps.Keys(stores))
+	if len(only) > maxStoreFilter {
+		only = nil // every store: exact too, and a bounded query
 	}
 	if len(tooOld) > 0 {
 		slices.Sort(tooOld)
@@ -285,7 +307,7 @@ func (c *Consolidator) Settle(ctx context.Context) error {
 	}
 	slices.Sort(late)
 	if len(late) > 0 {
-		if err := c.redoHours(ctx, late); err != nil {
+		if err := c.redoHours(ctx, late, only); err != nil {
 			return err
 		}
 		if err := c.fault("late-hours"); err != nil {
@@ -299,22 +321,22 @@ func (c *Consolidator) Settle(ctx context.Context) error {
 			}
 		}
 		for _, d := range days {
-			if err := c.consolidateDays(ctx, d, localday.Next(time.Unix(0, d), c.o.Location).UnixNano()); err != nil {
+			if err := c.consolidateDays(ctx, d, localday.Next(time.Unix(0, d), c.o.Location).UnixNano(), only); err != nil {
 				return err
 			}
 		}
 		if err := c.fault("late-days"); err != nil {
 			return err
 		}
-		c.log.Info("late data: consolidated again", "hours", len(late), "days", len(days))
+		c.log.Info("late data: consolidated again", "hours", len(late), "days", len(days), "stores", len(only))
 	}
 	clear(c.dirty)
 	return nil
 }
 
-// redoHours consolidates the given hours (sorted), reading spans of at most
-// maxSpan.
-func (c *Consolidator) redoHours(ctx context.Context, hours []int64) error {
+// redoHours consolidates the given hours (sorted) for the given stores,
+// reading spans of at most maxSpan.
+func (c *Consolidator) redoHours(ctx context.Context, hours []int64, stores []string) error {
 	for len(hours) > 0 {
 		n := 1
 		for n < len(hours) && hours[n]-hours[0] < int64(maxSpan) {
@@ -324,7 +346,7 @@ func (c *Consolidator) redoHours(ctx context.Context, hours []int64) error {
 		for _, h := range hours[:n] {
 			want[h] = true
 		}
-		pts, err := c.read(ctx, c.o.Fine, "", hours[0], hours[n-1]+int64(time.Hour))
+		pts, err := c.read(ctx, c.o.Fine, "", hours[0], hours[n-1]+int64(time.Hour), stores)
 		if err != nil {
 			return err
 		}
@@ -354,7 +376,7 @@ func (c *Consolidator) Tick(ctx context.Context, budget time.Duration) (more boo
 			return true, nil
 		}
 		to := min(closed, c.hours+int64(c.o.MaxHours)*int64(time.Hour))
-		pts, err := c.read(ctx, c.o.Fine, "", c.hours, to)
+		pts, err := c.read(ctx, c.o.Fine, "", c.hours, to, nil)
 		if err != nil {
 			return false, err
 		}
@@ -366,7 +388,7 @@ func (c *Consolidator) Tick(ctx context.Context, budget time.Duration) (more boo
 		}
 		days := c.days
 		if d := localday.Floor(time.Unix(0, to), c.o.Location).UnixNano(); d > days {
-			if err := c.consolidateDays(ctx, days, d); err != nil {
+			if err := c.consolidateDays(ctx, days, d, nil); err != nil {
 				return false, err
 			}
 			days = d
@@ -385,9 +407,9 @@ func (c *Consolidator) Tick(ctx context.Context, budget time.Duration) (more boo
 }
 
 // consolidateDays writes the daily points of the local days in [from, to)
-// (day boundaries) from the hourly series.
-func (c *Consolidator) consolidateDays(ctx context.Context, from, to int64) error {
-	pts, err := c.read(ctx, c.o.Main, schema.SuffixHour, from, to)
+// (day boundaries) from the hourly series, of the given stores (nil: all).
+func (c *Consolidator) consolidateDays(ctx context.Context, from, to int64, stores []string) error {
+	pts, err := c.read(ctx, c.o.Main, schema.SuffixHour, from, to, stores)
 	if err != nil {
 		return err
 	}
@@ -447,8 +469,16 @@ func fieldList(m schema.Measurement, sum bool) string {
 
 // read sums this ingester's points of every summed measurement (with suffix
 // "" the minute series, else the consolidated ones) per UTC hour and series
-// over [from, to).
-func (c *Consolidator) read(ctx context.Context, q Querier, suffix string, from, to int64) ([]point, error) {
+// over [from, to), of the given stores (nil: all).
+func (c *Consolidator) read(ctx context.Context, q Querier, suffix string, from, to int64, stores []string) ([]point, error) {
+	storeCond := ""
+	if len(stores) > 0 {
+		ors := make([]string, len(stores))
+		for i, st := range stores {
+			ors[i] = influxql.Ident(schema.TagStore) + " = " + influxql.String(st)
+		}
+		storeCond = " AND (" + strings.Join(ors, " OR ") + ")"
+	}
 	stmts := make([]string, len(c.meas))
 	for i, m := range c.meas {
 		tags := append([]string{schema.TagIngester}, m.Tags...)
@@ -456,9 +486,9 @@ func (c *Consolidator) read(ctx context.Context, q Querier, suffix string, from,
 		for j, t := range tags {
 			quoted[j] = influxql.Ident(t)
 		}
-		stmts[i] = fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s AND time >= %s AND time < %s GROUP BY time(1h), %s fill(none)",
+		stmts[i] = fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s%s AND time >= %s AND time < %s GROUP BY time(1h), %s fill(none)",
 			fieldList(m, true), influxql.Ident(m.Name+suffix), influxql.Ident(schema.TagIngester), influxql.String(c.o.Ingester),
-			influxql.Time(time.Unix(0, from)), influxql.Time(time.Unix(0, to)), strings.Join(quoted, ", "))
+			storeCond, influxql.Time(time.Unix(0, from)), influxql.Time(time.Unix(0, to)), strings.Join(quoted, ", "))
 	}
 	var out []point
 	err := q.Query(ctx, strings.Join(stmts, "; "), influxql.Options{}, func(stmt int, s *influxql.Series) error {

@@ -100,7 +100,7 @@ func (w writer) Write(ctx context.Context, lines []string) error { return w.db.W
 // flush rolls up events as segment seg of ingester ing and writes its
 // minute points and sketches (as the pipeline does); it returns the hours
 // the segment wrote.
-func (e *env) flush(ing string, seg uint64, evs []event.Event) []int64 {
+func (e *env) flush(ing string, seg uint64, evs []event.Event) map[int64][]string {
 	r, err := rollup.New(rollup.Options{Ingester: ing, Location: berlin, Sketches: rollup.NewInfluxQLSketches(e.ql, ing)})
 	require.NoError(e.t, err)
 	s := r.NewSegment(seg)
@@ -108,7 +108,7 @@ func (e *env) flush(ing string, seg uint64, evs []event.Event) []int64 {
 	lines, err := r.Lines(e.ctx, s)
 	require.NoError(e.t, err)
 	e.db.WriteLines(e.t, lines)
-	return s.Hours()
+	return s.HourStores()
 }
 
 // clockAt is an adjustable clock.
@@ -302,6 +302,55 @@ func TestConsolidation(t *testing.T) {
 		after := e.sums(schema.Daily(schema.MeasRefunds), schema.FieldRefundAmount, "late", from0.AddDate(0, -1, 0), now0)
 		day := localday.Floor(time.Unix(0, refund.Time), berlin).UTC()
 		require.Equal(t, before[day]+321, after[day], "the refund's local day")
+	})
+
+	t.Run("a late event consolidates again only its own store's series", func(t *testing.T) {
+		evs := genEvents(5, "only", from0, now0)
+		e.history("only", evs)
+		c := e.consolidator("only", clk, nil)
+		tickAll(t, c)
+		e.requireExact("only", evs)
+		var j event.Event
+		for _, ev := range evs {
+			if ev.Store == "jd" && ev.Type == event.TypeOrder && time.Unix(0, ev.Time).Before(now0.Add(-72*time.Hour)) {
+				j = ev
+			}
+		}
+		require.NotEmpty(t, j.ID)
+		hour := time.Unix(0, j.Time).UTC().Truncate(time.Hour)
+		day := localday.Floor(hour, berlin).UTC()
+		storeSum := func(meas, store string, at time.Time) float64 {
+			q := fmt.Sprintf(`SELECT sum("orders") FROM %q WHERE ingester = 'only' AND store = '%s' AND time = %s`, meas, store, influxql.Time(at))
+			got := 0.0
+			require.NoError(t, e.ql.Query(e.ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
+				for _, row := range s.Values {
+					v, _, err := influxql.Float(row[1])
+					require.NoError(t, err)
+					got += v
+				}
+				return nil
+			}))
+			return got
+		}
+		require.Positive(t, storeSum(schema.Hourly(schema.MeasOrders), "jd", hour))
+		// Remove jd's consolidated hour and day: consolidating them again
+		// from jd's minutes would bring them back.
+		for _, m := range []string{schema.Hourly(schema.MeasOrders), schema.Daily(schema.MeasOrders)} {
+			require.NoError(t, e.ql.Query(e.ctx, fmt.Sprintf(`DELETE FROM %q WHERE ingester = 'only' AND store = 'jd'`, m), influxql.Options{}, func(int, *influxql.Series) error { return nil }))
+		}
+		require.Zero(t, storeSum(schema.Hourly(schema.MeasOrders), "jd", hour))
+		tmallHour, tmallDay := storeSum(schema.Hourly(schema.MeasOrders), "tmall", hour), storeSum(schema.Daily(schema.MeasOrders), "tmall", day)
+
+		late := event.Event{Type: event.TypeOrder, ID: "only-late", Time: hour.Add(59 * time.Minute).UnixNano(),
+			Store: "tmall", Channel: "web", User: "u1", Amount: 5, Items: 1}
+		written := e.flush("only", 901, []event.Event{late})
+		require.Equal(t, map[int64][]string{hour.UnixNano(): {"tmall"}}, written, "the segment reports its hour and store")
+		c.Written(written)
+		require.NoError(t, c.Settle(context.Background()))
+		require.Equal(t, tmallHour+1, storeSum(schema.Hourly(schema.MeasOrders), "tmall", hour), "the late order's hour")
+		require.Equal(t, tmallDay+1, storeSum(schema.Daily(schema.MeasOrders), "tmall", day), "the late order's local day")
+		require.Zero(t, storeSum(schema.Hourly(schema.MeasOrders), "jd", hour), "jd's hour was not consolidated again")
+		require.Zero(t, storeSum(schema.Daily(schema.MeasOrders), "jd", day), "jd's day was not consolidated again")
 	})
 
 	t.Run("a crash at any step of consolidation, then a restart, gives exact totals", func(t *testing.T) {

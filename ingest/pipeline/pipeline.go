@@ -87,8 +87,9 @@ type RollupSegment interface {
 // (ingest/consolidate). The flusher is its only caller: nothing is written
 // to the minute series while it reads them.
 type Consolidator interface {
-	// Written records the hours a flushed segment wrote minute points to.
-	Written(hours []int64)
+	// Written records the hours a flushed segment wrote minute points to,
+	// each with the stores whose series it wrote there.
+	Written(hours map[int64][]string)
 	// Settle consolidates again the hours recorded by Written that were
 	// already consolidated; the segments that reported them leave the
 	// spool only after it succeeded.
@@ -97,8 +98,9 @@ type Consolidator interface {
 	Tick(ctx context.Context, budget time.Duration) (more bool, err error)
 }
 
-// hourLister is a RollupSegment that knows the hours of its sums.
-type hourLister interface{ Hours() []int64 }
+// hourLister is a RollupSegment that knows the hours of its sums and
+// their stores.
+type hourLister interface{ HourStores() map[int64][]string }
 
 // Writer writes lines to InfluxDB, retrying until ctx ends (ingest/influx).
 type Writer interface {
@@ -463,7 +465,7 @@ const consolidateBudget = 2 * time.Second
 func (p *Pipeline) written(seg RollupSegment) {
 	if c := p.opts.Consolidator; c != nil {
 		if h, ok := seg.(hourLister); ok {
-			c.Written(h.Hours())
+			c.Written(h.HourStores())
 		}
 	}
 }

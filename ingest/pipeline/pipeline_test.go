@@ -446,8 +446,11 @@ func TestReadyReportsSpoolHealth(t *testing.T) {
 	require.ErrorContains(t, p.Ready(context.Background()), "spool cannot accept writes")
 }
 
-// Hours makes countSegment report one hour per segment to a consolidator.
-func (c *countSegment) Hours() []int64 { return []int64{int64(c.seg) * int64(time.Hour)} }
+// HourStores makes countSegment report one hour per segment, of store s1,
+// to a consolidator.
+func (c *countSegment) HourStores() map[int64][]string {
+	return map[int64][]string{int64(c.seg) * int64(time.Hour): {"s1"}}
+}
 
 // fakeConsolidator keeps the hours it was told until a Settle succeeds.
 type fakeConsolidator struct {
@@ -458,7 +461,11 @@ type fakeConsolidator struct {
 	sp              *memSpool
 }
 
-func (c *fakeConsolidator) Written(hours []int64) { c.dirty = append(c.dirty, hours...) }
+func (c *fakeConsolidator) Written(hours map[int64][]string) {
+	for h := range hours {
+		c.dirty = append(c.dirty, h)
+	}
+}
 func (c *fakeConsolidator) Settle(context.Context) error {
 	c.removedAtSettle = append(c.removedAtSettle, len(c.sp.Sealed()))
 	if c.failSettle > 0 {

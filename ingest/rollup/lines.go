@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -418,20 +419,29 @@ func (r *Rollup) PendingSketches() int {
 	return len(r.pending)
 }
 
-// Hours lists the UTC hours (unix ns of their starts, ascending) in which the
-// segment has summed points: the hours whose consolidated series
-// (ingest/consolidate) its sums change.
-func (s *Segment) Hours() []int64 {
-	seen := map[int64]bool{}
+// HourStores lists the UTC hours (unix ns of their starts) in which the
+// segment has summed points, each with the stores (sorted; "" for points
+// without one) whose series it changes there: what the consolidated series
+// (ingest/consolidate) must redo when the hour is already consolidated.
+func (s *Segment) HourStores() map[int64][]string {
+	seen := map[int64]map[string]bool{}
 	for k, v := range s.sums {
-		if v.set != 0 {
-			seen[floorDiv(k.window, int64(time.Hour))] = true
+		if v.set == 0 {
+			continue
 		}
+		h := floorDiv(k.window, int64(time.Hour))
+		store := ""
+		if i := slices.Index(s.r.meas[k.meas].tagKeys, schema.TagStore); i >= 0 {
+			store = k.tags[i]
+		}
+		if seen[h] == nil {
+			seen[h] = map[string]bool{}
+		}
+		seen[h][store] = true
 	}
-	out := make([]int64, 0, len(seen))
-	for h := range seen {
-		out = append(out, h)
+	out := make(map[int64][]string, len(seen))
+	for h, stores := range seen {
+		out[h] = slices.Sorted(maps.Keys(stores))
 	}
-	slices.Sort(out)
 	return out
 }
