@@ -313,17 +313,15 @@ func (c *Consolidator) Settle(ctx context.Context) error {
 		if err := c.fault("late-hours"); err != nil {
 			return err
 		}
-		var days []int64
+		seen := map[int64]bool{}
 		for _, h := range late {
-			d := localday.Floor(time.Unix(0, h), c.o.Location).UnixNano()
-			if d < c.days && !slices.Contains(days, d) {
-				days = append(days, d)
+			if d := localday.Floor(time.Unix(0, h), c.o.Location).UnixNano(); d < c.days {
+				seen[d] = true
 			}
 		}
-		for _, d := range days {
-			if err := c.consolidateDays(ctx, d, localday.Next(time.Unix(0, d), c.o.Location).UnixNano(), only); err != nil {
-				return err
-			}
+		days := slices.Sorted(maps.Keys(seen))
+		if err := c.redoDays(ctx, days, only); err != nil {
+			return err
 		}
 		if err := c.fault("late-days"); err != nil {
 			return err
@@ -331,6 +329,25 @@ func (c *Consolidator) Settle(ctx context.Context) error {
 		c.log.Info("late data: consolidated again", "hours", len(late), "days", len(days), "stores", len(only))
 	}
 	clear(c.dirty)
+	return nil
+}
+
+// redoDays consolidates the given local days (sorted, below the days
+// watermark) for the given stores, one read per run of days spanning at
+// most maxSpan: the days between two of them are rewritten with the same
+// sums (their hours are consolidated), so a history that touches every
+// day costs a read a week, not a read a day.
+func (c *Consolidator) redoDays(ctx context.Context, days []int64, stores []string) error {
+	for len(days) > 0 {
+		n := 1
+		for n < len(days) && days[n]-days[0] < int64(maxSpan) {
+			n++
+		}
+		if err := c.consolidateDays(ctx, days[0], localday.Next(time.Unix(0, days[n-1]), c.o.Location).UnixNano(), stores); err != nil {
+			return err
+		}
+		days = days[n:]
+	}
 	return nil
 }
 

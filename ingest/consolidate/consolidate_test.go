@@ -304,6 +304,22 @@ func TestConsolidation(t *testing.T) {
 		require.Equal(t, before[day]+321, after[day], "the refund's local day")
 	})
 
+	t.Run("late events on many days are consolidated again in runs of days", func(t *testing.T) {
+		evs := genEvents(6, "many", from0, now0)
+		e.history("many", evs)
+		c := e.consolidator("many", clk, nil)
+		tickAll(t, c)
+		var late []event.Event
+		for i := range 12 {
+			// every second day over 24 days, some hours apart: runs longer than a week
+			late = append(late, event.Event{Type: event.TypeOrder, ID: fmt.Sprintf("many-late-%d", i),
+				Time: from0.Add(time.Duration(i)*49*time.Hour + 3*time.Minute).UnixNano(), Store: "tmall", Channel: "app", User: "u2", Amount: 7, Items: 1})
+		}
+		c.Written(e.flush("many", 902, late))
+		require.NoError(t, c.Settle(context.Background()))
+		e.requireExact("many", append(evs, late...))
+	})
+
 	t.Run("a late event consolidates again only its own store's series", func(t *testing.T) {
 		evs := genEvents(5, "only", from0, now0)
 		e.history("only", evs)
