@@ -451,6 +451,7 @@ func (a rollupAdapter) Begin(segment uint64) pipeline.RollupSegment {
 }
 
 func (a rollupAdapter) PendingSketchLines() ([]string, func()) { return a.r.PendingSketchLines() }
+func (a rollupAdapter) PendingSketches() int                   { return a.r.PendingSketches() }
 
 type rollupSegment struct {
 	r *rollup.Rollup

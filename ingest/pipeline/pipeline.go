@@ -98,6 +98,9 @@ type Consolidator interface {
 	Tick(ctx context.Context, budget time.Duration) (more bool, err error)
 }
 
+// sketchCounter is a Rollup that tells how many sketches it holds pending.
+type sketchCounter interface{ PendingSketches() int }
+
 // hourLister is a RollupSegment that knows the hours of its sums and
 // their stores.
 type hourLister interface{ HourStores() map[int64][]string }
@@ -125,6 +128,13 @@ type Options struct {
 	SketchInterval time.Duration
 	// MaxAwaiting writes the sketches early when this many segments wait (default 64).
 	MaxAwaiting int
+	// MaxPendingSketches writes the sketches early when the rollup holds
+	// this many of them (default 8192, about 16 KB each at most): a history
+	// import's segments each touch thousands of old hours and days, whose
+	// sketches would otherwise pile up in memory for SketchInterval and
+	// push the heap past memory_limit (the garbage collector then runs
+	// without pause).
+	MaxPendingSketches int
 	// Consolidator, when set, is told the hours each segment wrote, settles
 	// them before the segments are removed and consolidates closed hours
 	// after each flush.
@@ -170,6 +180,9 @@ func New(opts Options, sp Spool, dd Dedup, ru Rollup, db Writer, key KeyFunc, lo
 	}
 	if opts.SketchInterval <= 0 {
 		opts.SketchInterval = 30 * time.Second
+	}
+	if opts.MaxPendingSketches <= 0 {
+		opts.MaxPendingSketches = 8192
 	}
 	if opts.MaxAwaiting <= 0 {
 		opts.MaxAwaiting = 64
@@ -423,7 +436,8 @@ func (p *Pipeline) flushLoop(ctx context.Context) {
 
 // FlushSealed processes every sealed segment, oldest first, and stops at the
 // first failure (the failed segment stays pending). Pending sketches are
-// written when SketchInterval has passed or MaxAwaiting segments wait.
+// written when SketchInterval has passed, MaxAwaiting segments wait or the
+// rollup holds MaxPendingSketches.
 func (p *Pipeline) FlushSealed(ctx context.Context) error {
 	for _, id := range p.spool.Sealed() {
 		if p.awaitingSet[id] {
@@ -437,7 +451,7 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 			}
 			return err
 		}
-		if len(p.awaiting) >= p.opts.MaxAwaiting {
+		if len(p.awaiting) >= p.opts.MaxAwaiting || p.pendingSketches() >= p.opts.MaxPendingSketches {
 			if err := p.flushSketches(ctx); err != nil {
 				return err
 			}
@@ -468,6 +482,15 @@ func (p *Pipeline) written(seg RollupSegment) {
 			c.Written(h.HourStores())
 		}
 	}
+}
+
+// pendingSketches is how many sketches the rollup holds (0 when it cannot
+// tell).
+func (p *Pipeline) pendingSketches() int {
+	if c, ok := p.rollup.(sketchCounter); ok {
+		return c.PendingSketches()
+	}
+	return 0
 }
 
 // flushSketches writes every pending sketch, then removes the segments that

@@ -209,6 +209,12 @@ func (r *countRollup) PendingSketchLines() ([]string, func()) {
 	return lines, func() { r.mu.Lock(); r.pending = nil; r.mu.Unlock() }
 }
 
+func (r *countRollup) PendingSketches() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pending)
+}
+
 func (c *countSegment) MergeSketches(context.Context) error {
 	c.r.mu.Lock()
 	defer c.r.mu.Unlock()
@@ -345,6 +351,28 @@ func TestFailedWriteKeepsSegmentUntilItSucceeds(t *testing.T) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	require.Equal(t, []string{"0:1", "0:2", "1:3", "sketch:0", "sketch:1"}, w.lines, "oldest segment first, each written once")
+}
+
+// TestPendingSketchesBounded: when the rollup holds MaxPendingSketches, the
+// sketches are written at once (a history import's many old days must not
+// pile up in memory until SketchInterval), and their segments leave.
+func TestPendingSketchesBounded(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	w := &memWriter{}
+	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, SketchInterval: time.Hour, MaxAwaiting: 100, MaxPendingSketches: 2})
+	ctx := context.Background()
+	_, err := p.Accept(ctx, events("e0"))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0"}, w.lines, "one pending sketch waits")
+	require.Len(t, sp.Sealed(), 1)
+	_, err = p.Accept(ctx, events("e1"))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0", "1:e1", "sketch:0", "sketch:1"}, w.lines, "two pending sketches are written at once")
+	require.Empty(t, sp.Sealed())
 }
 
 // Sums are written per segment; the segment leaves the spool only once the
