@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -486,8 +487,39 @@ func fieldList(m schema.Measurement, sum bool) string {
 
 // read sums this ingester's points of every summed measurement (with suffix
 // "" the minute series, else the consolidated ones) per UTC hour and series
-// over [from, to), of the given stores (nil: all).
+// over [from, to), of the given stores (nil: all). A read that times out is
+// split in two at an hour and each half read again, down to single hours:
+// a backfill's late hours of a hundred stores can be more than InfluxDB
+// answers within influx.timeout, and retrying the same read would fail for
+// ever. Each hour lies in one half, so the sums are the same.
 func (c *Consolidator) read(ctx context.Context, q Querier, suffix string, from, to int64, stores []string) ([]point, error) {
+	pts, err := c.readOnce(ctx, q, suffix, from, to, stores)
+	hours := (to - from + int64(time.Hour) - 1) / int64(time.Hour)
+	if err == nil || hours < 2 || ctx.Err() != nil || !timedOut(err) {
+		return pts, err
+	}
+	mid := from + hours/2*int64(time.Hour)
+	c.log.Warn("consolidation read timed out: reading it in two halves", "from", time.Unix(0, from).UTC().Format(time.RFC3339),
+		"to", time.Unix(0, to).UTC().Format(time.RFC3339), "stores", len(stores))
+	first, err := c.read(ctx, q, suffix, from, mid, stores)
+	if err != nil {
+		return nil, err
+	}
+	second, err := c.read(ctx, q, suffix, mid, to, stores)
+	if err != nil {
+		return nil, err
+	}
+	return append(first, second...), nil
+}
+
+// timedOut says whether err is a timeout (the client's or a deadline).
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// readOnce is one read of read.
+func (c *Consolidator) readOnce(ctx context.Context, q Querier, suffix string, from, to int64, stores []string) ([]point, error) {
 	storeCond := ""
 	if len(stores) > 0 {
 		ors := make([]string, len(stores))

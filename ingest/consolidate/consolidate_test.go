@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -94,6 +95,31 @@ func newEnv(t *testing.T) *env {
 }
 
 type writer struct{ db *influxtest.Server }
+
+// slowQuerier answers like q, but a query spanning more than max times out,
+// as InfluxDB does past influx.timeout when a read holds too many points.
+type slowQuerier struct {
+	q        consolidate.Querier
+	max      time.Duration
+	timeouts int
+}
+
+var spanRE = regexp.MustCompile(`time >= '([^']+)' AND time < '([^']+)'`)
+
+func (s *slowQuerier) Query(ctx context.Context, q string, o influxql.Options, fn func(int, *influxql.Series) error) error {
+	if m := spanRE.FindStringSubmatch(q); m != nil {
+		from, err1 := time.Parse(time.RFC3339Nano, m[1])
+		to, err2 := time.Parse(time.RFC3339Nano, m[2])
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		if to.Sub(from) > s.max {
+			s.timeouts++
+			return fmt.Errorf("reading InfluxDB's answer: %w", context.DeadlineExceeded)
+		}
+	}
+	return s.q.Query(ctx, q, o, fn)
+}
 
 func (w writer) Write(ctx context.Context, lines []string) error { return w.db.Write(ctx, lines) }
 
@@ -318,6 +344,28 @@ func TestConsolidation(t *testing.T) {
 		c.Written(e.flush("many", 902, late))
 		require.NoError(t, c.Settle(context.Background()))
 		e.requireExact("many", append(evs, late...))
+	})
+
+	t.Run("a read that times out is read again in halves, down to what InfluxDB answers", func(t *testing.T) {
+		evs := genEvents(7, "slow", from0, now0)
+		e.history("slow", evs)
+		slow := &slowQuerier{q: e.ql, max: 5 * time.Hour}
+		c, err := consolidate.New(consolidate.Options{Ingester: "slow", Location: berlin, Fine: slow, Main: slow,
+			Write: writer{e.db}, FineBucket: influxtest.Bucket, Now: clk.now})
+		require.NoError(t, err)
+		tickAll(t, c)
+		e.requireExact("slow", evs)
+		require.Positive(t, slow.timeouts, "the 24-hour reads timed out")
+		var late []event.Event
+		for i := range 6 {
+			late = append(late, event.Event{Type: event.TypeRefund, ID: fmt.Sprintf("slow-late-%d", i), Reason: "damaged",
+				Time: from0.Add(time.Duration(i)*31*time.Hour + 5*time.Minute).UnixNano(), Store: "jd", Channel: "web", Amount: 11})
+		}
+		before := slow.timeouts
+		c.Written(e.flush("slow", 903, late))
+		require.NoError(t, c.Settle(context.Background()))
+		require.Greater(t, slow.timeouts, before, "the late hours' and days' reads timed out too")
+		e.requireExact("slow", append(evs, late...))
 	})
 
 	t.Run("a late event consolidates again only its own store's series", func(t *testing.T) {
