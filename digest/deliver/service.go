@@ -12,6 +12,7 @@ import (
 
 	"github.com/storepulse/storepulse/digest/briefing"
 	"github.com/storepulse/storepulse/digest/render"
+	"github.com/storepulse/storepulse/internal/atomicfile"
 )
 
 // Target is one webhook of a list and the payload format it takes.
@@ -233,7 +234,7 @@ func (s *Service) deliver(ctx context.Context, l List, date string) (built bool,
 				name += "-" + unsafeName().ReplaceAllString(br.Store, "_")
 			}
 			name += map[string]string{render.FormatJSON: ".json", render.FormatMarkdown: ".md", render.FormatHTML: ".html"}[format]
-			if err := writeAtomic(filepath.Join(l.Dir, name), out, 0o644); err != nil {
+			if err := atomicfile.Write(filepath.Join(l.Dir, name), out, 0o644); err != nil {
 				fail("dir", format, out, err)
 				continue
 			}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/storepulse/storepulse/internal/atomicfile"
 )
 
 // StateFile is the name of the delivery state in Service.StateDir.
@@ -124,7 +126,7 @@ func (st *state) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(st.path, append(data, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(st.path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("deliver: state: %w", err)
 	}
 	return nil

@@ -33,6 +33,7 @@ import (
 	"github.com/storepulse/storepulse/ingest/rollup"
 	"github.com/storepulse/storepulse/ingest/server"
 	"github.com/storepulse/storepulse/ingest/spool"
+	"github.com/storepulse/storepulse/internal/atomicfile"
 	"github.com/storepulse/storepulse/internal/clock"
 	"github.com/storepulse/storepulse/internal/influxql"
 	"github.com/storepulse/storepulse/internal/schema"
@@ -144,7 +145,7 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 	cons, err := consolidate.New(consolidate.Options{
 		Ingester: ingester, Location: cfg.Location, Fine: fineQL, Main: ql, Write: db, FineBucket: fineBucket,
 		Grace: cfg.Influx.ConsolidateGrace, FineRetention: cfg.Influx.FineRetention, Now: now,
-		Logger: log.With("component", "consolidate"),
+		Logger:    log.With("component", "consolidate"),
 	})
 	if err != nil {
 		_ = sp.Close()
@@ -324,38 +325,10 @@ func ingesterID(dataDir, configured string) (string, error) {
 		}
 		id = host
 	}
-	if err := writeFileSync(path, []byte(id+"\n")); err != nil {
+	if err := atomicfile.Write(path, []byte(id+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("ingester: write %s: %w", path, err)
 	}
 	return id, nil
-}
-
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) // #nosec G304 -- inside data dir
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // registerSpoolMetrics exposes the spool's health, quarantine and reserve.

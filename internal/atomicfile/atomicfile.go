@@ -1,15 +1,17 @@
-package deliver
+// Package atomicfile replaces small state files so that a crash leaves
+// either the old file or the new one.
+package atomicfile
 
 import (
 	"os"
 	"path/filepath"
 )
 
-// writeAtomic replaces path with data so that a crash leaves either the old
+// Write replaces path with data so that a crash leaves either the old
 // file or the new one, never a mix: a temporary file in the same directory,
 // fsync, chmod to perm, rename, then an fsync of the directory so the rename
 // itself is durable. The directory is created if missing.
-func writeAtomic(path string, data []byte, perm os.FileMode) error {
+func Write(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
