@@ -119,12 +119,19 @@ func start(dir string, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	s := &Server{dir: dir, Bucket: Bucket, Token: Token, Org: "storepulse", opts: o}
+	for attempt := 1; ; attempt++ {
+		if s.port, err = freePort(); err != nil {
+			return nil, err
+		}
+		err = s.launch(bin)
+		// A free port can be taken by another process before influxd binds
+		// it (tests of other packages run at the same time): try new ones.
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
 	}
-	s := &Server{dir: dir, port: port, Bucket: Bucket, Token: Token, Org: "storepulse", opts: o}
-	if err := s.launch(bin); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if err := s.createDatabase(); err != nil {
