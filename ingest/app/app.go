@@ -145,6 +145,7 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 	cons, err := consolidate.New(consolidate.Options{
 		Ingester: ingester, Location: cfg.Location, Fine: fineQL, Main: ql, Write: db, FineBucket: fineBucket,
 		Grace: cfg.Influx.ConsolidateGrace, FineRetention: cfg.Influx.FineRetention, Now: now,
+		StateFile: filepath.Join(cfg.DataDir, "late-hours.json"), // late hours deferred by a backlog
 		Logger:    log.With("component", "consolidate"),
 	})
 	if err != nil {

@@ -92,8 +92,11 @@ type Options struct {
 	FineRetention time.Duration
 	// MaxHours bounds the hours one Tick step consolidates (DefaultMaxHours).
 	MaxHours int
-	Now      clock.Func
-	Logger   *slog.Logger
+	// StateFile keeps the late hours that Defer put off (in the spool's
+	// directory); "" disables Defer.
+	StateFile string
+	Now       clock.Func
+	Logger    *slog.Logger
 	// Fault, when set, is called after each write of a consolidation with
 	// the step's name ("hours", "days", "watermark", "late-hours",
 	// "late-days"); an error it returns aborts there, as a crash would
@@ -108,9 +111,12 @@ type Consolidator struct {
 	meas  []schema.Measurement
 	log   *slog.Logger
 	ready bool
-	hours int64                     // watermark: hours before it are consolidated
-	days  int64                     // watermark: local days before it are consolidated
-	dirty map[int64]map[string]bool // late hours and their stores, for Settle
+	hours int64   // watermark: hours before it are consolidated
+	days  int64   // watermark: local days before it are consolidated
+	late  lateSet // late hours and their stores, for Settle
+	// changed: late holds hours the state file does not; saved: the state
+	// file exists.
+	changed, saved bool
 }
 
 // New checks opts and returns a Consolidator; it reads nothing yet.
@@ -140,7 +146,11 @@ func New(opts Options) (*Consolidator, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Consolidator{o: opts, meas: schema.Summed(), log: opts.Logger, dirty: map[int64]map[string]bool{}}, nil
+	c := &Consolidator{o: opts, meas: schema.Summed(), log: opts.Logger, late: lateSet{}}
+	if err := c.loadState(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Watermarks are how far the consolidated series reach (unix ns); ok is
@@ -251,14 +261,18 @@ func (c *Consolidator) oldest(ctx context.Context) (time.Time, bool, error) {
 // Written records the hours (unix ns of their starts) a flushed segment
 // wrote minute points to, each with the stores whose series it wrote there
 // ("" for series without a store); Settle consolidates again those hours
-// already consolidated, for those stores only.
+// already consolidated, for those stores only. Hours at or after the hours
+// watermark are not recorded: the Tick that consolidates them reads minute
+// points already holding the segment's.
 func (c *Consolidator) Written(hours map[int64][]string) {
 	for h, stores := range hours {
-		if c.dirty[h] == nil {
-			c.dirty[h] = map[string]bool{}
+		if c.ready && h >= c.hours {
+			continue
 		}
 		for _, st := range stores {
-			c.dirty[h][st] = true
+			if c.late.add(st, h) {
+				c.changed = true
+			}
 		}
 	}
 }
@@ -272,7 +286,7 @@ func (c *Consolidator) Written(hours map[int64][]string) {
 // history again for each store). Call it before the segments that reported
 // them leave the spool; on error they must stay.
 func (c *Consolidator) Settle(ctx context.Context) error {
-	if len(c.dirty) == 0 {
+	if len(c.late) == 0 {
 		return nil
 	}
 	if err := c.load(ctx); err != nil {
@@ -285,15 +299,23 @@ func (c *Consolidator) Settle(ctx context.Context) error {
 	}
 	var tooOld []int64
 	stores := map[string]bool{}
-	for h, st := range c.dirty {
-		switch {
-		case h >= c.hours:
-		case c.o.FineRetention > 0 && h < oldestSafe:
-			tooOld = append(tooOld, h)
-		default:
-			late = append(late, h)
-			for s := range st {
-				stores[s] = true
+	lateSeen, oldSeen := map[int64]bool{}, map[int64]bool{}
+	for st, spans := range c.late {
+		for _, sp := range spans {
+			for h := sp.From; h < min(sp.To, c.hours); h += int64(time.Hour) {
+				switch {
+				case c.o.FineRetention > 0 && h < oldestSafe:
+					if !oldSeen[h] {
+						oldSeen[h] = true
+						tooOld = append(tooOld, h)
+					}
+				default:
+					stores[st] = true
+					if !lateSeen[h] {
+						lateSeen[h] = true
+						late = append(late, h)
+					}
+				}
 			}
 		}
 	}
@@ -329,8 +351,7 @@ func (c *Consolidator) Settle(ctx context.Context) error {
 		}
 		c.log.Info("late data: consolidated again", "hours", len(late), "days", len(days), "stores", len(only))
 	}
-	clear(c.dirty)
-	return nil
+	return c.settled()
 }
 
 // redoDays consolidates the given local days (sorted, below the days

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -328,6 +330,48 @@ func TestConsolidation(t *testing.T) {
 		after := e.sums(schema.Daily(schema.MeasRefunds), schema.FieldRefundAmount, "late", from0.AddDate(0, -1, 0), now0)
 		day := localday.Floor(time.Unix(0, refund.Time), berlin).UTC()
 		require.Equal(t, before[day]+321, after[day], "the refund's local day")
+	})
+
+	t.Run("late hours deferred to disk are consolidated again after a restart", func(t *testing.T) {
+		evs := genEvents(8, "defer", from0, now0)
+		e.history("defer", evs)
+		state := filepath.Join(t.TempDir(), "late-hours.json")
+		newC := func() *consolidate.Consolidator {
+			c, err := consolidate.New(consolidate.Options{Ingester: "defer", Location: berlin, Fine: e.ql, Main: e.ql,
+				Write: writer{e.db}, FineBucket: influxtest.Bucket, Now: clk.now, StateFile: state})
+			require.NoError(t, err)
+			return c
+		}
+		c := newC()
+		tickAll(t, c)
+		var late []event.Event
+		for i := range 3 {
+			late = append(late, event.Event{Type: event.TypeOrder, ID: fmt.Sprintf("defer-late-%d", i),
+				Time: from0.Add(time.Duration(i)*26*time.Hour + 11*time.Minute).UnixNano(), Store: "jd", Channel: "web", User: "u3", Amount: 40, Items: 1})
+		}
+		c.Written(e.flush("defer", 904, late))
+		require.True(t, c.Pending())
+		require.NoError(t, c.Defer())
+		require.FileExists(t, state)
+		// The segment leaves the spool now; the process dies before Settle.
+		c = newC()
+		require.True(t, c.Pending(), "the deferred hours are read back")
+		require.NoError(t, c.Settle(context.Background()))
+		require.False(t, c.Pending())
+		require.NoFileExists(t, state, "settled hours are forgotten")
+		e.requireExact("defer", append(evs, late...))
+
+		// A damaged file is moved aside, loudly; the consolidator still starts.
+		require.NoError(t, os.WriteFile(state, []byte(`{"version":1,"ingester":"defer","late":{"jd":[{"from":1,"to":`), 0o600))
+		c = newC()
+		require.False(t, c.Pending())
+		require.NoFileExists(t, state)
+		require.FileExists(t, state+".damaged")
+		// Another ingester's file is not taken as this one's.
+		require.NoError(t, os.WriteFile(state, []byte(`{"version":1,"ingester":"other","late":{}}`), 0o600))
+		c = newC()
+		require.False(t, c.Pending())
+		require.FileExists(t, state+".damaged")
 	})
 
 	t.Run("late events on many days are consolidated again in runs of days", func(t *testing.T) {

@@ -92,8 +92,12 @@ type Consolidator interface {
 	Written(hours map[int64][]string)
 	// Settle consolidates again the hours recorded by Written that were
 	// already consolidated; the segments that reported them leave the
-	// spool only after it succeeded.
+	// spool only after it succeeded, or after Defer did.
 	Settle(ctx context.Context) error
+	// Defer keeps the hours recorded by Written on disk for a later Settle
+	// (a restart reads them back), so the segments may leave the spool
+	// first; on error they wait for Settle.
+	Defer() error
 	// Tick consolidates closed hours, for at most budget.
 	Tick(ctx context.Context, budget time.Duration) (more bool, err error)
 }
@@ -136,9 +140,13 @@ type Options struct {
 	// without pause).
 	MaxPendingSketches int
 	// Consolidator, when set, is told the hours each segment wrote, settles
-	// them before the segments are removed and consolidates closed hours
-	// after each flush.
+	// them before the segments are removed (or, while more sealed segments
+	// wait, defers them to when the flusher has caught up, for at most
+	// MaxLateDefer) and consolidates closed hours after each flush.
 	Consolidator Consolidator
+	// MaxLateDefer bounds how long late hours wait for the flusher to catch
+	// up before they are consolidated again anyway (default 5m).
+	MaxLateDefer time.Duration
 }
 
 // Pipeline is the ingest data path.
@@ -168,6 +176,9 @@ type Pipeline struct {
 	// removeSoon asks for the awaiting segments to be removed at the end of
 	// this flush: the drain reserve was used, and new writes wait for it.
 	removeSoon bool
+	// deferredSince: late hours were deferred (Consolidator.Defer) and not
+	// settled since then; zero when none are.
+	deferredSince time.Time
 }
 
 // New builds a pipeline; call Recover before serving and Run to flush.
@@ -186,6 +197,9 @@ func New(opts Options, sp Spool, dd Dedup, ru Rollup, db Writer, key KeyFunc, lo
 	}
 	if opts.MaxAwaiting <= 0 {
 		opts.MaxAwaiting = 64
+	}
+	if opts.MaxLateDefer <= 0 {
+		opts.MaxLateDefer = 5 * time.Minute
 	}
 	p := &Pipeline{opts: opts, spool: sp, dedup: dd, rollup: ru, db: db, key: key, log: log,
 		wake: make(chan struct{}, 1), sealedAt: map[uint64]time.Time{}, started: time.Now(), blocked: map[uint64]string{},
@@ -439,7 +453,8 @@ func (p *Pipeline) flushLoop(ctx context.Context) {
 // written when SketchInterval has passed, MaxAwaiting segments wait or the
 // rollup holds MaxPendingSketches.
 func (p *Pipeline) FlushSealed(ctx context.Context) error {
-	for _, id := range p.spool.Sealed() {
+	sealed := p.spool.Sealed()
+	for i, id := range sealed {
 		if p.awaitingSet[id] {
 			continue
 		}
@@ -452,15 +467,24 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 			return err
 		}
 		if len(p.awaiting) >= p.opts.MaxAwaiting || p.pendingSketches() >= p.opts.MaxPendingSketches {
-			if err := p.flushSketches(ctx); err != nil {
+			if err := p.flushSketches(ctx, i < len(sealed)-1); err != nil {
 				return err
 			}
 		}
 	}
 	if len(p.awaiting) > 0 && (p.removeSoon || time.Since(p.lastSketchFlush) >= p.opts.SketchInterval) {
-		if err := p.flushSketches(ctx); err != nil {
+		if err := p.flushSketches(ctx, false); err != nil {
 			return err
 		}
+	}
+	if c := p.opts.Consolidator; c != nil && !p.deferredSince.IsZero() {
+		// Caught up: the late hours deferred while the backlog lasted are
+		// consolidated again once.
+		if err := c.Settle(ctx); err != nil {
+			p.m.flushErrors.WithLabelValues("consolidate").Inc()
+			return fmt.Errorf("pipeline: consolidate late data: %w", err)
+		}
+		p.deferredSince = time.Time{}
 	}
 	if c := p.opts.Consolidator; c != nil {
 		if _, err := c.Tick(ctx, consolidateBudget); err != nil {
@@ -496,7 +520,9 @@ func (p *Pipeline) pendingSketches() int {
 // flushSketches writes every pending sketch, then removes the segments that
 // waited for it. A crash before that leaves them in the spool: replaying
 // rewrites the same sums and merges the same ids again, changing nothing.
-func (p *Pipeline) flushSketches(ctx context.Context) error {
+// backlog: more sealed segments wait to be flushed, so late hours are
+// deferred rather than consolidated again now (see settleLate).
+func (p *Pipeline) flushSketches(ctx context.Context, backlog bool) error {
 	lines, commit := p.rollup.PendingSketchLines()
 	if len(lines) == 0 {
 		commit()
@@ -509,14 +535,8 @@ func (p *Pipeline) flushSketches(ctx context.Context) error {
 	p.lastSketchFlush = time.Now()
 	p.removeSoon = false
 	p.m.lines.Add(float64(len(lines)))
-	if c := p.opts.Consolidator; c != nil && len(p.awaiting) > 0 {
-		// Late minute points in consolidated hours: their hours and days are
-		// consolidated again before the segments go (a crash before that
-		// replays them, which reports the same hours again).
-		if err := c.Settle(ctx); err != nil {
-			p.m.flushErrors.WithLabelValues("consolidate").Inc()
-			return fmt.Errorf("pipeline: consolidate late data: %w", err)
-		}
+	if err := p.settleLate(ctx, backlog); err != nil {
+		return err
 	}
 	for len(p.awaiting) > 0 {
 		id := p.awaiting[0]
@@ -531,6 +551,38 @@ func (p *Pipeline) flushSketches(ctx context.Context) error {
 		p.mu.Unlock()
 		p.m.flushed.Inc()
 	}
+	return nil
+}
+
+// settleLate makes the late hours of the awaiting segments safe before the
+// segments go. Late minute points in consolidated hours need their hours
+// and days consolidated again; a crash before that must not lose the list
+// of them. Normally they are consolidated again right away (a crash before
+// that replays the segments, which report the same hours again). While a
+// backlog lasts (a backfill or a history import, whose every segment
+// touches the same past hours), they are instead kept on disk
+// (Consolidator.Defer) and consolidated again once the flusher has caught
+// up, or after MaxLateDefer: once, instead of at every sketch flush.
+func (p *Pipeline) settleLate(ctx context.Context, backlog bool) error {
+	c := p.opts.Consolidator
+	if c == nil || len(p.awaiting) == 0 {
+		return nil
+	}
+	if backlog && (p.deferredSince.IsZero() || time.Since(p.deferredSince) < p.opts.MaxLateDefer) {
+		err := c.Defer()
+		if err == nil {
+			if p.deferredSince.IsZero() {
+				p.deferredSince = time.Now()
+			}
+			return nil
+		}
+		p.log.Warn("could not keep late hours on disk; consolidating them again now", "err", err)
+	}
+	if err := c.Settle(ctx); err != nil {
+		p.m.flushErrors.WithLabelValues("consolidate").Inc()
+		return fmt.Errorf("pipeline: consolidate late data: %w", err)
+	}
+	p.deferredSince = time.Time{}
 	return nil
 }
 
@@ -614,7 +666,7 @@ func (p *Pipeline) persistIDs(ctx context.Context, id uint64, keys []uint64) err
 	if len(p.awaiting) > 0 {
 		p.log.Warn("disk full while keeping de-duplication ids; removing flushed segments first", "segment", id,
 			"awaiting", len(p.awaiting))
-		if ferr := p.flushSketches(ctx); ferr != nil {
+		if ferr := p.flushSketches(ctx, false); ferr != nil {
 			return errors.Join(err, ferr)
 		}
 		if err = p.dedup.Persist(id, keys); err == nil || !errors.Is(err, syscall.ENOSPC) {
@@ -640,7 +692,7 @@ func (p *Pipeline) Drain(ctx context.Context) error {
 	if err := p.FlushSealed(ctx); err != nil {
 		return err
 	}
-	return p.flushSketches(ctx)
+	return p.flushSketches(ctx, false)
 }
 
 // Ready fails when InfluxDB is unreachable, the spool is at its budget, the

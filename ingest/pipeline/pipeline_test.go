@@ -487,6 +487,17 @@ type fakeConsolidator struct {
 	ticks           int
 	removedAtSettle []int
 	sp              *memSpool
+	// failDefer makes Defer fail; defers counts the ones that succeeded.
+	failDefer bool
+	defers    int
+}
+
+func (c *fakeConsolidator) Defer() error {
+	if c.failDefer {
+		return errors.New("disk full")
+	}
+	c.defers++
+	return nil
 }
 
 func (c *fakeConsolidator) Written(hours map[int64][]string) {
@@ -529,4 +540,45 @@ func TestConsolidatorSettlesBeforeRemove(t *testing.T) {
 	require.Equal(t, []int64{0}, cons.settled)
 	require.Equal(t, []int{1, 1}, cons.removedAtSettle, "settled while the segment was still in the spool")
 	require.Equal(t, 1, cons.ticks, "closed hours are consolidated after a successful flush")
+}
+
+// TestLateHoursDeferredDuringBacklog: while more sealed segments wait, the
+// late hours of the flushed ones are kept on disk (Defer) and the segments
+// leave the spool; they are consolidated again once, when the flusher has
+// caught up. Without a place to keep them, or after MaxLateDefer, they are
+// consolidated again before the segments go, as before.
+func TestLateHoursDeferredDuringBacklog(t *testing.T) {
+	cases := []struct {
+		name         string
+		failDefer    bool
+		maxLateDefer time.Duration
+		wantDefers   int
+		wantSettles  []int // sealed segments left in the spool at each Settle
+	}{
+		{name: "deferred until caught up", wantDefers: 3, wantSettles: []int{1}},
+		{name: "no state file", failDefer: true, wantSettles: []int{4, 3, 2, 1}},
+		{name: "deferred too long", maxLateDefer: time.Nanosecond, wantDefers: 2, wantSettles: []int{3, 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := &memSpool{segs: map[uint64][][]byte{}}
+			cons := &fakeConsolidator{sp: sp, failDefer: tc.failDefer}
+			p, _ := newPipelineOpts(t, sp, &memWriter{}, pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond,
+				SketchInterval: time.Hour, MaxAwaiting: 1, MaxLateDefer: tc.maxLateDefer, Consolidator: cons})
+			ctx := context.Background()
+			for i := range 4 {
+				_, err := p.Accept(ctx, events(fmt.Sprintf("e%d", i)))
+				require.NoError(t, err)
+				require.NoError(t, p.Seal())
+			}
+			require.Len(t, sp.Sealed(), 4)
+			time.Sleep(time.Millisecond)
+			require.NoError(t, p.FlushSealed(ctx))
+			require.Empty(t, sp.Sealed(), "every segment left the spool")
+			require.Equal(t, tc.wantDefers, cons.defers)
+			require.Equal(t, tc.wantSettles, cons.removedAtSettle)
+			require.ElementsMatch(t, []int64{0, int64(time.Hour), 2 * int64(time.Hour), 3 * int64(time.Hour)}, cons.settled,
+				"every segment's hour was consolidated again")
+		})
+	}
 }
