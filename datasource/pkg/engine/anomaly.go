@@ -180,6 +180,10 @@ type cellHistory struct {
 	ok                          bool
 	rs                          []band.Residual
 	valid                       int // history weeks after the series' first day with data
+	// daily: the daily phase (1 or 2 valid history weeks): the history is
+	// the same time of day on the 7 previous days, and only severe moves
+	// are beyond the band (band.SevereScore).
+	daily bool
 }
 
 // seriesDays says, per local day of the plan, whether the series had data;
@@ -205,14 +209,37 @@ func (ev *evaluation) seriesDays(p *anomalyPlan, key string) []int {
 // cell of one series. A history bucket counts when it is not null and the
 // series had data on a day before it and no more than weeks·7 + 1 days
 // before the cell (the same test for any range): the buckets before a new
-// series' first day are not a history of zeros.
+// series' first day are not a history of zeros. A cell with 1 or 2 such
+// history weeks is in the daily phase: its history is the same time of day
+// on the 7 previous days instead (all after the series' first day, since a
+// week earlier is), read from the cells or the first history week, which
+// hold them for any cell.
 func (ev *evaluation) cellHistories(p *anomalyPlan, key string, filter map[string][]string, ratio bool) []cellHistory {
 	hist := make([][]*float64, len(p.hist))
 	for w := range p.hist {
 		hist[w] = ev.compute(p.fetched[w], key, p.hist[w])
 	}
+	cur := ev.compute(p.cur, key, p.cells)
 	started := ev.seriesDays(p, key)
 	dayIndex := func(t time.Time) int { return max(p.days.Index(t), 0) }
+	// residual is the history value of the bucket holding at (from the
+	// cells, else the first history week), or false where there is none.
+	residual := func(at time.Time) (band.Residual, bool) {
+		f, b, vs := p.cur, p.cells, cur
+		j := b.Index(at)
+		if j < 0 {
+			f, b, vs = p.fetched[0], p.hist[0], hist[0]
+			j = b.Index(at)
+		}
+		if j < 0 || vs[j] == nil {
+			return band.Residual{}, false
+		}
+		r := band.Residual{Value: *vs[j], Clean: calendarDay(p.camps, filter, b.Starts[j], b.EndOf(j)) == band.DayOrdinary}
+		if ratio {
+			r.Den = f.operand(*ev.k.Den, key, j)
+		}
+		return r, true
+	}
 	cells := make([]cellHistory, p.cells.Len())
 	for c, start := range p.cells.Starts {
 		lo := dayIndex(localday.ShiftDays(start, -7*p.weeks-1, ev.e.Location))
@@ -239,6 +266,21 @@ func (ev *evaluation) cellHistories(p *anomalyPlan, key string, filter map[strin
 				clean = append(clean, r)
 			}
 		}
+		daily := valid > 0 && valid < band.MinHistory
+		if daily {
+			all, clean = all[:0], clean[:0]
+			for d := 1; d <= band.DailyDays; d++ {
+				at := localday.ShiftDays(start, -d, ev.e.Location)
+				r, ok := residual(at)
+				if !ok || started[dayIndex(at)]-started[lo] == 0 {
+					continue
+				}
+				all = append(all, r)
+				if r.Clean {
+					clean = append(clean, r)
+				}
+			}
+		}
 		if len(clean) >= band.MinHistory {
 			all = clean
 		} else {
@@ -251,7 +293,7 @@ func (ev *evaluation) cellHistories(p *anomalyPlan, key string, filter map[strin
 			values[i] = r.Value
 		}
 		m, mad, u, ok := band.HistoryCenter(values)
-		cells[c] = cellHistory{expected: m, madSpread: mad, volume: u, ok: ok, valid: valid}
+		cells[c] = cellHistory{expected: m, madSpread: mad, volume: u, ok: ok, valid: valid, daily: daily}
 		if !ok {
 			continue
 		}
@@ -272,7 +314,9 @@ func (ev *evaluation) cellHistories(p *anomalyPlan, key string, filter map[strin
 // remain); the bucket in progress gets a band but no score or flag (a
 // partial hour would look low). A series still learning (fewer than 3
 // history weeks since its first day with data at the range's last bucket)
-// carries a notice.
+// carries a notice: in its first week it has no band, then until its third
+// history week a band from its daily pattern, beyond which only moves past a
+// factor of 3 lie (cellHistories, band.SevereScore).
 func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string, cur bucket.Buckets) []Series {
 	filter := ev.campaignFilter(groups)
 	counts := ev.k.Unit == kpi.UnitCount && (ev.k.Kind == kpi.KindSum || ev.k.Kind == kpi.KindDistinct)
@@ -304,7 +348,9 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 		}
 		window = window[:0]
 		for w := max(0, c-p.win+1); w <= c; w++ {
-			window = append(window, cells[w].rs...)
+			if cells[w].daily == ch.daily { // each phase its own noise: the weekly one as before the daily phase existed
+				window = append(window, cells[w].rs...)
+			}
 		}
 		level := band.NoiseLevel(window, ratio, counts)
 		m, u := ch.expected, ch.volume
@@ -316,13 +362,27 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 			u = math.Max(u, 1) // a history of zeros still has Poisson noise
 		}
 		volumes[c] = ptr(u)
-		s := band.Spread(m, ch.madSpread, u, level, den, ratio)
+		mad := ch.madSpread
+		if ch.daily {
+			// the 7 previous days mix weekdays and the weekend: their MAD
+			// measures the weekly pattern, which the factor of 3 allows
+			// for, not noise; the noise level, pooled over the week, stays
+			mad = 0
+		}
+		s := band.Spread(m, mad, u, level, den, ratio)
 		lo, hi := band.BandLimits(m, u, s, p.k, sqrtScale)
+		if ch.daily {
+			lo, hi = band.SevereLimits(lo, hi, m, u)
+		}
 		outs[0][c], outs[1][c], outs[2][c] = ptr(m), ptr(lo), ptr(hi)
 		if vals[c] == nil || s == 0 || p.cells.EndOf(c).After(ev.now) {
 			continue
 		}
-		outs[3][c] = ptr(band.Score(*vals[c], m, u, s, sqrtScale))
+		z := band.Score(*vals[c], m, u, s, sqrtScale)
+		if ch.daily {
+			z = band.SevereScore(z, *vals[c], m, u, p.k)
+		}
+		outs[3][c] = ptr(z)
 		days[c] = calendarDay(p.camps, filter, p.cells.Starts[c], p.cells.EndOf(c))
 		switch {
 		case ratio:
@@ -362,11 +422,16 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 }
 
 // learning is the notice of a series whose last cell has fewer than 3
-// history weeks since the series' first day with data, else "".
+// history weeks since the series' first day with data, else "": in its
+// first week no band, then the daily phase.
 func (ev *evaluation) learning(p *anomalyPlan, key string, cells []cellHistory) string {
 	last := len(cells) - 1
 	if last < 0 || cells[last].valid >= band.MinHistory {
 		return ""
+	}
+	phase := "no band in the first week"
+	if cells[last].daily {
+		phase = "daily pattern only; only severe moves are flagged"
 	}
 	started := ev.seriesDays(p, key)
 	first := -1
@@ -378,10 +443,10 @@ func (ev *evaluation) learning(p *anomalyPlan, key string, cells []cellHistory) 
 	}
 	need := 7 * band.MinHistory
 	if first < 0 {
-		return fmt.Sprintf("learning: no data yet, 0 days of %d (no band until the series has %d weeks of history)", need, band.MinHistory)
+		return fmt.Sprintf("learning: no data yet, 0 days of %d (%s)", need, phase)
 	}
 	have := max(0, p.days.Index(p.cells.Starts[last])-first-1)
-	return fmt.Sprintf("learning: %d days of %d (no band until the series has %d weeks of history)", min(have, need-1), need, band.MinHistory)
+	return fmt.Sprintf("learning: %d days of %d (%s)", min(have, need-1), need, phase)
 }
 
 // AnomalyRegion is a run of consecutive flagged buckets of one series.

@@ -394,7 +394,8 @@ const evalReading = `## Reading the numbers
 - **Trust (issue 13).** A bucket's flag now depends only on its own history, the noise window before it
   and the bucket before it — never on the query range — so the panel and the alert rule agree (the two
   columns above differ only where the alert rule's region is cut by hours it does not fire); buckets before
-  a series' first day with data are not a history of zeros (a new store is quiet and "learning" for 3 weeks);
+  a series' first day with data are not a history of zeros (a new store is "learning" for 3 weeks: quiet in its
+  first week, then flagged only past a factor of 3 from its daily pattern);
   one past burst no longer widens the band for weeks (the noise level and volume are winsorised); public
   holidays of the datasource's markets are planned days.
 - **What it costs.** Unless it is extreme, detection waits for the second bucket of an incident (at ` + "`1h`" + `,

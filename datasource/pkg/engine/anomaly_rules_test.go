@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -45,20 +46,48 @@ func ordersAnomaly(t *testing.T, e *Engine, store string, from, to time.Time) *R
 }
 
 // TestAnomalyColdStart: the buckets before a series' first data are not a
-// history of zeros. A store open for 10 days (today: a history of 1 value
-// and 5 zeros, expected 0, flagged high every hour) has no band, no score and
-// no flag, and says it is learning; after 3 weeks it has a band from the
-// weeks it was open.
+// history of zeros. A store open for 5 days (today: a history of zeros,
+// expected 0, flagged high every hour) has no band, no score and no flag,
+// and says it is learning; open for 10 days it has a band from its daily
+// pattern (the median of the same hour on the 7 previous days) widened to a
+// factor of 3, and says so; after 3 weeks it has a band from the weeks it
+// was open.
 func TestAnomalyColdStart(t *testing.T) {
 	now := utc("2026-11-23T12:00:00Z")
-	opened := utc("2026-11-13T00:00:00Z") // 10 days before now
-	src := &memSource{points: hourlyOrders("new", opened, 10*24+12, 1, nil)}
+	opened := utc("2026-11-18T00:00:00Z") // 5 days before now
+	src := &memSource{points: hourlyOrders("new", opened, 5*24+12, 1, nil)}
 	e := newEngine(t, src, "UTC", 100)
 	e.Now = func() time.Time { return now }
 	res := ordersAnomaly(t, e, "new", now.Add(-3*time.Hour), now)
 	for _, s := range res.Series[1:] {
 		require.Equal(t, []any{nil, nil, nil}, vals(s), s.Role)
-		require.Equal(t, "learning: 9 days of 21 (no band until the series has 3 weeks of history)", s.Notice, s.Role)
+		require.Equal(t, "learning: 4 days of 21 (no band in the first week)", s.Notice, s.Role)
+	}
+
+	// 10 days open: the daily phase
+	opened = utc("2026-11-13T00:00:00Z")
+	src = &memSource{points: hourlyOrders("new", opened, 10*24+12, 1, nil)}
+	e.Source = src
+	res = ordersAnomaly(t, e, "new", now.Add(-3*time.Hour), now)
+	for _, s := range res.Series[1:] {
+		require.Equal(t, "learning: 9 days of 21 (daily pattern only; only severe moves are flagged)", s.Notice, s.Role)
+	}
+	var days []float64 // the same hour on the 7 previous days
+	for d := 1; d <= 7; d++ {
+		at := now.Add(-time.Hour).AddDate(0, 0, -d)
+		for _, p := range src.points {
+			if p.t.Truncate(time.Hour).Equal(at) {
+				days = append(days, p.v)
+			}
+		}
+	}
+	require.Len(t, days, 7)
+	m := band.Median(days)
+	require.InDelta(t, m, *res.Series[1].Values[2], 1e-9, "expected: the median of the same hour on the 7 previous days")
+	require.LessOrEqual(t, *res.Series[2].Values[2], m/3, "lower: at most a third of the expected value")
+	require.GreaterOrEqual(t, *res.Series[3].Values[2], 3*m, "upper: at least three times the volume")
+	for _, f := range res.Series[5].Values[:2] {
+		require.InDelta(t, 0.0, *f, 0, "ordinary hours of a young store are not flagged")
 	}
 
 	// 25 days open: 3 weeks of history after the first day, from them alone
@@ -182,4 +211,104 @@ func TestAnomalyHolidays(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.Run(context.Background(), Request{Query: q, From: noon, To: noon.Add(time.Hour)})
 	requirePluginError(t, err, `unknown holiday market "xx"`)
+}
+
+// poisson is a Poisson draw of mean m (Knuth's method; m is small).
+func poisson(r *rand.Rand, m float64) float64 {
+	limit, p, n := math.Exp(-m), 1.0, -1
+	for p > limit {
+		p *= r.Float64()
+		n++
+	}
+	return float64(n)
+}
+
+// newStoreOrders is a new store's hourly orders for its first 3 weeks from
+// opened (a Monday): a daily cycle (20 at night, 60 by day), weekends at
+// 0.6× the weekdays (an ordinary weekend dip), Poisson draws (seeded), and
+// the given hours replaced.
+func newStoreOrders(opened time.Time, seed uint64, set map[time.Time]float64) []memPoint {
+	r := rand.New(rand.NewPCG(seed, 2))
+	var pts []memPoint
+	for h := range 21 * 24 {
+		t := opened.Add(time.Duration(h) * time.Hour)
+		m := 40 - 20*math.Cos(2*math.Pi*float64(t.Hour())/24)
+		if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			m *= 0.6
+		}
+		v := poisson(r, m)
+		if x, ok := set[t]; ok {
+			v = x
+		}
+		pts = append(pts, memPoint{t: t.Add(10 * time.Minute), meas: schema.MeasOrders, field: schema.FieldOrders,
+			tags: map[string]string{"store": "new", "channel": "app"}, v: v})
+	}
+	return pts
+}
+
+// TestAnomalyNewStoreSevere: in its second and third weeks a new store knows
+// its daily pattern only, and only severe moves are flagged (today: none at
+// all, for 3 weeks): a store silent for hours and a spike of 5× page, an
+// ordinary weekend dip (0.6× the weekdays) does not, and the first week
+// raises nothing. The alert rule's 3-hour range gives the panel's flags.
+func TestAnomalyNewStoreSevere(t *testing.T) {
+	opened := utc("2026-11-02T00:00:00Z") // a Monday
+	week2 := opened.AddDate(0, 0, 8)      // the first day with a week of history after the (perhaps partial) first day
+	end := opened.AddDate(0, 0, 21)
+	silent := utc("2026-11-12T10:00:00Z") // a Thursday of week 2: 10:00 to 16:00 without orders
+	spike := utc("2026-11-11T14:00:00Z")  // a Wednesday of week 2: five times the orders
+	for _, tc := range []struct {
+		name    string
+		set     func(level float64) map[time.Time]float64
+		flagged []time.Time
+	}{
+		{name: "an ordinary weekend dip", set: func(float64) map[time.Time]float64 { return nil }},
+		{name: "silent for 6 hours", set: func(float64) map[time.Time]float64 {
+			set := map[time.Time]float64{}
+			for h := range 6 {
+				set[silent.Add(time.Duration(h)*time.Hour)] = 0
+			}
+			return set
+		}, flagged: []time.Time{silent.Add(time.Hour), silent.Add(2 * time.Hour), silent.Add(3 * time.Hour), silent.Add(4 * time.Hour), silent.Add(5 * time.Hour)}},
+		{name: "a spike of 5x", set: func(level float64) map[time.Time]float64 { return map[time.Time]float64{spike: 5 * level} },
+			flagged: []time.Time{spike}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := uint64(1); seed <= 5; seed++ {
+				plain := newStoreOrders(opened, seed, nil)
+				level := 0.0 // the spike hour's own draw
+				for _, p := range plain {
+					if p.t.Truncate(time.Hour).Equal(spike) {
+						level = p.v
+					}
+				}
+				src := &memSource{points: newStoreOrders(opened, seed, tc.set(level))}
+				e := newEngine(t, src, "UTC", 100)
+				e.Now = func() time.Time { return end }
+				res := ordersAnomaly(t, e, "new", opened, end)
+				require.Len(t, res.Times, 21*24)
+				var got []time.Time
+				for i, ts := range res.Times {
+					f := res.Series[5].Values[i]
+					if ts.Before(week2) {
+						require.Nil(t, f, "seed %d %s: nothing in the first week", seed, ts)
+						require.Nil(t, res.Series[1].Values[i], "seed %d %s: no band in the first week", seed, ts)
+						continue
+					}
+					require.NotNil(t, f, "seed %d %s: weeks 2 and 3 have a band", seed, ts)
+					if *f == 1 {
+						got = append(got, ts)
+					}
+				}
+				require.Equal(t, tc.flagged, got, "seed %d: the flagged hours", seed)
+				for _, at := range tc.flagged { // the alert rule at the end of the flagged hour
+					e.Now = func() time.Time { return at.Add(time.Hour) }
+					alert := ordersAnomaly(t, e, "new", at.Add(-2*time.Hour), at.Add(time.Hour))
+					require.InDelta(t, 1.0, *alert.Series[5].Values[2], 0, "seed %d %s: the alert rule fires", seed, at)
+					days := int(at.Sub(opened)/(24*time.Hour)) - 1 // the first day is not history
+					require.Equal(t, fmt.Sprintf("learning: %d days of 21 (daily pattern only; only severe moves are flagged)", days), alert.Series[5].Notice)
+				}
+			}
+		})
+	}
 }

@@ -42,6 +42,45 @@ const SingleFactor = 5.0 / 3
 // follows busier pre-sale weeks, which make up its history).
 const CampaignFactor = 3
 
+// DailyDays is the number of previous days whose same time of day is the
+// history of a series in its daily phase (docs/query.md#anomaly): a new
+// series with one to three weeks of data knows its daily pattern only. A
+// week of days holds every weekday once, and their median is an ordinary
+// day's level even with a weekend dip among them.
+const DailyDays = 7
+
+// SevereScore is the score of a bucket in the daily phase: the smaller in
+// magnitude of its score z and its factor score, which is ∓k at a third of
+// the expected value m (for m > 0) and at three times the volume u, as the
+// campaign rule's factor (CampaignFactor): a history of one to three weeks
+// does not know the weekly pattern (a new store's weekend is 20 to 50 % below
+// its weekdays), so only a move past a factor of 3 in either direction — a
+// store gone silent, a runaway spike — is beyond the band. Below m the
+// factor score is k·(v − m) / (⅔·m), so never beyond −1.5k: a low bucket
+// needs a neighbour to be flagged; above, k·(v − m) / (3u − m).
+func SevereScore(z, v, m, u, k float64) float64 {
+	switch {
+	case v < m && m > 0:
+		return math.Max(z, k*(v-m)/(m*(1-1.0/CampaignFactor)))
+	case v > m && CampaignFactor*u > m:
+		return math.Min(z, k*(v-m)/(CampaignFactor*u-m))
+	}
+	return z
+}
+
+// SevereLimits are the daily phase's band limits, the values whose
+// SevereScore is ∓k: the band's limits lo and hi widened to a third of the
+// expected value m (for m > 0) and to three times the volume u.
+func SevereLimits(lo, hi, m, u float64) (lower, upper float64) {
+	if m > 0 {
+		lo = math.Min(lo, m/CampaignFactor)
+	}
+	if CampaignFactor*u > m {
+		hi = math.Max(hi, CampaignFactor*u)
+	}
+	return lo, hi
+}
+
 // Median of a non-empty slice (sorted in place).
 func Median(xs []float64) float64 {
 	slices.Sort(xs)

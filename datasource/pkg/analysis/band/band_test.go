@@ -195,3 +195,36 @@ func TestFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestSevere: in the daily phase a bucket is beyond ±k only past a factor
+// of 3 and beyond the band; the limits are the values scoring ∓k.
+func TestSevere(t *testing.T) {
+	const k = 3.0
+	tests := []struct {
+		name        string
+		z, v, m, u  float64
+		want        float64
+		lower, high float64 // limits of a band m ± 24 (spread 8)
+	}{
+		// 60 expected, 0 (silent): z −7.5, factor score 3·(0 − 60)/40 = −4.5
+		{"a silent store", -7.5, 0, 60, 60, -4.5, 20, 180},
+		// a weekend at 0.6×: z −3, factor score 3·(36 − 60)/40 = −1.8: not beyond
+		{"a weekend dip", -3, 36, 60, 60, -1.8, 20, 180},
+		// five times: z 20, factor score 3·(300 − 60)/(180 − 60) = 6
+		{"a spike of 5x", 20, 300, 60, 60, 6, 20, 180},
+		// twice the usual, far beyond the band: the factor score 3·60/120 = 1.5
+		{"twice the usual", 9, 120, 60, 60, 1.5, 20, 180},
+		// a small factor score, the band is the binding one: z
+		{"beyond 3x but within the band", 2, 200, 60, 60, 2, 20, 180},
+		// nothing expected: no factor below (nothing to divide); above, 3 × volume 1 lies inside the band
+		{"expected 0", 4, 4, 0, 1, 3 * 4.0 / 3, -24, 24},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.InDelta(t, tt.want, SevereScore(tt.z, tt.v, tt.m, tt.u, k), 1e-12)
+			lo, hi := SevereLimits(tt.m-24, tt.m+24, tt.m, tt.u)
+			require.InDelta(t, tt.lower, lo, 1e-12)
+			require.InDelta(t, tt.high, hi, 1e-12)
+		})
+	}
+}
