@@ -114,6 +114,9 @@ type Consolidator struct {
 	hours int64   // watermark: hours before it are consolidated
 	days  int64   // watermark: local days before it are consolidated
 	late  lateSet // late hours and their stores, for Settle
+	// span: per resolution suffix, the most hours a read covers after a
+	// timeout (0: no limit); answered counts reads in a row that answered.
+	span, answered map[string]int64
 	// changed: late holds hours the state file does not; saved: the state
 	// file exists.
 	changed, saved bool
@@ -146,7 +149,8 @@ func New(opts Options) (*Consolidator, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Consolidator{o: opts, meas: schema.Summed(), log: opts.Logger, late: lateSet{}}
+	c := &Consolidator{o: opts, meas: schema.Summed(), log: opts.Logger, late: lateSet{},
+		span: map[string]int64{}, answered: map[string]int64{}}
 	if err := c.loadState(); err != nil {
 		return nil, err
 	}
@@ -513,20 +517,55 @@ func fieldList(m schema.Measurement, sum bool) string {
 // a backfill's late hours of a hundred stores can be more than InfluxDB
 // answers within influx.timeout, and retrying the same read would fail for
 // ever. Each hour lies in one half, so the sums are the same.
+//
+// The span that answered is remembered per resolution (c.span): later reads
+// are cut into pieces of at most that many hours from the start, instead of
+// timing out first every time, and the span doubles again after
+// spanRegrow reads in a row answered.
 func (c *Consolidator) read(ctx context.Context, q Querier, suffix string, from, to int64, stores []string) ([]point, error) {
+	step := c.span[suffix] * int64(time.Hour)
+	if step <= 0 || to-from <= step {
+		return c.readSplit(ctx, q, suffix, from, to, stores)
+	}
+	var out []point
+	for f := from; f < to; f += step {
+		pts, err := c.readSplit(ctx, q, suffix, f, min(f+step, to), stores)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pts...)
+	}
+	return out, nil
+}
+
+// spanRegrow is how many reads in a row must answer before a span limit
+// set by a timeout doubles again.
+const spanRegrow = 64
+
+// readSplit is one read of read, split in halves on a timeout.
+func (c *Consolidator) readSplit(ctx context.Context, q Querier, suffix string, from, to int64, stores []string) ([]point, error) {
 	pts, err := c.readOnce(ctx, q, suffix, from, to, stores)
 	hours := (to - from + int64(time.Hour) - 1) / int64(time.Hour)
-	if err == nil || hours < 2 || ctx.Err() != nil || !timedOut(err) {
-		return pts, err
+	if err == nil {
+		if lim := c.span[suffix]; lim > 0 && hours >= lim {
+			if c.answered[suffix]++; c.answered[suffix] >= spanRegrow {
+				c.span[suffix], c.answered[suffix] = 2*lim, 0
+			}
+		}
+		return pts, nil
 	}
+	if hours < 2 || ctx.Err() != nil || !timedOut(err) {
+		return nil, err
+	}
+	c.span[suffix], c.answered[suffix] = max(hours/2, 1), 0
 	mid := from + hours/2*int64(time.Hour)
 	c.log.Warn("consolidation read timed out: reading it in two halves", "from", time.Unix(0, from).UTC().Format(time.RFC3339),
 		"to", time.Unix(0, to).UTC().Format(time.RFC3339), "stores", len(stores))
-	first, err := c.read(ctx, q, suffix, from, mid, stores)
+	first, err := c.readSplit(ctx, q, suffix, from, mid, stores)
 	if err != nil {
 		return nil, err
 	}
-	second, err := c.read(ctx, q, suffix, mid, to, stores)
+	second, err := c.readSplit(ctx, q, suffix, mid, to, stores)
 	if err != nil {
 		return nil, err
 	}
