@@ -21,6 +21,7 @@ import (
 	"github.com/storepulse/storepulse/internal/calendar"
 	"github.com/storepulse/storepulse/internal/influxtest"
 	"github.com/storepulse/storepulse/internal/kpi"
+	"github.com/storepulse/storepulse/internal/schema"
 	"github.com/storepulse/storepulse/internal/simload"
 )
 
@@ -166,27 +167,83 @@ func evalScenario(t *testing.T, sc evalScenarioDef, seed uint64, full bool, sh *
 	return doc.String()
 }
 
-// hourlyReplay reads the hourly sums per store of the evaluated KPIs once,
-// for the hourly alert-rule queries (thousands of them).
+// hourlyReplay reads once what the hourly alert-rule queries (thousands of
+// them) read of the evaluated KPIs: their hourly sums per store, and the
+// hourly and daily sketches of their distinct counts per store (payment
+// conversion and paid orders count distinct paid orders).
 func hourlyReplay(t *testing.T, src engine.Source, start, end time.Time) engine.Source {
 	cat := kpi.Default()
 	var ts []engine.Term
+	var kinds []string
 	for _, id := range evalKPIs() {
 		k, ok := cat.Get(id)
 		require.True(t, ok, id)
-		ts = append(ts, engine.Terms(k.Num)...)
-		if k.Den != nil {
-			ts = append(ts, engine.Terms(*k.Den)...)
+		for _, o := range []*kpi.Operand{&k.Num, k.Den} {
+			switch {
+			case o == nil:
+			case o.IsDistinct():
+				kinds = append(kinds, o.Distinct)
+			default:
+				ts = append(ts, engine.Terms(*o)...)
+			}
 		}
 	}
 	slices.SortFunc(ts, func(a, b engine.Term) int {
 		return strings.Compare(a.Measurement+"."+a.Field, b.Measurement+"."+b.Field)
 	})
-	rows, err := src.Sums(context.Background(), engine.SumSpec{Start: start, Stop: end, Every: time.Hour, Terms: slices.Compact(ts), GroupBy: []string{"store"}})
+	slices.Sort(kinds)
+	ctx := context.Background()
+	rows, err := src.Sums(ctx, engine.SumSpec{Start: start, Stop: end, Every: time.Hour, Terms: slices.Compact(ts), GroupBy: []string{"store"}})
 	require.NoError(t, err)
-	camps, err := src.Campaigns(context.Background())
+	camps, err := src.Campaigns(ctx)
 	require.NoError(t, err)
-	return engine.StoreSumsSource(camps, rows)
+	r := &replaySource{Source: engine.StoreSumsSource(camps, rows), sketches: map[string][]engine.SketchRow{}}
+	for _, w := range []string{schema.WindowHour, schema.WindowDay} {
+		require.NoError(t, src.Sketches(ctx, engine.SketchSpec{Start: start.AddDate(0, 0, -1), Stop: end.AddDate(0, 0, 1), Kinds: slices.Compact(kinds),
+			Window: w, GroupBy: []string{"store"}}, func(row engine.SketchRow) error {
+			r.sketches[w] = append(r.sketches[w], row)
+			return nil
+		}))
+		require.NotEmpty(t, r.sketches[w], "the distinct counts' %s sketches", w)
+	}
+	return r
+}
+
+// replaySource answers sums from the rows read once (grouped by store) and
+// sketches from the sketches read once, per store or in total; any other
+// filter or grouping is refused, so a query the replay cannot answer fails
+// the evaluation instead of reading zeros.
+type replaySource struct {
+	engine.Source
+	sketches map[string][]engine.SketchRow // by window
+}
+
+func (r *replaySource) Sketches(_ context.Context, spec engine.SketchSpec, fn func(engine.SketchRow) error) error {
+	for d := range spec.Filters {
+		if d != "store" {
+			return fmt.Errorf("replay: sketches filtered by %q", d)
+		}
+	}
+	byStore := slices.Equal(spec.GroupBy, []string{"store"})
+	if !byStore && len(spec.GroupBy) > 0 {
+		return fmt.Errorf("replay: sketches grouped by %v", spec.GroupBy)
+	}
+	for _, row := range r.sketches[spec.Window] {
+		if row.Time.Before(spec.Start) || !row.Time.Before(spec.Stop) || !slices.Contains(spec.Kinds, row.Kind) {
+			continue
+		}
+		if st, ok := spec.Filters["store"]; ok && !slices.Contains(st, row.Groups[0]) {
+			continue
+		}
+		out := row
+		if !byStore {
+			out.Groups = nil
+		}
+		if err := fn(out); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func evalQuery(id string, k float64) models.Query {
