@@ -450,13 +450,17 @@ func (p *ingestProc) stop() {
 
 func (p *ingestProc) metric(name string) (float64, error) { return ingesttest.Metric(p.url, name) }
 
-// waitDrained returns how long it took until every accepted item was in InfluxDB.
+// waitDrained returns how long it took until every accepted item was in
+// InfluxDB: the spool empty, and no late hours deferred (a backlog's late
+// events are in the hourly and daily series too, which readers read below
+// the consolidation watermarks).
 func (p *ingestProc) waitDrained(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
 	for ctx.Err() == nil {
 		pending, err1 := p.metric("storepulse_ingest_pending_segments")
 		bytes, err2 := p.metric("storepulse_ingest_spool_bytes")
-		if err1 == nil && err2 == nil && pending == 0 && bytes == 0 {
+		late, err3 := p.metric("storepulse_ingest_late_hours_deferred")
+		if err1 == nil && err2 == nil && err3 == nil && pending == 0 && bytes == 0 && late == 0 {
 			return time.Since(start), nil
 		}
 		time.Sleep(50 * time.Millisecond)

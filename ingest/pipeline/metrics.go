@@ -3,6 +3,7 @@ package pipeline
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
+	lateDeferred    prometheus.Gauge
 	quarantined     prometheus.Counter
 	reserveReleases prometheus.Counter
 	flushed         prometheus.Counter
@@ -13,6 +14,10 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer, p *Pipeline) *metrics {
 	m := &metrics{
+		lateDeferred: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "storepulse_ingest_late_hours_deferred",
+			Help: "1 while late hours of segments already removed from the spool wait, kept in data_dir/late-hours.json, to be consolidated again (a backlog is draining); the hourly and daily series lack those late events until it is 0.",
+		}),
 		quarantined: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "storepulse_ingest_segments_quarantined_total",
 			Help: "Spool segments whose acknowledged data was damaged, moved to the quarantine directory (their readable records kept and flushed). Alert on any increase.",
@@ -39,7 +44,7 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
 	}
-	reg.MustRegister(m.quarantined, m.reserveReleases, m.flushed, m.lines, m.flushErrors, m.flushSeconds,
+	reg.MustRegister(m.lateDeferred, m.quarantined, m.reserveReleases, m.flushed, m.lines, m.flushErrors, m.flushSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "storepulse_ingest_blocked_segments",
 			Help: "Damaged spool segments that could not be quarantined yet (retried; later segments flow). Alert when above 0.",

@@ -98,6 +98,9 @@ type Consolidator interface {
 	// (a restart reads them back), so the segments may leave the spool
 	// first; on error they wait for Settle.
 	Defer() error
+	// Pending reports whether late hours wait for Settle (also ones a
+	// Defer kept before a restart).
+	Pending() bool
 	// Tick consolidates closed hours, for at most budget.
 	Tick(ctx context.Context, budget time.Duration) (more bool, err error)
 }
@@ -206,6 +209,12 @@ func New(opts Options, sp Spool, dd Dedup, ru Rollup, db Writer, key KeyFunc, lo
 		awaitingSet: map[uint64]bool{}, lastSketchFlush: time.Now()}
 	p.bufPool.New = func() any { b := make([]byte, 0, 64<<10); return &b }
 	p.m = newMetrics(reg, p)
+	if c := opts.Consolidator; c != nil && c.Pending() {
+		// Late hours a Defer kept before a restart: consolidated again at
+		// the end of the first flush, data or not.
+		p.deferredSince = time.Now()
+		p.m.lateDeferred.Set(1)
+	}
 	return p
 }
 
@@ -485,6 +494,7 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 			return fmt.Errorf("pipeline: consolidate late data: %w", err)
 		}
 		p.deferredSince = time.Time{}
+		p.m.lateDeferred.Set(0)
 	}
 	if c := p.opts.Consolidator; c != nil {
 		if _, err := c.Tick(ctx, consolidateBudget); err != nil {
@@ -573,6 +583,7 @@ func (p *Pipeline) settleLate(ctx context.Context, backlog bool) error {
 		if err == nil {
 			if p.deferredSince.IsZero() {
 				p.deferredSince = time.Now()
+				p.m.lateDeferred.Set(1)
 			}
 			return nil
 		}
@@ -583,6 +594,7 @@ func (p *Pipeline) settleLate(ctx context.Context, backlog bool) error {
 		return fmt.Errorf("pipeline: consolidate late data: %w", err)
 	}
 	p.deferredSince = time.Time{}
+	p.m.lateDeferred.Set(0)
 	return nil
 }
 

@@ -490,7 +490,10 @@ type fakeConsolidator struct {
 	// failDefer makes Defer fail; defers counts the ones that succeeded.
 	failDefer bool
 	defers    int
+	pending   bool // late hours kept before a restart
 }
+
+func (c *fakeConsolidator) Pending() bool { return c.pending }
 
 func (c *fakeConsolidator) Defer() error {
 	if c.failDefer {
@@ -581,4 +584,16 @@ func TestLateHoursDeferredDuringBacklog(t *testing.T) {
 				"every segment's hour was consolidated again")
 		})
 	}
+}
+
+// TestDeferredLateHoursSettledAfterRestart: late hours a Defer kept before a
+// restart are consolidated again at the first flush, with no new data.
+func TestDeferredLateHoursSettledAfterRestart(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	cons := &fakeConsolidator{sp: sp, pending: true}
+	p, _ := newPipelineOpts(t, sp, &memWriter{}, pipeline.Options{SealInterval: time.Hour, Consolidator: cons})
+	require.NoError(t, p.FlushSealed(context.Background()))
+	require.Equal(t, []int{0}, cons.removedAtSettle, "settled once, with an empty spool")
+	require.NoError(t, p.FlushSealed(context.Background()))
+	require.Len(t, cons.removedAtSettle, 1, "and not again")
 }
