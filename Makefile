@@ -120,7 +120,7 @@ bench-ingest: tools build
 ## to /v1/import/csv?history=true with an admin token; prints acknowledged
 ## rows/s and the time until all of it is visible through InfluxQL (sums and
 ## daily sketches checked against the generated rows). On the 2-core
-## development machine the full size took about 12 minutes with
+## development machine the full size took about 6 minutes with
 ## -segment-bytes 2097152 (docs/benchmarks.md, which also has 10% runs:
 ## BENCH_HISTORY_STORES=10; BENCH_HISTORY_DAYS=73).
 ## BENCH_HISTORY_FLAGS adds flags, e.g. -segment-bytes 2097152.
