@@ -68,6 +68,17 @@ func genEvents(seed uint64, prefix string, from, to time.Time) []event.Event {
 	return out
 }
 
+// lateOrders are n orders of store, of amount each, the i-th (id prefix-i)
+// at from0 + i·every + offset.
+func lateOrders(prefix string, n int, every, offset time.Duration, store string, amount float64) []event.Event {
+	out := make([]event.Event, n)
+	for i := range out {
+		out[i] = event.Event{Type: event.TypeOrder, ID: fmt.Sprintf("%s-%d", prefix, i), Time: from0.Add(time.Duration(i)*every + offset).UnixNano(),
+			Store: store, Channel: "app", User: "u2", Amount: amount, Items: 1}
+	}
+	return out
+}
+
 // value is what event e adds to (measurement, field).
 func value(e event.Event, mf [2]string) float64 {
 	switch {
@@ -346,11 +357,7 @@ func TestConsolidation(t *testing.T) {
 		}
 		c := newC()
 		tickAll(t, c)
-		var late []event.Event
-		for i := range 3 {
-			late = append(late, event.Event{Type: event.TypeOrder, ID: fmt.Sprintf("defer-late-%d", i),
-				Time: from0.Add(time.Duration(i)*26*time.Hour + 11*time.Minute).UnixNano(), Store: "jd", Channel: "web", User: "u3", Amount: 40, Items: 1})
-		}
+		late := lateOrders("defer-late", 3, 26*time.Hour, 11*time.Minute, "jd", 40)
 		c.Written(e.flush("defer", 904, late))
 		require.True(t, c.Pending())
 		require.NoError(t, c.Defer())
@@ -381,12 +388,8 @@ func TestConsolidation(t *testing.T) {
 		e.history("many", evs)
 		c := e.consolidator("many", clk, nil)
 		tickAll(t, c)
-		var late []event.Event
-		for i := range 12 {
-			// every second day over 24 days, some hours apart: runs longer than a week
-			late = append(late, event.Event{Type: event.TypeOrder, ID: fmt.Sprintf("many-late-%d", i),
-				Time: from0.Add(time.Duration(i)*49*time.Hour + 3*time.Minute).UnixNano(), Store: "tmall", Channel: "app", User: "u2", Amount: 7, Items: 1})
-		}
+		// every second day over 24 days, some hours apart: runs longer than a week
+		late := lateOrders("many-late", 12, 49*time.Hour, 3*time.Minute, "tmall", 7)
 		c.Written(e.flush("many", 902, late))
 		require.NoError(t, c.Settle(context.Background()))
 		e.requireExact("many", append(evs, late...))

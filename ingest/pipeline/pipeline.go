@@ -486,15 +486,12 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 			return err
 		}
 	}
-	if c := p.opts.Consolidator; c != nil && !p.deferredSince.IsZero() {
+	if !p.deferredSince.IsZero() {
 		// Caught up: the late hours deferred while the backlog lasted are
 		// consolidated again once.
-		if err := c.Settle(ctx); err != nil {
-			p.m.flushErrors.WithLabelValues("consolidate").Inc()
-			return fmt.Errorf("pipeline: consolidate late data: %w", err)
+		if err := p.settle(ctx); err != nil {
+			return err
 		}
-		p.deferredSince = time.Time{}
-		p.m.lateDeferred.Set(0)
 	}
 	if c := p.opts.Consolidator; c != nil {
 		if _, err := c.Tick(ctx, consolidateBudget); err != nil {
@@ -589,7 +586,12 @@ func (p *Pipeline) settleLate(ctx context.Context, backlog bool) error {
 		}
 		p.log.Warn("could not keep late hours on disk; consolidating them again now", "err", err)
 	}
-	if err := c.Settle(ctx); err != nil {
+	return p.settle(ctx)
+}
+
+// settle consolidates the late hours again now, deferred ones included.
+func (p *Pipeline) settle(ctx context.Context) error {
+	if err := p.opts.Consolidator.Settle(ctx); err != nil {
 		p.m.flushErrors.WithLabelValues("consolidate").Inc()
 		return fmt.Errorf("pipeline: consolidate late data: %w", err)
 	}
