@@ -415,7 +415,7 @@ func (b *Builder) band(k kpi.KPI, vals, dens []*float64, phases []string) dayBan
 	}
 	// The second bucket of the run: flagged when it and the one before it
 	// (the same day) are beyond ±k, under the planned-day rule.
-	flags := band.Flags([]*float64{v, v}, []*float64{e, e}, []*float64{vol, vol}, []*float64{z, z}, []int{day, day}, nil, b.o.K, int(better(k)), 0)
+	flags := band.Flags([]*float64{v, v}, []*float64{e, e}, []*float64{vol, vol}, []*float64{z, z}, []int{day, day}, nil, b.o.K, k.PlannedDirection(), 0)
 	out.flagged = flags[1] != nil && *flags[1] == 1
 	return out
 }

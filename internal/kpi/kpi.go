@@ -109,8 +109,31 @@ type KPI struct {
 	Den         *Operand  `json:"denominator,omitempty"`
 	// Complement makes a ratio 1 - Num/Den.
 	Complement bool `json:"complement,omitempty"`
+	// Share marks a ratio of counts whose numerator's items are each one of
+	// the denominator's (paid orders among the orders, clicks among the
+	// impressions): a bucket's value is a binomial share, which says how
+	// much evidence one bucket holds (docs/query.md#anomaly).
+	Share bool `json:"share,omitempty"`
+	// EitherWay marks a KPI whose move far from its usual level is an
+	// incident in either direction, campaign days included: a price index
+	// far below its usual level is a price error losing margin on every
+	// order, although lower is better (docs/query.md#anomaly).
+	EitherWay bool `json:"eitherWay,omitempty"`
 	// Note explains a transform KPI or a limitation.
 	Note string `json:"note,omitempty"`
+}
+
+// PlannedDirection is the direction in which a campaign or a holiday may
+// move the KPI without an anomaly (docs/query.md#anomaly): +1 up when higher
+// is better, −1 down when lower is better, 0 for a KPI judged either way.
+func (k KPI) PlannedDirection() int {
+	switch {
+	case k.EitherWay:
+		return 0
+	case k.Direction == LowerIsBetter:
+		return -1
+	}
+	return 1
 }
 
 // Formula is the computation in the notation of docs/kpis.md.
@@ -235,6 +258,9 @@ func New(kpis []KPI) (*Catalog, error) {
 			return nil, fmt.Errorf("kpi %s: duplicate id", k.ID)
 		}
 		c.byID[k.ID] = i
+		if k.Share && (k.Kind != KindRatio || k.Unit != UnitPercent) {
+			return nil, fmt.Errorf("kpi %s: a share is a ratio in percent", k.ID)
+		}
 		if k.Kind == KindTransform {
 			if k.Note == "" {
 				return nil, fmt.Errorf("kpi %s: a transform needs a note", k.ID)

@@ -93,6 +93,7 @@ func TestNewRejectsInvalid(t *testing.T) {
 		{"distinct over sum", func(k *KPI) { k.Kind = KindDistinct }, "distinct count"},
 		{"transform without note", func(k *KPI) { k.Kind = KindTransform }, "note"},
 		{"unknown kind", func(k *KPI) { k.Kind = "avg" }, "unknown kind"},
+		{"share of a sum", func(k *KPI) { k.Share = true }, "a share is a ratio"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,8 +39,11 @@ const anomalyNoiseCells = 7 * 24
 // anomalySingleMinCount is the evidence a single extreme bucket needs to be
 // flagged without a neighbour, in events: for counts, a deviation of at
 // least 10 (one refund among none expected is not extreme, whatever its
-// score); for ratios, a denominator of at least 10 (one unpaid order of 2 is
-// not a payment outage). Amounts (GMV) need none beyond the score.
+// score); for ratios other than shares, a denominator of at least 10.
+// Shares (kpi.Share: payment conversion) need a binomial tail below
+// band.ShareEvidence instead: one paid order of 7 where 95 % are paid is a
+// payment outage, one unpaid order of 2 is not. Amounts (GMV) need none
+// beyond the score.
 const anomalySingleMinCount = 10
 
 // KindHoliday is the kind of the campaigns made from public holidays.
@@ -385,6 +388,8 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 		outs[3][c] = ptr(z)
 		days[c] = calendarDay(p.camps, filter, p.cells.Starts[c], p.cells.EndOf(c))
 		switch {
+		case ratio && ev.k.Share:
+			single[c] = band.ShareTail(*vals[c], m, den, level) < band.ShareEvidence
 		case ratio:
 			single[c] = den >= anomalySingleMinCount
 		case counts:
@@ -393,11 +398,7 @@ func (ev *evaluation) anomalySeries(p *anomalyPlan, key string, groups []string,
 			single[c] = true
 		}
 	}
-	better := 1
-	if ev.k.Direction == kpi.LowerIsBetter {
-		better = -1
-	}
-	flags := band.Flags(vals, outs[0], volumes, outs[3], days, single, p.k, better, 0)
+	flags := band.Flags(vals, outs[0], volumes, outs[3], days, single, p.k, ev.k.PlannedDirection(), 0)
 
 	out := make([]Series, 5)
 	for j, role := range []string{RoleExpected, RoleLower, RoleUpper, RoleScore, RoleAnomaly} {
@@ -465,6 +466,9 @@ func (e *Engine) AnomalyRegions(ctx context.Context, req Request) (*Result, []An
 	q := req.Query
 	if q.Compare != models.CompareNone || q.Cumulative != "" || q.Target || q.TopN != nil || q.Contribution != nil || q.Funnel {
 		return nil, nil, pluginErrorf("the anomalies query type takes a KPI, filters, groupBy, interval and anomaly settings only (no compare or other transform)")
+	}
+	if q.Anomaly != nil && q.Anomaly.FlagOnly {
+		return nil, nil, pluginErrorf("the anomalies query type returns the flagged regions with their values and scores: flagOnly is for kpi queries (alert rules), leave it out here")
 	}
 	if q.Anomaly == nil {
 		req.Query.Anomaly = models.DefaultAnomaly()

@@ -226,7 +226,9 @@ const (
 // campaign phase, a public holiday) a move in the KPI's better direction
 // (better: +1 higher, −1 lower) is never beyond, and a move in the worse
 // direction only past a factor of 3 (below a third of the expected value,
-// or above three times the history's volume); on closed days nothing is.
+// or above three times the history's volume); with better 0 (a KPI judged
+// either way) both directions are judged as the worse one. On closed days
+// nothing is.
 // single[i] says whether bucket i has the events to be flagged alone (nil:
 // every bucket). Null scores give null flags and break runs.
 func Flags(values, expected, volume, scores []*float64, days []int, single []bool, k float64, better, prev int) []*float64 {

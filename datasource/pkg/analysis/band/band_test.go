@@ -228,3 +228,53 @@ func TestSevere(t *testing.T) {
 		})
 	}
 }
+
+// TestShareTail checks the binomial tails against sums of the probability
+// mass function computed here term by term.
+func TestShareTail(t *testing.T) {
+	pmf := func(x, n int, p float64) float64 {
+		lg := func(v int) float64 { r, _ := math.Lgamma(float64(v) + 1); return r }
+		return math.Exp(lg(n) - lg(x) - lg(n-x) + float64(x)*math.Log(p) + float64(n-x)*math.Log1p(-p))
+	}
+	tests := []struct {
+		name        string
+		v, p, n     float64
+		level       float64
+		lo, hi      int // the tail's counts, inclusive
+		nn          int // the items counted (n, or n shrunk by the level)
+		pp          float64
+		beyondLimit bool
+	}{
+		{"one paid of 7 where 95.5 % are", 1.0 / 7, 0.955, 7, 0, 0, 1, 7, 0.95, true},
+		{"one unpaid of 2 where 93 % are paid", 0.5, 0.93, 2, 0, 0, 1, 2, 0.93, false},
+		{"three of three unpaid", 0, 0.93, 3, 0, 0, 0, 3, 0.93, false},
+		{"four of four unpaid", 0, 0.93, 4, 0, 0, 0, 4, 0.93, true},
+		{"six of seven where all were paid", 6.0 / 7, 1, 7, 0, 0, 6, 7, 0.95, false},
+		{"one of one unpaid where all were paid", 0, 1, 1, 0, 0, 0, 1, 0.95, false},
+		{"refunds 12 of 40 where 3 % are refunded", 12.0 / 40, 0.03, 40, 0, 12, 40, 40, 0.05, true},
+		{"refunds 4 of 40 where 3 % are refunded", 4.0 / 40, 0.03, 40, 0, 4, 40, 40, 0.05, false},
+		{"conversion as usual (a rise judged against 5 %)", 0.03, 0.03, 1000, 0, 30, 1000, 1000, 0.05, false},
+		{"no order among 2,000 sessions where 3 % order", 0, 0.03, 2000, 0, 0, 0, 2000, 0.03, true},
+		{"3 of 8 where the shares vary twice as much as a binomial's", 3.0 / 8, 1, 8, 2 * 0.95 * 0.05, 0, 1, 4, 0.95, false},
+		{"1 of 8 where the shares vary twice as much as a binomial's", 1.0 / 8, 1, 8, 2 * 0.95 * 0.05, 0, 0, 4, 0.95, true},
+		{"a level below the binomial's changes nothing", 0, 0.93, 4, 0.01, 0, 0, 4, 0.93, true},
+		{"above 100 % (orders paid later)", 1.2, 0.9, 10, 0, 10, 10, 10, 0.9, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := 0.0
+			for x := tt.lo; x <= tt.hi; x++ {
+				want += pmf(x, tt.nn, tt.pp)
+			}
+			got := ShareTail(tt.v, tt.p, tt.n, tt.level)
+			require.InEpsilon(t, want, got, 1e-9)
+			require.Equal(t, tt.beyondLimit, got < ShareEvidence, "tail %g", got)
+		})
+	}
+	require.InDelta(t, 1.0, ShareTail(0, 0.5, 0, 0), 0, "nothing to judge")
+	for _, c := range [][4]float64{{2, 1.125, 1, 0.125}, {1.5, 1.2, 10, 0}, {0.9, 1.2, 10, 0.1}, {0, 0, 10, 0}, {0.5, 0, 10, 0.2}} {
+		got := ShareTail(c[0], c[1], c[2], c[3]) // expected shares outside [0, 1] (payment conversion above 100 %)
+		require.False(t, math.IsNaN(got), "%v", c)
+		require.GreaterOrEqual(t, got, ShareEvidence, "%v: no evidence", c)
+	}
+}
