@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -280,7 +281,7 @@ func TestAlertRules(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, seen, 5)
+	require.Len(t, seen, 6)
 }
 
 func checkRule(t *testing.T, r rule) {
@@ -347,7 +348,9 @@ func checkPluginQuery(t *testing.T, q ruleQuery) {
 	case "", models.QueryTypeKPI:
 		k, ok := kpi.Default().Get(pq.KPI)
 		require.True(t, ok, "%s: kpi %q is not in the catalog", q.RefID, pq.KPI)
-		require.Equal(t, []string{"store"}, pq.GroupBy, "%s: one series (alert instance) per store", q.RefID)
+		require.NotEmpty(t, pq.GroupBy, "%s: one series (alert instance) per store", q.RefID)
+		require.Equal(t, "store", pq.GroupBy[0], "%s: one series (alert instance) per store, or per store and one more dimension", q.RefID)
+		require.LessOrEqual(t, len(pq.GroupBy), 2, "%s: per store and at most one more dimension", q.RefID)
 		require.Contains(t, k.Dimensions(), "store")
 		require.NotEqual(t, models.IntervalAuto, pq.Interval, "%s: a fixed interval, so the rule means the same at any resolution", q.RefID)
 		if pq.Compare != "" {
@@ -399,18 +402,36 @@ type templateValue struct {
 	Value  float64
 }
 
+// instanceLabels are the labels of rule r's alert instance of store s001:
+// store, and a value of each other dimension its queries group by (a rule
+// per store and category has a label category).
+func instanceLabels(r rule) map[string]string {
+	labels := map[string]string{"store": "s001"}
+	for _, q := range r.Data {
+		g, _ := q.Model["groupBy"].([]any)
+		for _, d := range g {
+			if d, ok := d.(string); ok && d != "store" {
+				labels[d] = d + "-1"
+			}
+		}
+	}
+	return labels
+}
+
 // expandAnnotation runs an annotation template as Grafana does (the $labels,
-// $values and $value variables, missingkey=invalid) for store s001.
-func expandAnnotation(text string, exprs map[string]expression) (string, error) {
+// $values and $value variables, missingkey=invalid) for the alert instance
+// with the labels inst (instanceLabels).
+func expandAnnotation(text string, exprs map[string]expression, inst map[string]string) (string, error) {
 	tmpl, err := template.New("a").Funcs(ruleTemplateFuncs()).Option("missingkey=invalid").
 		Parse("{{- $labels := .Labels -}}{{- $values := .Values -}}{{- $value := .Value -}}" + text)
 	if err != nil {
 		return "", fmt.Errorf("parse: %w", err)
 	}
-	labels := map[string]string{"store": "s001", "severity": "critical", "team": "operations"}
+	labels := map[string]string{"severity": "critical", "team": "operations"}
+	maps.Copy(labels, inst)
 	values := map[string]templateValue{}
 	for ref := range exprs {
-		values[ref] = templateValue{Labels: map[string]string{"store": "s001"}, Value: 123.5}
+		values[ref] = templateValue{Labels: inst, Value: 123.5}
 	}
 	var b strings.Builder
 	if err := tmpl.Execute(&b, struct {
@@ -432,13 +453,13 @@ func checkAnnotations(t *testing.T, r rule, exprs map[string]expression) {
 		require.NotEmpty(t, r.Annotations[k], "annotation %s", k)
 	}
 	for k, v := range r.Annotations {
-		out, err := expandAnnotation(v, exprs)
+		out, err := expandAnnotation(v, exprs, instanceLabels(r))
 		require.NoError(t, err, "annotation %s", k)
 		if k == "summary" || k == "description" {
 			require.Contains(t, out, "s001", "annotation %s names the store", k)
 		}
 	}
-	link, err := expandAnnotation(r.Annotations["drilldown"], exprs)
+	link, err := expandAnnotation(r.Annotations["drilldown"], exprs, instanceLabels(r))
 	require.NoError(t, err)
 	checkDrilldownLink(t, link, false)
 }
@@ -760,7 +781,7 @@ func TestNotificationMessageLinksTheDrilldownAtTheAlertsTime(t *testing.T) {
 			require.NoError(t, err)
 			ann := map[string]string{}
 			for k, v := range r.Annotations {
-				ann[k], err = expandAnnotation(v, exprs)
+				ann[k], err = expandAnnotation(v, exprs, instanceLabels(r))
 				require.NoError(t, err)
 			}
 			labels := map[string]string{"alertname": r.Title, "store": "s001", "severity": r.Labels["severity"],

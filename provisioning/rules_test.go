@@ -61,6 +61,9 @@ func ruleTestConfig(loc *time.Location) sim.Config {
 			{Store: "s001", Kind: sim.IncidentRefundSpike, Start: day(12, 10), End: day(12, 18)},
 			{Store: "s004", Kind: sim.IncidentStoreSilent, Start: day(13, 14), End: day(13, 18)},
 			{Store: "s002", Kind: sim.IncidentServiceBacklog, Start: day(14, 11), End: day(14, 16)},
+			// Saturday: not a member day. The first category's own price at a
+			// tenth; prices are observed in even hours only.
+			{Store: "s003", Kind: sim.IncidentPriceError, Start: day(15, 10), End: day(15, 15)},
 		},
 	}
 }
@@ -80,6 +83,8 @@ func incidentRules() map[sim.IncidentKind]struct {
 		sim.IncidentRefundSpike:     {"storepulse-refund-spike", 7 * time.Hour},
 		sim.IncidentStoreSilent:     {"storepulse-store-silent", time.Hour},
 		sim.IncidentServiceBacklog:  {"storepulse-first-response", 2 * time.Hour},
+		// the window 10:00-13:00 holds the observations of 10:00 and 12:00
+		sim.IncidentPriceError: {"storepulse-price-anomaly", 3 * time.Hour},
 	}
 }
 
@@ -206,9 +211,15 @@ func describe(nums map[string][]number, store string) string {
 			if n.value != nil {
 				v = fmt.Sprintf("%.4g", *n.value)
 			}
+			var tags []string
+			for _, l := range []string{"category", "output"} {
+				if v := n.labels[l]; v != "" {
+					tags = append(tags, v)
+				}
+			}
 			extra := ""
-			if o := n.labels["output"]; o != "" {
-				extra = "[" + o + "]"
+			if len(tags) > 0 {
+				extra = "[" + strings.Join(tags, " ") + "]"
 			}
 			parts = append(parts, ref+extra+"="+v)
 		}
@@ -248,6 +259,11 @@ func TestRulesAgainstSimulatedIncidents(t *testing.T) {
 			t.Logf("%s at %s (%s of %s): %s", r.UID, at.Format("Mon 01-02 15:04"), in.Kind, in.Store, describe(nums, in.Store))
 			if got := firingStores(r, nums); !slices.Equal(got, []string{in.Store}) {
 				t.Errorf("%s at %s fires for %v, want %s", r.UID, at, got, in.Store)
+			}
+			for _, l := range firing(nums[r.Condition]) {
+				if c, ok := l["category"]; ok && c != in.Category { // a rule per category: only the incident's
+					t.Errorf("%s at %s fires for category %s of %s, want %s only", r.UID, at, c, l["store"], in.Category)
+				}
 			}
 		}
 	})

@@ -51,6 +51,11 @@ export interface AnomalySettings {
   weeks?: number;
   /** Markets whose public holidays are planned days (["cn"]); unset: the datasource's holidayMarkets; []: none. */
   holidays?: string[];
+  /**
+   * Only the 0/1 anomaly flag per series (1 flagged, 0 not, null without a score) instead of the KPI, expected
+   * value, band, score and flag: for alert rules (reduce with max, fire on >= 1). KPI series only.
+   */
+  flagOnly?: boolean;
 }
 
 export const ANOMALY_MIN_WEEKS = 4;

@@ -103,6 +103,9 @@ function anomalyProblems(q: KpiQuery, kpi: KpiInfo | undefined, annotations: boo
         ').'
     );
   }
+  if (annotations && a.flagOnly) {
+    out.push('Flag only is for KPI series (alert rules): anomaly annotations already show the flagged regions. Turn it off.');
+  }
   if (q.compare) {
     out.push('Anomaly detection cannot be combined with Compare: the band already comes from past weeks. Turn Compare off, or use a second query for the comparison.');
   }

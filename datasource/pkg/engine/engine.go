@@ -225,7 +225,11 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	if tgt != nil {
 		perKey += 2
 	}
-	if anom != nil {
+	flagOnly := anom != nil && q.Anomaly.FlagOnly
+	switch {
+	case flagOnly:
+		perKey = 1
+	case anom != nil:
 		perKey += 5
 	}
 	if n := len(keys) * perKey; e.SeriesLimit > 0 && n > e.SeriesLimit {
@@ -239,6 +243,11 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	}
 	for _, key := range keys {
 		groups := fc.groupsOf(key, fp)
+		if flagOnly { // only the flag: an alert rule reduces it with max and fires on >= 1
+			res.Series = append(res.Series, slices.DeleteFunc(ev.anomalySeries(anom, key, groups, cur),
+				func(s Series) bool { return s.Role != RoleAnomaly })...)
+			continue
+		}
 		vals := ev.compute(fc, key, cur)
 		res.Series = append(res.Series, Series{Role: RoleCurrent, Groups: groups, Values: vals})
 		if tgt != nil {

@@ -78,6 +78,15 @@ func TestParseQuery(t *testing.T) {
 		{"anomaly weeks out of range", `{"kpi":"gmv","anomaly":{"weeks":12}}`, nil, "weeks must be 4..8"},
 		{"anomaly with compare", `{"kpi":"gmv","anomaly":{},"compare":"1w"}`, nil, "cannot be combined with compare"},
 		{"anomaly with target", `{"kpi":"gmv","anomaly":{},"target":true}`, nil, "target and anomaly cannot be combined"},
+		{"anomaly flag only", `{"kpi":"gmv","anomaly":{"weeks":4,"flagOnly":true}}`, func(t *testing.T, q Query) {
+			require.True(t, q.Anomaly.FlagOnly)
+			require.Equal(t, 4, q.Anomaly.Weeks)
+			require.InDelta(t, 3.0, q.Anomaly.K, 0)
+		}, ""},
+		{"anomaly flag only by default false", `{"kpi":"gmv","anomaly":{}}`, func(t *testing.T, q Query) { require.False(t, q.Anomaly.FlagOnly) }, ""},
+		{"anomaly flag only not a bool", `{"kpi":"gmv","anomaly":{"flagOnly":"yes"}}`, nil, "invalid query JSON"},
+		{"anomaly flag only with compare", `{"kpi":"gmv","anomaly":{"flagOnly":true},"compare":"1w"}`, nil, "cannot be combined with compare"},
+		{"anomaly flag only with topN", `{"kpi":"gmv","anomaly":{"flagOnly":true},"topN":{"n":2,"by":"store"}}`, nil, "topN and anomaly cannot be combined"},
 		{"transforms parsed", `{"kpi":"gmv","topN":{"n":3,"by":"store"},"groupBy":["store"]}`, func(t *testing.T, q Query) {
 			require.Equal(t, &TopN{N: 3, By: "store"}, q.TopN)
 		}, ""},

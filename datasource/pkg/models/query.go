@@ -72,6 +72,11 @@ type Anomaly struct {
 	// (["cn"], ["us", "de"]); absent: the datasource's holidayMarkets; []:
 	// none.
 	Holidays []string `json:"holidays,omitempty"`
+	// FlagOnly returns, per series, only the anomaly flag (1 flagged, 0 not,
+	// null without a score) instead of the KPI, expected value, band, score
+	// and flag: an alert rule reduces it with max and fires on >= 1, on
+	// exactly the buckets the panel flags.
+	FlagOnly bool `json:"flagOnly,omitempty"`
 	// K is the resolved band width in spreads (set by ParseQuery).
 	K float64 `json:"-"`
 }

@@ -408,6 +408,7 @@ func TestGoldenAnomalyFrames(t *testing.T) {
 	for _, tt := range []struct{ name, queryType, query string }{
 		{"kpi_anomaly_by_store", "kpi", `{"kpi":"gmv","interval":"1h","groupBy":["store"],"anomaly":{"sensitivity":"medium","weeks":4}}`},
 		{"anomalies_by_store", "anomalies", `{"kpi":"gmv","interval":"1h","groupBy":["store"],"anomaly":{"weeks":4}}`},
+		{"kpi_anomaly_flag_only_by_store", "kpi", `{"kpi":"gmv","interval":"1h","groupBy":["store"],"anomaly":{"sensitivity":"medium","weeks":4,"flagOnly":true}}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := dataQuery("A", tt.queryType, tt.query)
@@ -419,6 +420,47 @@ func TestGoldenAnomalyFrames(t *testing.T) {
 			experimental.CheckGoldenJSONResponse(t, "testdata", tt.name, &dr, *update)
 		})
 	}
+}
+
+// TestAnomalyFlagOnlyFrames: with flagOnly the frames are the flag frames
+// of the same query without it (labels output=anomaly, the same values), so
+// an alert rule's max >= 1 fires on exactly what the panel flags; the
+// anomalies query type refuses flagOnly.
+func TestAnomalyFlagOnlyFrames(t *testing.T) {
+	d := newTestDatasource(t, anomalyFixture())
+	run := func(queryType, query string) backend.DataResponse {
+		q := dataQuery("A", queryType, query)
+		q.TimeRange = backend.TimeRange{From: ts("2026-11-10T16:00:00Z"), To: ts("2026-11-10T20:00:00Z")}
+		resp, err := d.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{q}})
+		require.NoError(t, err)
+		return resp.Responses["A"]
+	}
+	full := run("kpi", `{"kpi":"gmv","interval":"1h","groupBy":["store"],"anomaly":{"weeks":4}}`)
+	require.NoError(t, full.Error)
+	only := run("kpi", `{"kpi":"gmv","interval":"1h","groupBy":["store"],"anomaly":{"weeks":4,"flagOnly":true}}`)
+	require.NoError(t, only.Error)
+	var want data.Frames
+	for _, f := range full.Frames {
+		if f.Fields[1].Labels["output"] == engine.RoleAnomaly {
+			want = append(want, f)
+		}
+	}
+	require.Len(t, want, 2, "tmall and jd")
+	require.Equal(t, want, only.Frames)
+	flagged := 0
+	for _, f := range only.Frames {
+		for i := range f.Fields[1].Len() {
+			if v, ok := f.Fields[1].ConcreteAt(i); ok && v.(float64) == 1 {
+				flagged++
+			}
+		}
+	}
+	require.Equal(t, 2, flagged, "tmall's missing 02:00 and 03:00 sales")
+
+	r := run("anomalies", `{"kpi":"gmv","interval":"1h","groupBy":["store"],"anomaly":{"weeks":4,"flagOnly":true}}`)
+	require.ErrorContains(t, r.Error, "flagOnly is for kpi queries")
+	require.Equal(t, backend.StatusBadRequest, r.Status)
+	require.Equal(t, backend.ErrorSourcePlugin, r.ErrorSource)
 }
 
 // TestAnomalyLearningNotice: a series still learning carries its notice on

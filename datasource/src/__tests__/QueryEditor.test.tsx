@@ -391,10 +391,37 @@ describe('QueryEditor new controls', () => {
     expect(lastQuery(onChange).compareOutputs).toBeUndefined();
   });
 
+  it('sets Flag only for KPI series (alert rules) and drops it when switching to anomaly annotations', async () => {
+    const { onChange, rerender, ds, onRunQuery } = setup({ kpi: 'gmv', groupBy: ['store'], anomaly: { weeks: 4 } });
+    await screen.findByTestId('kpi-info');
+    const flagOnly = screen.getByLabelText('Anomaly flag only');
+    expect(flagOnly).not.toBeChecked();
+    await userEvent.click(flagOnly);
+    expect(lastQuery(onChange).anomaly).toEqual({ weeks: 4, flagOnly: true });
+
+    const q: KpiQuery = { refId: 'A', kpi: 'gmv', groupBy: ['store'], anomaly: { weeks: 4, flagOnly: true } };
+    rerender(<QueryEditor datasource={ds} query={q} onChange={onChange} onRunQuery={onRunQuery} range={range} />);
+    expect(screen.getByLabelText('Anomaly flag only')).toBeChecked();
+    await userEvent.click(screen.getByLabelText('Anomaly flag only'));
+    expect(lastQuery(onChange).anomaly).toEqual({ weeks: 4 });
+
+    rerender(<QueryEditor datasource={ds} query={q} onChange={onChange} onRunQuery={onRunQuery} range={range} />);
+    await userEvent.click(screen.getByRole('radio', { name: 'Anomaly annotations' }));
+    expect(lastQuery(onChange)).toEqual({ refId: 'A', queryType: 'anomalies', kpi: 'gmv', groupBy: ['store'], anomaly: { weeks: 4 } });
+  });
+
+  it('has no Flag only switch for anomaly annotations, nor while anomaly is off', async () => {
+    setup({ queryType: 'anomalies', kpi: 'gmv' });
+    await screen.findByTestId('kpi-info');
+    expect(screen.getByLabelText('Anomaly weeks')).toBeInTheDocument();
+    expect(screen.queryByLabelText('Anomaly flag only')).not.toBeInTheDocument();
+  });
+
   it('disables the anomaly settings while anomaly is off', async () => {
     setup({ kpi: 'gmv' });
     await screen.findByTestId('kpi-info');
     expect(screen.getByRole('radio', { name: 'High' })).toBeDisabled();
+    expect(screen.getByLabelText('Anomaly flag only')).toBeDisabled();
   });
 });
 
@@ -409,6 +436,7 @@ describe('QueryEditor validation messages', () => {
     ['a sensitivity above 100', { kpi: 'gmv', anomaly: { sensitivity: 150 } }, 'more than 0 and at most 100'],
     ['a sensitivity of 0', { kpi: 'gmv', anomaly: { sensitivity: 0 } }, 'more than 0 and at most 100'],
     ['3 weeks of history', { kpi: 'gmv', anomaly: { weeks: 3 } }, 'Anomaly history must be 4 to 8 whole weeks'],
+    ['anomaly annotations with flag only', { queryType: 'anomalies', kpi: 'gmv', anomaly: { flagOnly: true } }, 'Flag only is for KPI series'],
     ['anomaly on stickiness', { kpi: 'stickiness', anomaly: {}, interval: '1h' }, 'Stickiness is not'],
     ['a forecast of a distinct count', { kpi: 'active_users', forecast: { horizon: 'day' } }, 'A forecast of Active users is not possible: distinct counts'],
     ['a forecast of a ratio of distinct counts', { kpi: 'conversion_rate', forecast: { horizon: 'month' } }, 'A forecast of Conversion rate is not possible'],

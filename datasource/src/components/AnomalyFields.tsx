@@ -1,6 +1,6 @@
 import React from 'react';
 import { SelectableValue } from '@grafana/data';
-import { InlineField, Input, RadioButtonGroup } from '@grafana/ui';
+import { InlineField, InlineSwitch, Input, RadioButtonGroup } from '@grafana/ui';
 
 import { ANOMALY_DEFAULT_WEEKS, ANOMALY_MAX_WEEKS, ANOMALY_MIN_WEEKS, AnomalySensitivity, AnomalySettings } from '../types';
 
@@ -28,10 +28,12 @@ interface Props {
   onChange: (a: AnomalySettings) => void;
   disabled?: boolean;
   labelWidth?: number;
+  /** Show the "Flag only" switch (KPI series: anomaly annotations show the flagged regions themselves). */
+  showFlagOnly?: boolean;
 }
 
-/** Sensitivity (low, medium, high, or k) and weeks of history of the anomaly detection. */
-export function AnomalyFields({ anomaly, onChange, disabled, labelWidth = 12 }: Props) {
+/** Sensitivity (low, medium, high, or k), weeks of history and, for KPI series, flag only, of the anomaly detection. */
+export function AnomalyFields({ anomaly, onChange, disabled, labelWidth = 12, showFlagOnly }: Props) {
   const s = anomaly?.sensitivity;
   const level: Level = typeof s === 'number' ? 'number' : (s ?? 'medium');
   const k = sensitivityK(s);
@@ -39,6 +41,9 @@ export function AnomalyFields({ anomaly, onChange, disabled, labelWidth = 12 }: 
     const next: AnomalySettings = { ...anomaly, ...patch };
     if (next.weeks === undefined) {
       delete next.weeks;
+    }
+    if (!next.flagOnly) {
+      delete next.flagOnly;
     }
     onChange(next);
   };
@@ -102,6 +107,23 @@ export function AnomalyFields({ anomaly, onChange, disabled, labelWidth = 12 }: 
           }}
         />
       </InlineField>
+      {showFlagOnly && (
+        <InlineField
+          label="Flag only"
+          labelWidth={10}
+          disabled={disabled}
+          htmlFor="anomaly-flag-only"
+          tooltip="Returns only the 0/1 anomaly flag of each series (1 where flagged), not the KPI, band and score: for alert rules (reduce with max, fire on >= 1)"
+        >
+          <InlineSwitch
+            id="anomaly-flag-only"
+            aria-label="Anomaly flag only"
+            value={!!anomaly?.flagOnly}
+            disabled={disabled}
+            onChange={(e) => set({ flagOnly: e.currentTarget.checked || undefined })}
+          />
+        </InlineField>
+      )}
     </>
   );
 }

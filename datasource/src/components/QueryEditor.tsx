@@ -76,6 +76,11 @@ export function switchQueryType(query: KpiQuery, type: string): KpiQuery {
   for (const k of KPI_SERIES_FIELDS) {
     delete next[k];
   }
+  if (query.anomaly?.flagOnly) {
+    // anomaly annotations show the flagged regions with their values: the backend refuses flagOnly there
+    const { flagOnly: _, ...anomaly } = query.anomaly;
+    next.anomaly = anomaly;
+  }
   const dims = TYPE_FILTERS[type];
   if (dims) {
     for (const k of ['groupBy', 'interval', 'anomaly']) {
@@ -387,7 +392,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
                 onChange={(e) => change(e.currentTarget.checked ? { anomaly: query.anomaly ?? {}, ...NO_COMPARE } : { anomaly: undefined })}
               />
             </InlineField>
-            <AnomalyFields anomaly={query.anomaly} disabled={!query.anomaly} onChange={(anomaly) => change({ anomaly })} />
+            <AnomalyFields anomaly={query.anomaly} disabled={!query.anomaly} showFlagOnly onChange={(anomaly) => change({ anomaly })} />
           </InlineFieldRow>
 
           <InlineFieldRow>
