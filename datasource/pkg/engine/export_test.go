@@ -26,11 +26,15 @@ func NabSection() string { return nabSection() }
 func Frac(a, b int) string { return frac(a, b) }
 
 // StoreSumsSource is a memSource holding camps and the sums rows, each
-// grouped by store alone.
+// grouped by store, or by store and category.
 func StoreSumsSource(camps []calendar.Campaign, rows []SumRow) Source {
 	m := &memSource{camps: camps}
 	for _, r := range rows {
-		m.points = append(m.points, memPoint{t: r.Time, meas: r.Term.Measurement, field: r.Term.Field, tags: map[string]string{"store": r.Groups[0]}, v: r.Value})
+		tags := map[string]string{"store": r.Groups[0]}
+		if len(r.Groups) > 1 {
+			tags["category"] = r.Groups[1]
+		}
+		m.points = append(m.points, memPoint{t: r.Time, meas: r.Term.Measurement, field: r.Term.Field, tags: tags, v: r.Value})
 	}
 	return m
 }
