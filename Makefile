@@ -8,7 +8,7 @@ INFLUXD_VERSION := v1.8.10
 GOLANGCI_VERSION := v2.15.0
 export STOREPULSE_INFLUXD ?= $(TOOLS)/influxd
 
-.PHONY: all build tools test vet lint gotest fuzz bench-ingest bench-history bench-query bench-query-wall bench-query-history env compose-check quickstart-check clean
+.PHONY: all build tools test vet lint gotest chromium fuzz bench-ingest bench-history bench-query bench-query-wall bench-query-history env compose-check quickstart-check clean
 
 all: build
 
@@ -35,8 +35,14 @@ lint: $(TOOLS)/golangci-lint
 
 # Integration tests start their own InfluxDB from .tools/bin; with CI set they
 # fail (never skip) when it cannot start. Fuzz targets run their seed corpora.
-gotest: $(TOOLS)/influxd
+gotest: $(TOOLS)/influxd chromium
 	$(GO) test -race -timeout 30m ./...
+
+## chromium: Debian's headless Chromium, which the e-mail layout test
+## (digest/cmd/storepulse-digest, TestHTMLInChromium) renders in; installed
+## from apt when missing (a fresh machine has none).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: tools vet lint gotest compose-check quickstart-check frontend-test plugin-check
 
@@ -70,7 +76,7 @@ TEST_DATES ?= 2026-03-29T00:30:00Z 2026-11-01T05:50:00Z 2017-10-15T02:30:00Z \
 	2026-11-11T20:00:00+08:00 today
 TEST_DATES_PKGS ?= ./...
 .PHONY: test-dates
-test-dates: $(TOOLS)/influxd
+test-dates: $(TOOLS)/influxd chromium
 	@set -e; for d in $(TEST_DATES); do \
 	  if [ "$$d" = today ]; then d=$$(date -u +%Y-%m-%dT%H:%M:%SZ); fi; \
 	  echo "== STOREPULSE_NOW=$$d"; \
