@@ -142,6 +142,8 @@ bind-address = "127.0.0.1:$influx_rpc_port"
   dir = "$state/influxdb/data"
   wal-dir = "$state/influxdb/wal"
   query-log-enabled = false
+  # tsi1: cold screens do not slow down as history grows (docs/operations.md).
+  index-version = "tsi1"
 [http]
   bind-address = "127.0.0.1:$influx_port"
   flux-enabled = true
