@@ -10,6 +10,13 @@
 // Readers read the coarse series below the smallest watermark of all
 // ingesters and the minute series above it.
 //
+// Every consolidated point is written together with its store total (the
+// same window summed over every tag but store and ingester, schema.
+// SuffixHourStore and SuffixDayStore), computed from the same read. A third
+// mark, store_from, says from which hour the store totals are complete: 0
+// (from the first point) for a new ingester; for one that consolidated
+// before store totals existed, its hours watermark when it first wrote them.
+//
 // The consolidator runs in the flusher's goroutine (ingest/pipeline), so
 // nothing is written to the minute series while it reads them:
 //   - Tick consolidates closed hours (hour end + grace) from the minute
@@ -111,9 +118,12 @@ type Consolidator struct {
 	meas  []schema.Measurement
 	log   *slog.Logger
 	ready bool
-	hours int64   // watermark: hours before it are consolidated
-	days  int64   // watermark: local days before it are consolidated
-	late  lateSet // late hours and their stores, for Settle
+	hours int64 // watermark: hours before it are consolidated
+	days  int64 // watermark: local days before it are consolidated
+	// storeFrom: the store totals hold every hour and local day starting at
+	// or after it (below the watermarks).
+	storeFrom int64
+	late      lateSet // late hours and their stores, for Settle
 	// span: per resolution suffix, the most hours a read covers after a
 	// timeout (0: no limit); answered counts reads in a row that answered.
 	span, answered map[string]int64
@@ -175,12 +185,13 @@ func (c *Consolidator) load(ctx context.Context) error {
 		return nil
 	}
 	at := storezone.RecordTime()
-	q := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s = %s AND time >= %s AND time <= %s",
-		influxql.Ident(schema.FieldHoursUntil), influxql.Ident(schema.FieldDaysUntil), influxql.Ident(schema.MeasRollup),
-		influxql.Ident(schema.TagIngester), influxql.String(c.o.Ingester), influxql.Time(at), influxql.Time(at))
-	hours, days, found := int64(0), int64(0), false
+	q := fmt.Sprintf("SELECT %s, %s, %s FROM %s WHERE %s = %s AND time >= %s AND time <= %s",
+		influxql.Ident(schema.FieldHoursUntil), influxql.Ident(schema.FieldDaysUntil), influxql.Ident(schema.FieldStoreFrom),
+		influxql.Ident(schema.MeasRollup), influxql.Ident(schema.TagIngester), influxql.String(c.o.Ingester),
+		influxql.Time(at), influxql.Time(at))
+	hours, days, storeFrom, found, storeFound := int64(0), int64(0), int64(0), false, false
 	err := c.o.Main.Query(ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
-		hc, dc := s.Column(schema.FieldHoursUntil), s.Column(schema.FieldDaysUntil)
+		hc, dc, sc := s.Column(schema.FieldHoursUntil), s.Column(schema.FieldDaysUntil), s.Column(schema.FieldStoreFrom)
 		for _, row := range s.Values {
 			if hc < 0 || dc < 0 {
 				return errors.New("stored watermark: no hours or days column")
@@ -192,6 +203,13 @@ func (c *Consolidator) load(ctx context.Context) error {
 			}
 			if hok && dok {
 				hours, days, found = h, d, true
+			}
+			if sc >= 0 {
+				sf, sok, err := intOf(row[sc])
+				if err != nil {
+					return fmt.Errorf("stored watermark: store_from: %w", err)
+				}
+				storeFrom, storeFound = sf, sok
 			}
 		}
 		return nil
@@ -207,14 +225,23 @@ func (c *Consolidator) load(ctx context.Context) error {
 		if !ok {
 			oldest = c.o.Now()
 		}
+		// Store totals from the first point on: store_from 0.
 		start := localday.Floor(oldest, c.o.Location).UnixNano()
-		hours, days = start, start
-		if err := c.writeMark(ctx, hours, days); err != nil {
+		hours, days, storeFrom = start, start, 0
+		if err := c.writeMark(ctx, hours, days, storeFrom); err != nil {
 			return err
 		}
 		c.log.Info("consolidation starts", "from", time.Unix(0, start).UTC().Format(time.RFC3339))
+	} else if !storeFound {
+		// Consolidated before store totals existed: they are complete from
+		// the next hour it consolidates on.
+		storeFrom = hours
+		if err := c.writeMark(ctx, hours, days, storeFrom); err != nil {
+			return err
+		}
+		c.log.Info("store totals start", "from", time.Unix(0, storeFrom).UTC().Format(time.RFC3339))
 	}
-	c.hours, c.days, c.ready = hours, days, true
+	c.hours, c.days, c.storeFrom, c.ready = hours, days, storeFrom, true
 	return nil
 }
 
@@ -439,7 +466,7 @@ func (c *Consolidator) Tick(ctx context.Context, budget time.Duration) (more boo
 				return false, err
 			}
 		}
-		if err := c.writeMark(ctx, to, days); err != nil {
+		if err := c.writeMark(ctx, to, days, c.storeFrom); err != nil {
 			return false, err
 		}
 		c.hours, c.days = to, days
@@ -648,36 +675,59 @@ func (c *Consolidator) readOnce(ctx context.Context, q Querier, suffix string, f
 	return out, nil
 }
 
-// write writes pts to their measurements with suffix, at their window start.
+// storeTotals sums pts per measurement, window, store and ingester: the
+// store totals of a consolidation. Every read that produces pts holds every
+// series of each store it returns for each window it returns (its filters
+// are the ingester, stores and time only), so each total is complete.
+func storeTotals(pts []point) []point {
+	byKey := map[string]*point{}
+	var order []string
+	for i := range pts {
+		p := &pts[i]
+		var tags [][2]string
+		for _, t := range p.tags {
+			if t[0] == schema.TagStore || t[0] == schema.TagIngester {
+				tags = append(tags, t)
+			}
+		}
+		q := point{meas: p.meas, t: p.t, tags: tags}
+		k := fmt.Sprintf("%s\x00%d\x00%s", q.meas, q.t, q.tagKey())
+		if byKey[k] == nil {
+			q.fields = map[string]float64{}
+			byKey[k] = &q
+			order = append(order, k)
+		}
+		for f, v := range p.fields {
+			byKey[k].fields[f] += v
+		}
+	}
+	out := make([]point, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byKey[k])
+	}
+	return out
+}
+
+// write writes pts to their measurements with suffix, at their window start,
+// and their store totals to the store-totals measurements, in one batch.
 func (c *Consolidator) write(ctx context.Context, pts []point, suffix string) error {
 	if len(pts) == 0 {
 		return nil
 	}
+	totals := storeTotals(pts)
 	var enc lineproto.Encoder
-	lines := make([]string, 0, len(pts))
-	for i := range pts {
-		p := &pts[i]
-		enc.StartLine(p.meas + suffix)
-		for _, t := range p.tags {
-			enc.AddTag(t[0], t[1])
-		}
-		names := make([]string, 0, len(p.fields))
-		for f := range p.fields {
-			names = append(names, f)
-		}
-		slices.Sort(names)
-		for _, f := range names {
-			v, ok := lineprotocol.FloatValue(p.fields[f])
-			if !ok {
-				return fmt.Errorf("consolidate: %s.%s: sum %v is not finite", p.meas, f, p.fields[f])
+	lines := make([]string, 0, len(pts)+len(totals))
+	for _, set := range []struct {
+		pts    []point
+		suffix string
+	}{{pts, suffix}, {totals, schema.StoreTotal(suffix)}} {
+		for i := range set.pts {
+			line, err := encode(&enc, &set.pts[i], set.suffix)
+			if err != nil {
+				return err
 			}
-			enc.AddField(f, v)
+			lines = append(lines, line)
 		}
-		line, err := enc.EndLine(p.t)
-		if err != nil {
-			return fmt.Errorf("consolidate: %w", err)
-		}
-		lines = append(lines, line)
 	}
 	if err := c.o.Write.Write(ctx, lines); err != nil {
 		return fmt.Errorf("consolidate: writing %d points to %s series: %w", len(lines), suffix, err)
@@ -685,9 +735,30 @@ func (c *Consolidator) write(ctx context.Context, pts []point, suffix string) er
 	return nil
 }
 
+// encode is the line of p in its measurement with suffix.
+func encode(enc *lineproto.Encoder, p *point, suffix string) (string, error) {
+	enc.StartLine(p.meas + suffix)
+	for _, t := range p.tags {
+		enc.AddTag(t[0], t[1])
+	}
+	names := slices.Sorted(maps.Keys(p.fields))
+	for _, f := range names {
+		v, ok := lineprotocol.FloatValue(p.fields[f])
+		if !ok {
+			return "", fmt.Errorf("consolidate: %s.%s: sum %v is not finite", p.meas, f, p.fields[f])
+		}
+		enc.AddField(f, v)
+	}
+	line, err := enc.EndLine(p.t)
+	if err != nil {
+		return "", fmt.Errorf("consolidate: %w", err)
+	}
+	return line, nil
+}
+
 // writeMark records the watermarks.
-func (c *Consolidator) writeMark(ctx context.Context, hours, days int64) error {
-	line, err := MarkLine(c.o.Ingester, hours, days, c.o.FineBucket)
+func (c *Consolidator) writeMark(ctx context.Context, hours, days, storeFrom int64) error {
+	line, err := MarkLine(c.o.Ingester, hours, days, storeFrom, c.o.FineBucket)
 	if err != nil {
 		return err
 	}
@@ -699,7 +770,7 @@ func (c *Consolidator) writeMark(ctx context.Context, hours, days int64) error {
 
 // MarkLine is the schema.MeasRollup point of an ingester's watermarks (at
 // storezone.RecordTime, so that each write replaces the last).
-func MarkLine(ingester string, hours, days int64, fineBucket string) (string, error) {
+func MarkLine(ingester string, hours, days, storeFrom int64, fineBucket string) (string, error) {
 	var enc lineproto.Encoder
 	enc.StartLine(schema.MeasRollup)
 	enc.AddTag(schema.TagIngester, ingester)
@@ -710,6 +781,7 @@ func MarkLine(ingester string, hours, days int64, fineBucket string) (string, er
 	enc.AddField(schema.FieldDaysUntil, lineprotocol.IntValue(days))
 	enc.AddField(schema.FieldFineBucket, sv)
 	enc.AddField(schema.FieldHoursUntil, lineprotocol.IntValue(hours))
+	enc.AddField(schema.FieldStoreFrom, lineprotocol.IntValue(storeFrom))
 	line, err := enc.EndLine(storezone.RecordTime().UnixNano())
 	if err != nil {
 		return "", fmt.Errorf("consolidate: %w", err)

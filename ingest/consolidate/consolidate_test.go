@@ -178,20 +178,52 @@ func tickAll(t *testing.T, c *consolidate.Consolidator) {
 
 // marks reads an ingester's stored watermarks.
 func (e *env) marks(ing string) (hours, days time.Time) {
-	q := fmt.Sprintf(`SELECT hours_until, days_until FROM sp_rollup WHERE ingester = '%s'`, ing)
+	hours, days, _ = e.allMarks(ing)
+	return hours, days
+}
+
+// allMarks reads an ingester's stored watermarks and where its store totals
+// start.
+func (e *env) allMarks(ing string) (hours, days, storeFrom time.Time) {
+	q := fmt.Sprintf(`SELECT hours_until, days_until, store_from FROM sp_rollup WHERE ingester = '%s'`, ing)
 	found := false
 	require.NoError(e.t, e.ql.Query(e.ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
+		at := func(row []any, col string) time.Time {
+			n, err := row[s.Column(col)].(interface{ Int64() (int64, error) }).Int64()
+			require.NoError(e.t, err, col)
+			return time.Unix(0, n).UTC()
+		}
 		for _, row := range s.Values {
-			h, err := row[s.Column("hours_until")].(interface{ Int64() (int64, error) }).Int64()
-			require.NoError(e.t, err)
-			d, err := row[s.Column("days_until")].(interface{ Int64() (int64, error) }).Int64()
-			require.NoError(e.t, err)
-			hours, days, found = time.Unix(0, h).UTC(), time.Unix(0, d).UTC(), true
+			hours, days, storeFrom, found = at(row, "hours_until"), at(row, "days_until"), at(row, "store_from"), true
 		}
 		return nil
 	}))
 	require.True(e.t, found, "no watermark recorded for %s", ing)
-	return hours, days
+	return hours, days, storeFrom
+}
+
+// storeSums reads sum(field) of ing's points of meas per store and UTC hour
+// over [from, to).
+func (e *env) storeSums(meas, field, ing string, from, to time.Time) map[string]float64 {
+	out := map[string]float64{}
+	if !from.Before(to) {
+		return out
+	}
+	q := fmt.Sprintf(`SELECT sum(%q) FROM %q WHERE ingester = '%s' AND time >= %s AND time < %s GROUP BY time(1h), store fill(none)`,
+		field, meas, ing, influxql.Time(from), influxql.Time(to))
+	require.NoError(e.t, e.ql.Query(e.ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
+		for _, row := range s.Values {
+			t, err := influxql.TimeOf(row[0])
+			require.NoError(e.t, err)
+			v, ok, err := influxql.Float(row[1])
+			require.NoError(e.t, err)
+			if ok {
+				out[s.Tags["store"]+" "+t.UTC().Format(time.RFC3339)] += v
+			}
+		}
+		return nil
+	}))
+	return out
 }
 
 // sums reads sum(field) of ing's points of meas per UTC hour over [from, to).
@@ -229,13 +261,19 @@ func total(m map[time.Time]float64) float64 {
 // below the hours watermark and every local day below the days watermark
 // hold exactly their events' sums (one point per series and window), and
 // reading days below the days watermark, hours up to the hours watermark
-// and minutes above it gives the total once.
+// and minutes above it gives the total once. The store totals hold each
+// store's sums of every hour and local day from store_from on.
 func (e *env) requireExact(ing string, evs []event.Event) {
 	e.t.Helper()
-	hw, dw := e.marks(ing)
+	hw, dw, sf := e.allMarks(ing)
+	sfDay := localday.Floor(sf, berlin)
+	if sfDay.Before(sf) {
+		sfDay = localday.Next(sf, berlin)
+	}
 	start, end := localday.Floor(from0.AddDate(0, -1, 0), berlin), now0.Add(24*time.Hour)
 	for _, mf := range checked {
 		wantHour, wantDay := map[time.Time]float64{}, map[time.Time]float64{}
+		wantStoreHour, wantStoreDay := map[string]float64{}, map[string]float64{}
 		want := 0.0
 		for _, ev := range evs {
 			v := value(ev, mf)
@@ -246,20 +284,30 @@ func (e *env) requireExact(ing string, evs []event.Event) {
 			want += v
 			if t.Before(hw) {
 				wantHour[t.Truncate(time.Hour)] += v
+				if !t.Before(sf) {
+					wantStoreHour[ev.Store+" "+t.Truncate(time.Hour).Format(time.RFC3339)] += v
+				}
 			}
 			if t.Before(dw) {
-				wantDay[localday.Floor(t, berlin).UTC()] += v
+				day := localday.Floor(t, berlin).UTC()
+				wantDay[day] += v
+				if !day.Before(sfDay) {
+					wantStoreDay[ev.Store+" "+day.Format(time.RFC3339)] += v
+				}
 			}
 		}
 		require.Equal(e.t, wantHour, e.sums(schema.Hourly(mf[0]), mf[1], ing, start, hw), "%s hourly %s.%s", ing, mf[0], mf[1])
 		require.Equal(e.t, wantDay, e.sums(schema.Daily(mf[0]), mf[1], ing, start, dw), "%s daily %s.%s", ing, mf[0], mf[1])
+		require.Equal(e.t, wantStoreHour, e.storeSums(mf[0]+schema.SuffixHourStore, mf[1], ing, sf, hw), "%s hourly store totals %s.%s", ing, mf[0], mf[1])
+		require.Equal(e.t, wantStoreDay, e.storeSums(mf[0]+schema.SuffixDayStore, mf[1], ing, sfDay, dw), "%s daily store totals %s.%s", ing, mf[0], mf[1])
 		got := total(e.sums(schema.Daily(mf[0]), mf[1], ing, start, dw)) +
 			total(e.sums(schema.Hourly(mf[0]), mf[1], ing, dw, hw)) +
 			total(e.sums(mf[0], mf[1], ing, hw, end))
 		require.Equal(e.t, want, got, "%s: %s.%s read across resolutions (days < %s, hours < %s, minutes after)", ing, mf[0], mf[1], dw, hw)
 	}
 	// One point per series and window.
-	for _, m := range []string{schema.Hourly(schema.MeasOrders), schema.Daily(schema.MeasOrders)} {
+	for _, m := range []string{schema.Hourly(schema.MeasOrders), schema.Daily(schema.MeasOrders),
+		schema.MeasOrders + schema.SuffixHourStore, schema.MeasOrders + schema.SuffixDayStore} {
 		q := fmt.Sprintf(`SELECT count(orders) FROM %q WHERE ingester = '%s' AND time >= %s AND time < %s GROUP BY time(1h), * fill(none)`,
 			m, ing, influxql.Time(start), influxql.Time(end))
 		require.NoError(e.t, e.ql.Query(e.ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
@@ -325,6 +373,31 @@ func TestConsolidation(t *testing.T) {
 		require.Equal(t, hw.Add(time.Hour), hw2)
 		e.requireExact("a", a)
 		clk.t = now0
+	})
+
+	t.Run("an ingester that consolidated before store totals existed writes them from its next hour on", func(t *testing.T) {
+		evs := genEvents(9, "upgrade", from0, now0)
+		e.history("upgrade", evs)
+		earlier := &clockAt{now0.Add(-5*24*time.Hour - 3*time.Hour)}
+		tickAll(t, e.consolidator("upgrade", earlier, nil))
+		hw, dw := e.marks("upgrade")
+		// What the version before store totals left: no store totals and a
+		// watermark without store_from.
+		for _, m := range []string{"sp_rollup", schema.MeasOrders + schema.SuffixHourStore, schema.MeasOrders + schema.SuffixDayStore,
+			schema.MeasRefunds + schema.SuffixHourStore, schema.MeasRefunds + schema.SuffixDayStore,
+			schema.MeasIngest + schema.SuffixHourStore, schema.MeasIngest + schema.SuffixDayStore} {
+			require.NoError(t, e.ql.Query(e.ctx, fmt.Sprintf(`DELETE FROM %q WHERE ingester = 'upgrade'`, m), influxql.Options{},
+				func(int, *influxql.Series) error { return nil }))
+		}
+		e.db.WriteLines(t, []string{fmt.Sprintf(`sp_rollup,ingester=upgrade days_until=%di,fine_bucket=%q,hours_until=%di %d`,
+			dw.UnixNano(), influxtest.Bucket, hw.UnixNano(), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())})
+
+		tickAll(t, e.consolidator("upgrade", clk, nil))
+		_, _, sf := e.allMarks("upgrade")
+		require.Equal(t, hw, sf, "store totals start at the hours watermark the upgrade found")
+		e.requireExact("upgrade", evs)
+		before := e.storeSums(schema.MeasOrders+schema.SuffixHourStore, schema.FieldOrders, "upgrade", from0, sf)
+		require.Empty(t, before, "no store totals before store_from")
 	})
 
 	t.Run("a refund 20 days late updates every resolution", func(t *testing.T) {

@@ -103,6 +103,12 @@ func TestCrashConsolidation(t *testing.T) {
 	requireSums(t, expectedSums(sent), addSums(daily(start, days), hourly(days, hours), fine(hours, end)))
 	requireSums(t, fine(start, hours), hourly(start, hours))
 	requireSums(t, fine(start, days), daily(start, days))
+	// The store totals hold the same per store, and read across
+	// resolutions count every event once too.
+	hourlyStore, dailyStore := sumsBy(t, ql, schema.SuffixHourStore, start, hours), sumsBy(t, ql, schema.SuffixDayStore, start, days)
+	requireSums(t, hourly(start, hours), hourlyStore)
+	requireSums(t, daily(start, days), dailyStore)
+	requireSums(t, expectedSums(sent), addSums(dailyStore, sumsBy(t, ql, schema.SuffixHourStore, days, hours), fine(hours, end)))
 	t.Logf("%d events acknowledged across %d SIGKILLs; hours consolidated up to %s, local days up to %s", acked.Load(), kills, hours, days)
 }
 

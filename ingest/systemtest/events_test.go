@@ -151,7 +151,7 @@ func expectedSums(events []ev) map[string]map[string]float64 {
 func storedSums(t testing.TB, db *influxtest.Server) map[string]map[string]float64 {
 	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q)
   |> `+fluxRange(30*24*time.Hour)+`
-  |> filter(fn: (r) => r._measurement != "sp_distinct" and r._measurement != "sp_campaign" and r._measurement != "sp_target" and r._measurement != "sp_late" and r._measurement !~ /_1[hd]$/)
+  |> filter(fn: (r) => r._measurement != "sp_distinct" and r._measurement != "sp_campaign" and r._measurement != "sp_target" and r._measurement != "sp_late" and r._measurement !~ /_1[hd](_store)?$/)
   |> group(columns: ["_measurement", "_field", "store"])
   |> sum()`, db.Bucket))
 	out := map[string]map[string]float64{}

@@ -62,12 +62,16 @@ const (
 	// consolidated series reach: FieldHoursUntil (unix ns, an hour boundary)
 	// — every hour before it is in the hourly measurements — and
 	// FieldDaysUntil (unix ns, a local-day boundary) — every local day before
-	// it is in the daily measurements — and FieldFineBucket, where its
-	// minute series are (docs/schema.md, "Consolidated series").
+	// it is in the daily measurements — FieldFineBucket, where its minute
+	// series are, and FieldStoreFrom (unix ns, an hour boundary, 0 from the
+	// first point): the store totals (SuffixHourStore, SuffixDayStore) hold
+	// every hour and every local day that starts at or after it and lies
+	// below the watermarks (docs/schema.md, "Consolidated series").
 	MeasRollup      = "sp_rollup"
 	FieldHoursUntil = "hours_until"
 	FieldDaysUntil  = "days_until"
 	FieldFineBucket = "fine_bucket"
+	FieldStoreFrom  = "store_from"
 	// MeasLate records late data: accepted events that the ingest rolled up
 	// after the local day they belong to (in the store time zone) was over
 	// (docs/schema.md, "Late data"). One point per ingester, store, affected
@@ -83,11 +87,28 @@ const (
 // Suffixes of the consolidated measurements: sp_orders_1h holds one point
 // per series (ingester included) and UTC hour, at the hour's start;
 // sp_orders_1d one per series and local day of the store time zone, at the
-// day's first instant.
+// day's first instant. The store totals sp_orders_1h_store and
+// sp_orders_1d_store hold the same windows summed over every tag but store
+// and ingester: one point per store, ingester and window, for the many
+// readers that filter and group by store only.
 const (
-	SuffixHour = "_1h"
-	SuffixDay  = "_1d"
+	SuffixHour      = "_1h"
+	SuffixDay       = "_1d"
+	SuffixHourStore = "_1h_store"
+	SuffixDayStore  = "_1d_store"
 )
+
+// StoreTotal is the store-totals suffix of a consolidated suffix
+// (SuffixHour or SuffixDay), "" for any other.
+func StoreTotal(suffix string) string {
+	switch suffix {
+	case SuffixHour:
+		return SuffixHourStore
+	case SuffixDay:
+		return SuffixDayStore
+	}
+	return ""
+}
 
 // Hourly is the hourly consolidated measurement of summed measurement m.
 func Hourly(m string) string { return m + SuffixHour }
