@@ -20,15 +20,22 @@ const MarksTTL = time.Minute
 type MarkRecord struct {
 	Marked      bool
 	Hours, Days int64 // unix ns
-	FineBucket  string
+	// HasStore says it recorded where its store totals start: StoreFrom
+	// (unix ns; 0 for an ingester that wrote them from its first point).
+	// Without it, it predates them.
+	HasStore   bool
+	StoreFrom  int64
+	FineBucket string
 }
 
 // ResolveMarks combines the records of every ingester (by id): the smallest
-// watermarks. One ingester without watermarks (it does not consolidate)
-// leaves Marks zero, so that everything is read from the minute series;
-// ingesters recording different fine buckets are an error.
+// watermarks and the latest start of store totals. One ingester without
+// watermarks (it does not consolidate) leaves Marks zero, so that everything
+// is read from the minute series; one without store totals leaves StoreFrom
+// zero; ingesters recording different fine buckets are an error.
 func ResolveMarks(recs map[string]*MarkRecord) (Marks, error) {
 	var m Marks
+	noStore := false
 	names := make([]string, 0, len(recs))
 	for ing := range recs {
 		names = append(names, ing)
@@ -46,6 +53,12 @@ func ResolveMarks(recs map[string]*MarkRecord) (Marks, error) {
 		if i == 0 || d.Before(m.Days) {
 			m.Days = d
 		}
+		switch sf := time.Unix(0, r.StoreFrom).UTC(); {
+		case !r.HasStore:
+			m.StoreFrom, noStore = time.Time{}, true
+		case !noStore && (m.StoreFrom.IsZero() || sf.After(m.StoreFrom)):
+			m.StoreFrom = sf
+		}
 		if i > 0 && r.FineBucket != m.FineBucket {
 			return Marks{}, fmt.Errorf("the ingesters record different fine buckets (%q and %q): give every storepulse-ingest the same influx.fine_bucket",
 				m.FineBucket, r.FineBucket)
@@ -62,6 +75,10 @@ type Marks struct {
 	// hour before Hours is in the hourly series, every local day before Days
 	// in the daily ones. Zero: nothing may be read from them.
 	Hours, Days time.Time
+	// StoreFrom is the latest start of every ingester's store totals: below
+	// the watermarks, every hour and every local day starting at or after it
+	// is in the store totals too. Zero: none may be read.
+	StoreFrom time.Time
 	// FineBucket is where the minute series are ("" : the main bucket).
 	FineBucket string
 }
@@ -72,16 +89,70 @@ func (m Marks) Coarse() bool { return !m.Hours.IsZero() }
 // Piece is one part of a sum's range and the series that answer it.
 type Piece struct {
 	Start, Stop time.Time
-	Suffix      string // "" (minute series), schema.SuffixHour or schema.SuffixDay
+	// Suffix is "" (minute series), schema.SuffixHour, schema.SuffixDay, or
+	// their store totals schema.SuffixHourStore and schema.SuffixDayStore.
+	Suffix string
+}
+
+// StoreOnly reports whether spec filters and groups by store at most: the
+// store totals answer it.
+func StoreOnly(spec SumSpec) bool {
+	for k := range spec.Filters {
+		if k != schema.TagStore {
+			return false
+		}
+	}
+	for _, g := range spec.GroupBy {
+		if g != schema.TagStore {
+			return false
+		}
+	}
+	return true
 }
 
 // Plan splits [spec.Start, spec.Stop) into the coarsest series that answer
 // it exactly: whole local days below m.Days from the daily series (only when
 // spec.DayZone is set), whole hours below m.Hours from the hourly series,
 // the rest from the minute series. Windows (spec.Every) below an hour, or
-// not whole hours, read minutes only. Pieces are in time order and do not
-// overlap.
+// not whole hours, read minutes only. When spec filters and groups by store
+// at most, the hours and local days from m.StoreFrom on are read from the
+// store totals (one point per store and window) instead. Pieces are in time
+// order and do not overlap.
 func Plan(spec SumSpec, m Marks) []Piece {
+	pieces := plan(spec, m)
+	if m.StoreFrom.IsZero() || !StoreOnly(spec) {
+		return pieces
+	}
+	sf := m.StoreFrom
+	out := make([]Piece, 0, len(pieces)+1)
+	for _, p := range pieces {
+		total := schema.StoreTotal(p.Suffix)
+		if total == "" {
+			out = append(out, p)
+			continue
+		}
+		cut := sf
+		if p.Suffix == schema.SuffixDay {
+			// A local day is in the store totals when it starts at or
+			// after StoreFrom.
+			if cut = localday.Floor(sf, spec.DayZone); cut.Before(sf) {
+				cut = localday.Next(sf, spec.DayZone)
+			}
+		}
+		switch {
+		case !p.Start.Before(cut):
+			out = append(out, Piece{p.Start, p.Stop, total})
+		case !cut.Before(p.Stop):
+			out = append(out, p)
+		default:
+			out = append(out, Piece{p.Start, cut, p.Suffix}, Piece{cut, p.Stop, total})
+		}
+	}
+	return out
+}
+
+// plan is Plan without store totals.
+func plan(spec SumSpec, m Marks) []Piece {
 	s, e := spec.Start, spec.Stop
 	all := []Piece{{s, e, ""}}
 	if !m.Coarse() || (spec.Every != 0 && spec.Every%time.Hour != 0) || !s.Before(e) {

@@ -99,7 +99,7 @@ func filterLines(b *strings.Builder, filters map[string][]string) {
 func SumQuery(bucket string, spec engine.SumSpec) string { return SumQueryFrom(bucket, spec, "") }
 
 // SumQueryFrom is SumQuery reading each measurement's series with suffix (""
-// the minute series, schema.SuffixHour or schema.SuffixDay the consolidated
+// the minute series, schema.SuffixHour, schema.SuffixDay or their store totals: the consolidated
 // ones).
 func SumQueryFrom(bucket string, spec engine.SumSpec, suffix string) string {
 	var b strings.Builder

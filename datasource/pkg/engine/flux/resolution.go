@@ -38,6 +38,8 @@ func (s *Source) readMarks(ctx context.Context) (engine.Marks, error) {
 			r.Hours, _ = rec.Value().(int64)
 		case schema.FieldDaysUntil:
 			r.Days, _ = rec.Value().(int64)
+		case schema.FieldStoreFrom:
+			r.StoreFrom, r.HasStore = rec.Value().(int64)
 		case schema.FieldFineBucket:
 			r.FineBucket, _ = rec.Value().(string)
 		}

@@ -114,7 +114,7 @@ func SumMeasurements(spec engine.SumSpec) (meas []string, fields map[string][]st
 func SumQuery(spec engine.SumSpec) string { return SumQueryFrom(spec, "") }
 
 // SumQueryFrom is SumQuery reading the series of each measurement with
-// suffix ("" the minute series, schema.SuffixHour or schema.SuffixDay the
+// suffix ("" the minute series, schema.SuffixHour, schema.SuffixDay or their store totals: the
 // consolidated ones).
 func SumQueryFrom(spec engine.SumSpec, suffix string) string {
 	meas, fields := SumMeasurements(spec)

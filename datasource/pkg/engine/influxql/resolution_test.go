@@ -2,6 +2,7 @@ package influxql_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -33,6 +34,8 @@ func TestPlan(t *testing.T) {
 		return v
 	}
 	marks := influxql.Marks{Hours: at("2026-03-31T10:00:00Z"), Days: at("2026-03-30T22:00:00Z")}
+	withStore := marks
+	withStore.StoreFrom = at("2026-03-28T05:00:00Z")
 	type pc struct {
 		from, to string
 		suffix   string
@@ -66,6 +69,23 @@ func TestPlan(t *testing.T) {
 		{"inside one hour",
 			engine.SumSpec{Start: at("2026-03-27T07:13:00Z"), Stop: at("2026-03-27T07:50:00Z"), DayZone: berlin}, marks,
 			[]pc{{"2026-03-27T07:13:00Z", "2026-03-27T07:50:00Z", ""}}},
+		{"store totals from store_from on: hours at it, local days from the first that starts at or after it",
+			engine.SumSpec{Start: at("2026-03-27T07:13:00Z"), Stop: at("2026-03-31T12:00:00Z"), Every: time.Hour, DayZone: berlin,
+				GroupBy: []string{"store"}, Filters: map[string][]string{"store": {"tmall"}}}, withStore,
+			[]pc{{"2026-03-27T07:13:00Z", "2026-03-27T08:00:00Z", ""}, {"2026-03-27T08:00:00Z", "2026-03-27T23:00:00Z", "_1h"},
+				{"2026-03-27T23:00:00Z", "2026-03-28T23:00:00Z", "_1d"}, {"2026-03-28T23:00:00Z", "2026-03-30T22:00:00Z", "_1d_store"},
+				{"2026-03-30T22:00:00Z", "2026-03-31T10:00:00Z", "_1h_store"}, {"2026-03-31T10:00:00Z", "2026-03-31T12:00:00Z", ""}}},
+		{"store totals split an hour piece at store_from",
+			engine.SumSpec{Start: at("2026-03-28T00:00:00Z"), Stop: at("2026-03-28T12:00:00Z"), Every: time.Hour}, withStore,
+			[]pc{{"2026-03-28T00:00:00Z", "2026-03-28T05:00:00Z", "_1h"}, {"2026-03-28T05:00:00Z", "2026-03-28T12:00:00Z", "_1h_store"}}},
+		{"a filter on another tag never reads store totals",
+			engine.SumSpec{Start: at("2026-03-30T22:00:00Z"), Stop: at("2026-03-31T10:00:00Z"), Every: time.Hour, DayZone: berlin,
+				Filters: map[string][]string{"channel": {"app"}}}, withStore,
+			[]pc{{"2026-03-30T22:00:00Z", "2026-03-31T10:00:00Z", "_1h"}}},
+		{"a group by another tag never reads store totals",
+			engine.SumSpec{Start: at("2026-03-30T22:00:00Z"), Stop: at("2026-03-31T10:00:00Z"), Every: time.Hour, DayZone: berlin,
+				GroupBy: []string{"store", "category"}}, withStore,
+			[]pc{{"2026-03-30T22:00:00Z", "2026-03-31T10:00:00Z", "_1h"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,43 +164,55 @@ func TestConsolidatedAgrees(t *testing.T) {
 		}
 	}
 	ran, values := 0, 0
-	for _, s := range shapes {
-		for _, id := range ids {
-			t.Run(s.name+"/"+id, func(t *testing.T) {
-				q := s.q
-				q.KPI = id
-				req := engine.Request{Query: q, From: s.from, To: s.to, MaxDataPoints: 400}
-				want, werr := ef.Run(ctx, req)
-				got, gerr := eq.Run(ctx, req)
-				ran++
-				if werr != nil {
-					require.EqualError(t, gerr, werr.Error())
-					return
-				}
-				require.NoError(t, gerr)
-				same(t, want, got)
-				gotFlux, err := efc.Run(ctx, req)
-				require.NoError(t, err)
-				same(t, want, gotFlux, "the Flux source reading consolidated series")
-				for _, s := range got.Series {
-					for _, v := range s.Values {
-						if v != nil && *v != 0 {
-							values++
+	compare := func(t *testing.T, eq, efc *engine.Engine) {
+		for _, s := range shapes {
+			for _, id := range ids {
+				t.Run(s.name+"/"+id, func(t *testing.T) {
+					q := s.q
+					q.KPI = id
+					req := engine.Request{Query: q, From: s.from, To: s.to, MaxDataPoints: 400}
+					want, werr := ef.Run(ctx, req)
+					got, gerr := eq.Run(ctx, req)
+					ran++
+					if werr != nil {
+						require.EqualError(t, gerr, werr.Error())
+						return
+					}
+					require.NoError(t, gerr)
+					same(t, want, got)
+					gotFlux, err := efc.Run(ctx, req)
+					require.NoError(t, err)
+					same(t, want, gotFlux, "the Flux source reading consolidated series")
+					for _, s := range got.Series {
+						for _, v := range s.Values {
+							if v != nil && *v != 0 {
+								values++
+							}
 						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
+	compare(t, eq, efc)
 	t.Logf("%d requests, %d non-zero values compared", ran, values)
 	require.Greater(t, values, 5000)
 
-	// Not vacuous: the day shape reads daily and hourly series.
-	var suffixes []string
-	for _, p := range influxql.Plan(engine.SumSpec{Start: from, Stop: to, Every: time.Hour, DayZone: berlin}, marks) {
-		suffixes = append(suffixes, p.Suffix)
+	// Not vacuous: the day shape reads daily and hourly series, their store
+	// totals when it filters and groups by store at most.
+	suffixes := func(spec engine.SumSpec, m influxql.Marks) []string {
+		var out []string
+		for _, p := range influxql.Plan(spec, m) {
+			out = append(out, p.Suffix)
+		}
+		return out
 	}
-	require.Equal(t, []string{schema.SuffixDay, schema.SuffixHour, ""}, suffixes)
+	require.Equal(t, time.Unix(0, 0).UTC(), marks.StoreFrom, "store totals from the first point")
+	all := engine.SumSpec{Start: from, Stop: to, Every: time.Hour, DayZone: berlin}
+	require.Equal(t, []string{schema.SuffixDayStore, schema.SuffixHourStore, ""}, suffixes(all, marks))
+	byChannel := all
+	byChannel.GroupBy = []string{schema.TagChannel}
+	require.Equal(t, []string{schema.SuffixDay, schema.SuffixHour, ""}, suffixes(byChannel, marks))
 
 	// Funnel and contribution (one sum over the range each).
 	freq := engine.Request{Query: models.Query{Funnel: true}, From: from, To: to}
@@ -200,6 +232,24 @@ func TestConsolidatedAgrees(t *testing.T) {
 		require.NoError(t, err)
 		same(t, wc, gc)
 	}
+
+	// An ingester that consolidated before store totals existed: its store
+	// totals start later (here mid-history, on an hour that is not a local
+	// day's start), and nothing before that is read from them. The store
+	// totals before it are deleted, so reading one would show.
+	mid := localday.AddDays(from, 5, berlin).Add(7 * time.Hour).UTC()
+	srv.WriteLines(t, []string{fmt.Sprintf("sp_rollup,ingester=simload store_from=%di %d", mid.UnixNano(), storezone.RecordTime().UnixNano())})
+	require.NoError(t, client.Query(ctx, fmt.Sprintf("DELETE FROM /_store$/ WHERE time < %s", iql.Time(mid)), iql.Options{},
+		func(int, *iql.Series) error { return nil }))
+	marks, err = influxql.ReadMarks(ctx, client)
+	require.NoError(t, err)
+	require.Equal(t, mid, marks.StoreFrom)
+	require.Equal(t, []string{schema.SuffixDay, schema.SuffixDayStore, schema.SuffixHourStore, ""}, suffixes(all, marks))
+	ql2, err := influxql.New(srv.URL, srv.Token, srv.Bucket, nil)
+	require.NoError(t, err)
+	t.Run("store totals from mid-history", func(t *testing.T) {
+		compare(t, eng(ql2), eng(&flux.Source{QueryAPI: qapi, Bucket: srv.Bucket}))
+	})
 }
 
 type writer struct{ srv *influxtest.Server }
