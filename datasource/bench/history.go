@@ -8,8 +8,9 @@ package bench
 //	                only, as main read them before the consolidated series
 //	                existed (a database with no watermark, so the plugin
 //	                reads minutes);
-//	(raw-influxql)  hand-written InfluxQL over the consolidated series, what a
-//	                user of Grafana's InfluxDB datasource would write against
+//	(raw-influxql)  hand-written InfluxQL over the consolidated series (their
+//	                store totals: every raw query is a total or by store), what
+//	                a user of Grafana's InfluxDB datasource would write against
 //	                the new schema (not for the wall screen: its distinct
 //	                counts, bands and forecasts have no raw equivalent);
 //	(influxql)      the new path: the plugin in InfluxQL over the
@@ -92,6 +93,7 @@ type historySet struct {
 	SketchLines  int64   `json:"sketchLines"`
 	OtherLines   int64   `json:"otherLines"`        // calendar, targets, freshness
 	Consolidated int64   `json:"consolidatedLines"` // watermark lines included
+	StoreTotals  int64   `json:"storeTotalLines"`   // of Consolidated
 	Parts        int     `json:"parts"`
 	LoadSeconds  float64 `json:"loadSeconds"`
 	ConsSeconds  float64 `json:"consolidateSeconds"`
@@ -298,7 +300,7 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 	h.Events, h.MinuteLines, h.SketchLines, h.OtherLines = int(events.Load()), minuteLines.Load(), sketchLines.Load(), otherLines.Load()
 	h.LoadSeconds, h.ConsSeconds = time.Duration(loadNanos.Load()).Seconds(), time.Duration(consNanos.Load()).Seconds()
 	h.Parts = len(parts)
-	h.Consolidated = cw.n.Load()
+	h.Consolidated, h.StoreTotals = cw.n.Load(), cw.stores.Load()
 	b, _ := json.MarshalIndent(h, "", "  ")
 	if err := os.WriteFile(h.manifestPath(dir), b, 0o600); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -306,16 +308,22 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 	return h, nil
 }
 
-// countingWriter counts the lines written through it.
+// countingWriter counts the lines written through it, and those of store
+// totals apart.
 type countingWriter struct {
 	w interface {
 		Write(ctx context.Context, lines []string) error
 	}
-	n atomic.Int64
+	n, stores atomic.Int64
 }
 
 func (c *countingWriter) Write(ctx context.Context, lines []string) error {
 	c.n.Add(int64(len(lines)))
+	for _, l := range lines {
+		if end := strings.IndexAny(l, ", "); end > 0 && (strings.HasSuffix(l[:end], schema.SuffixHourStore) || strings.HasSuffix(l[:end], schema.SuffixDayStore)) {
+			c.stores.Add(1)
+		}
+	}
 	return c.w.Write(ctx, lines)
 }
 
@@ -376,7 +384,8 @@ func historyScreens(h *historySet, o HistoryOptions, loc *time.Location) ([]*his
 		return out, nil
 	}
 	today := localday.Floor(h.End, loc)
-	orders1d, orders1h := influxql.Ident(schema.Daily(schema.MeasOrders)), influxql.Ident(schema.Hourly(schema.MeasOrders))
+	// Every raw query here is a total or by store: it reads the store totals.
+	orders1d, orders1h := influxql.Ident(schema.MeasOrders+schema.SuffixDayStore), influxql.Ident(schema.MeasOrders+schema.SuffixHourStore)
 	gmv := influxql.Ident(schema.FieldGMV)
 	sumTotal := func(answers [][]*influxql.Series) (float64, error) {
 		t := 0.0
@@ -504,7 +513,7 @@ func topMonthly(first []*influxql.Series, from, to time.Time, loc *time.Location
 			ors = append(ors, influxql.Ident(schema.TagStore)+" = "+n)
 		}
 		stmts = append(stmts, fmt.Sprintf("SELECT sum(%s) FROM %s WHERE (%s) AND time >= %s AND time < %s GROUP BY %s",
-			influxql.Ident(schema.FieldGMV), influxql.Ident(schema.Daily(schema.MeasOrders)), strings.Join(ors, " OR "),
+			influxql.Ident(schema.FieldGMV), influxql.Ident(schema.MeasOrders+schema.SuffixDayStore), strings.Join(ors, " OR "),
 			influxql.Time(m), influxql.Time(end), influxql.Ident(schema.TagStore)))
 		m = next
 	}
@@ -858,14 +867,14 @@ func reportHistory(w io.Writer, o HistoryOptions, sets []*historySet, screens []
 	fmt.Fprintf(w, "%s UTC. Machine: %s. Screens at %s (%s).\n\n", time.Now().UTC().Format("2006-01-02 15:04"), machine(),
 		o.End.In(sets[0].End.Location()).Format(time.DateTime), TimeZone)
 	fmt.Fprintf(w, "**Data** (simulator seed %d, scale %v, long histories loaded in parts of about 100 days at once, each as its own ingester; InfluxDB 1.8.10, series index %s; waited %.0f s for InfluxDB to settle after loading):\n\n", o.Seed, o.Scale, indexName(o.IndexVersion), idle.Seconds())
-	fmt.Fprintln(w, "| set | events | minute lines | sketch lines | consolidated lines | history lines/event | load | consolidation | disk, minutes DB | disk, consolidated DB | disk per store-year, consolidated (minutes) |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| set | events | minute lines | sketch lines | consolidated lines | of which store totals | history lines/event | load | consolidation | disk, minutes DB | disk, consolidated DB | disk per store-year, consolidated (minutes) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, h := range sets {
 		minB, mainB := dbSize(dir, h.MinutesDB), dbSize(dir, h.MainDB)
 		storeYears := float64(h.Stores) * float64(h.Days) / 365
 		hist := float64(h.Consolidated+h.SketchLines) / float64(h.Events)
-		fmt.Fprintf(w, "| %d stores × %d days | %d | %d | %d | %d | %.3f | %.0f s | %.0f s | %s | %s | %.1f MB (%.1f MB) |\n",
-			h.Stores, h.Days, h.Events, h.MinuteLines, h.SketchLines, h.Consolidated, hist, h.LoadSeconds, h.ConsSeconds,
+		fmt.Fprintf(w, "| %d stores × %d days | %d | %d | %d | %d | %d | %.3f | %.0f s | %.0f s | %s | %s | %.1f MB (%.1f MB) |\n",
+			h.Stores, h.Days, h.Events, h.MinuteLines, h.SketchLines, h.Consolidated, h.StoreTotals, hist, h.LoadSeconds, h.ConsSeconds,
 			mb(minB), mb(mainB), float64(mainB)/(1<<20)/storeYears, float64(minB)/(1<<20)/storeYears)
 	}
 	fmt.Fprintln(w)
