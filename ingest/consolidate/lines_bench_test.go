@@ -24,8 +24,8 @@ import (
 // default 10, over STOREPULSE_BENCH_DAYS, default 28, in Asia/Shanghai, at
 // STOREPULSE_BENCH_SCALE times the simulator's traffic, default 1) are
 // rolled up and consolidated into a real InfluxDB 1.8, then the points of the
-// hourly and daily series and of the sketches are counted and divided by the
-// events. Run it once:
+// hourly and daily series, their store totals and the sketches are counted
+// and divided by the events. Run it once:
 //
 //	go test ./ingest/consolidate -run '^$' -bench HistoryLines -benchtime 1x
 func BenchmarkHistoryLines(b *testing.B) {
@@ -66,23 +66,27 @@ func BenchmarkHistoryLines(b *testing.B) {
 			}
 		}
 		took := time.Since(began)
-		hourly, daily := 0, 0
+		hourly, daily, storeH, storeD := 0, 0, 0, 0
 		for _, m := range schema.Summed() {
 			hourly += countPoints(b, ql, schema.Hourly(m.Name), m)
 			daily += countPoints(b, ql, schema.Daily(m.Name), m)
+			storeH += countPoints(b, ql, m.Name+schema.SuffixHourStore, m)
+			storeD += countPoints(b, ql, m.Name+schema.SuffixDayStore, m)
 		}
 		sketchH, sketchD := countSketches(b, ql, schema.WindowHour), countSketches(b, ql, schema.WindowDay)
 		ev := float64(res.Events)
-		history := float64(hourly + daily + sketchH + sketchD)
+		history := float64(hourly + daily + storeH + storeD + sketchH + sketchD)
 		b.ReportMetric(ev, "events")
 		b.ReportMetric(float64(minuteLines.Load())/ev, "minute-lines/event")
 		b.ReportMetric(history/ev, "history-lines/event")
 		b.ReportMetric(float64(hourly)/ev, "hourly/event")
 		b.ReportMetric(float64(daily)/ev, "daily/event")
+		b.ReportMetric(float64(storeH)/ev, "store-1h/event")
+		b.ReportMetric(float64(storeD)/ev, "store-1d/event")
 		b.ReportMetric(float64(sketchH)/ev, "sketch-1h/event")
 		b.ReportMetric(float64(sketchD)/ev, "sketch-1d/event")
-		b.Logf("%d stores x %d days, scale %v: %d events, %d minute lines written (one segment per simulated day); history: %d hourly + %d daily points, %d hourly + %d daily sketches; consolidation took %s",
-			stores, days, scale, res.Events, minuteLines.Load(), hourly, daily, sketchH, sketchD, took.Round(time.Millisecond))
+		b.Logf("%d stores x %d days, scale %v: %d events, %d minute lines written (one segment per simulated day); history: %d hourly + %d daily points, %d hourly + %d daily store totals, %d hourly + %d daily sketches; consolidation took %s",
+			stores, days, scale, res.Events, minuteLines.Load(), hourly, daily, storeH, storeD, sketchH, sketchD, took.Round(time.Millisecond))
 	}
 }
 
