@@ -484,26 +484,9 @@ func (c *Consolidator) consolidateDays(ctx context.Context, from, to int64, stor
 		return err
 	}
 	// Sum the hours of each local day.
-	byKey := map[string]*point{}
-	var order []string
-	for i := range pts {
-		p := &pts[i]
-		day := localday.Floor(time.Unix(0, p.t), c.o.Location).UnixNano()
-		k := fmt.Sprintf("%s\x00%d\x00%s", p.meas, day, p.tagKey())
-		q := byKey[k]
-		if q == nil {
-			q = &point{meas: p.meas, t: day, tags: p.tags, fields: map[string]float64{}}
-			byKey[k] = q
-			order = append(order, k)
-		}
-		for f, v := range p.fields {
-			q.fields[f] += v
-		}
-	}
-	out := make([]point, 0, len(order))
-	for _, k := range order {
-		out = append(out, *byKey[k])
-	}
+	out := sumBy(pts, func(p *point) point {
+		return point{meas: p.meas, t: localday.Floor(time.Unix(0, p.t), c.o.Location).UnixNano(), tags: p.tags}
+	})
 	return c.write(ctx, out, schema.SuffixDay)
 }
 
@@ -680,17 +663,25 @@ func (c *Consolidator) readOnce(ctx context.Context, q Querier, suffix string, f
 // series of each store it returns for each window it returns (its filters
 // are the ingester, stores and time only), so each total is complete.
 func storeTotals(pts []point) []point {
-	byKey := map[string]*point{}
-	var order []string
-	for i := range pts {
-		p := &pts[i]
+	return sumBy(pts, func(p *point) point {
 		var tags [][2]string
 		for _, t := range p.tags {
 			if t[0] == schema.TagStore || t[0] == schema.TagIngester {
 				tags = append(tags, t)
 			}
 		}
-		q := point{meas: p.meas, t: p.t, tags: tags}
+		return point{meas: p.meas, t: p.t, tags: tags}
+	})
+}
+
+// sumBy sums the fields of pts into the points key gives them (measurement,
+// window and tags; its fields are ignored), in the order each first appears.
+func sumBy(pts []point, key func(*point) point) []point {
+	byKey := map[string]*point{}
+	var order []string
+	for i := range pts {
+		p := &pts[i]
+		q := key(p)
 		k := fmt.Sprintf("%s\x00%d\x00%s", q.meas, q.t, q.tagKey())
 		if byKey[k] == nil {
 			q.fields = map[string]float64{}
