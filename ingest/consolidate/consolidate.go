@@ -123,7 +123,10 @@ type Consolidator struct {
 	// storeFrom: the store totals hold every hour and local day starting at
 	// or after it (below the watermarks).
 	storeFrom int64
-	late      lateSet // late hours and their stores, for Settle
+	// sketchFrom: the store-level sketches hold every window starting at or
+	// after it.
+	sketchFrom int64
+	late       lateSet // late hours and their stores, for Settle
 	// span: per resolution suffix, the most hours a read covers after a
 	// timeout (0: no limit); answered counts reads in a row that answered.
 	span, answered map[string]int64
@@ -178,20 +181,27 @@ func (c *Consolidator) fault(step string) error {
 	return c.o.Fault(step)
 }
 
-// load reads the watermarks, or starts them at the local day of this
-// ingester's oldest minute point (today when it has none) and records them.
+// Load reads the watermarks, or starts them at the local day of this
+// ingester's oldest minute point (today when it has none), and records
+// where the store totals and the store-level sketches start if they were
+// not recorded yet. The flusher calls it before its first flush: the
+// store-level sketches' start is read from the sketches written before
+// (docs/schema.md, "Store-level sketches"). Once loaded, it does nothing.
+func (c *Consolidator) Load(ctx context.Context) error { return c.load(ctx) }
+
 func (c *Consolidator) load(ctx context.Context) error {
 	if c.ready {
 		return nil
 	}
 	at := storezone.RecordTime()
-	q := fmt.Sprintf("SELECT %s, %s, %s FROM %s WHERE %s = %s AND time >= %s AND time <= %s",
+	q := fmt.Sprintf("SELECT %s, %s, %s, %s FROM %s WHERE %s = %s AND time >= %s AND time <= %s",
 		influxql.Ident(schema.FieldHoursUntil), influxql.Ident(schema.FieldDaysUntil), influxql.Ident(schema.FieldStoreFrom),
-		influxql.Ident(schema.MeasRollup), influxql.Ident(schema.TagIngester), influxql.String(c.o.Ingester),
-		influxql.Time(at), influxql.Time(at))
-	hours, days, storeFrom, found, storeFound := int64(0), int64(0), int64(0), false, false
+		influxql.Ident(schema.FieldSketchStoreFrom), influxql.Ident(schema.MeasRollup),
+		influxql.Ident(schema.TagIngester), influxql.String(c.o.Ingester), influxql.Time(at), influxql.Time(at))
+	var m Mark
+	found, storeFound, sketchFound := false, false, false
 	err := c.o.Main.Query(ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
-		hc, dc, sc := s.Column(schema.FieldHoursUntil), s.Column(schema.FieldDaysUntil), s.Column(schema.FieldStoreFrom)
+		hc, dc := s.Column(schema.FieldHoursUntil), s.Column(schema.FieldDaysUntil)
 		for _, row := range s.Values {
 			if hc < 0 || dc < 0 {
 				return errors.New("stored watermark: no hours or days column")
@@ -202,14 +212,20 @@ func (c *Consolidator) load(ctx context.Context) error {
 				return fmt.Errorf("stored watermark: %w", errors.Join(herr, derr))
 			}
 			if hok && dok {
-				hours, days, found = h, d, true
+				m.Hours, m.Days, found = h, d, true
 			}
-			if sc >= 0 {
-				sf, sok, err := intOf(row[sc])
-				if err != nil {
-					return fmt.Errorf("stored watermark: store_from: %w", err)
+			for _, f := range []struct {
+				name  string
+				to    *int64
+				found *bool
+			}{{schema.FieldStoreFrom, &m.StoreFrom, &storeFound}, {schema.FieldSketchStoreFrom, &m.SketchStoreFrom, &sketchFound}} {
+				if col := s.Column(f.name); col >= 0 {
+					v, ok, err := intOf(row[col])
+					if err != nil {
+						return fmt.Errorf("stored watermark: %s: %w", f.name, err)
+					}
+					*f.to, *f.found = v, ok
 				}
-				storeFrom, storeFound = sf, sok
 			}
 		}
 		return nil
@@ -217,32 +233,79 @@ func (c *Consolidator) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consolidate: InfluxDB: reading the watermarks failed: %w", err)
 	}
+	newIngester := false
 	if !found {
 		oldest, ok, err := c.oldest(ctx)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			oldest = c.o.Now()
+			oldest, newIngester = c.o.Now(), true
 		}
 		// Store totals from the first point on: store_from 0.
 		start := localday.Floor(oldest, c.o.Location).UnixNano()
-		hours, days, storeFrom = start, start, 0
-		if err := c.writeMark(ctx, hours, days, storeFrom); err != nil {
-			return err
-		}
+		m.Hours, m.Days, m.StoreFrom, storeFound = start, start, 0, true
 		c.log.Info("consolidation starts", "from", time.Unix(0, start).UTC().Format(time.RFC3339))
 	} else if !storeFound {
 		// Consolidated before store totals existed: they are complete from
 		// the next hour it consolidates on.
-		storeFrom = hours
-		if err := c.writeMark(ctx, hours, days, storeFrom); err != nil {
+		m.StoreFrom, storeFound = m.Hours, true
+		c.log.Info("store totals start", "from", time.Unix(0, m.StoreFrom).UTC().Format(time.RFC3339))
+	}
+	if !sketchFound {
+		from, err := c.sketchStart(ctx, newIngester)
+		if err != nil {
 			return err
 		}
-		c.log.Info("store totals start", "from", time.Unix(0, storeFrom).UTC().Format(time.RFC3339))
+		m.SketchStoreFrom = from
+		c.log.Info("store-level sketches start", "from", time.Unix(0, from).UTC().Format(time.RFC3339))
 	}
-	c.hours, c.days, c.storeFrom, c.ready = hours, days, storeFrom, true
+	if !found || !sketchFound || !storeFound {
+		if err := c.writeMark(ctx, m); err != nil {
+			return err
+		}
+	}
+	c.hours, c.days, c.storeFrom, c.sketchFrom, c.ready = m.Hours, m.Days, m.StoreFrom, m.SketchStoreFrom, true
 	return nil
+}
+
+// sketchLookback is how far back sketchStart looks for sketches written
+// before the store-level ones existed.
+const sketchLookback = 8 * 24 * time.Hour
+
+// sketchStart is where the store-level sketches start for an ingester that
+// did not record it: 0 for a new ingester (nothing written yet), else the
+// first local day after its latest stored sketch. Load runs before the
+// first flush, so every stored sketch predates the store-level ones. Only
+// the last sketchLookback is searched (a query over all of history can
+// exceed InfluxDB 3 Core's file limit); with none there, every stored
+// sketch is older and the first local day after the lookback's start is
+// safe.
+func (c *Consolidator) sketchStart(ctx context.Context, newIngester bool) (int64, error) {
+	if newIngester {
+		return 0, nil
+	}
+	since := c.o.Now().Add(-sketchLookback)
+	q := fmt.Sprintf("SELECT last(%s) FROM %s WHERE %s = %s AND time >= %s", influxql.Ident(schema.FieldEstimate),
+		influxql.Ident(schema.MeasDistinct), influxql.Ident(schema.TagIngester), influxql.String(c.o.Ingester), influxql.Time(since))
+	latest := since
+	err := c.o.Main.Query(ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
+		tc := s.Column("time")
+		for _, row := range s.Values {
+			t, err := influxql.TimeOf(row[tc])
+			if err != nil {
+				return err
+			}
+			if t.After(latest) {
+				latest = t
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("consolidate: InfluxDB: finding the latest sketch failed: %w", err)
+	}
+	return localday.Next(latest, c.o.Location).UnixNano(), nil
 }
 
 // intOf reads an integer column value exactly (nanoseconds exceed a
@@ -466,7 +529,7 @@ func (c *Consolidator) Tick(ctx context.Context, budget time.Duration) (more boo
 				return false, err
 			}
 		}
-		if err := c.writeMark(ctx, to, days, c.storeFrom); err != nil {
+		if err := c.writeMark(ctx, Mark{Hours: to, Days: days, StoreFrom: c.storeFrom, SketchStoreFrom: c.sketchFrom}); err != nil {
 			return false, err
 		}
 		c.hours, c.days = to, days
@@ -747,9 +810,20 @@ func encode(enc *lineproto.Encoder, p *point, suffix string) (string, error) {
 	return line, nil
 }
 
+// Mark is what an ingester records in schema.MeasRollup (unix ns each).
+type Mark struct {
+	// Hours and Days: the watermarks.
+	Hours, Days int64
+	// StoreFrom: the store totals start (schema.FieldStoreFrom).
+	StoreFrom int64
+	// SketchStoreFrom: the store-level sketches start (schema.
+	// FieldSketchStoreFrom).
+	SketchStoreFrom int64
+}
+
 // writeMark records the watermarks.
-func (c *Consolidator) writeMark(ctx context.Context, hours, days, storeFrom int64) error {
-	line, err := MarkLine(c.o.Ingester, hours, days, storeFrom, c.o.FineBucket)
+func (c *Consolidator) writeMark(ctx context.Context, m Mark) error {
+	line, err := MarkLine(c.o.Ingester, m, c.o.FineBucket)
 	if err != nil {
 		return err
 	}
@@ -761,7 +835,7 @@ func (c *Consolidator) writeMark(ctx context.Context, hours, days, storeFrom int
 
 // MarkLine is the schema.MeasRollup point of an ingester's watermarks (at
 // storezone.RecordTime, so that each write replaces the last).
-func MarkLine(ingester string, hours, days, storeFrom int64, fineBucket string) (string, error) {
+func MarkLine(ingester string, m Mark, fineBucket string) (string, error) {
 	var enc lineproto.Encoder
 	enc.StartLine(schema.MeasRollup)
 	enc.AddTag(schema.TagIngester, ingester)
@@ -769,10 +843,11 @@ func MarkLine(ingester string, hours, days, storeFrom int64, fineBucket string) 
 	if !ok {
 		return "", fmt.Errorf("consolidate: fine bucket %q is not valid UTF-8", fineBucket)
 	}
-	enc.AddField(schema.FieldDaysUntil, lineprotocol.IntValue(days))
+	enc.AddField(schema.FieldDaysUntil, lineprotocol.IntValue(m.Days))
 	enc.AddField(schema.FieldFineBucket, sv)
-	enc.AddField(schema.FieldHoursUntil, lineprotocol.IntValue(hours))
-	enc.AddField(schema.FieldStoreFrom, lineprotocol.IntValue(storeFrom))
+	enc.AddField(schema.FieldHoursUntil, lineprotocol.IntValue(m.Hours))
+	enc.AddField(schema.FieldSketchStoreFrom, lineprotocol.IntValue(m.SketchStoreFrom))
+	enc.AddField(schema.FieldStoreFrom, lineprotocol.IntValue(m.StoreFrom))
 	line, err := enc.EndLine(storezone.RecordTime().UnixNano())
 	if err != nil {
 		return "", fmt.Errorf("consolidate: %w", err)

@@ -202,6 +202,23 @@ func (e *env) allMarks(ing string) (hours, days, storeFrom time.Time) {
 	return hours, days, storeFrom
 }
 
+// sketchFrom reads where an ingester's store-level sketches start.
+func (e *env) sketchFrom(ing string) time.Time {
+	q := fmt.Sprintf(`SELECT sketch_store_from FROM sp_rollup WHERE ingester = '%s'`, ing)
+	var out *time.Time
+	require.NoError(e.t, e.ql.Query(e.ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
+		for _, row := range s.Values {
+			n, err := row[s.Column("sketch_store_from")].(interface{ Int64() (int64, error) }).Int64()
+			require.NoError(e.t, err)
+			t := time.Unix(0, n).UTC()
+			out = &t
+		}
+		return nil
+	}))
+	require.NotNil(e.t, out, "no sketch_store_from recorded for %s", ing)
+	return *out
+}
+
 // storeSums reads sum(field) of ing's points of meas per store and UTC hour
 // over [from, to).
 func (e *env) storeSums(meas, field, ing string, from, to time.Time) map[string]float64 {
@@ -398,6 +415,45 @@ func TestConsolidation(t *testing.T) {
 		e.requireExact("upgrade", evs)
 		before := e.storeSums(schema.MeasOrders+schema.SuffixHourStore, schema.FieldOrders, "upgrade", from0, sf)
 		require.Empty(t, before, "no store totals before store_from")
+	})
+
+	t.Run("where the store-level sketches start", func(t *testing.T) {
+		load := func(ing string, at time.Time) time.Time {
+			t.Helper()
+			require.NoError(t, e.consolidator(ing, &clockAt{at}, nil).Load(e.ctx))
+			return e.sketchFrom(ing)
+		}
+		// latestNext is the first local day after the latest sketch evs wrote
+		// (an hourly sketch at the last event's hour).
+		latestNext := func(evs []event.Event) time.Time {
+			last := time.Unix(0, evs[len(evs)-1].Time).Truncate(time.Hour)
+			return localday.Next(last, berlin).UTC()
+		}
+		oldMark := func(ing string) {
+			hw, dw := now0.Add(-48*time.Hour), localday.Floor(now0.Add(-48*time.Hour), berlin)
+			e.db.WriteLines(t, []string{fmt.Sprintf(`sp_rollup,ingester=%s days_until=%di,fine_bucket=%q,hours_until=%di,store_from=0i %d`,
+				ing, dw.UnixNano(), influxtest.Bucket, hw.UnixNano(), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())})
+		}
+
+		require.Equal(t, time.Unix(0, 0).UTC(), load("sk-new", now0), "a new ingester: from its first sketch on")
+		e.history("sk-new", genEvents(21, "sk-new", now0.Add(-72*time.Hour), now0))
+		require.Equal(t, time.Unix(0, 0).UTC(), load("sk-new", now0.Add(24*time.Hour)), "recorded once, kept")
+
+		evs := genEvents(22, "sk-up", from0, now0.Add(-30*time.Hour))
+		e.history("sk-up", evs)
+		oldMark("sk-up")
+		require.Equal(t, latestNext(evs), load("sk-up", now0), "an upgrade: the day after its latest sketch")
+		_, _, sf := e.allMarks("sk-up")
+		require.Equal(t, time.Unix(0, 0).UTC(), sf, "store_from kept")
+
+		evs = genEvents(23, "sk-pre", from0, now0.Add(-50*time.Hour))
+		e.history("sk-pre", evs)
+		require.Equal(t, latestNext(evs), load("sk-pre", now0), "an ingester from before consolidation: the same")
+
+		e.history("sk-idle", genEvents(24, "sk-idle", from0, from0.Add(48*time.Hour)))
+		oldMark("sk-idle")
+		require.Equal(t, localday.Next(now0.Add(-8*24*time.Hour), berlin).UTC(), load("sk-idle", now0),
+			"sketches older than the lookback: the day after its start")
 	})
 
 	t.Run("a refund 20 days late updates every resolution", func(t *testing.T) {

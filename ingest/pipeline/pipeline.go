@@ -87,6 +87,10 @@ type RollupSegment interface {
 // (ingest/consolidate). The flusher is its only caller: nothing is written
 // to the minute series while it reads them.
 type Consolidator interface {
+	// Load reads or starts the watermarks; FlushSealed calls it before it
+	// writes anything (where the store-level sketches start depends on
+	// what was written before this process). Loaded once, it does nothing.
+	Load(ctx context.Context) error
 	// Written records the hours a flushed segment wrote minute points to,
 	// each with the stores whose series it wrote there.
 	Written(hours map[int64][]string)
@@ -462,6 +466,12 @@ func (p *Pipeline) flushLoop(ctx context.Context) {
 // written when SketchInterval has passed, MaxAwaiting segments wait or the
 // rollup holds MaxPendingSketches.
 func (p *Pipeline) FlushSealed(ctx context.Context) error {
+	if c := p.opts.Consolidator; c != nil {
+		if err := c.Load(ctx); err != nil {
+			p.m.flushErrors.WithLabelValues("consolidate").Inc()
+			return fmt.Errorf("pipeline: consolidate: %w", err)
+		}
+	}
 	sealed := p.spool.Sealed()
 	for i, id := range sealed {
 		if p.awaitingSet[id] {

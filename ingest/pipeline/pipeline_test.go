@@ -495,6 +495,8 @@ type fakeConsolidator struct {
 
 func (c *fakeConsolidator) Pending() bool { return c.pending }
 
+func (c *fakeConsolidator) Load(context.Context) error { return nil }
+
 func (c *fakeConsolidator) Defer() error {
 	if c.failDefer {
 		return errors.New("disk full")

@@ -217,7 +217,7 @@ func storedSums(t *testing.T, q api.QueryAPI, start, stop int64) map[string]floa
 	out := map[string]float64{}
 	flux := fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._measurement != "sp_distinct")
+  |> filter(fn: (r) => r._measurement != "sp_distinct" and r._measurement != "sp_distinct_store")
   |> group(columns: ["_measurement", "_field", "store"])
   |> aggregateWindow(every: 1d, fn: sum, createEmpty: false, timeSrc: "_start")`, influxtest.Bucket, fluxTimeNS(start), fluxTimeNS(stop))
 	fluxRows(t, q, flux, func(r map[string]any) {
@@ -230,25 +230,35 @@ func storedSums(t *testing.T, q api.QueryAPI, start, stop int64) map[string]floa
 // storedDistinct merges every stored sketch of a window per kind and store,
 // across days, channels, categories and ingesters.
 func storedDistinct(t *testing.T, q api.QueryAPI, window string, start, stop int64) map[string]float64 {
+	out := map[string]float64{}
+	for k, sk := range storedSketches(t, q, schema.MeasDistinct, window, start, stop, false) {
+		out[k] = float64(sk.Estimate())
+	}
+	return out
+}
+
+// storedSketches merges every stored sketch of meas and window per kind and
+// store (and window start when perWindow), across channels, categories and
+// ingesters.
+func storedSketches(t *testing.T, q api.QueryAPI, meas, window string, start, stop int64, perWindow bool) map[string]*hyperloglog.Sketch {
 	merged := map[string]*hyperloglog.Sketch{}
 	flux := fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._measurement == "sp_distinct" and r._field == "sketch" and r.window == %q)`,
-		influxtest.Bucket, fluxTimeNS(start), fluxTimeNS(stop), window)
+  |> filter(fn: (r) => r._measurement == %q and r._field == "sketch" and r.window == %q)`,
+		influxtest.Bucket, fluxTimeNS(start), fluxTimeNS(stop), meas, window)
 	fluxRows(t, q, flux, func(r map[string]any) {
 		sk, err := DecodeSketch(r["_value"].(string))
 		require.NoError(t, err)
 		k := fmt.Sprintf("%s/%s", r["kind"], r["store"])
+		if perWindow {
+			k += "/" + r["_time"].(time.Time).UTC().Format(time.RFC3339)
+		}
 		if merged[k] == nil {
 			merged[k] = hyperloglog.New14()
 		}
 		require.NoError(t, merged[k].Merge(sk))
 	})
-	out := map[string]float64{}
-	for k, sk := range merged {
-		out[k] = float64(sk.Estimate())
-	}
-	return out
+	return merged
 }
 
 func TestInfluxDBEndToEnd(t *testing.T) {
@@ -322,6 +332,19 @@ func TestInfluxDBEndToEnd(t *testing.T) {
 		}
 	}
 	require.Greater(t, wantDistinct["active/s0"], 10000, "large enough to leave the exact sparse range")
+
+	// The store-level sketches hold exactly the ids of the detailed ones, per
+	// kind, store and window: the same registers, so the same estimate.
+	for _, window := range []string{schema.WindowDay, schema.WindowHour} {
+		detailed := storedSketches(t, q, schema.MeasDistinct, window, start, stop, true)
+		totals := storedSketches(t, q, schema.MeasDistinctStore, window, start, stop, true)
+		require.Len(t, totals, len(detailed), window)
+		require.Greater(t, len(totals), 30, window)
+		for k, d := range detailed {
+			require.Contains(t, totals, k)
+			require.Equal(t, d.Estimate(), totals[k].Estimate(), "%s %s", window, k)
+		}
+	}
 
 	t.Run("the example queries of docs/schema.md run", func(t *testing.T) {
 		doc, err := os.ReadFile("../../docs/schema.md")

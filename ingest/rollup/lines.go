@@ -233,7 +233,7 @@ func (r *Rollup) encodeSketch(enc *lineproto.Encoder, m mergedSketch) (string, e
 	if err != nil {
 		return "", err
 	}
-	enc.StartLine(schema.MeasDistinct)
+	enc.StartLine(m.key.Measurement())
 	for _, t := range [...][2]string{ // sorted by key
 		{schema.TagCategory, m.key.Category},
 		{schema.TagChannel, m.key.Channel},
@@ -305,7 +305,7 @@ func (r *Rollup) mergeSketches(ctx context.Context, s *Segment) ([]mergedSketch,
 			}
 			merged = append(merged, mergedSketch{SketchKey{
 				Kind: kinds[kind], Window: window, Store: dk.store, Channel: dk.channel,
-				Category: dk.category, Start: dk.start,
+				Category: dk.category, Start: dk.start, Total: dk.total,
 			}, sk})
 		}
 	}

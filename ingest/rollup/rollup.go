@@ -332,6 +332,9 @@ type dimKey struct {
 	window                   uint8
 	start                    int64
 	store, channel, category string
+	// total: the store-level sketch (schema.MeasDistinctStore), every
+	// channel and category of the store merged.
+	total bool
 }
 
 type kindSketches [7]*hyperloglog.Sketch // by index in schema.DistinctKinds()
@@ -439,7 +442,7 @@ func (s *Segment) addEvent(e *event.Event) {
 		}
 	}
 
-	var hour, day *kindSketches
+	var hour, day, hourTotal, dayTotal *kindSketches
 	for _, d := range r.distinct[e.Type] {
 		if d.when != nil && !d.when(e) {
 			continue
@@ -449,13 +452,16 @@ func (s *Segment) addEvent(e *event.Event) {
 			continue
 		}
 		if hour == nil {
-			hour = s.dim(winHour, floorDiv(e.Time, int64(time.Hour)), e)
-			day = s.dim(winDay, s.day(e.Time), e)
+			h, dd := floorDiv(e.Time, int64(time.Hour)), s.day(e.Time)
+			hour, day = s.dim(winHour, h, e, false), s.dim(winDay, dd, e, false)
+			hourTotal, dayTotal = s.dim(winHour, h, e, true), s.dim(winDay, dd, e, true)
 		}
 		// Ids are hashed once with xxhash64; every StorePulse sketch uses it.
 		h := xxhash.Sum64String(id)
 		hour.insert(d.kind, h)
 		day.insert(d.kind, h)
+		hourTotal.insert(d.kind, h)
+		dayTotal.insert(d.kind, h)
 	}
 }
 
@@ -477,9 +483,14 @@ func (ks *kindSketches) insert(kind int, h uint64) {
 	ks[kind].InsertHash(h)
 }
 
-func (s *Segment) dim(window uint8, start int64, e *event.Event) *kindSketches {
+// dim is the sketches of e's series in the window starting at start: the
+// store-level one (channel and category merged) when total.
+func (s *Segment) dim(window uint8, start int64, e *event.Event, total bool) *kindSketches {
 	k := dimKey{window: window, start: start, store: e.Store, channel: e.Channel, category: e.Category}
-	if window == winHour {
+	switch {
+	case total:
+		k.channel, k.category, k.total = "", "", true
+	case window == winHour:
 		// Hourly sketches leave out the category: they serve partial days by
 		// store and channel, and keying them by category too multiplied their
 		// number (and the write volume) about tenfold. Category filters use

@@ -18,15 +18,31 @@ import (
 
 // SketchKey identifies one stored sketch of this ingester: kind
 // (schema.Kind*), window (schema.Window*), the dimensions ("" = none) and the
-// window start in unix nanoseconds (the point's timestamp).
+// window start in unix nanoseconds (the point's timestamp). Total marks a
+// store-level sketch (schema.MeasDistinctStore: no channel or category).
 type SketchKey struct {
 	Kind, Window, Store, Channel, Category string
 	Start                                  int64
+	Total                                  bool
+}
+
+// Measurement is where k is stored.
+func (k SketchKey) Measurement() string {
+	if k.Total {
+		return schema.MeasDistinctStore
+	}
+	return schema.MeasDistinct
 }
 
 func compareKeys(a, b SketchKey) int {
 	if c := compareInt(a.Start, b.Start); c != 0 {
 		return c
+	}
+	if a.Total != b.Total {
+		if a.Total {
+			return 1
+		}
+		return -1
 	}
 	for _, p := range [...][2]string{{a.Window, b.Window}, {a.Kind, b.Kind}, {a.Store, b.Store},
 		{a.Channel, b.Channel}, {a.Category, b.Category}} {
@@ -163,11 +179,12 @@ const maxTimeTerms = 64
 func sketchQuery(bucket, ingester string, keys []SketchKey) string {
 	minStart, maxStart := keys[0].Start, keys[0].Start
 	var starts []int64
-	var kinds, windows, stores []string
+	var kinds, windows, stores, meas []string
 	allStores := true
 	for _, k := range keys {
 		minStart, maxStart = min(minStart, k.Start), max(maxStart, k.Start)
 		starts = append(starts, k.Start)
+		meas = append(meas, k.Measurement())
 		kinds = append(kinds, k.Kind)
 		windows = append(windows, k.Window)
 		stores = append(stores, k.Store)
@@ -176,8 +193,8 @@ func sketchQuery(bucket, ingester string, keys []SketchKey) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "from(bucket: %s)\n", fluxq.String(bucket))
 	fmt.Fprintf(&b, "  |> range(start: %s, stop: %s)\n", fluxTimeNS(minStart), fluxTimeNS(maxStart+1))
-	fmt.Fprintf(&b, "  |> filter(fn: (r) => r._measurement == %s and r._field == %s and r.%s == %s)\n",
-		fluxq.String(schema.MeasDistinct), fluxq.String(schema.FieldSketch), schema.TagIngester, fluxq.String(ingester))
+	fmt.Fprintf(&b, "  |> filter(fn: (r) => (%s) and r._field == %s and r.%s == %s)\n",
+		anyEqual("r._measurement", uniq(meas), fluxq.String), fluxq.String(schema.FieldSketch), schema.TagIngester, fluxq.String(ingester))
 	fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", anyEqual("r."+schema.TagKind, uniq(kinds), fluxq.String))
 	fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", anyEqual("r."+schema.TagWindow, uniq(windows), fluxq.String))
 	if allStores {
@@ -230,6 +247,7 @@ func (s *influxSketches) Load(ctx context.Context, keys []SketchKey) (map[Sketch
 			Channel:  recString(rec.ValueByKey(schema.TagChannel)),
 			Category: recString(rec.ValueByKey(schema.TagCategory)),
 			Start:    rec.Time().UnixNano(),
+			Total:    rec.Measurement() == schema.MeasDistinctStore,
 		}
 		if !want[k] {
 			continue

@@ -25,7 +25,8 @@ type influxQLSketches struct {
 // NewInfluxQLSketches returns a SketchSource reading this ingester's stored
 // sketches with InfluxQL through c (the v1 /query API of InfluxDB 1.8, 2.x
 // and 3.x). One Load is one query over [earliest start, latest start]
-// narrowed to the requested kinds, windows and stores; the exact keys are
+// narrowed to the requested measurements (detailed and store-level), kinds,
+// windows and stores; the exact keys are
 // picked from the answer (InfluxQL cannot OR time conditions).
 func NewInfluxQLSketches(c *influxql.Client, ingester string) SketchSource {
 	return &influxQLSketches{c: c, ingester: ingester}
@@ -34,10 +35,11 @@ func NewInfluxQLSketches(c *influxql.Client, ingester string) SketchSource {
 // sketchInfluxQL is the InfluxQL query loading keys.
 func sketchInfluxQL(ingester string, keys []SketchKey) string {
 	minStart, maxStart := keys[0].Start, keys[0].Start
-	var kinds, windows, stores []string
+	var kinds, windows, stores, meas []string
 	allStores := true
 	for _, k := range keys {
 		minStart, maxStart = min(minStart, k.Start), max(maxStart, k.Start)
+		meas = append(meas, influxql.Ident(k.Measurement()))
 		kinds = append(kinds, k.Kind)
 		windows = append(windows, k.Window)
 		stores = append(stores, k.Store)
@@ -52,7 +54,7 @@ func sketchInfluxQL(ingester string, keys []SketchKey) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "SELECT %s FROM %s WHERE time >= %s AND time <= %s AND %s = %s AND %s AND %s",
-		influxql.Ident(schema.FieldSketch), influxql.Ident(schema.MeasDistinct),
+		influxql.Ident(schema.FieldSketch), strings.Join(uniq(meas), ", "),
 		influxql.Time(time.Unix(0, minStart)), influxql.Time(time.Unix(0, maxStart)),
 		influxql.Ident(schema.TagIngester), influxql.String(ingester),
 		anyOf(schema.TagKind, uniq(kinds)), anyOf(schema.TagWindow, uniq(windows)))
@@ -86,7 +88,8 @@ func (s *influxQLSketches) Load(ctx context.Context, keys []SketchKey) (map[Sket
 				return err
 			}
 			k := SketchKey{Kind: sr.Tags[schema.TagKind], Window: sr.Tags[schema.TagWindow], Store: sr.Tags[schema.TagStore],
-				Channel: sr.Tags[schema.TagChannel], Category: sr.Tags[schema.TagCategory], Start: t.UnixNano()}
+				Channel: sr.Tags[schema.TagChannel], Category: sr.Tags[schema.TagCategory], Start: t.UnixNano(),
+				Total: sr.Name == schema.MeasDistinctStore}
 			if !want[k] {
 				continue
 			}

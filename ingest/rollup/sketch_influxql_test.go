@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,8 +48,9 @@ func TestInfluxQLSketchesAgreeWithFlux(t *testing.T) {
 	var keys []SketchKey
 	seen := map[SketchKey]bool{}
 	for _, l := range all {
-		// sp_distinct,tag=value,... fields time (no escapes in these tags)
-		if !strings.HasPrefix(l, "sp_distinct,") || !strings.Contains(l, ",ingester=i1,") {
+		// sp_distinct[_store],tag=value,... fields time (no escapes in these tags)
+		total := strings.HasPrefix(l, "sp_distinct_store,")
+		if !(total || strings.HasPrefix(l, "sp_distinct,")) || !strings.Contains(l, ",ingester=i1,") {
 			continue
 		}
 		tags := map[string]string{}
@@ -58,13 +60,14 @@ func TestInfluxQLSketchesAgreeWithFlux(t *testing.T) {
 		}
 		start, err := strconv.ParseInt(l[strings.LastIndexByte(l, ' ')+1:], 10, 64)
 		require.NoError(t, err)
-		k := SketchKey{Kind: tags["kind"], Window: tags["window"], Store: tags["store"], Channel: tags["channel"], Category: tags["category"], Start: start}
+		k := SketchKey{Kind: tags["kind"], Window: tags["window"], Store: tags["store"], Channel: tags["channel"], Category: tags["category"], Start: start, Total: total}
 		if !seen[k] {
 			seen[k] = true
 			keys = append(keys, k)
 		}
 	}
 	require.Greater(t, len(keys), 100)
+	require.True(t, slices.ContainsFunc(keys, func(k SketchKey) bool { return k.Total }), "store-level keys too")
 	keys = append(keys, SketchKey{Kind: "buyer", Window: "1h", Store: "s0", Start: from + int64(7*time.Hour)},
 		SketchKey{Kind: "active", Window: "1d", Store: "nowhere", Start: from})
 	db, rp, err := influxql.SplitBucket(srv.Bucket)
@@ -73,7 +76,7 @@ func TestInfluxQLSketchesAgreeWithFlux(t *testing.T) {
 	flux := NewInfluxSketches(client.QueryAPI(srv.Org), srv.Bucket, "i1")
 
 	for name, ks := range map[string][]SketchKey{"all": keys, "one store's hours": hoursOf(keys, "s1"),
-		"keys without a store": withoutStore(keys)} {
+		"keys without a store": withoutStore(keys), "store-level keys only": totalsOf(keys)} {
 		t.Run(name, func(t *testing.T) {
 			require.NotEmpty(t, ks)
 			want, err := flux.Load(ctx, ks)
@@ -82,6 +85,9 @@ func TestInfluxQLSketchesAgreeWithFlux(t *testing.T) {
 			require.NoError(t, err)
 			require.NotEmpty(t, got)
 			require.Equal(t, len(want), len(got))
+			if name == "store-level keys only" {
+				require.Len(t, got, len(ks), "every stored store-level key found as such")
+			}
 			for k, sk := range want {
 				g, ok := got[k]
 				require.True(t, ok, "%+v", k)
@@ -109,6 +115,16 @@ func TestInfluxQLSketchesAgreeWithFlux(t *testing.T) {
 		_, err = NewInfluxQLSketches(&influxql.Client{URL: srv.URL, Database: "nodb"}, "i4").Load(ctx, ks)
 		require.ErrorContains(t, err, "database not found")
 	})
+}
+
+func totalsOf(keys []SketchKey) []SketchKey {
+	var out []SketchKey
+	for _, k := range keys {
+		if k.Total {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func hoursOf(keys []SketchKey, store string) []SketchKey {

@@ -28,8 +28,15 @@ type parsedSketch struct {
 
 func parseSketchLines(t *testing.T, ls []string) map[string]parsedSketch {
 	t.Helper()
+	return parseSketchLinesOf(t, ls, schema.MeasDistinct)
+}
+
+// parseSketchLinesOf parses the sketch lines of measurement meas
+// (schema.MeasDistinct or schema.MeasDistinctStore).
+func parseSketchLinesOf(t *testing.T, ls []string, meas string) map[string]parsedSketch {
+	t.Helper()
 	out := map[string]parsedSketch{}
-	for _, l := range only(ls, schema.MeasDistinct) {
+	for _, l := range only(ls, meas) {
 		dec := lineprotocol.NewDecoderWithBytes([]byte(l))
 		require.True(t, dec.Next())
 		_, err := dec.Measurement()
@@ -146,13 +153,23 @@ func TestSketchesMergeWithStoredAndCache(t *testing.T) {
 	require.Equal(t, 102.0, got["active/1d/s1//"].estimate) // 100 old + u1 + u2
 	require.Equal(t, 2.0, got["active/1h/s1//"].estimate)   // nothing stored for the hour
 	require.Len(t, src.calls, 1, "every miss of a segment in one Load")
-	require.ElementsMatch(t, []SketchKey{key, {Kind: "active", Window: "1h", Store: "s1", Start: ts("2026-11-24T10:00:00Z")}}, src.calls[0])
+	hour := ts("2026-11-24T10:00:00Z")
+	total := SketchKey{Kind: "active", Window: "1d", Store: "s1", Start: day, Total: true}
+	require.ElementsMatch(t, []SketchKey{key, {Kind: "active", Window: "1h", Store: "s1", Start: hour},
+		total, {Kind: "active", Window: "1h", Store: "s1", Start: hour, Total: true}}, src.calls[0])
+	// The store-level sketches are keys of their own: nothing stored for them.
+	totals := parseSketchLinesOf(t, lines(t, r, 1, seg("u1", "u2")), schema.MeasDistinctStore)
+	require.Equal(t, 2.0, totals["active/1d/s1//"].estimate)
+	require.Equal(t, 2.0, totals["active/1h/s1//"].estimate)
 
 	// A later segment hits the cache: no Load, and the sets accumulate.
+	src.data[total] = stored // the detailed sketch's ids: the cache must win
 	got = parseSketchLines(t, lines(t, r, 2, seg("u3")))
 	require.Equal(t, 103.0, got["active/1d/s1//"].estimate)
 	require.Len(t, src.calls, 1)
-	require.Equal(t, 2, r.cache.len())
+	require.Equal(t, 4, r.cache.len())
+	totals = parseSketchLinesOf(t, lines(t, r, 3, seg("u4")), schema.MeasDistinctStore)
+	require.Equal(t, 4.0, totals["active/1d/s1//"].estimate)
 }
 
 func TestLoadFailureFailsLinesAndRetryWorks(t *testing.T) {
@@ -286,7 +303,7 @@ func TestSketchQuery(t *testing.T) {
 	q := sketchQuery("db/autogen", "i1", keys)
 	require.Equal(t, `from(bucket: "db/autogen")
   |> range(start: 2026-11-23T16:00:00Z, stop: 2026-11-24T10:00:00.000000001Z)
-  |> filter(fn: (r) => r._measurement == "sp_distinct" and r._field == "sketch" and r.ingester == "i1")
+  |> filter(fn: (r) => (r._measurement == "sp_distinct") and r._field == "sketch" and r.ingester == "i1")
   |> filter(fn: (r) => r.kind == "active" or r.kind == "buyer")
   |> filter(fn: (r) => r.window == "1d" or r.window == "1h")
   |> filter(fn: (r) => r.store == "s\"1\$" or r.store == "s2")
@@ -294,6 +311,8 @@ func TestSketchQuery(t *testing.T) {
 `, q)
 	keys = append(keys, SketchKey{Kind: "active", Window: "1h", Start: 0})
 	require.NotContains(t, sketchQuery("b", "i1", keys), "r.store ==")
+	keys = append(keys, SketchKey{Kind: "active", Window: "1h", Store: "s2", Start: 0, Total: true})
+	require.Contains(t, sketchQuery("b", "i1", keys), `(r._measurement == "sp_distinct" or r._measurement == "sp_distinct_store")`)
 }
 
 func BenchmarkAdd(b *testing.B) {
@@ -347,11 +366,14 @@ func TestPendingSketchesSurviveEviction(t *testing.T) {
 	}
 	require.NoError(t, r.MergeSketches(context.Background(), s1))
 	require.NoError(t, r.MergeSketches(context.Background(), seg(2, ev("s1", "u2"))))
-	require.Equal(t, 4, r.PendingSketches(), "active 1h and 1d for s1 and s2")
+	require.Equal(t, 8, r.PendingSketches(), "active 1h and 1d for s1 and s2, detailed and store-level")
 
 	lines, commit := r.PendingSketchLines()
 	got := parseSketchLines(t, lines)
 	require.Len(t, got, 4)
+	totals := parseSketchLinesOf(t, lines, schema.MeasDistinctStore)
+	require.Len(t, totals, 4)
+	require.Equal(t, 2.0, totals["active/1d/s1//"].estimate)
 	require.Equal(t, 2.0, got["active/1d/s1//"].estimate, "u1 and u2: the evicted pending sketch was not reloaded from the store")
 	require.Equal(t, 1.0, got["active/1d/s2//"].estimate)
 	require.Len(t, src.calls, 1, "the second segment found its sketches pending, not in InfluxDB")

@@ -46,6 +46,12 @@ const (
 	// MeasDistinct holds HyperLogLog sketches: field FieldSketch (base64 of the
 	// sketch's binary form) and FieldEstimate (its cardinality estimate).
 	MeasDistinct = "sp_distinct"
+	// MeasDistinctStore holds the store-level sketches: the same kinds,
+	// windows and fields as MeasDistinct, keyed by kind, window, store and
+	// ingester only (every channel and category merged). A separate
+	// measurement, because a MeasDistinct series without channel and
+	// category is the one of events that had none.
+	MeasDistinctStore = "sp_distinct_store"
 	// MeasCampaign holds the campaign calendar: one point per campaign at its
 	// first phase's start, field FieldDefinition (JSON) and FieldDeleted.
 	MeasCampaign = "sp_campaign"
@@ -66,12 +72,16 @@ const (
 	// series are, and FieldStoreFrom (unix ns, an hour boundary, 0 from the
 	// first point): the store totals (SuffixHourStore, SuffixDayStore) hold
 	// every hour and every local day that starts at or after it and lies
-	// below the watermarks (docs/schema.md, "Consolidated series").
-	MeasRollup      = "sp_rollup"
-	FieldHoursUntil = "hours_until"
-	FieldDaysUntil  = "days_until"
-	FieldFineBucket = "fine_bucket"
-	FieldStoreFrom  = "store_from"
+	// below the watermarks (docs/schema.md, "Consolidated series"), and
+	// FieldSketchStoreFrom (unix ns, a local-day boundary, 0 from the first
+	// sketch): MeasDistinctStore holds every window that starts at or after
+	// it.
+	MeasRollup           = "sp_rollup"
+	FieldHoursUntil      = "hours_until"
+	FieldDaysUntil       = "days_until"
+	FieldFineBucket      = "fine_bucket"
+	FieldStoreFrom       = "store_from"
+	FieldSketchStoreFrom = "sketch_store_from"
 	// MeasLate records late data: accepted events that the ingest rolled up
 	// after the local day they belong to (in the store time zone) was over
 	// (docs/schema.md, "Late data"). One point per ingester, store, affected
