@@ -83,22 +83,24 @@ var historySideNames = [numHistorySides]string{"today's engine (Flux over minute
 
 // historySet is one loaded data set: its two databases and what loading it cost.
 type historySet struct {
-	Days         int     `json:"days"`
-	Stores       int     `json:"stores"`
-	Scale        float64 `json:"scale"`
-	Seed         uint64  `json:"seed"`
-	End          time.Time
-	Events       int     `json:"events"`
-	MinuteLines  int64   `json:"minuteLines"`
-	SketchLines  int64   `json:"sketchLines"`
-	OtherLines   int64   `json:"otherLines"`        // calendar, targets, freshness
-	Consolidated int64   `json:"consolidatedLines"` // watermark lines included
-	StoreTotals  int64   `json:"storeTotalLines"`   // of Consolidated
-	Parts        int     `json:"parts"`
-	LoadSeconds  float64 `json:"loadSeconds"`
-	ConsSeconds  float64 `json:"consolidateSeconds"`
-	MinutesDB    string  `json:"minutesDB"`
-	MainDB       string  `json:"mainDB"`
+	Days        int     `json:"days"`
+	Stores      int     `json:"stores"`
+	Scale       float64 `json:"scale"`
+	Seed        uint64  `json:"seed"`
+	End         time.Time
+	Events      int   `json:"events"`
+	MinuteLines int64 `json:"minuteLines"`
+	SketchLines int64 `json:"sketchLines"`
+	// StoreSketches: of SketchLines, the store-level ones.
+	StoreSketches int64   `json:"storeSketchLines"`
+	OtherLines    int64   `json:"otherLines"`        // calendar, targets, freshness
+	Consolidated  int64   `json:"consolidatedLines"` // watermark lines included
+	StoreTotals   int64   `json:"storeTotalLines"`   // of Consolidated
+	Parts         int     `json:"parts"`
+	LoadSeconds   float64 `json:"loadSeconds"`
+	ConsSeconds   float64 `json:"consolidateSeconds"`
+	MinutesDB     string  `json:"minutesDB"`
+	MainDB        string  `json:"mainDB"`
 }
 
 func (h *historySet) manifestPath(dir string) string {
@@ -200,7 +202,7 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 	}
 	minutes, main := *srv, *srv
 	minutes.Bucket, main.Bucket = h.MinutesDB+"/autogen", h.MainDB+"/autogen"
-	var minuteLines, sketchLines, otherLines atomic.Int64
+	var minuteLines, sketchLines, storeSketchLines, otherLines atomic.Int64
 	var day atomic.Int64
 	started := time.Now()
 	write := func(ctx context.Context, ls []string) error {
@@ -211,6 +213,10 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 				minuteLines.Add(1)
 			case strings.HasPrefix(l, schema.MeasDistinct+","):
 				sketchLines.Add(1)
+				coarse = append(coarse, l)
+			case strings.HasPrefix(l, schema.MeasDistinctStore+","):
+				sketchLines.Add(1)
+				storeSketchLines.Add(1)
 				coarse = append(coarse, l)
 			default:
 				otherLines.Add(1)
@@ -265,6 +271,17 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 		go func() {
 			defer wg.Done()
 			ingester := fmt.Sprintf("simload-%d", i)
+			c, err := consolidate.New(consolidate.Options{Ingester: ingester, Location: loc, Fine: fine, Main: mainQL, Write: cw,
+				FineBucket: minutes.Bucket, Now: func() time.Time { return h.End }, MaxHours: 24 * 7})
+			if err == nil {
+				// As the ingest's flusher: before anything is written, so
+				// the store-level sketches count from the first sketch on.
+				err = c.Load(ctx)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("bench: %w", err)
+				return
+			}
 			began := time.Now()
 			res, err := simload.Load(ctx, simload.Target{URL: srv.URL, Token: srv.Token, Org: srv.Org, Bucket: minutes.Bucket, Write: write, Ingester: ingester},
 				sim.Config{Seed: o.Seed, NumStores: o.Stores, Start: part[0], End: part[1], Location: loc, Scale: o.Scale})
@@ -276,12 +293,6 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 			loadNanos.Store(max(loadNanos.Load(), int64(time.Since(started))))
 			fmt.Fprintf(o.Log, "%d-day set, part %d: %d events loaded in %.0f s; consolidating\n", days, i, res.Events, time.Since(began).Seconds())
 			began = time.Now()
-			c, err := consolidate.New(consolidate.Options{Ingester: ingester, Location: loc, Fine: fine, Main: mainQL, Write: cw,
-				FineBucket: minutes.Bucket, Now: func() time.Time { return h.End }, MaxHours: 24 * 7})
-			if err != nil {
-				errs[i] = fmt.Errorf("bench: %w", err)
-				return
-			}
 			for more := true; more; {
 				if more, err = c.Tick(ctx, time.Minute); err != nil {
 					errs[i] = fmt.Errorf("bench: consolidate: %w", err)
@@ -298,6 +309,7 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 		return nil, err
 	}
 	h.Events, h.MinuteLines, h.SketchLines, h.OtherLines = int(events.Load()), minuteLines.Load(), sketchLines.Load(), otherLines.Load()
+	h.StoreSketches = storeSketchLines.Load()
 	h.LoadSeconds, h.ConsSeconds = time.Duration(loadNanos.Load()).Seconds(), time.Duration(consNanos.Load()).Seconds()
 	h.Parts = len(parts)
 	h.Consolidated, h.StoreTotals = cw.n.Load(), cw.stores.Load()
@@ -867,14 +879,14 @@ func reportHistory(w io.Writer, o HistoryOptions, sets []*historySet, screens []
 	fmt.Fprintf(w, "%s UTC. Machine: %s. Screens at %s (%s).\n\n", time.Now().UTC().Format("2006-01-02 15:04"), machine(),
 		o.End.In(sets[0].End.Location()).Format(time.DateTime), TimeZone)
 	fmt.Fprintf(w, "**Data** (simulator seed %d, scale %v, long histories loaded in parts of about 100 days at once, each as its own ingester; InfluxDB 1.8.10, series index %s; waited %.0f s for InfluxDB to settle after loading):\n\n", o.Seed, o.Scale, indexName(o.IndexVersion), idle.Seconds())
-	fmt.Fprintln(w, "| set | events | minute lines | sketch lines | consolidated lines | of which store totals | history lines/event | load | consolidation | disk, minutes DB | disk, consolidated DB | disk per store-year, consolidated (minutes) |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| set | events | minute lines | sketch lines | of which store-level | consolidated lines | of which store totals | history lines/event | load | consolidation | disk, minutes DB | disk, consolidated DB | disk per store-year, consolidated (minutes) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, h := range sets {
 		minB, mainB := dbSize(dir, h.MinutesDB), dbSize(dir, h.MainDB)
 		storeYears := float64(h.Stores) * float64(h.Days) / 365
 		hist := float64(h.Consolidated+h.SketchLines) / float64(h.Events)
-		fmt.Fprintf(w, "| %d stores × %d days | %d | %d | %d | %d | %d | %.3f | %.0f s | %.0f s | %s | %s | %.1f MB (%.1f MB) |\n",
-			h.Stores, h.Days, h.Events, h.MinuteLines, h.SketchLines, h.Consolidated, h.StoreTotals, hist, h.LoadSeconds, h.ConsSeconds,
+		fmt.Fprintf(w, "| %d stores × %d days | %d | %d | %d | %d | %d | %d | %.3f | %.0f s | %.0f s | %s | %s | %.1f MB (%.1f MB) |\n",
+			h.Stores, h.Days, h.Events, h.MinuteLines, h.SketchLines, h.StoreSketches, h.Consolidated, h.StoreTotals, hist, h.LoadSeconds, h.ConsSeconds,
 			mb(minB), mb(mainB), float64(mainB)/(1<<20)/storeYears, float64(minB)/(1<<20)/storeYears)
 	}
 	fmt.Fprintln(w)

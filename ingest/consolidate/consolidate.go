@@ -124,9 +124,10 @@ type Consolidator struct {
 	// or after it (below the watermarks).
 	storeFrom int64
 	// sketchFrom: the store-level sketches hold every window starting at or
-	// after it.
-	sketchFrom int64
-	late       lateSet // late hours and their stores, for Settle
+	// after it (sketchKnown: decided, by Load or load).
+	sketchFrom  int64
+	sketchKnown bool
+	late        lateSet // late hours and their stores, for Settle
 	// span: per resolution suffix, the most hours a read covers after a
 	// timeout (0: no limit); answered counts reads in a row that answered.
 	span, answered map[string]int64
@@ -181,44 +182,59 @@ func (c *Consolidator) fault(step string) error {
 	return c.o.Fault(step)
 }
 
-// Load reads the watermarks, or starts them at the local day of this
-// ingester's oldest minute point (today when it has none), and records
-// where the store totals and the store-level sketches start if they were
-// not recorded yet. The flusher calls it before its first flush: the
-// store-level sketches' start is read from the sketches written before
-// (docs/schema.md, "Store-level sketches"). Once loaded, it does nothing.
-func (c *Consolidator) Load(ctx context.Context) error { return c.load(ctx) }
-
-func (c *Consolidator) load(ctx context.Context) error {
-	if c.ready {
+// Load decides, before the flusher writes anything, where the store-level
+// sketches start: the recorded start, else 0 for a new ingester (no
+// watermarks, no minute points), else the first local day after the
+// latest sketch written before this process (docs/schema.md, "Store-level
+// sketches"). It is recorded with the watermarks at the first Tick; a crash
+// before that decides again, later, which is safe. Once decided, Load does
+// nothing.
+func (c *Consolidator) Load(ctx context.Context) error {
+	if c.ready || c.sketchKnown {
 		return nil
 	}
+	_, st, err := c.readMark(ctx)
+	if err != nil {
+		return err
+	}
+	from, err := c.decideSketchStart(ctx, st)
+	if err != nil {
+		return err
+	}
+	c.sketchFrom, c.sketchKnown = from, true
+	return nil
+}
+
+// markState says which parts of the mark were stored.
+type markState struct{ found, store, sketch bool }
+
+// readMark reads this ingester's stored mark.
+func (c *Consolidator) readMark(ctx context.Context) (Mark, markState, error) {
 	at := storezone.RecordTime()
 	q := fmt.Sprintf("SELECT %s, %s, %s, %s FROM %s WHERE %s = %s AND time >= %s AND time <= %s",
 		influxql.Ident(schema.FieldHoursUntil), influxql.Ident(schema.FieldDaysUntil), influxql.Ident(schema.FieldStoreFrom),
 		influxql.Ident(schema.FieldSketchStoreFrom), influxql.Ident(schema.MeasRollup),
 		influxql.Ident(schema.TagIngester), influxql.String(c.o.Ingester), influxql.Time(at), influxql.Time(at))
 	var m Mark
-	found, storeFound, sketchFound := false, false, false
+	var st markState
 	err := c.o.Main.Query(ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
 		hc, dc := s.Column(schema.FieldHoursUntil), s.Column(schema.FieldDaysUntil)
 		for _, row := range s.Values {
-			if hc < 0 || dc < 0 {
-				return errors.New("stored watermark: no hours or days column")
-			}
-			h, hok, herr := intOf(row[hc])
-			d, dok, derr := intOf(row[dc])
-			if herr != nil || derr != nil {
-				return fmt.Errorf("stored watermark: %w", errors.Join(herr, derr))
-			}
-			if hok && dok {
-				m.Hours, m.Days, found = h, d, true
+			if hc >= 0 && dc >= 0 {
+				h, hok, herr := intOf(row[hc])
+				d, dok, derr := intOf(row[dc])
+				if herr != nil || derr != nil {
+					return fmt.Errorf("stored watermark: %w", errors.Join(herr, derr))
+				}
+				if hok && dok {
+					m.Hours, m.Days, st.found = h, d, true
+				}
 			}
 			for _, f := range []struct {
 				name  string
 				to    *int64
 				found *bool
-			}{{schema.FieldStoreFrom, &m.StoreFrom, &storeFound}, {schema.FieldSketchStoreFrom, &m.SketchStoreFrom, &sketchFound}} {
+			}{{schema.FieldStoreFrom, &m.StoreFrom, &st.store}, {schema.FieldSketchStoreFrom, &m.SketchStoreFrom, &st.sketch}} {
 				if col := s.Column(f.name); col >= 0 {
 					v, ok, err := intOf(row[col])
 					if err != nil {
@@ -231,41 +247,73 @@ func (c *Consolidator) load(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("consolidate: InfluxDB: reading the watermarks failed: %w", err)
+		return Mark{}, markState{}, fmt.Errorf("consolidate: InfluxDB: reading the watermarks failed: %w", err)
 	}
-	newIngester := false
-	if !found {
+	return m, st, nil
+}
+
+// decideSketchStart is where the store-level sketches start for an
+// ingester whose mark st does not record it (see Load).
+func (c *Consolidator) decideSketchStart(ctx context.Context, st markState) (int64, error) {
+	if !st.found {
+		_, ok, err := c.oldest(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			return 0, nil // a new ingester
+		}
+	}
+	return c.sketchStart(ctx)
+}
+
+// load reads the watermarks, or starts them at the local day of this
+// ingester's oldest minute point (today when it has none) and records them,
+// with where the store totals and the store-level sketches start.
+func (c *Consolidator) load(ctx context.Context) error {
+	if c.ready {
+		return nil
+	}
+	m, st, err := c.readMark(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.sketch:
+	case c.sketchKnown:
+		m.SketchStoreFrom = c.sketchFrom
+	default:
+		if m.SketchStoreFrom, err = c.decideSketchStart(ctx, st); err != nil {
+			return err
+		}
+	}
+	if !st.found {
 		oldest, ok, err := c.oldest(ctx)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			oldest, newIngester = c.o.Now(), true
+			oldest = c.o.Now()
 		}
 		// Store totals from the first point on: store_from 0.
 		start := localday.Floor(oldest, c.o.Location).UnixNano()
-		m.Hours, m.Days, m.StoreFrom, storeFound = start, start, 0, true
+		m.Hours, m.Days, m.StoreFrom = start, start, 0
 		c.log.Info("consolidation starts", "from", time.Unix(0, start).UTC().Format(time.RFC3339))
-	} else if !storeFound {
+	} else if !st.store {
 		// Consolidated before store totals existed: they are complete from
 		// the next hour it consolidates on.
-		m.StoreFrom, storeFound = m.Hours, true
+		m.StoreFrom = m.Hours
 		c.log.Info("store totals start", "from", time.Unix(0, m.StoreFrom).UTC().Format(time.RFC3339))
 	}
-	if !sketchFound {
-		from, err := c.sketchStart(ctx, newIngester)
-		if err != nil {
-			return err
+	if !st.found || !st.store || !st.sketch {
+		if !st.sketch {
+			c.log.Info("store-level sketches start", "from", time.Unix(0, m.SketchStoreFrom).UTC().Format(time.RFC3339))
 		}
-		m.SketchStoreFrom = from
-		c.log.Info("store-level sketches start", "from", time.Unix(0, from).UTC().Format(time.RFC3339))
-	}
-	if !found || !sketchFound || !storeFound {
 		if err := c.writeMark(ctx, m); err != nil {
 			return err
 		}
 	}
-	c.hours, c.days, c.storeFrom, c.sketchFrom, c.ready = m.Hours, m.Days, m.StoreFrom, m.SketchStoreFrom, true
+	c.hours, c.days, c.storeFrom, c.sketchFrom, c.sketchKnown, c.ready = m.Hours, m.Days, m.StoreFrom, m.SketchStoreFrom, true, true
 	return nil
 }
 
@@ -273,18 +321,13 @@ func (c *Consolidator) load(ctx context.Context) error {
 // before the store-level ones existed.
 const sketchLookback = 8 * 24 * time.Hour
 
-// sketchStart is where the store-level sketches start for an ingester that
-// did not record it: 0 for a new ingester (nothing written yet), else the
-// first local day after its latest stored sketch. Load runs before the
-// first flush, so every stored sketch predates the store-level ones. Only
-// the last sketchLookback is searched (a query over all of history can
+// sketchStart is the first local day after this ingester's latest stored
+// sketch: every stored sketch predates the store-level ones (see Load).
+// Only the last sketchLookback is searched (a query over all of history can
 // exceed InfluxDB 3 Core's file limit); with none there, every stored
-// sketch is older and the first local day after the lookback's start is
+// sketch is older, and the first local day after the lookback's start is
 // safe.
-func (c *Consolidator) sketchStart(ctx context.Context, newIngester bool) (int64, error) {
-	if newIngester {
-		return 0, nil
-	}
+func (c *Consolidator) sketchStart(ctx context.Context) (int64, error) {
 	since := c.o.Now().Add(-sketchLookback)
 	q := fmt.Sprintf("SELECT last(%s) FROM %s WHERE %s = %s AND time >= %s", influxql.Ident(schema.FieldEstimate),
 		influxql.Ident(schema.MeasDistinct), influxql.Ident(schema.TagIngester), influxql.String(c.o.Ingester), influxql.Time(since))

@@ -418,9 +418,13 @@ func TestConsolidation(t *testing.T) {
 	})
 
 	t.Run("where the store-level sketches start", func(t *testing.T) {
+		// load: Load (the flusher, before its first flush), then the Ticks
+		// that record it.
 		load := func(ing string, at time.Time) time.Time {
 			t.Helper()
-			require.NoError(t, e.consolidator(ing, &clockAt{at}, nil).Load(e.ctx))
+			c := e.consolidator(ing, &clockAt{at}, nil)
+			require.NoError(t, c.Load(e.ctx))
+			tickAll(t, c)
 			return e.sketchFrom(ing)
 		}
 		// latestNext is the first local day after the latest sketch evs wrote
@@ -449,6 +453,11 @@ func TestConsolidation(t *testing.T) {
 		evs = genEvents(23, "sk-pre", from0, now0.Add(-50*time.Hour))
 		e.history("sk-pre", evs)
 		require.Equal(t, latestNext(evs), load("sk-pre", now0), "an ingester from before consolidation: the same")
+
+		evs = genEvents(25, "sk-tick", from0, now0.Add(-20*time.Hour))
+		e.history("sk-tick", evs)
+		tickAll(t, e.consolidator("sk-tick", clk, nil))
+		require.Equal(t, latestNext(evs), e.sketchFrom("sk-tick"), "without Load, the first Tick decides the same way")
 
 		e.history("sk-idle", genEvents(24, "sk-idle", from0, from0.Add(48*time.Hour)))
 		oldMark("sk-idle")

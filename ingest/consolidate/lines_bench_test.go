@@ -73,9 +73,10 @@ func BenchmarkHistoryLines(b *testing.B) {
 			storeH += countPoints(b, ql, m.Name+schema.SuffixHourStore, m)
 			storeD += countPoints(b, ql, m.Name+schema.SuffixDayStore, m)
 		}
-		sketchH, sketchD := countSketches(b, ql, schema.WindowHour), countSketches(b, ql, schema.WindowDay)
+		sketchH, sketchD := countSketches(b, ql, schema.MeasDistinct, schema.WindowHour), countSketches(b, ql, schema.MeasDistinct, schema.WindowDay)
+		storeSketches := countSketches(b, ql, schema.MeasDistinctStore, schema.WindowHour) + countSketches(b, ql, schema.MeasDistinctStore, schema.WindowDay)
 		ev := float64(res.Events)
-		history := float64(hourly + daily + storeH + storeD + sketchH + sketchD)
+		history := float64(hourly + daily + storeH + storeD + sketchH + sketchD + storeSketches)
 		b.ReportMetric(ev, "events")
 		b.ReportMetric(float64(minuteLines.Load())/ev, "minute-lines/event")
 		b.ReportMetric(history/ev, "history-lines/event")
@@ -85,8 +86,9 @@ func BenchmarkHistoryLines(b *testing.B) {
 		b.ReportMetric(float64(storeD)/ev, "store-1d/event")
 		b.ReportMetric(float64(sketchH)/ev, "sketch-1h/event")
 		b.ReportMetric(float64(sketchD)/ev, "sketch-1d/event")
-		b.Logf("%d stores x %d days, scale %v: %d events, %d minute lines written (one segment per simulated day); history: %d hourly + %d daily points, %d hourly + %d daily store totals, %d hourly + %d daily sketches; consolidation took %s",
-			stores, days, scale, res.Events, minuteLines.Load(), hourly, daily, storeH, storeD, sketchH, sketchD, took.Round(time.Millisecond))
+		b.ReportMetric(float64(storeSketches)/ev, "store-sketches/event")
+		b.Logf("%d stores x %d days, scale %v: %d events, %d minute lines written (one segment per simulated day); history: %d hourly + %d daily points, %d hourly + %d daily store totals, %d hourly + %d daily sketches, %d store-level sketches; consolidation took %s",
+			stores, days, scale, res.Events, minuteLines.Load(), hourly, daily, storeH, storeD, sketchH, sketchD, storeSketches, took.Round(time.Millisecond))
 	}
 }
 
@@ -120,9 +122,9 @@ func countPoints(b *testing.B, ql *influxql.Client, meas string, m schema.Measur
 	return n
 }
 
-func countSketches(b *testing.B, ql *influxql.Client, window string) int {
+func countSketches(b *testing.B, ql *influxql.Client, meas, window string) int {
 	n := 0
-	q := fmt.Sprintf("SELECT count(%s) FROM %s WHERE %s = %s", influxql.Ident(schema.FieldEstimate), influxql.Ident(schema.MeasDistinct),
+	q := fmt.Sprintf("SELECT count(%s) FROM %s WHERE %s = %s", influxql.Ident(schema.FieldEstimate), influxql.Ident(meas),
 		influxql.Ident(schema.TagWindow), influxql.String(window))
 	if err := ql.Query(context.Background(), q, influxql.Options{}, func(_ int, s *influxql.Series) error {
 		for _, row := range s.Values {

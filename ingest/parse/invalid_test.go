@@ -125,6 +125,7 @@ func TestInvalidInputs(t *testing.T) {
 		{name: "lp bad precision", parser: "lp", param: "d", body: "m f=1", kind: KindInvalidRequest, msg: `invalid precision "d"`},
 		{name: "lp syntax", parser: "lp", body: "ok f=1\nm f=\n", kind: KindInvalidItems, msg: `line 2: invalid line protocol`},
 		{name: "lp reserved measurement", parser: "lp", body: "sp_distinct,store=s estimate=1\n", kind: KindInvalidItems, msg: `line 1: measurement "sp_distinct" is reserved`},
+		{name: "lp reserved store-level sketches", parser: "lp", body: "sp_distinct_store,store=s estimate=1\n", kind: KindInvalidItems, msg: `line 1: measurement "sp_distinct_store" is reserved`},
 		{name: "lp unknown sp measurement", parser: "lp", body: "sp_order,store=s orders=1\n", kind: KindInvalidItems, msg: `unknown StorePulse measurement "sp_order"`},
 		{name: "lp ingester tag", parser: "lp", body: "cpu,ingester=x v=1\n", kind: KindInvalidItems, msg: `field "tags.ingester": tag "ingester" is reserved`},
 		{name: "lp summed string field", parser: "lp", body: "sp_orders,store=s orders=\"3\"\n", kind: KindInvalidItems, msg: `field "fields.orders": must be a number, got string`},

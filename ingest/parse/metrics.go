@@ -15,7 +15,7 @@ import (
 // reservedMeasurement says why a measurement cannot be written by clients, or "".
 func reservedMeasurement(name string) string {
 	switch name {
-	case schema.MeasDistinct, schema.MeasCampaign, schema.MeasTarget, schema.MeasIngest:
+	case schema.MeasDistinct, schema.MeasDistinctStore, schema.MeasCampaign, schema.MeasTarget, schema.MeasIngest:
 		return "measurement " + strconv.Quote(name) + " is reserved: written only by StorePulse"
 	}
 	if strings.HasPrefix(name, "sp_") {

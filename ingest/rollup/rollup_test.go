@@ -1,12 +1,12 @@
 package rollup
 
 import (
-	"slices"
 	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"

@@ -212,7 +212,7 @@ func storedDayTotals(t *testing.T, db *influxtest.Server, cfg sim.Config) dayTot
 	stop := cfg.Start.AddDate(0, 0, cfg.Days).UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 	rows := ingesttest.FluxTable(t, db, fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._measurement != "sp_distinct" and r._measurement != "sp_campaign" and r._measurement != "sp_target" and r._measurement != "sp_late" and r._measurement !~ /_1[hd](_store)?$/)
+  |> filter(fn: (r) => r._measurement != "sp_distinct" and r._measurement != "sp_distinct_store" and r._measurement != "sp_campaign" and r._measurement != "sp_target" and r._measurement != "sp_late" and r._measurement !~ /_1[hd](_store)?$/)
   |> group(columns: ["_measurement", "_field", "store"])
   |> window(every: 1d)
   |> sum()`, db.Bucket, start.Format(time.RFC3339), stop.Format(time.RFC3339)))

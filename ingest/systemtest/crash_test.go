@@ -83,6 +83,7 @@ func TestCrashUnderLoad(t *testing.T) {
 	}
 	in.WaitDrained(2 * time.Minute)
 	requireSums(t, expectedSums(sent), storedSums(t, db))
+	requireStoreSketches(t, db, "active")
 }
 
 // TestInfluxOutage stops InfluxDB under load: ingest keeps accepting into its

@@ -151,7 +151,7 @@ func expectedSums(events []ev) map[string]map[string]float64 {
 func storedSums(t testing.TB, db *influxtest.Server) map[string]map[string]float64 {
 	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q)
   |> `+fluxRange(30*24*time.Hour)+`
-  |> filter(fn: (r) => r._measurement != "sp_distinct" and r._measurement != "sp_campaign" and r._measurement != "sp_target" and r._measurement != "sp_late" and r._measurement !~ /_1[hd](_store)?$/)
+  |> filter(fn: (r) => r._measurement != "sp_distinct" and r._measurement != "sp_distinct_store" and r._measurement != "sp_campaign" and r._measurement != "sp_target" and r._measurement != "sp_late" and r._measurement !~ /_1[hd](_store)?$/)
   |> group(columns: ["_measurement", "_field", "store"])
   |> sum()`, db.Bucket))
 	out := map[string]map[string]float64{}
@@ -191,10 +191,16 @@ func sortedKeys[V any](m map[string]V) []string {
 // storedDistinct merges every stored sketch of kind per store (all windows of
 // one grain, all channels, all ingesters) and returns the estimates.
 func storedDistinct(t testing.TB, db *influxtest.Server, kind, window string) map[string]uint64 {
+	return storedDistinctIn(t, db, "sp_distinct", kind, window)
+}
+
+// storedDistinctIn is storedDistinct reading measurement meas (sp_distinct
+// or the store-level sp_distinct_store).
+func storedDistinctIn(t testing.TB, db *influxtest.Server, meas, kind, window string) map[string]uint64 {
 	rows := fluxTable(t, db, fmt.Sprintf(`from(bucket: %q)
   |> `+fluxRange(30*24*time.Hour)+`
-  |> filter(fn: (r) => r._measurement == "sp_distinct" and r._field == "sketch" and r.kind == %q and r.window == %q)`,
-		db.Bucket, kind, window))
+  |> filter(fn: (r) => r._measurement == %q and r._field == "sketch" and r.kind == %q and r.window == %q)`,
+		db.Bucket, meas, kind, window))
 	merged := map[string]*hyperloglog.Sketch{}
 	for _, r := range rows {
 		raw, err := base64.StdEncoding.DecodeString(r["_value"])
@@ -211,6 +217,17 @@ func storedDistinct(t testing.TB, db *influxtest.Server, kind, window string) ma
 		out[s] = sk.Estimate()
 	}
 	return out
+}
+
+// requireStoreSketches: the store-level sketches of kind hold, per store,
+// exactly the ids of the detailed ones (the same estimate), in both windows.
+func requireStoreSketches(t testing.TB, db *influxtest.Server, kind string) {
+	t.Helper()
+	for _, window := range []string{"1h", "1d"} {
+		detailed := storedDistinct(t, db, kind, window)
+		require.NotEmpty(t, detailed)
+		require.Equal(t, detailed, storedDistinctIn(t, db, "sp_distinct_store", kind, window), "%s sketches, window %s", kind, window)
+	}
 }
 
 func expectedDistinct(events []ev, typ, field string) map[string]int {

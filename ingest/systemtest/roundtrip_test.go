@@ -69,6 +69,7 @@ func TestRoundTrip(t *testing.T) {
 			require.InDelta(t, float64(n), float64(est[store]), math.Max(2, 0.02*float64(n)), "store %s window %s", store, window)
 		}
 	}
+	requireStoreSketches(t, db, "visitor")
 
 	// A restart re-reads nothing twice: the totals stay exact.
 	in.Stop()

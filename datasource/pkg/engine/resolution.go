@@ -23,19 +23,23 @@ type MarkRecord struct {
 	// HasStore says it recorded where its store totals start: StoreFrom
 	// (unix ns; 0 for an ingester that wrote them from its first point).
 	// Without it, it predates them.
-	HasStore   bool
-	StoreFrom  int64
-	FineBucket string
+	HasStore  bool
+	StoreFrom int64
+	// HasSketchStore says it recorded where its store-level sketches start:
+	// SketchStoreFrom (unix ns, a local-day start; 0 from its first sketch).
+	HasSketchStore  bool
+	SketchStoreFrom int64
+	FineBucket      string
 }
 
 // ResolveMarks combines the records of every ingester (by id): the smallest
 // watermarks and the latest start of store totals. One ingester without
 // watermarks (it does not consolidate) leaves Marks zero, so that everything
 // is read from the minute series; one without store totals leaves StoreFrom
-// zero; ingesters recording different fine buckets are an error.
+// zero, one without store-level sketches SketchStoreFrom; ingesters recording different fine buckets are an error.
 func ResolveMarks(recs map[string]*MarkRecord) (Marks, error) {
 	var m Marks
-	noStore := false
+	noStore, noSketchStore := false, false
 	names := make([]string, 0, len(recs))
 	for ing := range recs {
 		names = append(names, ing)
@@ -59,6 +63,12 @@ func ResolveMarks(recs map[string]*MarkRecord) (Marks, error) {
 		case !noStore && (m.StoreFrom.IsZero() || sf.After(m.StoreFrom)):
 			m.StoreFrom = sf
 		}
+		switch sf := time.Unix(0, r.SketchStoreFrom).UTC(); {
+		case !r.HasSketchStore:
+			m.SketchStoreFrom, noSketchStore = time.Time{}, true
+		case !noSketchStore && (m.SketchStoreFrom.IsZero() || sf.After(m.SketchStoreFrom)):
+			m.SketchStoreFrom = sf
+		}
 		if i > 0 && r.FineBucket != m.FineBucket {
 			return Marks{}, fmt.Errorf("the ingesters record different fine buckets (%q and %q): give every storepulse-ingest the same influx.fine_bucket",
 				m.FineBucket, r.FineBucket)
@@ -79,6 +89,10 @@ type Marks struct {
 	// the watermarks, every hour and every local day starting at or after it
 	// is in the store totals too. Zero: none may be read.
 	StoreFrom time.Time
+	// SketchStoreFrom is the latest start of every ingester's store-level
+	// sketches: every sketch window starting at or after it is in them too.
+	// Zero: none may be read.
+	SketchStoreFrom time.Time
 	// FineBucket is where the minute series are ("" : the main bucket).
 	FineBucket string
 }
@@ -96,18 +110,50 @@ type Piece struct {
 
 // StoreOnly reports whether spec filters and groups by store at most: the
 // store totals answer it.
-func StoreOnly(spec SumSpec) bool {
-	for k := range spec.Filters {
+func StoreOnly(spec SumSpec) bool { return storeOnly(spec.Filters, spec.GroupBy) }
+
+func storeOnly(filters map[string][]string, groupBy []string) bool {
+	for k := range filters {
 		if k != schema.TagStore {
 			return false
 		}
 	}
-	for _, g := range spec.GroupBy {
+	for _, g := range groupBy {
 		if g != schema.TagStore {
 			return false
 		}
 	}
 	return true
+}
+
+// PlanSketches splits a sketch read: when spec filters and groups by store
+// at most, the windows starting at or after m.SketchStoreFrom are read from
+// the store-level sketches (one per kind, store and window instead of one
+// per channel and category). The specs are in time order and do not
+// overlap; a source keeps only the sketches stamped in each one's range.
+func PlanSketches(spec SketchSpec, m Marks) []SketchSpec {
+	if m.SketchStoreFrom.IsZero() || !storeOnly(spec.Filters, spec.GroupBy) || !spec.Start.Before(spec.Stop) {
+		return []SketchSpec{spec}
+	}
+	// A daily sketch is stamped at its local day's start and the mark is
+	// one; an hourly one is in them when its hour starts at or after it.
+	cut := m.SketchStoreFrom
+	if spec.Window == schema.WindowHour {
+		if h := cut.Truncate(time.Hour); h.Before(cut) {
+			cut = h.Add(time.Hour)
+		}
+	}
+	store := spec
+	store.FromStore = true
+	switch {
+	case !spec.Start.Before(cut):
+		return []SketchSpec{store}
+	case !cut.Before(spec.Stop):
+		return []SketchSpec{spec}
+	}
+	detailed := spec
+	detailed.Stop, store.Start = cut, cut
+	return []SketchSpec{detailed, store}
 }
 
 // Plan splits [spec.Start, spec.Stop) into the coarsest series that answer

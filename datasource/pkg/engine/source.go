@@ -43,6 +43,17 @@ type SketchSpec struct {
 	Window      string // schema.WindowHour or schema.WindowDay
 	Filters     map[string][]string
 	GroupBy     []string
+	// FromStore reads the store-level sketches (schema.MeasDistinctStore;
+	// PlanSketches sets it), else the detailed ones.
+	FromStore bool
+}
+
+// Measurement is where spec's sketches are stored.
+func (spec SketchSpec) Measurement() string {
+	if spec.FromStore {
+		return schema.MeasDistinctStore
+	}
+	return schema.MeasDistinct
 }
 
 // SketchRow is one stored sketch (base64).

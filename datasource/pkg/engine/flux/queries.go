@@ -141,7 +141,7 @@ func SketchQuery(bucket string, spec engine.SketchSpec) string {
 	fmt.Fprintf(&b, "from(bucket: %s)\n", String(bucket))
 	fmt.Fprintf(&b, "  |> range(start: %s, stop: %s)\n", fluxTime(spec.Start), fluxTime(spec.Stop))
 	fmt.Fprintf(&b, "  |> filter(fn: (r) => r._measurement == %s and r._field == %s and r.%s == %s and %s)\n",
-		String(schema.MeasDistinct), String(schema.FieldSketch), schema.TagWindow, String(spec.Window),
+		String(spec.Measurement()), String(schema.FieldSketch), schema.TagWindow, String(spec.Window),
 		anyOf("r."+schema.TagKind, spec.Kinds))
 	filterLines(&b, spec.Filters)
 	cols := append([]string{"_time", "_value", schema.TagKind}, spec.GroupBy...)

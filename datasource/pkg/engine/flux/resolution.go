@@ -40,6 +40,8 @@ func (s *Source) readMarks(ctx context.Context) (engine.Marks, error) {
 			r.Days, _ = rec.Value().(int64)
 		case schema.FieldStoreFrom:
 			r.StoreFrom, r.HasStore = rec.Value().(int64)
+		case schema.FieldSketchStoreFrom:
+			r.SketchStoreFrom, r.HasSketchStore = rec.Value().(int64)
 		case schema.FieldFineBucket:
 			r.FineBucket, _ = rec.Value().(string)
 		}

@@ -149,12 +149,34 @@ func (s *Source) sums(ctx context.Context, bucket string, spec engine.SumSpec, s
 }
 
 // Sketches implements engine.Source.
+// As the InfluxQL source, it reads the store-level sketches where they
+// answer (engine.PlanSketches), unless MinutesOnly.
 func (s *Source) Sketches(ctx context.Context, spec engine.SketchSpec, fn func(engine.SketchRow) error) error {
-	return s.run(ctx, "reading sketches", SketchQuery(s.Bucket, spec), func(rec *query.FluxRecord) error {
-		str, _ := rec.Value().(string)
-		kind, _ := rec.ValueByKey("kind").(string)
-		return fn(engine.SketchRow{Time: rec.Time().In(time.UTC), Kind: kind, Groups: groupValues(rec, spec.GroupBy), Sketch: str})
-	})
+	pieces := []engine.SketchSpec{spec}
+	if !s.MinutesOnly {
+		m, err := s.readMarks(ctx)
+		if err != nil {
+			return err
+		}
+		pieces = engine.PlanSketches(spec, m)
+	}
+	for _, p := range pieces {
+		err := s.run(ctx, "reading sketches", SketchQuery(s.Bucket, p), func(rec *query.FluxRecord) error {
+			t := rec.Time().In(time.UTC)
+			if len(pieces) > 1 && !t.Before(p.Stop) {
+				// Flux on InfluxDB 1.8 also returns a point stamped at the
+				// stop: the next piece reads it.
+				return nil
+			}
+			str, _ := rec.Value().(string)
+			kind, _ := rec.ValueByKey("kind").(string)
+			return fn(engine.SketchRow{Time: t, Kind: kind, Groups: groupValues(rec, p.GroupBy), Sketch: str})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DimensionValues implements engine.Source: a dimension's values, sorted.

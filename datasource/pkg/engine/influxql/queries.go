@@ -143,10 +143,11 @@ func SumQueryFrom(spec engine.SumSpec, suffix string) string {
 }
 
 // SketchQuery is the query of a SketchSpec: every stored sketch of the kinds
-// and window in range, one series per kind and group.
+// and window in range (detailed or store-level), one series per kind and
+// group.
 func SketchQuery(spec engine.SketchSpec) string {
 	return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s = %s AND %s%s GROUP BY %s",
-		iql.Ident(schema.FieldSketch), iql.Ident(schema.MeasDistinct), timeRange(spec.Start, spec.Stop),
+		iql.Ident(schema.FieldSketch), iql.Ident(spec.Measurement()), timeRange(spec.Start, spec.Stop),
 		iql.Ident(schema.TagWindow), iql.String(spec.Window), anyOf(schema.TagKind, spec.Kinds), filterConds(spec.Filters),
 		groupBy(append([]string{schema.TagKind}, spec.GroupBy...)))
 }

@@ -26,10 +26,11 @@ func Plan(spec engine.SumSpec, m Marks) []Piece { return engine.Plan(spec, m) }
 func marksQuery() string {
 	at := storezone.RecordTime()
 	where := "time >= " + iql.Time(at) + " AND time <= " + iql.Time(at)
-	return fmt.Sprintf("SELECT %s FROM %s WHERE %s GROUP BY %s; SELECT %s, %s, %s, %s FROM %s WHERE %s GROUP BY %s",
+	return fmt.Sprintf("SELECT %s FROM %s WHERE %s GROUP BY %s; SELECT %s, %s, %s, %s, %s FROM %s WHERE %s GROUP BY %s",
 		iql.Ident(schema.FieldTimeZone), iql.Ident(schema.MeasMeta), where, iql.Ident(schema.TagIngester),
 		iql.Ident(schema.FieldHoursUntil), iql.Ident(schema.FieldDaysUntil), iql.Ident(schema.FieldFineBucket),
-		iql.Ident(schema.FieldStoreFrom), iql.Ident(schema.MeasRollup), where, iql.Ident(schema.TagIngester))
+		iql.Ident(schema.FieldStoreFrom), iql.Ident(schema.FieldSketchStoreFrom), iql.Ident(schema.MeasRollup), where,
+		iql.Ident(schema.TagIngester))
 }
 
 // ReadMarks reads the watermarks. An ingester that recorded its time zone
@@ -49,7 +50,7 @@ func ReadMarks(ctx context.Context, c *iql.Client) (Marks, error) {
 			return nil
 		}
 		hc, dc, fc := sr.Column(schema.FieldHoursUntil), sr.Column(schema.FieldDaysUntil), sr.Column(schema.FieldFineBucket)
-		sc := sr.Column(schema.FieldStoreFrom)
+		sc, kc := sr.Column(schema.FieldStoreFrom), sr.Column(schema.FieldSketchStoreFrom)
 		for _, row := range sr.Values {
 			if hc < 0 || dc < 0 {
 				continue
@@ -64,6 +65,9 @@ func ReadMarks(ctx context.Context, c *iql.Client) (Marks, error) {
 			}
 			if sc >= 0 {
 				r.StoreFrom, r.HasStore = intValue(row[sc])
+			}
+			if kc >= 0 {
+				r.SketchStoreFrom, r.HasSketchStore = intValue(row[kc])
 			}
 		}
 		return nil

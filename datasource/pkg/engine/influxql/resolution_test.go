@@ -110,7 +110,6 @@ func TestConsolidatedAgrees(t *testing.T) {
 	require.NoError(t, err)
 	from := time.Date(2026, 3, 22, 0, 0, 0, 0, berlin)
 	const days = 12
-	simload.Into(t, srv, sim.Config{Seed: 5, NumStores: 3, Days: days, Start: from, Location: berlin, Scale: 0.5})
 	to := localday.AddDays(from, days, berlin)
 	now := localday.AddDays(from, days-1, berlin).Add(14*time.Hour + 23*time.Minute)
 
@@ -121,6 +120,10 @@ func TestConsolidatedAgrees(t *testing.T) {
 	c, err := consolidate.New(consolidate.Options{Ingester: "simload", Location: berlin, Fine: client, Main: client,
 		Write: writer{srv}, FineBucket: srv.Bucket, Now: func() time.Time { return now }})
 	require.NoError(t, err)
+	// As the flusher does: loaded before anything is written, so the
+	// store-level sketches count from the first sketch on.
+	require.NoError(t, c.Load(ctx))
+	simload.Into(t, srv, sim.Config{Seed: 5, NumStores: 3, Days: days, Start: from, Location: berlin, Scale: 0.5})
 	for more := true; more; {
 		more, err = c.Tick(ctx, time.Minute)
 		require.NoError(t, err)
@@ -213,6 +216,20 @@ func TestConsolidatedAgrees(t *testing.T) {
 	byChannel := all
 	byChannel.GroupBy = []string{schema.TagChannel}
 	require.Equal(t, []string{schema.SuffixDay, schema.SuffixHour, ""}, suffixes(byChannel, marks))
+	// ...and distinct counts the store-level sketches, unless by channel.
+	require.Equal(t, time.Unix(0, 0).UTC(), marks.SketchStoreFrom, "store-level sketches from the first sketch")
+	sketchIn := func(spec engine.SketchSpec, m influxql.Marks) []bool {
+		var out []bool
+		for _, p := range engine.PlanSketches(spec, m) {
+			out = append(out, p.FromStore)
+		}
+		return out
+	}
+	daily := engine.SketchSpec{Start: from, Stop: to, Window: schema.WindowDay, Kinds: []string{schema.KindActive}, GroupBy: []string{schema.TagStore}}
+	require.Equal(t, []bool{true}, sketchIn(daily, marks))
+	dailyByChannel := daily
+	dailyByChannel.GroupBy = []string{schema.TagChannel}
+	require.Equal(t, []bool{false}, sketchIn(dailyByChannel, marks))
 
 	// Funnel and contribution (one sum over the range each).
 	freq := engine.Request{Query: models.Query{Funnel: true}, From: from, To: to}
@@ -237,17 +254,25 @@ func TestConsolidatedAgrees(t *testing.T) {
 	// totals start later (here mid-history, on an hour that is not a local
 	// day's start), and nothing before that is read from them. The store
 	// totals before it are deleted, so reading one would show.
+	// The same for the store-level sketches of an upgraded ingester: from
+	// a local day's start mid-history, the ones before it deleted.
 	mid := localday.AddDays(from, 5, berlin).Add(7 * time.Hour).UTC()
-	srv.WriteLines(t, []string{fmt.Sprintf("sp_rollup,ingester=simload store_from=%di %d", mid.UnixNano(), storezone.RecordTime().UnixNano())})
+	midDay := localday.AddDays(from, 6, berlin).UTC() // after mid: /_store$/ matches sp_distinct_store too
+	srv.WriteLines(t, []string{fmt.Sprintf("sp_rollup,ingester=simload sketch_store_from=%di,store_from=%di %d",
+		midDay.UnixNano(), mid.UnixNano(), storezone.RecordTime().UnixNano())})
 	require.NoError(t, client.Query(ctx, fmt.Sprintf("DELETE FROM /_store$/ WHERE time < %s", iql.Time(mid)), iql.Options{},
+		func(int, *iql.Series) error { return nil }))
+	require.NoError(t, client.Query(ctx, fmt.Sprintf("DELETE FROM %s WHERE time < %s", schema.MeasDistinctStore, iql.Time(midDay)), iql.Options{},
 		func(int, *iql.Series) error { return nil }))
 	marks, err = influxql.ReadMarks(ctx, client)
 	require.NoError(t, err)
 	require.Equal(t, mid, marks.StoreFrom)
+	require.Equal(t, midDay, marks.SketchStoreFrom)
 	require.Equal(t, []string{schema.SuffixDay, schema.SuffixDayStore, schema.SuffixHourStore, ""}, suffixes(all, marks))
+	require.Equal(t, []bool{false, true}, sketchIn(daily, marks))
 	ql2, err := influxql.New(srv.URL, srv.Token, srv.Bucket, nil)
 	require.NoError(t, err)
-	t.Run("store totals from mid-history", func(t *testing.T) {
+	t.Run("store totals and store-level sketches from mid-history", func(t *testing.T) {
 		compare(t, eng(ql2), eng(&flux.Source{QueryAPI: qapi, Bucket: srv.Bucket}))
 	})
 }

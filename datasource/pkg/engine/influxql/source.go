@@ -195,6 +195,20 @@ func (s *Source) Sketches(ctx context.Context, spec engine.SketchSpec, fn func(e
 	if err := checkAll(spec.Filters, spec.GroupBy, spec.Kinds, []string{spec.Window}); err != nil {
 		return badInput(err)
 	}
+	m, _, err := s.marks(ctx)
+	if err != nil {
+		return err
+	}
+	for _, piece := range engine.PlanSketches(spec, m) {
+		if err := s.sketches(ctx, piece, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sketches streams the sketches of one piece of a read (engine.PlanSketches).
+func (s *Source) sketches(ctx context.Context, spec engine.SketchSpec, fn func(engine.SketchRow) error) error {
 	return s.run(ctx, "reading sketches", SketchQuery(spec), iql.Options{ChunkSize: SketchChunkSize}, func(_ int, sr *iql.Series) error {
 		kind := sr.Tags[schema.TagKind]
 		groups := groupValues(sr, spec.GroupBy)
