@@ -193,13 +193,15 @@ func (c *Consolidator) Load(ctx context.Context) error {
 	if c.ready || c.sketchKnown {
 		return nil
 	}
-	_, st, err := c.readMark(ctx)
+	m, st, err := c.readMark(ctx)
 	if err != nil {
 		return err
 	}
-	from, err := c.decideSketchStart(ctx, st)
-	if err != nil {
-		return err
+	from := m.SketchStoreFrom
+	if !st.sketch {
+		if from, err = c.decideSketchStart(ctx, st, nil); err != nil {
+			return err
+		}
 	}
 	c.sketchFrom, c.sketchKnown = from, true
 	return nil
@@ -253,14 +255,18 @@ func (c *Consolidator) readMark(ctx context.Context) (Mark, markState, error) {
 }
 
 // decideSketchStart is where the store-level sketches start for an
-// ingester whose mark st does not record it (see Load).
-func (c *Consolidator) decideSketchStart(ctx context.Context, st markState) (int64, error) {
+// ingester whose mark st does not record it (see Load). Without watermarks,
+// hasMinutes says whether it has minute points (nil: look them up).
+func (c *Consolidator) decideSketchStart(ctx context.Context, st markState, hasMinutes *bool) (int64, error) {
 	if !st.found {
-		_, ok, err := c.oldest(ctx)
-		if err != nil {
-			return 0, err
+		if hasMinutes == nil {
+			_, ok, err := c.oldest(ctx)
+			if err != nil {
+				return 0, err
+			}
+			hasMinutes = &ok
 		}
-		if !ok {
+		if !*hasMinutes {
 			return 0, nil // a new ingester
 		}
 	}
@@ -278,21 +284,24 @@ func (c *Consolidator) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var oldest time.Time
+	hasMinutes := false
+	if !st.found {
+		if oldest, hasMinutes, err = c.oldest(ctx); err != nil {
+			return err
+		}
+	}
 	switch {
 	case st.sketch:
 	case c.sketchKnown:
 		m.SketchStoreFrom = c.sketchFrom
 	default:
-		if m.SketchStoreFrom, err = c.decideSketchStart(ctx, st); err != nil {
+		if m.SketchStoreFrom, err = c.decideSketchStart(ctx, st, &hasMinutes); err != nil {
 			return err
 		}
 	}
 	if !st.found {
-		oldest, ok, err := c.oldest(ctx)
-		if err != nil {
-			return err
-		}
-		if !ok {
+		if !hasMinutes {
 			oldest = c.o.Now()
 		}
 		// Store totals from the first point on: store_from 0.

@@ -27,12 +27,7 @@ type SketchKey struct {
 }
 
 // Measurement is where k is stored.
-func (k SketchKey) Measurement() string {
-	if k.Total {
-		return schema.MeasDistinctStore
-	}
-	return schema.MeasDistinct
-}
+func (k SketchKey) Measurement() string { return schema.DistinctMeasurement(k.Total) }
 
 func compareKeys(a, b SketchKey) int {
 	if c := compareInt(a.Start, b.Start); c != 0 {

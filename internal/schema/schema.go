@@ -108,6 +108,15 @@ const (
 	SuffixDayStore  = "_1d_store"
 )
 
+// DistinctMeasurement is where sketches are stored: MeasDistinctStore for
+// the store-level ones, else MeasDistinct.
+func DistinctMeasurement(storeLevel bool) string {
+	if storeLevel {
+		return MeasDistinctStore
+	}
+	return MeasDistinct
+}
+
 // StoreTotal is the store-totals suffix of a consolidated suffix
 // (SuffixHour or SuffixDay), "" for any other.
 func StoreTotal(suffix string) string {

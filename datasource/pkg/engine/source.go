@@ -49,12 +49,7 @@ type SketchSpec struct {
 }
 
 // Measurement is where spec's sketches are stored.
-func (spec SketchSpec) Measurement() string {
-	if spec.FromStore {
-		return schema.MeasDistinctStore
-	}
-	return schema.MeasDistinct
-}
+func (spec SketchSpec) Measurement() string { return schema.DistinctMeasurement(spec.FromStore) }
 
 // SketchRow is one stored sketch (base64).
 type SketchRow struct {
