@@ -145,8 +145,9 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 	cons, err := consolidate.New(consolidate.Options{
 		Ingester: ingester, Location: cfg.Location, Fine: fineQL, Main: ql, Write: db, FineBucket: fineBucket,
 		Grace: cfg.Influx.ConsolidateGrace, FineRetention: cfg.Influx.FineRetention, Now: now,
-		StateFile: filepath.Join(cfg.DataDir, "late-hours.json"), // late hours deferred by a backlog
-		Logger:    log.With("component", "consolidate"),
+		StateFile:    filepath.Join(cfg.DataDir, "late-hours.json"), // late hours deferred by a backlog
+		MemoryPoints: consolidate.DefaultMemoryPoints,               // the pipeline adds every segment's sums
+		Logger:       log.With("component", "consolidate"),
 	})
 	if err != nil {
 		_ = sp.Close()
@@ -154,10 +155,11 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 	}
 	ru, err := rollup.New(rollup.Options{
 		Ingester: ingester, Location: cfg.Location,
-		Sketches: sketches,
-		Now:      now, // late data: events of days already over (sp_late)
-		Logger:   log.With("component", "rollup"),
-		Metrics:  reg,
+		Sketches:  sketches,
+		CacheSize: cfg.Spool.SketchCache,
+		Now:       now, // late data: events of days already over (sp_late)
+		Logger:    log.With("component", "rollup"),
+		Metrics:   reg,
 	})
 	if err != nil {
 		_ = sp.Close()
@@ -426,6 +428,7 @@ func (a rollupAdapter) Begin(segment uint64) pipeline.RollupSegment {
 
 func (a rollupAdapter) PendingSketchLines() ([]string, func()) { return a.r.PendingSketchLines() }
 func (a rollupAdapter) PendingSketches() int                   { return a.r.PendingSketches() }
+func (a rollupAdapter) Prepare(ctx context.Context)            { a.r.Prepare(ctx) }
 
 type rollupSegment struct {
 	r *rollup.Rollup
@@ -436,6 +439,9 @@ func (s rollupSegment) Add(b *event.Batch)                      { s.s.Add(b) }
 func (s rollupSegment) SumLines() ([]string, error)             { return s.r.SumLines(s.s) }
 func (s rollupSegment) MergeSketches(ctx context.Context) error { return s.r.MergeSketches(ctx, s.s) }
 func (s rollupSegment) HourStores() map[int64][]string          { return s.s.HourStores() }
+func (s rollupSegment) HourSums(fn func(meas string, hour int64, tags [][2]string, fields map[string]float64)) {
+	s.s.HourSums(fn)
+}
 
 // routeWriter sends the minute series to the fine bucket and every other
 // line (sketches, pass-through points, consolidated series) to the main one.

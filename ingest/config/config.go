@@ -106,7 +106,11 @@ type Spool struct {
 	SegmentMaxBytes int64         `mapstructure:"segment_max_bytes"`
 	SealInterval    time.Duration `mapstructure:"seal_interval"`
 	SketchInterval  time.Duration `mapstructure:"sketch_interval"`
-	RetryAfter      time.Duration `mapstructure:"retry_after"`
+	// SketchCache is how many distinct-count sketches stay in memory
+	// between segments (LRU); one that left is read back from InfluxDB
+	// before it is merged again.
+	SketchCache int           `mapstructure:"sketch_cache"`
+	RetryAfter  time.Duration `mapstructure:"retry_after"`
 	// ReserveBytes is the drain reserve kept allocated in the spool
 	// directory so that a full disk can still drain: 0 means
 	// segment_max_bytes/2 (a segment's de-duplication ids take under a third
@@ -170,6 +174,9 @@ const DefaultHistoryHorizon = 3 * 365 * 24 * time.Hour
 // maxHistoryHorizon bounds limits.history_horizon: twenty years.
 const maxHistoryHorizon = 20 * 365 * 24 * time.Hour
 
+// maxSketchCache bounds spool.sketch_cache: a dense sketch takes about 16 KB.
+const maxSketchCache = 1 << 22
+
 func setDefaults(v *viper.Viper) {
 	v.SetDefault("listen", ":8080")
 	// Every key needs a default: viper only maps environment variables to keys it knows.
@@ -198,6 +205,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("spool.segment_max_bytes", int64(16)<<20)
 	v.SetDefault("spool.seal_interval", 5*time.Second)
 	v.SetDefault("spool.sketch_interval", 30*time.Second)
+	v.SetDefault("spool.sketch_cache", 1<<16)
 	v.SetDefault("spool.retry_after", 5*time.Second)
 	v.SetDefault("spool.reserve_bytes", int64(0))
 	v.SetDefault("dedup.window", 48*time.Hour)
@@ -375,6 +383,9 @@ func (c *Config) check() error {
 	}
 	if c.Spool.SketchInterval < 100*time.Millisecond {
 		bad("spool.sketch_interval", "must be at least 100ms")
+	}
+	if c.Spool.SketchCache < 1 || c.Spool.SketchCache > maxSketchCache {
+		bad("spool.sketch_cache", "must be 1 to %d sketches, got %d", maxSketchCache, c.Spool.SketchCache)
 	}
 	if c.Spool.RetryAfter < time.Second {
 		bad("spool.retry_after", "must be at least 1s")

@@ -102,8 +102,12 @@ type Options struct {
 	// StateFile keeps the late hours that Defer put off (in the spool's
 	// directory); "" disables Defer.
 	StateFile string
-	Now       clock.Func
-	Logger    *slog.Logger
+	// MemoryPoints bounds the hourly sums kept in memory (memory.go); 0
+	// keeps none. Set it only when every minute point of this ingester is
+	// given to Add once InfluxDB took it (the pipeline does).
+	MemoryPoints int
+	Now          clock.Func
+	Logger       *slog.Logger
 	// Fault, when set, is called after each write of a consolidation with
 	// the step's name ("hours", "days", "watermark", "late-hours",
 	// "late-days"); an error it returns aborts there, as a crash would
@@ -134,6 +138,7 @@ type Consolidator struct {
 	// changed: late holds hours the state file does not; saved: the state
 	// file exists.
 	changed, saved bool
+	mem            memory // hourly sums of the minute points this process wrote
 }
 
 // New checks opts and returns a Consolidator; it reads nothing yet.
@@ -145,8 +150,8 @@ func New(opts Options) (*Consolidator, error) {
 		return nil, errors.New("consolidate: store time zone is required")
 	case opts.Fine == nil || opts.Main == nil || opts.Write == nil:
 		return nil, errors.New("consolidate: fine and main readers and a writer are required")
-	case opts.Grace < 0 || opts.FineRetention < 0 || opts.MaxHours < 0:
-		return nil, errors.New("consolidate: grace, fine retention and max hours must not be negative")
+	case opts.Grace < 0 || opts.FineRetention < 0 || opts.MaxHours < 0 || opts.MemoryPoints < 0:
+		return nil, errors.New("consolidate: grace, fine retention, max hours and memory points must not be negative")
 	}
 	if err := storezone.Check(opts.Location); err != nil {
 		return nil, fmt.Errorf("consolidate: %w", err)
@@ -164,7 +169,7 @@ func New(opts Options) (*Consolidator, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Consolidator{o: opts, meas: schema.Summed(), log: opts.Logger, late: lateSet{},
-		span: map[string]int64{}, answered: map[string]int64{}}
+		span: map[string]int64{}, answered: map[string]int64{}, mem: newMemory(opts.MemoryPoints)}
 	if err := c.loadState(); err != nil {
 		return nil, err
 	}
@@ -187,23 +192,33 @@ func (c *Consolidator) fault(step string) error {
 // watermarks, no minute points), else the first local day after the
 // latest sketch written before this process (docs/schema.md, "Store-level
 // sketches"). It is recorded with the watermarks at the first Tick; a crash
-// before that decides again, later, which is safe. Once decided, Load does
+// before that decides again, later, which is safe. It also decides which
+// hours are consolidated from memory (memory.go). Once decided, Load does
 // nothing.
 func (c *Consolidator) Load(ctx context.Context) error {
-	if c.ready || c.sketchKnown {
+	if (c.ready || c.sketchKnown) && c.mem.decided {
 		return nil
 	}
 	m, st, err := c.readMark(ctx)
 	if err != nil {
 		return err
 	}
-	from := m.SketchStoreFrom
-	if !st.sketch {
-		if from, err = c.decideSketchStart(ctx, st, nil); err != nil {
+	hasMinutes := true
+	if !st.found {
+		if _, hasMinutes, err = c.oldest(ctx); err != nil {
 			return err
 		}
 	}
-	c.sketchFrom, c.sketchKnown = from, true
+	if !c.ready && !c.sketchKnown {
+		from := m.SketchStoreFrom
+		if !st.sketch {
+			if from, err = c.decideSketchStart(ctx, st, &hasMinutes); err != nil {
+				return err
+			}
+		}
+		c.sketchFrom, c.sketchKnown = from, true
+	}
+	c.decideMemory(ctx, !st.found && !hasMinutes)
 	return nil
 }
 
@@ -322,6 +337,7 @@ func (c *Consolidator) load(ctx context.Context) error {
 			return err
 		}
 	}
+	c.decideMemory(ctx, !st.found && !hasMinutes)
 	c.hours, c.days, c.storeFrom, c.sketchFrom, c.sketchKnown, c.ready = m.Hours, m.Days, m.StoreFrom, m.SketchStoreFrom, true, true
 	return nil
 }
@@ -531,7 +547,7 @@ func (c *Consolidator) redoHours(ctx context.Context, hours []int64, stores []st
 		for _, h := range hours[:n] {
 			want[h] = true
 		}
-		pts, err := c.read(ctx, c.o.Fine, "", hours[0], hours[n-1]+int64(time.Hour), stores)
+		pts, err := c.sums(ctx, "", hours[0], hours[n-1]+int64(time.Hour), stores)
 		if err != nil {
 			return err
 		}
@@ -561,7 +577,7 @@ func (c *Consolidator) Tick(ctx context.Context, budget time.Duration) (more boo
 			return true, nil
 		}
 		to := min(closed, c.hours+int64(c.o.MaxHours)*int64(time.Hour))
-		pts, err := c.read(ctx, c.o.Fine, "", c.hours, to, nil)
+		pts, err := c.sums(ctx, "", c.hours, to, nil)
 		if err != nil {
 			return false, err
 		}
@@ -594,7 +610,7 @@ func (c *Consolidator) Tick(ctx context.Context, budget time.Duration) (more boo
 // consolidateDays writes the daily points of the local days in [from, to)
 // (day boundaries) from the hourly series, of the given stores (nil: all).
 func (c *Consolidator) consolidateDays(ctx context.Context, from, to int64, stores []string) error {
-	pts, err := c.read(ctx, c.o.Main, schema.SuffixHour, from, to, stores)
+	pts, err := c.sums(ctx, schema.SuffixHour, from, to, stores)
 	if err != nil {
 		return err
 	}

@@ -109,12 +109,28 @@ type Consolidator interface {
 	Tick(ctx context.Context, budget time.Duration) (more bool, err error)
 }
 
+// preparer is a Rollup that finds, before the first segment, which
+// sketches it need not read back (rollup.Rollup.Prepare).
+type preparer interface{ Prepare(ctx context.Context) }
+
 // sketchCounter is a Rollup that tells how many sketches it holds pending.
 type sketchCounter interface{ PendingSketches() int }
 
 // hourLister is a RollupSegment that knows the hours of its sums and
 // their stores.
 type hourLister interface{ HourStores() map[int64][]string }
+
+// hourSummer is a RollupSegment that gives the hourly sums of its minute
+// points (rollup.Segment.HourSums), and sumAdder a Consolidator that keeps
+// them (consolidate.Consolidator.Add).
+type (
+	hourSummer interface {
+		HourSums(fn func(meas string, hour int64, tags [][2]string, fields map[string]float64))
+	}
+	sumAdder interface {
+		Add(meas string, hour int64, tags [][2]string, fields map[string]float64)
+	}
+)
 
 // Writer writes lines to InfluxDB, retrying until ctx ends (ingest/influx).
 type Writer interface {
@@ -180,6 +196,10 @@ type Pipeline struct {
 	awaiting        []uint64
 	awaitingSet     map[uint64]bool
 	lastSketchFlush time.Time
+	// summed: segments whose hourly sums the consolidator was given, until
+	// they leave the spool (a segment flushed again after a failed step
+	// must not be added twice).
+	summed map[uint64]bool
 	// removeSoon asks for the awaiting segments to be removed at the end of
 	// this flush: the drain reserve was used, and new writes wait for it.
 	removeSoon bool
@@ -210,7 +230,7 @@ func New(opts Options, sp Spool, dd Dedup, ru Rollup, db Writer, key KeyFunc, lo
 	}
 	p := &Pipeline{opts: opts, spool: sp, dedup: dd, rollup: ru, db: db, key: key, log: log,
 		wake: make(chan struct{}, 1), sealedAt: map[uint64]time.Time{}, started: time.Now(), blocked: map[uint64]string{},
-		awaitingSet: map[uint64]bool{}, lastSketchFlush: time.Now()}
+		awaitingSet: map[uint64]bool{}, lastSketchFlush: time.Now(), summed: map[uint64]bool{}}
 	p.bufPool.New = func() any { b := make([]byte, 0, 64<<10); return &b }
 	p.m = newMetrics(reg, p)
 	if c := opts.Consolidator; c != nil && c.Pending() {
@@ -472,6 +492,9 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 			return fmt.Errorf("pipeline: consolidate: %w", err)
 		}
 	}
+	if pr, ok := p.rollup.(preparer); ok {
+		pr.Prepare(ctx)
+	}
 	sealed := p.spool.Sealed()
 	for i, id := range sealed {
 		if p.awaitingSet[id] {
@@ -525,6 +548,18 @@ func (p *Pipeline) written(seg RollupSegment) {
 	}
 }
 
+// addSums gives the consolidator the hourly sums of a segment whose minute
+// points InfluxDB took, once per segment.
+func (p *Pipeline) addSums(id uint64, seg RollupSegment) {
+	a, ok := p.opts.Consolidator.(sumAdder)
+	h, ok2 := seg.(hourSummer)
+	if !ok || !ok2 || p.summed[id] {
+		return
+	}
+	h.HourSums(a.Add)
+	p.summed[id] = true
+}
+
 // pendingSketches is how many sketches the rollup holds (0 when it cannot
 // tell).
 func (p *Pipeline) pendingSketches() int {
@@ -563,6 +598,7 @@ func (p *Pipeline) flushSketches(ctx context.Context, backlog bool) error {
 		}
 		p.awaiting = p.awaiting[1:]
 		delete(p.awaitingSet, id)
+		delete(p.summed, id)
 		p.mu.Lock()
 		delete(p.sealedAt, id)
 		p.mu.Unlock()
@@ -667,6 +703,7 @@ func (p *Pipeline) flushSegment(ctx context.Context, id uint64) error {
 		return fmt.Errorf("pipeline: write segment %d: %w", id, err)
 	}
 	p.written(seg)
+	p.addSums(id, seg)
 	if err := p.persistIDs(ctx, id, keys); err != nil {
 		p.m.flushErrors.WithLabelValues("dedup").Inc()
 		return fmt.Errorf("pipeline: keep ids of segment %d: %w", id, err)

@@ -148,9 +148,10 @@ func (s *memSpool) ReleaseReserve() (bool, error) { return false, nil }
 func (s *memSpool) Health() error { return s.health }
 
 type memDedup struct {
-	mu        sync.Mutex
-	seen      map[uint64]bool
-	persisted map[uint64][]uint64
+	mu          sync.Mutex
+	seen        map[uint64]bool
+	persisted   map[uint64][]uint64
+	failPersist int // fail this many Persists first
 }
 
 func (d *memDedup) Reserve(keys []uint64) []bool {
@@ -175,6 +176,10 @@ func (d *memDedup) Release(keys []uint64) {
 func (d *memDedup) Persist(seg uint64, keys []uint64) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.failPersist > 0 {
+		d.failPersist--
+		return errors.New("I/O error")
+	}
 	d.persisted[seg] = keys
 	return nil
 }
@@ -190,8 +195,15 @@ func (d *memDedup) Persisted(seg uint64) bool {
 // countRollup emits one line per event id, so tests can see what was
 // written, and one pending "sketch" line per segment.
 type countRollup struct {
-	mu      sync.Mutex
-	pending []string
+	mu       sync.Mutex
+	pending  []string
+	prepared bool // Prepare ran: MergeSketches fails before it
+}
+
+func (r *countRollup) Prepare(context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.prepared = true
 }
 
 type countSegment struct {
@@ -218,6 +230,9 @@ func (r *countRollup) PendingSketches() int {
 func (c *countSegment) MergeSketches(context.Context) error {
 	c.r.mu.Lock()
 	defer c.r.mu.Unlock()
+	if !c.r.prepared {
+		return errors.New("MergeSketches before Prepare")
+	}
 	sk := fmt.Sprintf("sketch:%d", c.seg)
 	for _, p := range c.r.pending {
 		if p == sk {
@@ -480,8 +495,14 @@ func (c *countSegment) HourStores() map[int64][]string {
 	return map[int64][]string{int64(c.seg) * int64(time.Hour): {"s1"}}
 }
 
+// HourSums gives one hourly sum per segment: its events and points.
+func (c *countSegment) HourSums(fn func(meas string, hour int64, tags [][2]string, fields map[string]float64)) {
+	fn("m", int64(c.seg)*int64(time.Hour), [][2]string{{"store", "s1"}}, map[string]float64{"n": float64(len(c.lines))})
+}
+
 // fakeConsolidator keeps the hours it was told until a Settle succeeds.
 type fakeConsolidator struct {
+	added           map[int64]float64 // Add: the sums per hour
 	dirty, settled  []int64
 	failSettle      int
 	ticks           int
@@ -494,6 +515,13 @@ type fakeConsolidator struct {
 }
 
 func (c *fakeConsolidator) Pending() bool { return c.pending }
+
+func (c *fakeConsolidator) Add(_ string, hour int64, _ [][2]string, fields map[string]float64) {
+	if c.added == nil {
+		c.added = map[int64]float64{}
+	}
+	c.added[hour] += fields["n"]
+}
 
 func (c *fakeConsolidator) Load(context.Context) error { return nil }
 
@@ -545,6 +573,30 @@ func TestConsolidatorSettlesBeforeRemove(t *testing.T) {
 	require.Equal(t, []int64{0}, cons.settled)
 	require.Equal(t, []int{1, 1}, cons.removedAtSettle, "settled while the segment was still in the spool")
 	require.Equal(t, 1, cons.ticks, "closed hours are consolidated after a successful flush")
+}
+
+// TestSumsAddedOncePerSegment: the consolidator gets a segment's hourly sums
+// once InfluxDB took its minute points, and only once, even when the segment
+// is flushed again after a later step failed.
+func TestSumsAddedOncePerSegment(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	cons := &fakeConsolidator{sp: sp}
+	w := &memWriter{failures: 1}
+	p, dd := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond,
+		SketchInterval: time.Millisecond, Consolidator: cons})
+	dd.failPersist = 1
+	ctx := context.Background()
+	_, err := p.Accept(ctx, events("e0", "e1"))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
+	require.ErrorContains(t, p.FlushSealed(ctx), "influxdb down")
+	require.Empty(t, cons.added, "nothing added before InfluxDB took the points")
+	require.ErrorContains(t, p.FlushSealed(ctx), "keep ids")
+	require.Equal(t, map[int64]float64{0: 2}, cons.added)
+	time.Sleep(2 * time.Millisecond)
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Empty(t, sp.Sealed())
+	require.Equal(t, map[int64]float64{0: 2}, cons.added, "the segment written twice is added once")
 }
 
 // TestLateHoursDeferredDuringBacklog: while more sealed segments wait, the

@@ -313,7 +313,7 @@ func (r *Rollup) mergeSketches(ctx context.Context, s *Segment) ([]mergedSketch,
 
 	var misses []SketchKey
 	for _, m := range merged {
-		if r.current(m.key) == nil {
+		if r.current(m.key) == nil && !r.fresh.unstored(m.key) {
 			misses = append(misses, m.key)
 		}
 	}
@@ -444,4 +444,56 @@ func (s *Segment) HourStores() map[int64][]string {
 		out[h] = slices.Sorted(maps.Keys(stores))
 	}
 	return out
+}
+
+// HourSums calls fn once per summed measurement, UTC hour (unix ns of its
+// start) and series of the segment, with the series' tags as written
+// (ingester included, empty ones left out, sorted by key) and the sums of
+// its minute points in that hour: what the consolidation keeps in memory
+// (ingest/consolidate). fn must not keep tags or fields.
+func (s *Segment) HourSums(fn func(meas string, hour int64, tags [][2]string, fields map[string]float64)) {
+	type hourKey struct {
+		meas int
+		hour int64
+		tags [maxTags]string
+	}
+	byHour := map[hourKey]*sumVal{}
+	for k, v := range s.sums {
+		if v.set == 0 {
+			continue
+		}
+		hk := hourKey{k.meas, floorDiv(k.window, int64(time.Hour)), k.tags}
+		acc := byHour[hk]
+		if acc == nil {
+			acc = &sumVal{}
+			byHour[hk] = acc
+		}
+		for i := range maxFields {
+			if v.set&(1<<i) != 0 {
+				acc.v[i] += v.v[i]
+				acc.set |= 1 << i
+			}
+		}
+	}
+	var tags [][2]string
+	fields := map[string]float64{}
+	for hk, v := range byHour {
+		spec := &s.r.meas[hk.meas]
+		tags = tags[:0]
+		for _, i := range spec.lpTags {
+			switch {
+			case i < 0:
+				tags = append(tags, [2]string{schema.TagIngester, s.r.ingester})
+			case hk.tags[i] != "":
+				tags = append(tags, [2]string{spec.tagKeys[i], hk.tags[i]})
+			}
+		}
+		clear(fields)
+		for i, f := range spec.fields {
+			if v.set&(1<<i) != 0 {
+				fields[f] = v.v[i]
+			}
+		}
+		fn(spec.name, hk.hour, tags, fields)
+	}
 }

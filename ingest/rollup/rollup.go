@@ -38,8 +38,10 @@ import (
 // DefaultLocation is the store time zone used when Options.Location is nil.
 const DefaultLocation = "Asia/Shanghai"
 
-// DefaultCacheSize is the sketch LRU size used when Options.CacheSize is 0.
-const DefaultCacheSize = 4096
+// DefaultCacheSize is the sketch LRU size used when Options.CacheSize is 0:
+// every hourly and daily sketch of a hundred busy stores (most of them
+// sparse, a few hundred bytes; a dense one about 16 KB).
+const DefaultCacheSize = 1 << 16
 
 // DefaultLateGrace is Options.LateGrace's default: events of a local day
 // rolled up within this time after the day ended are not late (the spool's
@@ -96,9 +98,18 @@ type Rollup struct {
 	rules    []compiledRule   // by event.Type
 	distinct [][]compiledKind // by event.Type
 
-	mu      sync.Mutex // guards cache and pending and serialises Lines
+	mu      sync.Mutex // guards cache, pending and fresh, and serialises Lines
 	cache   *lru
 	pending map[SketchKey]*hyperloglog.Sketch // merged, not yet written
+	fresh   freshness                         // keys not stored before this process (fresh.go)
+}
+
+// clock is Options.Now, else the wall clock.
+func (r *Rollup) clock() time.Time {
+	if r.now != nil {
+		return r.now()
+	}
+	return time.Now()
 }
 
 // measSpec is a summed measurement compiled for fast keys.
@@ -176,13 +187,14 @@ func New(opts Options) (*Rollup, error) {
 		src:      opts.Sketches,
 		log:      opts.Logger,
 		measIx:   map[string]int{},
-		cache:    newLRU(opts.CacheSize),
 		pending:  map[SketchKey]*hyperloglog.Sketch{},
+		fresh:    newFreshness(),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "storepulse_ingest_rollup_refused_values_total",
 			Help: "Values left out of a one-minute sum because adding them would have made it infinite (should stay 0: parse bounds every value).",
 		}),
 	}
+	r.cache = newLRU(opts.CacheSize, r.fresh.evict)
 	if opts.Metrics != nil {
 		if err := opts.Metrics.Register(r.refused); err != nil {
 			return nil, fmt.Errorf("rollup: register metrics: %w", err)

@@ -111,11 +111,13 @@ func EncodeSketch(sk *hyperloglog.Sketch) (string, error) { return sketch.Encode
 // DecodeSketch parses the stored form of a sketch.
 func DecodeSketch(s string) (*hyperloglog.Sketch, error) { return sketch.Decode(s) }
 
-// lru is a plain least-recently-used map of sketches.
+// lru is a plain least-recently-used map of sketches; evicted is told every
+// key it drops.
 type lru struct {
-	size  int
-	ll    *list.List // front = most recent; values are *lruEntry
-	items map[SketchKey]*list.Element
+	size    int
+	ll      *list.List // front = most recent; values are *lruEntry
+	items   map[SketchKey]*list.Element
+	evicted func(SketchKey)
 }
 
 type lruEntry struct {
@@ -123,8 +125,8 @@ type lruEntry struct {
 	sk  *hyperloglog.Sketch
 }
 
-func newLRU(size int) *lru {
-	return &lru{size: size, ll: list.New(), items: map[SketchKey]*list.Element{}}
+func newLRU(size int, evicted func(SketchKey)) *lru {
+	return &lru{size: size, ll: list.New(), items: map[SketchKey]*list.Element{}, evicted: evicted}
 }
 
 func (c *lru) get(k SketchKey) *hyperloglog.Sketch {
@@ -146,7 +148,11 @@ func (c *lru) put(k SketchKey, sk *hyperloglog.Sketch) {
 	for c.ll.Len() > c.size {
 		last := c.ll.Back()
 		c.ll.Remove(last)
-		delete(c.items, last.Value.(*lruEntry).key)
+		k := last.Value.(*lruEntry).key
+		delete(c.items, k)
+		if c.evicted != nil {
+			c.evicted(k)
+		}
 	}
 }
 

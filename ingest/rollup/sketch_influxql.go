@@ -106,3 +106,36 @@ func (s *influxQLSketches) Load(ctx context.Context, keys []SketchKey) (map[Sket
 	}
 	return out, nil
 }
+
+// Latest implements LatestSketches: one statement per sketch measurement,
+// each the last estimate at or after since (its time is the window start).
+func (s *influxQLSketches) Latest(ctx context.Context, since time.Time) (int64, bool, error) {
+	var stmts []string
+	for _, m := range []string{schema.MeasDistinct, schema.MeasDistinctStore} {
+		stmts = append(stmts, fmt.Sprintf("SELECT last(%s) FROM %s WHERE %s = %s AND time >= %s",
+			influxql.Ident(schema.FieldEstimate), influxql.Ident(m), influxql.Ident(schema.TagIngester),
+			influxql.String(s.ingester), influxql.Time(since)))
+	}
+	var latest int64
+	found := false
+	err := s.c.Query(ctx, strings.Join(stmts, "; "), influxql.Options{}, func(_ int, sr *influxql.Series) error {
+		tc := sr.Column("time")
+		if tc < 0 {
+			return fmt.Errorf("InfluxDB answered without a time column")
+		}
+		for _, row := range sr.Values {
+			t, err := influxql.TimeOf(row[tc])
+			if err != nil {
+				return err
+			}
+			if !found || t.UnixNano() > latest {
+				latest, found = t.UnixNano(), true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("InfluxDB: looking up the latest stored sketch failed: %w", err)
+	}
+	return latest, found, nil
+}

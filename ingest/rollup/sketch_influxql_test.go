@@ -100,6 +100,33 @@ func TestInfluxQLSketchesAgreeWithFlux(t *testing.T) {
 		})
 	}
 
+	t.Run("the latest stored start, detailed and store-level", func(t *testing.T) {
+		var want, wantTotal int64
+		for _, k := range keys[:len(keys)-2] { // the stored ones
+			want = max(want, k.Start)
+			if k.Total {
+				wantTotal = max(wantTotal, k.Start)
+			}
+		}
+		require.Equal(t, want, wantTotal, "the latest start has a store-level sketch too")
+		got, found, err := ql.(LatestSketches).Latest(ctx, time.Unix(0, from))
+		require.NoError(t, err)
+		require.True(t, found)
+		require.Equal(t, want, got)
+		// A bound between two starts still finds the latest; one after it finds none.
+		got, found, err = ql.(LatestSketches).Latest(ctx, time.Unix(0, want))
+		require.NoError(t, err)
+		require.True(t, found, "a sketch exactly at since counts")
+		require.Equal(t, want, got)
+		_, found, err = ql.(LatestSketches).Latest(ctx, time.Unix(0, want+1))
+		require.NoError(t, err)
+		require.False(t, found)
+		// Another ingester's sketches are not this one's.
+		_, found, err = NewInfluxQLSketches(&influxql.Client{URL: srv.URL, Database: db}, "i9").(LatestSketches).Latest(ctx, time.Unix(0, 0))
+		require.NoError(t, err)
+		require.False(t, found)
+	})
+
 	t.Run("an undecodable stored sketch is reported with the rest", func(t *testing.T) {
 		at := from + int64(5*time.Hour)
 		write(t, srv, []string{

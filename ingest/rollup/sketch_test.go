@@ -283,7 +283,7 @@ func TestNewOptions(t *testing.T) {
 }
 
 func TestLRUEvicts(t *testing.T) {
-	c := newLRU(2)
+	c := newLRU(2, nil)
 	k := func(i int64) SketchKey { return SketchKey{Kind: "active", Start: i} }
 	c.put(k(1), hyperloglog.New14())
 	c.put(k(2), hyperloglog.New14())
