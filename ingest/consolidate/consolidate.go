@@ -139,6 +139,9 @@ type Consolidator struct {
 	// file exists.
 	changed, saved bool
 	mem            memory // hourly sums of the minute points this process wrote
+	// measIx and fieldIx index meas by name and each one's fields by name.
+	measIx  map[string]int
+	fieldIx []map[string]int
 }
 
 // New checks opts and returns a Consolidator; it reads nothing yet.
@@ -170,6 +173,18 @@ func New(opts Options) (*Consolidator, error) {
 	}
 	c := &Consolidator{o: opts, meas: schema.Summed(), log: opts.Logger, late: lateSet{},
 		span: map[string]int64{}, answered: map[string]int64{}, mem: newMemory(opts.MemoryPoints)}
+	c.measIx = map[string]int{}
+	for i, m := range c.meas {
+		if len(m.Fields) > memWidth {
+			return nil, fmt.Errorf("consolidate: %s has more than %d fields", m.Name, memWidth)
+		}
+		c.measIx[m.Name] = i
+		ix := map[string]int{}
+		for j, f := range m.Fields {
+			ix[f] = j
+		}
+		c.fieldIx = append(c.fieldIx, ix)
+	}
 	if err := c.loadState(); err != nil {
 		return nil, err
 	}

@@ -33,25 +33,53 @@ import (
 // before it are then read back.
 
 // DefaultMemoryPoints is what the ingest service sets Options.MemoryPoints
-// to: about 100 MB.
+// to: about 50 MB.
 const DefaultMemoryPoints = 500_000
 
 // memLookback is how far back Load looks for minute points of this
 // ingester written before this process.
 const memLookback = 2 * time.Hour
 
-// memory holds the hourly sums of this ingester's minute points.
+// memWidth is the most fields a summed measurement has (New checks).
+const memWidth = 8
+
+// memory holds the hourly sums of this ingester's minute points, compactly:
+// series are interned once, and an hour's sums are a slice of fixed-width
+// values indexed through a map of integers, so the garbage collector has
+// almost nothing to scan.
 type memory struct {
 	decided bool
 	// from: every hour at or after it is in hours (math.MaxInt64: none).
-	from  int64
-	hours map[int64]map[string]*point // hour start -> series key -> sums
-	n     int                         // sums held
-	limit int
+	from   int64
+	ids    map[string]int32 // series key -> index in series
+	series []memSeries
+	hours  map[int64]*memHour
+	n      int // sums held
+	limit  int
+}
+
+// memSeries is one interned series: summed measurement (index in
+// Consolidator.meas) and tags (sorted by key, ingester included).
+type memSeries struct {
+	meas int
+	tags [][2]string
+}
+
+// memHour is one hour's sums.
+type memHour struct {
+	slot map[int32]int32 // series id -> index in sums
+	sums []memSum
+}
+
+// memSum is one series' sums in an hour: field i (in the measurement's
+// schema order) is v[i] when bit i of set is.
+type memSum struct {
+	set uint8
+	v   [memWidth]float64
 }
 
 func newMemory(limit int) memory {
-	return memory{from: math.MaxInt64, hours: map[int64]map[string]*point{}, limit: limit}
+	return memory{from: math.MaxInt64, ids: map[string]int32{}, hours: map[int64]*memHour{}, limit: limit}
 }
 
 // Add adds the hourly sums of one flushed segment's minute points to
@@ -61,38 +89,51 @@ func newMemory(limit int) memory {
 // sorted by key), fields the sums. Hours memory does not keep are left out.
 func (c *Consolidator) Add(meas string, hour int64, tags [][2]string, fields map[string]float64) {
 	m := &c.mem
-	if hour < m.from || len(fields) == 0 {
+	mi, ok := c.measIx[meas]
+	if hour < m.from || len(fields) == 0 || !ok {
 		return
+	}
+	var kb strings.Builder
+	kb.WriteString(meas)
+	for _, t := range tags {
+		kb.WriteString("\x00" + t[0] + "=" + t[1])
+	}
+	id, ok := m.ids[kb.String()]
+	if !ok {
+		id = int32(len(m.series)) // #nosec G115 -- series are far fewer than 2^31
+		m.ids[kb.String()] = id
+		m.series = append(m.series, memSeries{meas: mi, tags: slices.Clone(tags)})
 	}
 	h := m.hours[hour]
 	if h == nil {
-		h = map[string]*point{}
+		h = &memHour{slot: map[int32]int32{}}
 		m.hours[hour] = h
 	}
-	p := point{meas: meas, t: hour, tags: tags}
-	k := meas + "\x00" + p.tagKey()
-	q := h[k]
-	if q == nil {
-		p.tags = slices.Clone(tags)
-		p.fields = make(map[string]float64, len(fields))
-		q = &p
-		h[k] = q
+	ix, ok := h.slot[id]
+	if !ok {
+		ix = int32(len(h.sums)) // #nosec G115 -- bounded by MemoryPoints
+		h.slot[id] = ix
+		h.sums = append(h.sums, memSum{})
 		m.n++
 	}
+	sum := &h.sums[ix]
 	for f, v := range fields {
-		q.fields[f] += v
+		if fi, ok := c.fieldIx[mi][f]; ok {
+			sum.v[fi] += v
+			sum.set |= 1 << fi
+		}
 	}
 	for m.n > m.limit && len(m.hours) > 0 {
 		oldest := slices.Min(slices.Collect(maps.Keys(m.hours)))
-		m.n -= len(m.hours[oldest])
+		m.n -= len(m.hours[oldest].sums)
 		delete(m.hours, oldest)
 		m.from = oldest + int64(time.Hour)
 	}
 }
 
-// points is a copy of the sums in memory of the hours in [from, to) (from
-// at or after m.from), of the given stores (nil: all).
-func (m *memory) points(from, to int64, stores []string) []point {
+// memPoints is the sums in memory of the hours in [from, to) (from at or
+// after mem.from), of the given stores (nil: all).
+func (c *Consolidator) memPoints(from, to int64, stores []string) []point {
 	var only map[string]bool
 	if stores != nil {
 		only = make(map[string]bool, len(stores))
@@ -101,22 +142,33 @@ func (m *memory) points(from, to int64, stores []string) []point {
 		}
 	}
 	var out []point
-	for h := from; h < to; h += int64(time.Hour) {
-		for _, p := range m.hours[h] {
-			if only != nil && !only[p.store()] {
+	for hr := from; hr < to; hr += int64(time.Hour) {
+		h := c.mem.hours[hr]
+		if h == nil {
+			continue
+		}
+		for id, ix := range h.slot {
+			se := &c.mem.series[id]
+			if only != nil && !only[storeOf(se.tags)] {
 				continue
 			}
-			q := *p
-			q.fields = maps.Clone(p.fields)
-			out = append(out, q)
+			sum := &h.sums[ix]
+			m := c.meas[se.meas]
+			p := point{meas: m.Name, t: hr, tags: se.tags, fields: make(map[string]float64, len(m.Fields))}
+			for i, f := range m.Fields {
+				if sum.set&(1<<i) != 0 {
+					p.fields[f] = sum.v[i]
+				}
+			}
+			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// store is p's store tag ("" without one).
-func (p *point) store() string {
-	for _, t := range p.tags {
+// storeOf is the store tag of tags ("" without one).
+func storeOf(tags [][2]string) string {
+	for _, t := range tags {
 		if t[0] == schema.TagStore {
 			return t[1]
 		}
@@ -143,7 +195,7 @@ func (c *Consolidator) sums(ctx context.Context, suffix string, from, to int64, 
 	if cut < to {
 		// Hourly points (suffix SuffixHour) are the same sums as the
 		// hourly series holds, or will once late hours are settled.
-		mp := c.mem.points(cut, to, stores)
+		mp := c.memPoints(cut, to, stores)
 		pts = append(pts, mp...)
 	}
 	return pts, nil

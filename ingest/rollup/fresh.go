@@ -30,8 +30,13 @@ type LatestSketches interface {
 	Latest(ctx context.Context, since time.Time) (start int64, found bool, err error)
 }
 
-// freshLookback is how far back Prepare looks for stored sketches.
-const freshLookback = 8 * 24 * time.Hour
+// How far back Prepare looks for stored sketches: freshLookback, or
+// freshLookbackShort when InfluxDB refuses that (8 days of sketches can
+// exceed InfluxDB 3 Core's default file limit; 2 hours cannot).
+const (
+	freshLookback      = 8 * 24 * time.Hour
+	freshLookbackShort = 2 * time.Hour
+)
 
 // maxEvicted bounds the evicted keys remembered (about 40 bytes each).
 const maxEvicted = 1 << 20
@@ -93,10 +98,21 @@ func (r *Rollup) Prepare(ctx context.Context) {
 	if !ok {
 		return
 	}
-	since := r.clock().Add(-freshLookback)
-	latest, found, err := ls.Latest(ctx, since)
+	var (
+		since  time.Time
+		latest int64
+		found  bool
+		err    error
+	)
+	for _, lb := range []time.Duration{freshLookback, freshLookbackShort} {
+		since = r.clock().Add(-lb)
+		if latest, found, err = ls.Latest(ctx, since); err == nil {
+			break
+		}
+		r.log.Warn("rollup: could not look up the latest stored sketch", "lookback", lb, "err", err)
+	}
 	if err != nil {
-		r.log.Warn("rollup: could not look up the latest stored sketch; every sketch is read back before it is merged", "err", err)
+		r.log.Warn("rollup: every sketch is read back before it is merged")
 		return
 	}
 	after := since.UnixNano() - 1

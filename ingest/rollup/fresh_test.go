@@ -26,6 +26,8 @@ import (
 type storeSketches struct {
 	memSketches
 	latestErr error
+	// refuseBefore: a lookup since before it fails (InfluxDB 3's file limit).
+	refuseBefore time.Time
 }
 
 func (s *storeSketches) Latest(_ context.Context, since time.Time) (int64, bool, error) {
@@ -33,6 +35,9 @@ func (s *storeSketches) Latest(_ context.Context, since time.Time) (int64, bool,
 	defer s.mu.Unlock()
 	if s.latestErr != nil {
 		return 0, false, s.latestErr
+	}
+	if since.Before(s.refuseBefore) {
+		return 0, false, errors.New("query would scan 1153 Parquet files, exceeding the file limit")
 	}
 	var latest int64
 	found := false
@@ -148,6 +153,16 @@ func TestUnstoredSketchesAreNotReadBack(t *testing.T) {
 		require.NoError(t, r.MergeSketches(ctx, seg(r, 4, "s1", "u2")))
 		lines, _ := r.PendingSketchLines()
 		require.Equal(t, 2.0, estimates(t, lines)["active/1h/s1//"])
+	})
+
+	t.Run("a refused lookback is tried again over 2 hours", func(t *testing.T) {
+		now := time.Unix(0, t0).Add(time.Hour)
+		src := &storeSketches{memSketches: memSketches{data: map[SketchKey]*hyperloglog.Sketch{}}, refuseBefore: now.Add(-3 * time.Hour)}
+		r := newRollup(t, src, 0)
+		r.Prepare(ctx)
+		require.Equal(t, now.Add(-2*time.Hour).UnixNano()-1, r.fresh.after)
+		require.NoError(t, r.MergeSketches(ctx, seg(r, 1, "s1", "u1")))
+		require.ElementsMatch(t, []string{"1d/s1/false", "1d/s1/true"}, src.loaded(), "the day started before the 2 hours")
 	})
 
 	t.Run("without a lookup every miss is read back", func(t *testing.T) {
