@@ -146,7 +146,7 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 		Ingester: ingester, Location: cfg.Location, Fine: fineQL, Main: ql, Write: db, FineBucket: fineBucket,
 		Grace: cfg.Influx.ConsolidateGrace, FineRetention: cfg.Influx.FineRetention, Now: now,
 		StateFile:    filepath.Join(cfg.DataDir, "late-hours.json"), // late hours deferred by a backlog
-		MemoryPoints: consolidate.DefaultMemoryPoints,               // the pipeline adds every segment's sums
+		MemoryPoints: cfg.Influx.ConsolidateMemory,                  // the pipeline adds every segment's sums
 		Logger:       log.With("component", "consolidate"),
 	})
 	if err != nil {

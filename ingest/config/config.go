@@ -79,6 +79,9 @@ type Influx struct {
 	// ConsolidateGrace is how long after an hour's end its minute series
 	// are consolidated into the hourly series (later events re-consolidate).
 	ConsolidateGrace time.Duration `mapstructure:"consolidate_grace"`
+	// ConsolidateMemory is how many hourly sums the consolidation keeps in
+	// memory instead of reading minute points back (0: none).
+	ConsolidateMemory int `mapstructure:"consolidate_memory"`
 }
 
 // LineProtocol configures the InfluxDB-compatible write endpoints.
@@ -177,6 +180,9 @@ const maxHistoryHorizon = 20 * 365 * 24 * time.Hour
 // maxSketchCache bounds spool.sketch_cache: a dense sketch takes about 16 KB.
 const maxSketchCache = 1 << 22
 
+// maxConsolidateMemory bounds influx.consolidate_memory (about 100 bytes each).
+const maxConsolidateMemory = 50_000_000
+
 func setDefaults(v *viper.Viper) {
 	v.SetDefault("listen", ":8080")
 	// Every key needs a default: viper only maps environment variables to keys it knows.
@@ -201,6 +207,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("influx.fine_bucket", "")
 	v.SetDefault("influx.fine_retention", time.Duration(0))
 	v.SetDefault("influx.consolidate_grace", 10*time.Minute)
+	v.SetDefault("influx.consolidate_memory", 500_000)
 	v.SetDefault("spool.max_bytes", int64(1)<<30)
 	v.SetDefault("spool.segment_max_bytes", int64(16)<<20)
 	v.SetDefault("spool.seal_interval", 5*time.Second)
@@ -359,6 +366,9 @@ func (c *Config) check() error {
 	case c.Influx.FineRetention > 0 && c.Influx.FineRetention < c.Limits.LateHorizon+24*time.Hour:
 		bad("influx.fine_retention", "must be at least limits.late_horizon + 24h (%s): a late event's minutes must still be there to consolidate its hour again",
 			c.Limits.LateHorizon+24*time.Hour)
+	}
+	if c.Influx.ConsolidateMemory < 0 || c.Influx.ConsolidateMemory > maxConsolidateMemory {
+		bad("influx.consolidate_memory", "must be 0 to %d hourly sums, got %d", maxConsolidateMemory, c.Influx.ConsolidateMemory)
 	}
 	if c.Influx.ConsolidateGrace < time.Minute || c.Influx.ConsolidateGrace > 24*time.Hour {
 		bad("influx.consolidate_grace", "must be between 1m and 24h, got %s", c.Influx.ConsolidateGrace)

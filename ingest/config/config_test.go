@@ -107,6 +107,7 @@ func TestInvalid(t *testing.T) {
 		{tok + "influx:\n  consolidate_grace: 10s\n", "influx.consolidate_grace: must be between 1m and 24h, got 10s"},
 		{tok + "spool:\n  max_bytes: 10\n", "spool.max_bytes"},
 		{tok + "spool:\n  sketch_cache: 0\n", "spool.sketch_cache: must be 1 to 4194304 sketches"},
+		{tok + "influx:\n  consolidate_memory: -1\n", "influx.consolidate_memory: must be 0 to 50000000 hourly sums, got -1"},
 		{tok + "limits:\n  late_horizon: 1m\n", "limits.late_horizon"},
 		{tok + "limits:\n  late_horizon: 2400h\n  history_horizon: 720h\n", "limits.history_horizon: must be at least limits.late_horizon (2400h0m0s) and at most 175200h0m0s (20 years), got 720h0m0s"},
 		{tok + "limits:\n  history_horizon: 200000h\n", "limits.history_horizon: must be at least"},
@@ -136,6 +137,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	require.Equal(t, []string{"tmall-flagship"}, c.Auth.Tokens[1].Stores)
 	require.Equal(t, 48*time.Hour, c.Dedup.Window)
 	require.Equal(t, 1<<16, c.Spool.SketchCache)
+	require.Equal(t, 500_000, c.Influx.ConsolidateMemory)
 }
 
 // TestRedactURL: a password or query in influx.url never reaches a log or an

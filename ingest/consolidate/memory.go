@@ -32,8 +32,8 @@ import (
 // from InfluxDB as before. A restart starts memory afresh: the hours written
 // before it are then read back.
 
-// DefaultMemoryPoints is what the ingest service sets Options.MemoryPoints
-// to: about 50 MB.
+// DefaultMemoryPoints is the ingest service's default of Options.MemoryPoints
+// (influx.consolidate_memory): about 50 MB.
 const DefaultMemoryPoints = 500_000
 
 // memLookback is how far back Load looks for minute points of this
