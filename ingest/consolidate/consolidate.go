@@ -69,9 +69,7 @@ const (
 )
 
 // Querier runs InfluxQL (internal/influxql.Client).
-type Querier interface {
-	Query(ctx context.Context, q string, o influxql.Options, fn func(stmt int, s *influxql.Series) error) error
-}
+type Querier = influxql.Querier
 
 // Writer writes line protocol to the main bucket.
 type Writer interface {
@@ -371,20 +369,10 @@ func (c *Consolidator) sketchStart(ctx context.Context) (int64, error) {
 	since := c.o.Now().Add(-sketchLookback)
 	q := fmt.Sprintf("SELECT last(%s) FROM %s WHERE %s = %s AND time >= %s", influxql.Ident(schema.FieldEstimate),
 		influxql.Ident(schema.MeasDistinct), influxql.Ident(schema.TagIngester), influxql.String(c.o.Ingester), influxql.Time(since))
-	latest := since
-	err := c.o.Main.Query(ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
-		tc := s.Column("time")
-		for _, row := range s.Values {
-			t, err := influxql.TimeOf(row[tc])
-			if err != nil {
-				return err
-			}
-			if t.After(latest) {
-				latest = t
-			}
-		}
-		return nil
-	})
+	latest, found, err := influxql.Latest(ctx, c.o.Main, q)
+	if !found || latest.Before(since) {
+		latest = since
+	}
 	if err != nil {
 		return 0, fmt.Errorf("consolidate: InfluxDB: finding the latest sketch failed: %w", err)
 	}

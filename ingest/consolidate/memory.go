@@ -32,10 +32,6 @@ import (
 // from InfluxDB as before. A restart starts memory afresh: the hours written
 // before it are then read back.
 
-// DefaultMemoryPoints is the ingest service's default of Options.MemoryPoints
-// (influx.consolidate_memory): about 50 MB.
-const DefaultMemoryPoints = 500_000
-
 // memLookback is how far back Load looks for minute points of this
 // ingester written before this process.
 const memLookback = 2 * time.Hour
@@ -243,26 +239,9 @@ func (c *Consolidator) latestMinute(ctx context.Context, since time.Time) (int64
 		stmts[i] = fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s AND time >= %s ORDER BY time DESC LIMIT 1", fieldList(m, false),
 			influxql.Ident(m.Name), influxql.Ident(schema.TagIngester), influxql.String(c.o.Ingester), influxql.Time(since))
 	}
-	var latest int64
-	found := false
-	err := c.o.Fine.Query(ctx, strings.Join(stmts, "; "), influxql.Options{}, func(_ int, s *influxql.Series) error {
-		tc := s.Column("time")
-		if tc < 0 {
-			return fmt.Errorf("InfluxDB answered without a time column")
-		}
-		for _, row := range s.Values {
-			t, err := influxql.TimeOf(row[tc])
-			if err != nil {
-				return err
-			}
-			if !found || t.UnixNano() > latest {
-				latest, found = t.UnixNano(), true
-			}
-		}
-		return nil
-	})
+	latest, found, err := influxql.Latest(ctx, c.o.Fine, strings.Join(stmts, "; "))
 	if err != nil {
 		return 0, false, fmt.Errorf("consolidate: InfluxDB: looking up the latest minute point failed: %w", err)
 	}
-	return latest, found, nil
+	return latest.UnixNano(), found, nil
 }

@@ -14,6 +14,9 @@ import (
 	"github.com/storepulse/storepulse/internal/localday"
 )
 
+// memPoints is the ingest service's default influx.consolidate_memory.
+const memPoints = 500_000
+
 // memEnv is a consolidator that keeps hours in memory, given every
 // segment's sums as the pipeline gives them, with its reads counted.
 type memEnv struct {
@@ -71,7 +74,7 @@ func TestConsolidationFromMemory(t *testing.T) {
 
 	t.Run("a new ingester consolidates from memory, late events too", func(t *testing.T) {
 		clk := &clockAt{now0}
-		m := e.memConsolidator("mem-new", clk, consolidate.DefaultMemoryPoints)
+		m := e.memConsolidator("mem-new", clk, memPoints)
 		evs := genEvents(21, "mem-new", from0, now0)
 		m.history(evs)
 		tickAll(t, m.c)
@@ -97,7 +100,7 @@ func TestConsolidationFromMemory(t *testing.T) {
 
 	t.Run("after a restart, the hours written before it are read back", func(t *testing.T) {
 		clk := &clockAt{now0}
-		before := e.memConsolidator("mem-restart", clk, consolidate.DefaultMemoryPoints)
+		before := e.memConsolidator("mem-restart", clk, memPoints)
 		evs := genEvents(23, "mem-restart", from0, now0.Add(-30*time.Minute))
 		before.history(evs)
 		tickAll(t, before.c) // then the process ends
@@ -106,7 +109,7 @@ func TestConsolidationFromMemory(t *testing.T) {
 		// minute point; a late event in an hour before it is read back, the
 		// hours after it are not.
 		clk.t = now0.Add(3 * time.Hour)
-		m := e.memConsolidator("mem-restart", clk, consolidate.DefaultMemoryPoints)
+		m := e.memConsolidator("mem-restart", clk, memPoints)
 		late := event.Event{Type: event.TypeOrder, ID: "mem-restart-late", Time: now0.Add(-26 * time.Hour).UnixNano(),
 			Store: "jd", Channel: "web", User: "u1", Amount: 77, Items: 1}
 		next := genEvents(24, "mem-restart-next", now0.Add(time.Hour), now0.Add(2*time.Hour+40*time.Minute))
@@ -134,7 +137,7 @@ func TestConsolidationFromMemory(t *testing.T) {
 		clk := &clockAt{now0}
 		evs := genEvents(26, "mem-old", from0, now0)
 		e.history("mem-old", evs) // written by an earlier process (no consolidation yet)
-		m := e.memConsolidator("mem-old", clk, consolidate.DefaultMemoryPoints)
+		m := e.memConsolidator("mem-old", clk, memPoints)
 		late := genEvents(27, "mem-old-late", now0.Add(-6*time.Hour), now0)
 		m.flush(late)
 		tickAll(t, m.c)

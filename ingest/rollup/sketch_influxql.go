@@ -116,26 +116,9 @@ func (s *influxQLSketches) Latest(ctx context.Context, since time.Time) (int64, 
 			influxql.Ident(schema.FieldEstimate), influxql.Ident(m), influxql.Ident(schema.TagIngester),
 			influxql.String(s.ingester), influxql.Time(since)))
 	}
-	var latest int64
-	found := false
-	err := s.c.Query(ctx, strings.Join(stmts, "; "), influxql.Options{}, func(_ int, sr *influxql.Series) error {
-		tc := sr.Column("time")
-		if tc < 0 {
-			return fmt.Errorf("InfluxDB answered without a time column")
-		}
-		for _, row := range sr.Values {
-			t, err := influxql.TimeOf(row[tc])
-			if err != nil {
-				return err
-			}
-			if !found || t.UnixNano() > latest {
-				latest, found = t.UnixNano(), true
-			}
-		}
-		return nil
-	})
+	latest, found, err := influxql.Latest(ctx, s.c, strings.Join(stmts, "; "))
 	if err != nil {
 		return 0, false, fmt.Errorf("InfluxDB: looking up the latest stored sketch failed: %w", err)
 	}
-	return latest, found, nil
+	return latest.UnixNano(), found, nil
 }

@@ -353,3 +353,30 @@ func Float(v any) (f float64, ok bool, err error) {
 	}
 	return 0, false, fmt.Errorf("holds %T, not a number", v)
 }
+
+// Querier runs InfluxQL (Client does).
+type Querier interface {
+	Query(ctx context.Context, q string, o Options, fn func(stmt int, s *Series) error) error
+}
+
+// Latest runs q (one or more statements) and returns the latest time of
+// any row in its answer; found is false when there is none.
+func Latest(ctx context.Context, c Querier, q string) (latest time.Time, found bool, err error) {
+	err = c.Query(ctx, q, Options{}, func(_ int, s *Series) error {
+		tc := s.Column("time")
+		if tc < 0 {
+			return fmt.Errorf("InfluxDB answered without a time column")
+		}
+		for _, row := range s.Values {
+			t, err := TimeOf(row[tc])
+			if err != nil {
+				return err
+			}
+			if !found || t.After(latest) {
+				latest, found = t, true
+			}
+		}
+		return nil
+	})
+	return latest, found, err
+}
