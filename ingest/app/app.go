@@ -166,7 +166,10 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 		return nil, err
 	}
 	pl := pipeline.New(pipeline.Options{SealInterval: cfg.Spool.SealInterval, MaxSpoolBytes: cfg.Spool.MaxBytes,
-		SketchInterval: cfg.Spool.SketchInterval, Consolidator: cons},
+		SketchInterval: cfg.Spool.SketchInterval, Consolidator: cons,
+		// Pending sketches are the cache's own (merged, not yet written): half
+		// the cache lets a burst's sketches be written once, not per segment.
+		MaxPendingSketches: max(1, cfg.Spool.SketchCache/2)},
 		spoolAdapter{sp}, dd, rollupAdapter{ru}, writer, dedup.Key, log.With("component", "pipeline"), reg)
 	if err := pl.Recover(); err != nil {
 		_ = sp.Close()

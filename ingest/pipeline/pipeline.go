@@ -151,12 +151,14 @@ type Options struct {
 	FlushBackoff   time.Duration // first wait after a failed flush (doubles, capped at 30s)
 	ExpireInterval time.Duration // how often de-duplication ids are expired
 	// SketchInterval is how often pending sketches are written; segments whose
-	// sums are written wait in the spool until then (default 30s).
+	// sums are written wait in the spool until then (default 30s). They are
+	// also written when a SealInterval passed without a new segment.
 	SketchInterval time.Duration
 	// MaxAwaiting writes the sketches early when this many segments wait (default 64).
 	MaxAwaiting int
 	// MaxPendingSketches writes the sketches early when the rollup holds
-	// this many of them (default 8192, about 16 KB each at most): a history
+	// this many of them (default 8192, about 16 KB each at most; the ingest
+	// sets half its sketch cache, whose sketches they are): a history
 	// import's segments each touch thousands of old hours and days, whose
 	// sketches would otherwise pile up in memory for SketchInterval and
 	// push the heap past memory_limit (the garbage collector then runs
@@ -196,6 +198,9 @@ type Pipeline struct {
 	awaiting        []uint64
 	awaitingSet     map[uint64]bool
 	lastSketchFlush time.Time
+	// lastSegment: when the flusher last began a segment; a seal interval
+	// without one means the load paused (see FlushSealed).
+	lastSegment time.Time
 	// summed: segments whose hourly sums the consolidator was given, until
 	// they leave the spool (a segment flushed again after a failed step
 	// must not be added twice).
@@ -500,6 +505,7 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 		if p.awaitingSet[id] {
 			continue
 		}
+		p.lastSegment = time.Now()
 		if err := p.flushSegment(ctx, id); err != nil {
 			var blocked *blockedError
 			if errors.As(err, &blocked) {
@@ -514,7 +520,10 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 			}
 		}
 	}
-	if len(p.awaiting) > 0 && (p.removeSoon || time.Since(p.lastSketchFlush) >= p.opts.SketchInterval) {
+	// Idle: no segment came for a seal interval (the load paused), so what
+	// waits is written now rather than at the end of SketchInterval.
+	idle := time.Since(p.lastSegment) >= p.opts.SealInterval
+	if len(p.awaiting) > 0 && (p.removeSoon || idle || time.Since(p.lastSketchFlush) >= p.opts.SketchInterval) {
 		if err := p.flushSketches(ctx, false); err != nil {
 			return err
 		}
@@ -576,19 +585,28 @@ func (p *Pipeline) pendingSketches() int {
 // deferred rather than consolidated again now (see settleLate).
 func (p *Pipeline) flushSketches(ctx context.Context, backlog bool) error {
 	lines, commit := p.rollup.PendingSketchLines()
-	if len(lines) == 0 {
-		commit()
-	} else if err := p.db.Write(ctx, lines); err != nil {
+	// The late hours are consolidated while InfluxDB takes the sketches:
+	// neither reads what the other writes, and the segments leave only
+	// once both are done.
+	written := make(chan error, 1)
+	go func() {
+		if len(lines) == 0 {
+			written <- nil
+			return
+		}
+		written <- p.db.Write(ctx, lines)
+	}()
+	settled := p.settleLate(ctx, backlog)
+	if err := <-written; err != nil {
 		p.m.flushErrors.WithLabelValues("write_sketches").Inc()
-		return fmt.Errorf("pipeline: write %d sketches: %w", len(lines), err)
-	} else {
-		commit()
+		return errors.Join(fmt.Errorf("pipeline: write %d sketches: %w", len(lines), err), settled)
 	}
+	commit()
 	p.lastSketchFlush = time.Now()
 	p.removeSoon = false
 	p.m.lines.Add(float64(len(lines)))
-	if err := p.settleLate(ctx, backlog); err != nil {
-		return err
+	if settled != nil {
+		return settled
 	}
 	for len(p.awaiting) > 0 {
 		id := p.awaiting[0]

@@ -258,9 +258,17 @@ type memWriter struct {
 	mu       sync.Mutex
 	failures int // fail this many writes first
 	lines    []string
+	// before, when set, runs before each write, outside the lock; its error
+	// fails the write.
+	before func(lines []string) error
 }
 
 func (w *memWriter) Write(_ context.Context, lines []string) error {
+	if w.before != nil {
+		if err := w.before(lines); err != nil {
+			return err
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.failures > 0 {
@@ -511,7 +519,8 @@ type fakeConsolidator struct {
 	// failDefer makes Defer fail; defers counts the ones that succeeded.
 	failDefer bool
 	defers    int
-	pending   bool // late hours kept before a restart
+	pending   bool   // late hours kept before a restart
+	onSettle  func() // runs at the start of each Settle
 }
 
 func (c *fakeConsolidator) Pending() bool { return c.pending }
@@ -539,6 +548,9 @@ func (c *fakeConsolidator) Written(hours map[int64][]string) {
 	}
 }
 func (c *fakeConsolidator) Settle(context.Context) error {
+	if c.onSettle != nil {
+		c.onSettle()
+	}
 	c.removedAtSettle = append(c.removedAtSettle, len(c.sp.Sealed()))
 	if c.failSettle > 0 {
 		c.failSettle--
@@ -650,4 +662,70 @@ func TestDeferredLateHoursSettledAfterRestart(t *testing.T) {
 	require.Equal(t, []int{0}, cons.removedAtSettle, "settled once, with an empty spool")
 	require.NoError(t, p.FlushSealed(context.Background()))
 	require.Len(t, cons.removedAtSettle, 1, "and not again")
+}
+
+// TestSketchesWrittenWhenIdle: when no segment came for a seal interval
+// (the load paused), the pending sketches are written and the segments
+// leave the spool without waiting for SketchInterval.
+func TestSketchesWrittenWhenIdle(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	w := &memWriter{}
+	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: 50 * time.Millisecond, SketchInterval: time.Hour})
+	ctx := context.Background()
+	_, err := p.Accept(ctx, events("e0"))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
+	require.NoError(t, p.FlushSealed(ctx))
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0"}, w.lines, "a segment just flushed: not idle yet")
+	require.Len(t, sp.Sealed(), 1)
+
+	time.Sleep(60 * time.Millisecond)
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0", "sketch:0"}, w.lines, "a seal interval without a segment: the sketches are written")
+	require.Empty(t, sp.Sealed())
+}
+
+// TestLateHoursSettledWhileSketchesAreWritten: the late hours are
+// consolidated while InfluxDB takes the sketches (each waits for the other
+// here, so doing them one after the other would fail), and the segments
+// leave only once both are done; a failed sketch write keeps them.
+func TestLateHoursSettledWhileSketchesAreWritten(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	settling := make(chan struct{}, 1)
+	failSketches := 1
+	var mu sync.Mutex
+	w := &memWriter{before: func(lines []string) error {
+		if len(lines) == 0 || lines[0] != "sketch:0" {
+			return nil
+		}
+		select {
+		case <-settling:
+		case <-time.After(5 * time.Second):
+			return errors.New("the late hours were not being consolidated while the sketches were written")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if failSketches > 0 {
+			failSketches--
+			return errors.New("influxdb down")
+		}
+		return nil
+	}}
+	cons := &fakeConsolidator{sp: sp, onSettle: func() { settling <- struct{}{} }}
+	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond,
+		SketchInterval: time.Millisecond, Consolidator: cons})
+	ctx := context.Background()
+	_, err := p.Accept(ctx, events("e0"))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
+	time.Sleep(2 * time.Millisecond)
+	require.ErrorContains(t, p.FlushSealed(ctx), "write 1 sketches")
+	require.Len(t, sp.Sealed(), 1, "the sketches failed: the segment stays")
+	require.Equal(t, []int{1}, cons.removedAtSettle)
+
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Empty(t, sp.Sealed())
+	require.Equal(t, []int{1, 1}, cons.removedAtSettle, "settled again, before the segment left")
+	require.Equal(t, []string{"0:e0", "sketch:0"}, w.lines)
 }
