@@ -4,6 +4,8 @@
 //	Run:    seal segments -> roll up each sealed segment -> write to InfluxDB
 //	        -> keep its ids for de-duplication -> remove it from the spool
 //
+// The next segment is rolled up while the one before it is written.
+//
 // A segment leaves the spool only after InfluxDB accepted every line rolled up
 // from it, so an InfluxDB outage or a crash at any point loses nothing; the
 // rollup's points are idempotent (see docs/design.md), so re-processing a
@@ -201,6 +203,9 @@ type Pipeline struct {
 	// lastSegment: when the flusher last began a segment; a seal interval
 	// without one means the load paused (see FlushSealed).
 	lastSegment time.Time
+	// rolling: the next segment, being rolled up while the flusher writes
+	// the one before it (nil: none). flushSketches waits for it first.
+	rolling ahead
 	// summed: segments whose hourly sums the consolidator was given, until
 	// they leave the spool (a segment flushed again after a failed step
 	// must not be added twice).
@@ -500,24 +505,35 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 	if pr, ok := p.rollup.(preparer); ok {
 		pr.Prepare(ctx)
 	}
-	sealed := p.spool.Sealed()
-	for i, id := range sealed {
-		if p.awaitingSet[id] {
+	var todo []uint64
+	for _, id := range p.spool.Sealed() {
+		if !p.awaitingSet[id] {
+			todo = append(todo, id)
+		}
+	}
+	// Each segment is rolled up while the one before it is written: the
+	// rollup's CPU and InfluxDB's work overlap. Nothing else runs while a
+	// segment is rolled up ahead (see rollAhead).
+	p.rolling = p.rollAhead(ctx, todo, 0)
+	for i := range todo {
+		p.lastSegment = time.Now()
+		r := <-p.rolling
+		p.rolling = p.rollAhead(ctx, todo, i+1)
+		err := p.finish(ctx, r)
+		var blocked *blockedError
+		if errors.As(err, &blocked) {
+			// Only this segment is stuck: the rest flows.
 			continue
 		}
-		p.lastSegment = time.Now()
-		if err := p.flushSegment(ctx, id); err != nil {
-			var blocked *blockedError
-			if errors.As(err, &blocked) {
-				// Only this segment is stuck: the rest flows.
-				continue
-			}
-			return err
+		if err == nil && (len(p.awaiting) >= p.opts.MaxAwaiting || p.pendingSketches() >= p.opts.MaxPendingSketches) {
+			err = p.flushSketches(ctx, i < len(todo)-1)
 		}
-		if len(p.awaiting) >= p.opts.MaxAwaiting || p.pendingSketches() >= p.opts.MaxPendingSketches {
-			if err := p.flushSketches(ctx, i < len(sealed)-1); err != nil {
-				return err
-			}
+		if err != nil {
+			// The segment rolled up ahead is rolled up again next time
+			// (merging its ids again changes nothing).
+			p.rolling.wait()
+			p.rolling = nil
+			return err
 		}
 	}
 	// Idle: no segment came for a seal interval (the load paused), so what
@@ -584,6 +600,9 @@ func (p *Pipeline) pendingSketches() int {
 // backlog: more sealed segments wait to be flushed, so late hours are
 // deferred rather than consolidated again now (see settleLate).
 func (p *Pipeline) flushSketches(ctx context.Context, backlog bool) error {
+	// A segment rolled up ahead merges into the pending sketches: it must
+	// not merge between encoding them and forgetting them.
+	p.rolling = p.rolling.wait()
 	lines, commit := p.rollup.PendingSketchLines()
 	// The late hours are consolidated while InfluxDB takes the sketches:
 	// neither reads what the other writes, and the segments leave only
@@ -664,72 +683,123 @@ func (p *Pipeline) settle(ctx context.Context) error {
 	return nil
 }
 
-func (p *Pipeline) flushSegment(ctx context.Context, id uint64) error {
-	start := time.Now()
-	seg := p.rollup.Begin(id)
-	var keys []uint64
-	written := false // its sums already reached InfluxDB before its damage
+// rolled is a segment read and rolled up (its sketches merged), not yet
+// written.
+type rolled struct {
+	id      uint64
+	start   time.Time
+	seg     RollupSegment
+	keys    []uint64
+	lines   []string
+	written bool // its sums reached InfluxDB before its damage
+	gone    bool // quarantined whole: nothing readable left
+	err     error
+}
+
+// ahead is a segment being rolled up ahead of its turn; nil: none.
+type ahead chan rolled
+
+// rollAhead starts rolling up todo[i], if there is one. While it runs the
+// flusher writes the segment before it and keeps that one's ids;
+// flushSketches waits for it before encoding the pending sketches.
+func (p *Pipeline) rollAhead(ctx context.Context, todo []uint64, i int) ahead {
+	if i >= len(todo) {
+		return nil
+	}
+	ch := make(ahead, 1)
+	go func() { ch <- p.roll(ctx, todo[i]) }()
+	return ch
+}
+
+// wait lets the segment rolled up ahead finish; what it returns holds the
+// result for the next receive.
+func (a ahead) wait() ahead {
+	if a == nil {
+		return nil
+	}
+	r := <-a
+	done := make(ahead, 1)
+	done <- r
+	return done
+}
+
+// roll reads segment id into the rollup and merges its sketches: the first
+// half of flushing it (finish writes it).
+func (p *Pipeline) roll(ctx context.Context, id uint64) rolled {
+	r := rolled{id: id, start: time.Now(), seg: p.rollup.Begin(id)}
 	err := p.readSegment(id, func(rec []byte) error {
 		b, err := event.DecodeBatch(rec)
 		if err != nil {
 			return err
 		}
-		seg.Add(&b)
-		keys, _ = p.keys(&b, keys, nil)
+		r.seg.Add(&b)
+		r.keys, _ = p.keys(&b, r.keys, nil)
 		return nil
 	}, func() {
-		seg = p.rollup.Begin(id)
-		keys = keys[:0]
+		r.seg = p.rollup.Begin(id)
+		r.keys = r.keys[:0]
 		// Rewriting the sums of a segment already written, from only its
 		// readable records, would overwrite complete points with partial ones.
-		written = p.dedup.Persisted(id)
+		r.written = p.dedup.Persisted(id)
 	})
 	if errors.Is(err, errSegmentGone) {
+		r.gone = true
+		return r
+	}
+	if err != nil {
+		p.m.flushErrors.WithLabelValues("read").Inc()
+		r.err = fmt.Errorf("pipeline: read segment %d: %w", id, err)
+		return r
+	}
+	if !r.written {
+		r.lines, err = r.seg.SumLines()
+	}
+	if err == nil {
+		err = r.seg.MergeSketches(ctx)
+	}
+	if err != nil {
+		p.m.flushErrors.WithLabelValues("rollup").Inc()
+		r.err = fmt.Errorf("pipeline: roll up segment %d: %w", id, err)
+	}
+	return r
+}
+
+// finish writes a rolled-up segment's sums, keeps its ids and leaves it
+// waiting for its sketches.
+func (p *Pipeline) finish(ctx context.Context, r rolled) error {
+	id, seg := r.id, r.seg
+	switch {
+	case r.err != nil:
+		return r.err
+	case r.gone:
 		p.mu.Lock()
 		delete(p.sealedAt, id)
 		p.mu.Unlock()
 		return nil
-	}
-	if err != nil {
-		p.m.flushErrors.WithLabelValues("read").Inc()
-		return fmt.Errorf("pipeline: read segment %d: %w", id, err)
-	}
-	if written {
+	case r.written:
 		p.log.Warn("damaged segment had already been written to InfluxDB; its sums are not rewritten from the readable records",
 			"segment", id)
-		if err := seg.MergeSketches(ctx); err != nil {
-			p.m.flushErrors.WithLabelValues("rollup").Inc()
-			return fmt.Errorf("pipeline: roll up segment %d: %w", id, err)
-		}
 		// Its ids are persisted already; Recover made them pending again.
-		p.dedup.Release(keys)
+		p.dedup.Release(r.keys)
 		p.written(seg)
 		p.awaiting = append(p.awaiting, id)
 		p.awaitingSet[id] = true
 		return nil
 	}
-	lines, err := seg.SumLines()
-	if err == nil {
-		err = seg.MergeSketches(ctx)
-	}
-	if err != nil {
-		p.m.flushErrors.WithLabelValues("rollup").Inc()
-		return fmt.Errorf("pipeline: roll up segment %d: %w", id, err)
-	}
-	if err := p.db.Write(ctx, lines); err != nil {
+	if err := p.db.Write(ctx, r.lines); err != nil {
 		p.m.flushErrors.WithLabelValues("write").Inc()
 		return fmt.Errorf("pipeline: write segment %d: %w", id, err)
 	}
 	p.written(seg)
 	p.addSums(id, seg)
-	if err := p.persistIDs(ctx, id, keys); err != nil {
+	if err := p.persistIDs(ctx, id, r.keys); err != nil {
 		p.m.flushErrors.WithLabelValues("dedup").Inc()
 		return fmt.Errorf("pipeline: keep ids of segment %d: %w", id, err)
 	}
 	p.awaiting = append(p.awaiting, id)
 	p.awaitingSet[id] = true
-	p.m.lines.Add(float64(len(lines)))
-	p.m.flushSeconds.Observe(time.Since(start).Seconds())
+	p.m.lines.Add(float64(len(r.lines)))
+	p.m.flushSeconds.Observe(time.Since(r.start).Seconds())
 	return nil
 }
 

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -198,6 +200,8 @@ type countRollup struct {
 	mu       sync.Mutex
 	pending  []string
 	prepared bool // Prepare ran: MergeSketches fails before it
+	// onAdd, when set, runs as a segment is fed a batch.
+	onAdd func(seg uint64)
 }
 
 func (r *countRollup) Prepare(context.Context) {
@@ -244,6 +248,9 @@ func (c *countSegment) MergeSketches(context.Context) error {
 }
 
 func (c *countSegment) Add(b *event.Batch) {
+	if c.r.onAdd != nil {
+		c.r.onAdd(c.seg)
+	}
 	for _, e := range b.Events {
 		c.lines = append(c.lines, fmt.Sprintf("%d:%s", c.seg, e.ID))
 	}
@@ -293,8 +300,12 @@ func newPipeline(t *testing.T, sp *memSpool, w *memWriter) (*pipeline.Pipeline, 
 }
 
 func newPipelineOpts(t *testing.T, sp *memSpool, w *memWriter, o pipeline.Options) (*pipeline.Pipeline, *memDedup) {
+	return newPipelineWith(t, sp, w, &countRollup{}, o)
+}
+
+func newPipelineWith(t *testing.T, sp *memSpool, w *memWriter, ru *countRollup, o pipeline.Options) (*pipeline.Pipeline, *memDedup) {
 	dd := &memDedup{seen: map[uint64]bool{}, persisted: map[uint64][]uint64{}}
-	p := pipeline.New(o, sp, dd, &countRollup{}, w, key,
+	p := pipeline.New(o, sp, dd, ru, w, key,
 		slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
 	return p, dd
 }
@@ -728,4 +739,77 @@ func TestLateHoursSettledWhileSketchesAreWritten(t *testing.T) {
 	require.Empty(t, sp.Sealed())
 	require.Equal(t, []int{1, 1}, cons.removedAtSettle, "settled again, before the segment left")
 	require.Equal(t, []string{"0:e0", "sketch:0"}, w.lines)
+}
+
+// TestNextSegmentRolledUpWhileWriting: a segment is rolled up while the one
+// before it is written (the write of segment 0 waits here until segment 1
+// is being rolled up, so doing them one after the other would fail).
+func TestNextSegmentRolledUpWhileWriting(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	rolling := make(chan struct{}, 1)
+	ru := &countRollup{onAdd: func(seg uint64) {
+		if seg == 1 {
+			rolling <- struct{}{}
+		}
+	}}
+	w := &memWriter{before: func(lines []string) error {
+		if len(lines) == 0 || lines[0] != "0:e0" {
+			return nil
+		}
+		select {
+		case <-rolling:
+			return nil
+		case <-time.After(5 * time.Second):
+			return errors.New("segment 1 was not rolled up while segment 0 was written")
+		}
+	}}
+	p, _ := newPipelineWith(t, sp, w, ru, pipeline.Options{SealInterval: time.Hour, SketchInterval: time.Hour})
+	ctx := context.Background()
+	for i := range 2 {
+		_, err := p.Accept(ctx, events(fmt.Sprint("e", i)))
+		require.NoError(t, err)
+		require.NoError(t, p.Seal())
+	}
+	require.NoError(t, p.FlushSealed(ctx))
+	require.NoError(t, p.Drain(ctx))
+	require.Equal(t, []string{"0:e0", "1:e1", "sketch:0", "sketch:1"}, w.lines)
+	require.Empty(t, sp.Sealed())
+}
+
+// TestSketchFlushWaitsForTheSegmentAhead: pending sketches written early
+// (MaxPendingSketches) while the next segment is rolled up ahead include its
+// merge or leave it pending; none is forgotten unwritten. Here segment 1
+// merges while the sketches of segment 0 are being written, unless the
+// flush waits for it.
+func TestSketchFlushWaitsForTheSegmentAhead(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	ru := &countRollup{onAdd: func(seg uint64) {
+		if seg == 1 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}}
+	w := &memWriter{before: func(lines []string) error {
+		if len(lines) > 0 && lines[0] == "sketch:0" {
+			time.Sleep(100 * time.Millisecond)
+		}
+		return nil
+	}}
+	p, _ := newPipelineWith(t, sp, w, ru, pipeline.Options{SealInterval: time.Hour, SketchInterval: time.Hour, MaxPendingSketches: 1})
+	ctx := context.Background()
+	for i := range 3 {
+		_, err := p.Accept(ctx, events(fmt.Sprint("e", i)))
+		require.NoError(t, err)
+		require.NoError(t, p.Seal())
+	}
+	require.NoError(t, p.FlushSealed(ctx))
+	require.NoError(t, p.Drain(ctx))
+	var sketches []string
+	for _, l := range w.lines {
+		if strings.HasPrefix(l, "sketch:") {
+			sketches = append(sketches, l)
+		}
+	}
+	require.ElementsMatch(t, []string{"sketch:0", "sketch:1", "sketch:2"}, slices.Compact(slices.Sorted(slices.Values(sketches))),
+		"every segment's sketch was written")
+	require.Empty(t, sp.Sealed())
 }
