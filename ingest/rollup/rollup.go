@@ -305,6 +305,26 @@ type Segment struct {
 	// of defence): the rest of the sum is still written.
 	refused         int
 	refusedReported bool
+
+	// strs holds one copy of each tag value the segment's keys hold. A
+	// decoded event's strings share its whole spool record's memory, so a
+	// key keeping one of them would keep the record alive as long as the
+	// key lives (in the sketch cache: long after the segment).
+	strs map[string]string
+}
+
+// own is a copy of v that shares no memory with a decoded record, one per
+// segment and value.
+func (s *Segment) own(v string) string {
+	if v == "" {
+		return ""
+	}
+	if c, ok := s.strs[v]; ok {
+		return c
+	}
+	c := strings.Clone(v)
+	s.strs[c] = c
+	return c
 }
 
 // sumKey identifies one summed point of a segment: measurement, window start
@@ -371,6 +391,7 @@ func (r *Rollup) NewSegment(seg uint64) *Segment {
 		id:         seg,
 		sums:       map[sumKey]*sumVal{},
 		sketches:   map[dimKey]*kindSketches{},
+		strs:       map[string]string{},
 		lateBefore: math.MinInt64,
 	}
 	if r.now != nil {
@@ -408,6 +429,9 @@ func (s *Segment) sum(k sumKey) *sumVal {
 	v := s.sums[k]
 	if v == nil {
 		v = &sumVal{}
+		for i := range k.tags {
+			k.tags[i] = s.own(k.tags[i])
+		}
 		s.sums[k] = v
 	}
 	return v
@@ -483,6 +507,7 @@ func (s *Segment) lateOf(e *event.Event) *lateVal {
 	v := s.late[k]
 	if v == nil {
 		v = &lateVal{}
+		k.store = s.own(k.store)
 		s.late[k] = v
 	}
 	return v
@@ -512,6 +537,7 @@ func (s *Segment) dim(window uint8, start int64, e *event.Event, total bool) *ki
 	ks := s.sketches[k]
 	if ks == nil {
 		ks = &kindSketches{}
+		k.store, k.channel, k.category = s.own(k.store), s.own(k.channel), s.own(k.category)
 		s.sketches[k] = ks
 	}
 	return ks
