@@ -206,12 +206,14 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 }
 
 // bodyMemory is the memory that request bodies in flight may hold, all
-// together: half of memory_limit (the rest is the spool's buffers, the
-// rollup, the de-duplication index and the runtime). Without a memory_limit,
-// 0 lets the server take 8 times max_decompressed_bytes.
+// together: a quarter of memory_limit (the rest is the flusher's working
+// set, the sketch cache, the hourly sums and two segments' rollups, about
+// 250-300 MB at the defaults under a backfill; the spool's buffers, the
+// de-duplication index and the runtime). Without a memory_limit, 0 lets the
+// server take 8 times max_decompressed_bytes.
 func bodyMemory(cfg *config.Config) int64 {
 	if cfg.MemoryLimit > 0 {
-		return cfg.MemoryLimit / 2
+		return cfg.MemoryLimit / 4
 	}
 	return 0
 }

@@ -36,7 +36,10 @@ type Config struct {
 	// LineProtocol configures InfluxDB's write endpoints (/write, /api/v2/write).
 	LineProtocol LineProtocol `mapstructure:"lineprotocol"`
 	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: none);
-	// the GOMEMLIMIT environment variable, when set, takes precedence.
+	// the GOMEMLIMIT environment variable, when set, takes precedence. It
+	// must stay above the flusher's working set (sketch cache, hourly sums,
+	// two segments' rollups): below it the garbage collector runs without
+	// pause. A quarter of it bounds the request bodies in flight.
 	MemoryLimit int64 `mapstructure:"memory_limit"`
 	// PprofListen, when set, serves net/http/pprof there (keep it on loopback).
 	PprofListen string         `mapstructure:"pprof_listen"`
@@ -189,7 +192,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("tls.cert_file", "")
 	v.SetDefault("tls.key_file", "")
 	v.SetDefault("pprof_listen", "")
-	v.SetDefault("memory_limit", int64(200)<<20)
+	v.SetDefault("memory_limit", int64(512)<<20)
 	v.SetDefault("data_dir", "./data")
 	v.SetDefault("ingester", "")
 	v.SetDefault("timezone", "Asia/Shanghai")

@@ -16,7 +16,7 @@ import (
 )
 
 // TestMemoryBoundedUnderConcurrentGzip reproduces issue 11 item 9 against
-// the real binary (default memory_limit, 200 MiB, and max_decompressed_bytes,
+// the real binary (default memory_limit, 512 MiB, and max_decompressed_bytes,
 // 128 MiB): rounds of 24 concurrent
 // gzip bodies of about 120 kB that decompress to 120 MB each (the reported
 // attack, 2.9 GB RSS before), then of bodies that decompress to 24 MB of
@@ -78,7 +78,7 @@ func TestMemoryBoundedUnderConcurrentGzip(t *testing.T) {
 	}
 	peak, err := in.PeakRSS()
 	require.NoError(t, err)
-	t.Logf("answers %v; peak RSS %d MiB (memory_limit 200 MiB)", counts, peak>>20)
+	t.Logf("answers %v; peak RSS %d MiB (memory_limit 512 MiB, a quarter of it for bodies)", counts, peak>>20)
 	if os.Getenv("STOREPULSE_MEMTEST_BINARY") == "" {
 		require.Positive(t, counts[202], "valid bodies still get through")
 		require.Less(t, peak, int64(400<<20), "peak RSS bounded by memory_limit, not by the number of requests")
