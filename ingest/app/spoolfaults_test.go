@@ -112,7 +112,7 @@ func openStack(t *testing.T, dataDir string, o spool.Options, db *fakeDB) *stack
 	dd, err := dedup.Open(filepath.Join(dataDir, "dedup"), time.Hour, testclock.Clock(), log)
 	require.NoError(t, err)
 	dd.SetWriteFault(o.WriteFault)
-	pl := pipeline.New(pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond, SketchInterval: time.Millisecond},
+	pl := pipeline.New(pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond, SketchInterval: time.Nanosecond},
 		spoolAdapter{sp}, dd, idRollup{}, db, dedup.Key, log, prometheus.NewRegistry())
 	require.NoError(t, pl.Recover(), "start-up must not be refused")
 	t.Cleanup(func() { _ = sp.Close() })

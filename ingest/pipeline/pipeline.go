@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -154,7 +155,7 @@ type Options struct {
 	ExpireInterval time.Duration // how often de-duplication ids are expired
 	// SketchInterval is how often pending sketches are written; segments whose
 	// sums are written wait in the spool until then (default 30s). They are
-	// also written when a SealInterval passed without a new segment.
+	// also written as soon as a Seal finds nothing to seal.
 	SketchInterval time.Duration
 	// MaxAwaiting writes the sketches early when this many segments wait (default 64).
 	MaxAwaiting int
@@ -197,12 +198,13 @@ type Pipeline struct {
 
 	// Owned by the flusher: segments whose sums are in InfluxDB and whose
 	// sketches are pending, oldest first.
-	awaiting        []uint64
-	awaitingSet     map[uint64]bool
-	lastSketchFlush time.Time
-	// lastSegment: when the flusher last began a segment; a seal interval
-	// without one means the load paused (see FlushSealed).
-	lastSegment time.Time
+	awaiting    []uint64
+	awaitingSet map[uint64]bool
+	// awaitingSince: when the oldest awaiting segment began to wait.
+	awaitingSince time.Time
+	// quiet: the last Seal found the active segment empty, so nothing
+	// arrived for a seal interval: the load paused (see FlushSealed).
+	quiet atomic.Bool
 	// rolling: the next segment, being rolled up while the flusher writes
 	// the one before it (nil: none). flushSketches waits for it first.
 	rolling ahead
@@ -240,7 +242,7 @@ func New(opts Options, sp Spool, dd Dedup, ru Rollup, db Writer, key KeyFunc, lo
 	}
 	p := &Pipeline{opts: opts, spool: sp, dedup: dd, rollup: ru, db: db, key: key, log: log,
 		wake: make(chan struct{}, 1), sealedAt: map[uint64]time.Time{}, started: time.Now(), blocked: map[uint64]string{},
-		awaitingSet: map[uint64]bool{}, lastSketchFlush: time.Now(), summed: map[uint64]bool{}}
+		awaitingSet: map[uint64]bool{}, summed: map[uint64]bool{}}
 	p.bufPool.New = func() any { b := make([]byte, 0, 64<<10); return &b }
 	p.m = newMetrics(reg, p)
 	if c := opts.Consolidator; c != nil && c.Pending() {
@@ -448,6 +450,7 @@ func (p *Pipeline) Seal() error {
 	if err != nil {
 		return fmt.Errorf("pipeline: seal: %w", err)
 	}
+	p.quiet.Store(!ok)
 	if ok {
 		p.markSealed(id, time.Now())
 	}
@@ -516,7 +519,6 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 	// segment is rolled up ahead (see rollAhead).
 	p.rolling = p.rollAhead(ctx, todo, 0)
 	for i := range todo {
-		p.lastSegment = time.Now()
 		r := <-p.rolling
 		p.rolling = p.rollAhead(ctx, todo, i+1)
 		err := p.finish(ctx, r)
@@ -536,10 +538,9 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 			return err
 		}
 	}
-	// Idle: no segment came for a seal interval (the load paused), so what
+	// Quiet: nothing arrived for a seal interval (the load paused), so what
 	// waits is written now rather than at the end of SketchInterval.
-	idle := time.Since(p.lastSegment) >= p.opts.SealInterval
-	if len(p.awaiting) > 0 && (p.removeSoon || idle || time.Since(p.lastSketchFlush) >= p.opts.SketchInterval) {
+	if len(p.awaiting) > 0 && (p.removeSoon || p.quiet.Load() || time.Since(p.awaitingSince) >= p.opts.SketchInterval) {
 		if err := p.flushSketches(ctx, false); err != nil {
 			return err
 		}
@@ -621,7 +622,6 @@ func (p *Pipeline) flushSketches(ctx context.Context, backlog bool) error {
 		return errors.Join(fmt.Errorf("pipeline: write %d sketches: %w", len(lines), err), settled)
 	}
 	commit()
-	p.lastSketchFlush = time.Now()
 	p.removeSoon = false
 	p.m.lines.Add(float64(len(lines)))
 	if settled != nil {
@@ -782,8 +782,7 @@ func (p *Pipeline) finish(ctx context.Context, r rolled) error {
 		// Its ids are persisted already; Recover made them pending again.
 		p.dedup.Release(r.keys)
 		p.written(seg)
-		p.awaiting = append(p.awaiting, id)
-		p.awaitingSet[id] = true
+		p.await(id)
 		return nil
 	}
 	if err := p.db.Write(ctx, r.lines); err != nil {
@@ -796,11 +795,21 @@ func (p *Pipeline) finish(ctx context.Context, r rolled) error {
 		p.m.flushErrors.WithLabelValues("dedup").Inc()
 		return fmt.Errorf("pipeline: keep ids of segment %d: %w", id, err)
 	}
-	p.awaiting = append(p.awaiting, id)
-	p.awaitingSet[id] = true
+	p.await(id)
 	p.m.lines.Add(float64(len(r.lines)))
 	p.m.flushSeconds.Observe(time.Since(r.start).Seconds())
 	return nil
+}
+
+// await leaves a written segment in the spool until its sketches are
+// written: at most SketchInterval after the oldest began to wait (a first
+// segment after a pause waits its full interval too).
+func (p *Pipeline) await(id uint64) {
+	if len(p.awaiting) == 0 {
+		p.awaitingSince = time.Now()
+	}
+	p.awaiting = append(p.awaiting, id)
+	p.awaitingSet[id] = true
 }
 
 // persistIDs keeps the ids of a written segment. On a full disk it first

@@ -296,7 +296,7 @@ func key(t event.Type, store, id string) uint64 {
 }
 
 func newPipeline(t *testing.T, sp *memSpool, w *memWriter) (*pipeline.Pipeline, *memDedup) {
-	return newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond, SketchInterval: time.Millisecond})
+	return newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond, SketchInterval: time.Nanosecond})
 }
 
 func newPipelineOpts(t *testing.T, sp *memSpool, w *memWriter, o pipeline.Options) (*pipeline.Pipeline, *memDedup) {
@@ -581,7 +581,7 @@ func TestConsolidatorSettlesBeforeRemove(t *testing.T) {
 	sp := &memSpool{segs: map[uint64][][]byte{}}
 	cons := &fakeConsolidator{failSettle: 1, sp: sp}
 	p, _ := newPipelineOpts(t, sp, &memWriter{}, pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond,
-		SketchInterval: time.Millisecond, Consolidator: cons})
+		SketchInterval: time.Nanosecond, Consolidator: cons})
 	ctx := context.Background()
 	_, err := p.Accept(ctx, events("e0"))
 	require.NoError(t, err)
@@ -606,7 +606,7 @@ func TestSumsAddedOncePerSegment(t *testing.T) {
 	cons := &fakeConsolidator{sp: sp}
 	w := &memWriter{failures: 1}
 	p, dd := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond,
-		SketchInterval: time.Millisecond, Consolidator: cons})
+		SketchInterval: time.Nanosecond, Consolidator: cons})
 	dd.failPersist = 1
 	ctx := context.Background()
 	_, err := p.Accept(ctx, events("e0", "e1"))
@@ -675,25 +675,33 @@ func TestDeferredLateHoursSettledAfterRestart(t *testing.T) {
 	require.Len(t, cons.removedAtSettle, 1, "and not again")
 }
 
-// TestSketchesWrittenWhenIdle: when no segment came for a seal interval
-// (the load paused), the pending sketches are written and the segments
-// leave the spool without waiting for SketchInterval.
+// TestSketchesWrittenWhenIdle: when a seal finds nothing to seal (nothing
+// arrived for a seal interval: the load paused), the pending sketches are
+// written and the segments leave the spool without waiting for
+// SketchInterval.
 func TestSketchesWrittenWhenIdle(t *testing.T) {
 	sp := &memSpool{segs: map[uint64][][]byte{}}
 	w := &memWriter{}
-	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: 50 * time.Millisecond, SketchInterval: time.Hour})
+	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, SketchInterval: time.Hour})
 	ctx := context.Background()
 	_, err := p.Accept(ctx, events("e0"))
 	require.NoError(t, err)
 	require.NoError(t, p.Seal())
 	require.NoError(t, p.FlushSealed(ctx))
 	require.NoError(t, p.FlushSealed(ctx))
-	require.Equal(t, []string{"0:e0"}, w.lines, "a segment just flushed: not idle yet")
+	require.Equal(t, []string{"0:e0"}, w.lines, "the last seal sealed a segment: not idle")
 	require.Len(t, sp.Sealed(), 1)
 
-	time.Sleep(60 * time.Millisecond)
+	_, err = p.Accept(ctx, events("e1"))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
 	require.NoError(t, p.FlushSealed(ctx))
-	require.Equal(t, []string{"0:e0", "sketch:0"}, w.lines, "a seal interval without a segment: the sketches are written")
+	require.Equal(t, []string{"0:e0", "1:e1"}, w.lines, "still not idle")
+	require.Len(t, sp.Sealed(), 2)
+
+	require.NoError(t, p.Seal())
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0", "1:e1", "sketch:0", "sketch:1"}, w.lines, "a seal with nothing to seal: the sketches are written")
 	require.Empty(t, sp.Sealed())
 }
 
@@ -725,7 +733,7 @@ func TestLateHoursSettledWhileSketchesAreWritten(t *testing.T) {
 	}}
 	cons := &fakeConsolidator{sp: sp, onSettle: func() { settling <- struct{}{} }}
 	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond,
-		SketchInterval: time.Millisecond, Consolidator: cons})
+		SketchInterval: time.Nanosecond, Consolidator: cons})
 	ctx := context.Background()
 	_, err := p.Accept(ctx, events("e0"))
 	require.NoError(t, err)
@@ -811,5 +819,26 @@ func TestSketchFlushWaitsForTheSegmentAhead(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"sketch:0", "sketch:1", "sketch:2"}, slices.Compact(slices.Sorted(slices.Values(sketches))),
 		"every segment's sketch was written")
+	require.Empty(t, sp.Sealed())
+}
+
+// TestSketchIntervalCountsFromTheOldestWaitingSegment: a segment waits at
+// most SketchInterval for its sketches, counted from when it began to wait,
+// not from the last write: the first segment after a pause is not written
+// out at once (its sketches would be written again a moment later).
+func TestSketchIntervalCountsFromTheOldestWaitingSegment(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	w := &memWriter{}
+	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, SketchInterval: 50 * time.Millisecond})
+	ctx := context.Background()
+	time.Sleep(60 * time.Millisecond) // a pause longer than SketchInterval
+	_, err := p.Accept(ctx, events("e0"))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0"}, w.lines, "the segment just began to wait")
+	time.Sleep(60 * time.Millisecond)
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0", "sketch:0"}, w.lines, "it waited SketchInterval")
 	require.Empty(t, sp.Sealed())
 }
