@@ -538,9 +538,11 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 			return err
 		}
 	}
-	// Quiet: nothing arrived for a seal interval (the load paused), so what
-	// waits is written now rather than at the end of SketchInterval.
-	if len(p.awaiting) > 0 && (p.removeSoon || p.quiet.Load() || time.Since(p.awaitingSince) >= p.opts.SketchInterval) {
+	// Quiet: nothing arrived for a seal interval (the load paused) and the
+	// spool sealed nothing more meanwhile (it seals full segments itself),
+	// so what waits is written now rather than at the end of SketchInterval.
+	quiet := p.quiet.Load() && !p.unflushed()
+	if len(p.awaiting) > 0 && (p.removeSoon || quiet || time.Since(p.awaitingSince) >= p.opts.SketchInterval) {
 		if err := p.flushSketches(ctx, false); err != nil {
 			return err
 		}
@@ -559,6 +561,19 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// unflushed reports whether a sealed segment waits to be flushed (damaged
+// ones that could not be quarantined yet aside).
+func (p *Pipeline) unflushed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range p.spool.Sealed() {
+		if !p.awaitingSet[id] && p.blocked[id] == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // consolidateBudget bounds the time one flush spends consolidating closed

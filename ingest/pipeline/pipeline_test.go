@@ -703,6 +703,27 @@ func TestSketchesWrittenWhenIdle(t *testing.T) {
 	require.NoError(t, p.FlushSealed(ctx))
 	require.Equal(t, []string{"0:e0", "1:e1", "sketch:0", "sketch:1"}, w.lines, "a seal with nothing to seal: the sketches are written")
 	require.Empty(t, sp.Sealed())
+
+	// The spool seals full segments itself: one sealed while the flusher
+	// wrote the last is flushed before the sketches are written.
+	_, err = p.Accept(ctx, events("e2"))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
+	require.NoError(t, p.Seal()) // nothing to seal: quiet
+	_, err = p.Accept(ctx, events("e3"))
+	require.NoError(t, err)
+	w.before = func(lines []string) error {
+		if lines[0] == "2:e2" {
+			_, _, err := sp.Seal()
+			return err
+		}
+		return nil
+	}
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0", "1:e1", "sketch:0", "sketch:1", "2:e2"}, w.lines, "a segment sealed meanwhile waits: not idle")
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0", "1:e1", "sketch:0", "sketch:1", "2:e2", "3:e3", "sketch:2", "sketch:3"}, w.lines)
+	require.Empty(t, sp.Sealed())
 }
 
 // TestLateHoursSettledWhileSketchesAreWritten: the late hours are
