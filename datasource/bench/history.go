@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,7 +69,12 @@ type HistoryOptions struct {
 	Iterations      int       // measured rounds; each round runs every screen on every side
 	DataDir         string    // keeps the loaded InfluxDB ("" = a temporary directory)
 	IndexVersion    string    // InfluxDB's series index: "inmem" (1.8's default) or "tsi1"
-	Out, Log        io.Writer
+	// FineDays > 0: the new path reads its minutes from a database of its
+	// own holding only the last FineDays days of them, as an ingest with
+	// influx.fine_bucket and a fine_retention of FineDays days leaves it
+	// (0: from the minutes database that today's engine reads, every day).
+	FineDays int
+	Out, Log io.Writer
 }
 
 // History sides.
@@ -101,6 +107,19 @@ type historySet struct {
 	ConsSeconds   float64 `json:"consolidateSeconds"`
 	MinutesDB     string  `json:"minutesDB"`
 	MainDB        string  `json:"mainDB"`
+	// FineDB holds the minutes of the last FineDays days ("" : none, the
+	// new path reads MinutesDB); FineLines counts them.
+	FineDB    string `json:"fineDB,omitempty"`
+	FineDays  int    `json:"fineDays,omitempty"`
+	FineLines int64  `json:"fineLines,omitempty"`
+}
+
+// fineBucket is where the new path reads minutes.
+func (h *historySet) fineBucket() string {
+	if h.FineDB != "" {
+		return h.FineDB + "/autogen"
+	}
+	return h.MinutesDB + "/autogen"
 }
 
 func (h *historySet) manifestPath(dir string) string {
@@ -177,21 +196,27 @@ func RunHistory(ctx context.Context, o HistoryOptions) error {
 func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o HistoryOptions, days int, loc *time.Location) (*historySet, error) {
 	h := &historySet{Days: days, Stores: o.Stores, Scale: o.Scale, Seed: o.Seed, End: o.End,
 		MinutesDB: fmt.Sprintf("sp%d_minutes", days), MainDB: fmt.Sprintf("sp%d", days)}
+	if o.FineDays > 0 {
+		h.FineDB, h.FineDays = fmt.Sprintf("sp%d_fine", days), o.FineDays
+	}
 	if b, err := os.ReadFile(h.manifestPath(dir)); err == nil { // #nosec G304 -- the benchmark's own data directory
 		var m historySet
 		if err := json.Unmarshal(b, &m); err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", h.manifestPath(dir), err)
 		}
-		if m.Stores != h.Stores || m.Scale != h.Scale || m.Seed != h.Seed || !m.End.Equal(h.End) {
-			return nil, fmt.Errorf("bench: %s holds another data set (%d stores, scale %v, seed %d, end %s): remove the directory or pick another",
-				dir, m.Stores, m.Scale, m.Seed, m.End)
+		if m.Stores != h.Stores || m.Scale != h.Scale || m.Seed != h.Seed || !m.End.Equal(h.End) || m.FineDays != h.FineDays {
+			return nil, fmt.Errorf("bench: %s holds another data set (%d stores, scale %v, seed %d, end %s, fine days %d): remove the directory or pick another",
+				dir, m.Stores, m.Scale, m.Seed, m.End, m.FineDays)
 		}
 		fmt.Fprintf(o.Log, "reusing the %d-day data set in %s\n", days, dir)
 		return &m, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	for _, db := range []string{h.MinutesDB, h.MainDB} {
+	for _, db := range []string{h.MinutesDB, h.MainDB, h.FineDB} {
+		if db == "" {
+			continue
+		}
 		// A load that did not finish left no manifest: start afresh.
 		if err := dbStatement(ctx, srv.URL, "DROP DATABASE "+influxql.Ident(db)); err != nil {
 			return nil, err
@@ -200,17 +225,23 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 			return nil, err
 		}
 	}
-	minutes, main := *srv, *srv
-	minutes.Bucket, main.Bucket = h.MinutesDB+"/autogen", h.MainDB+"/autogen"
-	var minuteLines, sketchLines, storeSketchLines, otherLines atomic.Int64
+	minutes, main, fineDB := *srv, *srv, *srv
+	minutes.Bucket, main.Bucket, fineDB.Bucket = h.MinutesDB+"/autogen", h.MainDB+"/autogen", h.fineBucket()
+	// What a fine_retention of FineDays days keeps at the screens' now.
+	fineFrom := h.End.Add(-time.Duration(h.FineDays) * 24 * time.Hour).UnixNano()
+	var minuteLines, sketchLines, storeSketchLines, otherLines, fineLines atomic.Int64
 	var day atomic.Int64
 	started := time.Now()
 	write := func(ctx context.Context, ls []string) error {
 		coarse := make([]string, 0, len(ls)/4)
+		var fine []string
 		for _, l := range ls {
 			switch {
 			case schema.IsFineLine(l):
 				minuteLines.Add(1)
+				if h.FineDB != "" && lineTime(l) >= fineFrom {
+					fine = append(fine, l)
+				}
 			case strings.HasPrefix(l, schema.MeasDistinct+","):
 				sketchLines.Add(1)
 				coarse = append(coarse, l)
@@ -224,11 +255,12 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 			}
 		}
 		// Everything into the minutes database (today's engine reads it all),
-		// all but the minutes into the consolidated one; four writers, as
+		// all but the minutes into the consolidated one, the last FineDays
+		// days of minutes into the fine one; four writers, as
 		// InfluxDB takes concurrent batches faster than one stream.
 		const writers = 4
 		var wg sync.WaitGroup
-		errs := make([]error, writers+1)
+		errs := make([]error, writers+2)
 		per := (len(ls) + writers - 1) / writers
 		for w := range writers {
 			lo, hi := min(w*per, len(ls)), min((w+1)*per, len(ls))
@@ -237,6 +269,11 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 		}
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[writers] = main.Write(ctx, coarse) }()
+		if len(fine) > 0 {
+			fineLines.Add(int64(len(fine)))
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[writers+1] = fineDB.Write(ctx, fine) }()
+		}
 		wg.Wait()
 		if n := day.Add(1); n%20 == 0 {
 			fmt.Fprintf(o.Log, "%d-day set: loaded %d days, %d minute lines, %.0f s\n", days, n, minuteLines.Load(), time.Since(started).Seconds())
@@ -271,8 +308,10 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 		go func() {
 			defer wg.Done()
 			ingester := fmt.Sprintf("simload-%d", i)
+			// It reads every minute (they were all there when it ran), and
+			// records where the new path finds them.
 			c, err := consolidate.New(consolidate.Options{Ingester: ingester, Location: loc, Fine: fine, Main: mainQL, Write: cw,
-				FineBucket: minutes.Bucket, Now: func() time.Time { return h.End }, MaxHours: 24 * 7})
+				FineBucket: fineDB.Bucket, Now: func() time.Time { return h.End }, MaxHours: 24 * 7})
 			if err == nil {
 				// As the ingest's flusher: before anything is written, so
 				// the store-level sketches count from the first sketch on.
@@ -309,7 +348,7 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 		return nil, err
 	}
 	h.Events, h.MinuteLines, h.SketchLines, h.OtherLines = int(events.Load()), minuteLines.Load(), sketchLines.Load(), otherLines.Load()
-	h.StoreSketches = storeSketchLines.Load()
+	h.StoreSketches, h.FineLines = storeSketchLines.Load(), fineLines.Load()
 	h.LoadSeconds, h.ConsSeconds = time.Duration(loadNanos.Load()).Seconds(), time.Duration(consNanos.Load()).Seconds()
 	h.Parts = len(parts)
 	h.Consolidated, h.StoreTotals = cw.n.Load(), cw.stores.Load()
@@ -318,6 +357,19 @@ func ensureHistory(ctx context.Context, srv *influxtest.Server, dir string, o Hi
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	return h, nil
+}
+
+// lineTime is a line's timestamp (ns), -1 without one.
+func lineTime(l string) int64 {
+	i := strings.LastIndexByte(l, ' ')
+	if i < 0 {
+		return -1
+	}
+	t, err := strconv.ParseInt(l[i+1:], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return t
 }
 
 // countingWriter counts the lines written through it, and those of store
@@ -878,16 +930,24 @@ func dbSize(dir, db string) int64 {
 func reportHistory(w io.Writer, o HistoryOptions, sets []*historySet, screens []*historyScreen, checks []historyCheck, res []historyTimes, idle time.Duration, dir string) {
 	fmt.Fprintf(w, "%s UTC. Machine: %s. Screens at %s (%s).\n\n", time.Now().UTC().Format("2006-01-02 15:04"), machine(),
 		o.End.In(sets[0].End.Location()).Format(time.DateTime), TimeZone)
-	fmt.Fprintf(w, "**Data** (simulator seed %d, scale %v, long histories loaded in parts of about 100 days at once, each as its own ingester; InfluxDB 1.8.10, series index %s; waited %.0f s for InfluxDB to settle after loading):\n\n", o.Seed, o.Scale, indexName(o.IndexVersion), idle.Seconds())
-	fmt.Fprintln(w, "| set | events | minute lines | sketch lines | of which store-level | consolidated lines | of which store totals | history lines/event | load | consolidation | disk, minutes DB | disk, consolidated DB | disk per store-year, consolidated (minutes) |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fine := "the new path reads its minutes from the minutes database, every day of them"
+	if o.FineDays > 0 {
+		fine = fmt.Sprintf("the new path reads its minutes from a database holding only the last %d days of them, as `influx.fine_bucket` with a `fine_retention` of %dh leaves it; today's engine reads every minute", o.FineDays, o.FineDays*24)
+	}
+	fmt.Fprintf(w, "**Data** (simulator seed %d, scale %v, long histories loaded in parts of about 100 days at once, each as its own ingester; %s; InfluxDB 1.8.10, series index %s; waited %.0f s for InfluxDB to settle after loading):\n\n", o.Seed, o.Scale, fine, indexName(o.IndexVersion), idle.Seconds())
+	fmt.Fprintln(w, "| set | events | minute lines | of which kept (fine DB) | sketch lines | of which store-level | consolidated lines | of which store totals | history lines/event | load | consolidation | disk, minutes DB | disk, fine DB | disk, consolidated DB | disk per store-year, consolidated (minutes) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, h := range sets {
 		minB, mainB := dbSize(dir, h.MinutesDB), dbSize(dir, h.MainDB)
+		kept, fineB := "—", "—"
+		if h.FineDB != "" {
+			kept, fineB = fmt.Sprint(h.FineLines), mb(dbSize(dir, h.FineDB))
+		}
 		storeYears := float64(h.Stores) * float64(h.Days) / 365
 		hist := float64(h.Consolidated+h.SketchLines) / float64(h.Events)
-		fmt.Fprintf(w, "| %d stores × %d days | %d | %d | %d | %d | %d | %d | %.3f | %.0f s | %.0f s | %s | %s | %.1f MB (%.1f MB) |\n",
-			h.Stores, h.Days, h.Events, h.MinuteLines, h.SketchLines, h.StoreSketches, h.Consolidated, h.StoreTotals, hist, h.LoadSeconds, h.ConsSeconds,
-			mb(minB), mb(mainB), float64(mainB)/(1<<20)/storeYears, float64(minB)/(1<<20)/storeYears)
+		fmt.Fprintf(w, "| %d stores × %d days | %d | %d | %s | %d | %d | %d | %d | %.3f | %.0f s | %.0f s | %s | %s | %s | %.1f MB (%.1f MB) |\n",
+			h.Stores, h.Days, h.Events, h.MinuteLines, kept, h.SketchLines, h.StoreSketches, h.Consolidated, h.StoreTotals, hist, h.LoadSeconds, h.ConsSeconds,
+			mb(minB), fineB, mb(mainB), float64(mainB)/(1<<20)/storeYears, float64(minB)/(1<<20)/storeYears)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "**Cold screens**, %d rounds, sides interleaved (a new datasource instance for every plugin screen; median, and min–max):\n\n", o.Iterations)

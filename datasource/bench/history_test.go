@@ -65,3 +65,17 @@ func TestHistoryScreens(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, screens, 1, "a short history is measured on the wall screen only")
 }
+
+func TestLineTime(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want int64
+	}{
+		{`m_orders,store=s1 gmv=1 1700000000000000000`, 1700000000000000000},
+		{`m,t=a\ b f="x y" 5`, 5},
+		{`m f=1`, -1},
+		{`m`, -1},
+	} {
+		require.Equal(t, c.want, lineTime(c.line), c.line)
+	}
+}

@@ -31,6 +31,7 @@ func main() {
 	shortDays := flag.Int("short-days", 90, "-history: the short history the wall screen is also measured at (0: none)")
 	scale := flag.Float64("scale", 0.05, "-history: the simulator's traffic scale (1 is about 1,900 events per store and day)")
 	index := flag.String("index", "", "-history: InfluxDB's series index, inmem (1.8's default) or tsi1")
+	fineDays := flag.Int("fine-days", 30, "-history: the new path reads minutes from a database with only the last days of them, as an ingest with influx.fine_bucket and this many days of fine_retention leaves it (0: from today's engine's database of every minute)")
 	end := flag.String("end", "2026-12-03T17:00:00+08:00", "-history: the screens' now and the data's end (RFC 3339)")
 	flag.Parse()
 	now, err := clock.FromEnv(os.Getenv)
@@ -48,7 +49,7 @@ func main() {
 			os.Exit(2)
 		}
 		h := bench.HistoryOptions{PluginBinary: o.PluginBinary, Dashboard: o.Dashboard, Stores: o.Stores, Days: o.Days, ShortDays: *shortDays,
-			Scale: *scale, Seed: o.Seed, End: e, IndexVersion: *index, Iterations: o.Iterations, DataDir: o.DataDir, Out: o.Out, Log: o.Log}
+			Scale: *scale, Seed: o.Seed, End: e, IndexVersion: *index, FineDays: *fineDays, Iterations: o.Iterations, DataDir: o.DataDir, Out: o.Out, Log: o.Log}
 		if err := bench.RunHistory(ctx, h); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
