@@ -147,9 +147,11 @@ bench-history: tools build
 ## screen again at 90 days) stored as minutes and as consolidated hourly and
 ## local-day series, four screens (wall, a year by month with contribution by
 ## store, Double Eleven against last year's, a 13-month top 10) side by side:
-## today's engine (Flux over minutes), raw InfluxQL, the new path. About an
-## hour here, most of it loading; BENCH_HISTORY_QUERY_FLAGS adds flags, e.g.
-## -data DIR, -scale 0.05, -iterations 1. `make bench-query-wall` and
+## today's engine (Flux over minutes), raw InfluxQL, the new path (which
+## reads its minutes from a database of the last 30 days only, as an ingest
+## with influx.fine_bucket and a 720h fine_retention keeps them; -fine-days).
+## About an hour here, most of it loading; BENCH_HISTORY_QUERY_FLAGS adds
+## flags, e.g. -data DIR, -scale 0.05, -iterations 1, -index tsi1. `make bench-query-wall` and
 ## `make bench-query-history` run one of the two.
 BENCH_HISTORY_QUERY_FLAGS ?=
 bench-query: bench-query-wall bench-query-history
