@@ -310,6 +310,14 @@ func newPipelineWith(t *testing.T, sp *memSpool, w *memWriter, ru *countRollup, 
 	return p, dd
 }
 
+// acceptSealed accepts a batch of ids and seals it into a segment.
+func acceptSealed(ctx context.Context, t *testing.T, p *pipeline.Pipeline, ids ...string) {
+	t.Helper()
+	_, err := p.Accept(ctx, events(ids...))
+	require.NoError(t, err)
+	require.NoError(t, p.Seal())
+}
+
 func events(ids ...string) *event.Batch {
 	b := &event.Batch{}
 	for _, id := range ids {
@@ -367,12 +375,8 @@ func TestFailedWriteKeepsSegmentUntilItSucceeds(t *testing.T) {
 	p, _ := newPipeline(t, sp, w)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err := p.Accept(ctx, events("1", "2"))
-	require.NoError(t, err)
-	require.NoError(t, p.Seal())
-	_, err = p.Accept(ctx, events("3"))
-	require.NoError(t, err)
-	require.NoError(t, p.Seal())
+	acceptSealed(ctx, t, p, "1", "2")
+	acceptSealed(ctx, t, p, "3")
 
 	require.Error(t, p.FlushSealed(ctx))
 	require.Len(t, sp.Sealed(), 2, "nothing leaves the spool while InfluxDB fails")
@@ -395,15 +399,11 @@ func TestPendingSketchesBounded(t *testing.T) {
 	w := &memWriter{}
 	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, SketchInterval: time.Hour, MaxAwaiting: 100, MaxPendingSketches: 2})
 	ctx := context.Background()
-	_, err := p.Accept(ctx, events("e0"))
-	require.NoError(t, err)
-	require.NoError(t, p.Seal())
+	acceptSealed(ctx, t, p, "e0")
 	require.NoError(t, p.FlushSealed(ctx))
 	require.Equal(t, []string{"0:e0"}, w.lines, "one pending sketch waits")
 	require.Len(t, sp.Sealed(), 1)
-	_, err = p.Accept(ctx, events("e1"))
-	require.NoError(t, err)
-	require.NoError(t, p.Seal())
+	acceptSealed(ctx, t, p, "e1")
 	require.NoError(t, p.FlushSealed(ctx))
 	require.Equal(t, []string{"0:e0", "1:e1", "sketch:0", "sketch:1"}, w.lines, "two pending sketches are written at once")
 	require.Empty(t, sp.Sealed())
@@ -417,9 +417,7 @@ func TestSegmentWaitsForItsSketches(t *testing.T) {
 	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, SketchInterval: time.Hour, MaxAwaiting: 3})
 	ctx := context.Background()
 	for i := range 2 {
-		_, err := p.Accept(ctx, events(fmt.Sprint("e", i)))
-		require.NoError(t, err)
-		require.NoError(t, p.Seal())
+		acceptSealed(ctx, t, p, fmt.Sprint("e", i))
 	}
 	require.NoError(t, p.FlushSealed(ctx))
 	require.Equal(t, []string{"0:e0", "1:e1"}, w.lines, "sums are written at once")
@@ -427,14 +425,12 @@ func TestSegmentWaitsForItsSketches(t *testing.T) {
 	require.NoError(t, p.FlushSealed(ctx))
 	require.Equal(t, []string{"0:e0", "1:e1"}, w.lines, "a waiting segment is not written again")
 
-	_, err := p.Accept(ctx, events("e2"))
-	require.NoError(t, err)
-	require.NoError(t, p.Seal())
+	acceptSealed(ctx, t, p, "e2")
 	require.NoError(t, p.FlushSealed(ctx))
 	require.Equal(t, []string{"0:e0", "1:e1", "2:e2", "sketch:0", "sketch:1", "sketch:2"}, w.lines, "MaxAwaiting segments force the sketches out")
 	require.Empty(t, sp.Sealed())
 
-	_, err = p.Accept(ctx, events("e3"))
+	_, err := p.Accept(ctx, events("e3"))
 	require.NoError(t, err)
 	require.NoError(t, p.Drain(ctx))
 	require.Equal(t, "sketch:3", w.lines[len(w.lines)-1], "drain writes the pending sketches")
@@ -468,9 +464,7 @@ func TestDamagedSegmentDoesNotBlockOthers(t *testing.T) {
 	for i := range 4 {
 		_, err := p.Accept(ctx, events(fmt.Sprint("a", i)))
 		require.NoError(t, err)
-		_, err = p.Accept(ctx, events(fmt.Sprint("b", i)))
-		require.NoError(t, err)
-		require.NoError(t, p.Seal())
+		acceptSealed(ctx, t, p, fmt.Sprint("b", i))
 	}
 	sp.corrupt[1] = true
 	sp.quarErr = errors.New("no space for the readable records")
@@ -583,9 +577,7 @@ func TestConsolidatorSettlesBeforeRemove(t *testing.T) {
 	p, _ := newPipelineOpts(t, sp, &memWriter{}, pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond,
 		SketchInterval: time.Nanosecond, Consolidator: cons})
 	ctx := context.Background()
-	_, err := p.Accept(ctx, events("e0"))
-	require.NoError(t, err)
-	require.NoError(t, p.Seal())
+	acceptSealed(ctx, t, p, "e0")
 	time.Sleep(2 * time.Millisecond)
 	require.ErrorContains(t, p.FlushSealed(ctx), "consolidate late data")
 	require.Len(t, sp.Sealed(), 1, "a segment whose hours are not settled stays in the spool")
@@ -609,9 +601,7 @@ func TestSumsAddedOncePerSegment(t *testing.T) {
 		SketchInterval: time.Nanosecond, Consolidator: cons})
 	dd.failPersist = 1
 	ctx := context.Background()
-	_, err := p.Accept(ctx, events("e0", "e1"))
-	require.NoError(t, err)
-	require.NoError(t, p.Seal())
+	acceptSealed(ctx, t, p, "e0", "e1")
 	require.ErrorContains(t, p.FlushSealed(ctx), "influxdb down")
 	require.Empty(t, cons.added, "nothing added before InfluxDB took the points")
 	require.ErrorContains(t, p.FlushSealed(ctx), "keep ids")
@@ -647,9 +637,7 @@ func TestLateHoursDeferredDuringBacklog(t *testing.T) {
 				SketchInterval: time.Hour, MaxAwaiting: 1, MaxLateDefer: tc.maxLateDefer, Consolidator: cons})
 			ctx := context.Background()
 			for i := range 4 {
-				_, err := p.Accept(ctx, events(fmt.Sprintf("e%d", i)))
-				require.NoError(t, err)
-				require.NoError(t, p.Seal())
+				acceptSealed(ctx, t, p, fmt.Sprintf("e%d", i))
 			}
 			require.Len(t, sp.Sealed(), 4)
 			time.Sleep(time.Millisecond)
@@ -684,17 +672,13 @@ func TestSketchesWrittenWhenIdle(t *testing.T) {
 	w := &memWriter{}
 	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, SketchInterval: time.Hour})
 	ctx := context.Background()
-	_, err := p.Accept(ctx, events("e0"))
-	require.NoError(t, err)
-	require.NoError(t, p.Seal())
+	acceptSealed(ctx, t, p, "e0")
 	require.NoError(t, p.FlushSealed(ctx))
 	require.NoError(t, p.FlushSealed(ctx))
 	require.Equal(t, []string{"0:e0"}, w.lines, "the last seal sealed a segment: not idle")
 	require.Len(t, sp.Sealed(), 1)
 
-	_, err = p.Accept(ctx, events("e1"))
-	require.NoError(t, err)
-	require.NoError(t, p.Seal())
+	acceptSealed(ctx, t, p, "e1")
 	require.NoError(t, p.FlushSealed(ctx))
 	require.Equal(t, []string{"0:e0", "1:e1"}, w.lines, "still not idle")
 	require.Len(t, sp.Sealed(), 2)
@@ -706,11 +690,9 @@ func TestSketchesWrittenWhenIdle(t *testing.T) {
 
 	// The spool seals full segments itself: one sealed while the flusher
 	// wrote the last is flushed before the sketches are written.
-	_, err = p.Accept(ctx, events("e2"))
-	require.NoError(t, err)
-	require.NoError(t, p.Seal())
+	acceptSealed(ctx, t, p, "e2")
 	require.NoError(t, p.Seal()) // nothing to seal: quiet
-	_, err = p.Accept(ctx, events("e3"))
+	_, err := p.Accept(ctx, events("e3"))
 	require.NoError(t, err)
 	w.before = func(lines []string) error {
 		if lines[0] == "2:e2" {
@@ -756,9 +738,7 @@ func TestLateHoursSettledWhileSketchesAreWritten(t *testing.T) {
 	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond,
 		SketchInterval: time.Nanosecond, Consolidator: cons})
 	ctx := context.Background()
-	_, err := p.Accept(ctx, events("e0"))
-	require.NoError(t, err)
-	require.NoError(t, p.Seal())
+	acceptSealed(ctx, t, p, "e0")
 	time.Sleep(2 * time.Millisecond)
 	require.ErrorContains(t, p.FlushSealed(ctx), "write 1 sketches")
 	require.Len(t, sp.Sealed(), 1, "the sketches failed: the segment stays")
@@ -795,9 +775,7 @@ func TestNextSegmentRolledUpWhileWriting(t *testing.T) {
 	p, _ := newPipelineWith(t, sp, w, ru, pipeline.Options{SealInterval: time.Hour, SketchInterval: time.Hour})
 	ctx := context.Background()
 	for i := range 2 {
-		_, err := p.Accept(ctx, events(fmt.Sprint("e", i)))
-		require.NoError(t, err)
-		require.NoError(t, p.Seal())
+		acceptSealed(ctx, t, p, fmt.Sprint("e", i))
 	}
 	require.NoError(t, p.FlushSealed(ctx))
 	require.NoError(t, p.Drain(ctx))
@@ -826,9 +804,7 @@ func TestSketchFlushWaitsForTheSegmentAhead(t *testing.T) {
 	p, _ := newPipelineWith(t, sp, w, ru, pipeline.Options{SealInterval: time.Hour, SketchInterval: time.Hour, MaxPendingSketches: 1})
 	ctx := context.Background()
 	for i := range 3 {
-		_, err := p.Accept(ctx, events(fmt.Sprint("e", i)))
-		require.NoError(t, err)
-		require.NoError(t, p.Seal())
+		acceptSealed(ctx, t, p, fmt.Sprint("e", i))
 	}
 	require.NoError(t, p.FlushSealed(ctx))
 	require.NoError(t, p.Drain(ctx))
@@ -853,9 +829,7 @@ func TestSketchIntervalCountsFromTheOldestWaitingSegment(t *testing.T) {
 	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, SketchInterval: 50 * time.Millisecond})
 	ctx := context.Background()
 	time.Sleep(60 * time.Millisecond) // a pause longer than SketchInterval
-	_, err := p.Accept(ctx, events("e0"))
-	require.NoError(t, err)
-	require.NoError(t, p.Seal())
+	acceptSealed(ctx, t, p, "e0")
 	require.NoError(t, p.FlushSealed(ctx))
 	require.Equal(t, []string{"0:e0"}, w.lines, "the segment just began to wait")
 	time.Sleep(60 * time.Millisecond)
