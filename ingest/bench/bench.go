@@ -43,9 +43,21 @@ type Options struct {
 	BatchEvents  int // events per /v1/events request
 	Clients      int // concurrent HTTP clients
 	Stores       int
-	Span         time.Duration // simulated time the events cover, ending now
-	Scale        float64       // simulator volume multiplier (density per store-minute)
-	Out          io.Writer
+	// End and Span are the simulated window [End-Span, End]; the events are
+	// the first Events the simulator generates in it (it starts at the
+	// window's first whole hour), moved by whole minutes so that the last of
+	// them falls in the current minute (or the one before). The content is
+	// the same whatever the day and hour the benchmark runs: the
+	// simulator's traffic follows the local hour, the weekday and the
+	// campaign calendar. End's default is 2026-11-24 21:00 in
+	// Asia/Shanghai, an ordinary Tuesday evening (no campaign, no member
+	// day).
+	End   time.Time
+	Span  time.Duration
+	Scale float64 // simulator volume multiplier (density per store-minute)
+	// Now is the clock the events are moved to (default time.Now).
+	Now func() time.Time
+	Out io.Writer
 }
 
 // Result of one measured way in.
@@ -75,7 +87,9 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Out, "generated %d simulated events (%d stores)\n", len(events), o.Stores)
+	first, last := covered(events)
+	fmt.Fprintf(o.Out, "generated %d simulated events (%d stores), covering %s of the window ending %s, moved to end now\n",
+		len(events), o.Stores, last.Sub(first).Round(time.Second), endOf(o).Format(time.RFC3339))
 
 	db, err := influxtest.StartDir(filepath.Join(tmp, "influx"))
 	if err != nil {
@@ -155,7 +169,7 @@ func simulate(o Options) ([]sim.Event, error) {
 }
 
 func simulateSeed(o Options, seed uint64, idPrefix string) ([]sim.Event, error) {
-	end := time.Now()
+	end := endOf(o)
 	g, err := sim.New(sim.Config{Seed: seed, NumStores: o.Stores, Start: end.Add(-o.Span), End: end, Scale: o.Scale})
 	if err != nil {
 		return nil, err
@@ -167,7 +181,7 @@ func simulateSeed(o Options, seed uint64, idPrefix string) ([]sim.Event, error) 
 			break
 		}
 		for _, e := range evs {
-			if e.Time.Before(time.Now()) {
+			if e.Time.Before(end) {
 				e.ID = idPrefix + e.ID
 				out = append(out, e)
 			}
@@ -176,7 +190,49 @@ func simulateSeed(o Options, seed uint64, idPrefix string) ([]sim.Event, error) 
 	if len(out) < o.Events {
 		return nil, fmt.Errorf("simulator produced only %d events for %d stores over %s at scale %g; raise -scale or -span", len(out), o.Stores, o.Span, o.Scale)
 	}
-	return out[:o.Events], nil
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	out = out[:o.Events]
+	shiftToNow(out, now())
+	return out, nil
+}
+
+// shiftToNow moves events by whole minutes so that the latest one falls in
+// now's minute, or the one before when its second is still to come: their
+// minutes (the rollup's window) stay the same ones relative to each other,
+// and none is in the future.
+func shiftToNow(events []sim.Event, now time.Time) {
+	if len(events) == 0 {
+		return
+	}
+	last := events[0].Time
+	for _, e := range events[1:] {
+		if e.Time.After(last) {
+			last = e.Time
+		}
+	}
+	d := now.Truncate(time.Minute).Sub(last.Truncate(time.Minute))
+	if last.Add(d).After(now) {
+		d -= time.Minute
+	}
+	for i := range events {
+		events[i].Time = events[i].Time.Add(d)
+	}
+}
+
+// covered is the time range events cover.
+func covered(events []sim.Event) (first, last time.Time) {
+	for i, e := range events {
+		if i == 0 || e.Time.Before(first) {
+			first = e.Time
+		}
+		if i == 0 || e.Time.After(last) {
+			last = e.Time
+		}
+	}
+	return first, last
 }
 
 func eventBodies(events []sim.Event, per int) [][]byte {
@@ -377,9 +433,17 @@ func direct(ctx context.Context, db *influxtest.Server, events []sim.Event, n in
 	return r, nil
 }
 
+// endOf is o's simulated window end.
+func endOf(o Options) time.Time {
+	if o.End.IsZero() {
+		return time.Date(2026, 11, 24, 13, 0, 0, 0, time.UTC)
+	}
+	return o.End
+}
+
 func report(w io.Writer, o Options, rs []Result, rssBytes int64) {
-	fmt.Fprintf(w, "\n%d events over %s of simulated time (%d stores, scale %g), %d per /v1/events request, %d concurrent clients; ingest peak RSS %.0f MB\n\n",
-		o.Events, o.Span, o.Stores, o.Scale, o.BatchEvents, o.Clients, float64(rssBytes)/(1<<20))
+	fmt.Fprintf(w, "\n%d events, the first of the %s simulated window ending %s (%d stores, scale %g), moved to end now; %d per /v1/events request, %d concurrent clients; ingest peak RSS %.0f MB\n\n",
+		o.Events, o.Span, endOf(o).Format(time.RFC3339), o.Stores, o.Scale, o.BatchEvents, o.Clients, float64(rssBytes)/(1<<20))
 	fmt.Fprintln(w, "| way in | events | acknowledged events/s | ratio to (b) | request p50 | request p99 | all in InfluxDB after | end-to-end events/s | lines written per event |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var base float64

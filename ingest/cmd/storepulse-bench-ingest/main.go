@@ -20,7 +20,8 @@ func main() {
 	flag.IntVar(&o.BatchEvents, "batch", 1000, "events per /v1/events request")
 	flag.IntVar(&o.Clients, "clients", 8, "concurrent clients")
 	flag.IntVar(&o.Stores, "stores", 100, "simulated stores")
-	flag.DurationVar(&o.Span, "span", 72*time.Hour, "simulated time the events cover, ending now (short: a live stream; long: a backfill)")
+	flag.DurationVar(&o.Span, "span", 72*time.Hour, "simulated window the events are taken from, ending at -end (short: a live stream; long: a backfill)")
+	end := flag.String("end", "2026-11-24T21:00:00+08:00", "end of the simulated window (RFC 3339): the same events whatever the day the benchmark runs; they are moved to end now")
 	flag.Float64Var(&o.Scale, "scale", 1, "simulator volume multiplier")
 	history := flag.Bool("history", false, "measure a history import instead: -stores stores' order exports over -days days through /v1/import/csv?history=true")
 	h := bench.HistoryOptions{Out: os.Stdout}
@@ -29,6 +30,11 @@ func main() {
 	flag.IntVar(&h.RowsPerRequest, "rows", 10000, "history: CSV rows per request (at most limits.max_items)")
 	flag.Int64Var(&h.SegmentBytes, "segment-bytes", 16<<20, "history: the ingest's spool.segment_max_bytes")
 	flag.Parse()
+	var err error
+	if o.End, err = time.Parse(time.RFC3339, *end); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: -end:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	run := func() error { return bench.Run(ctx, o) }
@@ -36,7 +42,7 @@ func main() {
 		h.IngestBinary, h.Stores, h.Clients = o.IngestBinary, o.Stores, o.Clients
 		run = func() error { return bench.RunHistory(ctx, h) }
 	}
-	if err := run(); err != nil {
+	if err = run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
