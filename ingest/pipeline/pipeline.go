@@ -508,20 +508,30 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 	if pr, ok := p.rollup.(preparer); ok {
 		pr.Prepare(ctx)
 	}
-	var todo []uint64
-	for _, id := range p.spool.Sealed() {
-		if !p.awaitingSet[id] {
-			todo = append(todo, id)
-		}
-	}
+	todo := p.toFlush(nil)
 	// Each segment is rolled up while the one before it is written: the
 	// rollup's CPU and InfluxDB's work overlap. Nothing else runs while a
-	// segment is rolled up ahead (see rollAhead).
+	// segment is rolled up ahead (see rollAhead). Segments sealed meanwhile
+	// join the list for up to SketchInterval (what follows the loop must
+	// still run under a load that never pauses), so the last one of a load
+	// is rolled up ahead too, and the late hours are not consolidated again
+	// before it (settle, below).
 	p.rolling = p.rollAhead(ctx, todo, 0)
-	for i := range todo {
+	joinUntil := time.Now().Add(p.opts.SketchInterval)
+	next := func(i int) ahead {
+		if i == len(todo) && time.Now().Before(joinUntil) {
+			todo = p.toFlush(todo)
+		}
+		return p.rollAhead(ctx, todo, i)
+	}
+	for i := 0; i < len(todo); i++ {
 		r := <-p.rolling
-		p.rolling = p.rollAhead(ctx, todo, i+1)
+		p.rolling = next(i + 1)
 		err := p.finish(ctx, r)
+		if p.rolling == nil {
+			// Sealed while this one was written.
+			p.rolling = next(i + 1)
+		}
 		var blocked *blockedError
 		if errors.As(err, &blocked) {
 			// Only this segment is stuck: the rest flows.
@@ -561,6 +571,20 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// toFlush is todo followed by the sealed segments after its last one that
+// are not yet waiting for their sketches: on the first call (todo nil)
+// every such segment, damaged ones included (they are retried once per
+// FlushSealed).
+func (p *Pipeline) toFlush(todo []uint64) []uint64 {
+	for _, id := range p.spool.Sealed() {
+		if p.awaitingSet[id] || (len(todo) > 0 && id <= todo[len(todo)-1]) {
+			continue
+		}
+		todo = append(todo, id)
+	}
+	return todo
 }
 
 // unflushed reports whether a sealed segment waits to be flushed (damaged

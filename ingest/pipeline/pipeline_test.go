@@ -689,7 +689,8 @@ func TestSketchesWrittenWhenIdle(t *testing.T) {
 	require.Empty(t, sp.Sealed())
 
 	// The spool seals full segments itself: one sealed while the flusher
-	// wrote the last is flushed before the sketches are written.
+	// wrote the last is flushed, in the same flush, before the sketches are
+	// written.
 	acceptSealed(ctx, t, p, "e2")
 	require.NoError(t, p.Seal()) // nothing to seal: quiet
 	_, err := p.Accept(ctx, events("e3"))
@@ -702,10 +703,38 @@ func TestSketchesWrittenWhenIdle(t *testing.T) {
 		return nil
 	}
 	require.NoError(t, p.FlushSealed(ctx))
-	require.Equal(t, []string{"0:e0", "1:e1", "sketch:0", "sketch:1", "2:e2"}, w.lines, "a segment sealed meanwhile waits: not idle")
-	require.NoError(t, p.FlushSealed(ctx))
-	require.Equal(t, []string{"0:e0", "1:e1", "sketch:0", "sketch:1", "2:e2", "3:e3", "sketch:2", "sketch:3"}, w.lines)
+	require.Equal(t, []string{"0:e0", "1:e1", "sketch:0", "sketch:1", "2:e2", "3:e3", "sketch:2", "sketch:3"}, w.lines,
+		"the segment sealed meanwhile before the sketches")
 	require.Empty(t, sp.Sealed())
+}
+
+// TestSegmentSealedDuringFlushJoinsIt: a segment sealed while the flusher
+// writes the last one it knew of is flushed in the same flush, so a
+// backlog's late hours are consolidated again once, after it, not once
+// before it and again after it.
+func TestSegmentSealedDuringFlushJoinsIt(t *testing.T) {
+	sp := &memSpool{segs: map[uint64][][]byte{}}
+	cons := &fakeConsolidator{sp: sp}
+	w := &memWriter{}
+	p, _ := newPipelineOpts(t, sp, w, pipeline.Options{SealInterval: time.Hour, FlushBackoff: time.Millisecond,
+		SketchInterval: time.Hour, MaxAwaiting: 1, Consolidator: cons})
+	ctx := context.Background()
+	acceptSealed(ctx, t, p, "e0")
+	_, err := p.Accept(ctx, events("e1"))
+	require.NoError(t, err)
+	w.before = func(lines []string) error {
+		if lines[0] == "0:e0" {
+			_, _, err := sp.Seal()
+			return err
+		}
+		return nil
+	}
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0", "sketch:0", "sketch:1", "1:e1"}, w.lines, "segment 1 rolled up while 0 was written: its sketches went with 0's")
+	require.Empty(t, sp.Sealed(), "both segments left in one flush")
+	require.Equal(t, 1, cons.defers, "segment 0's late hours deferred: segment 1 was waiting")
+	require.Equal(t, []int{1}, cons.removedAtSettle, "consolidated again once, before segment 1 left")
+	require.ElementsMatch(t, []int64{0, int64(time.Hour)}, cons.settled)
 }
 
 // TestLateHoursSettledWhileSketchesAreWritten: the late hours are
