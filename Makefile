@@ -8,7 +8,7 @@ INFLUXD_VERSION := v1.8.10
 GOLANGCI_VERSION := v2.15.0
 export STOREPULSE_INFLUXD ?= $(TOOLS)/influxd
 
-.PHONY: all build tools test vet lint gotest chromium fuzz bench-ingest bench-history bench-query bench-query-wall bench-query-history env compose-check quickstart-check clean
+.PHONY: all build tools test vet lint gotest chromium fuzz bench-ingest bench-rollup bench-history bench-query bench-query-wall bench-query-history env compose-check quickstart-check clean
 
 all: build
 
@@ -113,6 +113,11 @@ compose-check:
 	docker-compose --env-file $$tmp config -q && echo "docker-compose.yml (InfluxDB 2.7): valid" && \
 	docker-compose --env-file $$tmp -f docker-compose.yml -f docker-compose.influxdb3.yml config -q && \
 	echo "docker-compose.yml + docker-compose.influxdb3.yml (InfluxDB 3 Core): valid"; rc=$$?; rm -f $$tmp; exit $$rc
+
+## bench-rollup: the roll-up's CPU alone (decode, sums, sketches) per event,
+## on bench-ingest's two cases; no InfluxDB.
+bench-rollup:
+	$(GO) test ./ingest/rollup -run '^$$' -bench RollUp -benchtime 5x
 
 ## bench-ingest: events/s through /v1/events (durable) vs raw client writes vs
 ## line protocol through /api/v2/write; results go to docs/benchmarks.md.

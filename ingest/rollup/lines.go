@@ -37,6 +37,7 @@ type lineRef struct {
 type mergedSketch struct {
 	key SketchKey
 	sk  *hyperloglog.Sketch
+	ids []uint64 // mergeSketches: the segment's hashed ids to insert
 }
 
 // Lines returns every line-protocol line (without trailing newline,
@@ -299,14 +300,14 @@ func (r *Rollup) mergeSketches(ctx context.Context, s *Segment) ([]mergedSketch,
 		if dk.window == winDay {
 			window = schema.WindowDay
 		}
-		for kind, sk := range ks {
-			if sk == nil {
+		for kind, ids := range ks {
+			if len(ids) == 0 {
 				continue
 			}
-			merged = append(merged, mergedSketch{SketchKey{
+			merged = append(merged, mergedSketch{key: SketchKey{
 				Kind: kinds[kind], Window: window, Store: dk.store, Channel: dk.channel,
 				Category: dk.category, Start: dk.start, Total: dk.total,
-			}, sk})
+			}, ids: ids})
 		}
 	}
 	slices.SortFunc(merged, func(a, b mergedSketch) int { return compareKeys(a.key, b.key) })
@@ -331,22 +332,30 @@ func (r *Rollup) mergeSketches(ctx context.Context, s *Segment) ([]mergedSketch,
 		}
 	}
 
+	// A stored sketch is checked once, when it is loaded: merging an empty
+	// sketch of StorePulse's precision fails on any other (then it restarts
+	// from this segment's ids, as a corrupt one does).
+	empty := hyperloglog.New14()
 	for i := range merged {
 		m := &merged[i]
 		cur := r.current(m.key)
 		if cur == nil {
-			cur = loaded[m.key]
+			if cur = loaded[m.key]; cur != nil {
+				if err := cur.Merge(empty); err != nil {
+					r.log.Warn("rollup: stored sketch cannot be merged; it restarts from this segment's ids",
+						"segment", s.id, "kind", m.key.Kind, "window", m.key.Window, "store", m.key.Store, "error", err)
+					cur = nil
+				}
+			}
 		}
 		if cur == nil {
 			cur = hyperloglog.New14()
 		}
-		if err := cur.Merge(m.sk); err != nil {
-			r.log.Warn("rollup: stored sketch cannot be merged; it restarts from this segment's ids",
-				"segment", s.id, "kind", m.key.Kind, "window", m.key.Window, "store", m.key.Store, "error", err)
-			cur = m.sk.Clone()
+		for _, h := range m.ids {
+			cur.InsertHash(h)
 		}
 		r.cache.put(m.key, cur)
-		m.sk = cur
+		m.sk, m.ids = cur, nil
 	}
 	return merged, nil
 }
@@ -385,7 +394,7 @@ func (r *Rollup) PendingSketchLines() (lines []string, commit func()) {
 	defer r.mu.Unlock()
 	merged := make([]mergedSketch, 0, len(r.pending))
 	for k, sk := range r.pending {
-		merged = append(merged, mergedSketch{k, sk})
+		merged = append(merged, mergedSketch{key: k, sk: sk})
 	}
 	slices.SortFunc(merged, func(a, b mergedSketch) int {
 		if c := cmp.Compare(a.key.Start, b.key.Start); c != 0 {

@@ -369,7 +369,11 @@ type dimKey struct {
 	total bool
 }
 
-type kindSketches [7]*hyperloglog.Sketch // by index in schema.DistinctKinds()
+// kindSketches are the hashed ids of one window and dimension combination,
+// by index in schema.DistinctKinds(). They go straight into the current
+// sketch when the segment is merged (MergeSketches): building a sketch per
+// segment first, then merging it, did the sketch work twice.
+type kindSketches [7][]uint64
 
 // lateKey is one late-data record of a segment: store and the start (unix
 // ns) of the local day its events belong to.
@@ -513,12 +517,7 @@ func (s *Segment) lateOf(e *event.Event) *lateVal {
 	return v
 }
 
-func (ks *kindSketches) insert(kind int, h uint64) {
-	if ks[kind] == nil {
-		ks[kind] = hyperloglog.New14()
-	}
-	ks[kind].InsertHash(h)
-}
+func (ks *kindSketches) insert(kind int, h uint64) { ks[kind] = append(ks[kind], h) }
 
 // dim is the sketches of e's series in the window starting at start: the
 // store-level one (channel and category merged) when total.

@@ -383,3 +383,36 @@ func TestPendingSketchesSurviveEviction(t *testing.T) {
 	again, _ := r.PendingSketchLines()
 	require.Empty(t, again)
 }
+
+// A stored sketch takes the segment's ids; one of another precision cannot
+// (the datasource could not merge it with the others) and restarts from
+// the segment's ids, as a corrupt one does.
+func TestStoredSketchMergedOrRestarted(t *testing.T) {
+	day := SketchKey{Kind: schema.KindActive, Window: schema.WindowDay, Store: "s1", Start: ts("2026-11-23T16:00:00Z")}
+	for _, tc := range []struct {
+		name   string
+		stored *hyperloglog.Sketch
+		want   float64
+	}{
+		{"precision 14: u0 stored, u1 and u2 added", hyperloglog.New14(), 3},
+		{"precision 16: restarts from u1 and u2", hyperloglog.New16(), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.stored.InsertHash(xxhash.Sum64String("u0"))
+			src := &memSketches{data: map[SketchKey]*hyperloglog.Sketch{day: tc.stored}}
+			r, err := New(Options{Ingester: "i1", Sketches: src})
+			require.NoError(t, err)
+			s := r.NewSegment(1)
+			s.Add(&event.Batch{Events: []event.Event{
+				{Type: event.TypeSignup, Time: t0, Store: "s1", User: "u1"},
+				{Type: event.TypeSignup, Time: t0, Store: "s1", User: "u2"},
+				{Type: event.TypeSignup, Time: t0 + 1, Store: "s1", User: "u1"},
+			}})
+			require.NoError(t, r.MergeSketches(context.Background(), s))
+			lines, _ := r.PendingSketchLines()
+			got := parseSketchLines(t, lines)
+			require.Equal(t, tc.want, got["active/1d/s1//"].estimate)
+			require.Equal(t, 2.0, got["active/1h/s1//"].estimate, "nothing stored for the hour")
+		})
+	}
+}
