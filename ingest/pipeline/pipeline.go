@@ -528,12 +528,13 @@ func (p *Pipeline) FlushSealed(ctx context.Context) error {
 		r := <-p.rolling
 		p.rolling = next(i + 1)
 		err := p.finish(ctx, r)
-		if p.rolling == nil {
+		var blocked *blockedError
+		isBlocked := errors.As(err, &blocked)
+		if p.rolling == nil && (err == nil || isBlocked) {
 			// Sealed while this one was written.
 			p.rolling = next(i + 1)
 		}
-		var blocked *blockedError
-		if errors.As(err, &blocked) {
+		if isBlocked {
 			// Only this segment is stuck: the rest flows.
 			continue
 		}
