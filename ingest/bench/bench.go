@@ -207,12 +207,7 @@ func shiftToNow(events []sim.Event, now time.Time) {
 	if len(events) == 0 {
 		return
 	}
-	last := events[0].Time
-	for _, e := range events[1:] {
-		if e.Time.After(last) {
-			last = e.Time
-		}
-	}
+	_, last := covered(events)
 	d := now.Truncate(time.Minute).Sub(last.Truncate(time.Minute))
 	if last.Add(d).After(now) {
 		d -= time.Minute

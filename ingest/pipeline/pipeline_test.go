@@ -695,17 +695,24 @@ func TestSketchesWrittenWhenIdle(t *testing.T) {
 	require.NoError(t, p.Seal()) // nothing to seal: quiet
 	_, err := p.Accept(ctx, events("e3"))
 	require.NoError(t, err)
-	w.before = func(lines []string) error {
-		if lines[0] == "2:e2" {
+	w.before = sealWhenWriting(sp, "2:e2")
+	require.NoError(t, p.FlushSealed(ctx))
+	require.Equal(t, []string{"0:e0", "1:e1", "sketch:0", "sketch:1", "2:e2", "3:e3", "sketch:2", "sketch:3"}, w.lines,
+		"the segment sealed meanwhile before the sketches")
+	require.Empty(t, sp.Sealed())
+}
+
+// sealWhenWriting is a memWriter.before that seals the spool's active
+// segment when a write starts with line: the spool sealing a full segment
+// while the flusher writes.
+func sealWhenWriting(sp *memSpool, line string) func([]string) error {
+	return func(lines []string) error {
+		if lines[0] == line {
 			_, _, err := sp.Seal()
 			return err
 		}
 		return nil
 	}
-	require.NoError(t, p.FlushSealed(ctx))
-	require.Equal(t, []string{"0:e0", "1:e1", "sketch:0", "sketch:1", "2:e2", "3:e3", "sketch:2", "sketch:3"}, w.lines,
-		"the segment sealed meanwhile before the sketches")
-	require.Empty(t, sp.Sealed())
 }
 
 // TestSegmentSealedDuringFlushJoinsIt: a segment sealed while the flusher
@@ -722,13 +729,7 @@ func TestSegmentSealedDuringFlushJoinsIt(t *testing.T) {
 	acceptSealed(ctx, t, p, "e0")
 	_, err := p.Accept(ctx, events("e1"))
 	require.NoError(t, err)
-	w.before = func(lines []string) error {
-		if lines[0] == "0:e0" {
-			_, _, err := sp.Seal()
-			return err
-		}
-		return nil
-	}
+	w.before = sealWhenWriting(sp, "0:e0")
 	require.NoError(t, p.FlushSealed(ctx))
 	require.Equal(t, []string{"0:e0", "sketch:0", "sketch:1", "1:e1"}, w.lines, "segment 1 rolled up while 0 was written: its sketches went with 0's")
 	require.Empty(t, sp.Sealed(), "both segments left in one flush")
