@@ -8,7 +8,7 @@ INFLUXD_VERSION := v1.8.10
 GOLANGCI_VERSION := v2.15.0
 export STOREPULSE_INFLUXD ?= $(TOOLS)/influxd
 
-.PHONY: all build tools test vet lint gotest chromium fuzz bench-ingest bench-rollup bench-history bench-query bench-query-wall bench-query-history env compose-check quickstart-check clean
+.PHONY: all build tools test vet lint gotest chromium fuzz bench-ingest bench-rollup bench-history bench-history-lines bench-query bench-query-wall bench-query-history env compose-check quickstart-check clean
 
 all: build
 
@@ -127,6 +127,23 @@ bench-rollup:
 bench-ingest: tools build
 	$(GO) run ./ingest/cmd/storepulse-bench-ingest -events 500000 -span 1h -scale 250
 	$(GO) run ./ingest/cmd/storepulse-bench-ingest -events 500000 -span 72h -scale 1
+
+## bench-history-lines: stored points of a history once its minutes have
+## expired (hourly and daily series, store totals, sketches), per event and
+## per store-day, for stores of growing size: BENCH_LINES_STORES simulated
+## stores over BENCH_LINES_DAYS days at each traffic scale of
+## BENCH_LINES_SCALES (scale 1 is about 1,800 events per store and day;
+## 0.05 is bench-query-history's small shops),
+## rolled up and consolidated into InfluxDB 1.8. About 2 minutes.
+BENCH_LINES_STORES ?= 2
+BENCH_LINES_DAYS ?= 7
+BENCH_LINES_SCALES ?= 0.05 1 5 25 50 75 125 250
+bench-history-lines: tools
+	@for s in $(BENCH_LINES_SCALES); do \
+	  STOREPULSE_BENCH_STORES=$(BENCH_LINES_STORES) STOREPULSE_BENCH_DAYS=$(BENCH_LINES_DAYS) STOREPULSE_BENCH_SCALE=$$s \
+	  STOREPULSE_INFLUXD=$(TOOLS)/influxd $(GO) test ./ingest/consolidate -run '^$$' -bench HistoryLines -benchtime 1x -timeout 60m \
+	  || exit 1; \
+	done
 
 ## bench-history: a history import (issue 10): BENCH_HISTORY_STORES stores'
 ## order exports over BENCH_HISTORY_DAYS days ending yesterday (default 100 x

@@ -3,6 +3,7 @@ package consolidate_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -30,7 +31,7 @@ import (
 //	go test ./ingest/consolidate -run '^$' -bench HistoryLines -benchtime 1x
 func BenchmarkHistoryLines(b *testing.B) {
 	stores, days := envInt(b, "STOREPULSE_BENCH_STORES", 10), envInt(b, "STOREPULSE_BENCH_DAYS", 28)
-	scale := float64(envInt(b, "STOREPULSE_BENCH_SCALE", 1))
+	scale := envFloat(b, "STOREPULSE_BENCH_SCALE", 1)
 	for range b.N {
 		srv := influxtest.Start(b)
 		sh, err := time.LoadLocation("Asia/Shanghai")
@@ -80,6 +81,8 @@ func BenchmarkHistoryLines(b *testing.B) {
 		b.ReportMetric(ev, "events")
 		b.ReportMetric(float64(minuteLines.Load())/ev, "minute-lines/event")
 		b.ReportMetric(history/ev, "history-lines/event")
+		b.ReportMetric(history/float64(stores*days), "history-lines/store-day")
+		b.ReportMetric(ev/float64(stores*days), "events/store-day")
 		b.ReportMetric(float64(hourly)/ev, "hourly/event")
 		b.ReportMetric(float64(daily)/ev, "daily/event")
 		b.ReportMetric(float64(storeH)/ev, "store-1h/event")
@@ -102,6 +105,18 @@ func envInt(b *testing.B, name string, def int) int {
 		b.Fatalf("%s=%q: want a positive integer", name, v)
 	}
 	return n
+}
+
+func envFloat(b *testing.B, name string, def float64) float64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f > 0) || math.IsInf(f, 0) {
+		b.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return f
 }
 
 // countPoints counts the points of meas by listing them (a point holds only
