@@ -78,10 +78,17 @@ func New(cfg *config.Config, log *slog.Logger, now clock.Func) (*App, error) {
 	if reserve == 0 {
 		reserve = cfg.Spool.SegmentMaxBytes / 2
 	}
+	commits := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "storepulse_ingest_spool_commit_seconds",
+		Help:    "Duration of the spool's group commits (write, fsync, commit record and its fsync): what an acknowledgement waits for the disk. A slow tail here is the disk, shared with InfluxDB or others.",
+		Buckets: []float64{.0005, .001, .002, .005, .01, .02, .035, .05, .1, .25, .5, 1, 2.5},
+	})
+	reg.MustRegister(commits)
 	sp, err := spool.Open(spool.Options{
 		Dir: filepath.Join(cfg.DataDir, "spool"), SegmentMaxBytes: cfg.Spool.SegmentMaxBytes,
 		MaxBytes: cfg.Spool.MaxBytes, Logger: log.With("component", "spool"),
 		QuarantineDir: filepath.Join(cfg.DataDir, "quarantine"), ReserveBytes: max(reserve, 0), Now: now,
+		OnCommit: func(took time.Duration) { commits.Observe(took.Seconds()) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open spool: %w; see docs/operations.md", err)

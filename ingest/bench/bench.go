@@ -13,8 +13,10 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -68,6 +70,92 @@ type Result struct {
 	P50, P99   time.Duration
 	DrainAfter time.Duration // until InfluxDB holds everything (StorePulse runs)
 	Lines      float64       // line-protocol lines StorePulse wrote to InfluxDB for this run
+	// Commits is the spool's group commits during the requests, and Served
+	// the requests as the ingest timed them, from arrival to answer
+	// (StorePulse's /v1/events runs): how many, their p99 as the histogram
+	// bucket holding it, and how many took over 50 ms.
+	Commits, Served durationTail
+}
+
+// durationTail summarizes a duration histogram of the ingest over a run.
+type durationTail struct {
+	N, Over50ms float64
+	P99         string // upper bound of the bucket holding the p99
+}
+
+var errNoHistogram = errors.New("no such histogram")
+
+const (
+	commitMetric  = "storepulse_ingest_spool_commit_seconds"
+	requestMetric = "storepulse_ingest_request_duration_seconds"
+	// acceptedEvents selects /v1/events requests answered 202.
+	acceptedEvents = `code="202",endpoint="events",`
+)
+
+// histogram reads one of the ingest's histograms, the series whose labels
+// start with labels: cumulative counts by upper bound (le).
+func histogram(baseURL, name, labels string) (map[float64]float64, error) {
+	resp, err := http.Get(baseURL + "/metrics") // #nosec G107 -- the benchmark's own ingest
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[float64]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, name+"_bucket{"+labels+`le="`)
+		if !ok {
+			continue
+		}
+		le, count, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			return nil, fmt.Errorf("metrics: malformed line %q", line)
+		}
+		bound, err1 := strconv.ParseFloat(le, 64)
+		n, err2 := strconv.ParseFloat(strings.TrimSpace(count), 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("metrics: %q: %w", line, err)
+		}
+		out[bound] = n
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("metrics: %s{%s}: %w", name, labels, errNoHistogram)
+	}
+	return out, nil
+}
+
+func (t durationTail) String() string {
+	if t.N == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%s, %.0f / %.0f", t.P99, t.Over50ms, t.N)
+}
+
+// tailBetween is the observations between two readings of histogram.
+func tailBetween(before, after map[float64]float64) durationTail {
+	bounds := make([]float64, 0, len(after))
+	for le := range after {
+		bounds = append(bounds, le)
+	}
+	sort.Float64s(bounds)
+	t := durationTail{N: after[math.Inf(1)] - before[math.Inf(1)]}
+	if t.N == 0 {
+		return t
+	}
+	t.Over50ms = t.N - (after[0.05] - before[0.05])
+	for _, le := range bounds {
+		if after[le]-before[le] >= 0.99*t.N {
+			t.P99 = "≤ " + time.Duration(le*float64(time.Second)).String()
+			if math.IsInf(le, 1) {
+				t.P99 = "> " + time.Duration(bounds[len(bounds)-2]*float64(time.Second)).String()
+			}
+			break
+		}
+	}
+	return t
 }
 
 // EventsPerSec is the acknowledged throughput.
@@ -104,7 +192,7 @@ func Run(ctx context.Context, o Options) error {
 
 	// (a) durable events through /v1/events, as fast as they are acknowledged.
 	bodies := eventBodies(events, o.BatchEvents)
-	a, err := post(ctx, ing.url+"/v1/events", "application/x-ndjson", bodies, o.Clients, 0)
+	a, err := postTimed(ctx, ing, bodies, o.Clients, 0)
 	if err != nil {
 		return fmt.Errorf("(a): %w", err)
 	}
@@ -326,6 +414,35 @@ func post(ctx context.Context, url, contentType string, bodies [][]byte, n int, 
 	return r, nil
 }
 
+// postTimed posts events to /v1/events and records the spool's group
+// commits meanwhile.
+func postTimed(ctx context.Context, ing *ingestProc, bodies [][]byte, n int, perSecond float64) (Result, error) {
+	read := func() (commits, served map[float64]float64, err error) {
+		if commits, err = histogram(ing.url, commitMetric, ""); err != nil {
+			return nil, nil, err
+		}
+		served, err = histogram(ing.url, requestMetric, acceptedEvents)
+		if errors.Is(err, errNoHistogram) {
+			served, err = map[float64]float64{}, nil // no request answered yet
+		}
+		return commits, served, err
+	}
+	commits0, served0, err := read()
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := post(ctx, ing.url+"/v1/events", "application/x-ndjson", bodies, n, perSecond)
+	if err != nil {
+		return Result{}, err
+	}
+	commits1, served1, err := read()
+	if err != nil {
+		return Result{}, err
+	}
+	r.Commits, r.Served = tailBetween(commits0, commits1), tailBetween(served0, served1)
+	return r, nil
+}
+
 func countLines(b []byte) int { return bytes.Count(b, []byte{'\n'}) }
 
 func send(ctx context.Context, c *http.Client, url, contentType string, body []byte) error {
@@ -369,7 +486,7 @@ func pacedRun(ctx context.Context, ing *ingestProc, o Options, perSecond float64
 	if err != nil {
 		return Result{}, err
 	}
-	r, err := post(ctx, ing.url+"/v1/events", "application/x-ndjson", eventBodies(evs, o.BatchEvents), o.Clients, perSecond)
+	r, err := postTimed(ctx, ing, eventBodies(evs, o.BatchEvents), o.Clients, perSecond)
 	if err != nil {
 		return Result{}, err
 	}
@@ -439,8 +556,8 @@ func endOf(o Options) time.Time {
 func report(w io.Writer, o Options, rs []Result, rssBytes int64) {
 	fmt.Fprintf(w, "\n%d events, the first of the %s simulated window ending %s (%d stores, scale %g), moved to end now; %d per /v1/events request, %d concurrent clients; ingest peak RSS %.0f MB\n\n",
 		o.Events, o.Span, endOf(o).Format(time.RFC3339), o.Stores, o.Scale, o.BatchEvents, o.Clients, float64(rssBytes)/(1<<20))
-	fmt.Fprintln(w, "| way in | events | acknowledged events/s | ratio to (b) | request p50 | request p99 | all in InfluxDB after | end-to-end events/s | lines written per event |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| way in | events | acknowledged events/s | ratio to (b) | request p50 | request p99 | served by the ingest: p99, over 50 ms / all | spool commits: p99, over 50 ms / all | all in InfluxDB after | end-to-end events/s | lines written per event |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var base float64
 	for _, r := range rs {
 		if strings.HasPrefix(r.Name, "(b)") {
@@ -449,8 +566,8 @@ func report(w io.Writer, o Options, rs []Result, rssBytes int64) {
 	}
 	for _, r := range rs {
 		drain := r.Elapsed + r.DrainAfter
-		fmt.Fprintf(w, "| %s | %d | %.0f | %.2f | %s | %s | %s | %.0f | %.2f |\n", r.Name, r.Events, r.EventsPerSec(), r.EventsPerSec()/base,
-			r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), drain.Round(10*time.Millisecond),
+		fmt.Fprintf(w, "| %s | %d | %.0f | %.2f | %s | %s | %s | %s | %s | %.0f | %.2f |\n", r.Name, r.Events, r.EventsPerSec(), r.EventsPerSec()/base,
+			r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), r.Served, r.Commits, drain.Round(10*time.Millisecond),
 			float64(r.Events)/drain.Seconds(), r.Lines/float64(r.Events))
 	}
 }

@@ -1,9 +1,13 @@
 package bench
 
 import (
+	"math"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/require"
 )
 
@@ -46,4 +50,61 @@ func TestSimulateIndependentOfTheClock(t *testing.T) {
 	c, err := simulate(o)
 	require.NoError(t, err)
 	require.NotEqual(t, a[len(a)-1].ID, c[len(c)-1].ID)
+}
+
+// The commit tail is read from the histogram as Prometheus serves it, and
+// counts only the commits between the two readings.
+func TestCommitTail(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: commitMetric, Buckets: []float64{.001, .01, .05, .1}})
+	reg.MustRegister(h)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+
+	for range 50 {
+		h.Observe(0.2) // before the run: not counted
+	}
+	before, err := histogram(srv.URL, commitMetric, "")
+	require.NoError(t, err)
+	for range 97 {
+		h.Observe(0.0005)
+	}
+	h.Observe(0.03)
+	h.Observe(0.07)
+	h.Observe(0.3)
+	after, err := histogram(srv.URL, commitMetric, "")
+	require.NoError(t, err)
+	require.Equal(t, durationTail{N: 100, Over50ms: 2, P99: "≤ 100ms"}, tailBetween(before, after))
+
+	h.Observe(0.3)
+	h.Observe(0.3)
+	again, err := histogram(srv.URL, commitMetric, "")
+	require.NoError(t, err)
+	require.Equal(t, durationTail{N: 2, Over50ms: 2, P99: "> 100ms"}, tailBetween(after, again))
+	require.Equal(t, durationTail{}, tailBetween(again, again))
+
+	empty := httptest.NewServer(promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{}))
+	defer empty.Close()
+	_, err = histogram(empty.URL, commitMetric, "")
+	require.ErrorIs(t, err, errNoHistogram)
+}
+
+// Only the series with the asked labels is read from a histogram vector.
+func TestHistogramLabels(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: requestMetric, Buckets: []float64{.01, .05, .1}}, []string{"endpoint", "code"})
+	reg.MustRegister(h)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+
+	_, err := histogram(srv.URL, requestMetric, acceptedEvents)
+	require.ErrorIs(t, err, errNoHistogram)
+	h.WithLabelValues("events", "202").Observe(0.002)
+	h.WithLabelValues("events", "202").Observe(0.07)
+	h.WithLabelValues("events", "400").Observe(0.5)
+	h.WithLabelValues("metrics", "202").Observe(0.5)
+	got, err := histogram(srv.URL, requestMetric, acceptedEvents)
+	require.NoError(t, err)
+	require.Equal(t, map[float64]float64{.01: 1, .05: 1, .1: 2, math.Inf(1): 2}, got)
+	require.Equal(t, durationTail{N: 2, Over50ms: 1, P99: "≤ 100ms"}, tailBetween(map[float64]float64{}, got))
 }

@@ -109,6 +109,11 @@ type Options struct {
 	// that write's error (a simulated ENOSPC or EACCES through the file
 	// layer). Leave nil in production.
 	WriteFault func(path string, n int64) error
+	// OnCommit, when set, is told how long each successful group commit
+	// that carried records took (write, fsync, commit record and its fsync):
+	// the part of an acknowledgement spent waiting for the disk. It runs on
+	// the spool's writer and must not block.
+	OnCommit func(took time.Duration)
 
 	// perAppendSync disables group commit (one fsync per record); only the
 	// benchmark uses it, as the baseline.
@@ -417,9 +422,12 @@ func (s *Spool) run() {
 			// cut back and sealed: these records were not written.
 			err = deadErr
 		} else {
+			began := time.Now()
 			syncs, err = s.commit(b)
 			if err != nil {
 				abandoned = s.abandon(b.seg)
+			} else if syncs > 0 && s.opts.OnCommit != nil {
+				s.opts.OnCommit(time.Since(began))
 			}
 			sealedSize = s.committed
 		}

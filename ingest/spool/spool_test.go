@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -545,4 +547,48 @@ func TestAcknowledgedLengthSurvivesRestarts(t *testing.T) {
 	ids := s.Sealed()
 	require.Len(t, ids, 2)
 	require.ErrorIs(t, s.Read(ids[1], func([]byte) error { return nil }), ErrCorrupt)
+}
+
+// TestOnCommitTimesEachSuccessfulCommit: every group commit that made
+// records durable is timed once, a failed one is not.
+func TestOnCommitTimesEachSuccessfulCommit(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		times []time.Duration
+		fail  bool
+	)
+	s := openT(t, Options{Dir: t.TempDir(),
+		OnCommit: func(took time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			times = append(times, took)
+		},
+		WriteFault: func(path string, _ int64) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if fail && strings.HasSuffix(path, segmentSuffix) {
+				return syscall.ENOSPC
+			}
+			return nil
+		}})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() { appendN(t, s, fmt.Sprintf("w%d", g), 50) })
+	}
+	wg.Wait()
+	mu.Lock()
+	require.Len(t, times, int(s.Stats().Fsyncs), "one timing per commit that fsynced records")
+	require.Less(t, len(times), 8*50, "group commits share")
+	for _, d := range times {
+		require.Positive(t, d)
+	}
+	before := len(times)
+	fail = true
+	mu.Unlock()
+
+	_, err := s.Append(context.Background(), []byte("lost"))
+	require.Error(t, err)
+	mu.Lock()
+	require.Len(t, times, before, "a failed commit is not timed")
+	mu.Unlock()
 }
