@@ -33,6 +33,12 @@ type lineRef struct {
 	i     int // index in the class's sorted slice
 }
 
+// passLine is a pass-through point, encoded.
+type passLine struct {
+	ts   int64
+	line string
+}
+
 // mergedSketch is a sketch ready to be written.
 type mergedSketch struct {
 	key SketchKey
@@ -73,8 +79,8 @@ func (r *Rollup) lines(ctx context.Context, s *Segment, withSketches bool) ([]st
 		}
 	}
 	sums := s.sortedSums()
-	points := slices.Clone(s.points)
-	slices.SortStableFunc(points, func(a, b event.Point) int { return cmp.Compare(a.Time, b.Time) })
+	points := slices.Clone(s.passed)
+	slices.SortStableFunc(points, func(a, b passLine) int { return cmp.Compare(a.ts, b.ts) })
 
 	late := s.sortedLate()
 	refs := make([]lineRef, 0, len(sums)+len(sketches)+len(points)+len(late))
@@ -85,7 +91,7 @@ func (r *Rollup) lines(ctx context.Context, s *Segment, withSketches bool) ([]st
 		refs = append(refs, lineRef{m.key.Start, classSketch, i})
 	}
 	for i, p := range points {
-		refs = append(refs, lineRef{p.Time, classPoint, i})
+		refs = append(refs, lineRef{p.ts, classPoint, i})
 	}
 	for i, k := range late {
 		refs = append(refs, lineRef{k.day + int64(s.id), classLate, i}) // #nosec G115 -- id < 60e9 checked above
@@ -102,8 +108,7 @@ func (r *Rollup) lines(ctx context.Context, s *Segment, withSketches bool) ([]st
 
 	var enc lineproto.Encoder
 	lines := make([]string, 0, len(refs))
-	skipped := 0
-	var firstErr error
+	skipped, firstErr := s.passSkipped, s.passErr
 	for _, ref := range refs {
 		var line string
 		var err error
@@ -113,7 +118,7 @@ func (r *Rollup) lines(ctx context.Context, s *Segment, withSketches bool) ([]st
 		case classSketch:
 			line, err = r.encodeSketch(&enc, sketches[ref.i])
 		case classPoint:
-			line, err = encodePoint(&enc, &points[ref.i])
+			line = points[ref.i].line
 		case classLate:
 			line, err = r.encodeLate(&enc, late[ref.i], s.late[late[ref.i]], s.arrived, ref.ts)
 		}

@@ -1,6 +1,9 @@
 package rollup
 
 import (
+	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -70,4 +73,76 @@ func TestKeysShareNoMemoryWithRecords(t *testing.T) {
 	for k := range s.late {
 		require.False(t, inRecord(k.store), "a late-data key holds %q from the record", k.store)
 	}
+}
+
+// A pass-through point is kept as its encoded line, which shares no memory
+// with the decoded record, and lines keep their order by time.
+func TestPassThroughKeepsNoRecord(t *testing.T) {
+	in := event.Batch{Points: []event.Point{
+		{Measurement: "cpu", Time: 20, Tags: []event.Tag{{Key: "host", Value: "b"}}, Fields: []event.Field{{Key: "v", Float: 2}}},
+		{Measurement: "cpu", Time: 10, Tags: []event.Tag{{Key: "host", Value: "a"}}, Fields: []event.Field{{Key: "v", Float: 1}}},
+		{Measurement: "cpu", Time: 20, Tags: []event.Tag{{Key: "host", Value: "c"}}, Fields: []event.Field{{Key: "v", Float: 3}}},
+		{Measurement: "bad", Time: 15, Tags: []event.Tag{{Key: "k", Value: "x\\"}}, Fields: []event.Field{{Key: "v", Float: 1}}},
+	}}
+	rec := event.AppendBatch(nil, &in)
+	b, err := event.DecodeBatch(rec)
+	require.NoError(t, err)
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(b.Points[0].Measurement)))
+	hi := uintptr(unsafe.Pointer(unsafe.StringData(b.Points[3].Fields[0].Key))) + 1
+	require.Less(t, lo, hi)
+
+	r, err := New(Options{Ingester: "i1", Sketches: &memSketches{}})
+	require.NoError(t, err)
+	s := r.NewSegment(7)
+	s.Add(&b)
+	require.Len(t, s.passed, 3)
+	for _, p := range s.passed {
+		at := uintptr(unsafe.Pointer(unsafe.StringData(p.line)))
+		require.False(t, at >= lo && at < hi, "line %q lies in the record", p.line)
+	}
+	require.Equal(t, 1, s.passSkipped)
+	lines, err := r.SumLines(s)
+	require.NoError(t, err)
+	require.Equal(t, []string{"cpu,host=a v=1 10", "cpu,host=b v=2 20", "cpu,host=c v=3 20"}, lines)
+}
+
+// A segment of pass-through points holds about their lines, not the decoded
+// records (several times larger).
+func TestPassThroughMemoryIsItsLines(t *testing.T) {
+	const n = 50000
+	in := event.Batch{Points: make([]event.Point, n)}
+	for i := range in.Points {
+		in.Points[i] = event.Point{Measurement: "raw", Time: int64(i),
+			Tags:   []event.Tag{{Key: "dc", Value: "eu-1"}, {Key: "host", Value: fmt.Sprintf("%s%06d", strings.Repeat("h", 60), i)}},
+			Fields: []event.Field{{Key: "a", Float: 1}, {Key: "b", Kind: event.FieldInt, Int: 2}, {Key: "c", Kind: event.FieldString, Str: "x"}}}
+	}
+	rec := event.AppendBatch(nil, &in)
+	in = event.Batch{}
+	r, err := New(Options{Ingester: "i1", Sketches: &memSketches{}})
+	require.NoError(t, err)
+
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	s := r.NewSegment(1)
+	func() {
+		b, err := event.DecodeBatch(rec)
+		require.NoError(t, err)
+		s.Add(&b)
+	}()
+	held := int64(heap()) - int64(before) //nolint:gosec // heap sizes fit
+	lines, err := r.SumLines(s)
+	require.NoError(t, err)
+	require.Len(t, lines, n)
+	size := 0
+	for _, l := range lines {
+		size += len(l)
+	}
+	t.Logf("record %d bytes, lines %d bytes, segment held %d bytes", len(rec), size, held)
+	require.Less(t, held, int64(size)*3/2, "the segment holds more than its lines")
+	runtime.KeepAlive(s)
 }

@@ -17,6 +17,7 @@
 package rollup
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/storepulse/storepulse/ingest/event"
+	"github.com/storepulse/storepulse/internal/lineproto"
 	"github.com/storepulse/storepulse/internal/localday"
 	"github.com/storepulse/storepulse/internal/schema"
 )
@@ -287,7 +289,14 @@ type Segment struct {
 
 	sums     map[sumKey]*sumVal
 	sketches map[dimKey]*kindSketches
-	points   []event.Point // pass-through
+	// passed are the pass-through points, encoded when added: a decoded
+	// point shares its whole spool record's memory and is several times
+	// larger than its line. passSkipped counts those that cannot be
+	// encoded (left out, reported by Lines), passErr is the first reason.
+	passed      []passLine
+	passSkipped int
+	passErr     error
+	enc         lineproto.Encoder
 
 	// The last day computed, so most events skip the time zone arithmetic.
 	dayStart, dayEnd int64
@@ -559,7 +568,13 @@ func (s *Segment) addPoint(p *event.Point) {
 	switch {
 	case !p.Rollup || !ok:
 		// Not ours: written unchanged.
-		s.points = append(s.points, *p)
+		line, err := encodePoint(&s.enc, p)
+		if err != nil {
+			s.passSkipped++
+			s.passErr = cmp.Or(s.passErr, err)
+			return
+		}
+		s.passed = append(s.passed, passLine{p.Time, line})
 		return
 	case mi == s.r.ingestIx:
 		// Only StorePulse counts its events (parse rejects such points).
