@@ -52,8 +52,12 @@ const DefaultLateGrace = 10 * time.Minute
 
 // Limits of the compact keys; New checks the schema fits.
 const (
-	maxTags   = 4
-	maxFields = 16
+	maxTags = 4
+	// maxFields bounds a summed measurement's fields (the schema's widest,
+	// sp_orders, has 7): every sum of a segment holds this many values.
+	maxFields = 8
+	// sumSlab is how many sums a segment allocates at once.
+	sumSlab = 1024
 )
 
 // Options configure a Rollup.
@@ -288,6 +292,7 @@ type Segment struct {
 	id uint64
 
 	sums     map[sumKey]*sumVal
+	slab     []sumVal // where the next sums are allocated
 	sketches map[dimKey]*kindSketches
 	// passed are the pass-through points, encoded when added: a decoded
 	// point shares its whole spool record's memory and is several times
@@ -441,7 +446,13 @@ func floorDiv(t, d int64) int64 {
 func (s *Segment) sum(k sumKey) *sumVal {
 	v := s.sums[k]
 	if v == nil {
-		v = &sumVal{}
+		// Sums come from slabs: one allocation per sumSlab sums, not one
+		// each (a backfill's segment holds hundreds of thousands).
+		if len(s.slab) == cap(s.slab) {
+			s.slab = make([]sumVal, 0, sumSlab)
+		}
+		s.slab = append(s.slab, sumVal{})
+		v = &s.slab[len(s.slab)-1]
 		for i := range k.tags {
 			k.tags[i] = s.own(k.tags[i])
 		}
