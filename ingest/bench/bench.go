@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ import (
 
 	"github.com/storepulse/storepulse/ingest/auth"
 	"github.com/storepulse/storepulse/ingest/sim"
+	"github.com/storepulse/storepulse/internal/influxql"
 	"github.com/storepulse/storepulse/internal/influxtest"
 	"github.com/storepulse/storepulse/internal/ingesttest"
 )
@@ -219,16 +221,16 @@ func Run(ctx context.Context, o Options) error {
 
 	// (c) raw points as line protocol through StorePulse.
 	lpBodies := lineProtocolBodies(events, "lp", 5000)
+	linesBefore, err := ing.metric("storepulse_ingest_rollup_lines_total")
+	if err != nil {
+		return err
+	}
 	c, err := post(ctx, ing.url+"/api/v2/write?bucket=x&precision=ns", "text/plain", lpBodies, o.Clients, 0)
 	if err != nil {
 		return fmt.Errorf("(c): %w", err)
 	}
 	c.Name = "(c) line protocol via /api/v2/write (passthrough, durable)"
 	c.Events = len(events)
-	linesBefore, err := ing.metric("storepulse_ingest_rollup_lines_total")
-	if err != nil {
-		return err
-	}
 	if c.DrainAfter, err = ing.waitDrained(ctx); err != nil {
 		return err
 	}
@@ -246,6 +248,18 @@ func Run(ctx context.Context, o Options) error {
 	b, err := direct(ctx, db, events, o.Clients)
 	if err != nil {
 		return fmt.Errorf("(b): %w", err)
+	}
+	// (c) passed every point through: InfluxDB holds as many as (b) wrote.
+	passed, err := countPoints(ctx, db, "lp_")
+	if err != nil {
+		return err
+	}
+	raw, err := countPoints(ctx, db, "raw_")
+	if err != nil {
+		return err
+	}
+	if passed != raw || raw == 0 {
+		return fmt.Errorf("(c) left %d points in InfluxDB where (b) left %d", passed, raw)
 	}
 
 	report(o.Out, o, []Result{a, half, aim, b, c}, rss)
@@ -486,15 +500,15 @@ func pacedRun(ctx context.Context, ing *ingestProc, o Options, perSecond float64
 	if err != nil {
 		return Result{}, err
 	}
+	before, err := ing.metric("storepulse_ingest_rollup_lines_total")
+	if err != nil {
+		return Result{}, err
+	}
 	r, err := postTimed(ctx, ing, eventBodies(evs, o.BatchEvents), o.Clients, perSecond)
 	if err != nil {
 		return Result{}, err
 	}
 	r.Events = len(evs)
-	before, err := ing.metric("storepulse_ingest_rollup_lines_total")
-	if err != nil {
-		return Result{}, err
-	}
 	if r.DrainAfter, err = ing.waitDrained(ctx); err != nil {
 		return Result{}, err
 	}
@@ -543,6 +557,28 @@ func direct(ctx context.Context, db *influxtest.Server, events []sim.Event, n in
 	r := Result{Name: "(b) raw points straight into InfluxDB (official client, 5,000-line gzip batches)", Events: len(events), Elapsed: time.Since(start), Lines: float64(len(events))}
 	r.P50, r.P99 = percentiles(lat)
 	return r, nil
+}
+
+// countPoints counts the points of the measurements whose names start with
+// prefix (every raw point has the field id).
+func countPoints(ctx context.Context, db *influxtest.Server, prefix string) (int64, error) {
+	ql := &influxql.Client{URL: db.URL, Token: db.Token, Database: influxtest.Database, Timeout: time.Minute}
+	var n int64
+	q := fmt.Sprintf("SELECT count(%s) FROM /^%s/", influxql.Ident("id"), regexp.QuoteMeta(prefix))
+	err := ql.Query(ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
+		for _, row := range s.Values {
+			v, _, err := influxql.Float(row[1])
+			if err != nil {
+				return err
+			}
+			n += int64(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count %s points: %w", prefix, err)
+	}
+	return n, nil
 }
 
 // endOf is o's simulated window end.
