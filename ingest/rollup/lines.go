@@ -114,7 +114,7 @@ func (r *Rollup) lines(ctx context.Context, s *Segment, withSketches bool) ([]st
 		var err error
 		switch ref.class {
 		case classSum:
-			line, err = r.encodeSum(&enc, sums[ref.i], s.sums[sums[ref.i]], ref.ts)
+			line, err = r.encodeSum(&enc, s, sums[ref.i], ref.ts)
 		case classSketch:
 			line, err = r.encodeSketch(&enc, sketches[ref.i])
 		case classPoint:
@@ -150,8 +150,8 @@ func (r *Rollup) lines(ctx context.Context, s *Segment, withSketches bool) ([]st
 // measurement and tag values.
 func (s *Segment) sortedSums() []sumKey {
 	keys := make([]sumKey, 0, len(s.sums))
-	for k, v := range s.sums {
-		if v.set != 0 { // e.g. a ticket event with neither status adds nothing
+	for k, i := range s.sums {
+		if s.val(i).set != 0 { // e.g. a ticket event with neither status adds nothing
 			keys = append(keys, k)
 		}
 	}
@@ -163,7 +163,7 @@ func (s *Segment) sortedSums() []sumKey {
 			return c
 		}
 		for i := range a.tags {
-			if c := strings.Compare(a.tags[i], b.tags[i]); c != 0 {
+			if c := strings.Compare(s.names[a.tags[i]], s.names[b.tags[i]]); c != 0 {
 				return c
 			}
 		}
@@ -207,15 +207,16 @@ func (r *Rollup) encodeLate(enc *lineproto.Encoder, k lateKey, v *lateVal, arriv
 	return enc.EndLine(ts)
 }
 
-func (r *Rollup) encodeSum(enc *lineproto.Encoder, k sumKey, v *sumVal, ts int64) (string, error) {
+func (r *Rollup) encodeSum(enc *lineproto.Encoder, s *Segment, k sumKey, ts int64) (string, error) {
+	v := s.val(s.sums[k])
 	spec := &r.meas[k.meas]
 	enc.StartLine(spec.name)
 	for _, i := range spec.lpTags {
 		switch {
 		case i < 0:
 			enc.AddTag(schema.TagIngester, r.ingester)
-		case k.tags[i] != "":
-			enc.AddTag(spec.tagKeys[i], k.tags[i])
+		case k.tags[i] != 0:
+			enc.AddTag(spec.tagKeys[i], s.names[k.tags[i]])
 		}
 	}
 	for _, i := range spec.lpFields {
@@ -439,14 +440,14 @@ func (r *Rollup) PendingSketches() int {
 // (ingest/consolidate) must redo when the hour is already consolidated.
 func (s *Segment) HourStores() map[int64][]string {
 	seen := map[int64]map[string]bool{}
-	for k, v := range s.sums {
-		if v.set == 0 {
+	for k, ix := range s.sums {
+		if s.val(ix).set == 0 {
 			continue
 		}
 		h := floorDiv(k.window, int64(time.Hour))
 		store := ""
 		if i := slices.Index(s.r.meas[k.meas].tagKeys, schema.TagStore); i >= 0 {
-			store = k.tags[i]
+			store = s.names[k.tags[i]]
 		}
 		if seen[h] == nil {
 			seen[h] = map[string]bool{}
@@ -469,10 +470,11 @@ func (s *Segment) HourSums(fn func(meas string, hour int64, tags [][2]string, fi
 	type hourKey struct {
 		meas int
 		hour int64
-		tags [maxTags]string
+		tags [maxTags]uint32
 	}
 	byHour := map[hourKey]*sumVal{}
-	for k, v := range s.sums {
+	for k, ix := range s.sums {
+		v := s.val(ix)
 		if v.set == 0 {
 			continue
 		}
@@ -498,8 +500,8 @@ func (s *Segment) HourSums(fn func(meas string, hour int64, tags [][2]string, fi
 			switch {
 			case i < 0:
 				tags = append(tags, [2]string{schema.TagIngester, s.r.ingester})
-			case hk.tags[i] != "":
-				tags = append(tags, [2]string{spec.tagKeys[i], hk.tags[i]})
+			case hk.tags[i] != 0:
+				tags = append(tags, [2]string{spec.tagKeys[i], s.names[hk.tags[i]]})
 			}
 		}
 		clear(fields)

@@ -291,8 +291,11 @@ type Segment struct {
 	r  *Rollup
 	id uint64
 
-	sums     map[sumKey]*sumVal
-	slab     []sumVal // where the next sums are allocated
+	// sums indexes the segment's sums, allocated in slabs of sumSlab
+	// (vals): neither keys nor values hold a pointer, so the garbage
+	// collector need not scan a backfill's hundreds of thousands of them.
+	sums     map[sumKey]uint32
+	vals     [][]sumVal
 	sketches map[dimKey]*kindSketches
 	// passed are the pass-through points, encoded when added: a decoded
 	// point shares its whole spool record's memory and is several times
@@ -320,33 +323,41 @@ type Segment struct {
 	refused         int
 	refusedReported bool
 
-	// strs holds one copy of each tag value the segment's keys hold. A
-	// decoded event's strings share its whole spool record's memory, so a
-	// key keeping one of them would keep the record alive as long as the
-	// key lives (in the sketch cache: long after the segment).
-	strs map[string]string
+	// names holds one copy of each tag value the segment's keys hold
+	// (names[0] is ""), ids finds it. A decoded event's strings share its
+	// whole spool record's memory, so a key keeping one of them would keep
+	// the record alive as long as the key lives (in the sketch cache: long
+	// after the segment).
+	names []string
+	ids   map[string]uint32
 }
 
 // own is a copy of v that shares no memory with a decoded record, one per
 // segment and value.
-func (s *Segment) own(v string) string {
+func (s *Segment) own(v string) string { return s.names[s.intern(v)] }
+
+// intern is the segment's number for tag value v (0 for "").
+func (s *Segment) intern(v string) uint32 {
 	if v == "" {
-		return ""
+		return 0
 	}
-	if c, ok := s.strs[v]; ok {
-		return c
+	if id, ok := s.ids[v]; ok {
+		return id
 	}
 	c := strings.Clone(v)
-	s.strs[c] = c
-	return c
+	id := uint32(len(s.names)) // #nosec G115 -- a segment holds far fewer than 2^32 values
+	s.names = append(s.names, c)
+	s.ids[c] = id
+	return id
 }
 
 // sumKey identifies one summed point of a segment: measurement, window start
-// (unix ns) and tag values in the measurement's schema order ("" = absent).
+// (unix ns) and tag values in the measurement's schema order, as the
+// segment's numbers for them (Segment.intern; 0 = absent).
 type sumKey struct {
 	meas   int
 	window int64
-	tags   [maxTags]string
+	tags   [maxTags]uint32
 }
 
 type sumVal struct {
@@ -407,9 +418,10 @@ func (r *Rollup) NewSegment(seg uint64) *Segment {
 	s := &Segment{
 		r:          r,
 		id:         seg,
-		sums:       map[sumKey]*sumVal{},
+		sums:       map[sumKey]uint32{},
 		sketches:   map[dimKey]*kindSketches{},
-		strs:       map[string]string{},
+		names:      []string{""},
+		ids:        map[string]uint32{},
 		lateBefore: math.MinInt64,
 	}
 	if r.now != nil {
@@ -443,23 +455,22 @@ func floorDiv(t, d int64) int64 {
 	return t - m
 }
 
+// sum is the sum of k, created empty if new. Sums come from slabs: one
+// allocation per sumSlab sums, not one each.
 func (s *Segment) sum(k sumKey) *sumVal {
-	v := s.sums[k]
-	if v == nil {
-		// Sums come from slabs: one allocation per sumSlab sums, not one
-		// each (a backfill's segment holds hundreds of thousands).
-		if len(s.slab) == cap(s.slab) {
-			s.slab = make([]sumVal, 0, sumSlab)
+	i, ok := s.sums[k]
+	if !ok {
+		i = uint32(len(s.sums)) // #nosec G115 -- a segment holds far fewer than 2^32 sums
+		if i%sumSlab == 0 {
+			s.vals = append(s.vals, make([]sumVal, sumSlab))
 		}
-		s.slab = append(s.slab, sumVal{})
-		v = &s.slab[len(s.slab)-1]
-		for i := range k.tags {
-			k.tags[i] = s.own(k.tags[i])
-		}
-		s.sums[k] = v
+		s.sums[k] = i
 	}
-	return v
+	return s.val(i)
 }
+
+// val is the sum numbered i.
+func (s *Segment) val(i uint32) *sumVal { return &s.vals[i/sumSlab][i%sumSlab] }
 
 func (s *Segment) addEvent(e *event.Event) {
 	r := s.r
@@ -467,7 +478,7 @@ func (s *Segment) addEvent(e *event.Event) {
 
 	ik := sumKey{meas: r.ingestIx, window: window}
 	for i, src := range r.meas[r.ingestIx].tagSrc {
-		ik.tags[i] = tagValue(e, src)
+		ik.tags[i] = s.intern(tagValue(e, src))
 	}
 	iv := s.sum(ik)
 	iv.v[0]++ // sp_ingest has the one field "events"
@@ -484,7 +495,7 @@ func (s *Segment) addEvent(e *event.Event) {
 	if rule := &r.rules[e.Type]; rule.ok {
 		k := sumKey{meas: rule.meas, window: window}
 		for i, src := range r.meas[rule.meas].tagSrc {
-			k.tags[i] = tagValue(e, src)
+			k.tags[i] = s.intern(tagValue(e, src))
 		}
 		v := s.sum(k)
 		for _, f := range rule.fields {
@@ -596,7 +607,7 @@ func (s *Segment) addPoint(p *event.Point) {
 	k := sumKey{meas: mi, window: floorDiv(p.Time, int64(schema.RollupWindow))}
 	for _, t := range p.Tags {
 		if i := slices.Index(spec.tagKeys, t.Key); i >= 0 {
-			k.tags[i] = t.Value
+			k.tags[i] = s.intern(t.Value)
 		} else {
 			s.droppedTags++
 		}
