@@ -206,6 +206,10 @@ func Run(ctx context.Context, o Options) error {
 	if a.Lines, err = ing.metric("storepulse_ingest_rollup_lines_total"); err != nil {
 		return err
 	}
+	rssA, err := peakRSS(ing.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
 	// (a') the same path at half that rate, for the acknowledgement latency.
 	half, err := pacedRun(ctx, ing, o, a.EventsPerSec()/2, 4242, "half-")
 	if err != nil {
@@ -262,7 +266,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("(c) left %d points in InfluxDB where (b) left %d", passed, raw)
 	}
 
-	report(o.Out, o, []Result{a, half, aim, b, c}, rss)
+	report(o.Out, o, []Result{a, half, aim, b, c}, rssA, rss)
 	return nil
 }
 
@@ -589,9 +593,11 @@ func endOf(o Options) time.Time {
 	return o.End
 }
 
-func report(w io.Writer, o Options, rs []Result, rssBytes int64) {
-	fmt.Fprintf(w, "\n%d events, the first of the %s simulated window ending %s (%d stores, scale %g), moved to end now; %d per /v1/events request, %d concurrent clients; ingest peak RSS %.0f MB\n\n",
-		o.Events, o.Span, endOf(o).Format(time.RFC3339), o.Stores, o.Scale, o.BatchEvents, o.Clients, float64(rssBytes)/(1<<20))
+// report prints the results; rssA is the ingest's peak RSS once (a) was
+// drained, rss at the end (after the paced runs and (c)).
+func report(w io.Writer, o Options, rs []Result, rssA, rss int64) {
+	fmt.Fprintf(w, "\n%d events, the first of the %s simulated window ending %s (%d stores, scale %g), moved to end now; %d per /v1/events request, %d concurrent clients; ingest peak RSS %.0f MB (%.0f MB once (a) was in InfluxDB)\n\n",
+		o.Events, o.Span, endOf(o).Format(time.RFC3339), o.Stores, o.Scale, o.BatchEvents, o.Clients, float64(rss)/(1<<20), float64(rssA)/(1<<20))
 	fmt.Fprintln(w, "| way in | events | acknowledged events/s | ratio to (b) | request p50 | request p99 | served by the ingest: p99, over 50 ms / all | spool commits: p99, over 50 ms / all | all in InfluxDB after | end-to-end events/s | lines written per event |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var base float64
