@@ -118,23 +118,7 @@ func TestPassThroughMemoryIsItsLines(t *testing.T) {
 	}
 	rec := event.AppendBatch(nil, &in)
 	in = event.Batch{}
-	r, err := New(Options{Ingester: "i1", Sketches: &memSketches{}})
-	require.NoError(t, err)
-
-	heap := func() uint64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
-	before := heap()
-	s := r.NewSegment(1)
-	func() {
-		b, err := event.DecodeBatch(rec)
-		require.NoError(t, err)
-		s.Add(&b)
-	}()
-	held := int64(heap()) - int64(before) //nolint:gosec // heap sizes fit
+	r, s, held := heldBySegment(t, rec, false)
 	lines, err := r.SumLines(s)
 	require.NoError(t, err)
 	require.Len(t, lines, n)
@@ -161,13 +145,25 @@ func TestSumsAreCompact(t *testing.T) {
 	}
 	rec := event.AppendBatch(nil, &in)
 	in = event.Batch{}
+	_, s, held := heldBySegment(t, rec, true) // the ids' sketches are another matter
+	require.Len(t, s.sums, 2*n)               // sp_ingest and sp_traffic, one each per store and minute
+	perSum := held / int64(len(s.sums))
+	t.Logf("%d sums, %d bytes each", len(s.sums), perSum)
+	require.Less(t, perSum, int64(140))
+	runtime.KeepAlive(s)
+}
+
+// heldBySegment decodes rec into a new segment and returns the heap the
+// segment holds after a collection (without its sketches if noSketches).
+func heldBySegment(t *testing.T, rec []byte, noSketches bool) (*Rollup, *Segment, int64) {
+	t.Helper()
 	r, err := New(Options{Ingester: "i1", Sketches: &memSketches{}})
 	require.NoError(t, err)
-	heap := func() uint64 {
+	heap := func() int64 {
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
+		return int64(m.HeapAlloc) //nolint:gosec // heap sizes fit
 	}
 	before := heap()
 	s := r.NewSegment(1)
@@ -176,11 +172,8 @@ func TestSumsAreCompact(t *testing.T) {
 		require.NoError(t, err)
 		s.Add(&b)
 	}()
-	s.sketches = nil // the ids are another matter
-	held := heap() - before
-	require.Len(t, s.sums, 2*n) // sp_ingest and sp_traffic, one each per store and minute
-	perSum := held / uint64(len(s.sums))
-	t.Logf("%d sums, %d bytes each", len(s.sums), perSum)
-	require.Less(t, perSum, uint64(140))
-	runtime.KeepAlive(s)
+	if noSketches {
+		s.sketches = nil
+	}
+	return r, s, heap() - before
 }
