@@ -85,49 +85,12 @@ type durationTail struct {
 	P99         string // upper bound of the bucket holding the p99
 }
 
-var errNoHistogram = errors.New("no such histogram")
-
 const (
 	commitMetric  = "storepulse_ingest_spool_commit_seconds"
 	requestMetric = "storepulse_ingest_request_duration_seconds"
 	// acceptedEvents selects /v1/events requests answered 202.
 	acceptedEvents = `code="202",endpoint="events",`
 )
-
-// histogram reads one of the ingest's histograms, the series whose labels
-// start with labels: cumulative counts by upper bound (le).
-func histogram(baseURL, name, labels string) (map[float64]float64, error) {
-	resp, err := http.Get(baseURL + "/metrics") // #nosec G107 -- the benchmark's own ingest
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	out := map[float64]float64{}
-	for _, line := range strings.Split(string(b), "\n") {
-		rest, ok := strings.CutPrefix(line, name+"_bucket{"+labels+`le="`)
-		if !ok {
-			continue
-		}
-		le, count, ok := strings.Cut(rest, `"} `)
-		if !ok {
-			return nil, fmt.Errorf("metrics: malformed line %q", line)
-		}
-		bound, err1 := strconv.ParseFloat(le, 64)
-		n, err2 := strconv.ParseFloat(strings.TrimSpace(count), 64)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("metrics: %q: %w", line, err)
-		}
-		out[bound] = n
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("metrics: %s{%s}: %w", name, labels, errNoHistogram)
-	}
-	return out, nil
-}
 
 func (t durationTail) String() string {
 	if t.N == 0 {
@@ -136,7 +99,8 @@ func (t durationTail) String() string {
 	return fmt.Sprintf("%s, %.0f / %.0f", t.P99, t.Over50ms, t.N)
 }
 
-// tailBetween is the observations between two readings of histogram.
+// tailBetween is the observations between two readings of
+// ingesttest.Histogram.
 func tailBetween(before, after map[float64]float64) durationTail {
 	bounds := make([]float64, 0, len(after))
 	for le := range after {
@@ -436,11 +400,11 @@ func post(ctx context.Context, url, contentType string, bodies [][]byte, n int, 
 // commits meanwhile.
 func postTimed(ctx context.Context, ing *ingestProc, bodies [][]byte, n int, perSecond float64) (Result, error) {
 	read := func() (commits, served map[float64]float64, err error) {
-		if commits, err = histogram(ing.url, commitMetric, ""); err != nil {
+		if commits, err = ingesttest.Histogram(ing.url, commitMetric, ""); err != nil {
 			return nil, nil, err
 		}
-		served, err = histogram(ing.url, requestMetric, acceptedEvents)
-		if errors.Is(err, errNoHistogram) {
+		served, err = ingesttest.Histogram(ing.url, requestMetric, acceptedEvents)
+		if errors.Is(err, ingesttest.ErrNoHistogram) {
 			served, err = map[float64]float64{}, nil // no request answered yet
 		}
 		return commits, served, err

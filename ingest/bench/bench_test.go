@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/storepulse/storepulse/internal/ingesttest"
 )
 
 // The simulated events are the same whatever the day and hour the benchmark
@@ -64,7 +66,7 @@ func TestCommitTail(t *testing.T) {
 	for range 50 {
 		h.Observe(0.2) // before the run: not counted
 	}
-	before, err := histogram(srv.URL, commitMetric, "")
+	before, err := ingesttest.Histogram(srv.URL, commitMetric, "")
 	require.NoError(t, err)
 	for range 97 {
 		h.Observe(0.0005)
@@ -72,21 +74,21 @@ func TestCommitTail(t *testing.T) {
 	h.Observe(0.03)
 	h.Observe(0.07)
 	h.Observe(0.3)
-	after, err := histogram(srv.URL, commitMetric, "")
+	after, err := ingesttest.Histogram(srv.URL, commitMetric, "")
 	require.NoError(t, err)
 	require.Equal(t, durationTail{N: 100, Over50ms: 2, P99: "≤ 100ms"}, tailBetween(before, after))
 
 	h.Observe(0.3)
 	h.Observe(0.3)
-	again, err := histogram(srv.URL, commitMetric, "")
+	again, err := ingesttest.Histogram(srv.URL, commitMetric, "")
 	require.NoError(t, err)
 	require.Equal(t, durationTail{N: 2, Over50ms: 2, P99: "> 100ms"}, tailBetween(after, again))
 	require.Equal(t, durationTail{}, tailBetween(again, again))
 
 	empty := httptest.NewServer(promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{}))
 	defer empty.Close()
-	_, err = histogram(empty.URL, commitMetric, "")
-	require.ErrorIs(t, err, errNoHistogram)
+	_, err = ingesttest.Histogram(empty.URL, commitMetric, "")
+	require.ErrorIs(t, err, ingesttest.ErrNoHistogram)
 }
 
 // Only the series with the asked labels is read from a histogram vector.
@@ -97,13 +99,13 @@ func TestHistogramLabels(t *testing.T) {
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer srv.Close()
 
-	_, err := histogram(srv.URL, requestMetric, acceptedEvents)
-	require.ErrorIs(t, err, errNoHistogram)
+	_, err := ingesttest.Histogram(srv.URL, requestMetric, acceptedEvents)
+	require.ErrorIs(t, err, ingesttest.ErrNoHistogram)
 	h.WithLabelValues("events", "202").Observe(0.002)
 	h.WithLabelValues("events", "202").Observe(0.07)
 	h.WithLabelValues("events", "400").Observe(0.5)
 	h.WithLabelValues("metrics", "202").Observe(0.5)
-	got, err := histogram(srv.URL, requestMetric, acceptedEvents)
+	got, err := ingesttest.Histogram(srv.URL, requestMetric, acceptedEvents)
 	require.NoError(t, err)
 	require.Equal(t, map[float64]float64{.01: 1, .05: 1, .1: 2, math.Inf(1): 2}, got)
 	require.Equal(t, durationTail{N: 2, Over50ms: 1, P99: "≤ 100ms"}, tailBetween(map[float64]float64{}, got))

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -296,21 +297,66 @@ func (in *Ingest) Metric(name string) (float64, error) { return Metric(in.URL, n
 // Metric reads one unlabelled sample from the /metrics of the ingest service
 // at baseURL.
 func Metric(baseURL, name string) (float64, error) {
-	resp, err := http.Get(baseURL + "/metrics") // #nosec G107 -- a test's own service
+	text, err := scrape(baseURL)
 	if err != nil {
 		return 0, err
 	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		if strings.HasPrefix(line, name+" ") {
 			return strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, name)), 64)
 		}
 	}
 	return 0, fmt.Errorf("metric %s not found", name)
+}
+
+// ErrNoHistogram is returned by Histogram when /metrics has no such series
+// (a labelled one appears with its first observation).
+var ErrNoHistogram = errors.New("no such histogram")
+
+// Histogram reads one histogram from the /metrics of the ingest service at
+// baseURL, the series whose labels start with labels (e.g.
+// `code="202",endpoint="events",`, in the order Prometheus writes them; ""
+// for an unlabelled one): its cumulative counts by upper bound (le).
+func Histogram(baseURL, name, labels string) (map[float64]float64, error) {
+	text, err := scrape(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	out := map[float64]float64{}
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(line, name+"_bucket{"+labels+`le="`)
+		if !ok {
+			continue
+		}
+		le, count, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			return nil, fmt.Errorf("metrics: malformed line %q", line)
+		}
+		bound, err1 := strconv.ParseFloat(le, 64)
+		n, err2 := strconv.ParseFloat(strings.TrimSpace(count), 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("metrics: %q: %w", line, err)
+		}
+		out[bound] = n
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("metrics: %s{%s}: %w", name, labels, ErrNoHistogram)
+	}
+	return out, nil
+}
+
+// scrape is the text of baseURL's /metrics.
+func scrape(baseURL string) (string, error) {
+	resp, err := http.Get(baseURL + "/metrics") // #nosec G107 -- a test's own service
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
 }
 
 // WaitDrained waits until every accepted item has been written to InfluxDB:
