@@ -21,7 +21,7 @@ func main() {
 	flag.IntVar(&o.Clients, "clients", 8, "concurrent clients")
 	flag.IntVar(&o.Stores, "stores", 100, "simulated stores")
 	flag.DurationVar(&o.Span, "span", 72*time.Hour, "simulated window the events are taken from, ending at -end (short: a live stream; long: a backfill)")
-	end := flag.String("end", "2026-11-24T21:00:00+08:00", "end of the simulated window (RFC 3339): the same events whatever the day the benchmark runs; they are moved to end now")
+	end := flag.String("end", bench.DefaultEnd().Format(time.RFC3339), "end of the simulated window (RFC 3339): the same events whatever the day the benchmark runs; they are moved to end now")
 	flag.Float64Var(&o.Scale, "scale", 1, "simulator volume multiplier")
 	history := flag.Bool("history", false, "measure a history import instead: -stores stores' order exports over -days days through /v1/import/csv?history=true")
 	h := bench.HistoryOptions{Out: os.Stdout}
