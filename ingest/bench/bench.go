@@ -552,7 +552,9 @@ func countPoints(ctx context.Context, db *influxtest.Server, prefix string) (int
 // DefaultEnd is the simulated window's end unless Options.End says
 // otherwise: 2026-11-24 21:00 in the stores' zone (UTC+8), an ordinary
 // Tuesday evening.
-func DefaultEnd() time.Time { return time.Date(2026, 11, 24, 21, 0, 0, 0, time.FixedZone("UTC+8", 8*3600)) }
+func DefaultEnd() time.Time {
+	return time.Date(2026, 11, 24, 21, 0, 0, 0, time.FixedZone("UTC+8", 8*3600))
+}
 
 // endOf is o's simulated window end.
 func endOf(o Options) time.Time {
