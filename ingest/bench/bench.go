@@ -531,18 +531,8 @@ func direct(ctx context.Context, db *influxtest.Server, events []sim.Event, n in
 // prefix (every raw point has the field id).
 func countPoints(ctx context.Context, db *influxtest.Server, prefix string) (int64, error) {
 	ql := &influxql.Client{URL: db.URL, Token: db.Token, Database: influxtest.Database, Timeout: time.Minute}
-	var n int64
 	q := fmt.Sprintf("SELECT count(%s) FROM /^%s/", influxql.Ident("id"), regexp.QuoteMeta(prefix))
-	err := ql.Query(ctx, q, influxql.Options{}, func(_ int, s *influxql.Series) error {
-		for _, row := range s.Values {
-			v, _, err := influxql.Float(row[1])
-			if err != nil {
-				return err
-			}
-			n += int64(v)
-		}
-		return nil
-	})
+	n, err := influxql.Count(ctx, ql, q)
 	if err != nil {
 		return 0, fmt.Errorf("count %s points: %w", prefix, err)
 	}

@@ -138,20 +138,11 @@ func countPoints(b *testing.B, ql *influxql.Client, meas string, m schema.Measur
 }
 
 func countSketches(b *testing.B, ql *influxql.Client, meas, window string) int {
-	n := 0
 	q := fmt.Sprintf("SELECT count(%s) FROM %s WHERE %s = %s", influxql.Ident(schema.FieldEstimate), influxql.Ident(meas),
 		influxql.Ident(schema.TagWindow), influxql.String(window))
-	if err := ql.Query(context.Background(), q, influxql.Options{}, func(_ int, s *influxql.Series) error {
-		for _, row := range s.Values {
-			v, _, err := influxql.Float(row[1])
-			if err != nil {
-				return err
-			}
-			n += int(v)
-		}
-		return nil
-	}); err != nil {
+	n, err := influxql.Count(context.Background(), ql, q)
+	if err != nil {
 		b.Fatal(err)
 	}
-	return n
+	return int(n)
 }

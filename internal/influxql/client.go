@@ -380,3 +380,24 @@ func Latest(ctx context.Context, c Querier, q string) (latest time.Time, found b
 	})
 	return latest, found, err
 }
+
+// Count runs q, a count() over one or more series or statements, and
+// returns the sum of the first value column of every row: the total of a
+// count split by measurement or tag.
+func Count(ctx context.Context, c Querier, q string) (int64, error) {
+	var n int64
+	err := c.Query(ctx, q, Options{}, func(_ int, s *Series) error {
+		for _, row := range s.Values {
+			if len(row) < 2 {
+				return fmt.Errorf("InfluxDB answered a count without a value column")
+			}
+			v, _, err := Float(row[1])
+			if err != nil {
+				return err
+			}
+			n += int64(v)
+		}
+		return nil
+	})
+	return n, err
+}

@@ -199,3 +199,42 @@ func TestPing(t *testing.T) {
 	require.ErrorAs(t, err, &e)
 	require.True(t, e.Unauthorized())
 }
+
+// fakeQuerier answers every query with its series, one statement.
+type fakeQuerier []Series
+
+func (f fakeQuerier) Query(_ context.Context, _ string, _ Options, fn func(int, *Series) error) error {
+	for i := range f {
+		if err := fn(0, &f[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestCount(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		series []Series
+		want   int64
+		err    string
+	}{
+		{"none", nil, 0, ""},
+		{"summed over series and rows", []Series{
+			{Name: "lp_a", Columns: []string{"time", "count"}, Values: [][]any{{"1970-01-01T00:00:00Z", json.Number("3")}}},
+			{Name: "lp_b", Columns: []string{"time", "count"}, Values: [][]any{{"1970-01-01T00:00:00Z", json.Number("4")}, {"1970-01-01T00:00:00Z", json.Number("5")}}},
+		}, 12, ""},
+		{"no value column", []Series{{Name: "m", Columns: []string{"time"}, Values: [][]any{{"1970-01-01T00:00:00Z"}}}}, 0, "without a value column"},
+		{"not a number", []Series{{Name: "m", Columns: []string{"time", "count"}, Values: [][]any{{"1970-01-01T00:00:00Z", "x"}}}}, 0, "not a number"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := Count(context.Background(), fakeQuerier(tc.series), "SELECT count(x) FROM m")
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, n)
+		})
+	}
+}
